@@ -1,0 +1,161 @@
+package dev.qcow2;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How an image is opened: writable or not, cache sizes, how its backing chain is followed, and the
+ * limits that keep memory and time bounded on hostile images. Immutable; build with {@link
+ * #builder()}, change a copy with {@link #toBuilder()}.
+ *
+ * <p>Defaults: read-only; a 32 MiB L2 cache (qemu's default on Linux); backing chains up to 64
+ * images deep, in any folder; at most 4 Mi L1 entries (qemu's 32 MiB L1 limit) and 65536
+ * snapshots.
+ */
+public final class OpenOptions {
+  private static final OpenOptions DEFAULTS = builder().build();
+
+  private final boolean writable;
+  private final long l2CacheSize;
+  private final int maxChainDepth;
+  private final long maxL1Entries;
+  private final int maxSnapshots;
+  private final boolean openBacking;
+  private final List<Path> allowedBackingDirectories;
+
+  private OpenOptions(Builder b) {
+    this.writable = b.writable;
+    this.l2CacheSize = b.l2CacheSize;
+    this.maxChainDepth = b.maxChainDepth;
+    this.maxL1Entries = b.maxL1Entries;
+    this.maxSnapshots = b.maxSnapshots;
+    this.openBacking = b.openBacking;
+    this.allowedBackingDirectories = List.copyOf(b.allowedBackingDirectories);
+  }
+
+  public static OpenOptions defaults() {
+    return DEFAULTS;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.writable = writable;
+    b.l2CacheSize = l2CacheSize;
+    b.maxChainDepth = maxChainDepth;
+    b.maxL1Entries = maxL1Entries;
+    b.maxSnapshots = maxSnapshots;
+    b.openBacking = openBacking;
+    b.allowedBackingDirectories = new ArrayList<>(allowedBackingDirectories);
+    return b;
+  }
+
+  public boolean writable() {
+    return writable;
+  }
+
+  /** Bytes of L2 tables kept in memory at most (qemu's l2-cache-size). */
+  public long l2CacheSize() {
+    return l2CacheSize;
+  }
+
+  /** The deepest backing chain accepted, counting the top image as depth 0. */
+  public int maxChainDepth() {
+    return maxChainDepth;
+  }
+
+  public long maxL1Entries() {
+    return maxL1Entries;
+  }
+
+  public int maxSnapshots() {
+    return maxSnapshots;
+  }
+
+  /** Whether backing files are opened at all; without them unallocated clusters read as zeros. */
+  public boolean openBacking() {
+    return openBacking;
+  }
+
+  /** Folders backing files must lie in; empty means anywhere. */
+  public List<Path> allowedBackingDirectories() {
+    return allowedBackingDirectories;
+  }
+
+  @Override
+  public String toString() {
+    return "OpenOptions[writable=" + writable + ", l2CacheSize=" + l2CacheSize
+        + ", maxChainDepth=" + maxChainDepth + ", maxL1Entries=" + maxL1Entries
+        + ", maxSnapshots=" + maxSnapshots + ", openBacking=" + openBacking
+        + ", allowedBackingDirectories=" + allowedBackingDirectories + "]";
+  }
+
+  /** Builds {@link OpenOptions}; each setter rejects a bad value at once. */
+  public static final class Builder {
+    private boolean writable;
+    private long l2CacheSize = 32L << 20;
+    private int maxChainDepth = 64;
+    private long maxL1Entries = (32L << 20) / 8;
+    private int maxSnapshots = 65536;
+    private boolean openBacking = true;
+    private List<Path> allowedBackingDirectories = new ArrayList<>();
+
+    private Builder() {}
+
+    public Builder writable(boolean writable) {
+      this.writable = writable;
+      return this;
+    }
+
+    public Builder l2CacheSize(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("l2CacheSize must not be negative: " + bytes);
+      }
+      this.l2CacheSize = bytes;
+      return this;
+    }
+
+    public Builder maxChainDepth(int depth) {
+      if (depth < 0) {
+        throw new IllegalArgumentException("maxChainDepth must not be negative: " + depth);
+      }
+      this.maxChainDepth = depth;
+      return this;
+    }
+
+    public Builder maxL1Entries(long entries) {
+      if (entries < 0 || entries > (32L << 20) / 8) {
+        throw new IllegalArgumentException("maxL1Entries must be 0 to 4194304: " + entries);
+      }
+      this.maxL1Entries = entries;
+      return this;
+    }
+
+    public Builder maxSnapshots(int count) {
+      if (count < 0) {
+        throw new IllegalArgumentException("maxSnapshots must not be negative: " + count);
+      }
+      this.maxSnapshots = count;
+      return this;
+    }
+
+    public Builder openBacking(boolean open) {
+      this.openBacking = open;
+      return this;
+    }
+
+    /** Backing files must lie inside one of these folders (after resolving links). */
+    public Builder allowBackingIn(Path directory) {
+      this.allowedBackingDirectories.add(directory);
+      return this;
+    }
+
+    public OpenOptions build() {
+      return new OpenOptions(this);
+    }
+  }
+}

@@ -1,0 +1,568 @@
+package dev.qcow2;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * An open qcow2 image and its backing chain.
+ *
+ * <p>Reads are positional and thread-safe: the L1 table is immutable while reading, L2 tables come
+ * from a bounded {@link L2Cache}, and each reading thread keeps its own decompression buffers and
+ * codec. Closing the image closes its storage, its external data file and its backing chain.
+ *
+ * <p>Guest offsets are offsets in the virtual disk; host offsets are offsets in the image file (or
+ * in the external data file for data clusters).
+ */
+public final class Qcow2Image implements DiskImage {
+  static final long L1E_OFFSET_MASK = 0x00fffffffffffe00L;
+  static final long L2E_OFFSET_MASK = 0x00fffffffffffe00L;
+  static final long OFLAG_COPIED = 1L << 63;
+  static final long OFLAG_COMPRESSED = 1L << 62;
+  static final long OFLAG_ZERO = 1L;
+
+  // Kinds of a run of guest bytes in this image alone, as qemu's subcluster types.
+  static final int UNALLOCATED = 0;
+  static final int ZERO_PLAIN = 1;
+  static final int ZERO_ALLOC = 2;
+  static final int NORMAL = 3;
+  static final int COMPRESSED = 4;
+
+  private final Path path;
+  private final String filename;
+  private final Storage storage;
+  private final Storage dataStorage;
+  private final String dataFileName;
+  private final Header header;
+  private final ClusterGeometry g;
+  private final long[] l1;
+  private final L2Cache l2Cache;
+  private final DiskImage backing;
+  private final List<Snapshot> snapshots;
+  private final List<Bitmap> bitmaps;
+  private final long fileSize;
+  private final ThreadLocal<ReadState> readState;
+
+  /** Buffers and a codec for one reading thread. */
+  private static final class ReadState {
+    final ClusterCodec codec;
+    final byte[] compressed;
+    final byte[] cluster;
+    /** The descriptor whose data {@link #cluster} holds, or 0 for none (0 is never compressed). */
+    long cachedDescriptor;
+
+    ReadState(CompressionType type, int clusterSize) {
+      this.codec = ClusterCodec.forType(type);
+      // A descriptor can name up to 2^(cluster_bits - 8) sectors, i.e. twice the cluster size.
+      this.compressed = new byte[2 * clusterSize];
+      this.cluster = new byte[clusterSize];
+    }
+  }
+
+  private Qcow2Image(
+      Path path, Storage storage, Header header, long fileSize, OpenOptions options,
+      BackingFiles.Chain chain) throws IOException {
+    this.path = path;
+    this.filename = path.toString();
+    this.storage = storage;
+    this.header = header;
+    this.fileSize = fileSize;
+    this.g = new ClusterGeometry(header.clusterBits(), header.hasExtendedL2());
+    this.l1 = readL1();
+    long tables = Math.max(1, g.l1EntriesFor(header.size()));
+    this.l2Cache = new L2Cache(options.l2CacheSize(), g.clusterSize, tables, this::loadL2);
+    this.snapshots = SnapshotTable.read(filename, storage, header, g, fileSize);
+    this.bitmaps = BitmapDirectory.read(filename, storage, header, g, fileSize);
+    CompressionType type = header.compressionType();
+    int clusterSize = g.clusterSize;
+    this.readState = ThreadLocal.withInitial(() -> new ReadState(type, clusterSize));
+
+    Storage data = null;
+    String dataName = null;
+    DiskImage back = null;
+    try {
+      if (header.hasExternalDataFile()) {
+        HeaderExtension ext = header.extension(HeaderExtension.EXTERNAL_DATA_FILE);
+        if (ext == null) {
+          throw new UnsupportedImageException(
+              filename, Structure.EXTERNAL_DATA_FILE, 72, "is required but the image does not name it");
+        }
+        dataName = ext.text();
+        BackingFiles.checkPlainName(filename, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(), dataName);
+        data = Storage.open(BackingFiles.resolve(path, dataName), false);
+      }
+      String name = header.backingFileName();
+      if (name != null && !name.isEmpty() && options.openBacking()) {
+        back = BackingFiles.openBacking(path, header, name, backingFormat(), options, chain);
+      }
+    } catch (IOException | RuntimeException e) {
+      closeQuietly(data, e);
+      closeQuietly(back, e);
+      throw e;
+    }
+    this.dataStorage = data != null ? data : storage;
+    this.dataFileName = dataName;
+    this.backing = back;
+  }
+
+  /** Opens an image read-only with default options. */
+  public static Qcow2Image open(Path path) throws IOException {
+    return open(path, OpenOptions.defaults());
+  }
+
+  public static Qcow2Image open(Path path, OpenOptions options) throws IOException {
+    BackingFiles.Chain chain = new BackingFiles.Chain(0);
+    chain.seen.add(path.toRealPath());
+    return open(path, options, chain);
+  }
+
+  static Qcow2Image open(Path path, OpenOptions options, BackingFiles.Chain chain)
+      throws IOException {
+    if (options.writable()) {
+      throw new UnsupportedOperationException("writing qcow2 images is not supported yet");
+    }
+    Storage storage = Storage.open(path, false);
+    try {
+      return open(path, storage, options, chain);
+    } catch (IOException | RuntimeException e) {
+      closeQuietly(storage, e);
+      throw e;
+    }
+  }
+
+  /**
+   * Opens an image held by {@code storage}, which the image then owns. Backing and data files
+   * named by the image are resolved against {@code path}.
+   */
+  public static Qcow2Image open(Path path, Storage storage, OpenOptions options) throws IOException {
+    return open(path, storage, options, new BackingFiles.Chain(0));
+  }
+
+  private static Qcow2Image open(
+      Path path, Storage storage, OpenOptions options, BackingFiles.Chain chain) throws IOException {
+    String name = path.toString();
+    long fileSize = storage.size();
+    ByteBuffer first = ByteBuffer.allocate((int) Math.min(fileSize, 512));
+    storage.read(first, 0);
+    first.flip();
+    int clusterBits = first.remaining() >= 24 ? first.getInt(20) : 0;
+    ByteBuffer cluster0 = first;
+    if (clusterBits >= Header.MIN_CLUSTER_BITS && clusterBits <= Header.MAX_CLUSTER_BITS) {
+      cluster0 = ByteBuffer.allocate((int) Math.min(fileSize, 1L << clusterBits));
+      storage.read(cluster0, 0);
+      cluster0.flip();
+    }
+    Header header = Header.parse(name, cluster0, fileSize, options);
+    return new Qcow2Image(path, storage, header, fileSize, options, chain);
+  }
+
+  private long[] readL1() throws IOException {
+    int n = header.l1Size();
+    ByteBuffer b = ByteBuffer.allocate(n * 8);
+    storage.readOrZero(b, header.l1TableOffset());
+    long[] table = new long[n];
+    b.flip();
+    b.asLongBuffer().get(table);
+    return table;
+  }
+
+  private long[] loadL2(long hostOffset) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(g.clusterSize).order(ByteOrder.BIG_ENDIAN);
+    storage.readOrZero(b, hostOffset);
+    b.flip();
+    long[] table = new long[g.clusterSize / 8];
+    b.asLongBuffer().get(table);
+    return table;
+  }
+
+  private long[] l2Table(int l1Index, long l2Offset) throws IOException {
+    if (!g.isClusterAligned(l2Offset) || l2Offset > fileSize - g.clusterSize) {
+      throw new CorruptImageException(
+          filename, Structure.L2_TABLE, header.l1TableOffset() + 8L * l1Index,
+          "offset 0x" + Long.toHexString(l2Offset)
+              + (g.isClusterAligned(l2Offset) ? " lies outside the file" : " is not cluster-aligned")
+              + " (L1 index " + l1Index + ")");
+    }
+    return l2Cache.get(l2Offset);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Mapping guest offsets
+
+  /**
+   * The kind of one unit (a cluster, or a subcluster with extended L2) and its host offset, packed
+   * into one long: host offsets are multiples of 512, so the low bits carry the kind. Returns the
+   * kind alone for units that have no host offset.
+   */
+  private long unit(long entry, long bitmap, int subcluster, int l1Index, int l2Index) throws CorruptImageException {
+    if ((entry & OFLAG_COMPRESSED) != 0) {
+      if (g.extendedL2 && bitmap != 0) {
+        throw corruptL2Entry(l1Index, l2Index, "is compressed but has a non-zero subcluster bitmap");
+      }
+      return COMPRESSED;
+    }
+    long offset = entry & L2E_OFFSET_MASK;
+    boolean allocated = offset != 0 || (dataFileName != null && (entry & OFLAG_COPIED) != 0);
+    if (!g.extendedL2) {
+      if ((entry & OFLAG_ZERO) != 0) {
+        return offset != 0 ? checkedHost(offset, l1Index, l2Index) | ZERO_ALLOC : ZERO_PLAIN;
+      }
+      return allocated ? checkedHost(offset, l1Index, l2Index) | NORMAL : UNALLOCATED;
+    }
+    long allocBits = bitmap & 0xffffffffL;
+    long zeroBits = bitmap >>> 32;
+    if (allocated) {
+      if ((allocBits & zeroBits) != 0) {
+        throw corruptL2Entry(l1Index, l2Index, "has subclusters marked both allocated and zero");
+      }
+      long host = checkedHost(offset, l1Index, l2Index) + ((long) subcluster << g.subclusterBits);
+      if ((zeroBits & (1L << subcluster)) != 0) {
+        return host | ZERO_ALLOC;
+      }
+      return (allocBits & (1L << subcluster)) != 0 ? host | NORMAL : UNALLOCATED;
+    }
+    if (allocBits != 0) {
+      throw corruptL2Entry(l1Index, l2Index, "is unallocated but has allocated subclusters");
+    }
+    return (zeroBits & (1L << subcluster)) != 0 ? ZERO_PLAIN : UNALLOCATED;
+  }
+
+  private long checkedHost(long offset, int l1Index, int l2Index) throws CorruptImageException {
+    if (!g.isClusterAligned(offset)) {
+      throw corruptL2Entry(l1Index, l2Index, "points to 0x" + Long.toHexString(offset) + ", which is not cluster-aligned");
+    }
+    if (dataFileName == null && offset >= fileSize) {
+      throw corruptL2Entry(l1Index, l2Index, "points to 0x" + Long.toHexString(offset) + ", past the end of the file");
+    }
+    return offset;
+  }
+
+  private CorruptImageException corruptL2Entry(int l1Index, int l2Index, String problem) {
+    long l2Offset = l1[l1Index] & L1E_OFFSET_MASK;
+    return new CorruptImageException(
+        filename, Structure.L2_TABLE, l2Offset + (long) l2Index * g.l2EntryBytes,
+        "entry " + problem + " (L1 index " + l1Index + ", L2 index " + l2Index + ")");
+  }
+
+  /**
+   * A run of guest bytes of one kind in this image alone.
+   *
+   * @param kind one of the kind constants
+   * @param length bytes in the run
+   * @param hostOffset host offset of the run's first byte for NORMAL and ZERO_ALLOC, else -1
+   * @param descriptor the L2 entry for COMPRESSED runs
+   */
+  record Run(int kind, long length, long hostOffset, long descriptor) {}
+
+  /**
+   * Maps the guest bytes at {@code guestOffset}: the longest run, at most {@code maxLength} bytes
+   * and within one L2 table, whose units share a kind and, where they have host offsets, lie back
+   * to back in the host file. A compressed run never goes past its cluster.
+   */
+  Run lookup(long guestOffset, long maxLength) throws IOException {
+    long perTable = g.bytesPerL2Table();
+    long limit = Math.min(maxLength, perTable - (guestOffset & (perTable - 1)));
+    int l1Index = g.l1Index(guestOffset);
+    long l2Offset = l1[l1Index] & L1E_OFFSET_MASK;
+    if (l2Offset == 0) {
+      return new Run(UNALLOCATED, limit, -1, 0);
+    }
+    long[] table = l2Table(l1Index, l2Offset);
+    int l2Index = g.l2Index(guestOffset);
+    int unitBits = g.subclusterBits;
+    int unitSize = 1 << unitBits;
+    int subcluster = (int) ((guestOffset & (g.clusterSize - 1)) >>> unitBits);
+    int inUnit = (int) (guestOffset & (unitSize - 1));
+
+    long first = unitAt(table, l2Index, subcluster, l1Index);
+    int kind = (int) (first & 7);
+    if (kind == COMPRESSED) {
+      long entry = g.extendedL2 ? table[2 * l2Index] : table[l2Index];
+      return new Run(COMPRESSED, Math.min(limit, g.clusterSize - g.offsetInCluster(guestOffset)), -1, entry);
+    }
+    boolean hasHost = kind == NORMAL || kind == ZERO_ALLOC;
+    long host = first & ~7L;
+    long length = unitSize - inUnit;
+    while (length < limit) {
+      if (++subcluster == (g.extendedL2 ? ClusterGeometry.SUBCLUSTERS_PER_CLUSTER : 1)) {
+        subcluster = 0;
+        l2Index++;
+      }
+      long next = unitAt(table, l2Index, subcluster, l1Index);
+      if ((int) (next & 7) != kind || (hasHost && (next & ~7L) != host + inUnit + length)) {
+        break;
+      }
+      length += unitSize;
+    }
+    return new Run(kind, Math.min(length, limit), hasHost ? host + inUnit : -1, 0);
+  }
+
+  private long unitAt(long[] table, int l2Index, int subcluster, int l1Index) throws CorruptImageException {
+    if (g.extendedL2) {
+      return unit(table[2 * l2Index], table[2 * l2Index + 1], subcluster, l1Index, l2Index);
+    }
+    return unit(table[l2Index], 0, 0, l1Index, l2Index);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading
+
+  @Override
+  public int read(ByteBuffer dst, long offset) throws IOException {
+    if (offset < 0) {
+      throw new IllegalArgumentException(filename + ": negative offset " + offset);
+    }
+    long size = header.size();
+    if (offset >= size) {
+      return -1;
+    }
+    int total = (int) Math.min(dst.remaining(), size - offset);
+    int done = 0;
+    while (done < total) {
+      long at = offset + done;
+      Run run = lookup(at, total - done);
+      int n = (int) run.length();
+      ByteBuffer part = dst.slice().limit(n);
+      switch (run.kind()) {
+        case NORMAL:
+          dataStorage.readOrZero(part, run.hostOffset());
+          break;
+        case COMPRESSED:
+          readCompressed(part, run.descriptor(), g.offsetInCluster(at));
+          break;
+        case UNALLOCATED:
+          readBacking(part, at);
+          break;
+        default:
+          fillZeros(part);
+          break;
+      }
+      dst.position(dst.position() + n);
+      done += n;
+    }
+    return total;
+  }
+
+  private void readBacking(ByteBuffer part, long at) throws IOException {
+    if (backing != null && at < backing.size()) {
+      int n = (int) Math.min(part.remaining(), backing.size() - at);
+      ByteBuffer head = part.slice().limit(n);
+      backing.readFully(head, at);
+      part.position(part.position() + n);
+    }
+    fillZeros(part);
+  }
+
+  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10);
+
+  static void fillZeros(ByteBuffer b) {
+    if (b.hasArray()) {
+      int from = b.arrayOffset() + b.position();
+      Arrays.fill(b.array(), from, from + b.remaining(), (byte) 0);
+      b.position(b.limit());
+      return;
+    }
+    while (b.hasRemaining()) {
+      b.put(ZEROS.duplicate().limit(Math.min(b.remaining(), ZEROS.capacity())));
+    }
+  }
+
+  private void readCompressed(ByteBuffer part, long descriptor, int offsetInCluster) throws IOException {
+    ReadState state = readState.get();
+    if (state.cachedDescriptor != descriptor) {
+      state.cachedDescriptor = 0;
+      decompress(descriptor, state);
+      state.cachedDescriptor = descriptor;
+    }
+    part.put(state.cluster, offsetInCluster, part.remaining());
+  }
+
+  /** Reads and inflates the compressed cluster that {@code descriptor} names into state.cluster. */
+  private void decompress(long descriptor, ReadState state) throws IOException {
+    int csizeShift = 62 - (g.clusterBits - 8);
+    long hostOffset = descriptor & ((1L << csizeShift) - 1);
+    long sectors = ((descriptor >>> csizeShift) & ((1L << (g.clusterBits - 8)) - 1)) + 1;
+    int csize = (int) (sectors * 512 - (hostOffset & 511));
+    if (hostOffset >= (1L << 56) || hostOffset >= fileSize) {
+      throw new CorruptImageException(
+          filename, Structure.COMPRESSED_CLUSTER, hostOffset,
+          "descriptor 0x" + Long.toHexString(descriptor) + " points past the end of the file");
+    }
+    ByteBuffer in = ByteBuffer.wrap(state.compressed, 0, csize);
+    // The last sector may run past the end of the file; qemu reads that part as zeros.
+    storage.readOrZero(in, hostOffset);
+    if (!state.codec.decompress(state.compressed, csize, state.cluster)) {
+      throw new CorruptImageException(
+          filename, Structure.COMPRESSED_CLUSTER, hostOffset,
+          "does not " + (header.compressionType() == CompressionType.ZSTD ? "decompress" : "inflate")
+              + " to exactly one cluster of " + g.clusterSize + " bytes (" + header.compressionType().qemuName()
+              + ", " + csize + " bytes stored)");
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Status through the chain
+
+  @Override
+  public BlockStatus blockStatus(long offset, long maxLength) throws IOException {
+    long size = header.size();
+    if (offset < 0 || offset >= size) {
+      throw new IllegalArgumentException(filename + ": offset " + offset + " is outside the disk (" + size + " bytes)");
+    }
+    Run run = lookup(offset, Math.min(maxLength, size - offset));
+    long len = run.length();
+    switch (run.kind()) {
+      case NORMAL:
+        return new BlockStatus(offset, len, 0, true, false, true, false, run.hostOffset(), dataFilename());
+      case ZERO_ALLOC:
+        return new BlockStatus(offset, len, 0, true, true, false, false, run.hostOffset(), dataFilename());
+      case ZERO_PLAIN:
+        return new BlockStatus(offset, len, 0, true, true, false, false, -1, filename);
+      case COMPRESSED:
+        return new BlockStatus(offset, len, 0, true, false, true, true, -1, filename);
+      default:
+        if (backing == null) {
+          return new BlockStatus(offset, len, 0, false, true, false, false, -1, filename);
+        }
+        if (offset >= backing.size()) {
+          // Past the end of a shorter backing file the disk reads zeros from the bottom image.
+          return new BlockStatus(offset, len, 1, false, true, false, false, -1, backing.filename());
+        }
+        return backing.blockStatus(offset, Math.min(len, backing.size() - offset)).below();
+    }
+  }
+
+  private String dataFilename() {
+    return dataFileName != null ? BackingFiles.resolve(path, dataFileName).toString() : filename;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Facts
+
+  @Override
+  public String filename() {
+    return filename;
+  }
+
+  @Override
+  public String format() {
+    return "qcow2";
+  }
+
+  @Override
+  public long size() {
+    return header.size();
+  }
+
+  @Override
+  public DiskImage backing() {
+    return backing;
+  }
+
+  public Path path() {
+    return path;
+  }
+
+  public int clusterSize() {
+    return g.clusterSize;
+  }
+
+  /** The backing file name exactly as the image stores it, or null. */
+  public String backingFileName() {
+    String name = header.backingFileName();
+    return name == null || name.isEmpty() ? null : name;
+  }
+
+  /** The backing format from the header extension, or null if the image does not say. */
+  public String backingFormat() {
+    HeaderExtension e = header.extension(HeaderExtension.BACKING_FORMAT);
+    return e == null ? null : e.text();
+  }
+
+  public List<Snapshot> snapshots() {
+    return snapshots;
+  }
+
+  public List<Bitmap> bitmaps() {
+    return bitmaps;
+  }
+
+  /** What qemu-img info reports about this image alone. */
+  public ImageInfo info() throws IOException {
+    String backingName = backingFileName();
+    return new ImageInfo(
+        filename,
+        "qcow2",
+        header.size(),
+        HostFiles.allocatedBytes(path),
+        g.clusterSize,
+        backingName,
+        backingName == null ? null : BackingFiles.resolve(path, backingName).toString(),
+        backingName == null ? null : backingFormat(),
+        header.isDirty(),
+        header.isCorrupt(),
+        header.version() == 2 ? "0.10" : "1.1",
+        header.compressionType(),
+        header.hasLazyRefcounts(),
+        header.refcountBits(),
+        header.hasExtendedL2(),
+        dataFileName,
+        (header.autoclearFeatures() & FeatureBits.AUTOCLEAR_DATA_FILE_RAW) != 0,
+        snapshots,
+        bitmaps);
+  }
+
+  Header header() {
+    return header;
+  }
+
+  ClusterGeometry geometry() {
+    return g;
+  }
+
+  L2Cache l2Cache() {
+    return l2Cache;
+  }
+
+  @Override
+  public void close() throws IOException {
+    IOException failure = null;
+    for (java.io.Closeable c : new java.io.Closeable[] {backing, dataStorage == storage ? null : dataStorage, storage}) {
+      if (c == null) {
+        continue;
+      }
+      try {
+        c.close();
+      } catch (IOException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  private static void closeQuietly(java.io.Closeable c, Throwable primary) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (IOException e) {
+      primary.addSuppressed(e);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Qcow2Image[" + filename + ", v" + header.version() + ", " + header.size() + " bytes, cluster "
+        + g.clusterSize + (backing != null ? ", backing " + backing.filename() : "") + "]";
+  }
+}

@@ -1,0 +1,84 @@
+package dev.qcow2;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/**
+ * A raw file as a {@link DiskImage}: guest offset equals file offset. Used for raw backing files
+ * and as a convert source. Thread-safe.
+ *
+ * <p>Block status reports the whole file as data: the JDK cannot ask the file system where its
+ * holes are, so unlike qemu-img a hole in a sparse raw file is reported as data that reads zeros.
+ */
+public final class RawImage implements DiskImage {
+  private final String filename;
+  private final Storage storage;
+  private final long size;
+
+  private RawImage(String filename, Storage storage) throws IOException {
+    this.filename = filename;
+    this.storage = storage;
+    this.size = storage.size();
+  }
+
+  public static RawImage open(Path path, boolean writable) throws IOException {
+    return new RawImage(path.toString(), Storage.open(path, writable));
+  }
+
+  /** A raw image over any storage; the image closes it. */
+  public static RawImage of(Storage storage) throws IOException {
+    return new RawImage(storage.name(), storage);
+  }
+
+  @Override
+  public String filename() {
+    return filename;
+  }
+
+  @Override
+  public String format() {
+    return "raw";
+  }
+
+  @Override
+  public long size() {
+    return size;
+  }
+
+  @Override
+  public int read(ByteBuffer dst, long offset) throws IOException {
+    if (offset < 0) {
+      throw new IllegalArgumentException(filename + ": negative offset " + offset);
+    }
+    if (offset >= size) {
+      return -1;
+    }
+    int want = (int) Math.min(dst.remaining(), size - offset);
+    ByteBuffer slice = dst.slice().limit(want);
+    storage.readOrZero(slice, offset);
+    dst.position(dst.position() + want);
+    return want;
+  }
+
+  @Override
+  public BlockStatus blockStatus(long offset, long maxLength) {
+    long length = Math.min(maxLength, size - offset);
+    return new BlockStatus(offset, length, 0, true, false, true, false, offset, filename);
+  }
+
+  @Override
+  public DiskImage backing() {
+    return null;
+  }
+
+  @Override
+  public void close() throws IOException {
+    storage.close();
+  }
+
+  @Override
+  public String toString() {
+    return "RawImage[" + filename + ", " + size + " bytes]";
+  }
+}

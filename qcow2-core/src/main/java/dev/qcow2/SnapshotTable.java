@@ -1,0 +1,81 @@
+package dev.qcow2;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reads the snapshot table: {@code nb_snapshots} entries from {@code snapshots_offset}, each padded
+ * to a multiple of 8.
+ *
+ * <pre>
+ *  0  8  l1_table_offset     20  4  date_nsec
+ *  8  4  l1_size             24  8  vm_clock_nsec
+ * 12  2  id_str_size         32  4  vm_state_size (legacy 32 bits)
+ * 14  2  name_size           36  4  extra_data_size
+ * 16  4  date_sec            40  .  extra data, id string, name, padding
+ * </pre>
+ *
+ * Extra data, in order where present: vm_state_size_large (8), disk_size (8), icount (8).
+ */
+final class SnapshotTable {
+  /** qemu's bounds: extra data at most 1 KiB per entry, the table at most 64 MiB. */
+  static final int MAX_EXTRA_DATA = 1024;
+  static final long MAX_TABLE_BYTES = 64L << 20;
+
+  private SnapshotTable() {}
+
+  static List<Snapshot> read(String image, Storage storage, Header h, ClusterGeometry g, long fileSize)
+      throws IOException {
+    List<Snapshot> list = new ArrayList<>(h.nbSnapshots());
+    long at = h.snapshotsOffset();
+    ByteBuffer fixed = ByteBuffer.allocate(40);
+    for (int i = 0; i < h.nbSnapshots(); i++) {
+      if (at - h.snapshotsOffset() > MAX_TABLE_BYTES - 40) {
+        throw new ImageLimitException(image, Structure.SNAPSHOT_TABLE, at, "is larger than " + MAX_TABLE_BYTES + " bytes");
+      }
+      if (at + 40 > fileSize) {
+        throw new CorruptImageException(image, Structure.SNAPSHOT_TABLE, at, "entry " + i + " runs past the end of the file");
+      }
+      fixed.clear();
+      storage.readOrZero(fixed, at);
+      long l1Offset = fixed.getLong(0);
+      int l1Size = fixed.getInt(8);
+      int idSize = fixed.getShort(12) & 0xffff;
+      int nameSize = fixed.getShort(14) & 0xffff;
+      long dateSec = Integer.toUnsignedLong(fixed.getInt(16));
+      long dateNsec = Integer.toUnsignedLong(fixed.getInt(20));
+      long vmClock = fixed.getLong(24);
+      long vmState = Integer.toUnsignedLong(fixed.getInt(32));
+      long extraSize = Integer.toUnsignedLong(fixed.getInt(36));
+      if (extraSize > MAX_EXTRA_DATA) {
+        throw new ImageLimitException(
+            image, Structure.SNAPSHOT_TABLE, at + 36, "entry " + i + " has " + extraSize + " bytes of extra data, over 1024");
+      }
+      int variable = (int) extraSize + idSize + nameSize;
+      if (at + 40 + variable > fileSize) {
+        throw new CorruptImageException(image, Structure.SNAPSHOT_TABLE, at, "entry " + i + " runs past the end of the file");
+      }
+      ByteBuffer rest = ByteBuffer.allocate(variable);
+      storage.readOrZero(rest, at + 40);
+      long diskSize = -1;
+      long icount = -1;
+      if (extraSize >= 8) {
+        vmState = rest.getLong(0);
+      }
+      if (extraSize >= 16) {
+        diskSize = rest.getLong(8);
+      }
+      if (extraSize >= 24) {
+        icount = rest.getLong(16);
+      }
+      String id = new String(rest.array(), (int) extraSize, idSize, StandardCharsets.UTF_8);
+      String name = new String(rest.array(), (int) extraSize + idSize, nameSize, StandardCharsets.UTF_8);
+      list.add(new Snapshot(id, name, vmState, dateSec, dateNsec, vmClock, icount, diskSize, l1Offset, l1Size));
+      at += 40 + ((variable + 7L) & ~7L);
+    }
+    return List.copyOf(list);
+  }
+}
