@@ -428,8 +428,9 @@ public final class Qcow2Image implements DiskImage {
           return new BlockStatus(offset, len, 0, false, true, false, false, -1, filename);
         }
         if (offset >= backing.size()) {
-          // Past the end of a shorter backing file the disk reads zeros from the bottom image.
-          return new BlockStatus(offset, len, 1, false, true, false, false, -1, backing.filename());
+          // Past the end of a shorter backing file the disk reads zeros; qemu-img map reports
+          // that range at depth 0.
+          return new BlockStatus(offset, len, 0, false, true, false, false, -1, filename);
         }
         return backing.blockStatus(offset, Math.min(len, backing.size() - offset)).below();
     }
