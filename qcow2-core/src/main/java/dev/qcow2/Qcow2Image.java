@@ -260,7 +260,8 @@ public final class Qcow2Image implements DiskImage {
   /**
    * Maps the guest bytes at {@code guestOffset}: the longest run, at most {@code maxLength} bytes
    * and within one L2 table, whose units share a kind and, where they have host offsets, lie back
-   * to back in the host file. A compressed run never goes past its cluster.
+   * to back in the host file. A compressed run never goes past its cluster; an unallocated run
+   * spans every following L1 entry that has no L2 table.
    */
   Run lookup(long guestOffset, long maxLength) throws IOException {
     long perTable = g.bytesPerL2Table();
@@ -268,7 +269,12 @@ public final class Qcow2Image implements DiskImage {
     int l1Index = g.l1Index(guestOffset);
     long l2Offset = l1[l1Index] & L1E_OFFSET_MASK;
     if (l2Offset == 0) {
-      return new Run(UNALLOCATED, limit, -1, 0);
+      // Whole L2 tables missing in a row are one run, so sparse disks map in few steps.
+      long length = limit;
+      for (int i = l1Index + 1; length < maxLength && i < l1.length && (l1[i] & L1E_OFFSET_MASK) == 0; i++) {
+        length = Math.min(maxLength, length + perTable);
+      }
+      return new Run(UNALLOCATED, length, -1, 0);
     }
     long[] table = l2Table(l1Index, l2Offset);
     int l2Index = g.l2Index(guestOffset);
