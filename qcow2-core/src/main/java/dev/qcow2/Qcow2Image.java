@@ -49,16 +49,18 @@ public final class Qcow2Image implements DiskImage {
   /** Buffers and a codec for one reading thread. */
   private static final class ReadState {
     final ClusterCodec codec;
-    final byte[] compressed;
-    final byte[] cluster;
+    /** Compressed bytes as read from the file; direct, so neither the file nor the codec copies. */
+    final ByteBuffer compressed;
+    /** The last cluster decompressed for a partial read, kept for the next partial read. */
+    final ByteBuffer cluster;
     /** The descriptor whose data {@link #cluster} holds, or 0 for none (0 is never compressed). */
     long cachedDescriptor;
 
     ReadState(CompressionType type, int clusterSize) {
       this.codec = ClusterCodec.forType(type);
       // A descriptor can name up to 2^(cluster_bits - 8) sectors, i.e. twice the cluster size.
-      this.compressed = new byte[2 * clusterSize];
-      this.cluster = new byte[clusterSize];
+      this.compressed = ByteBuffer.allocateDirect(2 * clusterSize);
+      this.cluster = ByteBuffer.allocateDirect(clusterSize);
     }
   }
 
@@ -378,16 +380,21 @@ public final class Qcow2Image implements DiskImage {
 
   private void readCompressed(ByteBuffer part, long descriptor, int offsetInCluster) throws IOException {
     ReadState state = readState.get();
+    if (offsetInCluster == 0 && part.remaining() == g.clusterSize) {
+      // A whole cluster is wanted: inflate straight into the caller's buffer.
+      decompress(descriptor, state, part);
+      return;
+    }
     if (state.cachedDescriptor != descriptor) {
       state.cachedDescriptor = 0;
-      decompress(descriptor, state);
+      decompress(descriptor, state, state.cluster.clear());
       state.cachedDescriptor = descriptor;
     }
-    part.put(state.cluster, offsetInCluster, part.remaining());
+    part.put(state.cluster.duplicate().limit(offsetInCluster + part.remaining()).position(offsetInCluster));
   }
 
-  /** Reads and inflates the compressed cluster that {@code descriptor} names into state.cluster. */
-  private void decompress(long descriptor, ReadState state) throws IOException {
+  /** Reads and inflates the compressed cluster that {@code descriptor} names into {@code out}. */
+  private void decompress(long descriptor, ReadState state, ByteBuffer out) throws IOException {
     int csizeShift = 62 - (g.clusterBits - 8);
     long hostOffset = descriptor & ((1L << csizeShift) - 1);
     long sectors = ((descriptor >>> csizeShift) & ((1L << (g.clusterBits - 8)) - 1)) + 1;
@@ -397,10 +404,11 @@ public final class Qcow2Image implements DiskImage {
           filename, Structure.COMPRESSED_CLUSTER, hostOffset,
           "descriptor 0x" + Long.toHexString(descriptor) + " points past the end of the file");
     }
-    ByteBuffer in = ByteBuffer.wrap(state.compressed, 0, csize);
+    ByteBuffer in = state.compressed.clear().limit(csize);
     // The last sector may run past the end of the file; qemu reads that part as zeros.
     storage.readOrZero(in, hostOffset);
-    if (!state.codec.decompress(state.compressed, csize, state.cluster)) {
+    in.flip();
+    if (!state.codec.decompress(in, out)) {
       throw new CorruptImageException(
           filename, Structure.COMPRESSED_CLUSTER, hostOffset,
           "does not " + (header.compressionType() == CompressionType.ZSTD ? "decompress" : "inflate")
