@@ -36,6 +36,9 @@ public interface DiskImage extends Closeable {
    */
   BlockStatus blockStatus(long offset, long maxLength) throws IOException;
 
+  /** What qemu-img info reports about this image alone. */
+  ImageInfo info() throws IOException;
+
   /** The backing image, or null if there is none (or backing files were not opened). */
   DiskImage backing();
 

@@ -30,6 +30,8 @@ public final class Qcow2Image implements DiskImage {
   static final int ZERO_ALLOC = 2;
   static final int NORMAL = 3;
   static final int COMPRESSED = 4;
+  /** An unallocated subcluster of an allocated cluster: host space exists, reads go below. */
+  static final int UNALLOCATED_ALLOC = 5;
 
   private final Path path;
   private final String filename;
@@ -224,7 +226,7 @@ public final class Qcow2Image implements DiskImage {
       if ((zeroBits & (1L << subcluster)) != 0) {
         return host | ZERO_ALLOC;
       }
-      return (allocBits & (1L << subcluster)) != 0 ? host | NORMAL : UNALLOCATED;
+      return (allocBits & (1L << subcluster)) != 0 ? host | NORMAL : host | UNALLOCATED_ALLOC;
     }
     if (allocBits != 0) {
       throw corruptL2Entry(l1Index, l2Index, "is unallocated but has allocated subclusters");
@@ -254,7 +256,8 @@ public final class Qcow2Image implements DiskImage {
    *
    * @param kind one of the kind constants
    * @param length bytes in the run
-   * @param hostOffset host offset of the run's first byte for NORMAL and ZERO_ALLOC, else -1
+   * @param hostOffset host offset of the run's first byte for NORMAL, ZERO_ALLOC and
+   *     UNALLOCATED_ALLOC, else -1
    * @param descriptor the L2 entry for COMPRESSED runs
    */
   record Run(int kind, long length, long hostOffset, long descriptor) {}
@@ -291,7 +294,7 @@ public final class Qcow2Image implements DiskImage {
       long entry = g.extendedL2 ? table[2 * l2Index] : table[l2Index];
       return new Run(COMPRESSED, Math.min(limit, g.clusterSize - g.offsetInCluster(guestOffset)), -1, entry);
     }
-    boolean hasHost = kind == NORMAL || kind == ZERO_ALLOC;
+    boolean hasHost = kind == NORMAL || kind == ZERO_ALLOC || kind == UNALLOCATED_ALLOC;
     long host = first & ~7L;
     long length = unitSize - inUnit;
     while (length < limit) {
@@ -342,6 +345,7 @@ public final class Qcow2Image implements DiskImage {
           readCompressed(part, run.descriptor(), g.offsetInCluster(at));
           break;
         case UNALLOCATED:
+        case UNALLOCATED_ALLOC:
           readBacking(part, at);
           break;
         default:
@@ -438,13 +442,13 @@ public final class Qcow2Image implements DiskImage {
       case COMPRESSED:
         return new BlockStatus(offset, len, 0, true, false, true, true, -1, filename);
       default:
-        if (backing == null) {
-          return new BlockStatus(offset, len, 0, false, true, false, false, -1, filename);
-        }
-        if (offset >= backing.size()) {
+        // Unallocated here. qemu still reports the host offset of an unallocated subcluster of
+        // an allocated cluster when nothing lies below it.
+        if (backing == null || offset >= backing.size()) {
           // Past the end of a shorter backing file the disk reads zeros; qemu-img map reports
           // that range at depth 0.
-          return new BlockStatus(offset, len, 0, false, true, false, false, -1, filename);
+          return new BlockStatus(offset, len, 0, false, true, false, false, run.hostOffset(),
+              run.hostOffset() >= 0 ? dataFilename() : filename);
         }
         return backing.blockStatus(offset, Math.min(len, backing.size() - offset)).below();
     }
@@ -505,7 +509,7 @@ public final class Qcow2Image implements DiskImage {
     return bitmaps;
   }
 
-  /** What qemu-img info reports about this image alone. */
+  @Override
   public ImageInfo info() throws IOException {
     String backingName = backingFileName();
     return new ImageInfo(

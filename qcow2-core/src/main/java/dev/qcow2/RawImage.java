@@ -15,20 +15,23 @@ public final class RawImage implements DiskImage {
   private final String filename;
   private final Storage storage;
   private final long size;
+  private final Path path;
 
-  private RawImage(String filename, Storage storage) throws IOException {
+  private RawImage(String filename, Path path, Storage storage) throws IOException {
     this.filename = filename;
+    this.path = path;
     this.storage = storage;
-    this.size = storage.size();
+    // qemu counts sizes in 512-byte sectors: a raw file's last partial sector reads as zeros.
+    this.size = (storage.size() + 511) & ~511L;
   }
 
   public static RawImage open(Path path, boolean writable) throws IOException {
-    return new RawImage(path.toString(), Storage.open(path, writable));
+    return new RawImage(path.toString(), path, Storage.open(path, writable));
   }
 
   /** A raw image over any storage; the image closes it. */
   public static RawImage of(Storage storage) throws IOException {
-    return new RawImage(storage.name(), storage);
+    return new RawImage(storage.name(), null, storage);
   }
 
   @Override
@@ -65,6 +68,13 @@ public final class RawImage implements DiskImage {
   public BlockStatus blockStatus(long offset, long maxLength) {
     long length = Math.min(maxLength, size - offset);
     return new BlockStatus(offset, length, 0, true, false, true, false, offset, filename);
+  }
+
+  @Override
+  public ImageInfo info() throws IOException {
+    long actual = path != null ? HostFiles.allocatedBytes(path) : storage.size();
+    return new ImageInfo(filename, "raw", size, actual, 0, null, null, null, false, false, null, null,
+        false, 0, false, null, false, java.util.List.of(), java.util.List.of());
   }
 
   @Override

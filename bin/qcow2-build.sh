@@ -1,0 +1,26 @@
+# Sourced by bin/qcow2 and bin/canga: (re)builds qcow2-tools/target/qcow2-tools.jar when it is
+# missing or older than any file under qcow2-core/src, qcow2-tools/src or any pom.xml.
+
+qcow2_tools_jar_fresh() {
+  local root="$1" jar="$1/qcow2-tools/target/qcow2-tools.jar"
+  [[ -f "$jar" ]] && [[ -z "$(find "$root/qcow2-core/src" "$root/qcow2-tools/src" \
+    "$root/pom.xml" "$root"/*/pom.xml -newer "$jar" -print -quit 2>/dev/null)" ]]
+}
+
+qcow2_tools_jar() {
+  local root="$1"
+  qcow2_tools_jar_fresh "$root" && return 0
+  mkdir -p "$root/qcow2-tools/target"
+  # One build at a time: a second launcher waits, then finds the jar fresh.
+  exec 9>"$root/qcow2-tools/target/.launcher-build.lock"
+  command -v flock >/dev/null && flock 9
+  if ! qcow2_tools_jar_fresh "$root"; then
+    echo "Building $root/qcow2-tools/target/qcow2-tools.jar ..." >&2
+    if ! (cd "$root" && mvn -q -B -DskipTests -pl qcow2-tools -am package) 1>&2
+    then
+      echo "build failed; run: cd $root && mvn -B -DskipTests -pl qcow2-tools -am package" >&2
+      exit 1
+    fi
+  fi
+  exec 9>&-
+}

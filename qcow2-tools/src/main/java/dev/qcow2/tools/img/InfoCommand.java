@@ -1,0 +1,97 @@
+package dev.qcow2.tools.img;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.qcow2.DiskImage;
+import dev.qcow2.ImageInfo;
+import dev.qcow2.OpenOptions;
+import dev.qcow2.tools.JsonOutput;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.time.ZoneId;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code qcow2 info}: what qemu-img info prints, in its human or JSON form. */
+@Command(name = "info", description = "Show facts about an image (as qemu-img info).")
+final class InfoCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--output", paramLabel = "human|json", defaultValue = "human",
+      description = "Output format (default: human).")
+  String output;
+
+  @Option(names = "--backing-chain", description = "Also show every image of the backing chain.")
+  boolean backingChain;
+
+  @Option(names = "-f", paramLabel = "FMT", description = "Image format: qcow2 or raw (default: detect).")
+  String format;
+
+  @Option(names = {"-U", "--force-share"},
+      description = "Accepted for qemu-img compatibility; images are never locked.")
+  boolean forceShare;
+
+  @Parameters(paramLabel = "FILE")
+  String file;
+
+  @Override
+  public Integer call() throws IOException {
+    boolean json = Images.checkOutput(spec.commandLine(), output).equals("json");
+    List<ImageInfo> chain = collect();
+    PrintWriter out = spec.commandLine().getOut();
+    if (json) {
+      if (backingChain) {
+        ArrayNode list = JsonNodeFactory.instance.arrayNode();
+        chain.forEach(i -> list.add(ImageInfoJson.of(i)));
+        out.print(JsonOutput.pretty(list) + "\n");
+      } else {
+        out.print(JsonOutput.pretty(ImageInfoJson.of(chain.get(0))) + "\n");
+      }
+    } else {
+      String sep = "";
+      for (ImageInfo info : chain) {
+        out.print(sep + ImageInfoText.of(info, ZoneId.systemDefault()));
+        sep = "\n";
+      }
+    }
+    out.flush();
+    return 0;
+  }
+
+  /**
+   * As qemu-img's collect_image_info_list: each image is opened alone (backing files are not
+   * followed), and with --backing-chain the next one is its full backing file name in the format
+   * its header names.
+   */
+  private List<ImageInfo> collect() throws IOException {
+    OpenOptions alone = OpenOptions.builder().openBacking(false).build();
+    List<ImageInfo> chain = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
+    String name = file;
+    String fmt = format;
+    while (name != null) {
+      if (!seen.add(name)) {
+        throw new IllegalStateException("Backing file '" + name + "' creates an infinite loop.");
+      }
+      ImageInfo info;
+      try (DiskImage image = Images.open(name, fmt, alone)) {
+        info = image.info();
+      }
+      chain.add(info);
+      if (!backingChain) {
+        break;
+      }
+      name = info.fullBackingFilename();
+      fmt = info.backingFormat();
+    }
+    return chain;
+  }
+}

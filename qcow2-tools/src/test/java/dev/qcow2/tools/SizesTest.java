@@ -1,0 +1,34 @@
+package dev.qcow2.tools;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine.TypeConversionException;
+
+/** Units both ways; qemu-img itself checks toHuman over many sizes in InfoCommandTest. */
+class SizesTest {
+  @Test
+  void humanSizesFollowSizeToStr() {
+    assertEquals("0 B", Sizes.toHuman(0));
+    assertEquals("999 B", Sizes.toHuman(999));
+    assertEquals("0.977 KiB", Sizes.toHuman(1000));
+    assertEquals("196 KiB", Sizes.toHuman(200704));
+    assertEquals("2.82 MiB", Sizes.toHuman(2957312));
+    // %0.3g rounds 999.5 up to 1e+03, and qemu prints it so.
+    assertEquals("1e+03 KiB", Sizes.toHuman(1023488));
+    assertEquals("16 EiB", Sizes.toHuman(-1));
+  }
+
+  @Test
+  void sizeArgumentsTakeQemuSuffixes() {
+    assertEquals(1536, SizeParser.parse("1536"));
+    assertEquals(64 << 10, SizeParser.parse("64k"));
+    assertEquals(3L << 29, SizeParser.parse("1.5G"));
+    assertEquals(512, SizeParser.parse("512b"));
+    assertThrows(TypeConversionException.class, () -> SizeParser.parse("-1"));
+    assertThrows(TypeConversionException.class, () -> SizeParser.parse("1.5"));
+    assertThrows(TypeConversionException.class, () -> SizeParser.parse("ten"));
+    assertThrows(TypeConversionException.class, () -> SizeParser.parse("16E"));
+  }
+}
