@@ -79,7 +79,7 @@ final class BackingFiles {
           imageName, Structure.BACKING_CHAIN, h.backingFileOffset(),
           "loops: \"" + name + "\" is already in the chain");
     }
-    checkAllowed(imageName, h.backingFileOffset(), real, options);
+    checkAllowed(imageName, Structure.BACKING_FILE_NAME, h.backingFileOffset(), real, options);
     // Backing files are only ever read through an overlay.
     OpenOptions readOnly = options.writable() ? options.toBuilder().writable(false).build() : options;
     if ("raw".equals(format)) {
@@ -96,7 +96,26 @@ final class BackingFiles {
     return Qcow2Image.open(path, readOnly, next);
   }
 
-  private static void checkAllowed(String image, long offset, Path real, OpenOptions options)
+  /**
+   * Opens the external data file {@code name} of {@code image} read-only, under the same policy as
+   * backing files: a plain local name inside the allowed folders. An image-embedded data file name
+   * is attacker-controlled (CVE-2024-32498): it could map any host file into the guest disk.
+   */
+  static Storage openDataFile(Path image, HeaderExtension ext, OpenOptions options) throws IOException {
+    String imageName = image.toString();
+    String name = ext.text();
+    checkPlainName(imageName, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(), name);
+    Path path = resolve(image, name);
+    if (!Files.exists(path)) {
+      throw new NoSuchFileException(
+          path.toString(), null, imageName + ": external data file \"" + name + "\" does not exist");
+    }
+    checkAllowed(imageName, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(), path.toRealPath(), options);
+    return Storage.open(path, false);
+  }
+
+  private static void checkAllowed(
+      String image, Structure structure, long offset, Path real, OpenOptions options)
       throws IOException {
     if (options.allowedBackingDirectories().isEmpty()) {
       return;
@@ -107,7 +126,7 @@ final class BackingFiles {
       }
     }
     throw new UnsupportedImageException(
-        image, Structure.BACKING_FILE_NAME, offset,
+        image, structure, offset,
         "\"" + real + "\" lies outside the allowed folders " + options.allowedBackingDirectories());
   }
 }

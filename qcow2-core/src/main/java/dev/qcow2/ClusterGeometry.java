@@ -54,6 +54,7 @@ final class ClusterGeometry {
   /** The number of L1 entries needed to map {@code virtualSize} bytes. */
   long l1EntriesFor(long virtualSize) {
     long perL1 = bytesPerL2Table();
-    return (virtualSize + perL1 - 1) / perL1;
+    // No "+ perL1 - 1": sizes near 2^63 would overflow.
+    return virtualSize / perL1 + (virtualSize % perL1 == 0 ? 0 : 1);
   }
 }

@@ -81,7 +81,7 @@ public final class OpenOptions {
     return openBacking;
   }
 
-  /** Folders backing files must lie in; empty means anywhere. */
+  /** Folders that backing files and external data files must lie in; empty means anywhere. */
   public List<Path> allowedBackingDirectories() {
     return allowedBackingDirectories;
   }
@@ -148,7 +148,10 @@ public final class OpenOptions {
       return this;
     }
 
-    /** Backing files must lie inside one of these folders (after resolving links). */
+    /**
+     * Backing files and external data files must lie inside one of the folders given (after
+     * resolving links); by default they may lie anywhere.
+     */
     public Builder allowBackingIn(Path directory) {
       this.allowedBackingDirectories.add(directory);
       return this;

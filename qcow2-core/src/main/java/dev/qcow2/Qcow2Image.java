@@ -95,8 +95,7 @@ public final class Qcow2Image implements DiskImage {
               filename, Structure.EXTERNAL_DATA_FILE, 72, "is required but the image does not name it");
         }
         dataName = ext.text();
-        BackingFiles.checkPlainName(filename, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(), dataName);
-        data = Storage.open(BackingFiles.resolve(path, dataName), false);
+        data = BackingFiles.openDataFile(path, ext, options);
       }
       String name = header.backingFileName();
       if (name != null && !name.isEmpty() && options.openBacking()) {
