@@ -80,6 +80,11 @@ final class FileStorage implements Storage {
     }
   }
 
+  /** An exclusive lock on the whole file, or null if another process holds one. */
+  java.nio.channels.FileLock tryLock() throws IOException {
+    return channel.tryLock();
+  }
+
   @Override
   public boolean isReadOnly() {
     return !writable;

@@ -1,17 +1,25 @@
 package dev.qcow2;
 
 import java.io.IOException;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * A bounded LRU cache of whole L2 tables, keyed by their host offset, like qemu's L2 cache with
- * whole-table entries. Each table is held as a {@code long[]} of its raw big-endian entries (two
- * longs per entry with extended L2).
+ * whole-table entries. Each table is held as a {@code long[]} of its raw entries (two longs per
+ * entry with extended L2).
  *
  * <p>Thread-safe: the map is guarded by this object's monitor, and a table is loaded outside it,
  * so a miss does not stall hits on other tables. Two threads missing the same table may both load
- * it; the second result replaces the first, which is harmless for read-only tables.
+ * it; the second result replaces the first, which is harmless because loads only happen for tables
+ * that are not dirty.
+ *
+ * <p>A writer changes tables in place (under the image's write lock) and marks them dirty. A dirty
+ * table is never evicted: it stays until the writer has written it back, so the cache may hold
+ * more than its capacity between two flushes.
  */
 final class L2Cache {
   /** Loads one table from the image. */
@@ -22,6 +30,7 @@ final class L2Cache {
   private final int capacity;
   private final Loader loader;
   private final LinkedHashMap<Long, long[]> tables;
+  private final TreeSet<Long> dirty = new TreeSet<>();
 
   /**
    * @param maxBytes the cache size in bytes; at least two tables are kept, as in qemu
@@ -31,15 +40,7 @@ final class L2Cache {
     long byBytes = Math.max(2, maxBytes / tableBytes);
     this.capacity = (int) Math.max(2, Math.min(byBytes, Math.max(tablesInImage, 2)));
     this.loader = loader;
-    this.tables =
-        new LinkedHashMap<>(16, 0.75f, true) {
-          private static final long serialVersionUID = 1L;
-
-          @Override
-          protected boolean removeEldestEntry(Map.Entry<Long, long[]> eldest) {
-            return size() > capacity;
-          }
-        };
+    this.tables = new LinkedHashMap<>(16, 0.75f, true);
   }
 
   long[] get(long hostOffset) throws IOException {
@@ -51,9 +52,57 @@ final class L2Cache {
     }
     long[] t = loader.load(hostOffset);
     synchronized (this) {
+      long[] raced = tables.get(hostOffset);
+      if (raced != null) {
+        return raced;
+      }
       tables.put(hostOffset, t);
+      trim();
     }
     return t;
+  }
+
+  /** Adds a table the writer made (a new or copied L2 table); it starts dirty. */
+  synchronized void putNew(long hostOffset, long[] table) {
+    tables.put(hostOffset, table);
+    dirty.add(hostOffset);
+  }
+
+  synchronized void markDirty(long hostOffset) {
+    dirty.add(hostOffset);
+  }
+
+  synchronized int dirtyCount() {
+    return dirty.size();
+  }
+
+  /** The dirty tables by host offset, in file order; they stay dirty until {@link #markClean}. */
+  synchronized Map<Long, long[]> dirtyTables() {
+    Map<Long, long[]> m = new TreeMap<>();
+    for (long offset : dirty) {
+      m.put(offset, tables.get(offset));
+    }
+    return m;
+  }
+
+  synchronized void markClean() {
+    dirty.clear();
+    trim();
+  }
+
+  /** Drops a table that no longer exists (its cluster was freed). */
+  synchronized void remove(long hostOffset) {
+    tables.remove(hostOffset);
+    dirty.remove(hostOffset);
+  }
+
+  private void trim() {
+    Iterator<Map.Entry<Long, long[]>> it = tables.entrySet().iterator();
+    while (tables.size() > capacity && it.hasNext()) {
+      if (!dirty.contains(it.next().getKey())) {
+        it.remove();
+      }
+    }
   }
 
   int capacity() {

@@ -3,16 +3,28 @@ package dev.qcow2;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * An open qcow2 image and its backing chain.
  *
- * <p>Reads are positional and thread-safe: the L1 table is immutable while reading, L2 tables come
- * from a bounded {@link L2Cache}, and each reading thread keeps its own decompression buffers and
- * codec. Closing the image closes its storage, its external data file and its backing chain.
+ * <p>Reads are positional and thread-safe: L2 tables come from a bounded {@link L2Cache}, and each
+ * reading thread keeps its own decompression buffers and codec. Closing the image closes its
+ * storage, its external data file and its backing chain.
+ *
+ * <p>Writing (images opened with {@link OpenOptions#writable()} or made by {@link #create}): any
+ * number of threads may read and write at once. One read-write lock guards the image: reads share
+ * it, and each write, zero write, discard or flush holds it alone, so metadata changes never
+ * interleave and a read never sees a half-updated table. Writes reach the file at once; metadata
+ * reaches it at {@link #flush()} and {@link #close()}, in the crash-safe order that {@link
+ * ImageWriter} describes. A writable image holds an exclusive lock on its file, so a second
+ * writer, in this process or another, is refused.
  *
  * <p>Guest offsets are offsets in the virtual disk; host offsets are offsets in the image file (or
  * in the external data file for data clusters).
@@ -45,8 +57,15 @@ public final class Qcow2Image implements DiskImage {
   private final DiskImage backing;
   private final List<Snapshot> snapshots;
   private final List<Bitmap> bitmaps;
-  private final long fileSize;
+  /** The file's size as far as validation is concerned; a writer grows it as it allocates. */
+  private volatile long fileSize;
   private final ThreadLocal<ReadState> readState;
+  private final boolean writable;
+  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private FileLock fileLock;
+  private Refcounts refcounts;
+  private ImageWriter writer;
+  private boolean closed;
 
   /** Buffers and a codec for one reading thread. */
   private static final class ReadState {
@@ -109,6 +128,53 @@ public final class Qcow2Image implements DiskImage {
     this.dataStorage = data != null ? data : storage;
     this.dataFileName = dataName;
     this.backing = back;
+    this.writable = options.writable();
+    if (writable) {
+      try {
+        prepareForWriting();
+      } catch (IOException | RuntimeException e) {
+        closeQuietly(data, e);
+        closeQuietly(back, e);
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Takes the file lock and checks that we may write: a corrupt image, one whose refcounts are
+   * stale (dirty bit) or one with an external data file is refused before anything is written.
+   * Autoclear bits we do not maintain are then cleared, as the specification asks of writers that
+   * do not know them (the bitmaps they vouch for would go stale).
+   */
+  private void prepareForWriting() throws IOException {
+    if (header.isCorrupt()) {
+      throw new CorruptImageException(filename, Structure.HEADER, 72,
+          "is marked corrupt; repair it (qemu-img check -r all) before writing");
+    }
+    if (header.isDirty()) {
+      throw new UnsupportedImageException(filename, Structure.HEADER, 72,
+          "has the dirty bit set (refcounts may be stale); repair it (qemu-img check -r all) before writing");
+    }
+    if (header.hasExternalDataFile()) {
+      throw new UnsupportedImageException(filename, Structure.EXTERNAL_DATA_FILE, 72,
+          "is in use; writing images with an external data file is not supported yet");
+    }
+    if (storage instanceof FileStorage fs) {
+      try {
+        fileLock = fs.tryLock();
+      } catch (OverlappingFileLockException e) {
+        fileLock = null;
+      }
+      if (fileLock == null) {
+        throw new FileSystemException(filename, null, "image is already open for writing");
+      }
+    }
+    if (header.autoclearFeatures() != 0) {
+      storage.write(ByteBuffer.allocate(8), 88);
+      storage.force();
+    }
+    this.refcounts = new Refcounts(filename, storage, header, g);
+    this.writer = new ImageWriter(this, refcounts);
   }
 
   /** Opens an image read-only with default options. */
@@ -124,10 +190,7 @@ public final class Qcow2Image implements DiskImage {
 
   static Qcow2Image open(Path path, OpenOptions options, BackingFiles.Chain chain)
       throws IOException {
-    if (options.writable()) {
-      throw new UnsupportedOperationException("writing qcow2 images is not supported yet");
-    }
-    Storage storage = Storage.open(path, false);
+    Storage storage = Storage.open(path, options.writable());
     try {
       return open(path, storage, options, chain);
     } catch (IOException | RuntimeException e) {
@@ -181,7 +244,7 @@ public final class Qcow2Image implements DiskImage {
     return table;
   }
 
-  private long[] l2Table(int l1Index, long l2Offset) throws IOException {
+  long[] l2Table(int l1Index, long l2Offset) throws IOException {
     if (!g.isClusterAligned(l2Offset) || l2Offset > fileSize - g.clusterSize) {
       throw new CorruptImageException(
           filename, Structure.L2_TABLE, header.l1TableOffset() + 8L * l1Index,
@@ -322,6 +385,20 @@ public final class Qcow2Image implements DiskImage {
 
   @Override
   public int read(ByteBuffer dst, long offset) throws IOException {
+    if (!writable) {
+      return readUnlocked(dst, offset);
+    }
+    lock.readLock().lock();
+    try {
+      checkOpen();
+      return readUnlocked(dst, offset);
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  /** The read path; callers hold the lock on a writable image. */
+  int readUnlocked(ByteBuffer dst, long offset) throws IOException {
     if (offset < 0) {
       throw new IllegalArgumentException(filename + ": negative offset " + offset);
     }
@@ -458,6 +535,148 @@ public final class Qcow2Image implements DiskImage {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Writing
+
+  /**
+   * Creates a new image and opens it for writing. Backing files named by the options are opened
+   * for reading as the default {@link OpenOptions} allow.
+   *
+   * @throws java.nio.file.FileAlreadyExistsException never: an existing file is replaced, as
+   *     qemu-img create does
+   */
+  public static Qcow2Image create(Path path, CreateOptions options) throws IOException {
+    if (options.preallocation() != CreateOptions.Preallocation.OFF) {
+      throw new UnsupportedOperationException("preallocation is not supported yet");
+    }
+    ImageCreator.write(path, options);
+    return open(path, OpenOptions.defaults().toBuilder().writable(true).build());
+  }
+
+  /**
+   * Writes all of {@code src} at guest offset {@code offset}.
+   *
+   * @throws IllegalArgumentException if the range is not inside the disk
+   * @throws IllegalStateException if the image is read-only or closed
+   */
+  public void write(ByteBuffer src, long offset) throws IOException {
+    checkRange(offset, src.remaining());
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      writer.write(src, offset);
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Makes [offset, offset + length) read as zeros: the zero flag for whole clusters (version 3),
+   * real zeros elsewhere.
+   */
+  public void writeZeroes(long offset, long length) throws IOException {
+    checkRange(offset, length);
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      writer.writeZeroes(offset, length);
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Discards the whole clusters in [offset, offset + length), as qemu does: a version 3 image then
+   * reads zeros there, a version 2 image reads its backing file. Partial clusters are unchanged.
+   */
+  public void discard(long offset, long length) throws IOException {
+    checkRange(offset, length);
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      writer.discard(offset, length);
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Stores one whole cluster compressed with the image's compression type (stored plainly if it
+   * does not shrink). {@code offset} must be cluster-aligned and {@code cluster} one cluster long,
+   * or shorter only for the last cluster of the disk.
+   */
+  public void writeCompressed(ByteBuffer cluster, long offset) throws IOException {
+    checkRange(offset, cluster.remaining());
+    if (!g.isClusterAligned(offset)) {
+      throw new IllegalArgumentException(filename + ": compressed writes must start on a cluster boundary: " + offset);
+    }
+    boolean last = offset + cluster.remaining() == header.size();
+    if (cluster.remaining() != g.clusterSize && !(last && cluster.remaining() < g.clusterSize)) {
+      throw new IllegalArgumentException(filename + ": a compressed write is one whole cluster, not " + cluster.remaining() + " bytes");
+    }
+    ByteBuffer whole = cluster;
+    if (cluster.remaining() < g.clusterSize) {
+      // The disk's last cluster is padded with zeros before compression, as qemu does.
+      whole = ByteBuffer.allocate(g.clusterSize).put(cluster).clear();
+    }
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      writer.writeCompressed(whole, offset);
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /** Makes every write so far durable, metadata included. */
+  public void flush() throws IOException {
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      writer.flush();
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  public boolean isWritable() {
+    return writable;
+  }
+
+  private void checkRange(long offset, long length) {
+    if (offset < 0 || length < 0 || offset > header.size() - length) {
+      throw new IllegalArgumentException(
+          filename + ": range [" + offset + ", " + offset + " + " + length + ") is outside the disk (" + header.size() + " bytes)");
+    }
+  }
+
+  private void checkWritable() {
+    checkOpen();
+    if (!writable) {
+      throw new IllegalStateException(filename + ": image is read-only");
+    }
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException(filename + ": image is closed");
+    }
+  }
+
+  void growFileSize(long bytes) {
+    if (bytes > fileSize) {
+      fileSize = bytes;
+    }
+  }
+
+  Storage storage() {
+    return storage;
+  }
+
+  long[] l1() {
+    return l1;
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Facts
 
   @Override
@@ -548,6 +767,31 @@ public final class Qcow2Image implements DiskImage {
   @Override
   public void close() throws IOException {
     IOException failure = null;
+    if (writable) {
+      lock.writeLock().lock();
+      try {
+        if (closed) {
+          return;
+        }
+        closed = true;
+        writer.flush();
+      } catch (IOException e) {
+        failure = e;
+      } finally {
+        lock.writeLock().unlock();
+      }
+      try {
+        if (fileLock != null) {
+          fileLock.release();
+        }
+      } catch (IOException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
     for (java.io.Closeable c : new java.io.Closeable[] {backing, dataStorage == storage ? null : dataStorage, storage}) {
       if (c == null) {
         continue;

@@ -1,0 +1,65 @@
+package dev.qcow2;
+
+import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
+import java.nio.ByteBuffer;
+import java.util.zip.Deflater;
+
+/**
+ * Compresses one cluster for a compressed L2 entry: raw deflate for "zlib" images, one zstd frame
+ * for zstd images, at qemu's default levels (6 and 3). Keeps native state; one thread at a time.
+ */
+final class ClusterCompressor {
+  private final CompressionType type;
+  private final Deflater deflater;
+  private final ZstdCompressCtx zstd;
+  private final ByteBuffer out;
+  private final int clusterSize;
+
+  ClusterCompressor(CompressionType type, int clusterSize) {
+    this.type = type;
+    this.clusterSize = clusterSize;
+    if (type == CompressionType.ZSTD) {
+      this.zstd = new ZstdCompressCtx().setLevel(3);
+      this.deflater = null;
+    } else {
+      this.deflater = new Deflater(6, true);
+      this.zstd = null;
+    }
+    this.out = ByteBuffer.allocateDirect((int) Math.max(clusterSize, Zstd.compressBound(clusterSize)));
+  }
+
+  /**
+   * Compresses {@code cluster} (exactly one cluster of guest data).
+   *
+   * @return the compressed bytes, or null if they would not be smaller than the cluster, in which
+   *     case it must be stored uncompressed
+   */
+  ByteBuffer compress(ByteBuffer cluster) {
+    out.clear();
+    int n;
+    if (type == CompressionType.ZSTD) {
+      ByteBuffer in = cluster;
+      if (!in.isDirect()) {
+        in = ByteBuffer.allocateDirect(cluster.remaining()).put(cluster.duplicate()).flip();
+      }
+      n = zstd.compressDirectByteBuffer(out, 0, out.capacity(), in, in.position(), in.remaining());
+    } else {
+      deflater.reset();
+      deflater.setInput(cluster.duplicate());
+      deflater.finish();
+      ByteBuffer limited = out.duplicate().limit(clusterSize - 1);
+      while (!deflater.finished() && limited.hasRemaining()) {
+        deflater.deflate(limited);
+      }
+      if (!deflater.finished()) {
+        return null;
+      }
+      n = limited.position();
+    }
+    if (n >= clusterSize) {
+      return null;
+    }
+    return out.duplicate().position(0).limit(n);
+  }
+}

@@ -1,0 +1,214 @@
+package dev.qcow2;
+
+/**
+ * How a new qcow2 image is made: qemu-img's create options for qcow2, with qemu-img's defaults
+ * (version 3, 64 KiB clusters, 16-bit refcounts, zlib, no preallocation). Immutable; build with
+ * {@link #builder(long)}.
+ */
+public final class CreateOptions {
+  /** qemu-img's preallocation modes. */
+  public enum Preallocation {
+    OFF,
+    /** Every L2 table and data cluster is allocated; the file stays sparse. */
+    METADATA,
+    /** As METADATA, and the data area is allocated in the file system. */
+    FALLOC,
+    /** As METADATA, and zeros are written to the data area. */
+    FULL
+  }
+
+  private final long size;
+  private final int version;
+  private final int clusterSize;
+  private final int refcountBits;
+  private final boolean lazyRefcounts;
+  private final boolean extendedL2;
+  private final CompressionType compressionType;
+  private final Preallocation preallocation;
+  private final String backingFile;
+  private final String backingFormat;
+
+  private CreateOptions(Builder b) {
+    this.size = b.size;
+    this.version = b.version;
+    this.clusterSize = b.clusterSize;
+    this.refcountBits = b.refcountBits;
+    this.lazyRefcounts = b.lazyRefcounts;
+    this.extendedL2 = b.extendedL2;
+    this.compressionType = b.compressionType;
+    this.preallocation = b.preallocation;
+    this.backingFile = b.backingFile;
+    this.backingFormat = b.backingFormat;
+  }
+
+  /** Options for a disk of {@code size} bytes (a multiple of 512, as qemu requires). */
+  public static Builder builder(long size) {
+    return new Builder(size);
+  }
+
+  public Builder toBuilder() {
+    Builder b = new Builder(size);
+    b.version = version;
+    b.clusterSize = clusterSize;
+    b.refcountBits = refcountBits;
+    b.lazyRefcounts = lazyRefcounts;
+    b.extendedL2 = extendedL2;
+    b.compressionType = compressionType;
+    b.preallocation = preallocation;
+    b.backingFile = backingFile;
+    b.backingFormat = backingFormat;
+    return b;
+  }
+
+  public long size() {
+    return size;
+  }
+
+  /** 2 (qemu's compat=0.10) or 3 (compat=1.1). */
+  public int version() {
+    return version;
+  }
+
+  public int clusterSize() {
+    return clusterSize;
+  }
+
+  public int refcountBits() {
+    return refcountBits;
+  }
+
+  public boolean lazyRefcounts() {
+    return lazyRefcounts;
+  }
+
+  public boolean extendedL2() {
+    return extendedL2;
+  }
+
+  public CompressionType compressionType() {
+    return compressionType;
+  }
+
+  public Preallocation preallocation() {
+    return preallocation;
+  }
+
+  /** The backing file name, stored exactly as given (relative names stay relative), or null. */
+  public String backingFile() {
+    return backingFile;
+  }
+
+  /** "qcow2" or "raw", or null to leave the format out of the image. */
+  public String backingFormat() {
+    return backingFormat;
+  }
+
+  @Override
+  public String toString() {
+    return "CreateOptions[size=" + size + ", version=" + version + ", clusterSize=" + clusterSize
+        + ", refcountBits=" + refcountBits + ", lazyRefcounts=" + lazyRefcounts + ", extendedL2="
+        + extendedL2 + ", compressionType=" + compressionType + ", preallocation=" + preallocation
+        + ", backingFile=" + backingFile + ", backingFormat=" + backingFormat + "]";
+  }
+
+  /** Builds {@link CreateOptions}; {@link #build()} checks the combination as qemu-img does. */
+  public static final class Builder {
+    private final long size;
+    private int version = 3;
+    private int clusterSize = 65536;
+    private int refcountBits = 16;
+    private boolean lazyRefcounts;
+    private boolean extendedL2;
+    private CompressionType compressionType = CompressionType.ZLIB;
+    private Preallocation preallocation = Preallocation.OFF;
+    private String backingFile;
+    private String backingFormat;
+
+    private Builder(long size) {
+      if (size < 0 || size % 512 != 0) {
+        throw new IllegalArgumentException("size must be a non-negative multiple of 512: " + size);
+      }
+      this.size = size;
+    }
+
+    /** 2 or 3; qemu-img's compat=0.10 and compat=1.1. */
+    public Builder version(int version) {
+      if (version != 2 && version != 3) {
+        throw new IllegalArgumentException("version must be 2 or 3: " + version);
+      }
+      this.version = version;
+      return this;
+    }
+
+    public Builder clusterSize(int bytes) {
+      if (bytes < 512 || bytes > (2 << 20) || Integer.bitCount(bytes) != 1) {
+        throw new IllegalArgumentException("clusterSize must be a power of two from 512 to 2 MiB: " + bytes);
+      }
+      this.clusterSize = bytes;
+      return this;
+    }
+
+    public Builder refcountBits(int bits) {
+      if (bits < 1 || bits > 64 || Integer.bitCount(bits) != 1) {
+        throw new IllegalArgumentException("refcountBits must be 1, 2, 4, 8, 16, 32 or 64: " + bits);
+      }
+      this.refcountBits = bits;
+      return this;
+    }
+
+    public Builder lazyRefcounts(boolean on) {
+      this.lazyRefcounts = on;
+      return this;
+    }
+
+    public Builder extendedL2(boolean on) {
+      this.extendedL2 = on;
+      return this;
+    }
+
+    public Builder compressionType(CompressionType type) {
+      this.compressionType = java.util.Objects.requireNonNull(type, "compressionType");
+      return this;
+    }
+
+    public Builder preallocation(Preallocation mode) {
+      this.preallocation = java.util.Objects.requireNonNull(mode, "preallocation");
+      return this;
+    }
+
+    public Builder backingFile(String name, String format) {
+      if (name != null && name.isEmpty()) {
+        throw new IllegalArgumentException("backing file name must not be empty");
+      }
+      if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
+        throw new IllegalArgumentException("backing format must be qcow2 or raw: " + format);
+      }
+      this.backingFile = name;
+      this.backingFormat = name == null ? null : format;
+      return this;
+    }
+
+    public CreateOptions build() {
+      if (version == 2) {
+        check(refcountBits == 16, "compat=0.10 only supports refcount_bits=16");
+        check(!lazyRefcounts, "Lazy refcounts only supported with compatibility level 1.1 and above");
+        check(!extendedL2, "Extended L2 entries are only supported with compatibility level 1.1 and above");
+        check(compressionType == CompressionType.ZLIB, "Compression type other than zlib needs compat=1.1");
+      }
+      check(!extendedL2 || clusterSize >= 16384, "Extended L2 entries need a cluster size of at least 16 KiB");
+      check(backingFile == null || preallocation == Preallocation.OFF || extendedL2,
+          "Backing file and preallocation can only be used at the same time if extended_l2 is on");
+      if (backingFile != null) {
+        check(backingFile.getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= Header.MAX_BACKING_FILE_NAME,
+            "backing file name is longer than 1023 bytes");
+      }
+      return new CreateOptions(this);
+    }
+
+    private static void check(boolean ok, String message) {
+      if (!ok) {
+        throw new IllegalArgumentException(message);
+      }
+    }
+  }
+}

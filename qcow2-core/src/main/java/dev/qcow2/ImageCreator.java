@@ -1,0 +1,148 @@
+package dev.qcow2;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Writes a new, empty qcow2 file with qemu-img's layout: the header and its extensions in cluster
+ * 0, then the refcount table, the refcount blocks and the L1 table. Like qemu, the file ends where
+ * the L1 table ends, without padding to a whole cluster.
+ */
+final class ImageCreator {
+  private ImageCreator() {}
+
+  static void write(Path path, CreateOptions o) throws IOException {
+    int clusterBits = Integer.numberOfTrailingZeros(o.clusterSize());
+    int cs = o.clusterSize();
+    ClusterGeometry g = new ClusterGeometry(clusterBits, o.extendedL2());
+    long l1Entries = g.l1EntriesFor(o.size());
+    if (l1Entries > (32L << 20) / 8) {
+      throw new IllegalArgumentException("size " + o.size() + " needs an L1 table larger than 32 MiB");
+    }
+    int order = Integer.numberOfTrailingZeros(o.refcountBits());
+    int perBlock = RefcountBlock.entries(cs, order);
+    long l1Clusters = (l1Entries * 8 + cs - 1) / cs;
+
+    // The refcount table and blocks must cover the header, themselves and the L1 table.
+    long blocks = 1;
+    long tableClusters = 1;
+    while (true) {
+      long total = 1 + tableClusters + blocks + l1Clusters;
+      long needBlocks = (total + perBlock - 1) / perBlock;
+      long needTable = Math.max(1, (needBlocks * 8 + cs - 1) / cs);
+      if (needBlocks == blocks && needTable == tableClusters) {
+        break;
+      }
+      blocks = Math.max(blocks, needBlocks);
+      tableClusters = Math.max(tableClusters, needTable);
+    }
+    long tableOffset = cs;
+    long blocksOffset = tableOffset + tableClusters * cs;
+    long l1Offset = blocksOffset + blocks * cs;
+    long usedClusters = 1 + tableClusters + blocks + l1Clusters;
+
+    ByteBuffer header = headerCluster(o, clusterBits, l1Entries, l1Offset, tableOffset, tableClusters);
+    ByteBuffer table = ByteBuffer.allocate((int) (tableClusters * cs));
+    for (int i = 0; i < blocks; i++) {
+      table.putLong(i * 8, blocksOffset + (long) i * cs);
+    }
+    byte[][] refBlocks = new byte[(int) blocks][cs];
+    for (long c = 0; c < usedClusters; c++) {
+      RefcountBlock.set(refBlocks[(int) (c / perBlock)], (int) (c % perBlock), order, 1);
+    }
+    try (var ch = java.nio.channels.FileChannel.open(
+        path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      writeFully(ch, header, 0);
+      writeFully(ch, table, tableOffset);
+      for (int i = 0; i < refBlocks.length; i++) {
+        writeFully(ch, ByteBuffer.wrap(refBlocks[i]), blocksOffset + (long) i * cs);
+      }
+      // The L1 table is all zeros: extend the file to its end without writing data.
+      long end = l1Offset + l1Entries * 8;
+      if (end > ch.size()) {
+        ch.write(ByteBuffer.allocate(1), end - 1);
+      }
+      ch.force(true);
+    }
+    assert Files.size(path) >= l1Offset;
+  }
+
+  private static void writeFully(java.nio.channels.FileChannel ch, ByteBuffer b, long at) throws IOException {
+    long pos = at;
+    while (b.hasRemaining()) {
+      pos += ch.write(b, pos);
+    }
+  }
+
+  private static ByteBuffer headerCluster(
+      CreateOptions o, int clusterBits, long l1Entries, long l1Offset, long tableOffset, long tableClusters) {
+    int cs = 1 << clusterBits;
+    ByteBuffer b = ByteBuffer.allocate(cs);
+    boolean v3 = o.version() == 3;
+    int headerLength = v3 ? 112 : Header.V2_HEADER_LENGTH;
+    b.putInt(0, Header.MAGIC);
+    b.putInt(4, o.version());
+    b.putInt(20, clusterBits);
+    b.putLong(24, o.size());
+    b.putInt(36, (int) l1Entries);
+    b.putLong(40, l1Offset);
+    b.putLong(48, tableOffset);
+    b.putInt(56, (int) tableClusters);
+    if (v3) {
+      long incompatible = 0;
+      if (o.compressionType() != CompressionType.ZLIB) {
+        incompatible |= FeatureBits.INCOMPAT_COMPRESSION;
+      }
+      if (o.extendedL2()) {
+        incompatible |= FeatureBits.INCOMPAT_EXTENDED_L2;
+      }
+      b.putLong(72, incompatible);
+      b.putLong(80, o.lazyRefcounts() ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0);
+      b.putInt(96, Integer.numberOfTrailingZeros(o.refcountBits()));
+      b.putInt(100, headerLength);
+      b.put(104, (byte) o.compressionType().code());
+    }
+    b.position(headerLength);
+    if (o.backingFile() != null && o.backingFormat() != null) {
+      putExtension(b, HeaderExtension.BACKING_FORMAT, o.backingFormat().getBytes(StandardCharsets.UTF_8));
+    }
+    // qemu leaves the feature name table out for clusters of 4 KiB and less, to keep room.
+    if (v3 && cs > 4096) {
+      putExtension(b, HeaderExtension.FEATURE_NAME_TABLE, featureNameTable());
+    }
+    b.putInt(HeaderExtension.END).putInt(0);
+    if (o.backingFile() != null) {
+      byte[] name = o.backingFile().getBytes(StandardCharsets.UTF_8);
+      if (b.position() + name.length > cs) {
+        throw new IllegalArgumentException("backing file name does not fit in the first cluster");
+      }
+      b.putLong(8, b.position());
+      b.putInt(16, name.length);
+      b.put(name);
+    }
+    b.clear();
+    return b;
+  }
+
+  private static void putExtension(ByteBuffer b, int type, byte[] data) {
+    b.putInt(type).putInt(data.length).put(data);
+    b.position(b.position() + ((8 - data.length % 8) % 8));
+  }
+
+  /** The eight entries qemu writes, in its order: type, bit, 46 bytes of name. */
+  static byte[] featureNameTable() {
+    int[][] bits = {{0, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 4}, {1, 0}, {2, 0}, {2, 1}};
+    byte[] t = new byte[bits.length * 48];
+    for (int i = 0; i < bits.length; i++) {
+      t[i * 48] = (byte) bits[i][0];
+      t[i * 48 + 1] = (byte) bits[i][1];
+      byte[] name = FeatureBits.defaultName(bits[i][0], bits[i][1]).getBytes(StandardCharsets.US_ASCII);
+      System.arraycopy(name, 0, t, i * 48 + 2, name.length);
+    }
+    return t;
+  }
+}

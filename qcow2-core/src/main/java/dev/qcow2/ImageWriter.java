@@ -1,0 +1,459 @@
+package dev.qcow2;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * Guest writes, zero writes and discards on a writable image (QEMU's qcow2-cluster.c): finds or
+ * allocates the clusters, copies what a partial write does not cover, and updates L2 and L1
+ * entries. Every change is made in memory and written back by {@link #flush} in the order that
+ * keeps the image consistent after a crash at any moment:
+ *
+ * <ol>
+ *   <li>guest data, then a flush: no table may point to data that is not on disk;
+ *   <li>refcount blocks, flush, new refcount table entries, flush: a cluster is counted before
+ *       anything refers to it;
+ *   <li>L2 tables, flush, then L1 entries, flush: a table is on disk before its parent points to
+ *       it;
+ *   <li>only then the refcount decrements of clusters that lost their last reference.
+ * </ol>
+ *
+ * A crash between any two steps leaves clusters whose refcount is too high (leaks), never one that
+ * is too low. Not thread-safe: the image calls it under its write lock.
+ */
+final class ImageWriter {
+  private final Qcow2Image image;
+  private final Storage storage;
+  private final ClusterGeometry g;
+  private final long[] l1;
+  private final L2Cache cache;
+  private final Refcounts refcounts;
+  private final boolean v3;
+  private final TreeSet<Integer> dirtyL1 = new TreeSet<>();
+  /** Guest content of one cluster, for copy-on-write. */
+  private final ByteBuffer clusterBuffer;
+  private ClusterCompressor compressor;
+  /** Where the next compressed cluster's bytes go, or 0 to start a new host cluster. */
+  private long nextCompressedByte;
+  private boolean dataWritten;
+
+  ImageWriter(Qcow2Image image, Refcounts refcounts) {
+    this.image = image;
+    this.storage = image.storage();
+    this.g = image.geometry();
+    this.l1 = image.l1();
+    this.cache = image.l2Cache();
+    this.refcounts = refcounts;
+    this.v3 = image.header().version() >= 3;
+    this.clusterBuffer = ByteBuffer.allocateDirect(g.clusterSize);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // L2 tables
+
+  /**
+   * The L2 table for {@code l1Index}, ready to be changed: allocated if missing, copied if shared
+   * with a snapshot (its L1 entry lacks COPIED).
+   */
+  private long[] l2ForWrite(int l1Index) throws IOException {
+    long entry = l1[l1Index];
+    long offset = entry & Qcow2Image.L1E_OFFSET_MASK;
+    if (offset != 0 && (entry & Qcow2Image.OFLAG_COPIED) != 0) {
+      long[] t = image.l2Table(l1Index, offset);
+      cache.markDirty(offset);
+      return t;
+    }
+    long[] table;
+    if (offset == 0) {
+      table = new long[g.clusterSize / 8];
+    } else {
+      // Shared with a snapshot: the copy refers to the same clusters, whose refcounts already
+      // count the snapshot's reference, so only the table itself changes hands.
+      table = image.l2Table(l1Index, offset).clone();
+      refcounts.free(offset >>> g.clusterBits, 1);
+    }
+    long fresh = allocate(1);
+    cache.putNew(fresh, table);
+    l1[l1Index] = fresh | Qcow2Image.OFLAG_COPIED;
+    dirtyL1.add(l1Index);
+    return table;
+  }
+
+  /** Allocates clusters, and tells the image that its file now reaches that far. */
+  private long allocate(int count) throws IOException {
+    long offset = refcounts.allocate(count);
+    image.growFileSize(refcounts.endCluster() << g.clusterBits);
+    return offset;
+  }
+
+  /** Queues the release of whatever host clusters an L2 entry holds. */
+  private void release(long entry) {
+    if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0) {
+      int shift = 62 - (g.clusterBits - 8);
+      long offset = entry & ((1L << shift) - 1);
+      long sectors = ((entry >>> shift) & ((1L << (g.clusterBits - 8)) - 1)) + 1;
+      long start = offset & ~511L;
+      long end = start + sectors * 512;
+      long first = start >>> g.clusterBits;
+      long last = (end - 1) >>> g.clusterBits;
+      refcounts.free(first, last - first + 1);
+      return;
+    }
+    long host = entry & Qcow2Image.L2E_OFFSET_MASK;
+    if (host != 0) {
+      refcounts.free(host >>> g.clusterBits, 1);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writes
+
+  /** Writes {@code src} at {@code guestOffset}; the range lies inside the disk. */
+  void write(ByteBuffer src, long guestOffset) throws IOException {
+    long at = guestOffset;
+    while (src.hasRemaining()) {
+      int inCluster = g.offsetInCluster(at);
+      int n = Math.min(src.remaining(), g.clusterSize - inCluster);
+      ByteBuffer part = src.slice().limit(n);
+      writeInCluster(part, at);
+      src.position(src.position() + n);
+      at += n;
+    }
+    flushIfCacheFull();
+  }
+
+  private void writeInCluster(ByteBuffer data, long guest) throws IOException {
+    int l1Index = g.l1Index(guest);
+    long[] table = l2ForWrite(l1Index);
+    int l2Index = g.l2Index(guest);
+    int inCluster = g.offsetInCluster(guest);
+    long clusterStart = guest - inCluster;
+    if (g.extendedL2) {
+      writeSubclusters(table, l2Index, data, guest);
+      return;
+    }
+    long entry = table[l2Index];
+    long host = entry & Qcow2Image.L2E_OFFSET_MASK;
+    boolean compressed = (entry & Qcow2Image.OFLAG_COMPRESSED) != 0;
+    boolean owned = !compressed && host != 0 && (entry & Qcow2Image.OFLAG_COPIED) != 0;
+    if (owned && (entry & Qcow2Image.OFLAG_ZERO) == 0) {
+      writeData(data, host + inCluster);
+      return;
+    }
+    // A new cluster (or the zeroed one we own) gets the cluster's whole content.
+    ByteBuffer content;
+    if (inCluster == 0 && data.remaining() == g.clusterSize) {
+      content = data;
+    } else {
+      content = currentContent(clusterStart, g.clusterSize);
+      content.position(inCluster);
+      content.put(data);
+      content.clear();
+    }
+    long target = owned ? host : allocate(1);
+    writeData(content, target);
+    if (!owned) {
+      release(entry);
+    }
+    table[l2Index] = target | Qcow2Image.OFLAG_COPIED;
+  }
+
+  /**
+   * A write into a cluster of an extended L2 table: only the subclusters it touches are
+   * allocated and filled; the others keep their state (unallocated ones still read from below).
+   */
+  private void writeSubclusters(long[] table, int l2Index, ByteBuffer data, long guest) throws IOException {
+    int inCluster = g.offsetInCluster(guest);
+    long clusterStart = guest - inCluster;
+    int first = inCluster >>> g.subclusterBits;
+    int last = (inCluster + data.remaining() - 1) >>> g.subclusterBits;
+    long touched = ((1L << (last + 1)) - 1) & ~((1L << first) - 1);
+    long entry = table[2 * l2Index];
+    long bitmap = table[2 * l2Index + 1];
+    long host = entry & Qcow2Image.L2E_OFFSET_MASK;
+    boolean compressed = (entry & Qcow2Image.OFLAG_COMPRESSED) != 0;
+    boolean owned = !compressed && host != 0 && (entry & Qcow2Image.OFLAG_COPIED) != 0;
+    long alloc = bitmap & 0xffffffffL;
+    long zero = bitmap >>> 32;
+
+    if (!compressed && (host == 0 || owned)) {
+      // Fill only the touched subclusters, from what they read as now, then add the data.
+      int from = first << g.subclusterBits;
+      int to = (last + 1) << g.subclusterBits;
+      ByteBuffer content;
+      if (from == inCluster && to == inCluster + data.remaining()) {
+        content = data;
+      } else {
+        content = currentContent(clusterStart + from, to - from);
+        content.position(inCluster - from);
+        content.put(data);
+        content.clear();
+      }
+      long target = owned ? host : allocate(1);
+      writeData(content, target + from);
+      table[2 * l2Index] = target | Qcow2Image.OFLAG_COPIED;
+      table[2 * l2Index + 1] = ((zero & ~touched) << 32) | (alloc | touched);
+      return;
+    }
+    // A shared or compressed cluster: copy all of it into a cluster of our own.
+    ByteBuffer content = currentContent(clusterStart, g.clusterSize);
+    content.position(inCluster);
+    content.put(data);
+    content.clear();
+    long target = allocate(1);
+    writeData(content, target);
+    release(entry);
+    table[2 * l2Index] = target | Qcow2Image.OFLAG_COPIED;
+    table[2 * l2Index + 1] = 0xffffffffL;
+  }
+
+  /** What the guest currently reads at [guest, guest + length), in the shared cluster buffer. */
+  private ByteBuffer currentContent(long guest, int length) throws IOException {
+    ByteBuffer b = clusterBuffer.clear().limit(length);
+    image.readUnlocked(b, guest);
+    return b.flip();
+  }
+
+  private void writeData(ByteBuffer data, long hostOffset) throws IOException {
+    storage.write(data, hostOffset);
+    dataWritten = true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Zeroes and discards
+
+  /** Makes [guest, guest + length) read as zeros. */
+  void writeZeroes(long guest, long length) throws IOException {
+    long end = guest + length;
+    long at = guest;
+    while (at < end) {
+      int inCluster = g.offsetInCluster(at);
+      long n = Math.min(end - at, g.clusterSize - inCluster);
+      if (inCluster == 0 && n == g.clusterSize && v3) {
+        zeroCluster(at);
+      } else if (g.extendedL2 && coversSubclusters(inCluster, (int) n)) {
+        zeroSubclusters(at, (int) n);
+      } else {
+        writeZeroBytes(at, (int) n);
+      }
+      at += n;
+    }
+    flushIfCacheFull();
+  }
+
+  private boolean coversSubclusters(int inCluster, int n) {
+    int mask = g.subclusterSize - 1;
+    return (inCluster & mask) == 0 && (n & mask) == 0;
+  }
+
+  private void writeZeroBytes(long guest, int n) throws IOException {
+    if (!v3 && image.backing() == null && readsAsUnallocated(guest)) {
+      return; // Nothing below, nothing here: it already reads as zeros.
+    }
+    ByteBuffer zeros = ByteBuffer.allocate(n);
+    write(zeros, guest);
+  }
+
+  private boolean readsAsUnallocated(long guest) throws IOException {
+    Qcow2Image.Run run = image.lookup(guest, 1);
+    return run.kind() == Qcow2Image.UNALLOCATED;
+  }
+
+  /** A whole cluster reads as zeros (version 3): the zero flag, and its host cluster let go. */
+  private void zeroCluster(long guest) throws IOException {
+    long[] table = l2ForWrite(g.l1Index(guest));
+    int l2Index = g.l2Index(guest);
+    if (g.extendedL2) {
+      release(table[2 * l2Index]);
+      table[2 * l2Index] = 0;
+      table[2 * l2Index + 1] = 0xffffffffL << 32;
+    } else {
+      release(table[l2Index]);
+      table[l2Index] = Qcow2Image.OFLAG_ZERO;
+    }
+  }
+
+  /** Whole subclusters read as zeros: their zero bits set, their allocation bits cleared. */
+  private void zeroSubclusters(long guest, int n) throws IOException {
+    long[] table = l2ForWrite(g.l1Index(guest));
+    int l2Index = g.l2Index(guest);
+    int inCluster = g.offsetInCluster(guest);
+    long entry = table[2 * l2Index];
+    if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0
+        || ((entry & Qcow2Image.L2E_OFFSET_MASK) != 0 && (entry & Qcow2Image.OFLAG_COPIED) == 0)) {
+      // Compressed or shared: take a copy of our own first, then zero within it.
+      writeZeroBytes(guest, n);
+      return;
+    }
+    int first = inCluster >>> g.subclusterBits;
+    int last = (inCluster + n - 1) >>> g.subclusterBits;
+    long touched = ((1L << (last + 1)) - 1) & ~((1L << first) - 1);
+    long bitmap = table[2 * l2Index + 1];
+    long alloc = (bitmap & 0xffffffffL) & ~touched;
+    long zero = (bitmap >>> 32) | touched;
+    table[2 * l2Index + 1] = (zero << 32) | alloc;
+  }
+
+  /**
+   * Discards whole clusters in [guest, guest + length); partial clusters are left alone, as qemu
+   * does. Afterwards a version 3 image reads zeros there (or, with no backing file and nothing
+   * allocated, stays unallocated); a version 2 image falls through to its backing file.
+   */
+  void discard(long guest, long length) throws IOException {
+    long first = (guest + g.clusterSize - 1) & ~((long) g.clusterSize - 1);
+    long end = (guest + length) & ~((long) g.clusterSize - 1);
+    if (guest + length == image.size()) {
+      end = guest + length; // the last, partial cluster of the disk may be discarded whole
+    }
+    for (long at = first; at < end; at += g.clusterSize) {
+      discardCluster(at);
+    }
+    flushIfCacheFull();
+  }
+
+  private void discardCluster(long guest) throws IOException {
+    int l1Index = g.l1Index(guest);
+    if ((l1[l1Index] & Qcow2Image.L1E_OFFSET_MASK) == 0 && image.backing() == null) {
+      return; // Nothing allocated and nothing below.
+    }
+    if ((l1[l1Index] & Qcow2Image.L1E_OFFSET_MASK) == 0 && !v3) {
+      return; // A version 2 discard leaves clusters unallocated, and these already are.
+    }
+    long[] table = l2ForWrite(l1Index);
+    int l2Index = g.l2Index(guest);
+    int k = g.extendedL2 ? 2 : 1;
+    long entry = table[k * l2Index];
+    boolean allocated = (entry & (Qcow2Image.OFLAG_COMPRESSED | Qcow2Image.L2E_OFFSET_MASK)) != 0;
+    release(entry);
+    if (image.backing() != null || allocated) {
+      if (g.extendedL2) {
+        table[2 * l2Index] = 0;
+        table[2 * l2Index + 1] = 0xffffffffL << 32;
+      } else {
+        table[l2Index] = v3 ? Qcow2Image.OFLAG_ZERO : 0;
+      }
+    } else {
+      table[k * l2Index] = 0;
+      if (g.extendedL2) {
+        table[2 * l2Index + 1] = 0;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Compressed clusters
+
+  /**
+   * Stores one whole guest cluster compressed. If it does not shrink, it is stored as a normal
+   * cluster, as qemu does.
+   */
+  void writeCompressed(ByteBuffer cluster, long guest) throws IOException {
+    if (compressor == null) {
+      compressor = new ClusterCompressor(image.header().compressionType(), g.clusterSize);
+    }
+    ByteBuffer packed = compressor.compress(cluster.duplicate());
+    if (packed == null) {
+      write(cluster, guest);
+      return;
+    }
+    int size = packed.remaining();
+    long offset = allocateBytes(size);
+    writeData(packed, offset);
+    long[] table = l2ForWrite(g.l1Index(guest));
+    int l2Index = g.l2Index(guest);
+    int k = g.extendedL2 ? 2 : 1;
+    release(table[k * l2Index]);
+    int shift = 62 - (g.clusterBits - 8);
+    long sectors = ((offset + size - 1) >>> 9) - (offset >>> 9);
+    table[k * l2Index] = Qcow2Image.OFLAG_COMPRESSED | (sectors << shift) | offset;
+    if (g.extendedL2) {
+      table[2 * l2Index + 1] = 0;
+    }
+    cluster.position(cluster.limit());
+    flushIfCacheFull();
+  }
+
+  /**
+   * Allocates {@code size} bytes for compressed data, packed after the previous compressed
+   * cluster (qemu's qcow2_alloc_bytes). Every host cluster the bytes touch gains one reference.
+   */
+  private long allocateBytes(int size) throws IOException {
+    long offset = nextCompressedByte;
+    if (offset != 0 && !refcounts.canIncrement(offset >>> g.clusterBits)) {
+      offset = 0; // narrow refcounts (1 bit) cannot share a cluster between compressed clusters
+    }
+    if (offset != 0) {
+      long cluster = offset >>> g.clusterBits;
+      long lastCluster = (offset + size - 1) >>> g.clusterBits;
+      if (lastCluster == cluster) {
+        refcounts.increment(cluster, 1, 1);
+      } else if (lastCluster == cluster + 1 && refcounts.tryAllocateAt(cluster + 1)) {
+        refcounts.increment(cluster, 1, 1);
+        image.growFileSize(refcounts.endCluster() << g.clusterBits);
+      } else {
+        offset = 0;
+      }
+    }
+    if (offset == 0) {
+      offset = allocate(1);
+    }
+    long end = offset + size;
+    nextCompressedByte = (end & (g.clusterSize - 1)) == 0 ? 0 : end;
+    return offset;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing back
+
+  private void flushIfCacheFull() throws IOException {
+    if (cache.dirtyCount() > cache.capacity() / 2 + 1) {
+      flush();
+    }
+  }
+
+  /** Writes back everything in crash-safe order (see the class comment) and makes it durable. */
+  void flush() throws IOException {
+    if (dataWritten) {
+      storage.force();
+      dataWritten = false;
+    }
+    if (refcounts.hasDirtyBlocks()) {
+      refcounts.writeBlocks();
+      storage.force();
+    }
+    if (refcounts.hasDirtyTable()) {
+      refcounts.writeTable();
+      storage.force();
+    }
+    Map<Long, long[]> tables = cache.dirtyTables();
+    if (!tables.isEmpty()) {
+      for (Map.Entry<Long, long[]> e : tables.entrySet()) {
+        ByteBuffer b = ByteBuffer.allocate(g.clusterSize);
+        b.asLongBuffer().put(e.getValue());
+        storage.write(b, e.getKey());
+      }
+      storage.force();
+      cache.markClean();
+    }
+    if (!dirtyL1.isEmpty()) {
+      ByteBuffer b = ByteBuffer.allocate(8);
+      long l1Offset = image.header().l1TableOffset();
+      for (int i : dirtyL1) {
+        b.clear();
+        b.putLong(0, l1[i]);
+        storage.write(b, l1Offset + 8L * i);
+      }
+      storage.force();
+      dirtyL1.clear();
+    }
+    if (refcounts.hasPendingFrees()) {
+      // The tables that dropped these references are durable now.
+      refcounts.applyFrees();
+      refcounts.writeBlocks();
+      storage.force();
+      nextCompressedByte = 0;
+    }
+  }
+}

@@ -1,0 +1,378 @@
+package dev.qcow2;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * The refcount table, its refcount blocks and the cluster allocator (QEMU's qcow2-refcount.c).
+ *
+ * <p>Crash safety rests on one rule: whatever this class holds in memory may be written at any
+ * time, because it only ever makes refcounts larger than the durable references (a crash then
+ * leaks clusters, never corrupts). Decrements are therefore not applied when a reference goes
+ * away: {@link #free} queues them, and {@link #applyFrees} applies them only after the caller has
+ * made the new L2 and L1 tables durable.
+ *
+ * <p>New refcount blocks are written before the table entries that point to them ({@link
+ * #writeBlocks} then {@link #writeTable}, with a flush between). A block that must be created
+ * sits inside the range it describes, so it counts itself; when the table itself is full, a larger
+ * table is built at the end of the file together with the blocks that describe it, written and
+ * flushed, and only then does the header switch to it.
+ *
+ * <p>Not thread-safe: the image calls it under its write lock.
+ */
+final class Refcounts {
+  private final String image;
+  private final Storage storage;
+  private final ClusterGeometry g;
+  private final int order;
+  private final int perBlock;
+  private final long max;
+  private long[] table;
+  private long tableOffset;
+  private int tableClusters;
+  private final Map<Integer, byte[]> blocks = new HashMap<>();
+  private final TreeSet<Integer> dirtyBlocks = new TreeSet<>();
+  private final TreeSet<Integer> dirtyTableEntries = new TreeSet<>();
+  /** Host cluster index and count of each queued decrement. */
+  private final List<long[]> pendingFrees = new ArrayList<>();
+  /** Where the next search for free clusters starts (qemu's free_cluster_index). */
+  private long freeHint;
+  /** One past the highest cluster index in use or in the file. */
+  private long endCluster;
+
+  Refcounts(String image, Storage storage, Header h, ClusterGeometry g) throws IOException {
+    this.image = image;
+    this.storage = storage;
+    this.g = g;
+    this.order = h.refcountOrder();
+    this.perBlock = RefcountBlock.entries(g.clusterSize, order);
+    this.max = RefcountBlock.max(order);
+    this.tableOffset = h.refcountTableOffset();
+    this.tableClusters = h.refcountTableClusters();
+    ByteBuffer b = ByteBuffer.allocate(tableClusters * g.clusterSize);
+    storage.readOrZero(b, tableOffset);
+    b.flip();
+    this.table = new long[b.remaining() / 8];
+    b.asLongBuffer().get(table);
+    this.endCluster = clustersIn(storage.size());
+  }
+
+  private long clustersIn(long bytes) {
+    return (bytes + g.clusterSize - 1) >>> g.clusterBits;
+  }
+
+  long tableOffset() {
+    return tableOffset;
+  }
+
+  int tableClusters() {
+    return tableClusters;
+  }
+
+  /** One past the highest cluster index used: where appended clusters go. */
+  long endCluster() {
+    return endCluster;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading refcounts
+
+  long get(long cluster) throws IOException {
+    long t = cluster / perBlock;
+    if (t >= table.length || (table[(int) t] & ~0x1ffL) == 0) {
+      return 0;
+    }
+    return RefcountBlock.get(block((int) t), (int) (cluster % perBlock), order);
+  }
+
+  private byte[] block(int t) throws IOException {
+    byte[] b = blocks.get(t);
+    if (b != null) {
+      return b;
+    }
+    long offset = table[t] & ~0x1ffL;
+    if (!g.isClusterAligned(offset) || offset > storage.size() - g.clusterSize) {
+      throw new CorruptImageException(
+          image, Structure.REFCOUNT_BLOCK, tableOffset + 8L * t,
+          "offset 0x" + Long.toHexString(offset) + " is not cluster-aligned or lies outside the file"
+              + " (refcount table index " + t + ")");
+    }
+    b = new byte[g.clusterSize];
+    storage.readOrZero(ByteBuffer.wrap(b), offset);
+    blocks.put(t, b);
+    return b;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Changing refcounts
+
+  /** Adds {@code delta} (positive) to the refcount of every cluster in [first, first + count). */
+  void increment(long first, long count, long delta) throws IOException {
+    for (long c = first; c < first + count; c++) {
+      int t = ensureBlock(c);
+      byte[] b = block(t);
+      int i = (int) (c % perBlock);
+      long v = RefcountBlock.get(b, i, order);
+      if (Long.compareUnsigned(v, max - delta) > 0) {
+        throw new ImageLimitException(
+            image, Structure.REFCOUNT_BLOCK, c << g.clusterBits,
+            "refcount of cluster " + c + " would overflow " + (1 << order) + " bits");
+      }
+      RefcountBlock.set(b, i, order, v + delta);
+      dirtyBlocks.add(t);
+    }
+    endCluster = Math.max(endCluster, first + count);
+  }
+
+  /**
+   * Queues one decrement for every cluster in [first, first + count); it is applied by {@link
+   * #applyFrees} once the references to these clusters are durably gone.
+   */
+  void free(long first, long count) {
+    pendingFrees.add(new long[] {first, count});
+  }
+
+  boolean hasPendingFrees() {
+    return !pendingFrees.isEmpty();
+  }
+
+  /** Applies the queued decrements. Call only after the tables that dropped the references are durable. */
+  void applyFrees() throws IOException {
+    for (long[] f : pendingFrees) {
+      for (long c = f[0]; c < f[0] + f[1]; c++) {
+        int t = (int) (c / perBlock);
+        byte[] b = block(t);
+        int i = (int) (c % perBlock);
+        long v = RefcountBlock.get(b, i, order);
+        if (v == 0) {
+          throw new CorruptImageException(
+              image, Structure.REFCOUNT_BLOCK, c << g.clusterBits, "refcount of cluster " + c + " is already 0 when freeing it");
+        }
+        RefcountBlock.set(b, i, order, v - 1);
+        dirtyBlocks.add(t);
+        if (v == 1) {
+          freeHint = Math.min(freeHint, c);
+        }
+      }
+    }
+    pendingFrees.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Allocating
+
+  /**
+   * Allocates {@code count} contiguous free clusters, sets their refcounts to 1 and returns the
+   * host offset of the first. First fit from the free hint, so freed space is reused.
+   */
+  long allocate(int count) throws IOException {
+    long start = freeHint;
+    while (true) {
+      int found = 0;
+      while (found < count) {
+        if (get(start + found) != 0) {
+          start = start + found + 1;
+          found = 0;
+        } else {
+          found++;
+        }
+      }
+      // Every cluster in the run needs a refcount block; creating one takes a cluster of the run
+      // (so that the block counts itself), and then the search starts again from there.
+      boolean created = false;
+      for (long c = start; c < start + count; c = (c / perBlock + 1) * perBlock) {
+        if (!hasBlock(c)) {
+          createBlock(c);
+          created = true;
+        }
+      }
+      if (!created) {
+        break;
+      }
+    }
+    increment(start, count, 1);
+    if (start == freeHint) {
+      freeHint = start + count;
+    }
+    return start << g.clusterBits;
+  }
+
+  /** Whether the refcount of {@code cluster} can grow by one. */
+  boolean canIncrement(long cluster) throws IOException {
+    return Long.compareUnsigned(get(cluster), max) < 0;
+  }
+
+  /**
+   * Takes the one cluster {@code cluster} if it is free and its refcount block exists (so that
+   * taking it needs no other allocation); used to let compressed data run on into the next cluster.
+   */
+  boolean tryAllocateAt(long cluster) throws IOException {
+    if (!hasBlock(cluster) || get(cluster) != 0) {
+      return false;
+    }
+    increment(cluster, 1, 1);
+    return true;
+  }
+
+  private boolean hasBlock(long cluster) {
+    long t = cluster / perBlock;
+    return t < table.length && (table[(int) t] & ~0x1ffL) != 0;
+  }
+
+  /** Makes sure the block describing {@code cluster} exists and returns its table index. */
+  private int ensureBlock(long cluster) throws IOException {
+    if (!hasBlock(cluster)) {
+      createBlock(cluster);
+    }
+    return (int) (cluster / perBlock);
+  }
+
+  /**
+   * Creates the refcount block for the range holding {@code cluster}, a free cluster, and places
+   * the block in that very cluster: everything the block will describe is free, so it may, and it
+   * counts itself there.
+   */
+  private void createBlock(long cluster) throws IOException {
+    long t = cluster / perBlock;
+    if (t >= table.length) {
+      growTable(t + 1);
+      if (hasBlock(cluster)) {
+        return; // the new table came with blocks for its own area, which may cover this cluster
+      }
+    }
+    byte[] b = new byte[g.clusterSize];
+    RefcountBlock.set(b, (int) (cluster % perBlock), order, 1);
+    blocks.put((int) t, b);
+    table[(int) t] = cluster << g.clusterBits;
+    dirtyBlocks.add((int) t);
+    dirtyTableEntries.add((int) t);
+    endCluster = Math.max(endCluster, cluster + 1);
+  }
+
+  /**
+   * Moves the refcount table to a larger one at the end of the file. The new table and the new
+   * blocks that describe its own clusters are written and flushed before the header points to
+   * them, so a crash leaves either the old table or the new one, and at worst leaked clusters.
+   */
+  private void growTable(long minEntries) throws IOException {
+    // Everything in memory may be written now (see the class comment); the new table will point
+    // to blocks created in memory, so they must be on disk first.
+    writeBlocks();
+    storage.force();
+    writeTable();
+    storage.force();
+
+    int entriesPerCluster = g.clusterSize / 8;
+    long start = endCluster;
+    long wanted = Math.max(minEntries, table.length + table.length / 2 + 1);
+    int newBlocks = 0;
+    long entries;
+    long tableClustersNew;
+    while (true) {
+      long areaEnd = start + newBlocks + clustersFor(wanted, entriesPerCluster);
+      entries = Math.max(wanted, (areaEnd - 1) / perBlock + 1);
+      tableClustersNew = clustersFor(entries, entriesPerCluster);
+      areaEnd = start + newBlocks + tableClustersNew;
+      int missing = 0;
+      for (long t = start / perBlock; t <= (areaEnd - 1) / perBlock; t++) {
+        if (t >= table.length || (table[(int) t] & ~0x1ffL) == 0) {
+          missing++;
+        }
+      }
+      // missing only grows with newBlocks, so this reaches the exact fixed point.
+      if (missing == newBlocks) {
+        break;
+      }
+      newBlocks = missing;
+    }
+    if (tableClustersNew * g.clusterSize > Header.MAX_REFCOUNT_TABLE_BYTES) {
+      throw new ImageLimitException(image, Structure.REFCOUNT_TABLE, tableOffset, "would grow past "
+          + Header.MAX_REFCOUNT_TABLE_BYTES + " bytes");
+    }
+    long[] grown = new long[(int) (tableClustersNew * entriesPerCluster)];
+    System.arraycopy(table, 0, grown, 0, table.length);
+    long next = start;
+    long areaEnd = start + newBlocks + tableClustersNew;
+    for (long t = start / perBlock; t <= (areaEnd - 1) / perBlock; t++) {
+      if ((grown[(int) t] & ~0x1ffL) == 0) {
+        grown[(int) t] = next << g.clusterBits;
+        blocks.put((int) t, new byte[g.clusterSize]);
+        dirtyBlocks.add((int) t);
+        next++;
+      }
+    }
+    long oldOffset = tableOffset;
+    int oldClusters = tableClusters;
+    table = grown;
+    for (long c = start; c < areaEnd; c++) {
+      int t = (int) (c / perBlock);
+      RefcountBlock.set(block(t), (int) (c % perBlock), order, 1);
+    }
+    endCluster = Math.max(endCluster, areaEnd);
+    tableOffset = next << g.clusterBits;
+    tableClusters = (int) tableClustersNew;
+    writeBlocks();
+    dirtyTableEntries.clear();
+    writeWholeTable();
+    storage.force();
+    // The switch: refcount_table_offset and refcount_table_clusters in one write.
+    ByteBuffer h = ByteBuffer.allocate(12);
+    h.putLong(0, tableOffset).putInt(8, tableClusters);
+    storage.write(h, 48);
+    storage.force();
+    // Nothing points to the old table any more.
+    long oldFirst = oldOffset >>> g.clusterBits;
+    for (long c = oldFirst; c < oldFirst + oldClusters; c++) {
+      int t = (int) (c / perBlock);
+      byte[] b = block(t);
+      RefcountBlock.set(b, (int) (c % perBlock), order, RefcountBlock.get(b, (int) (c % perBlock), order) - 1);
+      dirtyBlocks.add(t);
+      freeHint = Math.min(freeHint, c);
+    }
+  }
+
+  private static long clustersFor(long entries, int entriesPerCluster) {
+    return Math.max(1, (entries + entriesPerCluster - 1) / entriesPerCluster);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing back
+
+  /** Writes every changed refcount block. */
+  void writeBlocks() throws IOException {
+    for (int t : dirtyBlocks) {
+      storage.write(ByteBuffer.wrap(blocks.get(t)), table[t] & ~0x1ffL);
+    }
+    dirtyBlocks.clear();
+  }
+
+  boolean hasDirtyBlocks() {
+    return !dirtyBlocks.isEmpty();
+  }
+
+  boolean hasDirtyTable() {
+    return !dirtyTableEntries.isEmpty();
+  }
+
+  /** Writes the table entries of new blocks; call after those blocks are durable. */
+  void writeTable() throws IOException {
+    ByteBuffer e = ByteBuffer.allocate(8);
+    for (int t : dirtyTableEntries) {
+      e.clear();
+      e.putLong(0, table[t]);
+      storage.write(e, tableOffset + 8L * t);
+    }
+    dirtyTableEntries.clear();
+  }
+
+  private void writeWholeTable() throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(tableClusters * g.clusterSize);
+    b.asLongBuffer().put(table);
+    storage.write(b, tableOffset);
+  }
+}
