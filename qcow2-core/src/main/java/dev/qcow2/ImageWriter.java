@@ -150,7 +150,7 @@ final class ImageWriter {
       content = currentContent(clusterStart, g.clusterSize);
       content.position(inCluster);
       content.put(data);
-      content.clear();
+      content.rewind();
     }
     long target = owned ? host : allocate(1);
     writeData(content, target);
@@ -189,7 +189,7 @@ final class ImageWriter {
         content = currentContent(clusterStart + from, to - from);
         content.position(inCluster - from);
         content.put(data);
-        content.clear();
+        content.rewind();
       }
       long target = owned ? host : allocate(1);
       writeData(content, target + from);
@@ -201,7 +201,7 @@ final class ImageWriter {
     ByteBuffer content = currentContent(clusterStart, g.clusterSize);
     content.position(inCluster);
     content.put(data);
-    content.clear();
+    content.rewind();
     long target = allocate(1);
     writeData(content, target);
     release(entry);
@@ -298,10 +298,14 @@ final class ImageWriter {
 
   /**
    * Discards whole clusters in [guest, guest + length); partial clusters are left alone, as qemu
-   * does. Afterwards a version 3 image reads zeros there (or, with no backing file and nothing
-   * allocated, stays unallocated); a version 2 image falls through to its backing file.
+   * does. Afterwards the clusters read as zeros. A version 2 image with a backing file has no zero
+   * flag to hide the backing data with, so, like qemu, the discard does nothing there rather than
+   * expose stale backing data.
    */
   void discard(long guest, long length) throws IOException {
+    if (!v3 && image.backing() != null) {
+      return;
+    }
     long first = (guest + g.clusterSize - 1) & ~((long) g.clusterSize - 1);
     long end = (guest + length) & ~((long) g.clusterSize - 1);
     if (guest + length == image.size()) {
@@ -319,7 +323,7 @@ final class ImageWriter {
       return; // Nothing allocated and nothing below.
     }
     if ((l1[l1Index] & Qcow2Image.L1E_OFFSET_MASK) == 0 && !v3) {
-      return; // A version 2 discard leaves clusters unallocated, and these already are.
+      return; // Unallocated in version 2 already reads zeros (there is no backing file).
     }
     long[] table = l2ForWrite(l1Index);
     int l2Index = g.l2Index(guest);

@@ -585,8 +585,9 @@ public final class Qcow2Image implements DiskImage {
   }
 
   /**
-   * Discards the whole clusters in [offset, offset + length), as qemu does: a version 3 image then
-   * reads zeros there, a version 2 image reads its backing file. Partial clusters are unchanged.
+   * Discards the whole clusters in [offset, offset + length), as qemu does: they then read as
+   * zeros. Partial clusters are unchanged, and so is a version 2 image with a backing file, which
+   * has no way to hide the backing data (qemu refuses such discards too).
    */
   public void discard(long offset, long length) throws IOException {
     checkRange(offset, length);

@@ -67,9 +67,12 @@ public final class Qemu {
     return run(dir, prepend("qemu-img", args));
   }
 
-  /** Runs qemu-io on {@code image} with one {@code -c} per command. */
+  /**
+   * Runs qemu-io on {@code image} with one {@code -c} per command. Discards are passed down
+   * ({@code --discard=unmap}); qemu-io ignores them by default.
+   */
   public static String io(Path dir, String image, String... commands) {
-    List<String> cmd = new ArrayList<>(List.of("qemu-io", "-f", "qcow2"));
+    List<String> cmd = new ArrayList<>(List.of("qemu-io", "-f", "qcow2", "--discard=unmap"));
     for (String c : commands) {
       cmd.add("-c");
       cmd.add(c);
