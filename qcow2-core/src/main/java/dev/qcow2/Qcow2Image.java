@@ -545,11 +545,17 @@ public final class Qcow2Image implements DiskImage {
    *     qemu-img create does
    */
   public static Qcow2Image create(Path path, CreateOptions options) throws IOException {
-    if (options.preallocation() != CreateOptions.Preallocation.OFF) {
-      throw new UnsupportedOperationException("preallocation is not supported yet");
-    }
     ImageCreator.write(path, options);
-    return open(path, OpenOptions.defaults().toBuilder().writable(true).build());
+    Qcow2Image image = open(path, OpenOptions.defaults().toBuilder().writable(true).build());
+    if (options.preallocation() != CreateOptions.Preallocation.OFF) {
+      try {
+        image.writer.preallocate(options.preallocation());
+      } catch (IOException | RuntimeException e) {
+        closeQuietly(image, e);
+        throw e;
+      }
+    }
+    return image;
   }
 
   /**

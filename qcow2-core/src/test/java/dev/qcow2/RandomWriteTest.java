@@ -97,14 +97,19 @@ class RandomWriteTest {
       default -> null;
     };
 
+    CreateOptions.Preallocation prealloc = CreateOptions.Preallocation.OFF;
+    if ((backing == null || extendedL2) && r.nextInt(5) == 0) {
+      prealloc = CreateOptions.Preallocation.values()[1 + r.nextInt(3)];
+    }
     byte[] model = new byte[(int) size];
     String baseDigest = null;
     CreateOptions.Builder options = CreateOptions.builder(size)
         .version(version).clusterSize(clusterSize).refcountBits(bits)
-        .extendedL2(extendedL2).compressionType(compression);
+        .extendedL2(extendedL2).compressionType(compression).preallocation(prealloc);
     StringBuilder qemuOptions = new StringBuilder("compat=" + (version == 2 ? "0.10" : "1.1")
         + ",cluster_size=" + clusterSize + ",refcount_bits=" + bits
-        + ",extended_l2=" + (extendedL2 ? "on" : "off") + ",compression_type=" + compression.qemuName());
+        + ",extended_l2=" + (extendedL2 ? "on" : "off") + ",compression_type=" + compression.qemuName()
+        + ",preallocation=" + prealloc.name().toLowerCase(java.util.Locale.ROOT));
     if (backing != null) {
       long baseSize = size - 512L * r.nextInt(2048); // sometimes shorter than the overlay
       Path base = dir.resolve("base." + backing);
@@ -130,7 +135,7 @@ class RandomWriteTest {
       Op op = randomOp(r, size, clusterSize, compression);
       int first = (int) (op.offset() / clusterSize);
       int last = (int) ((op.offset() + Math.max(1, op.length()) - 1) / clusterSize);
-      if (op.kind().equals("compressed") && touched.get(first)) {
+      if (op.kind().equals("compressed") && (touched.get(first) || prealloc != CreateOptions.Preallocation.OFF)) {
         continue;
       }
       if (!op.kind().equals("flush")) {
