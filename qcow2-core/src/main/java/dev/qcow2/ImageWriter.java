@@ -115,6 +115,10 @@ final class ImageWriter {
     long at = guestOffset;
     while (src.hasRemaining()) {
       int inCluster = g.offsetInCluster(at);
+      if (inCluster == 0 && src.remaining() >= g.clusterSize) {
+        at += writeWholeClusters(src, at);
+        continue;
+      }
       int n = Math.min(src.remaining(), g.clusterSize - inCluster);
       ByteBuffer part = src.slice().limit(n);
       writeInCluster(part, at);
@@ -122,6 +126,55 @@ final class ImageWriter {
       at += n;
     }
     flushIfCacheFull();
+  }
+
+  /**
+   * Writes a run of whole clusters within one L2 table with one write: either clusters we own that
+   * lie back to back in the file (overwritten in place), or clusters that need new space (given
+   * one contiguous allocation). Nothing needs copying, since every byte is overwritten.
+   *
+   * @return the number of guest bytes written (whole clusters, at least one)
+   */
+  private long writeWholeClusters(ByteBuffer src, long guest) throws IOException {
+    int l1Index = g.l1Index(guest);
+    long[] table = l2ForWrite(l1Index);
+    int first = g.l2Index(guest);
+    int k = g.extendedL2 ? 2 : 1;
+    int max = Math.min(src.remaining() >>> g.clusterBits, g.l2Entries - first);
+    long firstHost = ownedHost(table[k * first]);
+    int n = 1;
+    if (firstHost >= 0) {
+      while (n < max && ownedHost(table[k * (first + n)]) == firstHost + ((long) n << g.clusterBits)) {
+        n++;
+      }
+    } else {
+      while (n < max && ownedHost(table[k * (first + n)]) < 0) {
+        n++;
+      }
+    }
+    int bytes = n << g.clusterBits;
+    ByteBuffer part = src.slice().limit(bytes);
+    long host = firstHost >= 0 ? firstHost : allocate(n);
+    writeData(part, host);
+    for (int i = 0; i < n; i++) {
+      int index = k * (first + i);
+      if (firstHost < 0) {
+        release(table[index]);
+      }
+      table[index] = (host + ((long) i << g.clusterBits)) | Qcow2Image.OFLAG_COPIED;
+      if (g.extendedL2) {
+        table[index + 1] = 0xffffffffL; // every subcluster allocated, none zero
+      }
+    }
+    src.position(src.position() + bytes);
+    return bytes;
+  }
+
+  /** The host offset of a cluster we may overwrite in place (ours alone, plain), or -1. */
+  private static long ownedHost(long entry) {
+    long host = entry & Qcow2Image.L2E_OFFSET_MASK;
+    boolean owned = host != 0 && (entry & (Qcow2Image.OFLAG_COPIED | Qcow2Image.OFLAG_COMPRESSED)) == Qcow2Image.OFLAG_COPIED;
+    return owned ? host : -1;
   }
 
   private void writeInCluster(ByteBuffer data, long guest) throws IOException {

@@ -3,9 +3,7 @@ package dev.qcow2;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.TreeSet;
 
 /**
@@ -35,7 +33,8 @@ final class Refcounts {
   private long[] table;
   private long tableOffset;
   private int tableClusters;
-  private final Map<Integer, byte[]> blocks = new HashMap<>();
+  /** Loaded refcount blocks by table index; null where not loaded. */
+  private byte[][] blocks;
   private final TreeSet<Integer> dirtyBlocks = new TreeSet<>();
   private final TreeSet<Integer> dirtyTableEntries = new TreeSet<>();
   /** Host cluster index and count of each queued decrement. */
@@ -59,6 +58,7 @@ final class Refcounts {
     b.flip();
     this.table = new long[b.remaining() / 8];
     b.asLongBuffer().get(table);
+    this.blocks = new byte[table.length][];
     this.endCluster = clustersIn(storage.size());
   }
 
@@ -91,7 +91,7 @@ final class Refcounts {
   }
 
   private byte[] block(int t) throws IOException {
-    byte[] b = blocks.get(t);
+    byte[] b = blocks[t];
     if (b != null) {
       return b;
     }
@@ -104,7 +104,7 @@ final class Refcounts {
     }
     b = new byte[g.clusterSize];
     storage.readOrZero(ByteBuffer.wrap(b), offset);
-    blocks.put(t, b);
+    blocks[t] = b;
     return b;
   }
 
@@ -196,9 +196,9 @@ final class Refcounts {
       }
     }
     increment(start, count, 1);
-    if (start == freeHint) {
-      freeHint = start + count;
-    }
+    // Like qemu's free_cluster_index, the hint moves past everything scanned; a gap too short for
+    // this run is found again once a free lowers the hint.
+    freeHint = start + count;
     return start << g.clusterBits;
   }
 
@@ -247,7 +247,7 @@ final class Refcounts {
     }
     byte[] b = new byte[g.clusterSize];
     RefcountBlock.set(b, (int) (cluster % perBlock), order, 1);
-    blocks.put((int) t, b);
+    blocks[(int) t] = b;
     table[(int) t] = cluster << g.clusterBits;
     dirtyBlocks.add((int) t);
     dirtyTableEntries.add((int) t);
@@ -296,12 +296,13 @@ final class Refcounts {
     }
     long[] grown = new long[(int) (tableClustersNew * entriesPerCluster)];
     System.arraycopy(table, 0, grown, 0, table.length);
+    blocks = java.util.Arrays.copyOf(blocks, grown.length);
     long next = start;
     long areaEnd = start + newBlocks + tableClustersNew;
     for (long t = start / perBlock; t <= (areaEnd - 1) / perBlock; t++) {
       if ((grown[(int) t] & ~0x1ffL) == 0) {
         grown[(int) t] = next << g.clusterBits;
-        blocks.put((int) t, new byte[g.clusterSize]);
+        blocks[(int) t] = new byte[g.clusterSize];
         dirtyBlocks.add((int) t);
         next++;
       }
@@ -346,7 +347,7 @@ final class Refcounts {
   /** Writes every changed refcount block. */
   void writeBlocks() throws IOException {
     for (int t : dirtyBlocks) {
-      storage.write(ByteBuffer.wrap(blocks.get(t)), table[t] & ~0x1ffL);
+      storage.write(ByteBuffer.wrap(blocks[t]), table[t] & ~0x1ffL);
     }
     dirtyBlocks.clear();
   }
