@@ -182,16 +182,10 @@ final class Refcounts {
           found++;
         }
       }
-      // Every cluster in the run needs a refcount block; creating one takes a cluster of the run
-      // (so that the block counts itself), and then the search starts again from there.
-      boolean created = false;
-      for (long c = start; c < start + count; c = (c / perBlock + 1) * perBlock) {
-        if (!hasBlock(c)) {
-          createBlock(c);
-          created = true;
-        }
-      }
-      if (!created) {
+      // Every cluster in the run needs a refcount block. Missing ones go at the start of the run,
+      // all together (the run is free, and the blocks count themselves or each other there);
+      // then the search starts again, just after them.
+      if (!placeMissingBlocks(start, count)) {
         break;
       }
     }
@@ -219,39 +213,59 @@ final class Refcounts {
     return true;
   }
 
+  /**
+   * Creates the refcount blocks missing for the clusters [start, start + count), which are free,
+   * and places them in the first clusters of that range.
+   *
+   * @return false if no block was missing; true if blocks were placed or the table grew, in which
+   *     case the caller must search for free clusters again
+   */
+  private boolean placeMissingBlocks(long start, long count) throws IOException {
+    List<Long> missing = new ArrayList<>();
+    long lastRange = (start + count - 1) / perBlock;
+    for (long t = start / perBlock; t <= lastRange; t++) {
+      if (t >= table.length) {
+        growTable(lastRange + 1);
+        return true;
+      }
+      if ((table[(int) t] & ~0x1ffL) == 0) {
+        missing.add(t);
+      }
+    }
+    if (missing.isEmpty()) {
+      return false;
+    }
+    for (int i = 0; i < missing.size(); i++) {
+      int t = (int) (long) missing.get(i);
+      blocks[t] = new byte[g.clusterSize];
+      table[t] = (start + i) << g.clusterBits;
+      dirtyBlocks.add(t);
+      dirtyTableEntries.add(t);
+    }
+    // Each new block lies in the run, so some block (new or old) describes it.
+    for (int i = 0; i < missing.size(); i++) {
+      long c = start + i;
+      int t = (int) (c / perBlock);
+      RefcountBlock.set(block(t), (int) (c % perBlock), order, 1);
+      dirtyBlocks.add(t);
+    }
+    endCluster = Math.max(endCluster, start + missing.size());
+    return true;
+  }
+
   private boolean hasBlock(long cluster) {
     long t = cluster / perBlock;
     return t < table.length && (table[(int) t] & ~0x1ffL) != 0;
   }
 
-  /** Makes sure the block describing {@code cluster} exists and returns its table index. */
-  private int ensureBlock(long cluster) throws IOException {
+  /** The table index of the block describing {@code cluster}, which must exist. */
+  private int ensureBlock(long cluster) {
     if (!hasBlock(cluster)) {
-      createBlock(cluster);
+      // Only allocate() and tryAllocateAt() add references to clusters without blocks, and both
+      // make the block first.
+      throw new IllegalStateException(image + ": no refcount block for cluster " + cluster);
     }
     return (int) (cluster / perBlock);
-  }
-
-  /**
-   * Creates the refcount block for the range holding {@code cluster}, a free cluster, and places
-   * the block in that very cluster: everything the block will describe is free, so it may, and it
-   * counts itself there.
-   */
-  private void createBlock(long cluster) throws IOException {
-    long t = cluster / perBlock;
-    if (t >= table.length) {
-      growTable(t + 1);
-      if (hasBlock(cluster)) {
-        return; // the new table came with blocks for its own area, which may cover this cluster
-      }
-    }
-    byte[] b = new byte[g.clusterSize];
-    RefcountBlock.set(b, (int) (cluster % perBlock), order, 1);
-    blocks[(int) t] = b;
-    table[(int) t] = cluster << g.clusterBits;
-    dirtyBlocks.add((int) t);
-    dirtyTableEntries.add((int) t);
-    endCluster = Math.max(endCluster, cluster + 1);
   }
 
   /**
@@ -269,13 +283,15 @@ final class Refcounts {
 
     int entriesPerCluster = g.clusterSize / 8;
     long start = endCluster;
-    long wanted = Math.max(minEntries, table.length + table.length / 2 + 1);
+    // At least doubling keeps the number of moves logarithmic in the file size.
+    long wanted = Math.max(minEntries + 1, 2L * table.length);
     int newBlocks = 0;
     long entries;
     long tableClustersNew;
     while (true) {
       long areaEnd = start + newBlocks + clustersFor(wanted, entriesPerCluster);
-      entries = Math.max(wanted, (areaEnd - 1) / perBlock + 1);
+      // Cover the new area and the range after it, where the next allocations will go.
+      entries = Math.max(wanted, (areaEnd - 1) / perBlock + 2);
       tableClustersNew = clustersFor(entries, entriesPerCluster);
       areaEnd = start + newBlocks + tableClustersNew;
       int missing = 0;
@@ -313,6 +329,7 @@ final class Refcounts {
     for (long c = start; c < areaEnd; c++) {
       int t = (int) (c / perBlock);
       RefcountBlock.set(block(t), (int) (c % perBlock), order, 1);
+      dirtyBlocks.add(t);
     }
     endCluster = Math.max(endCluster, areaEnd);
     tableOffset = next << g.clusterBits;
