@@ -38,6 +38,12 @@ final class ImageWriter {
   /** Where the next compressed cluster's bytes go, or 0 to start a new host cluster. */
   private long nextCompressedByte;
   private boolean dataWritten;
+  /**
+   * With lazy refcounts the refcount blocks reach the file only at close; the dirty bit, set before
+   * the first change, tells the next writer to rebuild them if we never get there.
+   */
+  private final boolean lazy;
+  private boolean dirtyBitSet;
 
   ImageWriter(Qcow2Image image, Refcounts refcounts) {
     this.image = image;
@@ -48,6 +54,20 @@ final class ImageWriter {
     this.refcounts = refcounts;
     this.v3 = image.header().version() >= 3;
     this.clusterBuffer = ByteBuffer.allocateDirect(g.clusterSize);
+    this.lazy = image.header().hasLazyRefcounts();
+  }
+
+  /** Called before every change: with lazy refcounts, sets the dirty bit once and makes it durable. */
+  private void beforeChange() throws IOException {
+    if (lazy && !dirtyBitSet) {
+      writeIncompatibleFeatures(image.header().incompatibleFeatures() | FeatureBits.INCOMPAT_DIRTY);
+      dirtyBitSet = true;
+    }
+  }
+
+  private void writeIncompatibleFeatures(long bits) throws IOException {
+    storage.write(ByteBuffer.allocate(8).putLong(0, bits), 72);
+    storage.force();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -112,6 +132,7 @@ final class ImageWriter {
 
   /** Writes {@code src} at {@code guestOffset}; the range lies inside the disk. */
   void write(ByteBuffer src, long guestOffset) throws IOException {
+    beforeChange();
     long at = guestOffset;
     while (src.hasRemaining()) {
       int inCluster = g.offsetInCluster(at);
@@ -286,6 +307,7 @@ final class ImageWriter {
    * from the backing file.
    */
   void preallocate(CreateOptions.Preallocation mode) throws IOException {
+    beforeChange();
     long size = image.size();
     long clusters = (size + g.clusterSize - 1) >>> g.clusterBits;
     int k = g.extendedL2 ? 2 : 1;
@@ -316,6 +338,7 @@ final class ImageWriter {
 
   /** Makes [guest, guest + length) read as zeros. */
   void writeZeroes(long guest, long length) throws IOException {
+    beforeChange();
     long end = guest + length;
     long at = guest;
     while (at < end) {
@@ -396,6 +419,7 @@ final class ImageWriter {
     if (!v3 && image.backing() != null) {
       return;
     }
+    beforeChange();
     long first = (guest + g.clusterSize - 1) & ~((long) g.clusterSize - 1);
     long end = (guest + length) & ~((long) g.clusterSize - 1);
     if (guest + length == image.size()) {
@@ -444,6 +468,7 @@ final class ImageWriter {
    * cluster, as qemu does.
    */
   void writeCompressed(ByteBuffer cluster, long guest) throws IOException {
+    beforeChange();
     if (compressor == null) {
       compressor = new ClusterCompressor(image.header().compressionType(), g.clusterSize);
     }
@@ -507,17 +532,33 @@ final class ImageWriter {
     }
   }
 
-  /** Writes back everything in crash-safe order (see the class comment) and makes it durable. */
+  /**
+   * Writes back everything in crash-safe order (see the class comment) and makes it durable. With
+   * lazy refcounts the refcount blocks wait for {@link #close}.
+   */
   void flush() throws IOException {
+    writeBack(!lazy);
+  }
+
+  /** The last write-back: everything, then the dirty bit cleared. */
+  void close() throws IOException {
+    writeBack(true);
+    if (dirtyBitSet) {
+      writeIncompatibleFeatures(image.header().incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY);
+      dirtyBitSet = false;
+    }
+  }
+
+  private void writeBack(boolean withRefcounts) throws IOException {
     if (dataWritten) {
       storage.force();
       dataWritten = false;
     }
-    if (refcounts.hasDirtyBlocks()) {
+    if (withRefcounts && refcounts.hasDirtyBlocks()) {
       refcounts.writeBlocks();
       storage.force();
     }
-    if (refcounts.hasDirtyTable()) {
+    if (withRefcounts && refcounts.hasDirtyTable()) {
       refcounts.writeTable();
       storage.force();
     }
@@ -545,9 +586,11 @@ final class ImageWriter {
     if (refcounts.hasPendingFrees()) {
       // The tables that dropped these references are durable now.
       refcounts.applyFrees();
+      nextCompressedByte = 0;
+    }
+    if (withRefcounts && refcounts.hasDirtyBlocks()) {
       refcounts.writeBlocks();
       storage.force();
-      nextCompressedByte = 0;
     }
   }
 }

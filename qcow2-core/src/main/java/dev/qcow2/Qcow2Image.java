@@ -151,10 +151,6 @@ public final class Qcow2Image implements DiskImage {
       throw new CorruptImageException(filename, Structure.HEADER, 72,
           "is marked corrupt; repair it (qemu-img check -r all) before writing");
     }
-    if (header.isDirty()) {
-      throw new UnsupportedImageException(filename, Structure.HEADER, 72,
-          "has the dirty bit set (refcounts may be stale); repair it (qemu-img check -r all) before writing");
-    }
     if (header.hasExternalDataFile()) {
       throw new UnsupportedImageException(filename, Structure.EXTERNAL_DATA_FILE, 72,
           "is in use; writing images with an external data file is not supported yet");
@@ -222,17 +218,41 @@ public final class Qcow2Image implements DiskImage {
       cluster0.flip();
     }
     Header header = Header.parse(name, cluster0, fileSize, options);
+    if (options.writable() && header.isDirty() && !header.isCorrupt()) {
+      // Refcounts may be stale (lazy refcounts, then a crash): rebuild them before writing, as
+      // qemu does when it opens such an image read-write.
+      repairDirty(name, storage, header);
+      cluster0.clear();
+      storage.read(cluster0, 0);
+      cluster0.flip();
+      fileSize = storage.size();
+      header = Header.parse(name, cluster0, fileSize, options);
+    }
     return new Qcow2Image(path, storage, header, fileSize, options, chain);
   }
 
-  private long[] readL1() throws IOException {
-    int n = header.l1Size();
-    ByteBuffer b = ByteBuffer.allocate(n * 8);
-    storage.readOrZero(b, header.l1TableOffset());
-    long[] table = new long[n];
+  private static void repairDirty(String name, Storage storage, Header header) throws IOException {
+    ClusterGeometry g = new ClusterGeometry(header.clusterBits(), header.hasExtendedL2());
+    long[] l1 = readTable(storage, header.l1TableOffset(), header.l1Size());
+    List<Snapshot> snapshots = SnapshotTable.read(name, storage, header, g, storage.size());
+    ReferenceWalk refs = ReferenceWalk.count(name, storage, header, g, l1, snapshots, null, false, new long[0]);
+    Refcounts.rebuild(name, storage, header, g, refs);
+    ByteBuffer features = ByteBuffer.allocate(8).putLong(0, header.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY);
+    storage.write(features, 72);
+    storage.force();
+  }
+
+  private static long[] readTable(Storage storage, long offset, int entries) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(entries * 8);
+    storage.readOrZero(b, offset);
     b.flip();
-    b.asLongBuffer().get(table);
-    return table;
+    long[] t = new long[entries];
+    b.asLongBuffer().get(t);
+    return t;
+  }
+
+  private long[] readL1() throws IOException {
+    return readTable(storage, header.l1TableOffset(), header.l1Size());
   }
 
   private long[] loadL2(long hostOffset) throws IOException {
@@ -781,7 +801,7 @@ public final class Qcow2Image implements DiskImage {
           return;
         }
         closed = true;
-        writer.flush();
+        writer.close();
       } catch (IOException e) {
         failure = e;
       } finally {

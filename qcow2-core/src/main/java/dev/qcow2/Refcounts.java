@@ -359,6 +359,64 @@ final class Refcounts {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Rebuilding
+
+  /**
+   * Replaces the refcount table and blocks with new ones computed from {@code refs} (qemu's
+   * rebuild_refcount_structure): the new structures go after everything else in the file, are
+   * written and flushed, and only then does the header point to them. The old ones become free.
+   */
+  static void rebuild(String image, Storage storage, Header h, ClusterGeometry g, ReferenceWalk refs)
+      throws IOException {
+    int order = h.refcountOrder();
+    int perBlock = RefcountBlock.entries(g.clusterSize, order);
+    int entriesPerCluster = g.clusterSize / 8;
+    long used = refs.highest() + 1;
+    long start = Math.max((storage.size() + g.clusterSize - 1) >>> g.clusterBits, used);
+    long blocks = 0;
+    long tableClusters = 1;
+    while (true) {
+      long total = start + blocks + tableClusters;
+      long needBlocks = (total + perBlock - 1) / perBlock;
+      long needTable = Math.max(1, (needBlocks + entriesPerCluster - 1) / entriesPerCluster);
+      if (needBlocks == blocks && needTable == tableClusters) {
+        break;
+      }
+      blocks = needBlocks;
+      tableClusters = needTable;
+    }
+    if (tableClusters * g.clusterSize > Header.MAX_REFCOUNT_TABLE_BYTES) {
+      throw new ImageLimitException(image, Structure.REFCOUNT_TABLE, 48, "would need more than "
+          + Header.MAX_REFCOUNT_TABLE_BYTES + " bytes to describe the file");
+    }
+    long max = RefcountBlock.max(order);
+    ByteBuffer table = ByteBuffer.allocate((int) (tableClusters * g.clusterSize));
+    byte[] block = new byte[g.clusterSize];
+    long areaEnd = start + blocks + tableClusters;
+    for (long b = 0; b < blocks; b++) {
+      java.util.Arrays.fill(block, (byte) 0);
+      for (long c = b * perBlock; c < Math.min((b + 1) * perBlock, areaEnd); c++) {
+        long count = c >= start ? 1 : refs.references(c);
+        if (Long.compareUnsigned(count, max) > 0) {
+          throw new ImageLimitException(image, Structure.REFCOUNT_BLOCK, c << g.clusterBits,
+              "cluster " + c + " has " + count + " references, more than refcount_bits allow");
+        }
+        RefcountBlock.set(block, (int) (c % perBlock), order, count);
+      }
+      long at = (start + b) << g.clusterBits;
+      storage.write(ByteBuffer.wrap(block), at);
+      table.putLong((int) (b * 8), at);
+    }
+    long tableOffset = (start + blocks) << g.clusterBits;
+    storage.write(table.clear(), tableOffset);
+    storage.force();
+    ByteBuffer header = ByteBuffer.allocate(12);
+    header.putLong(0, tableOffset).putInt(8, (int) tableClusters);
+    storage.write(header, 48);
+    storage.force();
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Writing back
 
   /** Writes every changed refcount block. */

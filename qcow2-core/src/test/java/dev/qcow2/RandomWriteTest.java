@@ -97,6 +97,7 @@ class RandomWriteTest {
       default -> null;
     };
 
+    boolean lazy = version == 3 && r.nextInt(4) == 0;
     CreateOptions.Preallocation prealloc = CreateOptions.Preallocation.OFF;
     if ((backing == null || extendedL2) && r.nextInt(5) == 0) {
       prealloc = CreateOptions.Preallocation.values()[1 + r.nextInt(3)];
@@ -105,11 +106,12 @@ class RandomWriteTest {
     String baseDigest = null;
     CreateOptions.Builder options = CreateOptions.builder(size)
         .version(version).clusterSize(clusterSize).refcountBits(bits)
-        .extendedL2(extendedL2).compressionType(compression).preallocation(prealloc);
+        .extendedL2(extendedL2).compressionType(compression).preallocation(prealloc).lazyRefcounts(lazy);
     StringBuilder qemuOptions = new StringBuilder("compat=" + (version == 2 ? "0.10" : "1.1")
         + ",cluster_size=" + clusterSize + ",refcount_bits=" + bits
         + ",extended_l2=" + (extendedL2 ? "on" : "off") + ",compression_type=" + compression.qemuName()
-        + ",preallocation=" + prealloc.name().toLowerCase(java.util.Locale.ROOT));
+        + ",preallocation=" + prealloc.name().toLowerCase(java.util.Locale.ROOT)
+        + (version == 3 ? ",lazy_refcounts=" + (lazy ? "on" : "off") : ""));
     if (backing != null) {
       long baseSize = size - 512L * r.nextInt(2048); // sometimes shorter than the overlay
       Path base = dir.resolve("base." + backing);

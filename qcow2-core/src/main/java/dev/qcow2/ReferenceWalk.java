@@ -1,0 +1,186 @@
+package dev.qcow2;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Counts, for every host cluster, the references that the image's metadata makes to it, as
+ * qemu-img check does: the header, the active L1 table and every snapshot's, each L2 table once
+ * per L1 entry naming it and each data cluster once per L2 entry, every host cluster that
+ * compressed data touches, the snapshot table, and the bitmaps while their extension is valid.
+ * The refcount table and blocks are counted only when asked, so that a rebuild can replace them.
+ *
+ * <p>Memory is one int per host cluster up to the highest one referenced, which is bounded by the
+ * file size because references past the end of the file are refused.
+ */
+final class ReferenceWalk {
+  private final String image;
+  private final Storage storage;
+  private final Header h;
+  private final ClusterGeometry g;
+  private final long fileSize;
+  private int[] refs = new int[16];
+  private long highest = -1;
+
+  private ReferenceWalk(String image, Storage storage, Header h, ClusterGeometry g, long fileSize) {
+    this.image = image;
+    this.storage = storage;
+    this.h = h;
+    this.g = g;
+    this.fileSize = fileSize;
+  }
+
+  /**
+   * Counts all references.
+   *
+   * @param l1 the active L1 table as it is now (possibly newer than the file)
+   * @param cache where changed L2 tables may be (a writer's cache), or null
+   * @param includeRefcountStructures whether the refcount table and blocks count
+   */
+  static ReferenceWalk count(
+      String image, Storage storage, Header h, ClusterGeometry g, long[] l1, List<Snapshot> snapshots,
+      L2Cache cache, boolean includeRefcountStructures, long[] refcountTable) throws IOException {
+    ReferenceWalk w = new ReferenceWalk(image, storage, h, g, Math.max(storage.size(), 1));
+    w.add(0, g.clusterSize, Structure.HEADER);
+    w.addL1(h.l1TableOffset(), l1, cache);
+    for (Snapshot s : snapshots) {
+      long[] snapshotL1 = w.readTable(s.l1TableOffset(), s.l1Size(), Structure.SNAPSHOT_TABLE);
+      w.addL1(s.l1TableOffset(), snapshotL1, null);
+    }
+    if (h.nbSnapshots() > 0) {
+      w.add(h.snapshotsOffset(), snapshotTableBytes(storage, h), Structure.SNAPSHOT_TABLE);
+    }
+    if ((h.autoclearFeatures() & FeatureBits.AUTOCLEAR_BITMAPS) != 0) {
+      w.addBitmaps();
+    }
+    if (includeRefcountStructures) {
+      w.add(h.refcountTableOffset(), (long) h.refcountTableClusters() << g.clusterBits, Structure.REFCOUNT_TABLE);
+      for (long e : refcountTable) {
+        long block = e & ~0x1ffL;
+        if (block != 0) {
+          w.add(block, g.clusterSize, Structure.REFCOUNT_BLOCK);
+        }
+      }
+    }
+    return w;
+  }
+
+  /** References to host cluster {@code cluster}. */
+  int references(long cluster) {
+    return cluster < refs.length ? refs[(int) cluster] : 0;
+  }
+
+  /** The highest host cluster index referenced, or -1. */
+  long highest() {
+    return highest;
+  }
+
+  private void addL1(long l1Offset, long[] l1, L2Cache cache) throws IOException {
+    if (l1.length > 0) {
+      add(l1Offset, (long) l1.length * 8, Structure.L1_TABLE);
+    }
+    int k = g.extendedL2 ? 2 : 1;
+    for (int i = 0; i < l1.length; i++) {
+      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      if (l2Offset == 0) {
+        continue;
+      }
+      add(l2Offset, g.clusterSize, Structure.L2_TABLE);
+      long[] table = cache != null ? cache.get(l2Offset) : readTable(l2Offset, g.clusterSize / 8, Structure.L2_TABLE);
+      for (int j = 0; j < g.l2Entries; j++) {
+        long e = table[k * j];
+        if ((e & Qcow2Image.OFLAG_COMPRESSED) != 0) {
+          int shift = 62 - (g.clusterBits - 8);
+          long offset = e & ((1L << shift) - 1);
+          long sectors = ((e >>> shift) & ((1L << (g.clusterBits - 8)) - 1)) + 1;
+          long start = offset & ~511L;
+          add(start, sectors * 512, Structure.COMPRESSED_CLUSTER);
+          continue;
+        }
+        long host = e & Qcow2Image.L2E_OFFSET_MASK;
+        if (host != 0) {
+          add(host, g.clusterSize, Structure.DATA_CLUSTER);
+        }
+      }
+    }
+  }
+
+  private void addBitmaps() throws IOException {
+    HeaderExtension ext = h.extension(HeaderExtension.BITMAPS);
+    if (ext == null || ext.data().length < 24) {
+      return;
+    }
+    ByteBuffer d = ByteBuffer.wrap(ext.data());
+    long count = Integer.toUnsignedLong(d.getInt(0));
+    long size = d.getLong(8);
+    long offset = d.getLong(16);
+    add(offset, size, Structure.BITMAP_DIRECTORY);
+    ByteBuffer dir = ByteBuffer.allocate((int) size);
+    storage.readOrZero(dir, offset);
+    int at = 0;
+    for (long i = 0; i < count && at + 24 <= size; i++) {
+      long tableOffset = dir.getLong(at);
+      int tableSize = dir.getInt(at + 8);
+      int nameSize = dir.getShort(at + 18) & 0xffff;
+      long extra = Integer.toUnsignedLong(dir.getInt(at + 20));
+      if (tableSize > 0) {
+        add(tableOffset, (long) tableSize * 8, Structure.BITMAP_DIRECTORY);
+        long[] table = readTable(tableOffset, tableSize, Structure.BITMAP_DIRECTORY);
+        for (long e : table) {
+          long data = e & 0x00fffffffffffe00L;
+          if (data != 0) {
+            add(data, g.clusterSize, Structure.BITMAP_DIRECTORY);
+          }
+        }
+      }
+      at += (int) ((24 + extra + nameSize + 7) & ~7L);
+    }
+  }
+
+  private static long snapshotTableBytes(Storage storage, Header h) throws IOException {
+    long at = h.snapshotsOffset();
+    ByteBuffer fixed = ByteBuffer.allocate(40);
+    for (int i = 0; i < h.nbSnapshots(); i++) {
+      fixed.clear();
+      storage.readOrZero(fixed, at);
+      long variable = Integer.toUnsignedLong(fixed.getInt(36)) + (fixed.getShort(12) & 0xffff) + (fixed.getShort(14) & 0xffff);
+      at += 40 + ((variable + 7) & ~7L);
+    }
+    return at - h.snapshotsOffset();
+  }
+
+  private long[] readTable(long offset, int entries, Structure what) throws IOException {
+    if (!g.isClusterAligned(offset) || offset >= fileSize || (long) entries * 8 > fileSize - offset) {
+      throw new CorruptImageException(image, what, offset, "lies outside the file or is not cluster-aligned");
+    }
+    ByteBuffer b = ByteBuffer.allocate(entries * 8);
+    storage.readOrZero(b, offset);
+    b.flip();
+    long[] t = new long[entries];
+    b.asLongBuffer().get(t);
+    return t;
+  }
+
+  /** One more reference to every host cluster that [offset, offset + bytes) touches. */
+  private void add(long offset, long bytes, Structure what) throws CorruptImageException {
+    if (bytes <= 0) {
+      return;
+    }
+    if (offset < 0 || offset >= fileSize + g.clusterSize) {
+      throw new CorruptImageException(image, what, offset, "is referenced but lies past the end of the file");
+    }
+    long first = offset >>> g.clusterBits;
+    long last = (offset + bytes - 1) >>> g.clusterBits;
+    if (last >= refs.length) {
+      refs = Arrays.copyOf(refs, (int) Math.min(Integer.MAX_VALUE - 8, Math.max(last + 1, refs.length * 2L)));
+    }
+    for (long c = first; c <= last; c++) {
+      if (refs[(int) c] != Integer.MAX_VALUE) {
+        refs[(int) c]++;
+      }
+    }
+    highest = Math.max(highest, last);
+  }
+}
