@@ -113,7 +113,7 @@ public final class CreateOptions {
 
   /** Builds {@link CreateOptions}; {@link #build()} checks the combination as qemu-img does. */
   public static final class Builder {
-    private final long size;
+    private long size;
     private int version = 3;
     private int clusterSize = 65536;
     private int refcountBits = 16;
@@ -125,10 +125,16 @@ public final class CreateOptions {
     private String backingFormat;
 
     private Builder(long size) {
+      size(size);
+    }
+
+    /** The virtual size in bytes, a multiple of 512. */
+    public Builder size(long size) {
       if (size < 0 || size % 512 != 0) {
         throw new IllegalArgumentException("size must be a non-negative multiple of 512: " + size);
       }
       this.size = size;
+      return this;
     }
 
     /** 2 or 3; qemu-img's compat=0.10 and compat=1.1. */

@@ -1,6 +1,8 @@
 package dev.qcow2.convert;
 
 import dev.qcow2.BlockStatus;
+import dev.qcow2.CreateOptions;
+import dev.qcow2.Qcow2Image;
 import dev.qcow2.DiskImage;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -33,6 +35,8 @@ public final class ImageConverter {
   static final int CHUNK_SIZE = 2 << 20;
   /** The smallest zero run left as a hole, as qemu-img's default -S 4k. */
   static final int ZERO_BLOCK = 4096;
+
+  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 16);
 
   private ImageConverter() {}
 
@@ -94,6 +98,111 @@ public final class ImageConverter {
       } finally {
         pool.shutdownNow();
       }
+    }
+  }
+
+  /**
+   * Writes the virtual disk of {@code source} into a new qcow2 image made with {@code options}
+   * (whose size is taken from the source). Reading and decompression run ahead on {@code threads}
+   * threads; one writer stores the chunks in guest order, so the target's clusters lie in order.
+   * Clusters that read as zeros are not written: a new image reads zeros there already.
+   */
+  public static void toQcow2(DiskImage source, Path target, CreateOptions options, int threads, LongConsumer progress)
+      throws IOException {
+    if (threads < 1) {
+      throw new IllegalArgumentException("threads must be at least 1: " + threads);
+    }
+    long size = source.size();
+    CreateOptions sized = options.toBuilder().size(size).build();
+    int clusterSize = sized.clusterSize();
+    int chunkSize = Math.max(CHUNK_SIZE, clusterSize);
+    long chunks = (size + chunkSize - 1) / chunkSize;
+    int window = 2 * threads + 2;
+    ExecutorService pool = Executors.newFixedThreadPool(threads, namedThreads("qcow2-convert"));
+    try (Qcow2Image out = Qcow2Image.create(target, sized)) {
+      java.util.ArrayDeque<Future<ByteBuffer>> pending = new java.util.ArrayDeque<>();
+      java.util.concurrent.BlockingQueue<ByteBuffer> free = new java.util.concurrent.LinkedBlockingQueue<>();
+      for (int i = 0; i < window; i++) {
+        free.add(ByteBuffer.allocateDirect(chunkSize));
+      }
+      long submitted = 0;
+      for (long chunk = 0; chunk < chunks; chunk++) {
+        while (submitted < chunks && pending.size() < window) {
+          long start = submitted * chunkSize;
+          int length = (int) Math.min(chunkSize, size - start);
+          ByteBuffer buffer = free.poll();
+          pending.add(pool.submit(() -> readChunk(source, buffer, start, length)));
+          submitted++;
+        }
+        ByteBuffer data = awaitBuffer(pending.poll());
+        long start = chunk * chunkSize;
+        writeNonZeroClusters(out, data, start, clusterSize);
+        free.add(data);
+        if (progress != null) {
+          progress.accept(Math.min(size, start + chunkSize));
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /** Reads one chunk; runs that read as zeros are filled without reading. */
+  private static ByteBuffer readChunk(DiskImage source, ByteBuffer buffer, long start, int length) throws IOException {
+    buffer.clear().limit(length);
+    long at = start;
+    while (at < start + length) {
+      BlockStatus status = source.blockStatus(at, start + length - at);
+      int n = (int) status.length();
+      ByteBuffer part = buffer.slice().limit(n);
+      if (!status.data() && status.zero()) {
+        while (part.hasRemaining()) {
+          part.put(ZEROS.duplicate().limit(Math.min(part.remaining(), ZEROS.capacity())));
+        }
+      } else {
+        source.readFully(part, at);
+      }
+      buffer.position(buffer.position() + n);
+      at += n;
+    }
+    return buffer.flip();
+  }
+
+  /** Writes the clusters of {@code data} that are not all zeros, runs of them at a time. */
+  private static void writeNonZeroClusters(Qcow2Image out, ByteBuffer data, long start, int clusterSize)
+      throws IOException {
+    int length = data.limit();
+    int pos = 0;
+    while (pos < length) {
+      int end = Math.min(length, pos + clusterSize);
+      if (isZero(data, pos, end)) {
+        pos = end;
+        continue;
+      }
+      int runEnd = end;
+      while (runEnd < length && !isZero(data, runEnd, Math.min(length, runEnd + clusterSize))) {
+        runEnd = Math.min(length, runEnd + clusterSize);
+      }
+      out.write(data.duplicate().limit(runEnd).position(pos), start + pos);
+      pos = runEnd;
+    }
+  }
+
+  private static ByteBuffer awaitBuffer(Future<ByteBuffer> f) throws IOException {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("conversion interrupted");
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof IOException) {
+        throw (IOException) c;
+      }
+      if (c instanceof RuntimeException) {
+        throw (RuntimeException) c;
+      }
+      throw new IOException(c);
     }
   }
 
