@@ -1,6 +1,7 @@
 package dev.qcow2;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -13,20 +14,26 @@ import java.nio.file.StandardOpenOption;
 final class FileStorage implements Storage {
   private final String name;
   private final FileChannel channel;
+  /** Kept for writable files: only it can extend a file without writing (a hole, as ftruncate). */
+  private final RandomAccessFile file;
   private final boolean writable;
 
-  private FileStorage(String name, FileChannel channel, boolean writable) {
+  private FileStorage(String name, FileChannel channel, RandomAccessFile file, boolean writable) {
     this.name = name;
     this.channel = channel;
+    this.file = file;
     this.writable = writable;
   }
 
   static FileStorage open(Path path, boolean writable) throws IOException {
-    FileChannel channel =
-        writable
-            ? FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)
-            : FileChannel.open(path, StandardOpenOption.READ);
-    return new FileStorage(path.toString(), channel, writable);
+    if (!writable) {
+      return new FileStorage(path.toString(), FileChannel.open(path, StandardOpenOption.READ), null, false);
+    }
+    if (!java.nio.file.Files.isRegularFile(path)) {
+      throw new java.nio.file.NoSuchFileException(path.toString());
+    }
+    RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw");
+    return new FileStorage(path.toString(), file.getChannel(), file, true);
   }
 
   @Override
@@ -71,13 +78,7 @@ final class FileStorage implements Storage {
   @Override
   public void truncate(long size) throws IOException {
     checkWritable();
-    long current = channel.size();
-    if (size < current) {
-      channel.truncate(size);
-    } else if (size > current) {
-      // FileChannel.truncate never extends; writing the last byte leaves a hole before it.
-      channel.write(ByteBuffer.allocate(1), size - 1);
-    }
+    file.setLength(size);
   }
 
   /** An exclusive lock on the whole file, or null if another process holds one. */
@@ -98,7 +99,11 @@ final class FileStorage implements Storage {
 
   @Override
   public void close() throws IOException {
-    channel.close();
+    if (file != null) {
+      file.close();
+    } else {
+      channel.close();
+    }
   }
 
   @Override

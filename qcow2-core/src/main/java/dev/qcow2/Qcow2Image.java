@@ -565,8 +565,17 @@ public final class Qcow2Image implements DiskImage {
    *     qemu-img create does
    */
   public static Qcow2Image create(Path path, CreateOptions options) throws IOException {
+    return create(path, options, OpenOptions.defaults());
+  }
+
+  /**
+   * Creates a new image and opens it for writing with {@code openOptions} (made writable): for
+   * example {@code openBacking(false)} to create an overlay whose backing file is not there, as
+   * {@code qemu-img create -u} does.
+   */
+  public static Qcow2Image create(Path path, CreateOptions options, OpenOptions openOptions) throws IOException {
     ImageCreator.write(path, options);
-    Qcow2Image image = open(path, OpenOptions.defaults().toBuilder().writable(true).build());
+    Qcow2Image image = open(path, openOptions.toBuilder().writable(true).build());
     if (options.preallocation() != CreateOptions.Preallocation.OFF) {
       try {
         image.writer.preallocate(options.preallocation());

@@ -66,7 +66,7 @@ public final class Main {
   }
 
   /** The one line a user sees for a failure. */
-  static String describe(Exception e) {
+  public static String describe(Exception e) {
     if (e instanceof CommandLine.ParameterException) {
       return e.getMessage();
     }

@@ -32,7 +32,7 @@ class MainTest {
   void should_list_the_verbs_in_help() {
     Cli.Result r = Cli.run("qcow2", "--help");
     assertEquals(0, r.exitCode());
-    for (String verb : new String[] {"info", "map", "convert"}) {
+    for (String verb : new String[] {"info", "map", "convert", "create", "io"}) {
       assertTrue(r.stdout().contains("\n  " + verb + " "), r.stdout());
     }
     assertTrue(Cli.run("canga", "--help").stdout().startsWith("Usage: canga"));

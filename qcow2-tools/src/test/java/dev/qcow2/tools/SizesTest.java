@@ -31,4 +31,24 @@ class SizesTest {
     assertThrows(TypeConversionException.class, () -> SizeParser.parse("ten"));
     assertThrows(TypeConversionException.class, () -> SizeParser.parse("16E"));
   }
+
+  /** qemu_strtosz's corners, as qemu-img create 7.2 reads them (see CreateCommandTest). */
+  @Test
+  void sizeArgumentsFollowQemuStrtosz() {
+    assertEquals(1331, SizeParser.parse("1.3k")); // fractions are cut, half a byte rounds up
+    assertEquals(1, SizeParser.parse("1.0"));
+    assertEquals(1024, SizeParser.parse("1.k"));
+    assertEquals(4096, SizeParser.parse("0x1000"));
+    assertEquals(10, SizeParser.parse("010")); // decimal, not octal
+    assertEquals(1024, SizeParser.parse(" 1K"));
+    assertEquals(7L << 60, SizeParser.parse("7E"));
+    assertEquals(-1L, SizeParser.strtosz("18446744073709551615"));
+    for (String bad : new String[] {"1.5b", "1kb", "1KiB", ".5k", "1e3", "1.5e3k", "0x1.5", "", "k"}) {
+      assertThrows(TypeConversionException.class, () -> SizeParser.parse(bad), bad);
+    }
+    assertEquals(true, assertThrows(SizeParser.InvalidSizeException.class,
+        () -> SizeParser.parseSigned("8E")).tooLarge());
+    assertEquals(false, assertThrows(SizeParser.InvalidSizeException.class,
+        () -> SizeParser.parseSigned("8X")).tooLarge());
+  }
 }

@@ -14,7 +14,7 @@ import picocli.CommandLine.Spec;
     name = "qcow2",
     mixinStandardHelpOptions = true,
     versionProvider = Version.class,
-    description = "Inspect and convert qcow2 images, as qemu-img does.",
+    description = "Inspect, create, write and convert qcow2 images, as qemu-img and qemu-io do.",
     synopsisSubcommandLabel = "COMMAND")
 public final class Qcow2Cli implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -32,6 +32,8 @@ public final class Qcow2Cli implements Callable<Integer> {
     cmd.addSubcommand(new InfoCommand());
     cmd.addSubcommand(new MapCommand());
     cmd.addSubcommand(new ConvertCommand(err));
+    cmd.addSubcommand(new CreateCommand());
+    cmd.addSubcommand(new IoCommand());
     return cmd;
   }
 }

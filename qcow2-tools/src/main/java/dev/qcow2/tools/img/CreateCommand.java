@@ -1,0 +1,339 @@
+package dev.qcow2.tools.img;
+
+import dev.qcow2.CompressionType;
+import dev.qcow2.CreateOptions;
+import dev.qcow2.DiskImage;
+import dev.qcow2.OpenOptions;
+import dev.qcow2.Qcow2Image;
+import dev.qcow2.tools.Main;
+import dev.qcow2.tools.SizeParser;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.RandomAccessFile;
+import java.nio.file.AccessDeniedException;
+
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code qcow2 create}: qemu-img 7.2's create, its checks in its order (bdrv_img_create, then
+ * qcow2_co_create), its messages and its "Formatting" line; the image is written by the library.
+ */
+@Command(name = "create", description = "Create a new image (as qemu-img create).")
+final class CreateCommand implements Callable<Integer> {
+  private static final long MAX_L1_ENTRIES = (32L << 20) / 8; // qemu's QCOW_MAX_L1_SIZE
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "-f", paramLabel = "FMT", defaultValue = "raw",
+      description = "Image format: qcow2 or raw (default: raw, as qemu-img's).")
+  String format;
+
+  @Option(names = "-o", paramLabel = "OPTIONS",
+      description = "Format options, comma-separated (-o help lists them); may be repeated.")
+  List<String> options = new ArrayList<>();
+
+  @Option(names = "-b", paramLabel = "BACKING", description = "Backing file, relative to FILE's folder.")
+  String backingFile;
+
+  @Option(names = "-F", paramLabel = "FMT", description = "Backing file format: qcow2 or raw.")
+  String backingFormat;
+
+  @Option(names = "-u", description = "Do not open the backing file (SIZE is then needed).")
+  boolean unsafe;
+
+  @Option(names = "-q", description = "Quiet: no Formatting line.")
+  boolean quiet;
+
+  @Parameters(paramLabel = "FILE [SIZE]", arity = "0..*")
+  List<String> args = new ArrayList<>();
+
+  @Override
+  public Integer call() throws IOException {
+    PrintWriter out = spec.commandLine().getOut();
+    String optionList = options.isEmpty() ? null : String.join(",", options);
+    if (optionList != null && CreateOptionList.asksForHelp(optionList)) {
+      CreateOptionList list = CreateOptionList.of(format);
+      if (list == null) {
+        throw new IllegalArgumentException("Unknown file format '" + format + "'");
+      }
+      out.print(list.help());
+      out.flush();
+      return 0;
+    }
+    if (args.isEmpty()) {
+      throw new ParameterException(spec.commandLine(), "Expecting image file name");
+    }
+    String file = args.get(0);
+    long imgSize = -1;
+    if (args.size() > 1) {
+      imgSize = imageSize(args.get(1));
+    }
+    if (args.size() > 2) {
+      throw new ParameterException(spec.commandLine(), "Unexpected argument: " + args.get(2));
+    }
+    try {
+      create(out, file, optionList, imgSize);
+    } finally {
+      out.flush();
+    }
+    return 0;
+  }
+
+  /** qemu-img's cvtnum("image size"): both of its messages. */
+  private long imageSize(String text) {
+    try {
+      return SizeParser.parseSigned(text);
+    } catch (SizeParser.InvalidSizeException e) {
+      throw new ParameterException(spec.commandLine(), e.tooLarge()
+          ? "Invalid image size specified. Must be between 0 and 9223372036854775807."
+          : "Invalid image size specified. You may use k, M, G, T, P or E suffixes for\n"
+              + "qcow2: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+    }
+  }
+
+  /** bdrv_img_create: every failure is "FILE: message". */
+  private void create(PrintWriter out, String file, String optionList, long imgSize)
+      throws IOException {
+    CreateOptionList opts = CreateOptionList.of(format);
+    if (opts == null) {
+      throw fail(file, "Unknown file format '" + format + "' (only qcow2 and raw can be created)");
+    }
+    try {
+      if (optionList != null) {
+        opts.parse(optionList);
+      }
+    } catch (IllegalArgumentException e) {
+      throw fail(file, e.getMessage());
+    }
+    if (opts.isSet("size") && imgSize != -1) {
+      throw fail(file, "The image size must be specified only once");
+    }
+    if (imgSize != -1) {
+      opts.setNumber("size", imgSize);
+    }
+    if (backingFile != null) {
+      if (!opts.knows("backing_file")) {
+        throw fail(file, "Backing file not supported for file format '" + format + "'");
+      }
+      opts.set("backing_file", backingFile);
+    }
+    if (backingFormat != null) {
+      if (!opts.knows("backing_fmt")) {
+        throw fail(file, "Backing file format not supported for file format '" + format + "'");
+      }
+      opts.set("backing_fmt", backingFormat);
+    }
+    String backing = opts.knows("backing_file") ? opts.string("backing_file") : null;
+    String backingFmt = opts.knows("backing_fmt") ? opts.string("backing_fmt") : null;
+    if (backing != null) {
+      if (backing.equals(file)) {
+        throw fail(file, "Error: Trying to create an image with the same filename as the backing file");
+      }
+      if (backing.isEmpty()) {
+        throw fail(file, "Expected backing file name, got empty string");
+      }
+    }
+    if (backing != null && !unsafe) {
+      long backingSize = openBacking(file, backing, backingFmt);
+      if (!opts.isSet("size")) {
+        opts.setNumber("size", backingSize);
+      }
+    } else if (backing != null && backingFmt == null) {
+      throw fail(file, "Backing file specified without backing format");
+    }
+    if (!opts.isSet("size")) {
+      throw fail(file, "Image creation needs a size parameter");
+    }
+    if (!quiet) {
+      out.print(opts.formattingLine(file));
+      out.flush();
+    }
+    // qcow2 and raw round the size up to whole sectors silently.
+    long size = opts.number("size", 0);
+    if (size < 0 || size > Long.MAX_VALUE - 511) {
+      throw fail(file, "Invalid image size specified. Must be between 0 and 9223372036854775807.");
+    }
+    size = (size + 511) & ~511L;
+    try {
+      if (format.equals("raw")) {
+        createRaw(file, size, opts.string("preallocation"));
+      } else {
+        createQcow2(file, qcow2Options(file, opts, size));
+      }
+    } catch (NoSuchFileException | AccessDeniedException e) {
+      String why = e instanceof NoSuchFileException ? "No such file or directory" : "Permission denied";
+      throw fail(file, "Could not create '" + file + "': " + why);
+    } catch (IOException | UnsupportedOperationException e) {
+      throw fail(file, Main.describe(e));
+    }
+  }
+
+  /** Opens the backing file as qemu does (relative to FILE's folder) and returns its size. */
+  private static long openBacking(String file, String backing, String backingFmt) {
+    String full = fullBackingName(file, backing);
+    DiskImage image;
+    try {
+      image = Images.open(full, backingFmt, OpenOptions.defaults());
+    } catch (IOException | IllegalArgumentException e) {
+      throw fail(file, Main.describe(e) + "\nCould not open backing image.");
+    }
+    try (image) {
+      if (backingFmt == null) {
+        throw fail(file, "Backing file specified without backing format\nDetected format of "
+            + image.format() + ".");
+      }
+      return (image.size() + 511) & ~511L;
+    } catch (IOException e) {
+      throw fail(file, Main.describe(e));
+    }
+  }
+
+  /** bdrv_get_full_backing_filename_from_filename: relative names are relative to FILE's folder. */
+  static String fullBackingName(String file, String backing) {
+    int slash = file.lastIndexOf('/');
+    if (backing.startsWith("/") || slash < 0) {
+      return backing;
+    }
+    return file.substring(0, slash + 1) + backing;
+  }
+
+  /** qcow2_co_create's checks, in its order and with its messages. */
+  private static CreateOptions qcow2Options(String file, CreateOptionList opts, long size) {
+    String compat = opts.string("compat");
+    int version = 3;
+    if (compat != null) {
+      version = switch (compat) {
+        case "0.10", "v2" -> 2;
+        case "1.1", "v3" -> 3;
+        default -> throw fail(file, "Parameter 'version' does not accept value '" + compat + "'");
+      };
+    }
+    String prealloc = opts.string("preallocation");
+    CreateOptions.Preallocation preallocation = CreateOptions.Preallocation.OFF;
+    if (prealloc != null) {
+      preallocation = switch (prealloc) {
+        case "off" -> CreateOptions.Preallocation.OFF;
+        case "metadata" -> CreateOptions.Preallocation.METADATA;
+        case "falloc" -> CreateOptions.Preallocation.FALLOC;
+        case "full" -> CreateOptions.Preallocation.FULL;
+        default -> throw fail(file, "Parameter 'preallocation' does not accept value '" + prealloc + "'");
+      };
+    }
+    String compression = opts.string("compression_type");
+    CompressionType compressionType = switch (compression) {
+      case "zlib" -> CompressionType.ZLIB;
+      case "zstd" -> CompressionType.ZSTD;
+      default -> throw fail(file, "Parameter 'compression-type' does not accept value '" + compression + "'");
+    };
+    boolean extendedL2 = opts.bool("extended_l2");
+    if (version < 3 && extendedL2) {
+      throw fail(file, "Extended L2 entries are only supported with compatibility level 1.1 and "
+          + "above (use version=v3 or greater)");
+    }
+    long clusterSize = opts.number("cluster_size", 65536);
+    if (clusterSize < 512 || clusterSize > (2 << 20) || Long.bitCount(clusterSize) != 1) {
+      throw fail(file, "Cluster size must be a power of two between 512 and 2048k");
+    }
+    if (extendedL2 && clusterSize < 16384) {
+      throw fail(file, "Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
+    }
+    String backing = opts.string("backing_file");
+    if (backing != null && preallocation != CreateOptions.Preallocation.OFF && !extendedL2) {
+      throw fail(file, "Backing file and preallocation can only be used at the same time if extended_l2 is on");
+    }
+    String backingFmt = opts.string("backing_fmt");
+    if (backingFmt != null && backing == null) {
+      throw fail(file, "Backing format cannot be used without backing file");
+    }
+    boolean lazyRefcounts = opts.bool("lazy_refcounts");
+    if (version < 3 && lazyRefcounts) {
+      throw fail(file, "Lazy refcounts only supported with compatibility level 1.1 and above "
+          + "(use version=v3 or greater)");
+    }
+    long refcountBits = opts.number("refcount_bits", 16);
+    if (refcountBits < 1 || refcountBits > 64 || Long.bitCount(refcountBits) != 1) {
+      throw fail(file, "Refcount width must be a power of two and may not exceed 64 bits");
+    }
+    if (version < 3 && refcountBits != 16) {
+      throw fail(file, "Different refcount widths than 16 bits require compatibility level 1.1 or "
+          + "above (use version=v3 or greater)");
+    }
+    if (version < 3 && compressionType != CompressionType.ZLIB) {
+      throw fail(file, "Non-zlib compression type is only supported with compatibility level 1.1 "
+          + "and above (use version=v3 or greater)");
+    }
+    long bytesPerL2 = clusterSize * (clusterSize / (extendedL2 ? 16 : 8));
+    if ((size + bytesPerL2 - 1) / bytesPerL2 > MAX_L1_ENTRIES) {
+      throw fail(file, "The image size is too large for file format 'qcow2' (try using a larger cluster size)");
+    }
+    if (backingFmt != null && !backingFmt.equals("qcow2") && !backingFmt.equals("raw")) {
+      throw fail(file, "backing format '" + backingFmt + "' is not supported (only qcow2 and raw)");
+    }
+    try {
+      return CreateOptions.builder(size)
+          .version(version)
+          .clusterSize((int) clusterSize)
+          .refcountBits((int) refcountBits)
+          .lazyRefcounts(lazyRefcounts)
+          .extendedL2(extendedL2)
+          .compressionType(compressionType)
+          .preallocation(preallocation)
+          .backingFile(backing, backingFmt)
+          .build();
+    } catch (IllegalArgumentException e) {
+      throw fail(file, e.getMessage());
+    }
+  }
+
+  /** With -u the backing file is not opened, so it need not exist, as with qemu-img create -u. */
+  private void createQcow2(String file, CreateOptions options) throws IOException {
+    OpenOptions open = OpenOptions.builder().openBacking(!unsafe).build();
+    Qcow2Image.create(Path.of(file), options, open).close();
+  }
+
+  /** A raw file of {@code size} bytes: sparse, or written with zeros for full and falloc. */
+  private static void createRaw(String file, long size, String preallocation) throws IOException {
+    String mode = preallocation == null ? "off" : preallocation;
+    if (mode.equals("metadata")) {
+      throw fail(file, "Unsupported preallocation mode: metadata");
+    }
+    if (!mode.equals("off") && !mode.equals("falloc") && !mode.equals("full")) {
+      throw fail(file, "Parameter 'preallocation' does not accept value '" + mode + "'");
+    }
+    try (RandomAccessFile f = new RandomAccessFile(Path.of(file).toFile(), "rw")) {
+      f.setLength(0);
+      if (!mode.equals("off")) {
+        // Java cannot fallocate: falloc is written with zeros as full is.
+        byte[] zeros = new byte[1 << 20];
+        for (long at = 0; at < size; at += zeros.length) {
+          f.write(zeros, 0, (int) Math.min(zeros.length, size - at));
+        }
+      }
+      f.setLength(size);
+    } catch (java.io.FileNotFoundException e) {
+      // RandomAccessFile says why only in its message: "FILE (No such file or directory)".
+      String why = e.getMessage() != null && e.getMessage().endsWith("(No such file or directory)")
+          ? "No such file or directory" : "Permission denied";
+      throw fail(file, "Could not create '" + file + "': " + why);
+    } catch (IOException e) {
+      if ("File too large".equals(e.getMessage())) {
+        throw fail(file, "The image size is too large for file format 'raw'");
+      }
+      throw e;
+    }
+  }
+
+  private static IllegalArgumentException fail(String file, String message) {
+    return new IllegalArgumentException(file + ": " + message);
+  }
+}
