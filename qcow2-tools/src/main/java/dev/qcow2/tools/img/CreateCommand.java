@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
 import java.nio.file.AccessDeniedException;
-
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -208,7 +207,7 @@ final class CreateCommand implements Callable<Integer> {
   }
 
   /** qcow2_co_create's checks, in its order and with its messages. */
-  private static CreateOptions qcow2Options(String file, CreateOptionList opts, long size) {
+  static CreateOptions qcow2Options(String file, CreateOptionList opts, long size) {
     String compat = opts.string("compat");
     int version = 3;
     if (compat != null) {

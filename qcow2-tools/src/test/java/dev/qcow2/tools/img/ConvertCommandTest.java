@@ -15,7 +15,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** {@code qcow2 convert -O raw} writes the same bytes as qemu-img convert -O raw. */
+/**
+ * {@code qcow2 convert -O raw} writes the same bytes as qemu-img convert -O raw; {@code -O qcow2}
+ * gives images that qemu finds clean and equal to their source.
+ */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class ConvertCommandTest {
   @TempDir Path dir;
@@ -55,11 +58,24 @@ class ConvertCommandTest {
   @Test
   void should_refuse_other_output_formats() {
     String image = Recipes.extendedL2(dir);
-    Path target = dir.resolve("out.qcow2");
-    Cli.Result r = Cli.run("qcow2", "convert", "-O", "qcow2", image, target.toString());
+    Path target = dir.resolve("out.vmdk");
+    Cli.Result r = Cli.run("qcow2", "convert", "-O", "vmdk", image, target.toString());
     assertEquals(1, r.exitCode());
-    assertEquals("qcow2: only -O raw is supported so far\n", r.stderr());
+    assertEquals("qcow2: only -O raw and -O qcow2 are supported so far\n", r.stderr());
     assertFalse(Files.exists(target));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"cluster_size=65536", "cluster_size=4096,refcount_bits=1", "compat=0.10", "extended_l2=on,cluster_size=128k"})
+  void should_convert_to_a_qcow2_image_that_qemu_finds_equal_and_clean(String options) throws Exception {
+    String image = Recipes.chain(dir);
+    Path target = dir.resolve("out.qcow2");
+    Cli.Result r = Cli.run("qcow2", "convert", "-O", "qcow2", "-o", options, image, target.toString());
+    assertEquals(0, r.exitCode(), r.stderr());
+    Qemu.Result check = Qemu.exec(dir, java.util.List.of("qemu-img", "check", target.toString()));
+    assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
+    Qemu.Result compare = Qemu.exec(dir, java.util.List.of("qemu-img", "compare", image, target.toString()));
+    assertEquals(0, compare.exitCode(), compare.stdout() + compare.stderr());
   }
 
   @Test
