@@ -1,3 +1,8 @@
+# JVM options for short command-line jobs, measured on qemu-img-sized conversions: the client
+# compiler warms up sooner, the serial collector starts no GC threads, and the heavy lifting
+# (zlib, zstd, I/O) is native anyway. QCOW2_JAVA_OPTS replaces them (set it empty for none).
+qcow2_default_java_opts="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData"
+
 # Sourced by bin/qcow2 and bin/canga: (re)builds qcow2-tools/target/qcow2-tools.jar when it is
 # missing or older than any file under qcow2-core/src, qcow2-tools/src or any pom.xml.
 
