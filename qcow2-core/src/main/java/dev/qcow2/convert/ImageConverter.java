@@ -93,7 +93,7 @@ public final class ImageConverter {
                   }));
         }
         for (Future<Void> f : futures) {
-          awaitWorker(f);
+          await(f);
         }
       } finally {
         pool.shutdownNow();
@@ -222,7 +222,8 @@ public final class ImageConverter {
     return new Chunk(buffer, runs, count);
   }
 
-  private static Chunk await(Future<Chunk> f) throws IOException {
+  /** The result of a worker's task, its failure rethrown as it was. */
+  private static <T> T await(Future<T> f) throws IOException {
     try {
       return f.get();
     } catch (InterruptedException e) {
@@ -235,6 +236,9 @@ public final class ImageConverter {
       }
       if (c instanceof RuntimeException) {
         throw (RuntimeException) c;
+      }
+      if (c instanceof Error) {
+        throw (Error) c;
       }
       throw new IOException(c);
     }
@@ -287,26 +291,7 @@ public final class ImageConverter {
     }
   }
 
-  private static void awaitWorker(Future<Void> f) throws IOException {
-    try {
-      f.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("conversion interrupted");
-    } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof IOException) {
-        throw (IOException) c;
-      }
-      if (c instanceof RuntimeException) {
-        throw (RuntimeException) c;
-      }
-      if (c instanceof Error) {
-        throw (Error) c;
-      }
-      throw new IOException(c);
-    }
-  }
+
 
   /**
    * Whether b[from, to) is all zeros. ByteBuffer.mismatch compares many bytes per step (the JDK's
