@@ -218,6 +218,18 @@ final class ImageWriter {
     }
     // A new cluster (or the zeroed one we own) gets the cluster's whole content.
     ByteBuffer content;
+    long target = owned ? host : -1;
+    if (!owned && readsZero(entry, clusterStart) && refcounts.nextIsPast(storage.size())) {
+      long fileEnd = storage.size();
+      target = allocate(1);
+      if (target >= fileEnd) {
+        // Past the end of the file the rest of the cluster is a hole: it reads zeros unwritten.
+        writeData(data, target + inCluster);
+        release(entry);
+        table[l2Index] = target | Qcow2Image.OFLAG_COPIED;
+        return;
+      }
+    }
     if (inCluster == 0 && data.remaining() == g.clusterSize) {
       content = data;
     } else {
@@ -226,7 +238,9 @@ final class ImageWriter {
       content.put(data);
       content.rewind();
     }
-    long target = owned ? host : allocate(1);
+    if (target < 0) {
+      target = allocate(1);
+    }
     writeData(content, target);
     if (!owned) {
       release(entry);
@@ -281,6 +295,21 @@ final class ImageWriter {
     release(entry);
     table[2 * l2Index] = target | Qcow2Image.OFLAG_COPIED;
     table[2 * l2Index + 1] = 0xffffffffL;
+  }
+
+  /**
+   * Whether a cluster whose L2 entry is {@code entry} reads as zeros: a zero cluster, or an
+   * unallocated one with nothing below it.
+   */
+  private boolean readsZero(long entry, long clusterStart) {
+    if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0 || (entry & Qcow2Image.L2E_OFFSET_MASK) != 0) {
+      return false;
+    }
+    if (!g.extendedL2 && (entry & Qcow2Image.OFLAG_ZERO) != 0) {
+      return true;
+    }
+    DiskImage below = image.backing();
+    return below == null || clusterStart >= below.size();
   }
 
   /** What the guest currently reads at [guest, guest + length), in the shared cluster buffer. */
@@ -550,6 +579,12 @@ final class ImageWriter {
   }
 
   private void writeBack(boolean withRefcounts) throws IOException {
+    // Clusters written only in part (the rest left as holes) must still lie inside the file.
+    long end = refcounts.endCluster() << g.clusterBits;
+    if (storage.size() < end) {
+      storage.truncate(end);
+      dataWritten = true;
+    }
     if (dataWritten) {
       storage.force();
       dataWritten = false;

@@ -253,6 +253,22 @@ final class Refcounts {
     return true;
   }
 
+  /**
+   * Whether the next single-cluster {@link #allocate} will return a cluster at or past {@code
+   * bytes}: no free cluster lies before that point, from the free hint on.
+   */
+  boolean nextIsPast(long bytes) throws IOException {
+    long limit = (bytes + g.clusterSize - 1) >>> g.clusterBits;
+    for (long c = freeHint; c < limit; c++) {
+      if (get(c) == 0) {
+        freeHint = c;
+        return false;
+      }
+    }
+    freeHint = Math.max(freeHint, limit);
+    return true;
+  }
+
   private boolean hasBlock(long cluster) {
     long t = cluster / perBlock;
     return t < table.length && (table[(int) t] & ~0x1ffL) != 0;
