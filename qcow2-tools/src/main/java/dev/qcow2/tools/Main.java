@@ -42,7 +42,8 @@ public final class Main {
     PrintWriter outWriter = new PrintWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8));
     PrintWriter errWriter = new PrintWriter(new OutputStreamWriter(err, StandardCharsets.UTF_8));
     try {
-      CommandLine cmd = name.equals("qcow2") ? Qcow2Cli.commandLine(err) : CangaCli.commandLine();
+      String verb = rest.isEmpty() ? null : rest.get(0);
+      CommandLine cmd = name.equals("qcow2") ? Qcow2Cli.commandLine(err, verb) : CangaCli.commandLine();
       cmd.setOut(outWriter);
       cmd.setErr(errWriter);
       cmd.setParameterExceptionHandler(
