@@ -66,6 +66,18 @@ final class Refcounts {
     return (bytes + g.clusterSize - 1) >>> g.clusterBits;
   }
 
+  /** The refcount table's entries as they are now. */
+  long[] table() {
+    return table.clone();
+  }
+
+  /** Sets a refcount outright, for repairs that know the right value; written by writeBlocks. */
+  void setForRepair(long cluster, long value) throws IOException {
+    int t = ensureBlock(cluster);
+    RefcountBlock.set(block(t), (int) (cluster % perBlock), order, value);
+    dirtyBlocks.add(t);
+  }
+
   long tableOffset() {
     return tableOffset;
   }

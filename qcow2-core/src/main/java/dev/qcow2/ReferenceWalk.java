@@ -23,13 +23,18 @@ final class ReferenceWalk {
   private final long fileSize;
   private int[] refs = new int[16];
   private long highest = -1;
+  /** When set, problems are recorded here instead of thrown (for check). */
+  private final java.util.List<String> problems;
+  private int corruptions;
 
-  private ReferenceWalk(String image, Storage storage, Header h, ClusterGeometry g, long fileSize) {
+  private ReferenceWalk(String image, Storage storage, Header h, ClusterGeometry g, long fileSize,
+      java.util.List<String> problems) {
     this.image = image;
     this.storage = storage;
     this.h = h;
     this.g = g;
     this.fileSize = fileSize;
+    this.problems = problems;
   }
 
   /**
@@ -42,7 +47,19 @@ final class ReferenceWalk {
   static ReferenceWalk count(
       String image, Storage storage, Header h, ClusterGeometry g, long[] l1, List<Snapshot> snapshots,
       L2Cache cache, boolean includeRefcountStructures, long[] refcountTable) throws IOException {
-    ReferenceWalk w = new ReferenceWalk(image, storage, h, g, Math.max(storage.size(), 1));
+    return count(image, storage, h, g, l1, snapshots, cache, includeRefcountStructures, refcountTable, null);
+  }
+
+  /**
+   * As {@link #count}, but problems found on the way (misaligned tables, references past the end
+   * of the file) are added to {@code problems} as qemu-img check words them, and counted as
+   * corruptions, instead of being thrown; the walk skips what they point to.
+   */
+  static ReferenceWalk count(
+      String image, Storage storage, Header h, ClusterGeometry g, long[] l1, List<Snapshot> snapshots,
+      L2Cache cache, boolean includeRefcountStructures, long[] refcountTable, List<String> problems)
+      throws IOException {
+    ReferenceWalk w = new ReferenceWalk(image, storage, h, g, Math.max(storage.size(), 1), problems);
     w.add(0, g.clusterSize, Structure.HEADER);
     w.addL1(h.l1TableOffset(), l1, cache);
     for (Snapshot s : snapshots) {
@@ -72,6 +89,11 @@ final class ReferenceWalk {
     return cluster < refs.length ? refs[(int) cluster] : 0;
   }
 
+  /** Problems recorded instead of thrown (see the lenient {@link #count}). */
+  int corruptions() {
+    return corruptions;
+  }
+
   /** The highest host cluster index referenced, or -1. */
   long highest() {
     return highest;
@@ -85,6 +107,11 @@ final class ReferenceWalk {
     for (int i = 0; i < l1.length; i++) {
       long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
       if (l2Offset == 0) {
+        continue;
+      }
+      if (!g.isClusterAligned(l2Offset) || l2Offset >= fileSize) {
+        problem(Structure.L2_TABLE, l2Offset, "ERROR l2_offset=" + Long.toHexString(l2Offset)
+            + ": Table is not cluster aligned or lies past the end of the file; L1 entry corrupted");
         continue;
       }
       add(l2Offset, g.clusterSize, Structure.L2_TABLE);
@@ -101,6 +128,11 @@ final class ReferenceWalk {
         }
         long host = e & Qcow2Image.L2E_OFFSET_MASK;
         if (host != 0) {
+          if (!g.isClusterAligned(host)) {
+            problem(Structure.DATA_CLUSTER, host, "ERROR offset=" + Long.toHexString(host)
+                + ": Cluster is not properly aligned; L2 entry corrupted.");
+            continue;
+          }
           add(host, g.clusterSize, Structure.DATA_CLUSTER);
         }
       }
@@ -151,8 +183,21 @@ final class ReferenceWalk {
     return at - h.snapshotsOffset();
   }
 
+  private void problem(Structure what, long offset, String message) throws CorruptImageException {
+    if (problems == null) {
+      throw new CorruptImageException(image, what, offset, message.replaceFirst("^ERROR ", ""));
+    }
+    problems.add(message);
+    corruptions++;
+  }
+
   private long[] readTable(long offset, int entries, Structure what) throws IOException {
     if (!g.isClusterAligned(offset) || offset >= fileSize || (long) entries * 8 > fileSize - offset) {
+      if (problems != null) {
+        problem(what, offset, "ERROR " + what.text() + " at 0x" + Long.toHexString(offset)
+            + " lies outside the file or is not cluster-aligned");
+        return new long[entries == 0 ? 0 : Math.min(entries, 1 << 20)];
+      }
       throw new CorruptImageException(image, what, offset, "lies outside the file or is not cluster-aligned");
     }
     ByteBuffer b = ByteBuffer.allocate(entries * 8);
@@ -169,7 +214,9 @@ final class ReferenceWalk {
       return;
     }
     if (offset < 0 || offset >= fileSize + g.clusterSize) {
-      throw new CorruptImageException(image, what, offset, "is referenced but lies past the end of the file");
+      problem(what, offset, "ERROR " + what.text() + " at 0x" + Long.toHexString(offset)
+          + " is referenced but lies past the end of the file");
+      return;
     }
     long first = offset >>> g.clusterBits;
     long last = (offset + bytes - 1) >>> g.clusterBits;

@@ -165,6 +165,8 @@ class RandomWriteTest {
     Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "ours.qcow2"));
     assertEquals(0, check.exitCode(), () -> "qemu-img check: " + check.stdout() + check.stderr() + "\nops " + ops);
     assertTrue(check.stdout().contains("No errors were found"), check.stdout());
+    CheckReport ourCheck = ImageChecker.check(ours, ImageChecker.Repair.NONE);
+    assertTrue(ourCheck.isClean(), () -> "our check: " + ourCheck.messages());
     Path raw = Qemu.toRaw(dir, "ours.qcow2", "ours.raw");
     assertModel(model, Files.readAllBytes(raw), "qemu's read of our image, ops " + ops);
 

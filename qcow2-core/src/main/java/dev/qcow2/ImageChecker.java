@@ -1,0 +1,283 @@
+package dev.qcow2;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Checks an image's refcounts against the references its metadata makes, as qemu-img check
+ * does, and repairs what it finds (QEMU's qcow2_check_refcounts).
+ *
+ * <p>Checking counts every reference ({@link ReferenceWalk}), compares each host cluster's stored
+ * refcount with them (below: corruption; above: leak), checks the COPIED flags of the active
+ * tables, and gathers qemu's statistics. Repairing {@link Repair#LEAKS} lowers leaked refcounts;
+ * {@link Repair#ALL} also drops references to misaligned or out-of-file clusters (which qemu
+ * cannot repair), rebuilds the refcount structures from the references, sets every COPIED flag
+ * right and clears the corrupt and dirty bits. Either way the image is checked again afterwards.
+ */
+public final class ImageChecker {
+  /** qemu-img check's -r modes. */
+  public enum Repair {
+    NONE,
+    LEAKS,
+    ALL
+  }
+
+  private ImageChecker() {}
+
+  /** Checks {@code path}, repairs it as asked, and returns the report (after repair, if any). */
+  public static CheckReport check(Path path, Repair repair) throws IOException {
+    CheckReport first = checkOnce(path);
+    boolean flagged;
+    try (Storage s = Storage.open(path, false)) {
+      ByteBuffer f = ByteBuffer.allocate(8);
+      s.readOrZero(f, 72);
+      flagged = (f.getLong(0) & (FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY)) != 0
+          && first.corruptions() == 0 && repair == Repair.ALL;
+    }
+    if (repair == Repair.NONE || (first.isClean() && !flagged)) {
+      return first;
+    }
+    if (repair == Repair.LEAKS) {
+      repairLeaks(path);
+    } else {
+      repairAll(path);
+    }
+    CheckReport after = checkOnce(path);
+    int corruptionsFixed = Math.max(0, first.corruptions() - after.corruptions());
+    int leaksFixed = Math.max(0, first.leaks() - after.leaks());
+    if (repair == Repair.LEAKS) {
+      corruptionsFixed = 0;
+    }
+    return after.withFixed(corruptionsFixed, leaksFixed);
+  }
+
+  private static Qcow2Image openForCheck(Path path) throws IOException {
+    return Qcow2Image.open(path, OpenOptions.builder().openBacking(false).build());
+  }
+
+  static CheckReport checkOnce(Path path) throws IOException {
+    try (Qcow2Image img = openForCheck(path)) {
+      Storage storage = img.storage();
+      Header h = img.header();
+      ClusterGeometry g = img.geometry();
+      List<String> messages = new ArrayList<>();
+      Refcounts refcounts = new Refcounts(img.filename(), storage, h, g);
+      ReferenceWalk refs = ReferenceWalk.count(img.filename(), storage, h, g, img.l1(), img.snapshots(),
+          null, true, refcounts.table(), messages);
+      int corruptions = refs.corruptions();
+      int leaks = 0;
+      long fileClusters = (storage.size() + g.clusterSize - 1) >>> g.clusterBits;
+      long clusters = Math.max(fileClusters, refs.highest() + 1);
+      long highest = -1;
+      for (long c = 0; c < clusters; c++) {
+        long stored = refcounts.get(c);
+        int referenced = refs.references(c);
+        if (stored != 0 || referenced != 0) {
+          highest = c;
+        }
+        if (Long.compareUnsigned(stored, referenced) < 0) {
+          messages.add("ERROR cluster " + c + " refcount=" + stored + " reference=" + referenced);
+          corruptions++;
+        } else if (Long.compareUnsigned(stored, referenced) > 0) {
+          messages.add("Leaked cluster " + c + " refcount=" + stored + " reference=" + referenced);
+          leaks++;
+        }
+      }
+      Stats stats = activeTables(img, refcounts, messages);
+      corruptions += stats.copiedErrors;
+      long totalClusters = (h.size() + g.clusterSize - 1) >>> g.clusterBits;
+      return new CheckReport(img.filename(), corruptions, leaks, 0, 0, 0, (highest + 1) << g.clusterBits,
+          totalClusters, stats.allocated, stats.fragmented, stats.compressed, messages);
+    }
+  }
+
+  private static final class Stats {
+    long allocated;
+    long fragmented;
+    long compressed;
+    int copiedErrors;
+  }
+
+  /** COPIED flags and qemu's allocation statistics, over the active L1 and L2 tables. */
+  private static Stats activeTables(Qcow2Image img, Refcounts refcounts, List<String> messages) throws IOException {
+    Stats st = new Stats();
+    ClusterGeometry g = img.geometry();
+    long fileSize = img.storage().size();
+    long[] l1 = img.l1();
+    int k = g.extendedL2 ? 2 : 1;
+    for (int i = 0; i < l1.length; i++) {
+      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      if (l2Offset == 0 || !g.isClusterAligned(l2Offset) || l2Offset >= fileSize) {
+        continue;
+      }
+      long rc = refcounts.get(l2Offset >>> g.clusterBits);
+      if ((rc == 1) != ((l1[i] & Qcow2Image.OFLAG_COPIED) != 0)) {
+        messages.add("ERROR OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry=" + Long.toHexString(l1[i]) + " refcount=" + rc);
+        st.copiedErrors++;
+      }
+      long[] table = readL2(img.storage(), l2Offset, g);
+      // Like qemu, fragmentation is counted within each L2 table.
+      long nextContiguous = 0;
+      for (int j = 0; j < g.l2Entries; j++) {
+        long e = table[k * j];
+        if ((e & Qcow2Image.OFLAG_COMPRESSED) != 0) {
+          st.allocated++;
+          st.compressed++;
+          st.fragmented++; // compressed clusters are fragmented by nature, as qemu counts them
+          if ((e & Qcow2Image.OFLAG_COPIED) != 0) {
+            messages.add("ERROR: compressed cluster has OFLAG_COPIED: l2_entry=" + Long.toHexString(e));
+            st.copiedErrors++;
+          }
+          continue;
+        }
+        long host = e & Qcow2Image.L2E_OFFSET_MASK;
+        if (host == 0 || !g.isClusterAligned(host)) {
+          continue;
+        }
+        st.allocated++;
+        if (nextContiguous != 0 && host != nextContiguous) {
+          st.fragmented++;
+        }
+        nextContiguous = host + g.clusterSize;
+        long drc = refcounts.get(host >>> g.clusterBits);
+        if ((drc == 1) != ((e & Qcow2Image.OFLAG_COPIED) != 0)) {
+          messages.add("ERROR OFLAG_COPIED data cluster: l2_entry=" + Long.toHexString(e) + " refcount=" + drc);
+          st.copiedErrors++;
+        }
+      }
+    }
+    return st;
+  }
+
+  private static long[] readL2(Storage storage, long offset, ClusterGeometry g) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(g.clusterSize);
+    storage.readOrZero(b, offset);
+    b.flip();
+    long[] t = new long[g.clusterSize / 8];
+    b.asLongBuffer().get(t);
+    return t;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Repairs
+
+  /** Lowers every leaked refcount to the number of references. */
+  private static void repairLeaks(Path path) throws IOException {
+    try (Qcow2Image img = openForCheck(path); Storage out = Storage.open(path, true)) {
+      Header h = img.header();
+      ClusterGeometry g = img.geometry();
+      Refcounts refcounts = new Refcounts(img.filename(), out, h, g);
+      ReferenceWalk refs = ReferenceWalk.count(img.filename(), out, h, g, img.l1(), img.snapshots(),
+          null, true, refcounts.table(), new ArrayList<>());
+      long clusters = Math.max((out.size() + g.clusterSize - 1) >>> g.clusterBits, refs.highest() + 1);
+      for (long c = 0; c < clusters; c++) {
+        long stored = refcounts.get(c);
+        int referenced = refs.references(c);
+        if (Long.compareUnsigned(stored, referenced) > 0) {
+          refcounts.setForRepair(c, referenced);
+        }
+      }
+      refcounts.writeBlocks();
+      out.force();
+    }
+  }
+
+  /**
+   * Drops references to clusters that are misaligned or lie outside the file, rebuilds the refcount
+   * structures from the references, then makes every COPIED flag of the active tables say whether
+   * the refcount is 1, and clears the corrupt and dirty bits.
+   */
+  private static void repairAll(Path path) throws IOException {
+    long[] l1;
+    Header h;
+    ClusterGeometry g;
+    List<Snapshot> snapshots;
+    try (Qcow2Image img = openForCheck(path)) {
+      l1 = img.l1().clone();
+      h = img.header();
+      g = img.geometry();
+      snapshots = img.snapshots();
+    }
+    String name = path.toString();
+    try (Storage out = Storage.open(path, true)) {
+      long fileSize = out.size();
+      int k = g.extendedL2 ? 2 : 1;
+      // 1. References that point nowhere become unallocated: reading them gives zeros.
+      for (int i = 0; i < l1.length; i++) {
+        long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+        if (l2Offset == 0) {
+          continue;
+        }
+        if (!g.isClusterAligned(l2Offset) || l2Offset > fileSize - g.clusterSize) {
+          l1[i] = 0;
+          writeLong(out, h.l1TableOffset() + 8L * i, 0);
+          continue;
+        }
+        long[] table = readL2(out, l2Offset, g);
+        for (int j = 0; j < g.l2Entries; j++) {
+          long e = table[k * j];
+          if (!pointsNowhere(e, g, fileSize)) {
+            continue;
+          }
+          writeLong(out, l2Offset + 8L * k * j, 0);
+          if (g.extendedL2) {
+            writeLong(out, l2Offset + 8L * k * j + 8, 0);
+          }
+        }
+      }
+      out.force();
+      // 2. New refcount structures that match the references exactly.
+      ReferenceWalk refs = ReferenceWalk.count(name, out, h, g, l1, snapshots, null, false, new long[0]);
+      Refcounts.rebuild(name, out, h, g, refs);
+      // 3. COPIED flags in the active tables, from the new counts.
+      for (int i = 0; i < l1.length; i++) {
+        long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+        if (l2Offset == 0) {
+          continue;
+        }
+        long fixed = refs.references(l2Offset >>> g.clusterBits) == 1 ? l1[i] | Qcow2Image.OFLAG_COPIED : l1[i] & ~Qcow2Image.OFLAG_COPIED;
+        if (fixed != l1[i]) {
+          writeLong(out, h.l1TableOffset() + 8L * i, fixed);
+        }
+        long[] table = readL2(out, l2Offset, g);
+        for (int j = 0; j < g.l2Entries; j++) {
+          long e = table[k * j];
+          long want;
+          if ((e & Qcow2Image.OFLAG_COMPRESSED) != 0) {
+            want = e & ~Qcow2Image.OFLAG_COPIED;
+          } else {
+            long host = e & Qcow2Image.L2E_OFFSET_MASK;
+            if (host == 0) {
+              continue;
+            }
+            want = refs.references(host >>> g.clusterBits) == 1 ? e | Qcow2Image.OFLAG_COPIED : e & ~Qcow2Image.OFLAG_COPIED;
+          }
+          if (want != e) {
+            writeLong(out, l2Offset + 8L * k * j, want);
+          }
+        }
+      }
+      out.force();
+      // 4. The image is consistent again.
+      writeLong(out, 72, h.incompatibleFeatures() & ~(FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY));
+      out.force();
+    }
+  }
+
+  private static boolean pointsNowhere(long e, ClusterGeometry g, long fileSize) {
+    if ((e & Qcow2Image.OFLAG_COMPRESSED) != 0) {
+      int shift = 62 - (g.clusterBits - 8);
+      long offset = e & ((1L << shift) - 1);
+      return offset >= fileSize || offset >= (1L << 56);
+    }
+    long host = e & Qcow2Image.L2E_OFFSET_MASK;
+    return host != 0 && (!g.isClusterAligned(host) || host >= fileSize);
+  }
+
+  private static void writeLong(Storage out, long at, long value) throws IOException {
+    out.write(ByteBuffer.allocate(8).putLong(0, value), at);
+  }
+}
