@@ -11,6 +11,9 @@ final class ImageFormat {
   private ImageFormat() {}
 
   static boolean isQcow2(Path path) throws IOException {
+    if (Qcow2Image.isOpenForWriting(path.toRealPath())) {
+      return true; // and opening it here would drop the writer's lock
+    }
     try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
       ByteBuffer b = ByteBuffer.allocate(4);
       while (b.hasRemaining() && ch.read(b, b.position()) > 0) {

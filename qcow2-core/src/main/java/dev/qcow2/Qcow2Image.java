@@ -24,7 +24,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * interleave and a read never sees a half-updated table. Writes reach the file at once; metadata
  * reaches it at {@link #flush()} and {@link #close()}, in the crash-safe order that {@link
  * ImageWriter} describes. A writable image holds an exclusive lock on its file, so a second
- * writer, in this process or another, is refused.
+ * writer, in this process or another, is refused. POSIX locks belong to the process and go when
+ * it closes any descriptor of the file, so opens through this library never open one for a file
+ * the process writes: readers share the writer's; code that opens the file by other means while
+ * it is written drops the lock.
  *
  * <p>Guest offsets are offsets in the virtual disk; host offsets are offsets in the image file (or
  * in the external data file for data clusters).
@@ -62,7 +65,9 @@ public final class Qcow2Image implements DiskImage {
   private final ThreadLocal<ReadState> readState;
   private final boolean writable;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-  private FileLock fileLock;
+  private final FileLock fileLock;
+  /** The real path under which this image is registered as open for writing, or null. */
+  private Path registered;
   private Refcounts refcounts;
   private ImageWriter writer;
   private boolean closed;
@@ -87,7 +92,8 @@ public final class Qcow2Image implements DiskImage {
 
   private Qcow2Image(
       Path path, Storage storage, Header header, long fileSize, OpenOptions options,
-      BackingFiles.Chain chain) throws IOException {
+      BackingFiles.Chain chain, FileLock fileLock) throws IOException {
+    this.fileLock = fileLock;
     this.path = path;
     this.filename = path.toString();
     this.storage = storage;
@@ -141,30 +147,11 @@ public final class Qcow2Image implements DiskImage {
   }
 
   /**
-   * Takes the file lock and checks that we may write: a corrupt image, one whose refcounts are
-   * stale (dirty bit) or one with an external data file is refused before anything is written.
-   * Autoclear bits we do not maintain are then cleared, as the specification asks of writers that
-   * do not know them (the bitmaps they vouch for would go stale).
+   * Clears the autoclear bits we do not maintain, as the specification asks of writers that do not
+   * know them (the bitmaps they vouch for would go stale), and sets up the writer. The checks and
+   * the file lock came first, in {@link #checkWritable(String, Header)} and {@link #lock}.
    */
   private void prepareForWriting() throws IOException {
-    if (header.isCorrupt()) {
-      throw new CorruptImageException(filename, Structure.HEADER, 72,
-          "is marked corrupt; repair it (qemu-img check -r all) before writing");
-    }
-    if (header.hasExternalDataFile()) {
-      throw new UnsupportedImageException(filename, Structure.EXTERNAL_DATA_FILE, 72,
-          "is in use; writing images with an external data file is not supported yet");
-    }
-    if (storage instanceof FileStorage fs) {
-      try {
-        fileLock = fs.tryLock();
-      } catch (OverlappingFileLockException e) {
-        fileLock = null;
-      }
-      if (fileLock == null) {
-        throw new FileSystemException(filename, null, "image is already open for writing");
-      }
-    }
     if (header.autoclearFeatures() != 0) {
       storage.write(ByteBuffer.allocate(8), 88);
       storage.force();
@@ -186,13 +173,73 @@ public final class Qcow2Image implements DiskImage {
 
   static Qcow2Image open(Path path, OpenOptions options, BackingFiles.Chain chain)
       throws IOException {
-    Storage storage = Storage.open(path, options.writable());
+    // A process loses its POSIX locks on a file when it closes any descriptor of it, so a second
+    // open of a file we write must not even open a descriptor: refuse a second writer up front,
+    // and let readers share the writer's.
+    Path real = path.toRealPath();
+    Storage writers = WRITERS.get(real);
+    if (options.writable()) {
+      if (WRITERS.putIfAbsent(real, UNCLAIMED) != null) {
+        throw new FileSystemException(path.toString(), null, "image is already open for writing in this process");
+      }
+    } else if (writers != null && writers != UNCLAIMED) {
+      return open(path, new SharedStorage(writers), options, chain);
+    }
+    Storage storage = null;
     try {
-      return open(path, storage, options, chain);
+      storage = Storage.open(path, options.writable());
+      Qcow2Image image = open(path, storage, options, chain);
+      if (options.writable()) {
+        image.registered = real;
+        WRITERS.put(real, storage);
+      }
+      return image;
     } catch (IOException | RuntimeException e) {
       closeQuietly(storage, e);
+      if (options.writable()) {
+        WRITERS.remove(real, UNCLAIMED);
+      }
       throw e;
     }
+  }
+
+  /** The storage of each file this process has open for writing, by real path. */
+  private static final java.util.concurrent.ConcurrentHashMap<Path, Storage> WRITERS = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Holds a writer's place while it opens. */
+  private static final Storage UNCLAIMED = Storage.inMemory("unclaimed", new byte[0]);
+
+  /** Whether this process has {@code real} open for writing (so it is a qcow2 image). */
+  static boolean isOpenForWriting(Path real) {
+    return WRITERS.containsKey(real);
+  }
+
+  /** Refuses writing before anything is touched: a corrupt image, or one with a data file. */
+  private static void checkWritable(String name, Header header) throws Qcow2Exception {
+    if (header.isCorrupt()) {
+      throw new CorruptImageException(name, Structure.HEADER, 72,
+          "is marked corrupt; repair it (qemu-img check -r all) before writing");
+    }
+    if (header.hasExternalDataFile()) {
+      throw new UnsupportedImageException(name, Structure.EXTERNAL_DATA_FILE, 72,
+          "is in use; writing images with an external data file is not supported yet");
+    }
+  }
+
+  /** An exclusive lock on the image file, so that no other process writes it while we do. */
+  private static FileLock lock(String name, Storage storage) throws IOException {
+    if (!(storage instanceof FileStorage fs)) {
+      return null;
+    }
+    FileLock lock;
+    try {
+      lock = fs.tryLock();
+    } catch (OverlappingFileLockException e) {
+      lock = null;
+    }
+    if (lock == null) {
+      throw new FileSystemException(name, null, "image is already open for writing");
+    }
+    return lock;
   }
 
   /**
@@ -218,17 +265,33 @@ public final class Qcow2Image implements DiskImage {
       cluster0.flip();
     }
     Header header = Header.parse(name, cluster0, fileSize, options);
-    if (options.writable() && header.isDirty() && !header.isCorrupt()) {
-      // Refcounts may be stale (lazy refcounts, then a crash): rebuild them before writing, as
-      // qemu does when it opens such an image read-write.
-      repairDirty(name, storage, header);
-      cluster0.clear();
-      storage.read(cluster0, 0);
-      cluster0.flip();
-      fileSize = storage.size();
-      header = Header.parse(name, cluster0, fileSize, options);
+    if (!options.writable()) {
+      return new Qcow2Image(path, storage, header, fileSize, options, chain, null);
     }
-    return new Qcow2Image(path, storage, header, fileSize, options, chain);
+    checkWritable(name, header);
+    FileLock lock = lock(name, storage);
+    try {
+      if (header.isDirty()) {
+        // Refcounts may be stale (lazy refcounts, then a crash): rebuild them before writing, as
+        // qemu does when it opens such an image read-write.
+        repairDirty(name, storage, header);
+        cluster0.clear();
+        storage.read(cluster0, 0);
+        cluster0.flip();
+        fileSize = storage.size();
+        header = Header.parse(name, cluster0, fileSize, options);
+      }
+      return new Qcow2Image(path, storage, header, fileSize, options, chain, lock);
+    } catch (IOException | RuntimeException e) {
+      if (lock != null) {
+        try {
+          lock.release();
+        } catch (IOException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      throw e;
+    }
   }
 
   private static void repairDirty(String name, Storage storage, Header header) throws IOException {
@@ -574,6 +637,9 @@ public final class Qcow2Image implements DiskImage {
    * {@code qemu-img create -u} does.
    */
   public static Qcow2Image create(Path path, CreateOptions options, OpenOptions openOptions) throws IOException {
+    if (java.nio.file.Files.exists(path) && isOpenForWriting(path.toRealPath())) {
+      throw new FileSystemException(path.toString(), null, "image is already open for writing in this process");
+    }
     ImageCreator.write(path, options);
     Qcow2Image image = open(path, openOptions.toBuilder().writable(true).build());
     if (options.preallocation() != CreateOptions.Preallocation.OFF) {
@@ -826,6 +892,9 @@ public final class Qcow2Image implements DiskImage {
         } else {
           failure.addSuppressed(e);
         }
+      }
+      if (registered != null) {
+        WRITERS.remove(registered);
       }
     }
     for (java.io.Closeable c : new java.io.Closeable[] {backing, dataStorage == storage ? null : dataStorage, storage}) {
