@@ -40,18 +40,8 @@ public final class ImageChecker {
     if (repair == Repair.NONE || (first.isClean() && !flagged)) {
       return first;
     }
-    if (repair == Repair.LEAKS) {
-      repairLeaks(path);
-    } else {
-      repairAll(path);
-    }
-    CheckReport after = checkOnce(path);
-    int corruptionsFixed = Math.max(0, first.corruptions() - after.corruptions());
-    int leaksFixed = Math.max(0, first.leaks() - after.leaks());
-    if (repair == Repair.LEAKS) {
-      corruptionsFixed = 0;
-    }
-    return after.withFixed(corruptionsFixed, leaksFixed);
+    int[] fixed = repair == Repair.LEAKS ? repairLeaks(path) : repairAll(path);
+    return checkOnce(path).withFixed(fixed[0], fixed[1]);
   }
 
   private static Qcow2Image openForCheck(Path path) throws IOException {
@@ -164,8 +154,13 @@ public final class ImageChecker {
   // ---------------------------------------------------------------------------------------------
   // Repairs
 
-  /** Lowers every leaked refcount to the number of references. */
-  private static void repairLeaks(Path path) throws IOException {
+  /**
+   * Lowers every leaked refcount to the number of references.
+   *
+   * @return the corruptions fixed (none) and the leaks fixed
+   */
+  private static int[] repairLeaks(Path path) throws IOException {
+    int leaks = 0;
     try (Qcow2Image img = openForCheck(path); Storage out = Storage.open(path, true)) {
       Header h = img.header();
       ClusterGeometry g = img.geometry();
@@ -178,19 +173,27 @@ public final class ImageChecker {
         int referenced = refs.references(c);
         if (Long.compareUnsigned(stored, referenced) > 0) {
           refcounts.setForRepair(c, referenced);
+          leaks++;
         }
       }
       refcounts.writeBlocks();
       out.force();
     }
+    return new int[] {0, leaks};
   }
 
   /**
-   * Drops references to clusters that are misaligned or lie outside the file, rebuilds the refcount
-   * structures from the references, then makes every COPIED flag of the active tables say whether
-   * the refcount is 1, and clears the corrupt and dirty bits.
+   * Drops references to clusters that are misaligned or lie outside the file; sets every refcount
+   * to its number of references, in place, or, as qemu does when a referenced cluster has refcount
+   * 0 (or its refcount block is unusable), by rebuilding the refcount structures; then makes every
+   * COPIED flag of the active tables say whether the refcount is 1, and clears the corrupt and
+   * dirty bits.
+   *
+   * @return the corruptions fixed and the leaks fixed, counted as qemu counts them
    */
-  private static void repairAll(Path path) throws IOException {
+  private static int[] repairAll(Path path) throws IOException {
+    int corruptionsFixed = 0;
+    int leaksFixed = 0;
     long[] l1;
     Header h;
     ClusterGeometry g;
@@ -212,6 +215,7 @@ public final class ImageChecker {
           continue;
         }
         if (!g.isClusterAligned(l2Offset) || l2Offset > fileSize - g.clusterSize) {
+          corruptionsFixed++;
           l1[i] = 0;
           writeLong(out, h.l1TableOffset() + 8L * i, 0);
           continue;
@@ -222,6 +226,7 @@ public final class ImageChecker {
           if (!pointsNowhere(e, g, fileSize)) {
             continue;
           }
+          corruptionsFixed++;
           writeLong(out, l2Offset + 8L * k * j, 0);
           if (g.extendedL2) {
             writeLong(out, l2Offset + 8L * k * j + 8, 0);
@@ -229,9 +234,45 @@ public final class ImageChecker {
         }
       }
       out.force();
-      // 2. New refcount structures that match the references exactly.
-      ReferenceWalk refs = ReferenceWalk.count(name, out, h, g, l1, snapshots, null, false, new long[0]);
-      Refcounts.rebuild(name, out, h, g, refs);
+      // 2. Refcounts that match the references: fixed in place where the blocks allow it.
+      Refcounts refcounts = new Refcounts(name, out, h, g);
+      ReferenceWalk refs = ReferenceWalk.count(name, out, h, g, l1, snapshots, null, true, refcounts.table(),
+          new ArrayList<>());
+      long clusters = Math.max((out.size() + g.clusterSize - 1) >>> g.clusterBits, refs.highest() + 1);
+      boolean rebuild = false;
+      List<long[]> changes = new ArrayList<>();
+      for (long c = 0; c < clusters; c++) {
+        long stored;
+        try {
+          stored = refcounts.get(c);
+        } catch (CorruptImageException unusableBlock) {
+          rebuild = true;
+          break;
+        }
+        int referenced = refs.references(c);
+        if (stored == referenced) {
+          continue;
+        }
+        if (stored == 0) {
+          rebuild = true;
+        }
+        if (Long.compareUnsigned(stored, referenced) < 0) {
+          corruptionsFixed++;
+        } else {
+          leaksFixed++;
+        }
+        changes.add(new long[] {c, referenced});
+      }
+      if (rebuild) {
+        refs = ReferenceWalk.count(name, out, h, g, l1, snapshots, null, false, new long[0]);
+        Refcounts.rebuild(name, out, h, g, refs);
+      } else {
+        for (long[] change : changes) {
+          refcounts.setForRepair(change[0], change[1]);
+        }
+        refcounts.writeBlocks();
+      }
+      out.force();
       // 3. COPIED flags in the active tables, from the new counts.
       for (int i = 0; i < l1.length; i++) {
         long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
@@ -240,6 +281,7 @@ public final class ImageChecker {
         }
         long fixed = refs.references(l2Offset >>> g.clusterBits) == 1 ? l1[i] | Qcow2Image.OFLAG_COPIED : l1[i] & ~Qcow2Image.OFLAG_COPIED;
         if (fixed != l1[i]) {
+          corruptionsFixed++;
           writeLong(out, h.l1TableOffset() + 8L * i, fixed);
         }
         long[] table = readL2(out, l2Offset, g);
@@ -256,6 +298,7 @@ public final class ImageChecker {
             want = refs.references(host >>> g.clusterBits) == 1 ? e | Qcow2Image.OFLAG_COPIED : e & ~Qcow2Image.OFLAG_COPIED;
           }
           if (want != e) {
+            corruptionsFixed++;
             writeLong(out, l2Offset + 8L * k * j, want);
           }
         }
@@ -265,6 +308,7 @@ public final class ImageChecker {
       writeLong(out, 72, h.incompatibleFeatures() & ~(FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY));
       out.force();
     }
+    return new int[] {corruptionsFixed, leaksFixed};
   }
 
   private static boolean pointsNowhere(long e, ClusterGeometry g, long fileSize) {

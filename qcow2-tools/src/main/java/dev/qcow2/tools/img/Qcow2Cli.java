@@ -46,6 +46,7 @@ public final class Qcow2Cli implements Callable<Integer> {
     verbs.put("convert", () -> new ConvertCommand(err));
     verbs.put("create", CreateCommand::new);
     verbs.put("io", IoCommand::new);
+    verbs.put("check", CheckCommand::new);
     CommandLine cmd = new CommandLine(new Qcow2Cli());
     if (verb != null && verbs.containsKey(verb)) {
       cmd.addSubcommand(verbs.get(verb).get());

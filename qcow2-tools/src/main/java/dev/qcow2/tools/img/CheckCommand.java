@@ -1,0 +1,153 @@
+package dev.qcow2.tools.img;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.qcow2.CheckReport;
+import dev.qcow2.ImageChecker;
+import dev.qcow2.tools.JsonOutput;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code qcow2 check}: qemu-img check's report, repairs, output forms and exit codes (0 clean, 2
+ * corruptions, 3 leaks only, 1 when the check could not be done).
+ */
+@Command(name = "check", description = "Check an image's consistency and repair it (as qemu-img check).")
+final class CheckCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--output", paramLabel = "human|json", defaultValue = "human",
+      description = "Output format (default: human).")
+  String output;
+
+  @Option(names = "-r", paramLabel = "leaks|all", description = "Repair leaks, or everything.")
+  String repair;
+
+  @Option(names = "-f", paramLabel = "FMT", description = "Image format: only qcow2 can be checked.")
+  String format;
+
+  @Option(names = "-q", description = "Quiet: print nothing.")
+  boolean quiet;
+
+  @Option(names = {"-U", "--force-share"},
+      description = "Accepted for qemu-img compatibility; images are never locked.")
+  boolean forceShare;
+
+  @Parameters(paramLabel = "FILE")
+  String file;
+
+  @Override
+  public Integer call() throws IOException {
+    boolean json = Images.checkOutput(spec.commandLine(), output).equals("json");
+    ImageChecker.Repair mode = ImageChecker.Repair.NONE;
+    if (repair != null) {
+      switch (repair) {
+        case "leaks" -> mode = ImageChecker.Repair.LEAKS;
+        case "all" -> mode = ImageChecker.Repair.ALL;
+        default -> throw new ParameterException(spec.commandLine(), "Invalid option for -r: " + repair);
+      }
+    }
+    if (format != null && !format.equals("qcow2")) {
+      throw new ParameterException(spec.commandLine(), "This image format does not support checks");
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    Path path = Path.of(file);
+    CheckReport first = ImageChecker.check(path, ImageChecker.Repair.NONE);
+    if (!quiet) {
+      first.messages().forEach(m -> err.print(m + "\n"));
+    }
+    CheckReport result = first;
+    if (mode != ImageChecker.Repair.NONE && !first.isClean()) {
+      if (!quiet) {
+        for (String m : first.messages()) {
+          if (m.startsWith("Leaked cluster ") || (mode == ImageChecker.Repair.ALL && m.startsWith("ERROR cluster "))) {
+            err.print("Repairing " + m.substring(m.indexOf("cluster ")) + "\n");
+          }
+        }
+      }
+      result = ImageChecker.check(path, mode);
+    } else if (mode == ImageChecker.Repair.ALL) {
+      result = ImageChecker.check(path, mode); // clears a stale corrupt or dirty bit
+    }
+    err.flush();
+    if (quiet) {
+      return result.exitCode();
+    }
+    if (json) {
+      out.print(JsonOutput.pretty(json(result)) + "\n");
+    } else {
+      out.print(human(result));
+    }
+    return result.exitCode();
+  }
+
+  /** qemu's ImageCheck: filename, format and check-errors always, the counters when not zero. */
+  private ObjectNode json(CheckReport r) {
+    ObjectNode o = JsonOutput.object();
+    o.put("filename", file);
+    o.put("format", "qcow2");
+    o.put("check-errors", r.checkErrors());
+    putNonZero(o, "image-end-offset", r.imageEndOffset());
+    putNonZero(o, "corruptions", r.corruptions());
+    putNonZero(o, "leaks", r.leaks());
+    putNonZero(o, "corruptions-fixed", r.corruptionsFixed());
+    putNonZero(o, "leaks-fixed", r.leaksFixed());
+    putNonZero(o, "total-clusters", r.totalClusters());
+    putNonZero(o, "allocated-clusters", r.allocatedClusters());
+    putNonZero(o, "fragmented-clusters", r.fragmentedClusters());
+    putNonZero(o, "compressed-clusters", r.compressedClusters());
+    return o;
+  }
+
+  private static void putNonZero(ObjectNode o, String key, long value) {
+    if (value != 0) {
+      o.put(key, value);
+    }
+  }
+
+  /** qemu-img's human report, after its repair summary when something was repaired. */
+  private static String human(CheckReport r) {
+    StringBuilder sb = new StringBuilder();
+    if (r.leaksFixed() > 0 || r.corruptionsFixed() > 0) {
+      sb.append("The following inconsistencies were found and repaired:\n\n")
+          .append("    ").append(r.leaksFixed()).append(" leaked clusters\n")
+          .append("    ").append(r.corruptionsFixed()).append(" corruptions\n\n")
+          .append("Double checking the fixed image now...\n");
+    }
+    if (r.isClean()) {
+      sb.append("No errors were found on the image.\n");
+    } else {
+      if (r.corruptions() > 0) {
+        sb.append('\n').append(r.corruptions()).append(" errors were found on the image.\n")
+            .append("Data may be corrupted, or further writes to the image may corrupt it.\n");
+      }
+      if (r.leaks() > 0) {
+        sb.append('\n').append(r.leaks()).append(" leaked clusters were found on the image.\n")
+            .append("This means waste of disk space, but no harm to data.\n");
+      }
+      if (r.checkErrors() > 0) {
+        sb.append('\n').append(r.checkErrors()).append(" internal errors have occurred during the check.\n");
+      }
+    }
+    if (r.totalClusters() != 0 && r.allocatedClusters() != 0) {
+      sb.append(String.format(Locale.ROOT, "%d/%d = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed clusters\n",
+          r.allocatedClusters(), r.totalClusters(),
+          r.allocatedClusters() * 100.0 / r.totalClusters(),
+          r.fragmentedClusters() * 100.0 / r.allocatedClusters(),
+          r.compressedClusters() * 100.0 / r.allocatedClusters()));
+    }
+    if (r.imageEndOffset() > 0) {
+      sb.append("Image end offset: ").append(r.imageEndOffset()).append('\n');
+    }
+    return sb.toString();
+  }
+}
