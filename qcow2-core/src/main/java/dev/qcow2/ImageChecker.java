@@ -239,9 +239,12 @@ public final class ImageChecker {
       ReferenceWalk refs = ReferenceWalk.count(name, out, h, g, l1, snapshots, null, true, refcounts.table(),
           new ArrayList<>());
       long clusters = Math.max((out.size() + g.clusterSize - 1) >>> g.clusterBits, refs.highest() + 1);
-      boolean rebuild = false;
+      // What the walk still finds wrong lies in the refcount structures themselves (the tables'
+      // bad entries are gone): only new structures mend those.
+      boolean rebuild = refs.corruptions() > 0;
+      corruptionsFixed += refs.corruptions();
       List<long[]> changes = new ArrayList<>();
-      for (long c = 0; c < clusters; c++) {
+      for (long c = 0; c < clusters && !rebuild; c++) {
         long stored;
         try {
           stored = refcounts.get(c);

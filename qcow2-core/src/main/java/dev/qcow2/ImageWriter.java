@@ -163,9 +163,15 @@ final class ImageWriter {
     int k = g.extendedL2 ? 2 : 1;
     int max = Math.min(src.remaining() >>> g.clusterBits, g.l2Entries - first);
     long firstHost = ownedHost(table[k * first]);
+    if (firstHost >= 0) {
+      image.checkedHost(firstHost, l1Index, first);
+    }
     int n = 1;
     if (firstHost >= 0) {
+      // Back to back after a valid first cluster, and within the file, since the file grows by
+      // whole clusters.
       while (n < max && ownedHost(table[k * (first + n)]) == firstHost + ((long) n << g.clusterBits)) {
+        image.checkedHost(firstHost + ((long) n << g.clusterBits), l1Index, first + n);
         n++;
       }
     } else {
@@ -212,6 +218,9 @@ final class ImageWriter {
     long host = entry & Qcow2Image.L2E_OFFSET_MASK;
     boolean compressed = (entry & Qcow2Image.OFLAG_COMPRESSED) != 0;
     boolean owned = !compressed && host != 0 && (entry & Qcow2Image.OFLAG_COPIED) != 0;
+    if (owned) {
+      image.checkedHost(host, l1Index, l2Index);
+    }
     if (owned && (entry & Qcow2Image.OFLAG_ZERO) == 0) {
       writeData(data, host + inCluster);
       return;
@@ -263,6 +272,9 @@ final class ImageWriter {
     long host = entry & Qcow2Image.L2E_OFFSET_MASK;
     boolean compressed = (entry & Qcow2Image.OFLAG_COMPRESSED) != 0;
     boolean owned = !compressed && host != 0 && (entry & Qcow2Image.OFLAG_COPIED) != 0;
+    if (owned) {
+      image.checkedHost(host, g.l1Index(guest), l2Index);
+    }
     long alloc = bitmap & 0xffffffffL;
     long zero = bitmap >>> 32;
 

@@ -27,6 +27,9 @@ final class MemoryStorage implements Storage {
 
   @Override
   public synchronized int read(ByteBuffer dst, long position) {
+    if (position < 0) {
+      throw new IllegalArgumentException(name + ": negative position " + position);
+    }
     if (position >= size) {
       return 0;
     }
@@ -37,6 +40,9 @@ final class MemoryStorage implements Storage {
 
   @Override
   public synchronized void write(ByteBuffer src, long position) {
+    if (position < 0) {
+      throw new IllegalArgumentException(name + ": negative position " + position);
+    }
     long end = position + src.remaining();
     if (end > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(name + ": in-memory storage cannot grow to " + end);

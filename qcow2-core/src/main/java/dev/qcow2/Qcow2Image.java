@@ -379,7 +379,7 @@ public final class Qcow2Image implements DiskImage {
     return (zeroBits & (1L << subcluster)) != 0 ? ZERO_PLAIN : UNALLOCATED;
   }
 
-  private long checkedHost(long offset, int l1Index, int l2Index) throws CorruptImageException {
+  long checkedHost(long offset, int l1Index, int l2Index) throws CorruptImageException {
     if (!g.isClusterAligned(offset)) {
       throw corruptL2Entry(l1Index, l2Index, "points to 0x" + Long.toHexString(offset) + ", which is not cluster-aligned");
     }

@@ -108,7 +108,7 @@ final class Refcounts {
       return b;
     }
     long offset = table[t] & ~0x1ffL;
-    if (!g.isClusterAligned(offset) || offset > storage.size() - g.clusterSize) {
+    if (offset < 0 || !g.isClusterAligned(offset) || offset > storage.size() - g.clusterSize) {
       throw new CorruptImageException(
           image, Structure.REFCOUNT_BLOCK, tableOffset + 8L * t,
           "offset 0x" + Long.toHexString(offset) + " is not cluster-aligned or lies outside the file"
@@ -157,14 +157,15 @@ final class Refcounts {
   void applyFrees() throws IOException {
     for (long[] f : pendingFrees) {
       for (long c = f[0]; c < f[0] + f[1]; c++) {
+        if (!hasBlock(c) || get(c) == 0) {
+          // A damaged image referred to a cluster it did not count. The reference is gone now;
+          // there is nothing to give back, and failing here would only stop the other frees.
+          continue;
+        }
         int t = (int) (c / perBlock);
         byte[] b = block(t);
         int i = (int) (c % perBlock);
         long v = RefcountBlock.get(b, i, order);
-        if (v == 0) {
-          throw new CorruptImageException(
-              image, Structure.REFCOUNT_BLOCK, c << g.clusterBits, "refcount of cluster " + c + " is already 0 when freeing it");
-        }
         RefcountBlock.set(b, i, order, v - 1);
         dirtyBlocks.add(t);
         if (v == 1) {
@@ -187,7 +188,7 @@ final class Refcounts {
     while (true) {
       int found = 0;
       while (found < count) {
-        if (get(start + found) != 0) {
+        if (!isFree(start + found)) {
           start = start + found + 1;
           found = 0;
         } else {
@@ -201,7 +202,10 @@ final class Refcounts {
         break;
       }
     }
-    increment(start, count, 1);
+    for (long c = start; c < start + count; c++) {
+      setForRepair(c, 1);
+    }
+    endCluster = Math.max(endCluster, start + count);
     // Like qemu's free_cluster_index, the hint moves past everything scanned; a gap too short for
     // this run is found again once a free lowers the hint.
     freeHint = start + count;
@@ -218,11 +222,22 @@ final class Refcounts {
    * taking it needs no other allocation); used to let compressed data run on into the next cluster.
    */
   boolean tryAllocateAt(long cluster) throws IOException {
-    if (!hasBlock(cluster) || get(cluster) != 0) {
+    if (!hasBlock(cluster) || !isFree(cluster)) {
       return false;
     }
-    increment(cluster, 1, 1);
+    setForRepair(cluster, 1);
+    endCluster = Math.max(endCluster, cluster + 1);
     return true;
+  }
+
+  /**
+   * Whether a cluster may be allocated: its refcount is 0, or it lies past every cluster the file
+   * holds or this writer allocated, where nothing can refer to it (a refcount there is garbage from
+   * a damaged image, and trusting it would let the search run over the whole refcount range).
+   */
+  private boolean isFree(long cluster) throws IOException {
+    // Cluster 0 holds the header: a damaged image may count it 0, but it is never free.
+    return cluster > 0 && (cluster >= endCluster || get(cluster) == 0);
   }
 
   /**
@@ -272,7 +287,7 @@ final class Refcounts {
   boolean nextIsPast(long bytes) throws IOException {
     long limit = (bytes + g.clusterSize - 1) >>> g.clusterBits;
     for (long c = freeHint; c < limit; c++) {
-      if (get(c) == 0) {
+      if (isFree(c)) {
         freeHint = c;
         return false;
       }

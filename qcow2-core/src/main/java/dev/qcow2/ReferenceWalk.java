@@ -192,7 +192,8 @@ final class ReferenceWalk {
   }
 
   private long[] readTable(long offset, int entries, Structure what) throws IOException {
-    if (!g.isClusterAligned(offset) || offset >= fileSize || (long) entries * 8 > fileSize - offset) {
+    if (offset < 0 || entries < 0 || !g.isClusterAligned(offset) || offset >= fileSize
+        || (long) entries * 8 > fileSize - offset) {
       if (problems != null) {
         problem(what, offset, "ERROR " + what.text() + " at 0x" + Long.toHexString(offset)
             + " lies outside the file or is not cluster-aligned");
