@@ -31,8 +31,11 @@ import java.util.function.LongConsumer;
  * qcow2 target one writer takes the chunks in guest order, so the image's clusters lie in order.
  */
 public final class ImageConverter {
-  /** Work unit of one worker; large enough to amortise the per-chunk lookups. */
-  static final int CHUNK_SIZE = 2 << 20;
+  /**
+   * Work unit of one worker: large enough to amortise the per-chunk lookups, small enough to stay
+   * in the processor's cache between the read and the write (512 KiB measured faster than 2 MiB).
+   */
+  static final int CHUNK_SIZE = 512 << 10;
   /** The smallest zero run left as a hole, as qemu-img's default -S 4k. */
   static final int ZERO_BLOCK = 4096;
 
