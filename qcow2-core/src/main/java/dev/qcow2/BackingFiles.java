@@ -101,7 +101,7 @@ final class BackingFiles {
    * backing files: a plain local name inside the allowed folders. An image-embedded data file name
    * is attacker-controlled (CVE-2024-32498): it could map any host file into the guest disk.
    */
-  static Storage openDataFile(Path image, HeaderExtension ext, OpenOptions options) throws IOException {
+  static Storage openDataFile(Path image, HeaderExtension ext, OpenOptions options, boolean writable) throws IOException {
     String imageName = image.toString();
     String name = ext.text();
     checkPlainName(imageName, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(), name);
@@ -111,7 +111,7 @@ final class BackingFiles {
           path.toString(), null, imageName + ": external data file \"" + name + "\" does not exist");
     }
     checkAllowed(imageName, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(), path.toRealPath(), options);
-    return Storage.open(path, false);
+    return Storage.open(path, writable);
   }
 
   private static void checkAllowed(

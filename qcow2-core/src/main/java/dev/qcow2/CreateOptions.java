@@ -27,8 +27,12 @@ public final class CreateOptions {
   private final Preallocation preallocation;
   private final String backingFile;
   private final String backingFormat;
+  private final String dataFile;
+  private final boolean dataFileRaw;
 
   private CreateOptions(Builder b) {
+    this.dataFile = b.dataFile;
+    this.dataFileRaw = b.dataFileRaw;
     this.size = b.size;
     this.version = b.version;
     this.clusterSize = b.clusterSize;
@@ -57,7 +61,19 @@ public final class CreateOptions {
     b.preallocation = preallocation;
     b.backingFile = backingFile;
     b.backingFormat = backingFormat;
+    b.dataFile = dataFile;
+    b.dataFileRaw = dataFileRaw;
     return b;
+  }
+
+  /** The external data file name, stored as given (relative to the image's folder), or null. */
+  public String dataFile() {
+    return dataFile;
+  }
+
+  /** Whether the data file alone is a valid raw image of the disk (qemu's data_file_raw). */
+  public boolean dataFileRaw() {
+    return dataFileRaw;
   }
 
   public long size() {
@@ -123,6 +139,8 @@ public final class CreateOptions {
     private Preallocation preallocation = Preallocation.OFF;
     private String backingFile;
     private String backingFormat;
+    private String dataFile;
+    private boolean dataFileRaw;
 
     private Builder(long size) {
       size(size);
@@ -194,6 +212,19 @@ public final class CreateOptions {
       return this;
     }
 
+    /**
+     * Keeps guest data in an external file (made next to the image if {@code name} is relative);
+     * with {@code raw} that file is always a valid raw image of the disk.
+     */
+    public Builder dataFile(String name, boolean raw) {
+      if (name != null && name.isEmpty()) {
+        throw new IllegalArgumentException("data file name must not be empty");
+      }
+      this.dataFile = name;
+      this.dataFileRaw = name != null && raw;
+      return this;
+    }
+
     public CreateOptions build() {
       if (version == 2) {
         check(refcountBits == 16, "compat=0.10 only supports refcount_bits=16");
@@ -202,6 +233,8 @@ public final class CreateOptions {
         check(compressionType == CompressionType.ZLIB, "Compression type other than zlib needs compat=1.1");
       }
       check(!extendedL2 || clusterSize >= 16384, "Extended L2 entries need a cluster size of at least 16 KiB");
+      check(dataFile == null || version == 3, "External data files are only supported with compat=1.1");
+      check(!dataFileRaw || backingFile == null, "Backing file and data-file-raw cannot be used at the same time");
       check(backingFile == null || preallocation == Preallocation.OFF || extendedL2,
           "Backing file and preallocation can only be used at the same time if extended_l2 is on");
       if (backingFile != null) {

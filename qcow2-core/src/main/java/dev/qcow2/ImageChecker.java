@@ -132,6 +132,9 @@ public final class ImageChecker {
           st.fragmented++;
         }
         nextContiguous = host + g.clusterSize;
+        if (img.hasExternalDataFile()) {
+          continue; // no refcounts for the data file's clusters
+        }
         long drc = refcounts.get(host >>> g.clusterBits);
         if ((drc == 1) != ((e & Qcow2Image.OFLAG_COPIED) != 0)) {
           messages.add("ERROR OFLAG_COPIED data cluster: l2_entry=" + Long.toHexString(e) + " refcount=" + drc);

@@ -16,6 +16,14 @@ final class ImageCreator {
   private ImageCreator() {}
 
   static void write(Path path, CreateOptions o) throws IOException {
+    if (o.dataFile() != null) {
+      // The data file holds the guest's bytes at their guest offsets, as a sparse file.
+      BackingFiles.checkPlainName(path.toString(), Structure.EXTERNAL_DATA_FILE, -1, o.dataFile());
+      try (java.io.RandomAccessFile data = new java.io.RandomAccessFile(BackingFiles.resolve(path, o.dataFile()).toFile(), "rw")) {
+        data.setLength(0);
+        data.setLength(o.size());
+      }
+    }
     int clusterBits = Integer.numberOfTrailingZeros(o.clusterSize());
     int cs = o.clusterSize();
     ClusterGeometry g = new ClusterGeometry(clusterBits, o.extendedL2());
@@ -100,7 +108,11 @@ final class ImageCreator {
       if (o.extendedL2()) {
         incompatible |= FeatureBits.INCOMPAT_EXTENDED_L2;
       }
+      if (o.dataFile() != null) {
+        incompatible |= FeatureBits.INCOMPAT_DATA_FILE;
+      }
       b.putLong(72, incompatible);
+      b.putLong(88, o.dataFileRaw() ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
       b.putLong(80, o.lazyRefcounts() ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0);
       b.putInt(96, Integer.numberOfTrailingZeros(o.refcountBits()));
       b.putInt(100, headerLength);
@@ -109,6 +121,9 @@ final class ImageCreator {
     b.position(headerLength);
     if (o.backingFile() != null && o.backingFormat() != null) {
       putExtension(b, HeaderExtension.BACKING_FORMAT, o.backingFormat().getBytes(StandardCharsets.UTF_8));
+    }
+    if (o.dataFile() != null) {
+      putExtension(b, HeaderExtension.EXTERNAL_DATA_FILE, o.dataFile().getBytes(StandardCharsets.UTF_8));
     }
     // qemu leaves the feature name table out for clusters of 4 KiB and less, to keep room.
     if (v3 && cs > 4096) {

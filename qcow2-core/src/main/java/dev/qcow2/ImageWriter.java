@@ -26,6 +26,12 @@ import java.util.TreeSet;
 final class ImageWriter {
   private final Qcow2Image image;
   private final Storage storage;
+  /** Where guest data goes: the external data file, or the image file. */
+  private final Storage data;
+  /** Guest data lives in an external data file at its guest offset, not refcounted. */
+  private final boolean external;
+  /** The external data file must stay a valid raw image: zeros are written, never flagged. */
+  private final boolean rawData;
   private final ClusterGeometry g;
   private final long[] l1;
   private final L2Cache cache;
@@ -48,6 +54,9 @@ final class ImageWriter {
   ImageWriter(Qcow2Image image, Refcounts refcounts) {
     this.image = image;
     this.storage = image.storage();
+    this.data = image.dataStorage();
+    this.external = image.hasExternalDataFile();
+    this.rawData = external && (image.header().autoclearFeatures() & FeatureBits.AUTOCLEAR_DATA_FILE_RAW) != 0;
     this.g = image.geometry();
     this.l1 = image.l1();
     this.cache = image.l2Cache();
@@ -108,8 +117,19 @@ final class ImageWriter {
     return offset;
   }
 
+  /**
+   * Host space for {@code count} guest clusters from {@code guestCluster} on: the same offsets in
+   * an external data file, or newly allocated clusters of the image.
+   */
+  private long dataHost(long guestCluster, int count) throws IOException {
+    return external ? guestCluster : allocate(count);
+  }
+
   /** Queues the release of whatever host clusters an L2 entry holds. */
   private void release(long entry) {
+    if (external) {
+      return; // an external data file's clusters are not refcounted
+    }
     if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0) {
       int shift = 62 - (g.clusterBits - 8);
       long offset = entry & ((1L << shift) - 1);
@@ -181,7 +201,7 @@ final class ImageWriter {
     }
     int bytes = n << g.clusterBits;
     ByteBuffer part = src.slice().limit(bytes);
-    long host = firstHost >= 0 ? firstHost : allocate(n);
+    long host = firstHost >= 0 ? firstHost : dataHost(guest, n);
     writeData(part, host);
     for (int i = 0; i < n; i++) {
       int index = k * (first + i);
@@ -197,10 +217,14 @@ final class ImageWriter {
     return bytes;
   }
 
-  /** The host offset of a cluster we may overwrite in place (ours alone, plain), or -1. */
-  private static long ownedHost(long entry) {
+  /**
+   * The host offset of a cluster we may overwrite in place (ours alone, plain), or -1. In an
+   * external data file offset 0 is a real cluster, told from an unallocated one by COPIED.
+   */
+  private long ownedHost(long entry) {
     long host = entry & Qcow2Image.L2E_OFFSET_MASK;
-    boolean owned = host != 0 && (entry & (Qcow2Image.OFLAG_COPIED | Qcow2Image.OFLAG_COMPRESSED)) == Qcow2Image.OFLAG_COPIED;
+    boolean owned = (host != 0 || external)
+        && (entry & (Qcow2Image.OFLAG_COPIED | Qcow2Image.OFLAG_COMPRESSED)) == Qcow2Image.OFLAG_COPIED;
     return owned ? host : -1;
   }
 
@@ -217,7 +241,7 @@ final class ImageWriter {
     long entry = table[l2Index];
     long host = entry & Qcow2Image.L2E_OFFSET_MASK;
     boolean compressed = (entry & Qcow2Image.OFLAG_COMPRESSED) != 0;
-    boolean owned = !compressed && host != 0 && (entry & Qcow2Image.OFLAG_COPIED) != 0;
+    boolean owned = !compressed && (host != 0 || external) && (entry & Qcow2Image.OFLAG_COPIED) != 0;
     if (owned) {
       image.checkedHost(host, l1Index, l2Index);
     }
@@ -228,7 +252,7 @@ final class ImageWriter {
     // A new cluster (or the zeroed one we own) gets the cluster's whole content.
     ByteBuffer content;
     long target = owned ? host : -1;
-    if (!owned && readsZero(entry, clusterStart) && refcounts.nextIsPast(storage.size())) {
+    if (!owned && !external && readsZero(entry, clusterStart) && refcounts.nextIsPast(storage.size())) {
       long fileEnd = storage.size();
       target = allocate(1);
       if (target >= fileEnd) {
@@ -248,7 +272,7 @@ final class ImageWriter {
       content.rewind();
     }
     if (target < 0) {
-      target = allocate(1);
+      target = dataHost(clusterStart, 1);
     }
     writeData(content, target);
     if (!owned) {
@@ -271,14 +295,14 @@ final class ImageWriter {
     long bitmap = table[2 * l2Index + 1];
     long host = entry & Qcow2Image.L2E_OFFSET_MASK;
     boolean compressed = (entry & Qcow2Image.OFLAG_COMPRESSED) != 0;
-    boolean owned = !compressed && host != 0 && (entry & Qcow2Image.OFLAG_COPIED) != 0;
+    boolean owned = !compressed && (host != 0 || external) && (entry & Qcow2Image.OFLAG_COPIED) != 0;
     if (owned) {
       image.checkedHost(host, g.l1Index(guest), l2Index);
     }
     long alloc = bitmap & 0xffffffffL;
     long zero = bitmap >>> 32;
 
-    if (!compressed && (host == 0 || owned)) {
+    if (!compressed && (owned || (host == 0 && (entry & Qcow2Image.OFLAG_COPIED) == 0))) {
       // Fill only the touched subclusters, from what they read as now, then add the data.
       int from = first << g.subclusterBits;
       int to = (last + 1) << g.subclusterBits;
@@ -291,7 +315,7 @@ final class ImageWriter {
         content.put(data);
         content.rewind();
       }
-      long target = owned ? host : allocate(1);
+      long target = owned ? host : dataHost(clusterStart, 1);
       writeData(content, target + from);
       table[2 * l2Index] = target | Qcow2Image.OFLAG_COPIED;
       table[2 * l2Index + 1] = ((zero & ~touched) << 32) | (alloc | touched);
@@ -302,7 +326,7 @@ final class ImageWriter {
     content.position(inCluster);
     content.put(data);
     content.rewind();
-    long target = allocate(1);
+    long target = dataHost(clusterStart, 1);
     writeData(content, target);
     release(entry);
     table[2 * l2Index] = target | Qcow2Image.OFLAG_COPIED;
@@ -331,8 +355,13 @@ final class ImageWriter {
     return b.flip();
   }
 
-  private void writeData(ByteBuffer data, long hostOffset) throws IOException {
-    storage.write(data, hostOffset);
+  private void writeData(ByteBuffer bytes, long hostOffset) throws IOException {
+    if (external && hostOffset + bytes.remaining() > image.size()) {
+      // A data file holds the disk at its guest offsets: the last cluster's tail past the end of
+      // the disk is never read, and a raw data file must stay exactly the disk's size.
+      bytes = bytes.duplicate().limit(bytes.position() + (int) Math.max(0, image.size() - hostOffset));
+    }
+    data.write(bytes, hostOffset);
     dataWritten = true;
   }
 
@@ -357,7 +386,7 @@ final class ImageWriter {
       int l1Index = (int) (c / g.l2Entries);
       long[] table = l2ForWrite(l1Index);
       int count = (int) Math.min(g.l2Entries - c % g.l2Entries, clusters - c);
-      long host = allocate(count);
+      long host = dataHost(c << g.clusterBits, count);
       for (int i = 0; i < count; i++) {
         table[k * (int) ((c + i) % g.l2Entries)] = (host + ((long) i << g.clusterBits)) | Qcow2Image.OFLAG_COPIED;
       }
@@ -366,8 +395,8 @@ final class ImageWriter {
         for (long at = host; at < end; at += zeros.capacity()) {
           writeData(zeros.clear().limit((int) Math.min(zeros.capacity(), end - at)), at);
         }
-      } else if (end > storage.size()) {
-        storage.truncate(end);
+      } else if (end > data.size()) {
+        data.truncate(end);
       }
       c += count;
     }
@@ -380,6 +409,12 @@ final class ImageWriter {
   /** Makes [guest, guest + length) read as zeros. */
   void writeZeroes(long guest, long length) throws IOException {
     beforeChange();
+    if (rawData) {
+      // The raw data file must read zeros there too: write them.
+      writeZeroBytes(guest, length);
+      flushIfCacheFull();
+      return;
+    }
     long end = guest + length;
     long at = guest;
     while (at < end) {
@@ -402,12 +437,14 @@ final class ImageWriter {
     return (inCluster & mask) == 0 && (n & mask) == 0;
   }
 
-  private void writeZeroBytes(long guest, int n) throws IOException {
+  private void writeZeroBytes(long guest, long n) throws IOException {
     if (!v3 && image.backing() == null && readsAsUnallocated(guest)) {
       return; // Nothing below, nothing here: it already reads as zeros.
     }
-    ByteBuffer zeros = ByteBuffer.allocate(n);
-    write(zeros, guest);
+    ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(n, 1 << 20));
+    for (long done = 0; done < n; done += zeros.capacity()) {
+      write(zeros.clear().limit((int) Math.min(zeros.capacity(), n - done)), guest + done);
+    }
   }
 
   private boolean readsAsUnallocated(long guest) throws IOException {
@@ -461,6 +498,19 @@ final class ImageWriter {
       return;
     }
     beforeChange();
+    if (rawData) {
+      // Discarded clusters of a raw data file become zeros in it, which is what they read as.
+      long first = (guest + g.clusterSize - 1) & ~((long) g.clusterSize - 1);
+      long end = (guest + length) & ~((long) g.clusterSize - 1);
+      if (guest + length == image.size()) {
+        end = guest + length;
+      }
+      if (end > first) {
+        writeZeroBytes(first, end - first);
+      }
+      flushIfCacheFull();
+      return;
+    }
     long first = (guest + g.clusterSize - 1) & ~((long) g.clusterSize - 1);
     long end = (guest + length) & ~((long) g.clusterSize - 1);
     if (guest + length == image.size()) {
@@ -509,6 +559,9 @@ final class ImageWriter {
    * cluster, as qemu does.
    */
   void writeCompressed(ByteBuffer cluster, long guest) throws IOException {
+    if (external) {
+      throw new IllegalStateException(image.filename() + ": compressed clusters cannot go to an external data file");
+    }
     beforeChange();
     if (compressor == null) {
       compressor = new ClusterCompressor(image.header().compressionType(), g.clusterSize);
@@ -598,6 +651,7 @@ final class ImageWriter {
       dataWritten = true;
     }
     if (dataWritten) {
+      data.force();
       storage.force();
       dataWritten = false;
     }

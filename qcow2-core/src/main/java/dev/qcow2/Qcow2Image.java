@@ -120,7 +120,7 @@ public final class Qcow2Image implements DiskImage {
               filename, Structure.EXTERNAL_DATA_FILE, 72, "is required but the image does not name it");
         }
         dataName = ext.text();
-        data = BackingFiles.openDataFile(path, ext, options);
+        data = BackingFiles.openDataFile(path, ext, options, options.writable());
       }
       String name = header.backingFileName();
       if (name != null && !name.isEmpty() && options.openBacking()) {
@@ -152,8 +152,10 @@ public final class Qcow2Image implements DiskImage {
    * the file lock came first, in {@link #checkWritable(String, Header)} and {@link #lock}.
    */
   private void prepareForWriting() throws IOException {
-    if (header.autoclearFeatures() != 0) {
-      storage.write(ByteBuffer.allocate(8), 88);
+    // We keep a raw data file raw; every other autoclear bit (the bitmaps') we would let go stale.
+    long keep = header.autoclearFeatures() & (dataFileName != null ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
+    if (header.autoclearFeatures() != keep) {
+      storage.write(ByteBuffer.allocate(8).putLong(0, keep), 88);
       storage.force();
     }
     this.refcounts = new Refcounts(filename, storage, header, g);
@@ -213,15 +215,11 @@ public final class Qcow2Image implements DiskImage {
     return WRITERS.containsKey(real);
   }
 
-  /** Refuses writing before anything is touched: a corrupt image, or one with a data file. */
+  /** Refuses writing before anything is touched: a corrupt image. */
   private static void checkWritable(String name, Header header) throws Qcow2Exception {
     if (header.isCorrupt()) {
       throw new CorruptImageException(name, Structure.HEADER, 72,
           "is marked corrupt; repair it (qemu-img check -r all) before writing");
-    }
-    if (header.hasExternalDataFile()) {
-      throw new UnsupportedImageException(name, Structure.EXTERNAL_DATA_FILE, 72,
-          "is in use; writing images with an external data file is not supported yet");
     }
   }
 
@@ -642,9 +640,14 @@ public final class Qcow2Image implements DiskImage {
     }
     ImageCreator.write(path, options);
     Qcow2Image image = open(path, openOptions.toBuilder().writable(true).build());
-    if (options.preallocation() != CreateOptions.Preallocation.OFF) {
+    CreateOptions.Preallocation prealloc = options.preallocation();
+    if (options.dataFileRaw() && prealloc == CreateOptions.Preallocation.OFF) {
+      // A raw data file must map every guest cluster to itself, as qemu-img create makes it.
+      prealloc = CreateOptions.Preallocation.METADATA;
+    }
+    if (prealloc != CreateOptions.Preallocation.OFF) {
       try {
-        image.writer.preallocate(options.preallocation());
+        image.writer.preallocate(prealloc);
       } catch (IOException | RuntimeException e) {
         closeQuietly(image, e);
         throw e;
@@ -772,6 +775,15 @@ public final class Qcow2Image implements DiskImage {
 
   Storage storage() {
     return storage;
+  }
+
+  /** Where data clusters live: the external data file, or the image file itself. */
+  Storage dataStorage() {
+    return dataStorage;
+  }
+
+  boolean hasExternalDataFile() {
+    return dataFileName != null;
   }
 
   long[] l1() {

@@ -127,6 +127,9 @@ final class ReferenceWalk {
           continue;
         }
         long host = e & Qcow2Image.L2E_OFFSET_MASK;
+        if (h.hasExternalDataFile()) {
+          continue; // data clusters live in the data file, which has no refcounts
+        }
         if (host != 0) {
           if (!g.isClusterAligned(host)) {
             problem(Structure.DATA_CLUSTER, host, "ERROR offset=" + Long.toHexString(host)

@@ -98,6 +98,8 @@ class RandomWriteTest {
     };
 
     boolean lazy = version == 3 && r.nextInt(4) == 0;
+    boolean external = version == 3 && r.nextInt(5) == 0;
+    boolean rawData = external && backing == null && r.nextBoolean();
     CreateOptions.Preallocation prealloc = CreateOptions.Preallocation.OFF;
     if ((backing == null || extendedL2) && r.nextInt(5) == 0) {
       prealloc = CreateOptions.Preallocation.values()[1 + r.nextInt(3)];
@@ -106,12 +108,14 @@ class RandomWriteTest {
     String baseDigest = null;
     CreateOptions.Builder options = CreateOptions.builder(size)
         .version(version).clusterSize(clusterSize).refcountBits(bits)
-        .extendedL2(extendedL2).compressionType(compression).preallocation(prealloc).lazyRefcounts(lazy);
+        .extendedL2(extendedL2).compressionType(compression).preallocation(prealloc).lazyRefcounts(lazy)
+        .dataFile(external ? "ours.data" : null, rawData);
     StringBuilder qemuOptions = new StringBuilder("compat=" + (version == 2 ? "0.10" : "1.1")
         + ",cluster_size=" + clusterSize + ",refcount_bits=" + bits
         + ",extended_l2=" + (extendedL2 ? "on" : "off") + ",compression_type=" + compression.qemuName()
         + ",preallocation=" + prealloc.name().toLowerCase(java.util.Locale.ROOT)
-        + (version == 3 ? ",lazy_refcounts=" + (lazy ? "on" : "off") : ""));
+        + (version == 3 ? ",lazy_refcounts=" + (lazy ? "on" : "off") : "")
+        + (external ? ",data_file=theirs.data,data_file_raw=" + (rawData ? "on" : "off") : ""));
     if (backing != null) {
       long baseSize = size - 512L * r.nextInt(2048); // sometimes shorter than the overlay
       Path base = dir.resolve("base." + backing);
@@ -137,7 +141,8 @@ class RandomWriteTest {
       Op op = randomOp(r, size, clusterSize, compression);
       int first = (int) (op.offset() / clusterSize);
       int last = (int) ((op.offset() + Math.max(1, op.length()) - 1) / clusterSize);
-      if (op.kind().equals("compressed") && (touched.get(first) || prealloc != CreateOptions.Preallocation.OFF)) {
+      if (op.kind().equals("compressed")
+          && (touched.get(first) || prealloc != CreateOptions.Preallocation.OFF || external)) {
         continue;
       }
       if (!op.kind().equals("flush")) {
@@ -192,6 +197,9 @@ class RandomWriteTest {
     Path theirs = Qemu.toRaw(dir, "theirs.qcow2", "theirs.raw");
     assertModel(Files.readAllBytes(theirs), Files.readAllBytes(raw), "ours against qemu-io's, options " + qemuOptions + ", ops " + ops);
 
+    if (rawData) {
+      assertModel(model, Files.readAllBytes(dir.resolve("ours.data")), "our raw data file");
+    }
     if (baseDigest != null) {
       assertEquals(baseDigest, digest(dir.resolve("base." + backing)), "the backing file changed");
     }

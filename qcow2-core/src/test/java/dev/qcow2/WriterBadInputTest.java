@@ -208,19 +208,31 @@ class WriterBadInputTest {
   }
 
   @Test
-  void externalDataFileRefusesWriting() throws IOException {
+  void imageWithAnExternalDataFileIsWrittenInPlace() throws IOException {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "data_file=ext.raw", "ext.qcow2", Long.toString(SIZE));
     Qemu.io(dir, "ext.qcow2", "write -P 7 0 200k");
-    refusedOpen(dir.resolve("ext.qcow2"), UnsupportedImageException.class, Structure.EXTERNAL_DATA_FILE, 72, dir.resolve("ext.raw"));
+    try (Qcow2Image img = Qcow2Image.open(dir.resolve("ext.qcow2"), OpenOptions.builder().writable(true).build())) {
+      byte[] b = new byte[100_000];
+      Arrays.fill(b, (byte) 9);
+      img.write(ByteBuffer.wrap(b), 150_000);
+    }
+    Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "ext.qcow2"));
+    assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
+    Qemu.io(dir, "ext.qcow2", "read -P 7 0 150000", "read -P 9 150000 100000");
   }
 
   @Test
-  void externalDataFileWithDirtyBitRefusesWritingWithoutRepair() throws IOException {
+  void dirtyImageWithAnExternalDataFileIsRepairedOnWritableOpen() throws IOException {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "data_file=ext.raw,lazy_refcounts=on", "ext.qcow2", Long.toString(SIZE));
     Qemu.io(dir, "ext.qcow2", "write -P 7 0 200k");
     Path image = dir.resolve("ext.qcow2");
     Poke.u64(image, 72, Poke.readU64(image, 72) | FeatureBits.INCOMPAT_DIRTY);
-    refusedOpen(image, UnsupportedImageException.class, Structure.EXTERNAL_DATA_FILE, 72, dir.resolve("ext.raw"));
+    try (Qcow2Image img = Qcow2Image.open(image, OpenOptions.builder().writable(true).build())) {
+      assertEquals(0, Poke.readU64(image, 72) & FeatureBits.INCOMPAT_DIRTY, "repaired on open");
+    }
+    Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "ext.qcow2"));
+    assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
+    Qemu.io(dir, "ext.qcow2", "read -P 7 0 200k");
   }
 
   // ---------------------------------------------------------------------------------------------

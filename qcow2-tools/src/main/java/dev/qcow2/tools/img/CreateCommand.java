@@ -254,6 +254,11 @@ final class CreateCommand implements Callable<Integer> {
     if (backingFmt != null && backing == null) {
       throw fail(file, "Backing format cannot be used without backing file");
     }
+    String dataFile = opts.string("data_file");
+    boolean dataFileRaw = opts.isSet("data_file_raw") && opts.bool("data_file_raw");
+    if (dataFileRaw && dataFile == null) {
+      throw fail(file, "data-file-raw requires data-file");
+    }
     boolean lazyRefcounts = opts.bool("lazy_refcounts");
     if (version < 3 && lazyRefcounts) {
       throw fail(file, "Lazy refcounts only supported with compatibility level 1.1 and above "
@@ -288,6 +293,7 @@ final class CreateCommand implements Callable<Integer> {
           .compressionType(compressionType)
           .preallocation(preallocation)
           .backingFile(backing, backingFmt)
+          .dataFile(dataFile, dataFileRaw)
           .build();
     } catch (IllegalArgumentException e) {
       throw fail(file, e.getMessage());

@@ -42,6 +42,9 @@ final class CreateOptionList {
       new Desc("compat", Type.STRING, null, "Compatibility level (v2 [0.10] or v3 [1.1])"),
       new Desc("backing_file", Type.STRING, null, "File name of a base image"),
       new Desc("backing_fmt", Type.STRING, null, "Image format of the base image"),
+      new Desc("data_file", Type.STRING, null, "File name of an external data file"),
+      new Desc("data_file_raw", Type.BOOL, null,
+          "The external data file must stay valid as a raw image"),
       new Desc("lazy_refcounts", Type.BOOL, "off", "Postpone refcount updates"),
       new Desc("refcount_bits", Type.NUMBER, "16", "Width of a reference count entry in bits"));
 
@@ -50,7 +53,7 @@ final class CreateOptionList {
 
   /** Options qemu knows that we do not implement: refused by name rather than as unknown. */
   private static final List<String> UNSUPPORTED =
-      List.of("data_file", "data_file_raw", "encryption", "nocow", "extent_size_hint");
+      List.of("encryption", "nocow", "extent_size_hint");
 
   private final String format;
   private final List<Desc> descs;

@@ -233,13 +233,23 @@ class CreateCommandTest {
     assertCreatesLikeQemu("self.qcow2", "-f", "qcow2", "-b", self, "-F", "qcow2", "FILE", "1M");
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"data_file=d.data", "data_file=d.data,data_file_raw=on", "data_file=d.data,cluster_size=4096"})
+  void should_create_images_with_a_data_file_as_qemu_img_does(String options) throws Exception {
+    Cli.Result r = Cli.run("qcow2", "create", "-f", "qcow2", "-o", options, dir.resolve("d.qcow2").toString(), "4M");
+    assertEquals(0, r.exitCode(), r.stderr());
+    Qemu.Result q = Qemu.exec(dir, List.of("qemu-img", "create", "-f", "qcow2", "-o",
+        options.replace("d.data", "q.data"), dir.resolve("q.qcow2").toString(), "4M"));
+    assertEquals(q.stdout().replace("q.qcow2", "d.qcow2").replace("q.data", "d.data"), r.stdout());
+    Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "d.qcow2"));
+    assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
+    Qemu.io(dir, "d.qcow2", "write -P 3 4096 8192", "read -P 3 4096 8192");
+    assertEquals(Files.size(dir.resolve("q.data")), Files.size(dir.resolve("d.data")));
+  }
+
   @Test
   void should_refuse_what_we_do_not_write_in_one_line() {
     String file = dir.resolve("df.qcow2").toString();
-    Cli.Result r = Cli.run("qcow2", "create", "-f", "qcow2", "-o", "data_file=x.data", file, "1M");
-    assertEquals(1, r.exitCode());
-    assertEquals("qcow2: " + file + ": option 'data_file' is not supported by qcow2 create\n", r.stderr());
-    assertEquals("", r.stdout());
     Cli.Result e = Cli.run("qcow2", "create", "-f", "qcow2", "-o", "encrypt.format=luks", file, "1M");
     assertEquals("qcow2: " + file + ": option 'encrypt.format' is not supported by qcow2 create\n", e.stderr());
     Cli.Result v = Cli.run("qcow2", "create", "-f", "vmdk", file, "1M");
