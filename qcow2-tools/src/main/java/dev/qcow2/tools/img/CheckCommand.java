@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -24,9 +25,7 @@ import picocli.CommandLine.Spec;
 final class CheckCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--output", paramLabel = "human|json", defaultValue = "human",
-      description = "Output format (default: human).")
-  String output;
+  @Mixin ReportOptions report;
 
   @Option(names = "-r", paramLabel = "leaks|all", description = "Repair leaks, or everything.")
   String repair;
@@ -37,16 +36,12 @@ final class CheckCommand implements Callable<Integer> {
   @Option(names = "-q", description = "Quiet: print nothing.")
   boolean quiet;
 
-  @Option(names = {"-U", "--force-share"},
-      description = "Accepted for qemu-img compatibility; images are never locked.")
-  boolean forceShare;
-
   @Parameters(paramLabel = "FILE")
   String file;
 
   @Override
   public Integer call() throws IOException {
-    boolean json = Images.checkOutput(spec.commandLine(), output).equals("json");
+    boolean json = report.json(spec.commandLine());
     ImageChecker.Repair mode = ImageChecker.Repair.NONE;
     if (repair != null) {
       switch (repair) {

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -25,9 +26,7 @@ import picocli.CommandLine.Spec;
 final class InfoCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--output", paramLabel = "human|json", defaultValue = "human",
-      description = "Output format (default: human).")
-  String output;
+  @Mixin ReportOptions report;
 
   @Option(names = "--backing-chain", description = "Also show every image of the backing chain.")
   boolean backingChain;
@@ -35,16 +34,12 @@ final class InfoCommand implements Callable<Integer> {
   @Option(names = "-f", paramLabel = "FMT", description = "Image format: qcow2 or raw (default: detect).")
   String format;
 
-  @Option(names = {"-U", "--force-share"},
-      description = "Accepted for qemu-img compatibility; images are never locked.")
-  boolean forceShare;
-
   @Parameters(paramLabel = "FILE")
   String file;
 
   @Override
   public Integer call() throws IOException {
-    boolean json = Images.checkOutput(spec.commandLine(), output).equals("json");
+    boolean json = report.json(spec.commandLine());
     List<ImageInfo> chain = collect();
     PrintWriter out = spec.commandLine().getOut();
     if (json) {

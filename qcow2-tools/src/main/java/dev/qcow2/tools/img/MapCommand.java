@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -22,9 +23,7 @@ import picocli.CommandLine.Spec;
 final class MapCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--output", paramLabel = "human|json", defaultValue = "human",
-      description = "Output format (default: human).")
-  String output;
+  @Mixin ReportOptions report;
 
   @Option(names = {"-s", "--start-offset"}, paramLabel = "N", defaultValue = "0",
       converter = SizeParser.class,
@@ -37,10 +36,6 @@ final class MapCommand implements Callable<Integer> {
 
   @Option(names = "-f", paramLabel = "FMT", description = "Image format: qcow2 or raw (default: detect).")
   String format;
-
-  @Option(names = {"-U", "--force-share"},
-      description = "Accepted for qemu-img compatibility; images are never locked.")
-  boolean forceShare;
 
   @Parameters(paramLabel = "FILE")
   String file;
@@ -86,7 +81,7 @@ final class MapCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    boolean json = Images.checkOutput(spec.commandLine(), output).equals("json");
+    boolean json = report.json(spec.commandLine());
     PrintWriter out = spec.commandLine().getOut();
     try (DiskImage image = Images.open(file, format, OpenOptions.defaults())) {
       long length = image.size();
