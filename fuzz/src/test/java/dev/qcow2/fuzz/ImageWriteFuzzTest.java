@@ -19,7 +19,9 @@ import java.nio.file.Path;
 class ImageWriteFuzzTest {
   private static final OpenOptions OPTIONS =
       OpenOptions.builder().writable(true).openBacking(false).l2CacheSize(1 << 20)
-          .maxL1Entries(1 << 16).maxSnapshots(1024).build();
+          .maxL1Entries(1 << 16).maxSnapshots(1024)
+          // An image may name any file as its external data file; fuzzing must never open one.
+          .allowBackingIn(Path.of("/nonexistent/qcow2-fuzz")).build();
 
   @FuzzTest(maxDuration = "30s")
   void writeIntoArbitraryImage(FuzzedDataProvider data) throws IOException {
