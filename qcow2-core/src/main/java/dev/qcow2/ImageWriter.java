@@ -33,7 +33,6 @@ final class ImageWriter {
   /** The external data file must stay a valid raw image: zeros are written, never flagged. */
   private final boolean rawData;
   private final ClusterGeometry g;
-  private final long[] l1;
   private final L2Cache cache;
   private final Refcounts refcounts;
   private final boolean v3;
@@ -58,7 +57,6 @@ final class ImageWriter {
     this.external = image.hasExternalDataFile();
     this.rawData = external && (image.header().autoclearFeatures() & FeatureBits.AUTOCLEAR_DATA_FILE_RAW) != 0;
     this.g = image.geometry();
-    this.l1 = image.l1();
     this.cache = image.l2Cache();
     this.refcounts = refcounts;
     this.v3 = image.header().version() >= 3;
@@ -87,6 +85,7 @@ final class ImageWriter {
    * with a snapshot (its L1 entry lacks COPIED).
    */
   private long[] l2ForWrite(int l1Index) throws IOException {
+    long[] l1 = image.l1();
     long entry = l1[l1Index];
     long offset = entry & Qcow2Image.L1E_OFFSET_MASK;
     if (offset != 0 && (entry & Qcow2Image.OFLAG_COPIED) != 0) {
@@ -524,6 +523,7 @@ final class ImageWriter {
 
   private void discardCluster(long guest) throws IOException {
     int l1Index = g.l1Index(guest);
+    long[] l1 = image.l1();
     if ((l1[l1Index] & Qcow2Image.L1E_OFFSET_MASK) == 0 && image.backing() == null) {
       return; // Nothing allocated and nothing below.
     }
@@ -618,6 +618,46 @@ final class ImageWriter {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Resizing
+
+  /**
+   * Grows the disk. If the L1 table is too small, a larger one is written to new clusters and made
+   * durable with everything else first; then one header write switches size, l1_size and
+   * l1_table_offset together (bytes 24 to 47); the old table's clusters are freed after that.
+   */
+  void resize(long newSize) throws IOException {
+    beforeChange();
+    long[] l1 = image.l1();
+    long needed = g.l1EntriesFor(newSize);
+    if (needed > (32L << 20) / 8) {
+      throw new IllegalArgumentException(image.filename() + ": size " + newSize + " needs an L1 table larger than 32 MiB");
+    }
+    flush();
+    long l1Offset = image.l1TableOffset();
+    long[] newL1 = l1;
+    if (needed > l1.length) {
+      newL1 = java.util.Arrays.copyOf(l1, (int) needed);
+      int clusters = (int) ((needed * 8 + g.clusterSize - 1) >>> g.clusterBits);
+      long newOffset = allocate(clusters);
+      ByteBuffer table = ByteBuffer.allocate(clusters << g.clusterBits);
+      table.asLongBuffer().put(newL1);
+      storage.write(table, newOffset);
+      flush(); // the new table and its refcounts are durable before the header names them
+      long oldClusters = ((long) l1.length * 8 + g.clusterSize - 1) >>> g.clusterBits;
+      if (l1.length > 0) {
+        refcounts.free(l1Offset >>> g.clusterBits, oldClusters);
+      }
+      l1Offset = newOffset;
+    }
+    ByteBuffer fields = ByteBuffer.allocate(24);
+    fields.putLong(0, newSize).putInt(8, 0).putInt(12, newL1.length).putLong(16, l1Offset);
+    storage.write(fields, 24);
+    storage.force();
+    image.resized(newSize, newL1, l1Offset);
+    flush(); // now the old table may be freed
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Writing back
 
   private void flushIfCacheFull() throws IOException {
@@ -675,7 +715,8 @@ final class ImageWriter {
     }
     if (!dirtyL1.isEmpty()) {
       ByteBuffer b = ByteBuffer.allocate(8);
-      long l1Offset = image.header().l1TableOffset();
+      long l1Offset = image.l1TableOffset();
+      long[] l1 = image.l1();
       for (int i : dirtyL1) {
         b.clear();
         b.putLong(0, l1[i]);

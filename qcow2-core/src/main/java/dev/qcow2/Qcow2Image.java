@@ -55,7 +55,12 @@ public final class Qcow2Image implements DiskImage {
   private final String dataFileName;
   private final Header header;
   private final ClusterGeometry g;
-  private final long[] l1;
+  /** The active L1 table; replaced (not changed in size) when a resize grows it. */
+  private volatile long[] l1;
+  /** Where the active L1 table lies; changes when a resize moves it. */
+  private volatile long l1TableOffset;
+  /** The virtual size; changes with resize. */
+  private volatile long size;
   private final L2Cache l2Cache;
   private final DiskImage backing;
   private final List<Snapshot> snapshots;
@@ -101,6 +106,8 @@ public final class Qcow2Image implements DiskImage {
     this.fileSize = fileSize;
     this.g = new ClusterGeometry(header.clusterBits(), header.hasExtendedL2());
     this.l1 = readL1();
+    this.l1TableOffset = header.l1TableOffset();
+    this.size = header.size();
     long tables = Math.max(1, g.l1EntriesFor(header.size()));
     this.l2Cache = new L2Cache(options.l2CacheSize(), g.clusterSize, tables, this::loadL2);
     this.snapshots = SnapshotTable.read(filename, storage, header, g, fileSize);
@@ -328,7 +335,7 @@ public final class Qcow2Image implements DiskImage {
   long[] l2Table(int l1Index, long l2Offset) throws IOException {
     if (!g.isClusterAligned(l2Offset) || l2Offset > fileSize - g.clusterSize) {
       throw new CorruptImageException(
-          filename, Structure.L2_TABLE, header.l1TableOffset() + 8L * l1Index,
+          filename, Structure.L2_TABLE, l1TableOffset + 8L * l1Index,
           "offset 0x" + Long.toHexString(l2Offset)
               + (g.isClusterAligned(l2Offset) ? " lies outside the file" : " is not cluster-aligned")
               + " (L1 index " + l1Index + ")");
@@ -388,7 +395,7 @@ public final class Qcow2Image implements DiskImage {
   }
 
   private CorruptImageException corruptL2Entry(int l1Index, int l2Index, String problem) {
-    long l2Offset = l1[l1Index] & L1E_OFFSET_MASK;
+    long l2Offset = l1()[l1Index] & L1E_OFFSET_MASK;
     return new CorruptImageException(
         filename, Structure.L2_TABLE, l2Offset + (long) l2Index * g.l2EntryBytes,
         "entry " + problem + " (L1 index " + l1Index + ", L2 index " + l2Index + ")");
@@ -415,6 +422,7 @@ public final class Qcow2Image implements DiskImage {
     long perTable = g.bytesPerL2Table();
     long limit = Math.min(maxLength, perTable - (guestOffset & (perTable - 1)));
     int l1Index = g.l1Index(guestOffset);
+    long[] l1 = this.l1;
     long l2Offset = l1[l1Index] & L1E_OFFSET_MASK;
     if (l2Offset == 0) {
       // Whole L2 tables missing in a row are one run, so sparse disks map in few steps.
@@ -483,7 +491,7 @@ public final class Qcow2Image implements DiskImage {
     if (offset < 0) {
       throw new IllegalArgumentException(filename + ": negative offset " + offset);
     }
-    long size = header.size();
+    long size = this.size;
     if (offset >= size) {
       return -1;
     }
@@ -583,7 +591,7 @@ public final class Qcow2Image implements DiskImage {
 
   @Override
   public BlockStatus blockStatus(long offset, long maxLength) throws IOException {
-    long size = header.size();
+    long size = this.size;
     if (offset < 0 || offset >= size) {
       throw new IllegalArgumentException(filename + ": offset " + offset + " is outside the disk (" + size + " bytes)");
     }
@@ -714,7 +722,7 @@ public final class Qcow2Image implements DiskImage {
     if (!g.isClusterAligned(offset)) {
       throw new IllegalArgumentException(filename + ": compressed writes must start on a cluster boundary: " + offset);
     }
-    boolean last = offset + cluster.remaining() == header.size();
+    boolean last = offset + cluster.remaining() == size;
     if (cluster.remaining() != g.clusterSize && !(last && cluster.remaining() < g.clusterSize)) {
       throw new IllegalArgumentException(filename + ": a compressed write is one whole cluster, not " + cluster.remaining() + " bytes");
     }
@@ -748,9 +756,10 @@ public final class Qcow2Image implements DiskImage {
   }
 
   private void checkRange(long offset, long length) {
-    if (offset < 0 || length < 0 || offset > header.size() - length) {
+    long size = this.size;
+    if (offset < 0 || length < 0 || offset > size - length) {
       throw new IllegalArgumentException(
-          filename + ": range [" + offset + ", " + offset + " + " + length + ") is outside the disk (" + header.size() + " bytes)");
+          filename + ": range [" + offset + ", " + offset + " + " + length + ") is outside the disk (" + size + " bytes)");
     }
   }
 
@@ -790,6 +799,43 @@ public final class Qcow2Image implements DiskImage {
     return l1;
   }
 
+  long l1TableOffset() {
+    return l1TableOffset;
+  }
+
+  /** After a resize: the new size, and the new L1 table if it moved. */
+  void resized(long newSize, long[] newL1, long newL1Offset) {
+    this.l1 = newL1;
+    this.l1TableOffset = newL1Offset;
+    this.size = newSize;
+  }
+
+  /**
+   * Grows the virtual disk to {@code newSize} bytes (a multiple of 512); the new part reads as
+   * zeros, or from the backing file where it reaches. The L1 table grows and moves when the disk
+   * outgrows it; the switch is one header write after the new table is on disk. Shrinking is not
+   * supported yet.
+   */
+  public void resize(long newSize) throws IOException {
+    if (newSize % 512 != 0 || newSize < 0) {
+      throw new IllegalArgumentException(filename + ": size must be a non-negative multiple of 512: " + newSize);
+    }
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      if (newSize < size) {
+        throw new UnsupportedOperationException(filename + ": shrinking is not supported yet");
+      }
+      if (header.version() < 3 && !snapshots.isEmpty()) {
+        throw new UnsupportedImageException(filename, Structure.SNAPSHOT_TABLE, header.snapshotsOffset(),
+            "is in a version 2 image, whose snapshots do not record the disk size: it cannot be resized");
+      }
+      writer.resize(newSize);
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Facts
 
@@ -805,7 +851,7 @@ public final class Qcow2Image implements DiskImage {
 
   @Override
   public long size() {
-    return header.size();
+    return size;
   }
 
   @Override
@@ -847,7 +893,7 @@ public final class Qcow2Image implements DiskImage {
     return new ImageInfo(
         filename,
         "qcow2",
-        header.size(),
+        size,
         HostFiles.allocatedBytes(path),
         g.clusterSize,
         backingName,
@@ -941,7 +987,7 @@ public final class Qcow2Image implements DiskImage {
 
   @Override
   public String toString() {
-    return "Qcow2Image[" + filename + ", v" + header.version() + ", " + header.size() + " bytes, cluster "
+    return "Qcow2Image[" + filename + ", v" + header.version() + ", " + size + " bytes, cluster "
         + g.clusterSize + (backing != null ? ", backing " + backing.filename() : "") + "]";
   }
 }
