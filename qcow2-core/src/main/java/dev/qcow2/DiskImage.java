@@ -59,6 +59,11 @@ public interface DiskImage extends Closeable {
     }
   }
 
+  /** Whether the file starts with the qcow2 magic (anything else is taken as raw). */
+  static boolean isQcow2(Path path) throws IOException {
+    return ImageFormat.isQcow2(path);
+  }
+
   /** Opens a qcow2 or raw image read-only, detecting the format from the first bytes. */
   static DiskImage open(Path path) throws IOException {
     return open(path, OpenOptions.defaults());

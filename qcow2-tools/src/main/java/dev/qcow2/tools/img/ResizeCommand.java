@@ -1,0 +1,101 @@
+package dev.qcow2.tools.img;
+
+import dev.qcow2.DiskImage;
+import dev.qcow2.OpenOptions;
+import dev.qcow2.Qcow2Image;
+import dev.qcow2.tools.SizeParser;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.RandomAccessFile;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code qcow2 resize}: qemu-img's resize for qcow2 (growing) and raw (growing, and shrinking with
+ * --shrink). Prints "Image resized." as qemu-img does.
+ */
+@Command(name = "resize", description = "Change the virtual size of an image (as qemu-img resize).")
+final class ResizeCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "-f", paramLabel = "FMT", description = "Image format: qcow2 or raw (default: detect).")
+  String format;
+
+  @Option(names = "--shrink", description = "Allow the image to get smaller.")
+  boolean shrink;
+
+  @Option(names = "-q", description = "Quiet: print nothing on success.")
+  boolean quiet;
+
+  @Parameters(index = "0", paramLabel = "FILE")
+  String file;
+
+  @Parameters(index = "1", paramLabel = "[+|-]SIZE")
+  String sizeArgument;
+
+  @Override
+  public Integer call() throws IOException {
+    Path path = Path.of(file);
+    boolean qcow2 = format != null ? format.equals("qcow2") : DiskImage.isQcow2(path);
+    if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
+      throw new ParameterException(spec.commandLine(), "Unknown driver '" + format + "' (only qcow2 and raw are supported)");
+    }
+    PrintWriter err = spec.commandLine().getErr();
+    if (qcow2) {
+      try (Qcow2Image img = Qcow2Image.open(path, OpenOptions.builder().writable(true).build())) {
+        long size = target(img.size());
+        if (size % 512 != 0) {
+          err.print("qcow2: The new size must be a multiple of 512\n");
+          err.flush();
+          return 1;
+        }
+        if (size < img.size()) {
+          if (!shrink) {
+            err.print("qcow2: Use the --shrink option to perform a shrink operation.\n");
+            err.flush();
+            return 1;
+          }
+          throw new ParameterException(spec.commandLine(), "shrinking qcow2 images is not supported yet");
+        }
+        img.resize(size);
+      }
+    } else {
+      try (RandomAccessFile raw = new RandomAccessFile(path.toFile(), "rw")) {
+        long size = target(raw.length());
+        if (size < raw.length() && !shrink) {
+          err.print("qcow2: Use the --shrink option to perform a shrink operation.\n");
+          err.flush();
+          return 1;
+        }
+        raw.setLength(size);
+      }
+    }
+    if (!quiet) {
+      spec.commandLine().getOut().print("Image resized.\n");
+    }
+    return 0;
+  }
+
+  /** The new size from "SIZE", "+SIZE" or "-SIZE" (raw files take any size, qcow2 whole sectors). */
+  private long target(long current) {
+    String s = sizeArgument;
+    long size;
+    if (s.startsWith("+")) {
+      size = current + SizeParser.parse(s.substring(1));
+    } else if (s.startsWith("-")) {
+      size = current - SizeParser.parse(s.substring(1));
+    } else {
+      size = SizeParser.parse(s);
+    }
+    if (size < 0) {
+      throw new ParameterException(spec.commandLine(), "New image size must be positive");
+    }
+    return size;
+  }
+}
