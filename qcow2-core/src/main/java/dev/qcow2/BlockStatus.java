@@ -35,8 +35,4 @@ public record BlockStatus(
   BlockStatus below() {
     return new BlockStatus(start, length, depth + 1, present, zero, data, compressed, hostOffset, file);
   }
-
-  BlockStatus withLength(long newLength) {
-    return new BlockStatus(start, newLength, depth, present, zero, data, compressed, hostOffset, file);
-  }
 }

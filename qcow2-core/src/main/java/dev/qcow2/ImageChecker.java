@@ -146,13 +146,9 @@ public final class ImageChecker {
   }
 
   private static long[] readL2(Storage storage, long offset, ClusterGeometry g) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(g.clusterSize);
-    storage.readOrZero(b, offset);
-    b.flip();
-    long[] t = new long[g.clusterSize / 8];
-    b.asLongBuffer().get(t);
-    return t;
+    return Qcow2Image.readTable(storage, offset, g.clusterSize / 8);
   }
+
 
   // ---------------------------------------------------------------------------------------------
   // Repairs

@@ -90,12 +90,6 @@ final class L2Cache {
     trim();
   }
 
-  /** Drops a table that no longer exists (its cluster was freed). */
-  synchronized void remove(long hostOffset) {
-    tables.remove(hostOffset);
-    dirty.remove(hostOffset);
-  }
-
   private void trim() {
     Iterator<Map.Entry<Long, long[]>> it = tables.entrySet().iterator();
     while (tables.size() > capacity && it.hasNext()) {

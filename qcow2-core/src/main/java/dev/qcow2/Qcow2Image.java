@@ -2,7 +2,6 @@ package dev.qcow2;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.FileSystemException;
@@ -310,7 +309,8 @@ public final class Qcow2Image implements DiskImage {
     storage.force();
   }
 
-  private static long[] readTable(Storage storage, long offset, int entries) throws IOException {
+  /** Reads {@code entries} big-endian 64-bit table entries at {@code offset} (past the end: zeros). */
+  static long[] readTable(Storage storage, long offset, int entries) throws IOException {
     ByteBuffer b = ByteBuffer.allocate(entries * 8);
     storage.readOrZero(b, offset);
     b.flip();
@@ -324,13 +324,9 @@ public final class Qcow2Image implements DiskImage {
   }
 
   private long[] loadL2(long hostOffset) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(g.clusterSize).order(ByteOrder.BIG_ENDIAN);
-    storage.readOrZero(b, hostOffset);
-    b.flip();
-    long[] table = new long[g.clusterSize / 8];
-    b.asLongBuffer().get(table);
-    return table;
+    return readTable(storage, hostOffset, g.clusterSize / 8);
   }
+
 
   long[] l2Table(int l1Index, long l2Offset) throws IOException {
     if (!g.isClusterAligned(l2Offset) || l2Offset > fileSize - g.clusterSize) {

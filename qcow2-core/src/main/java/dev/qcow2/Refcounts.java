@@ -78,14 +78,6 @@ final class Refcounts {
     dirtyBlocks.add(t);
   }
 
-  long tableOffset() {
-    return tableOffset;
-  }
-
-  int tableClusters() {
-    return tableClusters;
-  }
-
   /** One past the highest cluster index used: where appended clusters go. */
   long endCluster() {
     return endCluster;

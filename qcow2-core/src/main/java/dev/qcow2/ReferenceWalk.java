@@ -204,12 +204,7 @@ final class ReferenceWalk {
       }
       throw new CorruptImageException(image, what, offset, "lies outside the file or is not cluster-aligned");
     }
-    ByteBuffer b = ByteBuffer.allocate(entries * 8);
-    storage.readOrZero(b, offset);
-    b.flip();
-    long[] t = new long[entries];
-    b.asLongBuffer().get(t);
-    return t;
+    return Qcow2Image.readTable(storage, offset, entries);
   }
 
   /** One more reference to every host cluster that [offset, offset + bytes) touches. */
