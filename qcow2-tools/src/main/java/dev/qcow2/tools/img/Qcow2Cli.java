@@ -49,6 +49,7 @@ public final class Qcow2Cli implements Callable<Integer> {
     verbs.put("check", CheckCommand::new);
     verbs.put("resize", ResizeCommand::new);
     verbs.put("compare", CompareCommand::new);
+    verbs.put("hash", () -> new HashCommand(err));
     CommandLine cmd = new CommandLine(new Qcow2Cli());
     if (verb != null && verbs.containsKey(verb)) {
       cmd.addSubcommand(verbs.get(verb).get());
