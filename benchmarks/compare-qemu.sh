@@ -12,6 +12,10 @@
 #               writeback out of the comparison
 #   --extra     also time raw -> qcow2 conversion and scattered 4 KiB writes (qemu-img bench -w
 #               against dev.qcow2.benchmarks.WriteLoop; needs benchmarks/target/benchmarks.jar)
+#   --convert   also time compressed conversion (raw -> qcow2 -c, zlib and zstd, against
+#               qemu-img convert -c -m 8 -W, with output sizes), sha1 of the virtual disk (against
+#               nbdcopy from qemu-nbd into sha1sum; needs libnbd-bin), and tree-sha256 of a 1 TiB
+#               image holding 1 GiB (against sha256sum of 1 GiB)
 #
 # Environment:
 #   BENCH_WORK  work folder (default benchmarks/work, ignored by git)
@@ -34,6 +38,7 @@ rounds=3
 keep=0
 out=""
 extra=0
+convert=0
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -41,6 +46,7 @@ while [ $# -gt 0 ]; do
     --keep) keep=1; shift ;;
     --out) [ $# -ge 2 ] || usage; out="$2"; shift 2 ;;
     --extra) extra=1; shift ;;
+    --convert) convert=1; shift ;;
     -h|--help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -68,6 +74,7 @@ mkdir -p "$out"
 # Only the files this script makes are ever deleted, wherever BENCH_WORK points.
 cleanup() {
   rm -f "$out/q.raw" "$out/o.raw" "$out/q.qcow2" "$out/o.qcow2" "$out/stderr.txt" "$work/files.list"
+  rm -f "$out/sizes.txt" "$work/tib.qcow2" "$work/gib.raw"
   rm -rf "$work/stage"
   if [ "$keep" = 0 ]; then
     rm -f "$work/fs.raw" "$work/plain.qcow2" "$work/zlib.qcow2" "$work/zstd.qcow2" "$work/images.stamp"
@@ -174,7 +181,7 @@ printf '%-12s %9s %9s %11s %8s %8s %10s %10s\n' image "file MiB" "virt MiB" "qem
 printf '%s\n' "${results[@]}"
 echo "ratio = qemu-img time / our time (above 1: we are faster); MB/s = virtual size / median time"
 
-[ "$extra" = 1 ] || exit 0
+[ "$extra" = 1 ] || [ "$convert" = 1 ] || exit 0
 
 # --- Extra jobs: raw -> qcow2, and scattered 4 KiB writes ---------------------------------------
 bench_jar="$root/benchmarks/target/benchmarks.jar"
@@ -192,15 +199,53 @@ compare() { # NAME QEMU-COMMAND OUR-COMMAND CHECK-COMMAND
       ot+=("$(seconds "$3")"); settle; qt+=("$(seconds "$2")")
     fi
     bash -c "$4" || { log "$1: check failed"; exit 1; }
+    log "  $1 round $i: qemu-img ${qt[-1]} s, ours ${ot[-1]} s"
+    sizes=""
+    if [ -f "$out/q.qcow2" ] && [ -f "$out/o.qcow2" ]; then
+      sizes=$(awk -v q="$(stat -c %s "$out/q.qcow2")" -v o="$(stat -c %s "$out/o.qcow2")" \
+        'BEGIN { printf "  size: qemu-img %.1f MiB, ours %.1f MiB (%.3fx)", q / 1048576, o / 1048576, o / q }')
+    fi
   done
   rm -f "$out/q.qcow2" "$out/o.qcow2"
   local qm om
   qm=$(printf '%s\n' "${qt[@]}" | median)
   om=$(printf '%s\n' "${ot[@]}" | median)
-  awk -v n="$1" -v q="$qm" -v o="$om" 'BEGIN { printf "%-36s %11.3f %8.3f %7.2fx\n", n, q, o, q / o }'
+  awk -v n="$1" -v q="$qm" -v o="$om" -v s="$sizes" 'BEGIN { printf "%-36s %11.3f %8.3f %7.2fx%s\n", n, q, o, q / o, s }'
 }
 echo
 printf '%-36s %11s %8s %8s\n' job "qemu-img s" "ours s" ratio
+if [ "$convert" = 1 ]; then
+  for codec in zlib zstd; do
+    compare "raw -> qcow2 -c $codec" \
+      "qemu-img convert -c -m 8 -W -O qcow2 -o compression_type=$codec $(q "$work/fs.raw") $(q "$out/q.qcow2")" \
+      "$qcow2_cmd convert -c -W -O qcow2 -o compression_type=$codec $(q "$work/fs.raw") $(q "$out/o.qcow2")" \
+      "qemu-img check -q $(q "$out/o.qcow2") && qemu-img compare -q $(q "$out/o.qcow2") $(q "$work/fs.raw")"
+  done
+  if command -v nbdcopy >/dev/null; then
+    for kind in plain zlib; do
+      img="$work/$kind.qcow2"
+      want=$(nbdcopy -- [ qemu-nbd -f qcow2 "$img" ] - | sha1sum | cut -d' ' -f1)
+      compare "sha1 of $kind.qcow2" \
+        "nbdcopy -- [ qemu-nbd -f qcow2 $(q "$img") ] - | sha1sum" \
+        "$qcow2_cmd hash -a sha1 $(q "$img")" \
+        "[ \"\$($qcow2_cmd hash -a sha1 $(q "$img") | cut -d' ' -f1)\" = $want ]"
+    done
+  else
+    log "nbdcopy is missing (apt-get install libnbd-bin): sha1 not timed"
+  fi
+  # tree-sha256 of 1 TiB holding 1 GiB, against the time to hash 1 GiB.
+  head -c 1G /dev/urandom >"$work/gib.raw"
+  qemu-img create -q -f qcow2 "$work/tib.qcow2" 1T
+  qemu-img convert -n -O qcow2 --target-is-zero "$work/gib.raw" "$work/tib.qcow2" 2>/dev/null ||
+    qemu-img dd -f raw -O qcow2 if="$work/gib.raw" of="$work/tib.qcow2" conv=notrunc 2>/dev/null ||
+    qemu-io -f qcow2 -c "write -P 0x5a 0 1G" "$work/tib.qcow2" >/dev/null
+  compare "tree-sha256 1 TiB/1 GiB vs sha256sum 1 GiB" \
+    "sha256sum $(q "$work/gib.raw")" \
+    "$qcow2_cmd hash -a tree-sha256 $(q "$work/tib.qcow2")" \
+    "true"
+  rm -f "$work/tib.qcow2" "$work/gib.raw"
+fi
+[ "$extra" = 1 ] || exit 0
 compare "raw -> qcow2" \
   "qemu-img convert -O qcow2 $(q "$work/fs.raw") $(q "$out/q.qcow2")" \
   "$qcow2_cmd convert -O qcow2 $(q "$work/fs.raw") $(q "$out/o.qcow2")" \

@@ -7,9 +7,10 @@ import java.util.zip.Deflater;
 
 /**
  * Compresses one cluster for a compressed L2 entry: raw deflate for "zlib" images, one zstd frame
- * for zstd images, at qemu's default levels (6 and 3). Keeps native state; one thread at a time.
+ * for zstd images, at qemu's default levels (6 and 3). Keeps native state: one thread at a time,
+ * and close it when done. Get one from {@link Qcow2Image#newCompressor()}.
  */
-final class ClusterCompressor {
+public final class ClusterCompressor implements AutoCloseable {
   private final CompressionType type;
   private final Deflater deflater;
   private final ZstdCompressCtx zstd;
@@ -61,5 +62,34 @@ final class ClusterCompressor {
       return null;
     }
     return out.duplicate().position(0).limit(n);
+  }
+
+  /**
+   * Compresses one whole cluster ({@code cluster.remaining()} is the cluster size; the disk's last
+   * cluster padded with zeros) into a new buffer of its own.
+   *
+   * @return the compressed cluster, or null if it does not shrink and must be stored plainly
+   */
+  public CompressedCluster compressCluster(ByteBuffer cluster) {
+    if (cluster.remaining() != clusterSize) {
+      throw new IllegalArgumentException("a cluster is " + clusterSize + " bytes, not " + cluster.remaining());
+    }
+    ByteBuffer packed = compress(cluster);
+    if (packed == null) {
+      return null;
+    }
+    ByteBuffer copy = ByteBuffer.allocate(packed.remaining()).put(packed).flip();
+    return new CompressedCluster(type, clusterSize, copy);
+  }
+
+  /** Frees the native compressor state. */
+  @Override
+  public void close() {
+    if (zstd != null) {
+      zstd.close();
+    }
+    if (deflater != null) {
+      deflater.end();
+    }
   }
 }

@@ -551,6 +551,33 @@ final class ImageWriter {
     }
   }
 
+  /**
+   * Makes every cluster unallocated, so the disk reads its backing file (or zeros) everywhere, as
+   * qemu's make_empty does after a commit: the L2 tables stay, holding only empty entries.
+   */
+  void makeEmpty() throws IOException {
+    if (rawData) {
+      throw new UnsupportedOperationException(image.filename() + ": an image with a raw data file cannot be emptied");
+    }
+    beforeChange();
+    long[] l1 = image.l1();
+    int k = g.extendedL2 ? 2 : 1;
+    for (int i = 0; i < l1.length; i++) {
+      if ((l1[i] & Qcow2Image.L1E_OFFSET_MASK) == 0) {
+        continue;
+      }
+      long[] table = l2ForWrite(i);
+      for (int j = 0; j < g.l2Entries; j++) {
+        release(table[k * j]);
+        table[k * j] = 0;
+        if (g.extendedL2) {
+          table[2 * j + 1] = 0;
+        }
+      }
+      flushIfCacheFull();
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Compressed clusters
 
@@ -571,10 +598,22 @@ final class ImageWriter {
       write(cluster, guest);
       return;
     }
+    writePacked(packed, guest);
+    cluster.position(cluster.limit());
+  }
+
+  /** Stores the compressed bytes of one guest cluster, packed after the previous ones. */
+  void writePacked(ByteBuffer packed, long guest) throws IOException {
+    if (external) {
+      throw new IllegalStateException(image.filename() + ": compressed clusters cannot go to an external data file");
+    }
+    beforeChange();
     int size = packed.remaining();
+    // The L2 table first, as qemu does: allocated after the bytes, it would take the cluster the
+    // next compressed cluster could have spilled into.
+    long[] table = l2ForWrite(g.l1Index(guest));
     long offset = allocateBytes(size);
     writeData(packed, offset);
-    long[] table = l2ForWrite(g.l1Index(guest));
     int l2Index = g.l2Index(guest);
     int k = g.extendedL2 ? 2 : 1;
     release(table[k * l2Index]);
@@ -584,7 +623,6 @@ final class ImageWriter {
     if (g.extendedL2) {
       table[2 * l2Index + 1] = 0;
     }
-    cluster.position(cluster.limit());
     flushIfCacheFull();
   }
 
@@ -686,6 +724,11 @@ final class ImageWriter {
   private void writeBack(boolean withRefcounts) throws IOException {
     // Clusters written only in part (the rest left as holes) must still lie inside the file.
     long end = refcounts.endCluster() << g.clusterBits;
+    if (nextCompressedByte != 0 && (nextCompressedByte >>> g.clusterBits) == refcounts.endCluster() - 1) {
+      // The last cluster is being filled with compressed clusters: like qemu, let the file end
+      // after the last sector they use (with 2 MiB clusters this saves up to 2 MiB an image).
+      end = (nextCompressedByte + 511) & ~511L;
+    }
     if (storage.size() < end) {
       storage.truncate(end);
       dataWritten = true;

@@ -736,6 +736,112 @@ public final class Qcow2Image implements DiskImage {
     }
   }
 
+  /**
+   * A compressor for this image's compression type and cluster size, for compressing on other
+   * threads than the one writing: see {@link #writeCompressed(CompressedCluster, long)}.
+   */
+  public ClusterCompressor newCompressor() {
+    return new ClusterCompressor(header().compressionType(), g.clusterSize);
+  }
+
+  /**
+   * Stores a cluster compressed by {@link #newCompressor()} (of this image or one with the same
+   * compression type and cluster size) at the cluster-aligned guest offset {@code offset}.
+   */
+  public void writeCompressed(CompressedCluster cluster, long offset) throws IOException {
+    checkRange(offset, Math.min(g.clusterSize, size - offset));
+    if (!g.isClusterAligned(offset)) {
+      throw new IllegalArgumentException(filename + ": compressed writes must start on a cluster boundary: " + offset);
+    }
+    if (cluster.type() != header().compressionType() || cluster.clusterSize() != g.clusterSize) {
+      throw new IllegalArgumentException(filename + ": a " + cluster.type() + " cluster of " + cluster.clusterSize()
+          + " bytes does not fit an image of " + header().compressionType() + " clusters of " + g.clusterSize);
+    }
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      writer.writePacked(cluster.bytes(), offset);
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Makes every cluster of the image unallocated: the disk then reads as its backing file, or
+   * zeros without one. What {@code qemu-img commit} does to the overlay it committed.
+   */
+  public void makeEmpty() throws IOException {
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      writer.makeEmpty();
+      writer.flush();
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Changes the backing file an image names, and nothing else (no data moves: see {@code
+   * ImageRebaser} for a rebase that keeps the content). {@code name} is stored as given, so a
+   * relative name stays relative to the image's folder; null removes the backing file. The header
+   * cluster is rewritten in one write, keeping every other header extension.
+   *
+   * @param format "qcow2", "raw", or null to name no format
+   */
+  public static void setBackingFile(Path path, String name, String format) throws IOException {
+    if (name != null && name.isEmpty()) {
+      name = null;
+    }
+    if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
+      throw new IllegalArgumentException("backing format must be qcow2 or raw: " + format);
+    }
+    try (Qcow2Image image = open(path, OpenOptions.builder().writable(true).openBacking(false).build())) {
+      image.lock.writeLock().lock();
+      try {
+        image.checkWritable();
+        image.writer.flush();
+        Header h = image.header;
+        int cs = image.g.clusterSize;
+        ByteBuffer b = ByteBuffer.allocate(cs);
+        ByteBuffer fields = ByteBuffer.allocate(h.headerLength());
+        image.storage.readOrZero(fields, 0);
+        b.put(fields.flip());
+        java.util.List<HeaderExtension> extensions = new java.util.ArrayList<>();
+        if (name != null && format != null) {
+          extensions.add(new HeaderExtension(HeaderExtension.BACKING_FORMAT, 0,
+              format.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        }
+        for (HeaderExtension e : h.extensions()) {
+          if (e.type() != HeaderExtension.BACKING_FORMAT) {
+            extensions.add(e);
+          }
+        }
+        byte[] nameBytes = name == null ? new byte[0] : name.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int needed = h.headerLength() + 8 + nameBytes.length;
+        for (HeaderExtension e : extensions) {
+          needed += 8 + ((e.data().length + 7) & ~7);
+        }
+        if (needed > cs || nameBytes.length > 1023) {
+          throw new IllegalArgumentException(path + ": backing file name '" + name + "' is too long for the header");
+        }
+        for (HeaderExtension e : extensions) {
+          b.putInt(e.type()).putInt(e.data().length).put(e.data());
+          b.position(b.position() + ((8 - e.data().length % 8) % 8));
+        }
+        b.putInt(HeaderExtension.END).putInt(0);
+        b.putLong(8, name == null ? 0 : b.position());
+        b.putInt(16, nameBytes.length);
+        b.put(nameBytes);
+        b.flip();
+        image.storage.write(b, 0);
+        image.storage.force();
+      } finally {
+        image.lock.writeLock().unlock();
+      }
+    }
+  }
+
   /** Makes every write so far durable, metadata included. */
   public void flush() throws IOException {
     lock.writeLock().lock();

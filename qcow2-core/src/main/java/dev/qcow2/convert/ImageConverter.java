@@ -1,8 +1,11 @@
 package dev.qcow2.convert;
 
 import dev.qcow2.BlockStatus;
+import dev.qcow2.ClusterCompressor;
+import dev.qcow2.CompressedCluster;
 import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
+import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -36,8 +39,6 @@ public final class ImageConverter {
    * in the processor's cache between the read and the write (512 KiB measured faster than 2 MiB).
    */
   static final int CHUNK_SIZE = 512 << 10;
-  /** The smallest zero run left as a hole, as qemu-img's default -S 4k. */
-  static final int ZERO_BLOCK = 4096;
 
   private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 16);
 
@@ -53,20 +54,42 @@ public final class ImageConverter {
    */
   public static void toRaw(DiskImage source, Path target, int threads, LongConsumer progress)
       throws IOException {
-    if (threads < 1) {
-      throw new IllegalArgumentException("threads must be at least 1: " + threads);
+    convert(source, target, ConvertOptions.builder().threads(threads).progress(progress).build());
+  }
+
+  /**
+   * Converts {@code source} (with its backing chain) into {@code target} as {@code options} say:
+   * qemu-img convert's job.
+   */
+  public static void convert(DiskImage source, Path target, ConvertOptions options) throws IOException {
+    if ("raw".equals(options.targetFormat())) {
+      rawTarget(source, target, options);
+    } else {
+      qcow2Target(source, target, options);
     }
+  }
+
+  private static void rawTarget(DiskImage source, Path target, ConvertOptions o) throws IOException {
     long size = source.size();
+    LongConsumer progress = o.progress();
+    int zeroBlock = (int) Math.min(CHUNK_SIZE, o.minSparse());
+    // With -n the old bytes stay unless the target is known to read zeros: write the zeros too.
+    boolean writeZeros = zeroBlock == 0 || (o.noCreate() && !o.targetIsZero());
     try (RandomAccessFile file = new RandomAccessFile(target.toFile(), "rw")) {
-      // Cut first so that no old byte survives where the new disk has a hole.
-      file.setLength(0);
-      file.setLength(size);
+      if (!o.noCreate()) {
+        // Cut first so that no old byte survives where the new disk has a hole.
+        file.setLength(0);
+        file.setLength(size);
+      } else if (file.length() < size) {
+        throw new IllegalArgumentException(target + ": the target is smaller than the source ("
+            + file.length() + " < " + size + " bytes)");
+      }
       FileChannel out = file.getChannel();
       long chunks = (size + CHUNK_SIZE - 1) / CHUNK_SIZE;
       AtomicLong nextChunk = new AtomicLong();
       AtomicLong done = new AtomicLong();
       AtomicBoolean failed = new AtomicBoolean();
-      int workers = (int) Math.max(1, Math.min(threads, chunks));
+      int workers = (int) Math.max(1, Math.min(o.threads(), chunks));
       ExecutorService pool = Executors.newFixedThreadPool(workers, namedThreads("qcow2-convert"));
       try {
         List<Future<Void>> futures = new ArrayList<>();
@@ -80,7 +103,13 @@ public final class ImageConverter {
                       long start = chunk * CHUNK_SIZE;
                       int length = (int) Math.min(CHUNK_SIZE, size - start);
                       try {
-                        copyChunk(source, out, buffer, start, length);
+                        if (writeZeros) {
+                          buffer.clear().limit(length);
+                          source.readFully(buffer, start);
+                          writeFully(out, buffer.flip(), start);
+                        } else {
+                          copyChunk(source, out, buffer, start, length, zeroBlock);
+                        }
                       } catch (IOException | RuntimeException e) {
                         failed.set(true);
                         throw e;
@@ -104,61 +133,9 @@ public final class ImageConverter {
     }
   }
 
-  /** What the writer does with each run of non-zero blocks, in guest order, on the calling thread. */
-  private interface RunWriter {
-    void write(ByteBuffer data, long guestOffset) throws IOException;
-  }
-
-  /**
-   * A chunk read by a worker: its bytes, and the runs of blocks in it that are not all zeros, as
-   * [from, to) pairs of offsets into the chunk.
-   */
-  private record Chunk(ByteBuffer data, int[] runs, int runCount) {}
-
-  /**
-   * Reads the disk in chunks on {@code threads} threads, a bounded window ahead, and hands the
-   * non-zero runs of each chunk to {@code writer} in guest order on the calling thread. Workers do
-   * the reading, decompression and zero scanning; one writer keeps the target's layout sequential
-   * and spares the file system concurrent writes to one file, which it would serialise anyway.
-   *
-   * @param block the zero-detection unit: a run is written only if it holds a non-zero byte in
-   *     some block-aligned block (4 KiB for raw targets, the cluster for qcow2 targets)
-   */
-  private static void readInOrder(DiskImage source, int chunkSize, int block, int threads,
-      LongConsumer progress, RunWriter writer) throws IOException {
-    long size = source.size();
-    long chunks = (size + chunkSize - 1) / chunkSize;
-    int window = 2 * threads + 2;
-    ExecutorService pool = Executors.newFixedThreadPool(threads, namedThreads("qcow2-convert"));
-    try {
-      java.util.ArrayDeque<Future<Chunk>> pending = new java.util.ArrayDeque<>();
-      java.util.ArrayDeque<ByteBuffer> free = new java.util.ArrayDeque<>();
-      for (int i = 0; i < window; i++) {
-        free.add(ByteBuffer.allocateDirect(chunkSize));
-      }
-      long submitted = 0;
-      for (long chunk = 0; chunk < chunks; chunk++) {
-        while (submitted < chunks && !free.isEmpty()) {
-          long start = submitted * chunkSize;
-          int length = (int) Math.min(chunkSize, size - start);
-          ByteBuffer buffer = free.poll();
-          pending.add(pool.submit(() -> readChunk(source, buffer, start, length, block)));
-          submitted++;
-        }
-        Chunk c = await(pending.poll());
-        long start = chunk * chunkSize;
-        for (int r = 0; r < c.runCount(); r += 2) {
-          int from = c.runs()[r];
-          int to = c.runs()[r + 1];
-          writer.write(c.data().duplicate().limit(to).position(from), start + from);
-        }
-        free.add(c.data());
-        if (progress != null) {
-          progress.accept(Math.min(size, start + chunkSize));
-        }
-      }
-    } finally {
-      pool.shutdownNow();
+  private static void writeFully(FileChannel out, ByteBuffer data, long at) throws IOException {
+    while (data.hasRemaining()) {
+      at += out.write(data, at);
     }
   }
 
@@ -170,59 +147,255 @@ public final class ImageConverter {
    */
   public static void toQcow2(DiskImage source, Path target, CreateOptions options, int threads, LongConsumer progress)
       throws IOException {
-    if (threads < 1) {
-      throw new IllegalArgumentException("threads must be at least 1: " + threads);
-    }
+    convert(source, target, ConvertOptions.builder().targetFormat("qcow2").createOptions(options)
+        .threads(threads).progress(progress).build());
+  }
+
+  /** What the writer does with one cluster of a chunk. */
+  private static final byte SKIP = 0;
+  private static final byte DATA = 1;
+  private static final byte ZERO = 2;
+  private static final byte PACKED = 3;
+
+  /**
+   * A chunk made ready by a worker: its bytes, the action for each of its clusters, and the
+   * compressed form of the clusters whose action is {@link #PACKED}.
+   */
+  private record Work(long start, int length, ByteBuffer data, byte[] actions, CompressedCluster[] packed) {}
+
+  /** What every worker shares for one qcow2 conversion. */
+  private record Plan(DiskImage source, DiskImage base, int clusterSize, boolean compress,
+      boolean explicitZeros, boolean writeZeroClusters, Qcow2Image out) {}
+
+  /**
+   * The qcow2 target: workers read, compare with the backing file (-B), scan for zeros and
+   * compress, a bounded window ahead; the calling thread alone writes, in guest order or, with
+   * out-of-order writes, in the order chunks are ready.
+   */
+  private static void qcow2Target(DiskImage source, Path target, ConvertOptions o) throws IOException {
     long size = source.size();
-    CreateOptions sized = options.toBuilder().size(size).build();
-    int clusterSize = sized.clusterSize();
-    try (Qcow2Image out = Qcow2Image.create(target, sized)) {
-      readInOrder(source, Math.max(CHUNK_SIZE, clusterSize), clusterSize, threads, progress, out::write);
+    Qcow2Image out;
+    if (o.noCreate()) {
+      out = Qcow2Image.open(target, OpenOptions.builder().writable(true).build());
+      if (out.size() < size) {
+        long has = out.size();
+        out.close();
+        throw new IllegalArgumentException(target + ": the target is smaller than the source ("
+            + has + " < " + size + " bytes)");
+      }
+    } else {
+      CreateOptions.Builder b = (o.createOptions() != null ? o.createOptions().toBuilder() : CreateOptions.builder(0))
+          .size((size + 511) & ~511L);
+      if (o.backingFile() != null) {
+        String format = o.backingFormat();
+        if (format == null) {
+          Path p = Path.of(o.backingFile());
+          Path dir = target.toAbsolutePath().getParent();
+          format = DiskImage.isQcow2(p.isAbsolute() || dir == null ? p : dir.resolve(p)) ? "qcow2" : "raw";
+        }
+        b.backingFile(o.backingFile(), format);
+      }
+      out = Qcow2Image.create(target, b.build());
+    }
+    try (out) {
+      DiskImage base = o.backingFile() != null ? out.backing() : null;
+      // An existing target keeps its old content where nothing is written: write the zeros too.
+      boolean explicitZeros = o.noCreate() && !o.targetIsZero();
+      Plan plan = new Plan(source, base, out.clusterSize(), o.compress(), explicitZeros, o.minSparse() == 0, out);
+      run(plan, o);
+      out.flush();
+    }
+  }
+
+  private static void run(Plan plan, ConvertOptions o) throws IOException {
+    DiskImage source = plan.source();
+    long size = source.size();
+    int chunkSize = Math.max(CHUNK_SIZE, plan.clusterSize());
+    long chunks = (size + chunkSize - 1) / chunkSize;
+    int threads = o.threads();
+    int window = 2 * threads + 2;
+    List<ClusterCompressor> compressors = java.util.Collections.synchronizedList(new ArrayList<>());
+    ThreadLocal<ClusterCompressor> compressor = ThreadLocal.withInitial(() -> {
+      ClusterCompressor c = plan.out().newCompressor();
+      compressors.add(c);
+      return c;
+    });
+    ThreadLocal<ByteBuffer> baseBuffer = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(chunkSize));
+    ThreadLocal<ByteBuffer> lastCluster = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(plan.clusterSize()));
+    ExecutorService pool = Executors.newFixedThreadPool(threads, namedThreads("qcow2-convert"));
+    try {
+      java.util.concurrent.ExecutorCompletionService<Work> ready =
+          new java.util.concurrent.ExecutorCompletionService<>(pool);
+      java.util.ArrayDeque<Future<Work>> inOrder = new java.util.ArrayDeque<>();
+      java.util.ArrayDeque<ByteBuffer> free = new java.util.ArrayDeque<>();
+      for (int i = 0; i < window; i++) {
+        free.add(ByteBuffer.allocateDirect(chunkSize));
+      }
+      long submitted = 0;
+      long done = 0;
+      for (long written = 0; written < chunks; written++) {
+        while (submitted < chunks && !free.isEmpty()) {
+          long start = submitted * chunkSize;
+          int length = (int) Math.min(chunkSize, size - start);
+          ByteBuffer buffer = free.poll();
+          Future<Work> f = ready.submit(
+              () -> prepare(plan, buffer, start, length, compressor, baseBuffer.get(), lastCluster.get()));
+          if (!o.outOfOrder()) {
+            inOrder.add(f);
+          }
+          submitted++;
+        }
+        Work w;
+        if (o.outOfOrder()) {
+          w = await(take(ready));
+        } else {
+          w = await(inOrder.poll());
+          // Keep the completion queue from growing: this chunk's future is in it too.
+          take(ready);
+        }
+        store(plan, w);
+        free.add(w.data());
+        done += w.length();
+        if (o.progress() != null) {
+          o.progress().accept(done);
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+      try {
+        pool.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      for (ClusterCompressor c : compressors) {
+        c.close();
+      }
+    }
+  }
+
+  private static Future<Work> take(java.util.concurrent.ExecutorCompletionService<Work> ready) throws IOException {
+    try {
+      return ready.take();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("conversion interrupted");
     }
   }
 
   /**
-   * Reads one chunk and finds its non-zero runs. Runs the source reports as zeros are neither read
-   * nor scanned.
+   * A worker's part for one chunk: read it (runs the source reports as zeros are not read),
+   * decide each cluster's action, and compress the clusters to store compressed.
    */
-  private static Chunk readChunk(DiskImage source, ByteBuffer buffer, long start, int length, int block)
-      throws IOException {
+  private static Work prepare(Plan plan, ByteBuffer buffer, long start, int length,
+      ThreadLocal<ClusterCompressor> compressor, ByteBuffer baseBuffer, ByteBuffer lastCluster) throws IOException {
+    int cs = plan.clusterSize();
+    int clusters = (length + cs - 1) / cs;
+    byte[] actions = new byte[clusters];
+    CompressedCluster[] packed = plan.compress() ? new CompressedCluster[clusters] : null;
     buffer.clear().limit(length);
-    int blocks = (length + block - 1) / block;
-    java.util.BitSet maybeData = new java.util.BitSet(blocks);
+    java.util.BitSet maybeData = read(plan.source(), buffer, start, length, cs);
+    java.util.BitSet baseData = null;
+    DiskImage base = plan.base();
+    if (base != null) {
+      long baseEnd = Math.min(start + length, base.size());
+      baseBuffer.clear().limit(length);
+      baseData = start < baseEnd
+          ? read(base, baseBuffer.slice(0, (int) (baseEnd - start)), start, (int) (baseEnd - start), cs)
+          : new java.util.BitSet();
+      if (baseEnd < start + length) {
+        fillZeros(baseBuffer.slice((int) Math.max(0, baseEnd - start), (int) (start + length - Math.max(start, baseEnd))));
+      }
+    }
+    for (int i = 0; i < clusters; i++) {
+      int from = i * cs;
+      int to = Math.min(length, from + cs);
+      boolean zero = !maybeData.get(i) || isZero(buffer, from, to);
+      byte action;
+      if (base != null) {
+        boolean same = !maybeData.get(i) && !baseData.get(i)
+            || buffer.slice(from, to - from).mismatch(baseBuffer.slice(from, to - from)) < 0;
+        action = same ? SKIP : zero ? ZERO : DATA;
+      } else if (zero) {
+        action = plan.writeZeroClusters() ? DATA : plan.explicitZeros() ? ZERO : SKIP;
+      } else {
+        action = DATA;
+      }
+      if (action == DATA && plan.compress()) {
+        ByteBuffer cluster = buffer.slice(from, to - from);
+        if (to - from < cs) {
+          // The disk's last cluster is padded with zeros, as qemu does.
+          lastCluster.clear();
+          lastCluster.put(cluster);
+          fillZeros(lastCluster);
+          cluster = lastCluster.flip();
+        }
+        CompressedCluster c = compressor.get().compressCluster(cluster);
+        if (c != null) {
+          packed[i] = c;
+          action = PACKED;
+        }
+      }
+      actions[i] = action;
+    }
+    buffer.position(0).limit(length);
+    return new Work(start, length, buffer, actions, packed);
+  }
+
+  /**
+   * Reads [start, start + length) of {@code image} into {@code buffer}; runs the image reports as
+   * zeros are filled, not read. Returns the clusters (of {@code cs} bytes) that may hold data.
+   */
+  private static java.util.BitSet read(DiskImage image, ByteBuffer buffer, long start, int length, int cs)
+      throws IOException {
+    java.util.BitSet maybeData = new java.util.BitSet((length + cs - 1) / cs);
     long at = start;
     while (at < start + length) {
-      BlockStatus status = source.blockStatus(at, start + length - at);
+      BlockStatus status = image.blockStatus(at, start + length - at);
       int n = (int) status.length();
       int from = (int) (at - start);
       ByteBuffer part = buffer.slice(from, n);
       if (!status.data() && status.zero()) {
-        while (part.hasRemaining()) {
-          part.put(ZEROS.duplicate().limit(Math.min(part.remaining(), ZEROS.capacity())));
-        }
+        fillZeros(part);
       } else {
-        source.readFully(part, at);
-        maybeData.set(from / block, (from + n + block - 1) / block);
+        image.readFully(part, at);
+        maybeData.set(from / cs, (from + n + cs - 1) / cs);
       }
       at += n;
     }
-    int[] runs = new int[2 * blocks];
-    int count = 0;
-    for (int b = maybeData.nextSetBit(0); b >= 0; b = maybeData.nextSetBit(b + 1)) {
-      int from = b * block;
-      int to = Math.min(length, from + block);
-      if (isZero(buffer, from, to)) {
-        continue;
-      }
-      if (count > 0 && runs[count - 1] == from) {
-        runs[count - 1] = to;
-      } else {
-        runs[count++] = from;
-        runs[count++] = to;
-      }
+    return maybeData;
+  }
+
+  private static void fillZeros(ByteBuffer part) {
+    while (part.hasRemaining()) {
+      part.put(ZEROS.duplicate().limit(Math.min(part.remaining(), ZEROS.capacity())));
     }
-    buffer.position(0).limit(length);
-    return new Chunk(buffer, runs, count);
+  }
+
+  /** The writer's part for one chunk, on the calling thread: runs of equal actions at a time. */
+  private static void store(Plan plan, Work w) throws IOException {
+    int cs = plan.clusterSize();
+    Qcow2Image out = plan.out();
+    byte[] actions = w.actions();
+    int i = 0;
+    while (i < actions.length) {
+      byte action = actions[i];
+      int j = i + 1;
+      if (action != PACKED) {
+        while (j < actions.length && actions[j] == action) {
+          j++;
+        }
+      }
+      int from = i * cs;
+      int to = Math.min(w.length(), j * cs);
+      long at = w.start() + from;
+      switch (action) {
+        case DATA -> out.write(w.data().duplicate().limit(to).position(from), at);
+        case ZERO -> out.writeZeroes(at, to - from);
+        case PACKED -> out.writeCompressed(w.packed()[i], at);
+        default -> { }
+      }
+      i = j;
+    }
   }
 
   /** The result of a worker's task, its failure rethrown as it was. */
@@ -248,7 +421,8 @@ public final class ImageConverter {
   }
 
   /** Copies guest bytes [start, start + length) into the target, leaving zero blocks as holes. */
-  private static void copyChunk(DiskImage source, FileChannel out, ByteBuffer buffer, long start, int length)
+  private static void copyChunk(DiskImage source, FileChannel out, ByteBuffer buffer, long start, int length,
+      int zeroBlock)
       throws IOException {
     long at = start;
     long end = start + length;
@@ -261,25 +435,25 @@ public final class ImageConverter {
       }
       buffer.clear().limit((int) runLength);
       source.readFully(buffer, at);
-      writeNonZero(out, buffer, (int) runLength, at);
+      writeNonZero(out, buffer, (int) runLength, at, zeroBlock);
       at += runLength;
     }
   }
 
-  /** Writes {@code buffer[0, length)} at {@code offset}, skipping 4 KiB-aligned all-zero blocks. */
-  private static void writeNonZero(FileChannel out, ByteBuffer buffer, int length, long offset)
+  /** Writes {@code buffer[0, length)} at {@code offset}, skipping aligned all-zero blocks. */
+  private static void writeNonZero(FileChannel out, ByteBuffer buffer, int length, long offset, int zeroBlock)
       throws IOException {
     int pos = 0;
     while (pos < length) {
       // Blocks align with guest offsets so that holes fall on file-system block boundaries.
-      int blockEnd = (int) Math.min(length, pos + ZERO_BLOCK - ((offset + pos) & (ZERO_BLOCK - 1)));
+      int blockEnd = (int) Math.min(length, pos + zeroBlock - ((offset + pos) % zeroBlock));
       if (isZero(buffer, pos, blockEnd)) {
         pos = blockEnd;
         continue;
       }
       int dataEnd = blockEnd;
       while (dataEnd < length) {
-        int next = Math.min(length, dataEnd + ZERO_BLOCK);
+        int next = Math.min(length, dataEnd + zeroBlock);
         if (isZero(buffer, dataEnd, next)) {
           break;
         }

@@ -50,6 +50,8 @@ public final class Qcow2Cli implements Callable<Integer> {
     verbs.put("resize", ResizeCommand::new);
     verbs.put("compare", CompareCommand::new);
     verbs.put("hash", () -> new HashCommand(err));
+    verbs.put("rebase", () -> new RebaseCommand(err));
+    verbs.put("commit", () -> new CommitCommand(err));
     CommandLine cmd = new CommandLine(new Qcow2Cli());
     if (verb != null && verbs.containsKey(verb)) {
       cmd.addSubcommand(verbs.get(verb).get());

@@ -3,6 +3,7 @@ package dev.qcow2.tools.img;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qcow2.testing.Qemu;
 import dev.qcow2.tools.Cli;
@@ -83,6 +84,57 @@ class ConvertCommandTest {
     Cli.Result r = Cli.run("qcow2", "convert", "-m", "0", "-O", "raw",
         Recipes.extendedL2(dir), dir.resolve("out.raw").toString());
     assertEquals(1, r.exitCode());
-    assertEquals("qcow2: -m needs at least 1 thread: 0\n", r.stderr());
+    assertEquals("qcow2: Invalid number of coroutines. Allowed number of coroutines is between 1 and 16\n", r.stderr());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"zlib", "zstd"})
+  void should_compress_on_all_cores_into_an_image_qemu_reads(String codec) throws Exception {
+    String image = Recipes.chain(dir);
+    Path target = dir.resolve("out.qcow2");
+    Cli.Result r = Cli.run("qcow2", "convert", "-c", "-W", "-m", "3", "-O", "qcow2", "-o", "compression_type=" + codec,
+        image, target.toString());
+    assertEquals(0, r.exitCode(), r.stderr());
+    assertCleanAndEqual(image, target);
+    String info = Qemu.img(dir, "info", target.toString());
+    assertTrue(info.contains("compression type: " + codec), info);
+  }
+
+  @Test
+  void should_write_only_what_differs_from_the_backing_file() throws Exception {
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "base.qcow2", "4M");
+    Qemu.io(dir, "base.qcow2", "write -P 1 0 4M");
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
+    Qemu.io(dir, "top.qcow2", "write -P 2 1M 4096");
+    Qemu.img(dir, "convert", "-O", "raw", "top.qcow2", "new.raw");
+    Cli.Result r = Cli.run("qcow2", "convert", "-c", "-O", "qcow2", "-B", "base.qcow2", "-F", "qcow2",
+        dir.resolve("new.raw").toString(), dir.resolve("delta.qcow2").toString());
+    assertEquals(0, r.exitCode(), r.stderr());
+    assertCleanAndEqual(dir.resolve("new.raw").toString(), dir.resolve("delta.qcow2"));
+    String map = Qemu.img(dir, "map", "--output=json", dir.resolve("delta.qcow2").toString());
+    assertTrue(map.contains("{ \"start\": 1048576, \"length\": 65536, \"depth\": 0, \"present\": true, \"zero\": false, \"data\": true}"), map);
+    assertEquals(3, map.split("\n").length, map);
+    String info = Qemu.img(dir, "info", dir.resolve("delta.qcow2").toString());
+    assertTrue(info.contains("backing file: base.qcow2 (actual path: "), "the name stays relative: " + info);
+  }
+
+  @Test
+  void should_refuse_option_mixes_as_qemu_img_does() {
+    String image = Recipes.extendedL2(dir);
+    String out = dir.resolve("o").toString();
+    assertEquals("qcow2: Compression not supported for this file format\n",
+        Cli.run("qcow2", "convert", "-c", "-O", "raw", image, out).stderr());
+    assertEquals("qcow2: --target-is-zero requires use of -n flag\n",
+        Cli.run("qcow2", "convert", "--target-is-zero", image, out).stderr());
+    assertTrue(Cli.run("qcow2", "convert", "-S", "1000", image, out).stderr()
+        .startsWith("qcow2: Invalid buffer size for sparse output specified."));
+    assertFalse(Files.exists(Path.of(out)));
+  }
+
+  private void assertCleanAndEqual(String source, Path target) {
+    Qemu.Result check = Qemu.exec(dir, java.util.List.of("qemu-img", "check", target.toString()));
+    assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
+    Qemu.Result compare = Qemu.exec(dir, java.util.List.of("qemu-img", "compare", source, target.toString()));
+    assertEquals(0, compare.exitCode(), compare.stdout() + compare.stderr());
   }
 }

@@ -1,0 +1,38 @@
+package dev.qcow2;
+
+import java.nio.ByteBuffer;
+
+/**
+ * One guest cluster compressed by a {@link ClusterCompressor}, ready for {@link
+ * Qcow2Image#writeCompressed(CompressedCluster, long)}. Lets a converter compress on many threads
+ * while one writer places the results. Only a compressor can make one, so its bytes are always a
+ * valid stream of the type and cluster size it names.
+ */
+public final class CompressedCluster {
+  private final CompressionType type;
+  private final int clusterSize;
+  private final ByteBuffer bytes;
+
+  CompressedCluster(CompressionType type, int clusterSize, ByteBuffer bytes) {
+    this.type = type;
+    this.clusterSize = clusterSize;
+    this.bytes = bytes;
+  }
+
+  public CompressionType type() {
+    return type;
+  }
+
+  public int clusterSize() {
+    return clusterSize;
+  }
+
+  /** The compressed length in bytes. */
+  public int length() {
+    return bytes.remaining();
+  }
+
+  ByteBuffer bytes() {
+    return bytes.duplicate();
+  }
+}
