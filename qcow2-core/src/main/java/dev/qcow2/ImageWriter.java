@@ -78,6 +78,32 @@ final class ImageWriter {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // For internal snapshots (InternalSnapshots works on the same state, under the image's lock)
+
+  Refcounts refcounts() {
+    return refcounts;
+  }
+
+  /** Clusters for metadata, counted once; the file is known to reach past them. */
+  long allocateClusters(int count) throws IOException {
+    beforeChange();
+    return allocate(count);
+  }
+
+  void markL1Dirty(int index) {
+    dirtyL1.add(index);
+  }
+
+  /** Starts compressed packing in a new cluster: the old one may be shared after a snapshot. */
+  void resetCompressedPacking() {
+    nextCompressedByte = 0;
+  }
+
+  void changing() throws IOException {
+    beforeChange();
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // L2 tables
 
   /**

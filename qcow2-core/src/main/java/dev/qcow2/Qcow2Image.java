@@ -52,7 +52,8 @@ public final class Qcow2Image implements DiskImage {
   private final Storage storage;
   private final Storage dataStorage;
   private final String dataFileName;
-  private final Header header;
+  /** Replaced (never changed) when snapshots are created or deleted. */
+  private volatile Header header;
   private final ClusterGeometry g;
   /** The active L1 table; replaced (not changed in size) when a resize grows it. */
   private volatile long[] l1;
@@ -62,7 +63,7 @@ public final class Qcow2Image implements DiskImage {
   private volatile long size;
   private final L2Cache l2Cache;
   private final DiskImage backing;
-  private final List<Snapshot> snapshots;
+  private volatile List<Snapshot> snapshots;
   private final List<Bitmap> bitmaps;
   /** The file's size as far as validation is concerned; a writer grows it as it allocates. */
   private volatile long fileSize;
@@ -842,6 +843,45 @@ public final class Qcow2Image implements DiskImage {
     }
   }
 
+  /**
+   * Takes an internal snapshot of the disk as it is now, as {@code qemu-img snapshot -c} does: its
+   * id is the next free number; names need not be unique (qemu's rule).
+   */
+  public Snapshot createSnapshot(String name) throws IOException {
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      return new InternalSnapshots(this).create(name);
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Makes the disk read as it did when the snapshot (found by id, else by name) was taken; what
+   * was written since is dropped. The snapshot stays.
+   */
+  public void applySnapshot(String idOrName) throws IOException {
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      new InternalSnapshots(this).apply(idOrName);
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /** Deletes the snapshot found by id, else by name, and frees what only it held. */
+  public void deleteSnapshot(String idOrName) throws IOException {
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      new InternalSnapshots(this).delete(idOrName);
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
   /** Makes every write so far durable, metadata included. */
   public void flush() throws IOException {
     lock.writeLock().lock();
@@ -906,6 +946,24 @@ public final class Qcow2Image implements DiskImage {
   }
 
   /** After a resize: the new size, and the new L1 table if it moved. */
+  /** After the snapshot table moved: the header and the list as they now are on disk. */
+  void snapshotsChanged(int count, long tableOffset) throws IOException {
+    Header h = header;
+    header = new Header(h.version(), h.backingFileOffset(), h.backingFileSize(), h.clusterBits(), size,
+        h.cryptMethod(), l1.length, l1TableOffset, h.refcountTableOffset(), h.refcountTableClusters(), count,
+        tableOffset, h.incompatibleFeatures(), h.compatibleFeatures(), h.autoclearFeatures(), h.refcountOrder(),
+        h.headerLength(), h.compressionType(), h.extensions(), h.backingFileName());
+    snapshots = SnapshotTable.read(filename, storage, header, g, Math.max(fileSize, storage.size()));
+  }
+
+  ImageWriter writer() {
+    return writer;
+  }
+
+  java.util.concurrent.locks.ReentrantReadWriteLock lock() {
+    return lock;
+  }
+
   void resized(long newSize, long[] newL1, long newL1Offset) {
     this.l1 = newL1;
     this.l1TableOffset = newL1Offset;

@@ -12,7 +12,7 @@ import dev.qcow2.tools.JsonOutput;
  * schema's field order; {@link JsonOutput} then prints them in qemu's hash order. Which keys are
  * present follows qemu's {@code bdrv_query_image_info} and {@code qcow2_get_specific_info}.
  */
-final class ImageInfoJson {
+public final class ImageInfoJson {
   private ImageInfoJson() {}
 
   static ObjectNode of(ImageInfo info) {
@@ -65,8 +65,11 @@ final class ImageInfoJson {
     return o;
   }
 
-  /** ImageInfoSpecificQCow2: version 2 images report only compat, refcount bits and compression. */
-  private static ObjectNode qcow2Data(ImageInfo info) {
+  /**
+   * ImageInfoSpecificQCow2, the "data" of "format-specific": version 2 images report only compat,
+   * refcount bits and compression. Keys in insertion order; JsonOutput orders them as qemu.
+   */
+  public static ObjectNode qcow2Data(ImageInfo info) {
     ObjectNode d = JsonOutput.object();
     d.put("compat", info.compat());
     boolean v3 = !"0.10".equals(info.compat());

@@ -48,12 +48,7 @@ final class ImageInfoText {
       }
     }
     if (!info.snapshots().isEmpty()) {
-      sb.append("Snapshot list:\n");
-      sb.append(String.format(Locale.ROOT, "%-10s%-17s%8s%20s%13s%11s",
-          "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT")).append('\n');
-      for (Snapshot s : info.snapshots()) {
-        snapshotLine(sb, s, zone);
-      }
+      snapshotList(sb, info.snapshots(), zone);
     }
     if (info.isQcow2()) {
       sb.append("Format specific information:\n");
@@ -61,6 +56,16 @@ final class ImageInfoText {
       dump(sb, spec.get("format-specific").get("data"), 1);
     }
     return sb.toString();
+  }
+
+  /** qemu's "Snapshot list:" table, as info and snapshot -l print it. */
+  static void snapshotList(StringBuilder sb, java.util.List<Snapshot> snapshots, ZoneId zone) {
+    sb.append("Snapshot list:\n");
+    sb.append(String.format(Locale.ROOT, "%-10s%-17s%8s%20s%13s%11s",
+        "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT")).append('\n');
+    for (Snapshot s : snapshots) {
+      snapshotLine(sb, s, zone);
+    }
   }
 
   /** One row of qemu's {@code bdrv_snapshot_dump}; the date is in local time, as qemu's. */

@@ -1,0 +1,32 @@
+package dev.qcow2.tools.canga;
+
+import dev.qcow2.tools.cangafile.Cangafile;
+import dev.qcow2.tools.cangafile.CangafileBuilder;
+import dev.qcow2.tools.cangafile.GuestCustomizer;
+import java.nio.file.Path;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code canga build CANGAFILE [--tag TAG]}: a derived image from a Cangafile. The Cangafile is
+ * checked whole first; a bad one is refused, naming its line, before anything is created.
+ */
+@Command(name = "build", description = "create a new image using a Cangafile")
+final class BuildCommand extends CangaCommand {
+  @Parameters(paramLabel = "CANGAFILE")
+  Path file;
+
+  @Option(names = "--tag", paramLabel = "TAG", description = "tag name of the new image")
+  String tag;
+
+  @Override
+  int run() throws Exception {
+    Cangafile cangafile = Cangafile.read(file);
+    TagCommand.checkTagName(tag);
+    GuestCustomizer customizer = new GuestCustomizer("virt-customize", cli.env());
+    new CangafileBuilder(repos(), customizer, out(), err())
+        .build(cangafile, file.getFileName().toString(), tag);
+    return 0;
+  }
+}

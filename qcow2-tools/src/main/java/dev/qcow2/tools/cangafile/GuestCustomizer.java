@@ -1,0 +1,146 @@
+package dev.qcow2.tools.cangafile;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs {@code virt-customize} on an image: the only step of canga that is not native, since it
+ * changes files inside the guest. Commands go through {@code --commands-from-file} (libguestfs
+ * 1.30 or newer); passwords through {@code --password USER:file:F} with F a private temporary
+ * file, so they never appear on a command line. libguestfs runs with {@code
+ * LIBGUESTFS_BACKEND=direct} and, when {@code /dev/kvm} is not usable, {@code
+ * LIBGUESTFS_BACKEND_SETTINGS=force_tcg}; values the user set already are kept.
+ */
+public final class GuestCustomizer {
+  private final String program;
+  private final Map<String, String> environment;
+
+  /** virt-customize from PATH, with the environment this process has. */
+  public GuestCustomizer() {
+    this("virt-customize", System.getenv());
+  }
+
+  public GuestCustomizer(String program, Map<String, String> environment) {
+    this.program = program;
+    this.environment = Map.copyOf(environment);
+  }
+
+  /** Whether this user can open /dev/kvm for reading and writing. */
+  public static boolean kvmUsable() {
+    Path kvm = Path.of("/dev/kvm");
+    return Files.isReadable(kvm) && Files.isWritable(kvm);
+  }
+
+  /** The libguestfs variables to add to {@code current} (none that it sets already). */
+  public static Map<String, String> libguestfsEnvironment(Map<String, String> current, boolean kvmUsable) {
+    Map<String, String> add = new HashMap<>();
+    if (!current.containsKey("LIBGUESTFS_BACKEND")) {
+      add.put("LIBGUESTFS_BACKEND", "direct");
+    }
+    if (!kvmUsable && !current.containsKey("LIBGUESTFS_BACKEND_SETTINGS")) {
+      add.put("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg");
+    }
+    return add;
+  }
+
+  /** The text of the {@code --commands-from-file} file: one command per line. */
+  public static String commandFile(List<String> lines) {
+    StringBuilder sb = new StringBuilder();
+    for (String line : lines) {
+      sb.append(line).append('\n');
+    }
+    return sb.toString();
+  }
+
+  /** The argument vector: {@code virt-customize -a IMAGE [--password SEL]... --commands-from-file F}. */
+  public List<String> argv(Path image, List<String> passwordSelectors, Path commandFile) {
+    List<String> argv = new ArrayList<>(List.of(program, "-a", image.toString()));
+    for (String sel : passwordSelectors) {
+      argv.add("--password");
+      argv.add(sel);
+    }
+    argv.add("--commands-from-file");
+    argv.add(commandFile.toString());
+    return argv;
+  }
+
+  /**
+   * Applies {@code cangafile}'s tasks to {@code image}; virt-customize's output is copied to
+   * {@code out} and {@code err}.
+   *
+   * @return virt-customize's exit status
+   */
+  public int customize(Path image, Cangafile cangafile, PrintStream out, PrintStream err) throws IOException {
+    Path work = Files.createTempDirectory("canga", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    try {
+      Path commands = work.resolve("commands");
+      Files.writeString(commands, commandFile(cangafile.commandLines()), StandardCharsets.UTF_8);
+      List<String> selectors = new ArrayList<>();
+      int n = 0;
+      for (Task.Password p : cangafile.passwords()) {
+        if (p.disabled()) {
+          selectors.add(p.user() + ":disabled");
+        } else {
+          Path secret = work.resolve("password-" + n++);
+          Files.writeString(secret, p.password(), StandardCharsets.UTF_8);
+          selectors.add(p.user() + ":file:" + secret);
+        }
+      }
+      ProcessBuilder pb = new ProcessBuilder(argv(image, selectors, commands));
+      pb.environment().putAll(libguestfsEnvironment(environment, kvmUsable()));
+      Process process;
+      try {
+        process = pb.start();
+      } catch (IOException e) {
+        throw new IOException("cannot run " + program + " (is libguestfs-tools installed?): " + e.getMessage(), e);
+      }
+      process.getOutputStream().close();
+      Thread o = pump(process.getInputStream(), out);
+      Thread e = pump(process.getErrorStream(), err);
+      try {
+        int status = process.waitFor();
+        o.join();
+        e.join();
+        return status;
+      } catch (InterruptedException ie) {
+        process.destroy();
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while running " + program, ie);
+      }
+    } finally {
+      try (var files = Files.list(work)) {
+        for (Path f : files.toList()) {
+          Files.deleteIfExists(f);
+        }
+      }
+      Files.deleteIfExists(work);
+    }
+  }
+
+  private static Thread pump(InputStream in, PrintStream to) {
+    Thread t = new Thread(() -> {
+      try (in) {
+        byte[] buf = new byte[8192];
+        int n;
+        while ((n = in.read(buf)) > 0) {
+          to.write(buf, 0, n);
+          to.flush();
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }, "canga-pump");
+    t.start();
+    return t;
+  }
+}
