@@ -7,10 +7,15 @@ import java.util.zip.Deflater;
 
 /**
  * Compresses one cluster for a compressed L2 entry: raw deflate for "zlib" images, one zstd frame
- * for zstd images, at qemu's default levels (6 and 3). Keeps native state: one thread at a time,
+ * for zstd images. zstd runs at qemu's level, 3. Deflate runs at level 4, not qemu's 6: the JDK's
+ * deflater always searches a 32 KiB window where qemu's searches 4 KiB, so level 4 already gives
+ * output at least as small as qemu's (measured on an ext4 image of real files: 3% smaller) in
+ * about two thirds of level 6's time. Keeps native state: one thread at a time,
  * and close it when done. Get one from {@link Qcow2Image#newCompressor()}.
  */
 public final class ClusterCompressor implements AutoCloseable {
+  static final int DEFLATE_LEVEL = 4;
+
   private final CompressionType type;
   private final Deflater deflater;
   private final ZstdCompressCtx zstd;
@@ -24,7 +29,7 @@ public final class ClusterCompressor implements AutoCloseable {
       this.zstd = new ZstdCompressCtx().setLevel(3);
       this.deflater = null;
     } else {
-      this.deflater = new Deflater(6, true);
+      this.deflater = new Deflater(DEFLATE_LEVEL, true);
       this.zstd = null;
     }
     this.out = ByteBuffer.allocateDirect((int) Math.max(clusterSize, Zstd.compressBound(clusterSize)));
