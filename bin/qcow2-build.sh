@@ -2,6 +2,18 @@
 # compiler warms up sooner, the serial collector starts no GC threads, and the heavy lifting
 # (zlib, zstd, I/O) is native anyway. QCOW2_JAVA_OPTS replaces them (set it empty for none).
 qcow2_default_java_opts="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData"
+# Hashing needs the server compiler: only it turns SHA-1 and SHA-256 into the CPU's SHA
+# instructions (measured: sha1 of a 1.6 GiB disk 13.4 s with the client compiler alone, 3.7 s
+# with both). Verbs that hash get tiered compilation.
+qcow2_hashing_java_opts="-XX:+UseSerialGC -XX:-UsePerfData"
+
+# The default JVM options for: qcow2_java_opts COMMAND-SET VERB
+qcow2_java_opts() {
+  case "$1:${2-}" in
+    qcow2:hash | canga:add | canga:build | canga:import | canga:pull | canga:fetch) echo "$qcow2_hashing_java_opts" ;;
+    *) echo "$qcow2_default_java_opts" ;;
+  esac
+}
 
 # Sourced by bin/qcow2 and bin/canga: (re)builds qcow2-tools/target/qcow2-tools.jar when it is
 # missing or older than any file under qcow2-core/src, qcow2-tools/src or any pom.xml.

@@ -38,7 +38,28 @@ public final class GuestCustomizer {
   /** Whether this user can open /dev/kvm for reading and writing. */
   public static boolean kvmUsable() {
     Path kvm = Path.of("/dev/kvm");
-    return Files.isReadable(kvm) && Files.isWritable(kvm);
+    if (!Files.isReadable(kvm) || !Files.isWritable(kvm)) {
+      return false;
+    }
+    // /dev/kvm may be there and still fail once a vCPU runs (nested virtualisation that lacks
+    // MSRs: qemu aborts at once). libguestfs starts qemu with -cpu host, so probe that: a KVM that
+    // works keeps the probe running; a broken one kills it within milliseconds.
+    try {
+      Process p = new ProcessBuilder("qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-nodefaults",
+          "-display", "none", "-monitor", "none", "-serial", "none", "-m", "64", "-no-reboot")
+          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      boolean exited = p.waitFor(1500, java.util.concurrent.TimeUnit.MILLISECONDS);
+      if (!exited) {
+        p.destroyForcibly();
+        return true;
+      }
+      return false;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
   }
 
   /** The libguestfs variables to add to {@code current} (none that it sets already). */
