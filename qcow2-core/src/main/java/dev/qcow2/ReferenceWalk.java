@@ -74,10 +74,16 @@ final class ReferenceWalk {
     }
     if (includeRefcountStructures) {
       w.add(h.refcountTableOffset(), (long) h.refcountTableClusters() << g.clusterBits, Structure.REFCOUNT_TABLE);
-      for (long e : refcountTable) {
-        long block = e & ~0x1ffL;
+      for (int i = 0; i < refcountTable.length; i++) {
+        long block = refcountTable[i] & ~0x1ffL;
         if (block != 0) {
           w.add(block, g.clusterSize, Structure.REFCOUNT_BLOCK);
+          // A refcount block must be its cluster's only user (qemu's check_refblocks): one that
+          // lies over another structure is a corruption, and only a rebuild mends it.
+          long cluster = block >>> g.clusterBits;
+          if (problems != null && g.isClusterAligned(block) && cluster < w.refs.length && w.references(cluster) != 1) {
+            w.problem(Structure.REFCOUNT_BLOCK, block, "ERROR refcount block " + i + " refcount=" + w.references(cluster));
+          }
         }
       }
     }
