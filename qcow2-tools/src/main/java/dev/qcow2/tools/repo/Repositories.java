@@ -30,7 +30,7 @@ public final class Repositories {
     RepositoryConfig.RepoSettings s = config.repo(name);
     Repository r = open.get(s.name());
     if (r == null) {
-      r = new Repository(s);
+      r = new Repository(s, config.compressionType());
       open.put(s.name(), r);
     }
     return r;

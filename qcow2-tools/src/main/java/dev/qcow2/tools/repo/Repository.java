@@ -40,9 +40,18 @@ public final class Repository {
   private final RepositoryConfig.RepoSettings settings;
   private final Path dir;
 
-  /** Opens the repository, creating its folder as Cangallo does. */
+  private final dev.qcow2.CompressionType compressionType;
+
+  /** Opens the repository, creating its folder as Cangallo does; images are stored zstd-compressed. */
   public Repository(RepositoryConfig.RepoSettings settings) throws IOException {
+    this(settings, dev.qcow2.CompressionType.ZSTD);
+  }
+
+  /** Opens the repository, creating its folder as Cangallo does. */
+  public Repository(RepositoryConfig.RepoSettings settings, dev.qcow2.CompressionType compressionType)
+      throws IOException {
     this.settings = settings;
+    this.compressionType = compressionType;
     this.dir = settings.path();
     Files.createDirectories(dir);
   }
@@ -129,7 +138,10 @@ public final class Repository {
     String sha;
     Path target;
     Path tmp = tempPath(".qcow2.tmp");
+    boolean fileIsDisk;
     try (DiskImage source = DiskImage.open(req.file())) {
+      // A raw file whose size is whole sectors is its own disk: its file digest is the content's.
+      fileIsDisk = "raw".equals(source.format()) && source.size() == Files.size(req.file());
       out.print("Calculating image sha256\n");
       out.flush();
       sha = ContentHasher.hash(source, HashAlgorithm.SHA256, threads, null).hex();
@@ -141,7 +153,8 @@ public final class Repository {
         Files.copy(req.file(), tmp, StandardCopyOption.REPLACE_EXISTING);
       } else {
         ConvertOptions.Builder options = ConvertOptions.builder()
-            .targetFormat("qcow2").compress(true).threads(threads);
+            .targetFormat("qcow2").compress(true).outOfOrder(true).threads(threads)
+            .createOptions(dev.qcow2.CreateOptions.builder(0).compressionType(compressionType).build());
         if (parent != null) {
           options.backing(req.parentSha256() + ".qcow2", parent.format());
         }
@@ -171,7 +184,7 @@ public final class Repository {
     if (spec != null) {
       entry.set("format-specific", spec);
     }
-    entry.put("file-sha256", ContentHasher.hashFile(req.file(), HashAlgorithm.SHA256).hex());
+    entry.put("file-sha256", fileIsDisk ? sha : ContentHasher.hashFile(req.file(), HashAlgorithm.SHA256).hex());
     entry.put("creation-time", ImageEntry.formatTimestamp(OffsetDateTime.now()));
     entry.put("sha256", sha);
     ImageEntry image = ImageEntry.of(entry);

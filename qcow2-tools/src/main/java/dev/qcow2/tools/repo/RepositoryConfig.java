@@ -43,6 +43,8 @@ public final class RepositoryConfig {
   private final String defaultRepo;
   private final Map<String, RepoSettings> repos;
 
+  private dev.qcow2.CompressionType compressionType = dev.qcow2.CompressionType.ZSTD;
+
   private RepositoryConfig(Path file, String defaultRepo, Map<String, RepoSettings> repos) {
     this.file = file;
     this.defaultRepo = defaultRepo;
@@ -90,6 +92,15 @@ public final class RepositoryConfig {
     }
     String def = text(root, "default_repo");
     RepositoryConfig config = new RepositoryConfig(abs, def == null ? "default" : def, Collections.unmodifiableMap(repos));
+    String compression = text(root, "compression_type");
+    if (compression != null) {
+      config.compressionType = switch (compression) {
+        case "zlib" -> dev.qcow2.CompressionType.ZLIB;
+        case "zstd" -> dev.qcow2.CompressionType.ZSTD;
+        default -> throw new IllegalStateException(
+            "Configuration malformed, compression_type must be zlib or zstd, not '" + compression + "'");
+      };
+    }
     if (repos.containsKey(config.defaultRepo) && repos.get(config.defaultRepo).path() != null) {
       Files.createDirectories(repos.get(config.defaultRepo).path());
     }
@@ -113,6 +124,15 @@ public final class RepositoryConfig {
       return userHome.toAbsolutePath().resolve(path.substring(2)).normalize();
     }
     return base.resolve(path).toAbsolutePath().normalize();
+  }
+
+  /**
+   * How {@code add} and {@code build} compress the images they store: zstd unless the optional
+   * key {@code compression_type: zlib} says otherwise (for qemu older than 5.1, which reads only
+   * zlib clusters). Our addition; Cangallo ignores the key.
+   */
+  public dev.qcow2.CompressionType compressionType() {
+    return compressionType;
   }
 
   public Path file() {

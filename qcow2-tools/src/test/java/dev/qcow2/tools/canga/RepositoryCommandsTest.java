@@ -43,6 +43,24 @@ class RepositoryCommandsTest {
   }
 
   @Test
+  void should_store_zstd_clusters_unless_the_config_asks_for_zlib() throws Exception {
+    Path base = canga.image("base.qcow2", "4M", "write -P 0x11 0 1M");
+    String sha = Canga.sha(canga.ok("add", base.toString()));
+    assertTrue(Qemu.img(dir, "info", canga.defaultRepo().resolve(sha + ".qcow2").toString())
+        .contains("compression type: zstd"));
+    canga.config("compression_type: zlib\n");
+    Path other = canga.image("other.qcow2", "4M", "write -P 0x12 0 1M");
+    String sha2 = Canga.sha(canga.ok("add", other.toString()));
+    Path stored = canga.defaultRepo().resolve(sha2 + ".qcow2");
+    assertTrue(Qemu.img(dir, "info", stored.toString()).contains("compression type: zlib"));
+    canga.assertStoredImageSound(stored, other);
+    canga.config("compression_type: lz4\n");
+    Cli.Result bad = canga.run("list");
+    assertEquals(1, bad.exitCode());
+    assertTrue(bad.stderr().contains("compression_type must be zlib or zstd"), bad.stderr());
+  }
+
+  @Test
   void should_add_an_image_under_its_content_hash_as_a_compressed_qcow2() throws Exception {
     Path base = canga.image("base.qcow2", "4M", "write -P 0x11 0 1M", "write -P 0x33 3M 64k");
     Cli.Result r = canga.ok("add", base.toString(), "--tag", "base");
