@@ -53,6 +53,50 @@ public final class ImageComparator {
     return -1;
   }
 
+  /** The first difference strict mode finds: in block status, or in content. */
+  public record StrictDifference(boolean status, long offset) {}
+
+  /**
+   * qemu-img compare -s over disks of the same size: walking both in runs, the first place where
+   * the block status differs (data, zero, allocated, stored at a host offset, reaching the end),
+   * or where the content differs, whichever comes first; null if neither does.
+   */
+  public static StrictDifference firstStrictDifference(DiskImage a, DiskImage b) throws IOException {
+    long size = Math.min(a.size(), b.size());
+    ByteBuffer x = ByteBuffer.allocateDirect(CHUNK);
+    ByteBuffer y = ByteBuffer.allocateDirect(CHUNK);
+    for (long at = 0; at < size; ) {
+      BlockStatus sa = a.blockStatus(at, size - at);
+      BlockStatus sb = b.blockStatus(at, size - at);
+      if (flags(sa, a.size()) != flags(sb, b.size())) {
+        return new StrictDifference(true, at);
+      }
+      long run = Math.min(sa.length(), sb.length());
+      if (!(sa.zero() && sb.zero()) && sa.present()) {
+        for (long done = 0; done < run; ) {
+          int n = (int) Math.min(CHUNK, run - done);
+          x.clear().limit(n);
+          y.clear().limit(n);
+          a.readFully(x, at + done);
+          b.readFully(y, at + done);
+          int i = x.flip().mismatch(y.flip());
+          if (i >= 0) {
+            return new StrictDifference(false, (at + done + i) & ~511L);
+          }
+          done += n;
+        }
+      }
+      at += run;
+    }
+    return null;
+  }
+
+  /** qemu's BDRV_BLOCK_* bits for a run: DATA 1, ZERO 2, OFFSET_VALID 4, ALLOCATED 16, EOF 32. */
+  private static int flags(BlockStatus s, long size) {
+    return (s.data() ? 1 : 0) | (s.zero() ? 2 : 0) | (s.hasHostOffset() && !s.compressed() ? 4 : 0)
+        | (s.present() ? 16 : 0) | (s.start() + s.length() == size ? 32 : 0);
+  }
+
   /** The offset of the first 512-byte sector from {@code from} on that does not read as zeros, or -1. */
   public static long firstNonZeroSector(DiskImage longer, long from) throws IOException {
     ByteBuffer x = ByteBuffer.allocateDirect(CHUNK);

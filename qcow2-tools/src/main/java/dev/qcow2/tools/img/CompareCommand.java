@@ -29,6 +29,9 @@ final class CompareCommand implements Callable<Integer> {
   @Option(names = "-q", description = "Quiet: print nothing, only the exit code tells.")
   boolean quiet;
 
+  @Option(names = "-s", description = "Strict: the sizes and the block status must match too.")
+  boolean strict;
+
   @Option(names = {"-U", "--force-share"},
       description = "Accepted for qemu-img compatibility; images are never locked.")
   boolean forceShare;
@@ -46,6 +49,9 @@ final class CompareCommand implements Callable<Integer> {
     try (DiskImage a = open(file1, format1, err); DiskImage b = open(file2, format2, err)) {
       if (a == null || b == null) {
         return 2;
+      }
+      if (strict) {
+        return strict(a, b, out);
       }
       long at = ImageComparator.firstDifferenceInCommonPart(a, b);
       if (at < 0 && a.size() != b.size()) {
@@ -72,6 +78,26 @@ final class CompareCommand implements Callable<Integer> {
       out.flush();
       err.flush();
     }
+  }
+
+  private int strict(DiskImage a, DiskImage b, PrintWriter out) throws IOException {
+    String message;
+    if (a.size() != b.size()) {
+      message = "Strict mode: Image size mismatch!";
+    } else {
+      ImageComparator.StrictDifference d = ImageComparator.firstStrictDifference(a, b);
+      if (d == null) {
+        message = null;
+      } else if (d.status()) {
+        message = "Strict mode: Offset " + d.offset() + " block status mismatch!";
+      } else {
+        message = "Content mismatch at offset " + d.offset() + "!";
+      }
+    }
+    if (!quiet) {
+      out.print((message != null ? message : "Images are identical.") + "\n");
+    }
+    return message != null ? 1 : 0;
   }
 
   /** Opens one side; a failure is reported and gives null, so that compare exits 2 as qemu-img. */
