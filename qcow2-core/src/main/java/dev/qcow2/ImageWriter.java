@@ -721,6 +721,59 @@ final class ImageWriter {
     flush(); // now the old table may be freed
   }
 
+  /**
+   * Shrinks the disk, as qemu does: every cluster from the first whole cluster past the new end
+   * is made unallocated, L2 tables wholly past it are freed and their L1 entries cleared, all that
+   * made durable; then one header write sets the new size. The L1 table keeps its length.
+   */
+  void shrink(long newSize) throws IOException {
+    if (rawData) {
+      throw new UnsupportedOperationException(image.filename() + ": an image with a raw data file cannot be shrunk");
+    }
+    beforeChange();
+    long[] l1 = image.l1();
+    long firstGone = (newSize + g.clusterSize - 1) & ~((long) g.clusterSize - 1);
+    int k = g.extendedL2 ? 2 : 1;
+    long keepTables = g.l1EntriesFor(newSize);
+    for (int i = 0; i < l1.length; i++) {
+      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      long tableStart = (long) i * g.bytesPerL2Table();
+      if (l2Offset == 0 || tableStart + g.bytesPerL2Table() <= firstGone) {
+        continue;
+      }
+      if (i >= keepTables) {
+        // The whole table lies past the end. The active layer drops its reference to the table
+        // and, through it, to every cluster it reaches (a snapshot sharing them keeps its own).
+        long[] table = image.l2Table(i, l2Offset);
+        for (int j = 0; j < g.l2Entries; j++) {
+          release(table[k * j]);
+        }
+        refcounts.free(l2Offset >>> g.clusterBits, 1);
+        l1[i] = 0;
+        dirtyL1.add(i);
+        continue;
+      }
+      long[] table = l2ForWrite(i);
+      for (int j = 0; j < g.l2Entries; j++) {
+        long guest = tableStart + ((long) j << g.clusterBits);
+        if (guest < firstGone) {
+          continue;
+        }
+        release(table[k * j]);
+        table[k * j] = 0;
+        if (g.extendedL2) {
+          table[2 * j + 1] = 0;
+        }
+      }
+      flushIfCacheFull();
+    }
+    flush();
+    storage.write(ByteBuffer.allocate(8).putLong(0, newSize), 24);
+    storage.force();
+    image.resized(newSize, l1, image.l1TableOffset());
+    flush(); // now the dropped clusters may be freed
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Writing back
 

@@ -973,8 +973,8 @@ public final class Qcow2Image implements DiskImage {
   /**
    * Grows the virtual disk to {@code newSize} bytes (a multiple of 512); the new part reads as
    * zeros, or from the backing file where it reaches. The L1 table grows and moves when the disk
-   * outgrows it; the switch is one header write after the new table is on disk. Shrinking is not
-   * supported yet.
+   * outgrows it; the switch is one header write after the new table is on disk. Shrinking drops
+   * every cluster from the first whole cluster past the new end, as qemu-img resize --shrink.
    */
   public void resize(long newSize) throws IOException {
     if (newSize % 512 != 0 || newSize < 0) {
@@ -983,14 +983,15 @@ public final class Qcow2Image implements DiskImage {
     lock.writeLock().lock();
     try {
       checkWritable();
-      if (newSize < size) {
-        throw new UnsupportedOperationException(filename + ": shrinking is not supported yet");
-      }
       if (header.version() < 3 && !snapshots.isEmpty()) {
         throw new UnsupportedImageException(filename, Structure.SNAPSHOT_TABLE, header.snapshotsOffset(),
             "is in a version 2 image, whose snapshots do not record the disk size: it cannot be resized");
       }
-      writer.resize(newSize);
+      if (newSize < size) {
+        writer.shrink(newSize);
+      } else if (newSize > size) {
+        writer.resize(newSize);
+      }
     } finally {
       lock.writeLock().unlock();
     }

@@ -62,6 +62,11 @@ public final class Qcow2Cli implements Callable<Integer> {
         cmd.addSubcommand(s.get());
       }
     }
+    CommandLine resize = cmd.getSubcommands().get("resize");
+    if (resize != null) {
+      // "qcow2 resize FILE -3M": a relative shrink, not an option.
+      resize.setUnmatchedOptionsArePositionalParams(true);
+    }
     return cmd;
   }
 }

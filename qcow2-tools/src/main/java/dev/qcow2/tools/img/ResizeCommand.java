@@ -57,11 +57,8 @@ final class ResizeCommand implements Callable<Integer> {
         }
         if (size < img.size()) {
           if (!shrink) {
-            err.print("qcow2: Use the --shrink option to perform a shrink operation.\n");
-            err.flush();
-            return 1;
+            return refuseShrink(err);
           }
-          throw new ParameterException(spec.commandLine(), "shrinking qcow2 images is not supported yet");
         }
         img.resize(size);
       }
@@ -69,9 +66,7 @@ final class ResizeCommand implements Callable<Integer> {
       try (RandomAccessFile raw = new RandomAccessFile(path.toFile(), "rw")) {
         long size = target(raw.length());
         if (size < raw.length() && !shrink) {
-          err.print("qcow2: Use the --shrink option to perform a shrink operation.\n");
-          err.flush();
-          return 1;
+          return refuseShrink(err);
         }
         raw.setLength(size);
       }
@@ -80,6 +75,15 @@ final class ResizeCommand implements Callable<Integer> {
       spec.commandLine().getOut().print("Image resized.\n");
     }
     return 0;
+  }
+
+  /** qemu-img's refusal: the error, then its warning about what shrinking would do. */
+  private static int refuseShrink(PrintWriter err) {
+    err.print("qcow2: Use the --shrink option to perform a shrink operation.\n");
+    err.print("qcow2: warning: Shrinking an image will delete all data beyond the shrunken image's end. "
+        + "Before performing such an operation, make sure there is no important data there.\n");
+    err.flush();
+    return 1;
   }
 
   /** The new size from "SIZE", "+SIZE" or "-SIZE" (raw files take any size, qcow2 whole sectors). */
@@ -93,7 +97,7 @@ final class ResizeCommand implements Callable<Integer> {
     } else {
       size = SizeParser.parse(s);
     }
-    if (size < 0) {
+    if (size <= 0) {
       throw new ParameterException(spec.commandLine(), "New image size must be positive");
     }
     return size;
