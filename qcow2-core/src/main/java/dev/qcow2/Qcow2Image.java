@@ -882,6 +882,15 @@ public final class Qcow2Image implements DiskImage {
     }
   }
 
+  /**
+   * Changes an image's options as {@code qemu-img amend} does: compat 0.10 and 1.1 (downgrading
+   * expands zero clusters, and is refused for what version 2 cannot hold), lazy refcounts, the
+   * refcount width (the refcount structures are rebuilt), the backing file name and format.
+   */
+  public static void amend(Path path, AmendOptions options) throws IOException {
+    ImageAmender.amend(path, options);
+  }
+
   /** Makes every write so far durable, metadata included. */
   public void flush() throws IOException {
     lock.writeLock().lock();

@@ -403,7 +403,15 @@ final class Refcounts {
    */
   static void rebuild(String image, Storage storage, Header h, ClusterGeometry g, ReferenceWalk refs)
       throws IOException {
-    int order = h.refcountOrder();
+    rebuild(image, storage, h, g, refs, h.refcountOrder());
+  }
+
+  /**
+   * As {@link #rebuild(String, Storage, Header, ClusterGeometry, ReferenceWalk)}, with refcounts of
+   * {@code 1 << order} bits; a new order is switched in the same header write as the new table.
+   */
+  static void rebuild(String image, Storage storage, Header h, ClusterGeometry g, ReferenceWalk refs, int order)
+      throws IOException {
     int perBlock = RefcountBlock.entries(g.clusterSize, order);
     int entriesPerCluster = g.clusterSize / 8;
     long used = refs.highest() + 1;
@@ -445,9 +453,17 @@ final class Refcounts {
     long tableOffset = (start + blocks) << g.clusterBits;
     storage.write(table.clear(), tableOffset);
     storage.force();
-    ByteBuffer header = ByteBuffer.allocate(12);
-    header.putLong(0, tableOffset).putInt(8, (int) tableClusters);
-    storage.write(header, 48);
+    if (order == h.refcountOrder()) {
+      ByteBuffer header = ByteBuffer.allocate(12);
+      header.putLong(0, tableOffset).putInt(8, (int) tableClusters);
+      storage.write(header, 48);
+    } else {
+      // Bytes 48 to 99 in one write: the new table and its refcount order switch together.
+      ByteBuffer header = ByteBuffer.allocate(52);
+      storage.readOrZero(header, 48);
+      header.putLong(0, tableOffset).putInt(8, (int) tableClusters).putInt(96 - 48, order);
+      storage.write(header.clear(), 48);
+    }
     storage.force();
   }
 

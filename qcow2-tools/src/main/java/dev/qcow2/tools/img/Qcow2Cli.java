@@ -54,6 +54,7 @@ public final class Qcow2Cli implements Callable<Integer> {
     verbs.put("commit", () -> new CommitCommand(err));
     verbs.put("snapshot", SnapshotCommand::new);
     verbs.put("measure", MeasureCommand::new);
+    verbs.put("amend", AmendCommand::new);
     CommandLine cmd = new CommandLine(new Qcow2Cli());
     if (verb != null && verbs.containsKey(verb)) {
       cmd.addSubcommand(verbs.get(verb).get());
