@@ -80,7 +80,7 @@ public final class ImageConverter {
         // Cut first so that no old byte survives where the new disk has a hole.
         file.setLength(0);
         file.setLength(size);
-      } else if (file.length() < size) {
+      } else if (java.nio.file.Files.isRegularFile(target) && file.length() < size) {
         throw new IllegalArgumentException(target + ": the target is smaller than the source ("
             + file.length() + " < " + size + " bytes)");
       }

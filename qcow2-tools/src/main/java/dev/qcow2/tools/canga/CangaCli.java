@@ -33,6 +33,7 @@ import picocli.CommandLine.Spec;
       CreateCommand.class,
       DelCommand.class,
       DeltagCommand.class,
+      DeployCommand.class,
       ExportCommand.class,
       FetchCommand.class,
       ImportCommand.class,

@@ -44,6 +44,9 @@ public final class RepositoryConfig {
   private final Map<String, RepoSettings> repos;
 
   private dev.qcow2.CompressionType compressionType = dev.qcow2.CompressionType.ZSTD;
+  private Path cacheDir;
+  private int cacheMaxDays = 7;
+  private String proxy;
 
   private RepositoryConfig(Path file, String defaultRepo, Map<String, RepoSettings> repos) {
     this.file = file;
@@ -92,6 +95,17 @@ public final class RepositoryConfig {
     }
     String def = text(root, "default_repo");
     RepositoryConfig config = new RepositoryConfig(abs, def == null ? "default" : def, Collections.unmodifiableMap(repos));
+    String cache = text(root, "cache");
+    config.cacheDir = cache != null ? expand(cache, userHome, dir) : dir.resolve("cache");
+    String maxDays = text(root, "cache_max_days");
+    if (maxDays != null) {
+      try {
+        config.cacheMaxDays = Integer.parseInt(maxDays.trim());
+      } catch (NumberFormatException e) {
+        throw new IllegalStateException("Configuration malformed, cache_max_days must be a number of days, not '" + maxDays + "'");
+      }
+    }
+    config.proxy = text(root, "proxy");
     String compression = text(root, "compression_type");
     if (compression != null) {
       config.compressionType = switch (compression) {
@@ -133,6 +147,21 @@ public final class RepositoryConfig {
    */
   public dev.qcow2.CompressionType compressionType() {
     return compressionType;
+  }
+
+  /** Where deploy keeps downloads: {@code cache} in config.yaml, else the config folder's cache/. */
+  public Path cacheDir() {
+    return cacheDir;
+  }
+
+  /** How many days a download stays usable ({@code cache_max_days}, default 7). */
+  public int cacheMaxDays() {
+    return cacheMaxDays;
+  }
+
+  /** The HTTP(S) proxy URL from {@code proxy}, or null (then the standard variables apply). */
+  public String proxy() {
+    return proxy;
   }
 
   public Path file() {
