@@ -24,7 +24,7 @@ final class BuildCommand extends CangaCommand {
   int run() throws Exception {
     Cangafile cangafile = Cangafile.read(file);
     TagCommand.checkTagName(tag);
-    GuestCustomizer customizer = new GuestCustomizer("virt-customize", cli.env());
+    GuestCustomizer customizer = new GuestCustomizer("virt-customize", cli().env());
     new CangafileBuilder(repos(), customizer, out(), err())
         .build(cangafile, file.getFileName().toString(), tag);
     return 0;

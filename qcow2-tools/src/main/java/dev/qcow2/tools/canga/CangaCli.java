@@ -28,6 +28,7 @@ import picocli.CommandLine.Spec;
     description = "Keep a repository of qcow2 images and compressed deltas (Cangallo compatible).",
     subcommands = {
       AddCommand.class,
+      BaseCommand.class,
       BuildCommand.class,
       CheckSystemCommand.class,
       CreateCommand.class,
@@ -37,6 +38,8 @@ import picocli.CommandLine.Spec;
       ExportCommand.class,
       FetchCommand.class,
       ImportCommand.class,
+      LayerCommand.class,
+      LayoutCommand.class,
       ListCommand.class,
       OverlayCommand.class,
       PullCommand.class,

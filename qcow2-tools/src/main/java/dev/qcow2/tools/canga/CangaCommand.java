@@ -13,7 +13,6 @@ import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /**
@@ -22,8 +21,6 @@ import picocli.CommandLine.Spec;
  */
 abstract class CangaCommand implements Callable<Integer> {
   static final int HANDLED_ERROR = 255;
-
-  @ParentCommand CangaCli cli;
 
   @Spec CommandSpec spec;
 
@@ -51,7 +48,19 @@ abstract class CangaCommand implements Callable<Integer> {
   abstract int run() throws Exception;
 
   Repositories repos() throws IOException {
-    return cli.repositories();
+    return cli().repositories();
+  }
+
+  /** The top command (configuration, environment), however deep this verb is nested. */
+  CangaCli cli() {
+    CommandSpec s = spec;
+    while (s != null && !(s.userObject() instanceof CangaCli)) {
+      s = s.parent();
+    }
+    if (s == null) {
+      throw new IllegalStateException("not run under canga");
+    }
+    return (CangaCli) s.userObject();
   }
 
   PrintStream out() {

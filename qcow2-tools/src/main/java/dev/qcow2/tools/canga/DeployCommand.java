@@ -45,7 +45,7 @@ final class DeployCommand extends CangaCommand {
     Path file;
     if (source.startsWith("http://") || source.startsWith("https://")) {
       RepositoryConfig config = repos().config();
-      DownloadCache cache = new DownloadCache(config.cacheDir(), config.cacheMaxDays(), config.proxy(), cli.env());
+      DownloadCache cache = new DownloadCache(config.cacheDir(), config.cacheMaxDays(), config.proxy(), cli().env());
       try {
         file = cache.get(source, null);
       } catch (IOException e) {

@@ -105,6 +105,23 @@ public final class RepositoryIndex {
     return PsychYaml.emit(root);
   }
 
+  /** A copy of a top-level mapping Cangallo does not know (our {@code bases}, {@code layers}); empty if absent. */
+  public ObjectNode section(String key) {
+    JsonNode n = extra.get(key);
+    return n != null && n.isObject() ? ((ObjectNode) n).deepCopy() : JsonNodeFactory.instance.objectNode();
+  }
+
+  /** This index with the top-level mapping {@code key} replaced (removed when empty). */
+  public RepositoryIndex withSection(String key, ObjectNode value) {
+    ObjectNode e = extra.deepCopy();
+    if (value.isEmpty()) {
+      e.remove(key);
+    } else {
+      e.set(key, value.deepCopy());
+    }
+    return new RepositoryIndex(version, new LinkedHashMap<>(images), new LinkedHashMap<>(tags), e);
+  }
+
   /** Images by sha256, in index order (unmodifiable). */
   public Map<String, ImageEntry> images() {
     return images;
