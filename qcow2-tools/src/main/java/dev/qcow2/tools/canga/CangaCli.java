@@ -46,7 +46,15 @@ import picocli.CommandLine.Spec;
       ShowCommand.class,
       SignCommand.class,
       TagCommand.class,
-      VerifyCommand.class
+      VerifyCommand.class,
+      StoreCommands.Store.class,
+      StoreCommands.Images.class,
+      StoreCommands.LayersList.class,
+      StoreCommands.Instances.class,
+      StoreCommands.Instance.class,
+      StoreCommands.Mount.class,
+      StoreCommands.Umount.class,
+      StoreCommands.Wipe.class
     })
 public final class CangaCli implements Callable<Integer> {
   @Spec CommandLine.Model.CommandSpec spec;

@@ -26,6 +26,12 @@ final class PullCommand extends CangaCommand {
     if (found == null) {
       throw new CangaException("Image not found");
     }
+    pullChain(found, err());
+    return 0;
+  }
+
+  /** Downloads every missing file of the image's chain, root first. */
+  static void pullChain(Repositories.Found found, java.io.PrintStream err) throws Exception {
     Repository repo = found.repo();
     List<String> chain = new ArrayList<>(found.index().ancestors(found.sha256()));
     Collections.reverse(chain);
@@ -33,19 +39,18 @@ final class PullCommand extends CangaCommand {
     for (String sha : chain) {
       String display = repo.name() + ":" + found.index().shortName(sha);
       if (Files.exists(repo.imagePath(sha))) {
-        err().print("Image " + display + " already downloaded\n");
+        err.print("Image " + display + " already downloaded\n");
         continue;
       }
-      err().print("Downloading " + display + "\n");
-      err().flush();
+      err.print("Downloading " + display + "\n");
+      err.flush();
       if (remote == null) {
         if (repo.settings().url() == null) {
           throw new CangaException("Repository '" + repo.name() + "' has no url to download from");
         }
         remote = new Remote(repo.settings().url());
       }
-      remote.pull(repo, found.index().image(sha), err());
+      remote.pull(repo, found.index().image(sha), err);
     }
-    return 0;
   }
 }

@@ -102,13 +102,19 @@ public final class GuestCustomizer {
    * @return virt-customize's exit status
    */
   public int customize(Path image, Cangafile cangafile, PrintStream out, PrintStream err) throws IOException {
+    return customize(image, cangafile.commandLines(), cangafile.passwords(), out, err);
+  }
+
+  /** Runs virt-customize with these command lines and passwords on {@code image}. */
+  public int customize(Path image, List<String> commandLines, List<Task.Password> passwords, PrintStream out,
+      PrintStream err) throws IOException {
     Path work = Files.createTempDirectory("canga", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     try {
       Path commands = work.resolve("commands");
-      Files.writeString(commands, commandFile(cangafile.commandLines()), StandardCharsets.UTF_8);
+      Files.writeString(commands, commandFile(commandLines), StandardCharsets.UTF_8);
       List<String> selectors = new ArrayList<>();
       int n = 0;
-      for (Task.Password p : cangafile.passwords()) {
+      for (Task.Password p : passwords) {
         if (p.disabled()) {
           selectors.add(p.user() + ":disabled");
         } else {

@@ -149,6 +149,13 @@ public final class Repository {
       out.print("Copying file to repository\n");
       out.flush();
       target = imagePath(sha);
+      if (sha.equals(req.parentSha256())) {
+        // The same disk as its parent: the parent is this image already (a delta on itself
+        // would be its own backing file).
+        out.print("Image is identical to its parent; nothing to store\n");
+        out.flush();
+        return sha;
+      }
       if (req.copy()) {
         Files.copy(req.file(), tmp, StandardCopyOption.REPLACE_EXISTING);
       } else {

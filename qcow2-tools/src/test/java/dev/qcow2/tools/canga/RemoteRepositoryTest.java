@@ -202,4 +202,43 @@ class RemoteRepositoryTest {
     assertEquals(localSha, cache.tags().get("mine"));
     assertEquals(3, cache.images().size());
   }
+
+  @Test
+  void instanceOfARemoteOnlyImagePullsItsChainFirst() throws Exception {
+    canga.ok("fetch", "remote");
+    assertEquals("web\n", canga.ok("instance", "create", "remote:child", "--name", "web").stdout());
+    assertTrue(Files.exists(canga.repo("remote").resolve(baseSha + ".qcow2")), "the parent was pulled");
+    assertTrue(Files.exists(canga.repo("remote").resolve(childSha + ".qcow2")), "the image was pulled");
+    Path instance = Path.of(canga.ok("instance", "path", "web").stdout().trim());
+    assertEquals(canga.repo("remote").resolve("instances/web.qcow2"), instance);
+    Qemu.Result same = Qemu.exec(dir, java.util.List.of("qemu-img", "compare", instance.toString(), child.toString()));
+    assertEquals(0, same.exitCode(), same.stdout() + same.stderr());
+    Qemu.io(instance.getParent(), "web.qcow2", "write -P 0x33 0 64k");
+    assertEquals(0, Qemu.exec(dir, java.util.List.of("qemu-img", "check", instance.toString())).exitCode());
+    com.fasterxml.jackson.databind.JsonNode list = new com.fasterxml.jackson.databind.ObjectMapper()
+        .readTree(canga.ok("instances", "--output=json").stdout());
+    assertEquals("web", list.get(0).get("name").asText());
+    assertEquals(childSha, list.get(0).get("image").asText());
+    canga.ok("instance", "rm", "web");
+    assertTrue(!Files.exists(instance));
+    assertEquals(255, canga.run("instance", "path", "web").exitCode());
+  }
+
+  @Test
+  void storeImagesAndWipe() throws Exception {
+    canga.ok("instance", "create", "pub:base");
+    String store = canga.ok("store").stdout();
+    assertTrue(store.startsWith("config: " + canga.config + "\n"), store);
+    assertTrue(store.contains("pub: local " + canga.repo("pub") + ", 2 images, 0 layers, 1 instances, "), store);
+    com.fasterxml.jackson.databind.JsonNode images = new com.fasterxml.jackson.databind.ObjectMapper()
+        .readTree(canga.ok("images", "--output=json").stdout());
+    assertEquals(2, images.size());
+    String dry = canga.ok("wipe", "pub").stdout();
+    assertTrue(dry.startsWith("Would remove from pub ("), dry);
+    assertTrue(Files.exists(canga.repo("pub").resolve(baseSha + ".qcow2")), "nothing removed without --yes");
+    assertEquals("Removed 3 files from pub\n", canga.ok("wipe", "pub", "--yes").stdout());
+    assertTrue(!Files.exists(canga.repo("pub").resolve(baseSha + ".qcow2")));
+    assertTrue(!Files.exists(canga.repo("pub").resolve("instances/base-1.qcow2")));
+    assertEquals(0, dev.qcow2.tools.repo.RepositoryIndex.read(canga.repo("pub").resolve("index.yaml")).images().size());
+  }
 }
