@@ -93,6 +93,35 @@ class DebianBuildTest {
     String shadowRoot = guest(exported, "cat", "/etc/shadow").lines().filter(l -> l.startsWith("root:")).findFirst().orElseThrow();
     assertNotEquals("*", shadowRoot.split(":")[1]);
     assertFalse(Files.readString(dir.resolve("home/default/index.yaml")).contains("canga-secret"));
+
+    // A build file of targets on the same image: copy, run and install (a .deb made here) in the
+    // guest, the second target on the first.
+    Path pkg = Files.createDirectories(dir.resolve("pkg/DEBIAN"));
+    Files.writeString(pkg.resolve("control"), "Package: canga-test\nVersion: 1.0\nArchitecture: all\n"
+        + "Maintainer: canga <canga@example.org>\nDescription: canga test package\n");
+    Files.createDirectories(dir.resolve("pkg/usr/share/canga-test"));
+    Files.writeString(dir.resolve("pkg/usr/share/canga-test/marker"), "installed\n");
+    run("dpkg-deb", "--build", dir.resolve("pkg").toString(), dir.resolve("canga-test.deb").toString());
+    Path targets = dir.resolve("targets.yaml");
+    Files.writeString(targets, """
+        web:
+          base: debian
+          copy: ctx/hello.txt /root/hello.txt
+          install: canga-test.deb
+        site:
+          base: web
+          run: echo site > /srv/site.txt
+        """);
+    Cli.Result multi = Cli.run("canga", "--config", config.toString(), "build", targets.toString());
+    assertEquals(0, multi.exitCode(), multi.stdout() + multi.stderr());
+    RepositoryIndex after = RepositoryIndex.read(dir.resolve("home/default/index.yaml"));
+    String site = after.tags().get("site");
+    assertEquals(after.tags().get("web"), after.image(site).parent());
+    Path siteFile = dir.resolve("site.qcow2");
+    assertEquals(0, Cli.run("canga", "--config", config.toString(), "export", "site", siteFile.toString()).exitCode());
+    assertEquals("installed\n", guest(siteFile, "cat", "/usr/share/canga-test/marker"));
+    assertEquals("hello from the host\n", guest(siteFile, "cat", "/root/hello.txt"));
+    assertEquals("site\n", guest(siteFile, "cat", "/srv/site.txt"));
   }
 
   private String guest(Path image, String... command) {
