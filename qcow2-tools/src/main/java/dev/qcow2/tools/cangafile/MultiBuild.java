@@ -165,12 +165,27 @@ public final class MultiBuild {
       lines.add("copy-in " + tar + ":/tmp");
       lines.add("run-command tar -xf /tmp/" + tar.getFileName() + " -C / && rm -f /tmp/" + tar.getFileName());
     }
+    int n = 0;
     for (String c : list(s.get("copy"))) {
       String[] parts = c.trim().split("\\s+");
       if (parts.length != 2) {
         throw new CangaException(file + ": target " + t.name() + ": copy wants \"SRC DST\", not \"" + c + "\"");
       }
-      lines.add("copy-in " + input(parts[0]) + ":" + parts[1]);
+      Path src = input(parts[0]);
+      String dst = parts[1];
+      if (dst.endsWith("/")) {
+        // Into a folder, as virt-customize's copy-in does.
+        lines.add("mkdir " + dst);
+        lines.add("copy-in " + src + ":" + dst);
+      } else {
+        // To a path: copy-in wants a folder, so go through one and move the copy into place.
+        String tmp = "/tmp/canga-copy-" + ++n;
+        String parent = dst.contains("/") && dst.lastIndexOf('/') > 0 ? dst.substring(0, dst.lastIndexOf('/')) : "/";
+        lines.add("mkdir " + tmp);
+        lines.add("copy-in " + src + ":" + tmp);
+        lines.add("run-command mkdir -p " + parent + " && mv " + tmp + "/" + src.getFileName() + " " + dst
+            + " && rmdir " + tmp);
+      }
     }
     for (String pkg : list(s.get("install"))) {
       Path p = input(pkg);

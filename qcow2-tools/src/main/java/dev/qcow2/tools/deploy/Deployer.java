@@ -29,8 +29,9 @@ import org.tukaani.xz.XZInputStream;
 /**
  * Writes a disk image onto a target, as Ganeti's instance-simpleimage does: a qcow2 image (with
  * its chain) converted natively, a raw disk copied, a gzip, bzip2 or xz raw disk decompressed on
- * the fly. On a file target runs of 4 KiB zeros stay holes; a block device gets every byte (the
- * JDK cannot discard). Then every executable in the hooks folder runs, in name order.
+ * the fly. On a file target runs of 4 KiB zeros stay holes; a block device is first zeroed with
+ * {@code blkdiscard --zeroout} and then gets only its non-zero runs (every byte where that is not
+ * possible). Then every executable in the hooks folder runs, in name order.
  */
 public final class Deployer {
   private static final int BLOCK = 4096;
@@ -59,12 +60,17 @@ public final class Deployer {
       throws IOException {
     ImageType t = type != null ? type : ImageType.detect(source);
     boolean device = Files.exists(target) && !Files.isRegularFile(target);
+    // A device zeroed by blkdiscard --zeroout (discard or write-zeroes, as the device does it
+    // best) needs only its non-zero runs written; otherwise every byte is.
+    boolean zeroed = device && zeroOut(target);
+    boolean sparse = !device || zeroed;
     long[] written = {0};
     try {
       if (t == ImageType.QCOW2) {
         try (DiskImage image = DiskImage.open(source)) {
           ImageConverter.convert(image, target, ConvertOptions.builder().targetFormat("raw")
-              .noCreate(device).minSparse(device ? 0 : BLOCK).progress(progress).build());
+              .noCreate(device).targetIsZero(zeroed).minSparse(device && !zeroed ? 0 : BLOCK).progress(progress)
+              .build());
           written[0] = image.size();
           String sha = knownSha256 != null ? knownSha256
               : ContentHasher.hash(image, HashAlgorithm.SHA256, Runtime.getRuntime().availableProcessors(), null).hex();
@@ -83,7 +89,7 @@ public final class Deployer {
         int n;
         while ((n = in.readNBytes(buf, 0, CHUNK)) > 0) {
           md.update(buf, 0, n);
-          writeRuns(out, wrapped, n, written[0], !device);
+          writeRuns(out, wrapped, n, written[0], sparse);
           written[0] += n;
         }
         if (!device) {
@@ -98,6 +104,20 @@ public final class Deployer {
           + written[0] + " bytes were written: " + why, e);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
+    }
+  }
+
+  /** Zeroes a whole block device with blkdiscard --zeroout; false if that is not possible here. */
+  static boolean zeroOut(Path device) {
+    try {
+      Process p = new ProcessBuilder("blkdiscard", "--zeroout", device.toString()).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      return p.waitFor() == 0;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 

@@ -147,4 +147,32 @@ class DeployTest {
     Files.writeString(p, "#!/bin/sh\n" + body + "\n");
     Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
   }
+
+  /**
+   * A block device (a loop device over a file full of old bytes): zeroed with blkdiscard, then
+   * only the disk's data written. Needs root and loop devices, as CI's guest job has.
+   */
+  @org.junit.jupiter.api.Tag("slow")
+  @Test
+  void deploysOntoABlockDevice() throws Exception {
+    Path backing = dir.resolve("device.img");
+    byte[] old = new byte[3 << 20];
+    java.util.Arrays.fill(old, (byte) 0x55);
+    Files.write(backing, old);
+    String loop = Qemu.run(dir, "losetup", "-f", "--show", backing.toString()).trim();
+    try {
+      for (String name : new String[] {"disk.raw.gz", "disk.qcow2"}) {
+        Files.write(backing, old);
+        Qemu.run(dir, "blockdev", "--flushbufs", loop);
+        canga.ok("deploy", dir.resolve(name).toString(), loop);
+        byte[] got = new byte[disk.length];
+        try (var in = Files.newInputStream(Path.of(loop))) {
+          assertEquals(disk.length, in.readNBytes(got, 0, got.length));
+        }
+        assertArrayEquals(disk, got, name + " on " + loop);
+      }
+    } finally {
+      Qemu.exec(dir, java.util.List.of("losetup", "-d", loop));
+    }
+  }
 }

@@ -127,6 +127,7 @@ class MultiBuildTest {
           expand: site.tar
           copy:
             - conf/nginx.conf /etc/nginx/nginx.conf
+            - www /srv/www/
           install: pkgs/tool.deb
           run: |
             systemctl enable nginx
@@ -139,7 +140,11 @@ class MultiBuildTest {
     assertEquals(List.of(
         "copy-in " + dir.resolve("site.tar") + ":/tmp",
         "run-command tar -xf /tmp/site.tar -C / && rm -f /tmp/site.tar",
-        "copy-in " + dir.resolve("conf/nginx.conf") + ":/etc/nginx/nginx.conf",
+        "mkdir /tmp/canga-copy-1",
+        "copy-in " + dir.resolve("conf/nginx.conf") + ":/tmp/canga-copy-1",
+        "run-command mkdir -p /etc/nginx && mv /tmp/canga-copy-1/nginx.conf /etc/nginx/nginx.conf && rmdir /tmp/canga-copy-1",
+        "mkdir /srv/www/",
+        "copy-in " + dir.resolve("www") + ":/srv/www/",
         "copy-in " + dir.resolve("pkgs/tool.deb") + ":/tmp",
         "run-command dpkg -i /tmp/tool.deb && rm -f /tmp/tool.deb",
         "run-command systemctl enable nginx",
