@@ -236,6 +236,17 @@ record Header(
       byte[] name = new byte[backingFileSize];
       b.get((int) backingFileOffset, name);
       backingFileName = new String(name, StandardCharsets.UTF_8);
+      if (backingFileName.indexOf('\0') >= 0) {
+        // No file system takes such a name; qemu would silently cut it at the NUL.
+        throw new CorruptImageException(image, Structure.BACKING_FILE_NAME, backingFileOffset, "contains a NUL byte");
+      }
+    }
+    if ((incompatible & FeatureBits.INCOMPAT_DATA_FILE) != 0) {
+      for (HeaderExtension e : extensions) {
+        if (e.type() == HeaderExtension.EXTERNAL_DATA_FILE && e.text().indexOf('\0') >= 0) {
+          throw new CorruptImageException(image, Structure.EXTERNAL_DATA_FILE, e.hostOffset(), "name contains a NUL byte");
+        }
+      }
     }
 
     // Tables must be aligned, inside the file and within the open limits.
@@ -258,6 +269,10 @@ record Header(
     }
     if (l1Size > 0) {
       validateTable(image, Structure.L1_TABLE, 40, l1TableOffset, (long) l1Size * 8, g, fileSize);
+    } else if (l1TableOffset < 0 || !g.isClusterAligned(l1TableOffset)) {
+      // qemu validates the offset of an empty L1 table too; no read may start at a negative one.
+      throw new CorruptImageException(
+          image, Structure.L1_TABLE, 40, "offset 0x" + Long.toHexString(l1TableOffset) + " is invalid or not cluster-aligned");
     }
     long reftableBytes = Integer.toUnsignedLong(refcountTableClusters) << clusterBits;
     if (reftableBytes == 0) {

@@ -191,7 +191,7 @@ public final class ImageChecker {
    * @return the corruptions fixed and the leaks fixed, counted as qemu counts them
    */
   private static int[] repairAll(Path path) throws IOException {
-    int corruptionsFixed = 0;
+    int corruptionsFixed = dropBrokenSnapshots(path);
     int leaksFixed = 0;
     long[] l1;
     Header h;
@@ -243,6 +243,9 @@ public final class ImageChecker {
       boolean rebuild = refs.corruptions() > 0;
       corruptionsFixed += refs.corruptions();
       List<long[]> changes = new ArrayList<>();
+      // A count the refcount width cannot hold is stored as the largest it can (never wrapped).
+      // (64-bit refcounts: the maximum is unsigned, so no int count reaches it.)
+      long max = h.refcountOrder() == 6 ? Long.MAX_VALUE : RefcountBlock.max(h.refcountOrder());
       for (long c = 0; c < clusters && !rebuild; c++) {
         long stored;
         try {
@@ -252,7 +255,8 @@ public final class ImageChecker {
           break;
         }
         int referenced = refs.references(c);
-        if (stored == referenced) {
+        long wanted = Math.min(referenced, max);
+        if (stored == wanted) {
           continue;
         }
         if (stored == 0) {
@@ -263,11 +267,11 @@ public final class ImageChecker {
         } else {
           leaksFixed++;
         }
-        changes.add(new long[] {c, referenced});
+        changes.add(new long[] {c, wanted});
       }
       if (rebuild) {
         refs = ReferenceWalk.count(name, out, h, g, l1, snapshots, null, false, new long[0]);
-        Refcounts.rebuild(name, out, h, g, refs);
+        Refcounts.rebuild(name, out, h, g, refs.saturated(max));
       } else {
         for (long[] change : changes) {
           refcounts.setForRepair(change[0], change[1]);
@@ -311,6 +315,62 @@ public final class ImageChecker {
       out.force();
     }
     return new int[] {corruptionsFixed, leaksFixed};
+  }
+
+  /**
+   * Removes the snapshot table entries whose L1 table is misaligned or lies outside the file, as
+   * qemu-img check -r all does (qemu's qcow2_check_fix_snapshot_table): nothing of such a
+   * snapshot can be read, and the walk cannot count what it references. The remaining entries are
+   * written back in order over the old table, which only shrinks, and nb_snapshots follows.
+   *
+   * @return the entries removed
+   */
+  private static int dropBrokenSnapshots(Path path) throws IOException {
+    Header h;
+    ClusterGeometry g;
+    try (Qcow2Image img = openForCheck(path)) {
+      h = img.header();
+      g = img.geometry();
+    }
+    if (h.nbSnapshots() == 0) {
+      return 0;
+    }
+    try (Storage out = Storage.open(path, true)) {
+      long fileSize = out.size();
+      ByteBuffer kept = ByteBuffer.allocate((int) Math.min(SnapshotTable.MAX_TABLE_BYTES, fileSize));
+      int keptCount = 0;
+      long at = h.snapshotsOffset();
+      ByteBuffer fixed = ByteBuffer.allocate(40);
+      for (int i = 0; i < h.nbSnapshots(); i++) {
+        fixed.clear();
+        out.readOrZero(fixed, at);
+        long l1Offset = fixed.getLong(0);
+        long l1Size = fixed.getInt(8);
+        long variable = Integer.toUnsignedLong(fixed.getInt(36)) + (fixed.getShort(12) & 0xffff) + (fixed.getShort(14) & 0xffff);
+        int length = (int) (40 + ((variable + 7) & ~7L));
+        // The same test as the reference walk's: anything else it can read and count.
+        boolean valid = l1Offset >= 0 && g.isClusterAligned(l1Offset) && l1Offset < fileSize
+            && l1Size >= 0 && l1Size * 8 <= fileSize - l1Offset;
+        if (valid) {
+          ByteBuffer entry = ByteBuffer.allocate(length);
+          out.readOrZero(entry, at);
+          kept.put(entry.flip());
+          keptCount++;
+        }
+        at += length;
+      }
+      int dropped = h.nbSnapshots() - keptCount;
+      if (dropped > 0) {
+        out.write(kept.flip(), h.snapshotsOffset());
+        ByteBuffer count = ByteBuffer.allocate(4).putInt(0, keptCount);
+        out.write(count, 60);
+        if (keptCount == 0) {
+          writeLong(out, 64, 0);
+        }
+        out.force();
+      }
+      return dropped;
+    }
   }
 
   private static boolean pointsNowhere(long e, ClusterGeometry g, long fileSize) {

@@ -1064,7 +1064,8 @@ public final class Qcow2Image implements DiskImage {
         filename,
         "qcow2",
         size,
-        HostFiles.allocatedBytes(path),
+        // An image on a storage of its own (in memory, say) has no host file to ask.
+        storage instanceof MemoryStorage ? storage.size() : HostFiles.allocatedBytes(path),
         g.clusterSize,
         backingName,
         backingName == null ? null : BackingFiles.resolve(path, backingName).toString(),

@@ -95,6 +95,28 @@ final class ReferenceWalk {
     return cluster < refs.length ? refs[(int) cluster] : 0;
   }
 
+  /**
+   * This walk with every count capped at {@code max}, the largest refcount the image's refcount
+   * width can hold (1 with refcount_bits=1), for a rebuild: a stored count must never wrap around
+   * to a small one, or to 0, which would make a cluster in use look free. A cluster referenced
+   * more often than its refcount can say stays a corruption that check reports, as in qemu; its
+   * COPIED flags follow the real count (this walk), so it is never written in place.
+   */
+  ReferenceWalk saturated(long max) {
+    ReferenceWalk w = new ReferenceWalk(image, storage, h, g, fileSize, problems);
+    w.refs = refs.clone();
+    w.highest = highest;
+    w.corruptions = corruptions;
+    if (max >= 0 && max < Integer.MAX_VALUE) {
+      for (int c = 0; c < w.refs.length; c++) {
+        if (w.refs[c] > max) {
+          w.refs[c] = (int) max;
+        }
+      }
+    }
+    return w;
+  }
+
   /** Problems recorded instead of thrown (see the lenient {@link #count}). */
   int corruptions() {
     return corruptions;
@@ -157,15 +179,27 @@ final class ReferenceWalk {
     long count = Integer.toUnsignedLong(d.getInt(0));
     long size = d.getLong(8);
     long offset = d.getLong(16);
+    if (problems == null) {
+      // A strict walk comes before a refcount rebuild on a writable open: a directory that the
+      // open would refuse must be refused before the rebuild writes anything.
+      BitmapDirectory.read(image, storage, h, g, storage.size());
+    }
+    if (size < 0 || size > BitmapDirectory.MAX_DIRECTORY_BYTES || offset < 0 || !g.isClusterAligned(offset)
+        || offset > fileSize - size) {
+      problem(Structure.BITMAP_DIRECTORY, ext.hostOffset(), "ERROR bitmap directory at 0x" + Long.toHexString(offset)
+          + " with " + size + " bytes is not cluster-aligned or lies outside the file");
+      return;
+    }
     add(offset, size, Structure.BITMAP_DIRECTORY);
     ByteBuffer dir = ByteBuffer.allocate((int) size);
     storage.readOrZero(dir, offset);
-    int at = 0;
+    // A long: extra_data_size is a u32, and one entry may claim to run far past the directory.
+    long at = 0;
     for (long i = 0; i < count && at + 24 <= size; i++) {
-      long tableOffset = dir.getLong(at);
-      int tableSize = dir.getInt(at + 8);
-      int nameSize = dir.getShort(at + 18) & 0xffff;
-      long extra = Integer.toUnsignedLong(dir.getInt(at + 20));
+      long tableOffset = dir.getLong((int) at);
+      int tableSize = dir.getInt((int) at + 8);
+      int nameSize = dir.getShort((int) at + 18) & 0xffff;
+      long extra = Integer.toUnsignedLong(dir.getInt((int) at + 20));
       if (tableSize > 0) {
         add(tableOffset, (long) tableSize * 8, Structure.BITMAP_DIRECTORY);
         long[] table = readTable(tableOffset, tableSize, Structure.BITMAP_DIRECTORY);
@@ -176,7 +210,7 @@ final class ReferenceWalk {
           }
         }
       }
-      at += (int) ((24 + extra + nameSize + 7) & ~7L);
+      at += (24 + extra + nameSize + 7) & ~7L;
     }
   }
 
@@ -206,7 +240,9 @@ final class ReferenceWalk {
       if (problems != null) {
         problem(what, offset, "ERROR " + what.text() + " at 0x" + Long.toHexString(offset)
             + " lies outside the file or is not cluster-aligned");
-        return new long[entries == 0 ? 0 : Math.min(entries, 1 << 20)];
+        // Zeros stand in for the missing table (the walk indexes whole L2 tables); a claimed size
+        // sizes at most 8 MiB of them, and a negative one none.
+        return new long[entries <= 0 ? 0 : Math.min(entries, 1 << 20)];
       }
       throw new CorruptImageException(image, what, offset, "lies outside the file or is not cluster-aligned");
     }
@@ -221,6 +257,13 @@ final class ReferenceWalk {
     if (offset < 0 || offset >= fileSize + g.clusterSize) {
       problem(what, offset, "ERROR " + what.text() + " at 0x" + Long.toHexString(offset)
           + " is referenced but lies past the end of the file");
+      return;
+    }
+    // Memory is one int per cluster up to the highest referenced: a claimed length may not reach
+    // past the file (a compressed cluster's last sectors may, by less than two clusters).
+    if (bytes > fileSize + 2L * g.clusterSize - offset) {
+      problem(what, offset, "ERROR " + what.text() + " at 0x" + Long.toHexString(offset) + " with " + bytes
+          + " bytes runs past the end of the file");
       return;
     }
     long first = offset >>> g.clusterBits;

@@ -728,11 +728,11 @@ class HostileImageTest {
   // ---------------------------------------------------------------------------------------------
   // Reading
 
-  private static void readAll(Path image) throws IOException {
+  static void readAll(Path image) throws IOException {
     readAll(image, OpenOptions.defaults());
   }
 
-  private static void readAll(Path image, OpenOptions options) throws IOException {
+  static void readAll(Path image, OpenOptions options) throws IOException {
     try (DiskImage img = DiskImage.open(image, options)) {
       ByteBuffer buf = ByteBuffer.allocate(1 << 20);
       for (long at = 0; at < img.size(); at += buf.capacity()) {

@@ -84,6 +84,16 @@ final class InfoCommand implements Callable<Integer> {
       if (!backingChain) {
         break;
       }
+      String stored = info.backingFilename();
+      if (stored != null) {
+        int colon = stored.indexOf(':');
+        int slash = stored.indexOf('/');
+        if (stored.startsWith("json:") || (colon >= 0 && (slash < 0 || colon < slash))) {
+          // As the library: protocol and JSON pseudo-file names are never followed.
+          throw new IllegalArgumentException(name + ": backing file name \"" + stored
+              + "\" is a protocol or JSON pseudo-file name, which is never followed");
+        }
+      }
       name = info.fullBackingFilename();
       fmt = info.backingFormat();
     }
