@@ -80,7 +80,7 @@ mkdir -p "$out"
 cleanup() {
   rm -f "$out/q.raw" "$out/o.raw" "$out/q.qcow2" "$out/o.qcow2" "$out/stderr.txt" "$work/files.list"
   rm -f "$out/sizes.txt" "$work/tib.qcow2" "$work/gib.raw"
-  rm -rf "$work/canga-home"
+  rm -rf "$out/canga-home"
   rm -rf "$work/stage"
   if [ "$keep" = 0 ]; then
     rm -f "$work/fs.raw" "$work/plain.qcow2" "$work/zlib.qcow2" "$work/zstd.qcow2" "$work/images.stamp"
@@ -263,9 +263,10 @@ if [ "$canga" = 1 ]; then
     # Still running when timeout stopped it (124): KVM works.
     [ "$kvm_rc" = 124 ] || export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
     want=$(sha256sum "$work/fs.raw" | cut -d' ' -f1)
+    # Both sides write their image to the output folder (tmpfs with --out /dev/shm).
     compare "canga add (vs libguestfs sha256 + convert -c)" \
       "guestfish --ro -a $(q "$work/fs.raw") run : checksum-device sha256 /dev/sda >/dev/null && qemu-img convert -c -O qcow2 $(q "$work/fs.raw") $(q "$out/q.qcow2")" \
-      "rm -rf $(q "$work/canga-home") && $canga_cmd --config $(q "$work/canga-home/config.yaml") add $(q "$work/fs.raw") && cp $(q "$work/canga-home/default/$want.qcow2") $(q "$out/o.qcow2")" \
+      "rm -rf $(q "$out/canga-home") && $canga_cmd --config $(q "$out/canga-home/config.yaml") add $(q "$work/fs.raw") && ln -f $(q "$out/canga-home/default/$want.qcow2") $(q "$out/o.qcow2")" \
       "qemu-img compare -q $(q "$out/o.qcow2") $(q "$work/fs.raw")"
   else
     log "guestfish is missing (apt-get install libguestfs-tools): canga add not timed"

@@ -7,10 +7,22 @@ qcow2_default_java_opts="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfDa
 # with both). Verbs that hash get tiered compilation.
 qcow2_hashing_java_opts="-XX:+UseSerialGC -XX:-UsePerfData"
 
-# The default JVM options for: qcow2_java_opts COMMAND-SET VERB
+# The default JVM options for: qcow2_java_opts COMMAND-SET ARGS... (the verb is the first word
+# that is neither an option nor the value of --config).
 qcow2_java_opts() {
-  case "$1:${2-}" in
-    qcow2:hash | canga:add | canga:build | canga:import | canga:pull | canga:fetch) echo "$qcow2_hashing_java_opts" ;;
+  local set="$1" verb="" skip=0 a
+  shift
+  for a in "$@"; do
+    if [ "$skip" = 1 ]; then skip=0; continue; fi
+    case "$a" in
+      --config) skip=1 ;;
+      -*) ;;
+      *) verb="$a"; break ;;
+    esac
+  done
+  case "$set:$verb" in
+    qcow2:hash | canga:add | canga:build | canga:import | canga:pull | canga:fetch | canga:base | canga:layer | canga:deploy)
+      echo "$qcow2_hashing_java_opts" ;;
     *) echo "$qcow2_default_java_opts" ;;
   esac
 }
