@@ -58,6 +58,9 @@ public final class ImageChecker {
       ReferenceWalk refs = ReferenceWalk.count(img.filename(), storage, h, g, img.l1(), img.snapshots(),
           null, true, refcounts.table(), messages);
       int corruptions = refs.corruptions();
+      // Metadata structures that share a cluster: -r all leaves them (and what lies in them) alone.
+      messages.addAll(refs.overlaps().values());
+      corruptions += refs.overlaps().size();
       int leaks = 0;
       long fileClusters = (storage.size() + g.clusterSize - 1) >>> g.clusterBits;
       long clusters = Math.max(fileClusters, refs.highest() + 1);
@@ -76,7 +79,7 @@ public final class ImageChecker {
           leaks++;
         }
       }
-      Stats stats = activeTables(img, refcounts, messages);
+      Stats stats = activeTables(img, refcounts, refs, messages);
       corruptions += stats.copiedErrors;
       long totalClusters = (h.size() + g.clusterSize - 1) >>> g.clusterBits;
       return new CheckReport(img.filename(), corruptions, leaks, 0, 0, 0, (highest + 1) << g.clusterBits,
@@ -92,7 +95,8 @@ public final class ImageChecker {
   }
 
   /** COPIED flags and qemu's allocation statistics, over the active L1 and L2 tables. */
-  private static Stats activeTables(Qcow2Image img, Refcounts refcounts, List<String> messages) throws IOException {
+  private static Stats activeTables(Qcow2Image img, Refcounts refcounts, ReferenceWalk refs, List<String> messages)
+      throws IOException {
     Stats st = new Stats();
     ClusterGeometry g = img.geometry();
     long fileSize = img.storage().size();
@@ -104,7 +108,11 @@ public final class ImageChecker {
         continue;
       }
       long rc = refcounts.get(l2Offset >>> g.clusterBits);
-      if ((rc == 1) != ((l1[i] & Qcow2Image.OFLAG_COPIED) != 0)) {
+      // A flag in a cluster that two structures share is not a COPIED flag only: the overlap,
+      // reported already, is the error, and repair does not touch it.
+      boolean l1Shared = refs.overlapsMetadata(img.header().l1TableOffset() + 8L * i, 8);
+      boolean l2Shared = refs.overlapsMetadata(l2Offset, g.clusterSize);
+      if (!l1Shared && (rc == 1) != ((l1[i] & Qcow2Image.OFLAG_COPIED) != 0)) {
         messages.add("ERROR OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry=" + Long.toHexString(l1[i]) + " refcount=" + rc);
         st.copiedErrors++;
       }
@@ -117,7 +125,7 @@ public final class ImageChecker {
           st.allocated++;
           st.compressed++;
           st.fragmented++; // compressed clusters are fragmented by nature, as qemu counts them
-          if ((e & Qcow2Image.OFLAG_COPIED) != 0) {
+          if (!l2Shared && (e & Qcow2Image.OFLAG_COPIED) != 0) {
             messages.add("ERROR: compressed cluster has OFLAG_COPIED: l2_entry=" + Long.toHexString(e));
             st.copiedErrors++;
           }
@@ -136,7 +144,7 @@ public final class ImageChecker {
           continue; // no refcounts for the data file's clusters
         }
         long drc = refcounts.get(host >>> g.clusterBits);
-        if ((drc == 1) != ((e & Qcow2Image.OFLAG_COPIED) != 0)) {
+        if (!l2Shared && (drc == 1) != ((e & Qcow2Image.OFLAG_COPIED) != 0)) {
           messages.add("ERROR OFLAG_COPIED data cluster: l2_entry=" + Long.toHexString(e) + " refcount=" + drc);
           st.copiedErrors++;
         }
@@ -191,6 +199,16 @@ public final class ImageChecker {
    * @return the corruptions fixed and the leaks fixed, counted as qemu counts them
    */
   private static int[] repairAll(Path path) throws IOException {
+    // Metadata structures that share a cluster (say the active L1 table and the snapshot table):
+    // a write for one changes the other, so, as qemu's overlap checks refuse such writes, nothing
+    // is written at all; check keeps reporting the overlap (and what else it finds).
+    try (Qcow2Image img = openForCheck(path)) {
+      ReferenceWalk walk = ReferenceWalk.count(img.filename(), img.storage(), img.header(), img.geometry(),
+          img.l1(), img.snapshots(), null, false, new long[0], new ArrayList<>());
+      if (!walk.overlaps().isEmpty()) {
+        return new int[] {0, 0};
+      }
+    }
     int corruptionsFixed = dropBrokenSnapshots(path);
     int leaksFixed = 0;
     long[] l1;
@@ -207,30 +225,13 @@ public final class ImageChecker {
     try (Storage out = Storage.open(path, true)) {
       long fileSize = out.size();
       int k = g.extendedL2 ? 2 : 1;
-      // 1. References that point nowhere become unallocated: reading them gives zeros.
-      for (int i = 0; i < l1.length; i++) {
-        long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
-        if (l2Offset == 0) {
-          continue;
-        }
-        if (!g.isClusterAligned(l2Offset) || l2Offset > fileSize - g.clusterSize) {
-          corruptionsFixed++;
-          l1[i] = 0;
-          writeLong(out, h.l1TableOffset() + 8L * i, 0);
-          continue;
-        }
-        long[] table = readL2(out, l2Offset, g);
-        for (int j = 0; j < g.l2Entries; j++) {
-          long e = table[k * j];
-          if (!pointsNowhere(e, g, fileSize)) {
-            continue;
-          }
-          corruptionsFixed++;
-          writeLong(out, l2Offset + 8L * k * j, 0);
-          if (g.extendedL2) {
-            writeLong(out, l2Offset + 8L * k * j + 8, 0);
-          }
-        }
+      // 1. References that point nowhere become unallocated: reading them gives zeros. This is done
+      // in every L1 table, the snapshots' too (whose L2 tables the walk counts as well), where
+      // qemu only reports them.
+      corruptionsFixed += clearBroken(out, g, fileSize, h.l1TableOffset(), l1);
+      for (Snapshot snapshot : snapshots) {
+        long[] snapshotL1 = Qcow2Image.readTable(out, snapshot.l1TableOffset(), snapshot.l1Size());
+        corruptionsFixed += clearBroken(out, g, fileSize, snapshot.l1TableOffset(), snapshotL1);
       }
       out.force();
       // 2. Refcounts that match the references: fixed in place where the blocks allow it.
@@ -371,6 +372,44 @@ public final class ImageChecker {
       }
       return dropped;
     }
+  }
+
+  /**
+   * Clears, in the L1 table at {@code l1Offset} (whose entries {@code l1} are, and are updated),
+   * the entries naming a misaligned or out-of-file L2 table, and in the L2 tables the others name
+   * the entries pointing nowhere.
+   *
+   * @return the entries cleared
+   */
+  private static int clearBroken(Storage out, ClusterGeometry g, long fileSize, long l1Offset, long[] l1)
+      throws IOException {
+    int cleared = 0;
+    int k = g.extendedL2 ? 2 : 1;
+    for (int i = 0; i < l1.length; i++) {
+      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      if (l2Offset == 0) {
+        continue;
+      }
+      if (!g.isClusterAligned(l2Offset) || l2Offset > fileSize - g.clusterSize) {
+        cleared++;
+        l1[i] = 0;
+        writeLong(out, l1Offset + 8L * i, 0);
+        continue;
+      }
+      long[] table = readL2(out, l2Offset, g);
+      for (int j = 0; j < g.l2Entries; j++) {
+        long e = table[k * j];
+        if (!pointsNowhere(e, g, fileSize)) {
+          continue;
+        }
+        cleared++;
+        writeLong(out, l2Offset + 8L * k * j, 0);
+        if (g.extendedL2) {
+          writeLong(out, l2Offset + 8L * k * j + 8, 0);
+        }
+      }
+    }
+    return cleared;
   }
 
   private static boolean pointsNowhere(long e, ClusterGeometry g, long fileSize) {

@@ -3,7 +3,11 @@ package dev.qcow2;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Counts, for every host cluster, the references that the image's metadata makes to it, as
@@ -26,6 +30,23 @@ final class ReferenceWalk {
   /** When set, problems are recorded here instead of thrown (for check). */
   private final java.util.List<String> problems;
   private int corruptions;
+  /** The metadata structure (kind and offset) first found in each metadata cluster. */
+  private final Map<Long, Owner> metadataOwner = new HashMap<>();
+  /** Clusters that two different metadata structures share, with what they are. */
+  private final TreeMap<Long, String> overlaps = new TreeMap<>();
+
+  /**
+   * The structures whose overlaps are tracked. Not the refcount structures: a refcount block over
+   * another structure is a walk problem already, and -r all rebuilds, leaving the old ones.
+   */
+  private static final EnumSet<Structure> METADATA = EnumSet.of(Structure.HEADER, Structure.L1_TABLE,
+      Structure.L2_TABLE, Structure.SNAPSHOT_TABLE, Structure.BITMAP_DIRECTORY);
+
+  private record Owner(Structure what, long offset) {
+    String text() {
+      return what.text() + " at 0x" + Long.toHexString(offset);
+    }
+  }
 
   private ReferenceWalk(String image, Storage storage, Header h, ClusterGeometry g, long fileSize,
       java.util.List<String> problems) {
@@ -107,6 +128,7 @@ final class ReferenceWalk {
     w.refs = refs.clone();
     w.highest = highest;
     w.corruptions = corruptions;
+    w.overlaps.putAll(overlaps);
     if (max >= 0 && max < Integer.MAX_VALUE) {
       for (int c = 0; c < w.refs.length; c++) {
         if (w.refs[c] > max) {
@@ -115,6 +137,27 @@ final class ReferenceWalk {
       }
     }
     return w;
+  }
+
+  /**
+   * The host clusters that two different metadata structures share (say the active L1 table and
+   * the snapshot table), each with a message naming both. No repair may write through such a
+   * cluster: whatever it writes for one structure changes the other. (The same L2 table named
+   * by several L1 entries, or the same L1 table by several snapshots, is one structure.)
+   */
+  Map<Long, String> overlaps() {
+    return overlaps;
+  }
+
+  /** Whether any cluster that [offset, offset + bytes) touches is shared by two metadata structures. */
+  boolean overlapsMetadata(long offset, long bytes) {
+    if (overlaps.isEmpty() || bytes <= 0 || offset < 0) {
+      return false;
+    }
+    long first = offset >>> g.clusterBits;
+    long last = (offset + bytes - 1) >>> g.clusterBits;
+    Long shared = overlaps.ceilingKey(first);
+    return shared != null && shared <= last;
   }
 
   /** Problems recorded instead of thrown (see the lenient {@link #count}). */
@@ -271,9 +314,18 @@ final class ReferenceWalk {
     if (last >= refs.length) {
       refs = Arrays.copyOf(refs, (int) Math.min(Integer.MAX_VALUE - 8, Math.max(last + 1, refs.length * 2L)));
     }
+    boolean metadata = METADATA.contains(what);
     for (long c = first; c <= last; c++) {
       if (refs[(int) c] != Integer.MAX_VALUE) {
         refs[(int) c]++;
+      }
+      if (metadata) {
+        Owner owner = new Owner(what, offset);
+        Owner before = metadataOwner.putIfAbsent(c, owner);
+        if (before != null && !before.equals(owner) && !overlaps.containsKey(c)) {
+          overlaps.put(c, "ERROR cluster " + c + " is shared by the " + before.text() + " and the "
+              + owner.text() + " (metadata overlap; -r all leaves the image as it is)");
+        }
       }
     }
     highest = Math.max(highest, last);
