@@ -803,11 +803,8 @@ public final class Qcow2Image implements DiskImage {
         image.checkWritable();
         image.writer.flush();
         Header h = image.header;
-        int cs = image.g.clusterSize;
-        ByteBuffer b = ByteBuffer.allocate(cs);
         ByteBuffer fields = ByteBuffer.allocate(h.headerLength());
         image.storage.readOrZero(fields, 0);
-        b.put(fields.flip());
         java.util.List<HeaderExtension> extensions = new java.util.ArrayList<>();
         if (name != null && format != null) {
           extensions.add(new HeaderExtension(HeaderExtension.BACKING_FORMAT, 0,
@@ -818,23 +815,7 @@ public final class Qcow2Image implements DiskImage {
             extensions.add(e);
           }
         }
-        byte[] nameBytes = name == null ? new byte[0] : name.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        int needed = h.headerLength() + 8 + nameBytes.length;
-        for (HeaderExtension e : extensions) {
-          needed += 8 + ((e.data().length + 7) & ~7);
-        }
-        if (needed > cs || nameBytes.length > 1023) {
-          throw new IllegalArgumentException(path + ": backing file name '" + name + "' is too long for the header");
-        }
-        for (HeaderExtension e : extensions) {
-          b.putInt(e.type()).putInt(e.data().length).put(e.data());
-          b.position(b.position() + ((8 - e.data().length % 8) % 8));
-        }
-        b.putInt(HeaderExtension.END).putInt(0);
-        b.putLong(8, name == null ? 0 : b.position());
-        b.putInt(16, nameBytes.length);
-        b.put(nameBytes);
-        b.flip();
+        ByteBuffer b = ImageAmender.headerCluster(path.toString(), image.g.clusterSize, fields.flip(), extensions, name);
         image.storage.write(b, 0);
         image.storage.force();
       } finally {

@@ -8,7 +8,6 @@ import dev.qcow2.convert.ImageConverter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -62,19 +61,8 @@ public class CompressBenchmark {
     images.close();
   }
 
-  @State(Scope.Thread)
-  @AuxCounters(AuxCounters.Type.OPERATIONS)
-  public static class Converted {
-    public long bytes;
-
-    @Setup(Level.Iteration)
-    public void reset() {
-      bytes = 0;
-    }
-  }
-
   @Benchmark
-  public void compress(Converted converted) throws Exception {
+  public void compress(ConvertBenchmark.Converted converted) throws Exception {
     if (tool.equals("ours")) {
       try (DiskImage image = DiskImage.open(images.raw)) {
         ImageConverter.convert(image, target, ConvertOptions.builder().targetFormat("qcow2").compress(true)
