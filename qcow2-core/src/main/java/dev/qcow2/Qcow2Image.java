@@ -278,7 +278,13 @@ public final class Qcow2Image implements DiskImage {
     try {
       if (header.isDirty()) {
         // Refcounts may be stale (lazy refcounts, then a crash): rebuild them before writing, as
-        // qemu does when it opens such an image read-write.
+        // qemu does when it opens such an image read-write. The rebuild writes, so first let a
+        // read-only open validate everything else the open checks (extensions, data file,
+        // backing chain): an image refused for any of those must be left as it was.
+        BackingFiles.Chain probeChain = new BackingFiles.Chain(chain.depth);
+        probeChain.seen.addAll(chain.seen);
+        new Qcow2Image(path, new SharedStorage(storage), header, fileSize,
+            options.toBuilder().writable(false).build(), probeChain, null).close();
         repairDirty(name, storage, header);
         cluster0.clear();
         storage.read(cluster0, 0);

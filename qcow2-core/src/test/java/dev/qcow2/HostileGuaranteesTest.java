@@ -137,6 +137,14 @@ class HostileGuaranteesTest {
     assertRefusedWritableUnchanged(img, Structure.BITMAP_DIRECTORY);
   }
 
+  @Test
+  void dirtyImageRequiringAnUnnamedDataFileIsRefusedWritableUnchanged() throws IOException {
+    // A fuzz finding: the refcount rebuild grew the file before the open refused the image.
+    Path img = plainImage("cluster_size=65536,lazy_refcounts=on");
+    Poke.u64(img, 72, Poke.readU64(img, 72) | FeatureBits.INCOMPAT_DIRTY | FeatureBits.INCOMPAT_DATA_FILE);
+    assertRefusedWritableUnchanged(img, Structure.EXTERNAL_DATA_FILE);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Backing and data file names
 
