@@ -157,10 +157,8 @@ public final class Deployer {
     }
   }
 
-  private static final ByteBuffer ZEROS = ByteBuffer.allocate(BLOCK);
-
   private static boolean isZero(ByteBuffer b, int from, int to) {
-    return b.slice(from, to - from).mismatch(ZEROS.slice(0, to - from)) < 0;
+    return ImageConverter.isZero(b, from, to);
   }
 
   /**

@@ -2,10 +2,7 @@ package dev.qcow2.tools.img;
 
 import dev.qcow2.tools.Version;
 import java.io.PrintStream;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -29,6 +26,36 @@ public final class Qcow2Cli implements Callable<Integer> {
     throw new ParameterException(spec.commandLine(), "Not enough arguments (try 'qcow2 --help')");
   }
 
+  /** Every verb, in the order help lists them. */
+  private static final String[] VERBS = {
+    "info", "map", "convert", "create", "io", "check", "resize", "compare", "hash", "rebase", "commit",
+    "snapshot", "measure", "amend",
+  };
+
+  /**
+   * The command object of {@code verb}, or null. A switch rather than a table of constructor
+   * references: each of those is linked at start-up, and loads its class, whichever verb runs.
+   */
+  private static Object command(String verb, PrintStream err) {
+    return switch (verb) {
+      case "info" -> new InfoCommand();
+      case "map" -> new MapCommand();
+      case "convert" -> new ConvertCommand(err);
+      case "create" -> new CreateCommand();
+      case "io" -> new IoCommand();
+      case "check" -> new CheckCommand();
+      case "resize" -> new ResizeCommand();
+      case "compare" -> new CompareCommand();
+      case "hash" -> new HashCommand(err);
+      case "rebase" -> new RebaseCommand(err);
+      case "commit" -> new CommitCommand(err);
+      case "snapshot" -> new SnapshotCommand();
+      case "measure" -> new MeasureCommand();
+      case "amend" -> new AmendCommand();
+      default -> null;
+    };
+  }
+
   /** The command line with every verb; {@code err} is where a terminal progress bar draws. */
   public static CommandLine commandLine(PrintStream err) {
     return commandLine(err, null);
@@ -40,27 +67,13 @@ public final class Qcow2Cli implements Callable<Integer> {
    * a good part of the start-up time of a short command.
    */
   public static CommandLine commandLine(PrintStream err, String verb) {
-    Map<String, Supplier<Object>> verbs = new LinkedHashMap<>();
-    verbs.put("info", InfoCommand::new);
-    verbs.put("map", MapCommand::new);
-    verbs.put("convert", () -> new ConvertCommand(err));
-    verbs.put("create", CreateCommand::new);
-    verbs.put("io", IoCommand::new);
-    verbs.put("check", CheckCommand::new);
-    verbs.put("resize", ResizeCommand::new);
-    verbs.put("compare", CompareCommand::new);
-    verbs.put("hash", () -> new HashCommand(err));
-    verbs.put("rebase", () -> new RebaseCommand(err));
-    verbs.put("commit", () -> new CommitCommand(err));
-    verbs.put("snapshot", SnapshotCommand::new);
-    verbs.put("measure", MeasureCommand::new);
-    verbs.put("amend", AmendCommand::new);
     CommandLine cmd = new CommandLine(new Qcow2Cli());
-    if (verb != null && verbs.containsKey(verb)) {
-      cmd.addSubcommand(verbs.get(verb).get());
+    Object one = verb == null ? null : command(verb, err);
+    if (one != null) {
+      cmd.addSubcommand(one);
     } else {
-      for (Supplier<Object> s : verbs.values()) {
-        cmd.addSubcommand(s.get());
+      for (String v : VERBS) {
+        cmd.addSubcommand(command(v, err));
       }
     }
     CommandLine resize = cmd.getSubcommands().get("resize");
