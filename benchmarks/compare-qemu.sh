@@ -31,7 +31,7 @@
 #
 # The image is an ext4 file system (mkfs.ext4 -d) filled with real files, and three qcow2 copies
 # made by qemu-img: plain, zlib-compressed and zstd-compressed. Our times include the JVM's start
-# (about 0.3-0.5 s): that is what a user sees. The machines this runs on are small and shared:
+# (about 0.1 s with the launchers' class-data-sharing archive): that is what a user sees. The machines this runs on are small and shared:
 # quote medians from one run and say so.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
