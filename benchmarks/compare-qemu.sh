@@ -25,6 +25,8 @@
 #   DATA_MIB    MiB of real files to put in the ext4 image (default 850)
 #   SOURCES     folders the files come from, in order, until DATA_MIB is reached
 #               (default "/usr/share/doc /usr/lib/jvm /usr/share/locale /usr/share/i18n /usr/share")
+#   KINDS       which qcow2 copies to time against raw (default "plain zlib zstd"; all three are
+#               made in any case)
 #   OURS_CMD    our converter; SRC and DST are appended (default "bin/qcow2 convert -O raw"). The
 #               library alone, without the CLI:
 #               OURS_CMD="java -cp benchmarks/target/benchmarks.jar dev.qcow2.benchmarks.RawExport"
@@ -71,7 +73,7 @@ work="${BENCH_WORK:-$here/work}"
 data_mib="${DATA_MIB:-850}"
 sources="${SOURCES:-/usr/share/doc /usr/lib/jvm /usr/share/locale /usr/share/i18n /usr/share}"
 ours_cmd="${OURS_CMD:-"'$root/bin/qcow2' convert -O raw"}"
-kinds=(plain zlib zstd)
+read -r -a kinds <<<"${KINDS:-plain zlib zstd}"
 mkdir -p "$work"
 out="${out:-$work}"
 mkdir -p "$out"

@@ -1,3 +1,7 @@
+# Sourced by bin/qcow2 and bin/canga. A command's start is part of what a user times, so the fast
+# path (jar fresh, archive fresh) starts one process besides the JVM: the find that checks the
+# jar's freshness. No $(...) subshells there.
+
 # JVM options for short command-line jobs, measured on qemu-img-sized conversions: the client
 # compiler warms up sooner, the serial collector starts no GC threads, and the heavy lifting
 # (zlib, zstd, I/O) is native anyway. QCOW2_JAVA_OPTS replaces them (set it empty for none).
@@ -7,9 +11,9 @@ qcow2_default_java_opts="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfDa
 # with both). Verbs that hash get tiered compilation.
 qcow2_hashing_java_opts="-XX:+UseSerialGC -XX:-UsePerfData"
 
-# The default JVM options for: qcow2_java_opts COMMAND-SET ARGS... (the verb is the first word
-# that is neither an option nor the value of --config).
-qcow2_java_opts() {
+# Sets qcow2_java_opts to the default JVM options for: qcow2_pick_java_opts COMMAND-SET ARGS...
+# (the verb is the first word that is neither an option nor the value of --config).
+qcow2_pick_java_opts() {
   local set="$1" verb="" skip=0 a
   shift
   for a in "$@"; do
@@ -22,14 +26,13 @@ qcow2_java_opts() {
   done
   case "$set:$verb" in
     qcow2:hash | canga:add | canga:build | canga:import | canga:pull | canga:fetch | canga:base | canga:layer | canga:deploy)
-      echo "$qcow2_hashing_java_opts" ;;
-    *) echo "$qcow2_default_java_opts" ;;
+      qcow2_java_opts="$qcow2_hashing_java_opts" ;;
+    *) qcow2_java_opts="$qcow2_default_java_opts" ;;
   esac
 }
 
-# Sourced by bin/qcow2 and bin/canga: (re)builds qcow2-tools/target/qcow2-tools.jar when it is
-# missing or older than any file under qcow2-core/src, qcow2-tools/src or any pom.xml.
-
+# (Re)builds qcow2-tools/target/qcow2-tools.jar when it is missing or older than any file under
+# qcow2-core/src, qcow2-tools/src or any pom.xml.
 qcow2_tools_jar_fresh() {
   local root="$1" jar="$1/qcow2-tools/target/qcow2-tools.jar"
   [[ -f "$jar" ]] && [[ -z "$(find "$root/qcow2-core/src" "$root/qcow2-tools/src" \
@@ -59,12 +62,20 @@ qcow2_tools_jar() {
 # start-up. The archive sits beside the jar and is remade when the jar or the JVM is newer; where
 # it cannot be made (a read-only tree, a JVM without the feature) commands run without it.
 # QCOW2_CDS=off turns it off. JVM log lines go to stderr, never into a command's output.
-qcow2_cds_opts() {
+# Sets qcow2_cds_opts for: qcow2_pick_cds_opts ROOT.
+qcow2_pick_cds_opts() {
   local root="$1" jar="$1/qcow2-tools/target/qcow2-tools.jar" jsa="$1/qcow2-tools/target/qcow2-tools.jsa"
   local logs="-Xlog:disable -Xlog:all=warning:stderr -Xlog:cds=off -Xlog:cds+dynamic=off"
+  qcow2_cds_opts=""
   [[ "${QCOW2_CDS:-on}" != off ]] || return 0
-  local java_bin
-  java_bin="$(readlink -f "$(command -v java)" 2>/dev/null)" || return 0
+  # The java that will run, found as exec finds it; -nt follows its symbolic links.
+  local java_bin="" d
+  local IFS=:
+  for d in $PATH; do
+    if [[ -x "${d:-.}/java" && ! -d "${d:-.}/java" ]]; then java_bin="${d:-.}/java"; break; fi
+  done
+  unset IFS
+  [[ -n "$java_bin" ]] || return 0
   if [[ ! -f "$jsa" || "$jar" -nt "$jsa" || "$java_bin" -nt "$jsa" ]]; then
     # A failed training leaves a marker, so that it is not retried at every start.
     [[ -f "$jsa.failed" && "$jsa.failed" -nt "$jar" ]] && return 0
@@ -81,5 +92,16 @@ qcow2_cds_opts() {
       return 0
     fi
   fi
-  echo "-XX:SharedArchiveFile=$jsa $logs"
+  qcow2_cds_opts="-XX:SharedArchiveFile=$jsa $logs"
+}
+
+# Runs the jar's COMMAND-SET with ARGS: qcow2_run ROOT COMMAND-SET ARGS...
+qcow2_run() {
+  local root="$1" set="$2"
+  shift 2
+  qcow2_tools_jar "$root"
+  qcow2_pick_java_opts "$set" "$@"
+  qcow2_pick_cds_opts "$root"
+  # shellcheck disable=SC2086
+  exec java ${QCOW2_JAVA_OPTS-$qcow2_java_opts} $qcow2_cds_opts -jar "$root/qcow2-tools/target/qcow2-tools.jar" "$set" "$@"
 }
