@@ -15,13 +15,20 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.LongConsumer;
 
 /**
@@ -214,6 +221,20 @@ public final class ImageConverter {
     }
   }
 
+  /**
+   * How far, in chunks, workers may run ahead of the writer. Only chunks that hold data keep a
+   * buffer (there are {@code 2 * threads + 2} buffers); a chunk that needs none (a hole, zeros, data
+   * equal to the backing file's) gives its buffer back at once. So while the writer is busy with
+   * data, the workers get through the holes that follow, instead of leaving the writer idle when
+   * it reaches them (raw sources are read whole: the JDK cannot ask where their holes are).
+   */
+  private static final int LEAD_CHUNKS = 1024;
+
+  /**
+   * Workers claim chunks in guest order, each together with a buffer, so that the chunk the writer
+   * waits for always has one; they read, compare, scan and compress it. The calling thread alone
+   * writes: in guest order, or with out-of-order writes in the order chunks are ready.
+   */
   private static void run(Plan plan, ConvertOptions o) throws IOException {
     DiskImage source = plan.source();
     long size = source.size();
@@ -221,56 +242,96 @@ public final class ImageConverter {
     long chunks = (size + chunkSize - 1) / chunkSize;
     int threads = o.threads();
     int window = 2 * threads + 2;
+    int lead = (int) Math.max(1, Math.min(chunks, Math.max(window, LEAD_CHUNKS)));
+    boolean outOfOrder = o.outOfOrder();
     List<ClusterCompressor> compressors = java.util.Collections.synchronizedList(new ArrayList<>());
-    ThreadLocal<ClusterCompressor> compressor = ThreadLocal.withInitial(() -> {
-      ClusterCompressor c = plan.out().newCompressor();
-      compressors.add(c);
-      return c;
-    });
-    ThreadLocal<ByteBuffer> baseBuffer = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(chunkSize));
-    ThreadLocal<ByteBuffer> lastCluster = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(plan.clusterSize()));
+    BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(window);
+    for (int i = 0; i < window; i++) {
+      free.add(ByteBuffer.allocateDirect(chunkSize));
+    }
+    Semaphore leadPermits = new Semaphore(lead);
+    // In guest order: chunk c's result in slot c % lead (a chunk is claimed only once the one
+    // lead chunks before it has been stored and its slot cleared). Out of order: a queue.
+    AtomicReferenceArray<CompletableFuture<Work>> slots =
+        new AtomicReferenceArray<>(lead);
+    BlockingQueue<CompletableFuture<Work>> ready =
+        new LinkedBlockingQueue<>();
+    Object claim = new Object();
+    long[] nextChunk = {0};
+    AtomicBoolean failed = new AtomicBoolean();
     ExecutorService pool = Executors.newFixedThreadPool(threads, namedThreads("qcow2-convert"));
     try {
-      java.util.concurrent.ExecutorCompletionService<Work> ready =
-          new java.util.concurrent.ExecutorCompletionService<>(pool);
-      java.util.ArrayDeque<Future<Work>> inOrder = new java.util.ArrayDeque<>();
-      java.util.ArrayDeque<ByteBuffer> free = new java.util.ArrayDeque<>();
-      for (int i = 0; i < window; i++) {
-        free.add(ByteBuffer.allocateDirect(chunkSize));
+      for (int t = 0; t < threads; t++) {
+        pool.execute(() -> {
+          ClusterCompressor compressor = null;
+          ByteBuffer baseBuffer = plan.base() != null ? ByteBuffer.allocateDirect(chunkSize) : null;
+          ByteBuffer lastCluster = plan.compress() ? ByteBuffer.allocateDirect(plan.clusterSize()) : null;
+          if (plan.compress()) {
+            compressor = plan.out().newCompressor();
+            compressors.add(compressor);
+          }
+          while (true) {
+            long chunk;
+            ByteBuffer buffer;
+            try {
+              synchronized (claim) {
+                if (failed.get() || nextChunk[0] >= chunks) {
+                  return;
+                }
+                buffer = free.take();
+                leadPermits.acquire();
+                chunk = nextChunk[0]++;
+              }
+            } catch (InterruptedException e) {
+              return;
+            }
+            CompletableFuture<Work> result =
+                outOfOrder ? new CompletableFuture<>() : slot(slots, (int) (chunk % lead));
+            long start = chunk * chunkSize;
+            int length = (int) Math.min(chunkSize, size - start);
+            try {
+              Work w = prepare(plan, buffer, start, length, compressor, baseBuffer, lastCluster);
+              if (!holdsData(w)) {
+                free.add(buffer);
+                w = new Work(w.start(), w.length(), null, w.actions(), w.packed());
+              }
+              result.complete(w);
+            } catch (Throwable e) {
+              failed.set(true);
+              free.add(buffer);
+              result.completeExceptionally(e);
+            }
+            if (outOfOrder) {
+              ready.add(result);
+            }
+          }
+        });
       }
-      long submitted = 0;
       long done = 0;
       for (long written = 0; written < chunks; written++) {
-        while (submitted < chunks && !free.isEmpty()) {
-          long start = submitted * chunkSize;
-          int length = (int) Math.min(chunkSize, size - start);
-          ByteBuffer buffer = free.poll();
-          Future<Work> f = ready.submit(
-              () -> prepare(plan, buffer, start, length, compressor, baseBuffer.get(), lastCluster.get()));
-          if (!o.outOfOrder()) {
-            inOrder.add(f);
-          }
-          submitted++;
-        }
         Work w;
-        if (o.outOfOrder()) {
+        if (outOfOrder) {
           w = await(take(ready));
         } else {
-          w = await(inOrder.poll());
-          // Keep the completion queue from growing: this chunk's future is in it too.
-          take(ready);
+          int i = (int) (written % lead);
+          w = await(slot(slots, i));
+          slots.set(i, null);
         }
         store(plan, w);
-        free.add(w.data());
+        if (w.data() != null) {
+          free.add(w.data());
+        }
+        leadPermits.release();
         done += w.length();
         if (o.progress() != null) {
           o.progress().accept(done);
         }
       }
     } finally {
+      failed.set(true);
       pool.shutdownNow();
       try {
-        pool.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
+        pool.awaitTermination(1, TimeUnit.MINUTES);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
@@ -280,9 +341,25 @@ public final class ImageConverter {
     }
   }
 
-  private static Future<Work> take(java.util.concurrent.ExecutorCompletionService<Work> ready) throws IOException {
+  /** The future of the chunk whose slot is {@code i}, made by whichever of worker and writer comes first. */
+  private static CompletableFuture<Work> slot(
+      AtomicReferenceArray<CompletableFuture<Work>> slots, int i) {
+    return slots.updateAndGet(i, f -> f != null ? f : new CompletableFuture<>());
+  }
+
+  /** Whether storing {@code w} reads its buffer: only plain data does. */
+  private static boolean holdsData(Work w) {
+    for (byte action : w.actions()) {
+      if (action == DATA) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static <T> T take(BlockingQueue<T> queue) throws IOException {
     try {
-      return ready.take();
+      return queue.take();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("conversion interrupted");
@@ -294,7 +371,7 @@ public final class ImageConverter {
    * decide each cluster's action, and compress the clusters to store compressed.
    */
   private static Work prepare(Plan plan, ByteBuffer buffer, long start, int length,
-      ThreadLocal<ClusterCompressor> compressor, ByteBuffer baseBuffer, ByteBuffer lastCluster) throws IOException {
+      ClusterCompressor compressor, ByteBuffer baseBuffer, ByteBuffer lastCluster) throws IOException {
     int cs = plan.clusterSize();
     int clusters = (length + cs - 1) / cs;
     byte[] actions = new byte[clusters];
@@ -336,7 +413,7 @@ public final class ImageConverter {
           fillZeros(lastCluster);
           cluster = lastCluster.flip();
         }
-        CompressedCluster c = compressor.get().compressCluster(cluster);
+        CompressedCluster c = compressor.compressCluster(cluster);
         if (c != null) {
           packed[i] = c;
           action = PACKED;

@@ -1,14 +1,21 @@
 package dev.qcow2.convert;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.qcow2.BlockStatus;
 import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
+import dev.qcow2.ImageInfo;
 import dev.qcow2.testing.Qemu;
 import dev.qcow2.testing.TestData;
 import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -37,5 +44,106 @@ class ToQcow2Test {
     assertTrue(check.stdout().contains("No errors were found"), check.stdout());
     Qemu.Result compare = Qemu.exec(dir, List.of("qemu-img", "compare", input, "out.qcow2"));
     assertEquals(0, compare.exitCode(), compare.stdout() + compare.stderr());
+  }
+
+  /**
+   * Data, a hole far longer than the workers' buffers hold, data again, a shorter hole and data:
+   * workers run through holes ahead of the writer, which must still store every chunk in order
+   * (or, out of order, every chunk once).
+   */
+  @ParameterizedTest(name = "out of order: {0}, {1} threads")
+  @CsvSource({"false, 2", "true, 2", "false, 1", "true, 3"})
+  void longHolesBetweenDataConvertExactly(boolean outOfOrder, int threads, @TempDir Path dir) throws IOException {
+    Path raw = dir.resolve("holes.raw");
+    try (RandomAccessFile f = new RandomAccessFile(raw.toFile(), "rw")) {
+      f.setLength(80L << 20);
+      writePattern(f, 0, 3 << 20, 0x11);
+      writePattern(f, 40L << 20, 5 << 20, 0x22);
+      writePattern(f, (70L << 20) + 4096, 4096, 0x33);
+      writePattern(f, (80L << 20) - 65536, 65536, 0x44);
+    }
+    try (DiskImage src = DiskImage.open(raw)) {
+      ImageConverter.convert(src, dir.resolve("out.qcow2"), ConvertOptions.builder().targetFormat("qcow2")
+          .threads(threads).outOfOrder(outOfOrder).build());
+    }
+    Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "out.qcow2"));
+    assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
+    Qemu.Result compare = Qemu.exec(dir, List.of("qemu-img", "compare", "holes.raw", "out.qcow2"));
+    assertEquals(0, compare.exitCode(), compare.stdout() + compare.stderr());
+    Qemu.Result map = Qemu.exec(dir, List.of("qemu-img", "map", "--output=json", "out.qcow2"));
+    long stored = 0;
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"length\": (\\d+),[^}]*\"data\": true").matcher(map.stdout());
+    while (m.find()) {
+      stored += Long.parseLong(m.group(1));
+    }
+    // The clusters of the four data runs, and nothing of the holes.
+    assertEquals((3L << 20) + (5L << 20) + 65536 + 65536, stored, map.stdout());
+  }
+
+  /** A source that fails part-way: the error reaches the caller, in either order, without a hang. */
+  @ParameterizedTest(name = "out of order: {0}")
+  @CsvSource({"false", "true"})
+  void aFailingSourceEndsTheConversionWithItsError(boolean outOfOrder, @TempDir Path dir) throws IOException {
+    TestData.writeRaw(dir.resolve("src.raw"), 64L << 20, 65536);
+    try (DiskImage good = DiskImage.open(dir.resolve("src.raw"))) {
+      DiskImage failing = new FailingImage(good, 37L << 20);
+      IOException e = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> assertThrows(IOException.class,
+          () -> ImageConverter.convert(failing, dir.resolve("out.qcow2"), ConvertOptions.builder()
+              .targetFormat("qcow2").threads(2).outOfOrder(outOfOrder).build())));
+      assertTrue(e.getMessage().contains("disk went away"), e.getMessage());
+    }
+    Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "out.qcow2"));
+    assertEquals(0, check.exitCode(), "what was written before the failure checks clean: " + check.stdout() + check.stderr());
+  }
+
+  private static void writePattern(RandomAccessFile f, long offset, int length, int value) throws IOException {
+    byte[] b = new byte[length];
+    java.util.Arrays.fill(b, (byte) value);
+    f.seek(offset);
+    f.write(b);
+  }
+
+  /** Reads as {@code image} does, and fails from {@code failAt} on. */
+  private record FailingImage(DiskImage image, long failAt) implements DiskImage {
+    @Override
+    public String filename() {
+      return image.filename();
+    }
+
+    @Override
+    public String format() {
+      return image.format();
+    }
+
+    @Override
+    public long size() {
+      return image.size();
+    }
+
+    @Override
+    public int read(ByteBuffer dst, long offset) throws IOException {
+      if (offset + dst.remaining() > failAt) {
+        throw new IOException(filename() + ": disk went away at " + offset);
+      }
+      return image.read(dst, offset);
+    }
+
+    @Override
+    public BlockStatus blockStatus(long offset, long maxLength) throws IOException {
+      return image.blockStatus(offset, maxLength);
+    }
+
+    @Override
+    public ImageInfo info() throws IOException {
+      return image.info();
+    }
+
+    @Override
+    public DiskImage backing() {
+      return null;
+    }
+
+    @Override
+    public void close() {}
   }
 }
