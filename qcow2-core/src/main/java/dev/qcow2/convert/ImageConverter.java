@@ -257,8 +257,13 @@ public final class ImageConverter {
     BlockingQueue<CompletableFuture<Work>> ready =
         new LinkedBlockingQueue<>();
     Object claim = new Object();
-    long[] nextChunk = {0};
+    AtomicLong nextChunk = new AtomicLong();
+    AtomicLong stored = new AtomicLong();
     AtomicBoolean failed = new AtomicBoolean();
+    // Zeros of a raw source are found ahead in the workers' idle time (see HoleProbe); not where
+    // clusters are compared with a backing file or zeros are written as data.
+    HoleProbe probe = "raw".equals(source.format()) && plan.base() == null && !plan.writeZeroClusters()
+        ? new HoleProbe(source, chunkSize) : null;
     ExecutorService pool = Executors.newFixedThreadPool(threads, namedThreads("qcow2-convert"));
     try {
       for (int t = 0; t < threads; t++) {
@@ -266,6 +271,8 @@ public final class ImageConverter {
           ClusterCompressor compressor = null;
           ByteBuffer baseBuffer = plan.base() != null ? ByteBuffer.allocateDirect(chunkSize) : null;
           ByteBuffer lastCluster = plan.compress() ? ByteBuffer.allocateDirect(plan.clusterSize()) : null;
+          ByteBuffer scratch = probe != null ? ByteBuffer.allocateDirect(HoleProbe.PIECE) : null;
+          boolean probing = probe != null;
           if (plan.compress()) {
             compressor = plan.out().newCompressor();
             compressors.add(compressor);
@@ -274,13 +281,27 @@ public final class ImageConverter {
             long chunk;
             ByteBuffer buffer;
             try {
+              buffer = free.poll();
+              boolean more = true;
+              while (buffer == null && probing && more && !failed.get()) {
+                try {
+                  more = probe.probeNext(nextChunk.get(), stored.get() + lead, scratch);
+                } catch (IOException | RuntimeException e) {
+                  // The chunk's own read will meet this again and report it.
+                  probing = false;
+                }
+                buffer = free.poll();
+              }
+              if (buffer == null) {
+                buffer = free.take();
+              }
               synchronized (claim) {
-                if (failed.get() || nextChunk[0] >= chunks) {
+                if (failed.get() || nextChunk.get() >= chunks) {
+                  free.add(buffer);
                   return;
                 }
-                buffer = free.take();
                 leadPermits.acquire();
-                chunk = nextChunk[0]++;
+                chunk = nextChunk.getAndIncrement();
               }
             } catch (InterruptedException e) {
               return;
@@ -290,7 +311,9 @@ public final class ImageConverter {
             long start = chunk * chunkSize;
             int length = (int) Math.min(chunkSize, size - start);
             try {
-              Work w = prepare(plan, buffer, start, length, compressor, baseBuffer, lastCluster);
+              Work w = probe != null && probe.takeZero(chunk)
+                  ? zeroWork(plan, start, length)
+                  : prepare(plan, buffer, start, length, compressor, baseBuffer, lastCluster);
               if (!holdsData(w)) {
                 free.add(buffer);
                 w = new Work(w.start(), w.length(), null, w.actions(), w.packed());
@@ -321,6 +344,7 @@ public final class ImageConverter {
         if (w.data() != null) {
           free.add(w.data());
         }
+        stored.incrementAndGet();
         leadPermits.release();
         done += w.length();
         if (o.progress() != null) {
@@ -345,6 +369,14 @@ public final class ImageConverter {
   private static CompletableFuture<Work> slot(
       AtomicReferenceArray<CompletableFuture<Work>> slots, int i) {
     return slots.updateAndGet(i, f -> f != null ? f : new CompletableFuture<>());
+  }
+
+  /** The work of a chunk known to read as zeros: what {@link #prepare} decides for such a chunk. */
+  private static Work zeroWork(Plan plan, long start, int length) {
+    int cs = plan.clusterSize();
+    byte[] actions = new byte[(length + cs - 1) / cs];
+    java.util.Arrays.fill(actions, plan.explicitZeros() ? ZERO : SKIP);
+    return new Work(start, length, null, actions, plan.compress() ? new CompressedCluster[actions.length] : null);
   }
 
   /** Whether storing {@code w} reads its buffer: only plain data does. */
