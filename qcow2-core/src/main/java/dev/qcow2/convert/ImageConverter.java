@@ -142,7 +142,10 @@ public final class ImageConverter {
           await(f);
         }
       } finally {
-        pool.shutdownNow();
+        // Not shutdownNow: an interrupt in the middle of a read closes the source's channel.
+        failed.set(true);
+        pool.shutdown();
+        awaitUninterruptibly(pool);
       }
     }
   }
@@ -230,10 +233,21 @@ public final class ImageConverter {
    */
   private static final int LEAD_CHUNKS = 1024;
 
+  /** How long a blocked worker waits before it looks again whether the conversion has failed. */
+  private static final long RECHECK_MILLIS = 20;
+
+  /** What one worker owns: made by the calling thread, so that making it cannot fail in a worker. */
+  private record WorkerState(ClusterCompressor compressor, ByteBuffer baseBuffer, ByteBuffer lastCluster,
+      ByteBuffer scratch) {}
+
   /**
    * Workers claim chunks in guest order, each together with a buffer, so that the chunk the writer
    * waits for always has one; they read, compare, scan and compress it. The calling thread alone
    * writes: in guest order, or with out-of-order writes in the order chunks are ready.
+   *
+   * <p>Workers are never interrupted: an interrupt in the middle of a read would close the
+   * caller's source channel. On failure they see {@code failed} within {@link #RECHECK_MILLIS},
+   * and the writer waits until they have all stopped before it returns or throws.
    */
   private static void run(Plan plan, ConvertOptions o) throws IOException {
     DiskImage source = plan.source();
@@ -244,124 +258,179 @@ public final class ImageConverter {
     int window = 2 * threads + 2;
     int lead = (int) Math.max(1, Math.min(chunks, Math.max(window, LEAD_CHUNKS)));
     boolean outOfOrder = o.outOfOrder();
-    List<ClusterCompressor> compressors = java.util.Collections.synchronizedList(new ArrayList<>());
-    BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(window);
-    for (int i = 0; i < window; i++) {
-      free.add(ByteBuffer.allocateDirect(chunkSize));
-    }
-    Semaphore leadPermits = new Semaphore(lead);
-    // In guest order: chunk c's result in slot c % lead (a chunk is claimed only once the one
-    // lead chunks before it has been stored and its slot cleared). Out of order: a queue.
-    AtomicReferenceArray<CompletableFuture<Work>> slots =
-        new AtomicReferenceArray<>(lead);
-    BlockingQueue<CompletableFuture<Work>> ready =
-        new LinkedBlockingQueue<>();
-    Object claim = new Object();
-    AtomicLong nextChunk = new AtomicLong();
-    AtomicLong stored = new AtomicLong();
-    AtomicBoolean failed = new AtomicBoolean();
     // Zeros of a raw source are found ahead in the workers' idle time (see HoleProbe); not where
     // clusters are compared with a backing file or zeros are written as data.
     HoleProbe probe = "raw".equals(source.format()) && plan.base() == null && !plan.writeZeroClusters()
         ? new HoleProbe(source, chunkSize) : null;
-    ExecutorService pool = Executors.newFixedThreadPool(threads, namedThreads("qcow2-convert"));
+    List<WorkerState> states = new ArrayList<>();
     try {
       for (int t = 0; t < threads; t++) {
-        pool.execute(() -> {
-          ClusterCompressor compressor = null;
-          ByteBuffer baseBuffer = plan.base() != null ? ByteBuffer.allocateDirect(chunkSize) : null;
-          ByteBuffer lastCluster = plan.compress() ? ByteBuffer.allocateDirect(plan.clusterSize()) : null;
-          ByteBuffer scratch = probe != null ? ByteBuffer.allocateDirect(HoleProbe.PIECE) : null;
-          boolean probing = probe != null;
-          if (plan.compress()) {
-            compressor = plan.out().newCompressor();
-            compressors.add(compressor);
-          }
-          while (true) {
-            long chunk;
-            ByteBuffer buffer;
+        ClusterCompressor compressor = plan.compress() ? plan.out().newCompressor() : null;
+        states.add(new WorkerState(compressor,
+            plan.base() != null ? ByteBuffer.allocateDirect(chunkSize) : null,
+            plan.compress() ? ByteBuffer.allocateDirect(plan.clusterSize()) : null,
+            probe != null ? ByteBuffer.allocateDirect(HoleProbe.PIECE) : null));
+      }
+      BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(window);
+      for (int i = 0; i < window; i++) {
+        free.add(ByteBuffer.allocateDirect(chunkSize));
+      }
+      Semaphore leadPermits = new Semaphore(lead);
+      // In guest order: chunk c's result in slot c % lead (a chunk is claimed only once the one
+      // lead chunks before it has been stored and its slot cleared). Out of order: a queue.
+      AtomicReferenceArray<CompletableFuture<Work>> slots = new AtomicReferenceArray<>(lead);
+      BlockingQueue<CompletableFuture<Work>> ready = new LinkedBlockingQueue<>();
+      // Completed with the error of a worker that died outside a chunk's work.
+      CompletableFuture<Work> abort = new CompletableFuture<>();
+      Object claim = new Object();
+      AtomicLong nextChunk = new AtomicLong();
+      AtomicLong stored = new AtomicLong();
+      AtomicBoolean failed = new AtomicBoolean();
+      ExecutorService pool = Executors.newFixedThreadPool(threads, namedThreads("qcow2-convert"));
+      try {
+        for (WorkerState state : states) {
+          pool.execute(() -> {
             try {
-              buffer = free.poll();
-              boolean more = true;
-              while (buffer == null && probing && more && !failed.get()) {
-                try {
-                  more = probe.probeNext(nextChunk.get(), stored.get() + lead, scratch);
-                } catch (IOException | RuntimeException e) {
-                  // The chunk's own read will meet this again and report it.
-                  probing = false;
-                }
-                buffer = free.poll();
-              }
-              if (buffer == null) {
-                buffer = free.take();
-              }
-              synchronized (claim) {
-                if (failed.get() || nextChunk.get() >= chunks) {
-                  free.add(buffer);
-                  return;
-                }
-                leadPermits.acquire();
-                chunk = nextChunk.getAndIncrement();
-              }
-            } catch (InterruptedException e) {
-              return;
-            }
-            CompletableFuture<Work> result =
-                outOfOrder ? new CompletableFuture<>() : slot(slots, (int) (chunk % lead));
-            long start = chunk * chunkSize;
-            int length = (int) Math.min(chunkSize, size - start);
-            try {
-              Work w = probe != null && probe.takeZero(chunk)
-                  ? zeroWork(plan, start, length)
-                  : prepare(plan, buffer, start, length, compressor, baseBuffer, lastCluster);
-              if (!holdsData(w)) {
-                free.add(buffer);
-                w = new Work(w.start(), w.length(), null, w.actions(), w.packed());
-              }
-              result.complete(w);
+              work(plan, state, probe, free, leadPermits, claim, nextChunk, stored, lead, chunks, chunkSize,
+                  failed, outOfOrder ? ready : null, slots);
             } catch (Throwable e) {
               failed.set(true);
-              free.add(buffer);
-              result.completeExceptionally(e);
+              abort.completeExceptionally(e);
+              if (outOfOrder) {
+                ready.add(abort);
+              }
             }
-            if (outOfOrder) {
-              ready.add(result);
-            }
+          });
+        }
+        long done = 0;
+        for (long written = 0; written < chunks; written++) {
+          Work w;
+          if (outOfOrder) {
+            w = await(take(ready));
+          } else {
+            int i = (int) (written % lead);
+            w = awaitEither(slot(slots, i), abort);
+            slots.set(i, null);
           }
-        });
-      }
-      long done = 0;
-      for (long written = 0; written < chunks; written++) {
-        Work w;
-        if (outOfOrder) {
-          w = await(take(ready));
-        } else {
-          int i = (int) (written % lead);
-          w = await(slot(slots, i));
-          slots.set(i, null);
+          store(plan, w);
+          if (w.data() != null) {
+            free.add(w.data());
+          }
+          stored.incrementAndGet();
+          leadPermits.release();
+          done += w.length();
+          if (o.progress() != null) {
+            o.progress().accept(done);
+          }
         }
-        store(plan, w);
-        if (w.data() != null) {
-          free.add(w.data());
-        }
-        stored.incrementAndGet();
-        leadPermits.release();
-        done += w.length();
-        if (o.progress() != null) {
-          o.progress().accept(done);
-        }
+      } finally {
+        failed.set(true);
+        pool.shutdown();
+        awaitUninterruptibly(pool);
       }
     } finally {
-      failed.set(true);
-      pool.shutdownNow();
+      for (WorkerState state : states) {
+        if (state.compressor() != null) {
+          state.compressor().close();
+        }
+      }
+    }
+  }
+
+  /** One worker: claims chunks and prepares them until there are none left or the conversion failed. */
+  private static void work(Plan plan, WorkerState state, HoleProbe probe, BlockingQueue<ByteBuffer> free,
+      Semaphore leadPermits, Object claim, AtomicLong nextChunk, AtomicLong stored, int lead, long chunks,
+      int chunkSize, AtomicBoolean failed, BlockingQueue<CompletableFuture<Work>> ready,
+      AtomicReferenceArray<CompletableFuture<Work>> slots) throws InterruptedException {
+    long size = plan.source().size();
+    boolean probing = probe != null;
+    while (!failed.get()) {
+      ByteBuffer buffer = free.poll();
+      boolean more = true;
+      while (buffer == null && probing && more && !failed.get()) {
+        try {
+          more = probe.probeNext(nextChunk.get(), stored.get() + lead, state.scratch());
+        } catch (IOException | RuntimeException e) {
+          // The chunk's own read will meet this again and report it.
+          probing = false;
+        }
+        buffer = free.poll();
+      }
+      while (buffer == null) {
+        if (failed.get()) {
+          return;
+        }
+        buffer = free.poll(RECHECK_MILLIS, TimeUnit.MILLISECONDS);
+      }
+      long chunk;
+      synchronized (claim) {
+        if (failed.get() || nextChunk.get() >= chunks) {
+          free.add(buffer);
+          return;
+        }
+        while (!leadPermits.tryAcquire(RECHECK_MILLIS, TimeUnit.MILLISECONDS)) {
+          if (failed.get()) {
+            free.add(buffer);
+            return;
+          }
+        }
+        chunk = nextChunk.getAndIncrement();
+      }
+      CompletableFuture<Work> result = ready != null ? new CompletableFuture<>() : slot(slots, (int) (chunk % lead));
+      long start = chunk * chunkSize;
+      int length = (int) Math.min(chunkSize, size - start);
       try {
-        pool.awaitTermination(1, TimeUnit.MINUTES);
+        Work w = probe != null && probe.takeZero(chunk)
+            ? zeroWork(plan, start, length)
+            : prepare(plan, buffer, start, length, state.compressor(), state.baseBuffer(), state.lastCluster());
+        if (!holdsData(w)) {
+          w = new Work(w.start(), w.length(), null, w.actions(), w.packed());
+          free.add(buffer);
+          buffer = null;
+        }
+        result.complete(w);
+      } catch (Throwable e) {
+        failed.set(true);
+        if (buffer != null) {
+          free.add(buffer);
+        }
+        result.completeExceptionally(e);
+      }
+      if (ready != null) {
+        ready.add(result);
+      }
+    }
+  }
+
+  /** The result of {@code next}, or the failure of {@code abort} if that comes first. */
+  private static Work awaitEither(CompletableFuture<Work> next, CompletableFuture<Work> abort) throws IOException {
+    if (!next.isDone()) {
+      try {
+        CompletableFuture.anyOf(next, abort).get();
+      } catch (ExecutionException e) {
+        // Whichever failed is rethrown below, as it was.
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+        throw new InterruptedIOException("conversion interrupted");
       }
-      for (ClusterCompressor c : compressors) {
-        c.close();
+    }
+    return await(next.isDone() ? next : abort);
+  }
+
+  /** Waits until every worker has stopped, even if this thread is interrupted (kept for after). */
+  private static void awaitUninterruptibly(ExecutorService pool) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        if (pool.awaitTermination(1, TimeUnit.MINUTES)) {
+          break;
+        }
+      } catch (InterruptedException e) {
+        interrupted = true;
       }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -379,10 +448,14 @@ public final class ImageConverter {
     return new Work(start, length, null, actions, plan.compress() ? new CompressedCluster[actions.length] : null);
   }
 
-  /** Whether storing {@code w} reads its buffer: only plain data does. */
+  /**
+   * Whether {@code w} keeps its buffer until stored: plain data is written from it, and compressed
+   * clusters keep it too, so that the compressed bytes waiting for the writer stay bounded by the
+   * buffers.
+   */
   private static boolean holdsData(Work w) {
     for (byte action : w.actions()) {
-      if (action == DATA) {
+      if (action == DATA || action == PACKED) {
         return true;
       }
     }
