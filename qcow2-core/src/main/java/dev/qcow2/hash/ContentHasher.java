@@ -15,6 +15,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongConsumer;
 
@@ -56,7 +57,28 @@ public final class ContentHasher {
           ? tree(image, threads, pool, progress)
           : stream(image, algorithm, threads, pool, progress);
     } finally {
-      pool.shutdownNow();
+      // Not shutdownNow: an interrupt in the middle of a read closes the image's channel, which
+      // belongs to the caller. After a failure the few chunks still queued (at most the window)
+      // are read and dropped.
+      pool.shutdown();
+      awaitTermination(pool);
+    }
+  }
+
+  /** Waits until every reader has stopped, even if this thread is interrupted (kept for after). */
+  private static void awaitTermination(ExecutorService pool) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        if (pool.awaitTermination(1, TimeUnit.MINUTES)) {
+          break;
+        }
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
   }
 

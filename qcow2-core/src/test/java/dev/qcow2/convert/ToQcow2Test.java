@@ -5,10 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qcow2.BlockStatus;
 import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
-import dev.qcow2.ImageInfo;
+import dev.qcow2.testing.FailingImage;
 import dev.qcow2.testing.Qemu;
 import dev.qcow2.testing.TestData;
 import java.io.IOException;
@@ -84,16 +83,17 @@ class ToQcow2Test {
   /** A source that fails part-way: the error reaches the caller, in either order, without a hang. */
   @ParameterizedTest(name = "out of order: {0}")
   @CsvSource({"false", "true"})
-  void aFailingSourceEndsTheConversionWithItsError(boolean outOfOrder, @TempDir Path dir) throws IOException {
+  void aFailingSourceEndsTheConversionWithItsError(boolean outOfOrder, @TempDir Path dir) throws Exception {
     TestData.writeRaw(dir.resolve("src.raw"), 64L << 20, 65536);
     try (DiskImage good = DiskImage.open(dir.resolve("src.raw"))) {
-      DiskImage failing = new FailingImage(good, 37L << 20);
+      DiskImage failing = new FailingImage(good, 37L << 20, 20);
       IOException e = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> assertThrows(IOException.class,
           () -> ImageConverter.convert(failing, dir.resolve("out.qcow2"), ConvertOptions.builder()
               .targetFormat("qcow2").threads(2).outOfOrder(outOfOrder).build())));
       assertTrue(e.getMessage().contains("disk went away"), e.getMessage());
       // Workers are stopped, not interrupted: an interrupt in a read would have closed the
-      // caller's channel.
+      // caller's channel (given the time to reach it).
+      Thread.sleep(200);
       good.readFully(ByteBuffer.allocate(65536), 40L << 20);
     }
     Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "out.qcow2"));
@@ -105,49 +105,5 @@ class ToQcow2Test {
     java.util.Arrays.fill(b, (byte) value);
     f.seek(offset);
     f.write(b);
-  }
-
-  /** Reads as {@code image} does, and fails from {@code failAt} on. */
-  private record FailingImage(DiskImage image, long failAt) implements DiskImage {
-    @Override
-    public String filename() {
-      return image.filename();
-    }
-
-    @Override
-    public String format() {
-      return image.format();
-    }
-
-    @Override
-    public long size() {
-      return image.size();
-    }
-
-    @Override
-    public int read(ByteBuffer dst, long offset) throws IOException {
-      if (offset + dst.remaining() > failAt) {
-        throw new IOException(filename() + ": disk went away at " + offset);
-      }
-      return image.read(dst, offset);
-    }
-
-    @Override
-    public BlockStatus blockStatus(long offset, long maxLength) throws IOException {
-      return image.blockStatus(offset, maxLength);
-    }
-
-    @Override
-    public ImageInfo info() throws IOException {
-      return image.info();
-    }
-
-    @Override
-    public DiskImage backing() {
-      return null;
-    }
-
-    @Override
-    public void close() {}
   }
 }

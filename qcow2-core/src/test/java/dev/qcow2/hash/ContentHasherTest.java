@@ -2,8 +2,11 @@ package dev.qcow2.hash;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qcow2.DiskImage;
+import dev.qcow2.testing.FailingImage;
 import dev.qcow2.testing.Qemu;
 import dev.qcow2.testing.TestData;
 import java.io.IOException;
@@ -200,5 +203,24 @@ class ContentHasherTest {
     }
     top.update(ByteBuffer.allocate(8).putLong(bytes.length).array());
     return HexFormat.of().formatHex(top.digest());
+  }
+
+  /**
+   * A read that fails part-way ends the digest with its error, for every algorithm, without a
+   * hang, and the caller's image still reads afterwards (readers are stopped, not interrupted).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"sha1", "sha256", "tree-sha256"})
+  void aFailingReadEndsTheDigestAndLeavesTheImageUsable(String name) throws Exception {
+    TestData.writeRaw(dir.resolve("src.raw"), 48L << 20, 65536);
+    try (DiskImage good = DiskImage.open(dir.resolve("src.raw"))) {
+      DiskImage failing = new FailingImage(good, 29L << 20, 20);
+      IOException e = assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () -> assertThrows(IOException.class,
+          () -> ContentHasher.hash(failing, HashAlgorithm.of(name), 3, null)));
+      assertTrue(e.getMessage().contains("disk went away"), e.getMessage());
+      // Long enough for any reader still running to reach its channel.
+      Thread.sleep(200);
+      good.readFully(ByteBuffer.allocate(65536), 40L << 20);
+    }
   }
 }
