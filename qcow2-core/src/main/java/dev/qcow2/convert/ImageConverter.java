@@ -26,7 +26,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.LongConsumer;
@@ -104,7 +103,7 @@ public final class ImageConverter {
       AtomicLong done = new AtomicLong();
       AtomicBoolean failed = new AtomicBoolean();
       int workers = (int) Math.max(1, Math.min(o.threads(), chunks));
-      ExecutorService pool = Executors.newFixedThreadPool(workers, namedThreads("qcow2-convert"));
+      ExecutorService pool = Executors.newFixedThreadPool(workers, Workers.named("qcow2-convert"));
       try {
         List<Future<Void>> futures = new ArrayList<>();
         for (int i = 0; i < workers; i++) {
@@ -144,8 +143,7 @@ public final class ImageConverter {
       } finally {
         // Not shutdownNow: an interrupt in the middle of a read closes the source's channel.
         failed.set(true);
-        pool.shutdown();
-        awaitUninterruptibly(pool);
+        Workers.stop(pool);
       }
     }
   }
@@ -286,7 +284,7 @@ public final class ImageConverter {
       AtomicLong nextChunk = new AtomicLong();
       AtomicLong stored = new AtomicLong();
       AtomicBoolean failed = new AtomicBoolean();
-      ExecutorService pool = Executors.newFixedThreadPool(threads, namedThreads("qcow2-convert"));
+      ExecutorService pool = Executors.newFixedThreadPool(threads, Workers.named("qcow2-convert"));
       try {
         for (WorkerState state : states) {
           pool.execute(() -> {
@@ -325,8 +323,7 @@ public final class ImageConverter {
         }
       } finally {
         failed.set(true);
-        pool.shutdown();
-        awaitUninterruptibly(pool);
+        Workers.stop(pool);
       }
     } finally {
       for (WorkerState state : states) {
@@ -415,23 +412,6 @@ public final class ImageConverter {
       }
     }
     return await(next.isDone() ? next : abort);
-  }
-
-  /** Waits until every worker has stopped, even if this thread is interrupted (kept for after). */
-  private static void awaitUninterruptibly(ExecutorService pool) {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        if (pool.awaitTermination(1, TimeUnit.MINUTES)) {
-          break;
-        }
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
   }
 
   /** The future of the chunk whose slot is {@code i}, made by whichever of worker and writer comes first. */
@@ -587,26 +567,8 @@ public final class ImageConverter {
     }
   }
 
-  /** The result of a worker's task, its failure rethrown as it was. */
   private static <T> T await(Future<T> f) throws IOException {
-    try {
-      return f.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("conversion interrupted");
-    } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof IOException) {
-        throw (IOException) c;
-      }
-      if (c instanceof RuntimeException) {
-        throw (RuntimeException) c;
-      }
-      if (c instanceof Error) {
-        throw (Error) c;
-      }
-      throw new IOException(c);
-    }
+    return Workers.await(f, "conversion");
   }
 
   /** Copies guest bytes [start, start + length) into the target, leaving zero blocks as holes. */
@@ -683,12 +645,4 @@ public final class ImageConverter {
     return true;
   }
 
-  static java.util.concurrent.ThreadFactory namedThreads(String prefix) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
-  }
 }

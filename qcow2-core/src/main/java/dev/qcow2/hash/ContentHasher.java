@@ -2,8 +2,8 @@ package dev.qcow2.hash;
 
 import dev.qcow2.BlockStatus;
 import dev.qcow2.DiskImage;
+import dev.qcow2.convert.Workers;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -11,12 +11,9 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayDeque;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongConsumer;
 
 /**
@@ -51,7 +48,7 @@ public final class ContentHasher {
     if (threads < 1) {
       throw new IllegalArgumentException("threads must be at least 1: " + threads);
     }
-    ExecutorService pool = Executors.newFixedThreadPool(threads, namedThreads());
+    ExecutorService pool = Executors.newFixedThreadPool(threads, Workers.named("qcow2-hash"));
     try {
       return algorithm == HashAlgorithm.TREE_SHA256
           ? tree(image, threads, pool, progress)
@@ -60,25 +57,7 @@ public final class ContentHasher {
       // Not shutdownNow: an interrupt in the middle of a read closes the image's channel, which
       // belongs to the caller. After a failure the few chunks still queued (at most the window)
       // are read and dropped.
-      pool.shutdown();
-      awaitTermination(pool);
-    }
-  }
-
-  /** Waits until every reader has stopped, even if this thread is interrupted (kept for after). */
-  private static void awaitTermination(ExecutorService pool) {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        if (pool.awaitTermination(1, TimeUnit.MINUTES)) {
-          break;
-        }
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
+      Workers.stop(pool);
     }
   }
 
@@ -221,32 +200,6 @@ public final class ContentHasher {
   }
 
   private static <T> T await(Future<T> f) throws IOException {
-    try {
-      return f.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("hashing interrupted");
-    } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof IOException io) {
-        throw io;
-      }
-      if (c instanceof RuntimeException re) {
-        throw re;
-      }
-      if (c instanceof Error err) {
-        throw err;
-      }
-      throw new IOException(c);
-    }
-  }
-
-  private static java.util.concurrent.ThreadFactory namedThreads() {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, "qcow2-hash-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
+    return Workers.await(f, "hashing");
   }
 }
