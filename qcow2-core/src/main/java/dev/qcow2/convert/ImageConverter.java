@@ -119,7 +119,7 @@ public final class ImageConverter {
                         if (writeZeros) {
                           buffer.clear().limit(length);
                           source.readFully(buffer, start);
-                          writeFully(out, buffer.flip(), start);
+                          writeSparse(out, buffer, length, start, 0);
                         } else {
                           copyChunk(source, out, buffer, start, length, zeroBlock);
                         }
@@ -145,12 +145,6 @@ public final class ImageConverter {
         failed.set(true);
         Workers.stop(pool);
       }
-    }
-  }
-
-  private static void writeFully(FileChannel out, ByteBuffer data, long at) throws IOException {
-    while (data.hasRemaining()) {
-      at += out.write(data, at);
     }
   }
 
@@ -249,13 +243,8 @@ public final class ImageConverter {
    */
   private static void run(Plan plan, ConvertOptions o) throws IOException {
     DiskImage source = plan.source();
-    long size = source.size();
-    int chunkSize = Math.max(QCOW2_CHUNK_SIZE, plan.clusterSize());
-    long chunks = (size + chunkSize - 1) / chunkSize;
     int threads = o.threads();
-    int window = 2 * threads + 2;
-    int lead = (int) Math.max(1, Math.min(chunks, Math.max(window, LEAD_CHUNKS)));
-    boolean outOfOrder = o.outOfOrder();
+    int chunkSize = Math.max(QCOW2_CHUNK_SIZE, plan.clusterSize());
     // Zeros of a raw source are found ahead in the workers' idle time (see HoleProbe); not where
     // clusters are compared with a backing file or zeros are written as data.
     HoleProbe probe = "raw".equals(source.format()) && plan.base() == null && !plan.writeZeroClusters()
@@ -269,60 +258,15 @@ public final class ImageConverter {
             plan.compress() ? ByteBuffer.allocateDirect(plan.clusterSize()) : null,
             probe != null ? ByteBuffer.allocateDirect(HoleProbe.PIECE) : null));
       }
-      BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(window);
-      for (int i = 0; i < window; i++) {
-        free.add(ByteBuffer.allocateDirect(chunkSize));
-      }
-      Semaphore leadPermits = new Semaphore(lead);
-      // In guest order: chunk c's result in slot c % lead (a chunk is claimed only once the one
-      // lead chunks before it has been stored and its slot cleared). Out of order: a queue.
-      AtomicReferenceArray<CompletableFuture<Work>> slots = new AtomicReferenceArray<>(lead);
-      BlockingQueue<CompletableFuture<Work>> ready = new LinkedBlockingQueue<>();
-      // Completed with the error of a worker that died outside a chunk's work.
-      CompletableFuture<Work> abort = new CompletableFuture<>();
-      Object claim = new Object();
-      AtomicLong nextChunk = new AtomicLong();
-      AtomicLong stored = new AtomicLong();
-      AtomicBoolean failed = new AtomicBoolean();
+      Pipeline pipeline = new Pipeline(plan, chunkSize, 2 * threads + 2, o.outOfOrder(), probe);
       ExecutorService pool = Executors.newFixedThreadPool(threads, Workers.named("qcow2-convert"));
       try {
         for (WorkerState state : states) {
-          pool.execute(() -> {
-            try {
-              work(plan, state, probe, free, leadPermits, claim, nextChunk, stored, lead, chunks, chunkSize,
-                  failed, outOfOrder ? ready : null, slots);
-            } catch (Throwable e) {
-              failed.set(true);
-              abort.completeExceptionally(e);
-              if (outOfOrder) {
-                ready.add(abort);
-              }
-            }
-          });
+          pool.execute(() -> pipeline.workGuarded(state));
         }
-        long done = 0;
-        for (long written = 0; written < chunks; written++) {
-          Work w;
-          if (outOfOrder) {
-            w = await(take(ready));
-          } else {
-            int i = (int) (written % lead);
-            w = awaitEither(slot(slots, i), abort);
-            slots.set(i, null);
-          }
-          store(plan, w);
-          if (w.data() != null) {
-            free.add(w.data());
-          }
-          stored.incrementAndGet();
-          leadPermits.release();
-          done += w.length();
-          if (o.progress() != null) {
-            o.progress().accept(done);
-          }
-        }
+        pipeline.write(o.progress());
       } finally {
-        failed.set(true);
+        pipeline.failed.set(true);
         Workers.stop(pool);
       }
     } finally {
@@ -334,67 +278,154 @@ public final class ImageConverter {
     }
   }
 
-  /** One worker: claims chunks and prepares them until there are none left or the conversion failed. */
-  private static void work(Plan plan, WorkerState state, HoleProbe probe, BlockingQueue<ByteBuffer> free,
-      Semaphore leadPermits, Object claim, AtomicLong nextChunk, AtomicLong stored, int lead, long chunks,
-      int chunkSize, AtomicBoolean failed, BlockingQueue<CompletableFuture<Work>> ready,
-      AtomicReferenceArray<CompletableFuture<Work>> slots) throws InterruptedException {
-    long size = plan.source().size();
-    boolean probing = probe != null;
-    while (!failed.get()) {
-      ByteBuffer buffer = free.poll();
-      boolean more = true;
-      while (buffer == null && probing && more && !failed.get()) {
-        try {
-          more = probe.probeNext(nextChunk.get(), stored.get() + lead, state.scratch());
-        } catch (IOException | RuntimeException e) {
-          // The chunk's own read will meet this again and report it.
-          probing = false;
-        }
-        buffer = free.poll();
+  /** What the workers and the writer of one qcow2 conversion share. */
+  private static final class Pipeline {
+    final Plan plan;
+    final long size;
+    final int chunkSize;
+    final long chunks;
+    final int lead;
+    final HoleProbe probe;
+    /** The buffers; a chunk holding plain or compressed data keeps one until it is stored. */
+    final BlockingQueue<ByteBuffer> free;
+    /** At most {@code lead} chunks claimed and not yet stored. */
+    final Semaphore leadPermits;
+    /**
+     * In guest order: chunk c's result in slot c % lead (a chunk is claimed only once the one lead
+     * chunks before it has been stored and its slot cleared).
+     */
+    final AtomicReferenceArray<CompletableFuture<Work>> slots;
+    /** Out of order: results as they are ready; null in guest order. */
+    final BlockingQueue<CompletableFuture<Work>> ready;
+    /** Completed with the error of a worker that died outside a chunk's work. */
+    final CompletableFuture<Work> abort = new CompletableFuture<>();
+    final Object claim = new Object();
+    final AtomicLong nextChunk = new AtomicLong();
+    final AtomicLong stored = new AtomicLong();
+    final AtomicBoolean failed = new AtomicBoolean();
+
+    Pipeline(Plan plan, int chunkSize, int window, boolean outOfOrder, HoleProbe probe) {
+      this.plan = plan;
+      this.size = plan.source().size();
+      this.chunkSize = chunkSize;
+      this.chunks = (size + chunkSize - 1) / chunkSize;
+      this.lead = (int) Math.max(1, Math.min(chunks, Math.max(window, LEAD_CHUNKS)));
+      this.probe = probe;
+      this.free = new ArrayBlockingQueue<>(window);
+      for (int i = 0; i < window; i++) {
+        free.add(ByteBuffer.allocateDirect(chunkSize));
       }
-      while (buffer == null) {
-        if (failed.get()) {
+      this.leadPermits = new Semaphore(lead);
+      this.slots = new AtomicReferenceArray<>(lead);
+      this.ready = outOfOrder ? new LinkedBlockingQueue<>() : null;
+    }
+
+    /** The writer, on the calling thread: stores every chunk once, in guest or in ready order. */
+    void write(LongConsumer progress) throws IOException {
+      long done = 0;
+      for (long written = 0; written < chunks; written++) {
+        Work w;
+        if (ready != null) {
+          w = await(take(ready));
+        } else {
+          int i = (int) (written % lead);
+          w = awaitEither(slot(slots, i), abort);
+          slots.set(i, null);
+        }
+        store(plan, w);
+        if (w.data() != null) {
+          free.add(w.data());
+        }
+        stored.incrementAndGet();
+        leadPermits.release();
+        done += w.length();
+        if (progress != null) {
+          progress.accept(done);
+        }
+      }
+    }
+
+    /** A worker's thread: {@link #work}, its death outside a chunk failing the conversion. */
+    void workGuarded(WorkerState state) {
+      try {
+        work(state);
+      } catch (Throwable e) {
+        failed.set(true);
+        abort.completeExceptionally(e);
+        if (ready != null) {
+          ready.add(abort);
+        }
+      }
+    }
+
+    /** One worker: claims chunks and prepares them until there are none left or the conversion failed. */
+    private void work(WorkerState state) throws InterruptedException {
+      boolean probing = probe != null;
+      while (!failed.get()) {
+        ByteBuffer buffer = free.poll();
+        boolean more = true;
+        while (buffer == null && probing && more && !failed.get()) {
+          try {
+            more = probe.probeNext(nextChunk.get(), stored.get() + lead, state.scratch());
+          } catch (IOException | RuntimeException e) {
+            // The chunk's own read will meet this again and report it.
+            probing = false;
+          }
+          buffer = free.poll();
+        }
+        while (buffer == null) {
+          if (failed.get()) {
+            return;
+          }
+          buffer = free.poll(RECHECK_MILLIS, TimeUnit.MILLISECONDS);
+        }
+        long chunk = claim(buffer);
+        if (chunk < 0) {
           return;
         }
-        buffer = free.poll(RECHECK_MILLIS, TimeUnit.MILLISECONDS);
+        CompletableFuture<Work> result = ready != null ? new CompletableFuture<>() : slot(slots, (int) (chunk % lead));
+        long start = chunk * chunkSize;
+        int length = (int) Math.min(chunkSize, size - start);
+        try {
+          Work w = probe != null && probe.takeZero(chunk)
+              ? zeroWork(plan, start, length)
+              : prepare(plan, buffer, start, length, state.compressor(), state.baseBuffer(), state.lastCluster());
+          if (!holdsData(w)) {
+            w = new Work(w.start(), w.length(), null, w.actions(), w.packed());
+            free.add(buffer);
+            buffer = null;
+          }
+          result.complete(w);
+        } catch (Throwable e) {
+          failed.set(true);
+          if (buffer != null) {
+            free.add(buffer);
+          }
+          result.completeExceptionally(e);
+        }
+        if (ready != null) {
+          ready.add(result);
+        }
       }
-      long chunk;
+    }
+
+    /**
+     * Claims the next chunk for a worker holding {@code buffer}, in guest order; -1 (the buffer
+     * given back) when there is none left or the conversion failed.
+     */
+    private long claim(ByteBuffer buffer) throws InterruptedException {
       synchronized (claim) {
         if (failed.get() || nextChunk.get() >= chunks) {
           free.add(buffer);
-          return;
+          return -1;
         }
         while (!leadPermits.tryAcquire(RECHECK_MILLIS, TimeUnit.MILLISECONDS)) {
           if (failed.get()) {
             free.add(buffer);
-            return;
+            return -1;
           }
         }
-        chunk = nextChunk.getAndIncrement();
-      }
-      CompletableFuture<Work> result = ready != null ? new CompletableFuture<>() : slot(slots, (int) (chunk % lead));
-      long start = chunk * chunkSize;
-      int length = (int) Math.min(chunkSize, size - start);
-      try {
-        Work w = probe != null && probe.takeZero(chunk)
-            ? zeroWork(plan, start, length)
-            : prepare(plan, buffer, start, length, state.compressor(), state.baseBuffer(), state.lastCluster());
-        if (!holdsData(w)) {
-          w = new Work(w.start(), w.length(), null, w.actions(), w.packed());
-          free.add(buffer);
-          buffer = null;
-        }
-        result.complete(w);
-      } catch (Throwable e) {
-        failed.set(true);
-        if (buffer != null) {
-          free.add(buffer);
-        }
-        result.completeExceptionally(e);
-      }
-      if (ready != null) {
-        ready.add(result);
+        return nextChunk.getAndIncrement();
       }
     }
   }
@@ -586,29 +617,36 @@ public final class ImageConverter {
       }
       buffer.clear().limit((int) runLength);
       source.readFully(buffer, at);
-      writeNonZero(out, buffer, (int) runLength, at, zeroBlock);
+      writeSparse(out, buffer, (int) runLength, at, zeroBlock);
       at += runLength;
     }
   }
 
-  /** Writes {@code buffer[0, length)} at {@code offset}, skipping aligned all-zero blocks. */
-  private static void writeNonZero(FileChannel out, ByteBuffer buffer, int length, long offset, int zeroBlock)
+  /**
+   * Writes {@code buffer[0, length)} at {@code offset} of {@code out}, leaving out every all-zero
+   * block of {@code zeroBlock} bytes (aligned on file offsets, so that holes fall on file-system
+   * block boundaries); with {@code zeroBlock} 0, writes every byte. The sparse writer of raw
+   * targets, here and in the tools' deploy.
+   */
+  public static void writeSparse(FileChannel out, ByteBuffer buffer, int length, long offset, int zeroBlock)
       throws IOException {
     int pos = 0;
     while (pos < length) {
-      // Blocks align with guest offsets so that holes fall on file-system block boundaries.
-      int blockEnd = (int) Math.min(length, pos + zeroBlock - ((offset + pos) % zeroBlock));
-      if (isZero(buffer, pos, blockEnd)) {
-        pos = blockEnd;
-        continue;
-      }
-      int dataEnd = blockEnd;
-      while (dataEnd < length) {
-        int next = Math.min(length, dataEnd + zeroBlock);
-        if (isZero(buffer, dataEnd, next)) {
-          break;
+      int dataEnd = length;
+      if (zeroBlock > 0) {
+        int blockEnd = (int) Math.min(length, pos + zeroBlock - ((offset + pos) % zeroBlock));
+        if (isZero(buffer, pos, blockEnd)) {
+          pos = blockEnd;
+          continue;
         }
-        dataEnd = next;
+        dataEnd = blockEnd;
+        while (dataEnd < length) {
+          int next = Math.min(length, dataEnd + zeroBlock);
+          if (isZero(buffer, dataEnd, next)) {
+            break;
+          }
+          dataEnd = next;
+        }
       }
       ByteBuffer slice = buffer.duplicate().limit(dataEnd).position(pos);
       long at = offset + pos;
@@ -618,8 +656,6 @@ public final class ImageConverter {
       pos = dataEnd;
     }
   }
-
-
 
   /**
    * Whether b[from, to) is all zeros. Data nearly always shows a non-zero byte in its first word,

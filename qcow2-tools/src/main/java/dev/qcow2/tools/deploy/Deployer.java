@@ -89,7 +89,7 @@ public final class Deployer {
         int n;
         while ((n = in.readNBytes(buf, 0, CHUNK)) > 0) {
           md.update(buf, 0, n);
-          writeRuns(out, wrapped, n, written[0], sparse);
+          ImageConverter.writeSparse(out, wrapped, n, written[0], sparse ? BLOCK : 0);
           written[0] += n;
         }
         if (!device) {
@@ -130,35 +130,6 @@ public final class Deployer {
       case RAW_XZ -> new XZInputStream(in);
       default -> throw new IllegalArgumentException(t.label());
     };
-  }
-
-  /** Writes buf[0, n) at {@code at}, leaving aligned 4 KiB zero blocks as holes when {@code sparse}. */
-  private static void writeRuns(FileChannel out, ByteBuffer buf, int n, long at, boolean sparse) throws IOException {
-    int pos = 0;
-    while (pos < n) {
-      int end = pos;
-      if (sparse) {
-        while (pos < n && isZero(buf, pos, Math.min(n, pos + BLOCK))) {
-          pos = Math.min(n, pos + BLOCK);
-        }
-        end = pos;
-        while (end < n && !isZero(buf, end, Math.min(n, end + BLOCK))) {
-          end = Math.min(n, end + BLOCK);
-        }
-      } else {
-        end = n;
-      }
-      ByteBuffer slice = buf.duplicate().limit(end).position(pos);
-      long p = at + pos;
-      while (slice.hasRemaining()) {
-        p += out.write(slice, p);
-      }
-      pos = end;
-    }
-  }
-
-  private static boolean isZero(ByteBuffer b, int from, int to) {
-    return ImageConverter.isZero(b, from, to);
   }
 
   /**
