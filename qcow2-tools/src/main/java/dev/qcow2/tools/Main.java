@@ -3,6 +3,7 @@ package dev.qcow2.tools;
 import dev.qcow2.Qcow2Exception;
 import dev.qcow2.tools.canga.CangaCli;
 import dev.qcow2.tools.img.Qcow2Cli;
+import dev.qcow2.tools.img.UsageException;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
 import java.io.PrintStream;
@@ -42,8 +43,14 @@ public final class Main {
     PrintWriter outWriter = new PrintWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8));
     PrintWriter errWriter = new PrintWriter(new OutputStreamWriter(err, StandardCharsets.UTF_8));
     try {
-      String verb = rest.isEmpty() ? null : rest.get(0);
-      CommandLine cmd = name.equals("qcow2") ? Qcow2Cli.commandLine(err, verb) : CangaCli.commandLine();
+      if (name.equals("qcow2")) {
+        try {
+          return Qcow2Cli.run(rest, outWriter, errWriter, err);
+        } catch (Exception e) {
+          return fail(errWriter, name, describe(e), debug ? e : null);
+        }
+      }
+      CommandLine cmd = CangaCli.commandLine();
       cmd.setOut(outWriter);
       cmd.setErr(errWriter);
       cmd.setParameterExceptionHandler(
@@ -68,7 +75,7 @@ public final class Main {
 
   /** The one line a user sees for a failure. */
   public static String describe(Exception e) {
-    if (e instanceof CommandLine.ParameterException) {
+    if (e instanceof UsageException || e instanceof CommandLine.ParameterException) {
       return e.getMessage();
     }
     if (e instanceof Qcow2Exception) {

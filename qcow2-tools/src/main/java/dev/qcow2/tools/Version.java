@@ -21,10 +21,13 @@ public final class Version implements IVersionProvider {
     return "dev";
   }
 
+  /** The line {@code --version} prints for {@code command}. */
+  public static String line(String command) {
+    return command + " version " + number() + " (pure Java)";
+  }
+
   @Override
   public String[] getVersion() {
-    return new String[] {
-      "${COMMAND-NAME} version " + number() + " (pure Java)"
-    };
+    return new String[] {line("${COMMAND-NAME}")};
   }
 }

@@ -36,6 +36,17 @@ class MainTest {
       assertTrue(r.stdout().contains("\n  " + verb + " "), r.stdout());
     }
     assertTrue(Cli.run("canga", "--help").stdout().startsWith("Usage: canga"));
+    Cli.Result convert = Cli.run("qcow2", "convert", "--help");
+    assertEquals(0, convert.exitCode());
+    assertTrue(convert.stdout().startsWith("Usage: qcow2 convert [OPTIONS] SRC DST\n"), convert.stdout());
+    assertTrue(convert.stdout().contains("\n  -O FMT "), convert.stdout());
+  }
+
+  @Test
+  void should_refuse_an_unknown_verb_as_qemu_img_does() {
+    Cli.Result r = Cli.run("qcow2", "frob", "x.qcow2");
+    assertEquals(1, r.exitCode());
+    assertEquals("qcow2: Command not found: frob\n", r.stderr());
   }
 
   @Test

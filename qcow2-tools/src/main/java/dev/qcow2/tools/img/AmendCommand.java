@@ -7,66 +7,69 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code qcow2 amend -o OPTIONS [-f qcow2] [-q] FILE}: qemu-img amend's qcow2 options compat,
  * lazy_refcounts, refcount_bits, backing_file and backing_fmt; creation-only options are refused
  * with qemu-img's message.
  */
-@Command(name = "amend", description = "Change the options of an existing qcow2 image.")
-final class AmendCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
+final class AmendCommand extends Verb {
+  AmendCommand() {
+    super("amend", "Change the options of an existing qcow2 image.", "FILE", 1, 1,
+        Opt.value("-o", "OPTIONS", "The options to change, as qemu-img create's -o; may be repeated."),
+        Opt.value("-f", "FMT", "The image's format: qcow2."),
+        Opt.flag("-q", "Quiet."),
+        Opt.flag("-p", "Show progress (accepted; amend is quick)."),
+        Opt.flag("--force", "Accepted for qemu-img compatibility."));
+  }
 
   private static final Set<String> AMENDABLE = Set.of("compat", "lazy_refcounts", "refcount_bits", "backing_file",
       "backing_fmt");
 
-  @Option(names = "-o", paramLabel = "OPTIONS", description = "The options to change, as qemu-img create's -o.")
-  List<String> options = new ArrayList<>();
-
-  @Option(names = "-f", paramLabel = "FMT", description = "The image's format: qcow2.")
+  final List<String> options = new ArrayList<>();
   String format;
-
-  @Option(names = "-q", description = "Quiet.")
   boolean quiet;
-
-  @Option(names = "-p", description = "Show progress (accepted; amend is quick).")
   boolean progress;
-
-  @Option(names = "--force", description = "Accepted for qemu-img compatibility.")
   boolean force;
-
-  @Parameters(index = "0", paramLabel = "FILE")
   String file;
 
   @Override
-  public Integer call() throws IOException {
+  void set(String key, String value) {
+    switch (key) {
+      case "-o" -> options.add(value);
+      case "-f" -> format = value;
+      case "-q" -> quiet = true;
+      case "-p" -> progress = true;
+      default -> force = true; // --force
+    }
+  }
+
+  @Override
+  void operands(List<String> values) {
+    file = values.get(0);
+  }
+
+  @Override
+  int run() throws IOException {
     if (options.isEmpty()) {
-      throw new ParameterException(spec.commandLine(), "Must specify options (-o)");
+      throw new UsageException("Must specify options (-o)");
     }
     if (format != null && !format.equals("qcow2")) {
-      throw new ParameterException(spec.commandLine(), "only qcow2 images can be amended");
+      throw new UsageException("only qcow2 images can be amended");
     }
     CreateOptionList opts = CreateOptionList.of("qcow2");
     for (String list : options) {
       try {
         opts.parse(list);
       } catch (IllegalArgumentException e) {
-        throw new ParameterException(spec.commandLine(), e.getMessage());
+        throw new UsageException(e.getMessage());
       }
     }
     AmendOptions.Builder b = AmendOptions.builder();
     for (String name : List.of("size", "cluster_size", "preallocation", "extended_l2", "compression_type", "data_file",
         "data_file_raw", "encryption", "encrypt.format")) {
       if (opts.knows(name) && opts.isSet(name) && !AMENDABLE.contains(name)) {
-        throw new ParameterException(spec.commandLine(),
-            "Invalid parameter '" + name + "'\nThis option is only supported for image creation");
+        throw new UsageException("Invalid parameter '" + name + "'\nThis option is only supported for image creation");
       }
     }
     if (opts.isSet("compat")) {
@@ -74,7 +77,7 @@ final class AmendCommand implements Callable<Integer> {
       b.version(switch (compat) {
         case "0.10", "v2" -> 2;
         case "1.1", "v3" -> 3;
-        default -> throw new ParameterException(spec.commandLine(), "Invalid compatibility level: '" + compat + "'");
+        default -> throw new UsageException("Invalid compatibility level: '" + compat + "'");
       });
     }
     if (opts.isSet("lazy_refcounts")) {

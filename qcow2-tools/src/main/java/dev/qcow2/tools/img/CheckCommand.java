@@ -5,56 +5,59 @@ import dev.qcow2.CheckReport;
 import dev.qcow2.ImageChecker;
 import dev.qcow2.tools.JsonOutput;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code qcow2 check}: qemu-img check's report, repairs, output forms and exit codes (0 clean, 2
  * corruptions, 3 leaks only, 1 when the check could not be done).
  */
-@Command(name = "check", description = "Check an image's consistency and repair it (as qemu-img check).")
-final class CheckCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
+final class CheckCommand extends Verb {
+  CheckCommand() {
+    super("check", "Check an image's consistency and repair it (as qemu-img check).", "FILE", 1, 1,
+        ReportOptions.OUTPUT, ReportOptions.FORCE_SHARE,
+        Opt.value("-r", "leaks|all", "Repair leaks, or everything."),
+        Opt.value("-f", "FMT", "Image format: only qcow2 can be checked."),
+        Opt.flag("-q", "Quiet: print nothing."));
+  }
 
-  @Mixin ReportOptions report;
-
-  @Option(names = "-r", paramLabel = "leaks|all", description = "Repair leaks, or everything.")
+  final ReportOptions report = new ReportOptions();
   String repair;
-
-  @Option(names = "-f", paramLabel = "FMT", description = "Image format: only qcow2 can be checked.")
   String format;
-
-  @Option(names = "-q", description = "Quiet: print nothing.")
   boolean quiet;
-
-  @Parameters(paramLabel = "FILE")
   String file;
 
   @Override
-  public Integer call() throws IOException {
-    boolean json = report.json(spec.commandLine());
+  void set(String key, String value) {
+    if (!report.set(key, value)) {
+      switch (key) {
+        case "-r" -> repair = value;
+        case "-q" -> quiet = true;
+        default -> format = value; // -f
+      }
+    }
+  }
+
+  @Override
+  void operands(List<String> values) {
+    file = values.get(0);
+  }
+
+  @Override
+  int run() throws IOException {
+    boolean json = report.json();
     ImageChecker.Repair mode = ImageChecker.Repair.NONE;
     if (repair != null) {
       switch (repair) {
         case "leaks" -> mode = ImageChecker.Repair.LEAKS;
         case "all" -> mode = ImageChecker.Repair.ALL;
-        default -> throw new ParameterException(spec.commandLine(), "Invalid option for -r: " + repair);
+        default -> throw new UsageException("Invalid option for -r: " + repair);
       }
     }
     if (format != null && !format.equals("qcow2")) {
-      throw new ParameterException(spec.commandLine(), "This image format does not support checks");
+      throw new UsageException("This image format does not support checks");
     }
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
     Path path = Path.of(file);
     CheckReport first = ImageChecker.check(path, ImageChecker.Repair.NONE);
     if (!quiet) {

@@ -4,68 +4,66 @@ import dev.qcow2.DiskImage;
 import dev.qcow2.convert.ImageCommitter;
 import dev.qcow2.tools.ProgressBar;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
+import java.util.List;
 
 /**
  * {@code qcow2 commit [-b BASE] [-d] FILE}: the overlay's data written into its backing file (or a
  * deeper base), then the overlay emptied unless {@code -d} (which {@code -b} implies), and
  * "Image committed." printed as qemu-img prints it.
  */
-@Command(name = "commit", description = "Write an overlay's data into its backing file.")
-final class CommitCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
-
-  private final PrintStream progressStream;
-
-  CommitCommand(PrintStream progressStream) {
-    this.progressStream = progressStream;
+final class CommitCommand extends Verb {
+  CommitCommand() {
+    super("commit", "Write an overlay's data into its backing file.", "FILE", 1, 1,
+        Opt.value("-b", "BASE", "The image of the backing chain to commit into."),
+        Opt.flag("-d", "Do not empty the overlay afterwards."),
+        Opt.value("-f", "FMT", "The image's format: qcow2."),
+        Opt.flag("-p", "Show progress on a terminal."),
+        Opt.flag("-q", "Quiet."));
   }
 
-  @Option(names = "-b", paramLabel = "BASE", description = "The image of the backing chain to commit into.")
   String base;
-
-  @Option(names = "-d", description = "Do not empty the overlay afterwards.")
   boolean keep;
-
-  @Option(names = "-f", paramLabel = "FMT", description = "The image's format: qcow2.")
   String format;
-
-  @Option(names = "-p", description = "Show progress on a terminal.")
   boolean progress;
-
-  @Option(names = "-q", description = "Quiet.")
   boolean quiet;
-
-  @Parameters(index = "0", paramLabel = "FILE")
   String file;
 
   @Override
-  public Integer call() throws IOException {
+  void set(String key, String value) {
+    switch (key) {
+      case "-b" -> base = value;
+      case "-d" -> keep = true;
+      case "-f" -> format = value;
+      case "-p" -> progress = true;
+      default -> quiet = true; // -q
+    }
+  }
+
+  @Override
+  void operands(List<String> values) {
+    file = values.get(0);
+  }
+
+  @Override
+  int run() throws IOException {
     if (format != null && !format.equals("qcow2")) {
-      throw new ParameterException(spec.commandLine(), "only qcow2 images have a backing file to commit into");
+      throw new UsageException("only qcow2 images have a backing file to commit into");
     }
     Path path = Path.of(file);
     long size;
     try (DiskImage image = Images.open(file, "qcow2", dev.qcow2.OpenOptions.builder().openBacking(false).build())) {
       size = image.size();
     }
-    ProgressBar bar = progress && !quiet && System.console() != null ? new ProgressBar(progressStream, size) : null;
+    ProgressBar bar = progress && !quiet && System.console() != null ? new ProgressBar(terminal, size) : null;
     Path basePath = base == null ? null : resolveBase(path, base);
     ImageCommitter.commit(path, basePath, keep || base != null, bar);
     if (bar != null) {
       bar.finish();
     }
     if (!quiet) {
-      spec.commandLine().getOut().print("Image committed.\n");
-      spec.commandLine().getOut().flush();
+      out.print("Image committed.\n");
+      out.flush();
     }
     return 0;
   }

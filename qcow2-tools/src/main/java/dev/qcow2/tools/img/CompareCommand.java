@@ -5,47 +5,48 @@ import dev.qcow2.OpenOptions;
 import dev.qcow2.convert.ImageComparator;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
+import java.util.List;
 
 /**
  * {@code qcow2 compare}: qemu-img compare's semantics, messages and exit codes (0 identical, 1
  * different, 2 when an image cannot be opened or read).
  */
-@Command(name = "compare", description = "Compare the contents of two images (as qemu-img compare).")
-final class CompareCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
+final class CompareCommand extends Verb {
+  CompareCommand() {
+    super("compare", "Compare the contents of two images (as qemu-img compare).", "FILE1 FILE2", 2, 2,
+        Opt.value("-f", "FMT", "Format of the first image (default: detect)."),
+        Opt.value("-F", "FMT", "Format of the second image (default: detect)."),
+        Opt.flag("-q", "Quiet: print nothing, only the exit code tells."),
+        Opt.flag("-s", "Strict: the sizes and the block status must match too."),
+        ReportOptions.FORCE_SHARE);
+  }
 
-  @Option(names = "-f", paramLabel = "FMT", description = "Format of the first image (default: detect).")
   String format1;
-
-  @Option(names = "-F", paramLabel = "FMT", description = "Format of the second image (default: detect).")
   String format2;
-
-  @Option(names = "-q", description = "Quiet: print nothing, only the exit code tells.")
   boolean quiet;
-
-  @Option(names = "-s", description = "Strict: the sizes and the block status must match too.")
   boolean strict;
-
-  @Option(names = {"-U", "--force-share"},
-      description = "Accepted for qemu-img compatibility; images are never locked.")
-  boolean forceShare;
-
-  @Parameters(index = "0", paramLabel = "FILE1")
   String file1;
-
-  @Parameters(index = "1", paramLabel = "FILE2")
   String file2;
 
   @Override
-  public Integer call() {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
+  void set(String key, String value) {
+    switch (key) {
+      case "-f" -> format1 = value;
+      case "-F" -> format2 = value;
+      case "-q" -> quiet = true;
+      case "-s" -> strict = true;
+      default -> { } // -U: images are never locked
+    }
+  }
+
+  @Override
+  void operands(List<String> values) {
+    file1 = values.get(0);
+    file2 = values.get(1);
+  }
+
+  @Override
+  int run() {
     try (DiskImage a = open(file1, format1, err); DiskImage b = open(file2, format2, err)) {
       if (a == null || b == null) {
         return 2;

@@ -15,50 +15,51 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code qcow2 create}: qemu-img 7.2's create, its checks in its order (bdrv_img_create, then
  * qcow2_co_create), its messages and its "Formatting" line; the image is written by the library.
  */
-@Command(name = "create", description = "Create a new image (as qemu-img create).")
-final class CreateCommand implements Callable<Integer> {
+final class CreateCommand extends Verb {
+  CreateCommand() {
+    super("create", "Create a new image (as qemu-img create).", "FILE [SIZE]", 0, Integer.MAX_VALUE,
+        Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: raw, as qemu-img's)."),
+        Opt.value("-o", "OPTIONS", "Format options, comma-separated (-o help lists them); may be repeated."),
+        Opt.value("-b", "BACKING", "Backing file, relative to FILE's folder."),
+        Opt.value("-F", "FMT", "Backing file format: qcow2 or raw."),
+        Opt.flag("-u", "Do not open the backing file (SIZE is then needed)."),
+        Opt.flag("-q", "Quiet: no Formatting line."));
+  }
+
   private static final long MAX_L1_ENTRIES = (32L << 20) / 8; // qemu's QCOW_MAX_L1_SIZE
 
-  @Spec CommandSpec spec;
-
-  @Option(names = "-f", paramLabel = "FMT", defaultValue = "raw",
-      description = "Image format: qcow2 or raw (default: raw, as qemu-img's).")
-  String format;
-
-  @Option(names = "-o", paramLabel = "OPTIONS",
-      description = "Format options, comma-separated (-o help lists them); may be repeated.")
-  List<String> options = new ArrayList<>();
-
-  @Option(names = "-b", paramLabel = "BACKING", description = "Backing file, relative to FILE's folder.")
+  String format = "raw";
+  final List<String> options = new ArrayList<>();
   String backingFile;
-
-  @Option(names = "-F", paramLabel = "FMT", description = "Backing file format: qcow2 or raw.")
   String backingFormat;
-
-  @Option(names = "-u", description = "Do not open the backing file (SIZE is then needed).")
   boolean unsafe;
-
-  @Option(names = "-q", description = "Quiet: no Formatting line.")
   boolean quiet;
-
-  @Parameters(paramLabel = "FILE [SIZE]", arity = "0..*")
-  List<String> args = new ArrayList<>();
+  final List<String> args = new ArrayList<>();
 
   @Override
-  public Integer call() throws IOException {
-    PrintWriter out = spec.commandLine().getOut();
+  void set(String key, String value) {
+    switch (key) {
+      case "-f" -> format = value;
+      case "-o" -> options.add(value);
+      case "-b" -> backingFile = value;
+      case "-F" -> backingFormat = value;
+      case "-u" -> unsafe = true;
+      default -> quiet = true; // -q
+    }
+  }
+
+  @Override
+  void operands(List<String> values) {
+    args.addAll(values);
+  }
+
+  @Override
+  int run() throws IOException {
     String optionList = options.isEmpty() ? null : String.join(",", options);
     if (optionList != null && CreateOptionList.asksForHelp(optionList)) {
       CreateOptionList list = CreateOptionList.of(format);
@@ -70,7 +71,7 @@ final class CreateCommand implements Callable<Integer> {
       return 0;
     }
     if (args.isEmpty()) {
-      throw new ParameterException(spec.commandLine(), "Expecting image file name");
+      throw new UsageException("Expecting image file name");
     }
     String file = args.get(0);
     long imgSize = -1;
@@ -78,7 +79,7 @@ final class CreateCommand implements Callable<Integer> {
       imgSize = imageSize(args.get(1));
     }
     if (args.size() > 2) {
-      throw new ParameterException(spec.commandLine(), "Unexpected argument: " + args.get(2));
+      throw new UsageException("Unexpected argument: " + args.get(2));
     }
     try {
       create(out, file, optionList, imgSize);
@@ -93,7 +94,7 @@ final class CreateCommand implements Callable<Integer> {
     try {
       return SizeParser.parseSigned(text);
     } catch (SizeParser.InvalidSizeException e) {
-      throw new ParameterException(spec.commandLine(), e.tooLarge()
+      throw new UsageException(e.tooLarge()
           ? "Invalid image size specified. Must be between 0 and 9223372036854775807."
           : "Invalid image size specified. You may use k, M, G, T, P or E suffixes for\n"
               + "qcow2: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");

@@ -4,9 +4,9 @@ import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
 import dev.qcow2.RawImage;
+import dev.qcow2.tools.SizeParser;
 import java.io.IOException;
 import java.nio.file.Path;
-import picocli.CommandLine.ParameterException;
 
 /** Opening images for the verbs, with qemu-img's {@code -f} semantics. */
 final class Images {
@@ -29,10 +29,38 @@ final class Images {
     };
   }
 
-  static String checkOutput(picocli.CommandLine cmd, String output) {
+  static String checkOutput(String output) {
     if (!output.equals("human") && !output.equals("json")) {
-      throw new ParameterException(cmd, "--output must be used with human or json as argument.");
+      throw new UsageException("--output must be used with human or json as argument.");
     }
     return output;
+  }
+
+  /** The decimal integer {@code value} of {@code option}, or a usage error. */
+  static int integer(String option, String value) {
+    try {
+      return Integer.parseInt(value);
+    } catch (NumberFormatException e) {
+      throw new UsageException("Invalid value for option '" + option + "': '" + value + "' is not an int");
+    }
+  }
+
+  /** The decimal integer {@code value}, or {@code fallback} if it is not one. */
+  static int integerOr(String value, int fallback) {
+    try {
+      return Integer.parseInt(value);
+    } catch (NumberFormatException e) {
+      return fallback;
+    }
+  }
+
+  /** The size {@code value} of {@code option} (qemu's suffixes), or a usage error. */
+  static long size(String option, String value) {
+    try {
+      return SizeParser.parseSigned(value);
+    } catch (SizeParser.InvalidSizeException e) {
+      throw new UsageException("Invalid value for option '" + option + "': '" + value
+          + "' is not a valid size (a whole number of bytes; k, M, G, T, P, E suffixes)");
+    }
   }
 }

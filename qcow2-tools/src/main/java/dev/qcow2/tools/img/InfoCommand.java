@@ -7,41 +7,45 @@ import dev.qcow2.ImageInfo;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.tools.JsonOutput;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code qcow2 info}: what qemu-img info prints, in its human or JSON form. */
-@Command(name = "info", description = "Show facts about an image (as qemu-img info).")
-final class InfoCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
+final class InfoCommand extends Verb {
+  InfoCommand() {
+    super("info", "Show facts about an image (as qemu-img info).", "FILE", 1, 1,
+        ReportOptions.OUTPUT, ReportOptions.FORCE_SHARE,
+        Opt.flag("--backing-chain", "Also show every image of the backing chain."),
+        Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."));
+  }
 
-  @Mixin ReportOptions report;
-
-  @Option(names = "--backing-chain", description = "Also show every image of the backing chain.")
+  final ReportOptions report = new ReportOptions();
   boolean backingChain;
-
-  @Option(names = "-f", paramLabel = "FMT", description = "Image format: qcow2 or raw (default: detect).")
   String format;
-
-  @Parameters(paramLabel = "FILE")
   String file;
 
   @Override
-  public Integer call() throws IOException {
-    boolean json = report.json(spec.commandLine());
+  void set(String key, String value) {
+    if (!report.set(key, value)) {
+      switch (key) {
+        case "--backing-chain" -> backingChain = true;
+        default -> format = value; // -f
+      }
+    }
+  }
+
+  @Override
+  void operands(List<String> values) {
+    file = values.get(0);
+  }
+
+  @Override
+  int run() throws IOException {
+    boolean json = report.json();
     List<ImageInfo> chain = collect();
-    PrintWriter out = spec.commandLine().getOut();
     if (json) {
       if (backingChain) {
         ArrayNode list = JsonNodeFactory.instance.arrayNode();

@@ -11,13 +11,6 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code qcow2 io}: qemu-io's {@code read}, {@code write}, {@code discard} and {@code flush}
@@ -25,25 +18,22 @@ import picocli.CommandLine.Spec;
  * fails; each failure is one line on the error stream, and the exit code is then 1 (a pattern
  * mismatch too). The image is opened writable only if a command writes.
  */
-@Command(name = "io", description = "Run qemu-io commands (read, write, discard, flush) on an image.")
-final class IoCommand implements Callable<Integer> {
+final class IoCommand extends Verb {
+  IoCommand() {
+    super("io", "Run qemu-io commands (read, write, discard, flush) on an image.", "FILE", 1, 1,
+        Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."),
+        Opt.value("-c", "CMD", "A qemu-io command; may be repeated."),
+        Opt.flag("-r,--read-only", "Open the image read-only."));
+  }
+
   /** qemu's BDRV_REQUEST_MAX_BYTES: the largest request qemu-io accepts. */
   private static final long REQUEST_MAX_BYTES = 2147483136L;
   private static final int CHUNK = 1 << 20;
   private static final List<String> WRITING = List.of("write", "w", "discard", "d");
 
-  @Spec CommandSpec spec;
-
-  @Option(names = "-f", paramLabel = "FMT", description = "Image format: qcow2 or raw (default: detect).")
   String format;
-
-  @Option(names = "-c", paramLabel = "CMD", description = "A qemu-io command; may be repeated.")
-  List<String> commands = new ArrayList<>();
-
-  @Option(names = {"-r", "--read-only"}, description = "Open the image read-only.")
+  final List<String> commands = new ArrayList<>();
   boolean readOnly;
-
-  @Parameters(paramLabel = "FILE")
   String file;
 
   /** One command's failure: printed, and the run goes on. */
@@ -54,9 +44,23 @@ final class IoCommand implements Callable<Integer> {
   }
 
   @Override
-  public Integer call() throws IOException {
+  void set(String key, String value) {
+    switch (key) {
+      case "-f" -> format = value;
+      case "-c" -> commands.add(value);
+      default -> readOnly = true; // -r
+    }
+  }
+
+  @Override
+  void operands(List<String> values) {
+    file = values.get(0);
+  }
+
+  @Override
+  int run() throws IOException {
     if (commands.isEmpty()) {
-      throw new ParameterException(spec.commandLine(), "no command given: use -c CMD");
+      throw new UsageException("no command given: use -c CMD");
     }
     boolean writable = !readOnly && commands.stream()
         .map(c -> words(c).isEmpty() ? "" : words(c).get(0))
@@ -68,8 +72,6 @@ final class IoCommand implements Callable<Integer> {
     } catch (IOException | RuntimeException e) {
       throw new IllegalArgumentException("can't open device " + file + ": " + Main.describe(e));
     }
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
     boolean failed = false;
     try (image) {
       for (String command : commands) {

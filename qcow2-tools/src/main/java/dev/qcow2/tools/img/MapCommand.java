@@ -3,41 +3,28 @@ package dev.qcow2.tools.img;
 import dev.qcow2.BlockStatus;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
-import dev.qcow2.tools.SizeParser;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code qcow2 map}: where the guest bytes live, as qemu-img 7.2's {@code map} prints it (its
  * {@code img_map}, {@code entry_mergeable} and {@code dump_map_entry}, whose JSON is hand-made).
  */
-@Command(name = "map", description = "Show where the guest bytes are stored (as qemu-img map).")
-final class MapCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
+final class MapCommand extends Verb {
+  MapCommand() {
+    super("map", "Show where the guest bytes are stored (as qemu-img map).", "FILE", 1, 1,
+        ReportOptions.OUTPUT, ReportOptions.FORCE_SHARE,
+        Opt.value("-s,--start-offset", "N", "First guest byte to map."),
+        Opt.value("-l,--max-length", "N", "Map at most N bytes."),
+        Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."));
+  }
 
-  @Mixin ReportOptions report;
-
-  @Option(names = {"-s", "--start-offset"}, paramLabel = "N", defaultValue = "0",
-      converter = SizeParser.class,
-      description = "First guest byte to map.")
+  final ReportOptions report = new ReportOptions();
   long startOffset;
-
-  @Option(names = {"-l", "--max-length"}, paramLabel = "N", converter = SizeParser.class,
-      description = "Map at most N bytes.")
   Long maxLength;
-
-  @Option(names = "-f", paramLabel = "FMT", description = "Image format: qcow2 or raw (default: detect).")
   String format;
-
-  @Parameters(paramLabel = "FILE")
   String file;
 
   /** qemu's MapEntry; {@code file} is null when the run has no host offset. */
@@ -80,9 +67,24 @@ final class MapCommand implements Callable<Integer> {
   }
 
   @Override
-  public Integer call() throws IOException {
-    boolean json = report.json(spec.commandLine());
-    PrintWriter out = spec.commandLine().getOut();
+  void set(String key, String value) {
+    if (!report.set(key, value)) {
+      switch (key) {
+        case "-s" -> startOffset = Images.size("--start-offset", value);
+        case "-l" -> maxLength = Images.size("--max-length", value);
+        default -> format = value; // -f
+      }
+    }
+  }
+
+  @Override
+  void operands(List<String> values) {
+    file = values.get(0);
+  }
+
+  @Override
+  int run() throws IOException {
+    boolean json = report.json();
     try (DiskImage image = Images.open(file, format, OpenOptions.defaults())) {
       long length = image.size();
       if (maxLength != null) {

@@ -4,65 +4,70 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
-import dev.qcow2.convert.ImageMeasurer;
 import dev.qcow2.convert.ImageMeasurer.Measurement;
+import dev.qcow2.convert.ImageMeasurer;
 import dev.qcow2.tools.JsonOutput;
 import dev.qcow2.tools.SizeParser;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code qcow2 measure [--output=human|json] [-O FMT] [-o OPTIONS] (--size N | [-f FMT] FILE)}:
  * the size a new image would need, with qemu-img measure's fields and numbers.
  */
-@Command(name = "measure", description = "Measure the size a new image needs.")
-final class MeasureCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
+final class MeasureCommand extends Verb {
+  MeasureCommand() {
+    super("measure", "Measure the size a new image needs.", "[FILE]", 0, 1,
+        ReportOptions.OUTPUT, ReportOptions.FORCE_SHARE,
+        Opt.value("-O", "FMT", "Target format (default raw)."),
+        Opt.value("-o", "OPTIONS", "Create options of the target; may be repeated."),
+        Opt.value("-f", "FMT", "Source format (default: detect)."),
+        Opt.value("--size", "N", "Measure a new disk of this size."));
+  }
 
-  @Mixin ReportOptions report;
-
-  @Option(names = "-O", paramLabel = "FMT", defaultValue = "raw", description = "Target format (default raw).")
-  String outputFormat;
-
-  @Option(names = "-o", paramLabel = "OPTIONS", description = "Create options of the target.")
-  List<String> createOptions = new ArrayList<>();
-
-  @Option(names = "-f", paramLabel = "FMT", description = "Source format (default: detect).")
+  final ReportOptions report = new ReportOptions();
+  String outputFormat = "raw";
+  final List<String> createOptions = new ArrayList<>();
   String format;
-
-  @Option(names = "--size", paramLabel = "N", description = "Measure a new disk of this size.")
   String size;
-
-  @Parameters(arity = "0..1", paramLabel = "FILE")
   String file;
 
   @Override
-  public Integer call() throws IOException {
-    boolean json = report.json(spec.commandLine());
+  void set(String key, String value) {
+    if (!report.set(key, value)) {
+      switch (key) {
+        case "-O" -> outputFormat = value;
+        case "-o" -> createOptions.add(value);
+        case "-f" -> format = value;
+        default -> size = value; // --size
+      }
+    }
+  }
+
+  @Override
+  void operands(List<String> values) {
+    file = values.isEmpty() ? null : values.get(0);
+  }
+
+  @Override
+  int run() throws IOException {
+    boolean json = report.json();
     if (size == null && file == null) {
-      throw new ParameterException(spec.commandLine(), "Either --size N or one filename must be specified.");
+      throw new UsageException("Either --size N or one filename must be specified.");
     }
     if (size != null && file != null) {
-      throw new ParameterException(spec.commandLine(), "--size N cannot be used together with a filename.");
+      throw new UsageException("--size N cannot be used together with a filename.");
     }
     if (!outputFormat.equals("raw") && !outputFormat.equals("qcow2")) {
-      throw new ParameterException(spec.commandLine(), "only -O raw and -O qcow2 can be measured");
+      throw new UsageException("only -O raw and -O qcow2 can be measured");
     }
     long bytes = 0;
     if (size != null) {
       try {
         bytes = SizeParser.parse(size);
       } catch (IllegalArgumentException e) {
-        throw new ParameterException(spec.commandLine(), "Invalid image size specified. You may use k, M, G, T, P or E suffixes for");
+        throw new UsageException("Invalid image size specified. You may use k, M, G, T, P or E suffixes for");
       }
     }
     Measurement m;
@@ -95,8 +100,8 @@ final class MeasureCommand implements Callable<Integer> {
         sb.append("bitmaps size: ").append(m.bitmaps()).append('\n');
       }
     }
-    spec.commandLine().getOut().print(sb);
-    spec.commandLine().getOut().flush();
+    out.print(sb);
+    out.flush();
     return 0;
   }
 }

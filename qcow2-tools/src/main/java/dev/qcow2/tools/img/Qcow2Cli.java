@@ -2,29 +2,12 @@ package dev.qcow2.tools.img;
 
 import dev.qcow2.tools.Version;
 import java.io.PrintStream;
-import java.util.concurrent.Callable;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
+import java.io.PrintWriter;
+import java.util.List;
 
-/** The {@code qcow2} command: qemu-img's verbs, one subcommand class each. */
-@Command(
-    name = "qcow2",
-    mixinStandardHelpOptions = true,
-    versionProvider = Version.class,
-    description = "Inspect, create, write and convert qcow2 images, as qemu-img and qemu-io do.",
-    synopsisSubcommandLabel = "COMMAND")
-public final class Qcow2Cli implements Callable<Integer> {
-  @Spec CommandSpec spec;
-
+/** The {@code qcow2} command: qemu-img's verbs, one {@link Verb} class each. */
+public final class Qcow2Cli {
   private Qcow2Cli() {}
-
-  @Override
-  public Integer call() {
-    throw new ParameterException(spec.commandLine(), "Not enough arguments (try 'qcow2 --help')");
-  }
 
   /** Every verb, in the order help lists them. */
   private static final String[] VERBS = {
@@ -32,23 +15,20 @@ public final class Qcow2Cli implements Callable<Integer> {
     "snapshot", "measure", "amend",
   };
 
-  /**
-   * The command object of {@code verb}, or null. A switch rather than a table of constructor
-   * references: each of those is linked at start-up, and loads its class, whichever verb runs.
-   */
-  private static Object command(String verb, PrintStream err) {
+  /** A new object for {@code verb}, or null if there is no such verb. */
+  private static Verb verb(String verb) {
     return switch (verb) {
       case "info" -> new InfoCommand();
       case "map" -> new MapCommand();
-      case "convert" -> new ConvertCommand(err);
+      case "convert" -> new ConvertCommand();
       case "create" -> new CreateCommand();
       case "io" -> new IoCommand();
       case "check" -> new CheckCommand();
       case "resize" -> new ResizeCommand();
       case "compare" -> new CompareCommand();
-      case "hash" -> new HashCommand(err);
-      case "rebase" -> new RebaseCommand(err);
-      case "commit" -> new CommitCommand(err);
+      case "hash" -> new HashCommand();
+      case "rebase" -> new RebaseCommand();
+      case "commit" -> new CommitCommand();
       case "snapshot" -> new SnapshotCommand();
       case "measure" -> new MeasureCommand();
       case "amend" -> new AmendCommand();
@@ -56,31 +36,61 @@ public final class Qcow2Cli implements Callable<Integer> {
     };
   }
 
-  /** The command line with every verb; {@code err} is where a terminal progress bar draws. */
-  public static CommandLine commandLine(PrintStream err) {
-    return commandLine(err, null);
+  /**
+   * Runs {@code qcow2 ARGS}: results on {@code out}, warnings on {@code err}, a progress bar on
+   * {@code terminal}. Returns the exit code.
+   *
+   * @throws UsageException for a command line that cannot run
+   * @throws Exception whatever the verb failed with
+   */
+  public static int run(List<String> args, PrintWriter out, PrintWriter err, PrintStream terminal)
+      throws Exception {
+    String first = args.isEmpty() ? null : args.get(0);
+    if (first == null) {
+      throw new UsageException("Not enough arguments (try 'qcow2 --help')");
+    }
+    switch (first) {
+      case "-h", "--help", "help" -> {
+        out.print(help());
+        out.flush();
+        return 0;
+      }
+      case "-V", "--version" -> {
+        out.print(Version.line("qcow2") + "\n");
+        out.flush();
+        return 0;
+      }
+      default -> { }
+    }
+    if (first.startsWith("-")) {
+      throw new UsageException("Unknown option: '" + first + "'");
+    }
+    Verb verb = verb(first);
+    if (verb == null) {
+      throw new UsageException("Command not found: " + first);
+    }
+    verb.out = out;
+    verb.err = err;
+    verb.terminal = terminal;
+    if (!verb.parse(args.subList(1, args.size()))) {
+      return 0;
+    }
+    return verb.run();
   }
 
-  /**
-   * The command line for {@code verb} alone, or with every verb if {@code verb} is not one of
-   * them (help, version, a mistake). Building picocli's model of one verb instead of all saves
-   * a good part of the start-up time of a short command.
-   */
-  public static CommandLine commandLine(PrintStream err, String verb) {
-    CommandLine cmd = new CommandLine(new Qcow2Cli());
-    Object one = verb == null ? null : command(verb, err);
-    if (one != null) {
-      cmd.addSubcommand(one);
-    } else {
-      for (String v : VERBS) {
-        cmd.addSubcommand(command(v, err));
-      }
+  /** The list of verbs. */
+  static String help() {
+    StringBuilder sb = new StringBuilder();
+    sb.append("Usage: qcow2 [-hV] [--debug] COMMAND [OPTIONS] [ARGS]\n")
+        .append("Inspect, create, write and convert qcow2 images, as qemu-img and qemu-io do.\n\n")
+        .append("  -h, --help      Show this help and exit; 'qcow2 COMMAND --help' shows a command's.\n")
+        .append("  -V, --version   Print the version and exit.\n")
+        .append("      --debug     Print the stack trace of a failure.\n\n")
+        .append("Commands:\n");
+    for (String name : VERBS) {
+      sb.append("  ").append(name).append(" ".repeat(10 - name.length()))
+          .append(verb(name).description()).append('\n');
     }
-    CommandLine resize = cmd.getSubcommands().get("resize");
-    if (resize != null) {
-      // "qcow2 resize FILE -3M": a relative shrink, not an option.
-      resize.setUnmatchedOptionsArePositionalParams(true);
-    }
-    return cmd;
+    return sb.toString();
   }
 }

@@ -8,45 +8,54 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
+import java.util.List;
 
 /**
  * {@code qcow2 resize}: qemu-img's resize for qcow2 (growing) and raw (growing, and shrinking with
  * --shrink). Prints "Image resized." as qemu-img does.
  */
-@Command(name = "resize", description = "Change the virtual size of an image (as qemu-img resize).")
-final class ResizeCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
+final class ResizeCommand extends Verb {
+  ResizeCommand() {
+    super("resize", "Change the virtual size of an image (as qemu-img resize).", "FILE [+|-]SIZE", 2, 2,
+        Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."),
+        Opt.flag("--shrink", "Allow the image to get smaller."),
+        Opt.flag("-q", "Quiet: print nothing on success."));
+  }
 
-  @Option(names = "-f", paramLabel = "FMT", description = "Image format: qcow2 or raw (default: detect).")
+  /** "qcow2 resize FILE -3M": a relative shrink, not options. */
+  @Override
+  boolean negativeNumbersAreOperands() {
+    return true;
+  }
+
   String format;
-
-  @Option(names = "--shrink", description = "Allow the image to get smaller.")
   boolean shrink;
-
-  @Option(names = "-q", description = "Quiet: print nothing on success.")
   boolean quiet;
-
-  @Parameters(index = "0", paramLabel = "FILE")
   String file;
-
-  @Parameters(index = "1", paramLabel = "[+|-]SIZE")
   String sizeArgument;
 
   @Override
-  public Integer call() throws IOException {
+  void set(String key, String value) {
+    switch (key) {
+      case "-f" -> format = value;
+      case "--shrink" -> shrink = true;
+      default -> quiet = true; // -q
+    }
+  }
+
+  @Override
+  void operands(List<String> values) {
+    file = values.get(0);
+    sizeArgument = values.get(1);
+  }
+
+  @Override
+  int run() throws IOException {
     Path path = Path.of(file);
     boolean qcow2 = format != null ? format.equals("qcow2") : DiskImage.isQcow2(path);
     if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
-      throw new ParameterException(spec.commandLine(), "Unknown driver '" + format + "' (only qcow2 and raw are supported)");
+      throw new UsageException("Unknown driver '" + format + "' (only qcow2 and raw are supported)");
     }
-    PrintWriter err = spec.commandLine().getErr();
     if (qcow2) {
       try (Qcow2Image img = Qcow2Image.open(path, OpenOptions.builder().writable(true).build())) {
         long size = target(img.size());
@@ -72,7 +81,7 @@ final class ResizeCommand implements Callable<Integer> {
       }
     }
     if (!quiet) {
-      spec.commandLine().getOut().print("Image resized.\n");
+      out.print("Image resized.\n");
     }
     return 0;
   }
@@ -98,7 +107,7 @@ final class ResizeCommand implements Callable<Integer> {
       size = SizeParser.parse(s);
     }
     if (size <= 0) {
-      throw new ParameterException(spec.commandLine(), "New image size must be positive");
+      throw new UsageException("New image size must be positive");
     }
     return size;
   }

@@ -5,54 +5,58 @@ import dev.qcow2.Qcow2Image;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.ZoneId;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
+import java.util.List;
 
 /**
  * {@code qcow2 snapshot [-l | -c NAME | -a NAME | -d NAME] FILE}: qemu-img's internal snapshot
  * verb, with its messages and exit codes. Without an action it does nothing, as qemu-img.
  */
-@Command(name = "snapshot", description = "List, create, apply or delete internal snapshots.")
-final class SnapshotCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
+final class SnapshotCommand extends Verb {
+  SnapshotCommand() {
+    super("snapshot", "List, create, apply or delete internal snapshots.", "FILE", 1, 1,
+        Opt.flag("-l", "List the snapshots."),
+        Opt.value("-c", "NAME", "Create a snapshot."),
+        Opt.value("-a", "NAME", "Apply a snapshot (by id or name)."),
+        Opt.value("-d", "NAME", "Delete a snapshot (by id or name)."),
+        Opt.value("-f", "FMT", "The image's format: qcow2."),
+        Opt.flag("-q", "Quiet."),
+        ReportOptions.FORCE_SHARE);
+  }
 
-  @Option(names = "-l", description = "List the snapshots.")
   boolean list;
-
-  @Option(names = "-c", paramLabel = "NAME", description = "Create a snapshot.")
   String create;
-
-  @Option(names = "-a", paramLabel = "NAME", description = "Apply a snapshot (by id or name).")
   String apply;
-
-  @Option(names = "-d", paramLabel = "NAME", description = "Delete a snapshot (by id or name).")
   String delete;
-
-  @Option(names = "-f", paramLabel = "FMT", description = "The image's format: qcow2.")
   String format;
-
-  @Option(names = "-q", description = "Quiet.")
   boolean quiet;
-
-  @Option(names = {"-U", "--force-share"}, description = "Accepted for qemu-img compatibility.")
-  boolean forceShare;
-
-  @Parameters(index = "0", paramLabel = "FILE")
   String file;
 
   @Override
-  public Integer call() throws IOException {
+  void set(String key, String value) {
+    switch (key) {
+      case "-l" -> list = true;
+      case "-c" -> create = value;
+      case "-a" -> apply = value;
+      case "-d" -> delete = value;
+      case "-f" -> format = value;
+      case "-q" -> quiet = true;
+      default -> { } // -U: images are never locked
+    }
+  }
+
+  @Override
+  void operands(List<String> values) {
+    file = values.get(0);
+  }
+
+  @Override
+  int run() throws IOException {
     int actions = (list ? 1 : 0) + (create != null ? 1 : 0) + (apply != null ? 1 : 0) + (delete != null ? 1 : 0);
     if (actions > 1) {
-      throw new ParameterException(spec.commandLine(), "Cannot mix '-l', '-a', '-c', '-d'");
+      throw new UsageException("Cannot mix '-l', '-a', '-c', '-d'");
     }
     if (format != null && !format.equals("qcow2")) {
-      throw new ParameterException(spec.commandLine(), "only qcow2 images have internal snapshots");
+      throw new UsageException("only qcow2 images have internal snapshots");
     }
     if (actions == 0) {
       return 0;
@@ -63,8 +67,8 @@ final class SnapshotCommand implements Callable<Integer> {
         if (!image.snapshots().isEmpty()) {
           StringBuilder sb = new StringBuilder();
           ImageInfoText.snapshotList(sb, image.snapshots(), ZoneId.systemDefault());
-          spec.commandLine().getOut().print(sb);
-          spec.commandLine().getOut().flush();
+          out.print(sb);
+          out.flush();
         }
       }
       return 0;
