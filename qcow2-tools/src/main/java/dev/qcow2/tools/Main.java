@@ -50,7 +50,7 @@ public final class Main {
           return fail(errWriter, name, describe(e), debug ? e : null);
         }
       }
-      CommandLine cmd = CangaCli.commandLine();
+      CommandLine cmd = CangaCli.commandLine(System.getenv(), rest);
       cmd.setOut(outWriter);
       cmd.setErr(errWriter);
       cmd.setParameterExceptionHandler(

@@ -5,6 +5,7 @@ import dev.qcow2.tools.repo.Repositories;
 import dev.qcow2.tools.repo.RepositoryConfig;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -25,37 +26,7 @@ import picocli.CommandLine.Spec;
     name = "canga",
     mixinStandardHelpOptions = true,
     versionProvider = Version.class,
-    description = "Keep a repository of qcow2 images and compressed deltas (Cangallo compatible).",
-    subcommands = {
-      AddCommand.class,
-      BaseCommand.class,
-      BuildCommand.class,
-      CheckSystemCommand.class,
-      CreateCommand.class,
-      DelCommand.class,
-      DeltagCommand.class,
-      DeployCommand.class,
-      ExportCommand.class,
-      FetchCommand.class,
-      ImportCommand.class,
-      LayerCommand.class,
-      LayoutCommand.class,
-      ListCommand.class,
-      OverlayCommand.class,
-      PullCommand.class,
-      ShowCommand.class,
-      SignCommand.class,
-      TagCommand.class,
-      VerifyCommand.class,
-      StoreCommands.Store.class,
-      StoreCommands.Images.class,
-      StoreCommands.LayersList.class,
-      StoreCommands.Instances.class,
-      StoreCommands.Instance.class,
-      StoreCommands.Mount.class,
-      StoreCommands.Umount.class,
-      StoreCommands.Wipe.class
-    })
+    description = "Keep a repository of qcow2 images and compressed deltas (Cangallo compatible).")
 public final class CangaCli implements Callable<Integer> {
   @Spec CommandLine.Model.CommandSpec spec;
 
@@ -80,9 +51,113 @@ public final class CangaCli implements Callable<Integer> {
 
   /** The command line with {@code env} standing for the environment (HOME, CANGALLO_HOME). */
   public static CommandLine commandLine(Map<String, String> env) {
+    return commandLine(env, List.of());
+  }
+
+  /**
+   * The command line to run {@code args} with: with the one verb they name, if they name exactly
+   * one; with none for the version; or else with every verb (help, a mistake, an ambiguous
+   * abbreviation: picocli's words for it then). picocli builds the model of each verb it is given, which for all of them took about
+   * 50 ms of every command's start.
+   */
+  public static CommandLine commandLine(Map<String, String> env, List<String> args) {
     CommandLine cmd = new CommandLine(new CangaCli(env));
+    String verb = verbOf(args);
+    Class<?> one = verbClass(verb);
+    if (one != null) {
+      cmd.addSubcommand(one);
+    } else if (verb == null && (args.contains("-V") || args.contains("--version"))) {
+      // The version needs no verb.
+    } else {
+      for (String[] names : VERBS) {
+        cmd.addSubcommand(command(names[0]));
+      }
+    }
     cmd.setAbbreviatedSubcommandsAllowed(true);
     return cmd;
+  }
+
+  /** Every verb's name and aliases, in the order help lists them. */
+  static final String[][] VERBS = {
+    {"add"}, {"base"}, {"build"}, {"check_system", "check-system"}, {"create"}, {"del", "rm"},
+    {"deltag", "rmtag"}, {"deploy"}, {"export"}, {"fetch"}, {"import"}, {"layer"}, {"layout"},
+    {"list"}, {"overlay"}, {"pull"}, {"show"}, {"sign"}, {"tag"}, {"verify"}, {"store"}, {"images"},
+    {"layers"}, {"instances"}, {"instance"}, {"mount"}, {"umount"}, {"wipe"},
+  };
+
+  /** The class of the verb named {@code name} (not an alias). */
+  private static Class<?> command(String name) {
+    return switch (name) {
+      case "add" -> AddCommand.class;
+      case "base" -> BaseCommand.class;
+      case "build" -> BuildCommand.class;
+      case "check_system" -> CheckSystemCommand.class;
+      case "create" -> CreateCommand.class;
+      case "del" -> DelCommand.class;
+      case "deltag" -> DeltagCommand.class;
+      case "deploy" -> DeployCommand.class;
+      case "export" -> ExportCommand.class;
+      case "fetch" -> FetchCommand.class;
+      case "import" -> ImportCommand.class;
+      case "layer" -> LayerCommand.class;
+      case "layout" -> LayoutCommand.class;
+      case "list" -> ListCommand.class;
+      case "overlay" -> OverlayCommand.class;
+      case "pull" -> PullCommand.class;
+      case "show" -> ShowCommand.class;
+      case "sign" -> SignCommand.class;
+      case "tag" -> TagCommand.class;
+      case "verify" -> VerifyCommand.class;
+      case "store" -> StoreCommands.Store.class;
+      case "images" -> StoreCommands.Images.class;
+      case "layers" -> StoreCommands.LayersList.class;
+      case "instances" -> StoreCommands.Instances.class;
+      case "instance" -> StoreCommands.Instance.class;
+      case "mount" -> StoreCommands.Mount.class;
+      case "umount" -> StoreCommands.Umount.class;
+      case "wipe" -> StoreCommands.Wipe.class;
+      default -> throw new IllegalArgumentException(name);
+    };
+  }
+
+  /** The first argument that is not an option of canga itself (or the value of --config); or null. */
+  static String verbOf(List<String> args) {
+    for (int i = 0; i < args.size(); i++) {
+      String a = args.get(i);
+      if (a.equals("--config")) {
+        i++;
+      } else if (a.equals("--")) {
+        return null;
+      } else if (!a.startsWith("-")) {
+        return a;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The class of the one verb {@code word} names, as Thor reads it: its name or an alias, or else
+   * a prefix of the names and aliases of one verb alone; null if it names none or several.
+   */
+  static Class<?> verbClass(String word) {
+    if (word == null || word.isEmpty()) {
+      return null;
+    }
+    String match = null;
+    for (String[] names : VERBS) {
+      for (String n : names) {
+        if (n.equals(word)) {
+          return command(names[0]);
+        }
+        if (n.startsWith(word)) {
+          if (match != null && !match.equals(names[0])) {
+            return null;
+          }
+          match = names[0];
+        }
+      }
+    }
+    return match == null ? null : command(match);
   }
 
   /** Without a verb: the list of verbs, as Cangallo's {@code canga}. */
