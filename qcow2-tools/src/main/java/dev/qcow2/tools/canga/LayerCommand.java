@@ -33,8 +33,9 @@ final class LayerCommand extends CangaCommand {
     }
   }
 
+  /** {@code layer list}, and under its own name {@code canga layers}. */
   @Command(name = "list", description = "list the layers")
-  static final class ListLayers extends CangaCommand {
+  static class ListLayers extends CangaCommand {
     @Option(names = "--output", paramLabel = "human|json", defaultValue = "human")
     String output;
 

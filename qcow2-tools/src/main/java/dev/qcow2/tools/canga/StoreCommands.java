@@ -117,18 +117,7 @@ final class StoreCommands {
   }
 
   @Command(name = "layers", description = "list the layers (as layer list)")
-  static final class LayersList extends CangaCommand {
-    @Option(names = "--output", paramLabel = "human|json", defaultValue = "human")
-    String output;
-
-    @Override
-    int run() throws Exception {
-      LayerCommand.ListLayers l = new LayerCommand.ListLayers();
-      l.output = output;
-      l.spec = spec;
-      return l.run();
-    }
-  }
+  static final class LayersList extends LayerCommand.ListLayers {}
 
   @Command(name = "instances", description = "list the instances")
   static final class Instances extends CangaCommand {

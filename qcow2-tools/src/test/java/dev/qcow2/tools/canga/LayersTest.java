@@ -51,7 +51,10 @@ class LayersTest {
         canga.ok("layout").stdout());
     JsonNode layout = new ObjectMapper().readTree(canga.ok("layout", "--output=json").stdout());
     assertEquals("b2+2", layout.get(1).get("layers").get(0).get("layers").get(0).get("name").asText());
-    assertEquals(3, new ObjectMapper().readTree(canga.ok("layer", "list", "--output=json").stdout()).size());
+    String layerList = canga.ok("layer", "list", "--output=json").stdout();
+    assertEquals(3, new ObjectMapper().readTree(layerList).size());
+    assertEquals(layerList, canga.ok("layers", "--output=json").stdout(), "canga layers is layer list");
+    assertEquals(canga.ok("layer", "list").stdout(), canga.ok("layers").stdout());
 
     Cli.Result parent = canga.run("layer", "rm", "b2+1");
     assertEquals(255, parent.exitCode());
