@@ -126,7 +126,8 @@ public final class CangaCli implements Callable<Integer> {
       String a = args.get(i);
       if (a.equals("--config")) {
         i++;
-      } else if (a.equals("--")) {
+      } else if (a.equals("--") || a.equals("--help") || a.matches("-[hV]*h[hV]*")) {
+        // Before a verb, help lists every verb.
         return null;
       } else if (!a.startsWith("-")) {
         return a;

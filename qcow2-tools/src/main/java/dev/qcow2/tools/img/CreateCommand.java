@@ -94,10 +94,7 @@ final class CreateCommand extends Verb {
     try {
       return SizeParser.parseSigned(text);
     } catch (SizeParser.InvalidSizeException e) {
-      throw new UsageException(e.tooLarge()
-          ? "Invalid image size specified. Must be between 0 and 9223372036854775807."
-          : "Invalid image size specified. You may use k, M, G, T, P or E suffixes for\n"
-              + "qcow2: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+      throw Images.invalidImageSize(e);
     }
   }
 

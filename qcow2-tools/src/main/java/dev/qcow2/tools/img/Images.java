@@ -63,4 +63,12 @@ final class Images {
           + "' is not a valid size (a whole number of bytes; k, M, G, T, P, E suffixes)");
     }
   }
+
+  /** qemu-img create's and measure's refusal of an image size, in their words. */
+  static UsageException invalidImageSize(SizeParser.InvalidSizeException e) {
+    return new UsageException(e.tooLarge()
+        ? "Invalid image size specified. Must be between 0 and 9223372036854775807."
+        : "Invalid image size specified. You may use k, M, G, T, P or E suffixes for\n"
+            + "qcow2: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+  }
 }

@@ -65,9 +65,9 @@ final class MeasureCommand extends Verb {
     long bytes = 0;
     if (size != null) {
       try {
-        bytes = SizeParser.parse(size);
-      } catch (IllegalArgumentException e) {
-        throw new UsageException("Invalid image size specified. You may use k, M, G, T, P or E suffixes for");
+        bytes = SizeParser.parseSigned(size);
+      } catch (SizeParser.InvalidSizeException e) {
+        throw Images.invalidImageSize(e);
       }
     }
     Measurement m;

@@ -100,15 +100,28 @@ final class ResizeCommand extends Verb {
     String s = sizeArgument;
     long size;
     if (s.startsWith("+")) {
-      size = current + SizeParser.parse(s.substring(1));
+      size = current + bytes(s.substring(1));
     } else if (s.startsWith("-")) {
-      size = current - SizeParser.parse(s.substring(1));
+      size = current - bytes(s.substring(1));
     } else {
-      size = SizeParser.parse(s);
+      size = bytes(s);
     }
     if (size <= 0) {
       throw new UsageException("New image size must be positive");
     }
     return size;
+  }
+
+  /** A size operand, refused in qemu-img resize's words. */
+  private static long bytes(String text) {
+    try {
+      return SizeParser.parseSigned(text);
+    } catch (SizeParser.InvalidSizeException e) {
+      throw new UsageException(e.tooLarge()
+          ? "Value '" + text + "' is out of range for parameter 'size'"
+          : "Parameter 'size' expects a non-negative number below 2^64\n"
+              + "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
+              + "and exabytes, respectively.");
+    }
   }
 }

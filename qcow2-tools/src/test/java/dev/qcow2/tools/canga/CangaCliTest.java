@@ -20,6 +20,10 @@ class CangaCliTest {
     assertNull(CangaCli.verbOf(List.of("--config", "list")));
     assertNull(CangaCli.verbOf(List.of("--", "list")));
     assertNull(CangaCli.verbOf(List.of("--help")));
+    assertNull(CangaCli.verbOf(List.of("-h", "list")), "help before a verb lists every verb");
+    assertNull(CangaCli.verbOf(List.of("-hV", "list")));
+    assertNull(CangaCli.verbOf(List.of("--help", "layer")));
+    assertEquals("list", CangaCli.verbOf(List.of("list", "--help")));
   }
 
   @Test

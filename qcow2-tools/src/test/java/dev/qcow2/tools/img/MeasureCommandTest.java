@@ -32,7 +32,7 @@ class MeasureCommandTest {
       "--size 1G -O qcow2 -o compat=0.10", "-O qcow2 m.qcow2", "m.qcow2", "-O qcow2 top.qcow2",
       "-O qcow2 -o cluster_size=2M m.qcow2", "-O qcow2 -o backing_file=x.qcow2 m.qcow2",
       "-O qcow2 -o compat=0.10 m.qcow2", "--output=json -O qcow2 m.qcow2", "--output=json --size 5G -O qcow2",
-      "--size 1G m.qcow2", ""})
+      "--size 1G m.qcow2", "", "--size abc -O qcow2", "--size 99999999999999999999 -O qcow2"})
   void should_measure_as_qemu_img_does(String args) {
     List<String> a = args.isEmpty() ? List.of() : List.of(args.split(" "));
     List<String> theirs = new ArrayList<>(List.of("qemu-img", "measure"));

@@ -76,4 +76,15 @@ class ResizeCommandTest {
     assertEquals(0, Cli.run("qcow2", "resize", "--shrink", raw.toString(), "512K").exitCode());
     assertEquals(512 << 10, Files.size(raw));
   }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"abc", "+abc", "1Q", "99999999999999999999", "+99999999999999999999"})
+  void should_refuse_a_bad_size_in_qemu_img_words(String size) throws Exception {
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "b.qcow2", "1M");
+    Cli.Result r = Cli.run("qcow2", "resize", dir.resolve("b.qcow2").toString(), size);
+    Qemu.Result q = Qemu.exec(dir, List.of("qemu-img", "resize", "b.qcow2", size));
+    assertEquals(1, q.exitCode(), q.stderr());
+    assertEquals(q.exitCode(), r.exitCode(), r.stderr());
+    assertEquals(q.stderr().replace("qemu-img: ", "qcow2: "), r.stderr(), size);
+  }
 }
