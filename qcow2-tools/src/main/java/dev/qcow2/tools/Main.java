@@ -75,7 +75,9 @@ public final class Main {
 
   /** The one line a user sees for a failure. */
   public static String describe(Exception e) {
-    if (e instanceof UsageException || e instanceof CommandLine.ParameterException) {
+    if (e instanceof UsageException || e instanceof CommandLine.ParameterException
+        || e instanceof CommandLine.TypeConversionException) {
+      // A TypeConversionException is one of ours too: SizeParser's, called from a command's work.
       return e.getMessage();
     }
     if (e instanceof Qcow2Exception) {

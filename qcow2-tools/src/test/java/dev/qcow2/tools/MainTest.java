@@ -43,6 +43,14 @@ class MainTest {
   }
 
   @Test
+  void should_refuse_a_bad_size_in_one_line() {
+    Cli.Result r = Cli.run("canga", "--config", dir.resolve("config.yaml").toString(), "create",
+        dir.resolve("x.qcow2").toString(), "abc");
+    assertEquals(1, r.exitCode());
+    assertEquals("canga: 'abc' is not a valid size (a whole number of bytes; k, M, G, T, P, E suffixes)\n", r.stderr());
+  }
+
+  @Test
   void should_refuse_an_unknown_verb_as_qemu_img_does() {
     Cli.Result r = Cli.run("qcow2", "frob", "x.qcow2");
     assertEquals(1, r.exitCode());
