@@ -47,7 +47,8 @@ public final class Main {
         try {
           return Qcow2Cli.run(rest, outWriter, errWriter, err);
         } catch (Exception e) {
-          return fail(errWriter, name, describe(e), debug ? e : null);
+          fail(errWriter, name, describe(e), debug ? e : null);
+          return e instanceof UsageException u ? u.exitCode() : 1;
         }
       }
       CommandLine cmd = CangaCli.commandLine(System.getenv(), rest);

@@ -20,7 +20,7 @@ final class AmendCommand extends Verb {
         Opt.value("-f", "FMT", "The image's format: qcow2."),
         Opt.flag("-q", "Quiet."),
         Opt.flag("-p", "Show progress (accepted; amend is quick)."),
-        Opt.flag("--force", "Accepted for qemu-img compatibility."));
+        Opt.flag("--force", "Accepted for qemu-img compatibility."), Images.CACHE);
   }
 
   private static final Set<String> AMENDABLE = Set.of("compat", "lazy_refcounts", "refcount_bits", "backing_file",
@@ -40,6 +40,7 @@ final class AmendCommand extends Verb {
       case "-f" -> format = value;
       case "-q" -> quiet = true;
       case "-p" -> progress = true;
+      case "-t" -> Images.checkCacheMode(value, false, 1);
       default -> force = true; // --force
     }
   }

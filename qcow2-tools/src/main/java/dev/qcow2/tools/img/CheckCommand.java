@@ -19,7 +19,7 @@ final class CheckCommand extends Verb {
         ReportOptions.OUTPUT, ReportOptions.FORCE_SHARE,
         Opt.value("-r", "leaks|all", "Repair leaks, or everything."),
         Opt.value("-f", "FMT", "Image format: only qcow2 can be checked."),
-        Opt.flag("-q", "Quiet: print nothing."));
+        Opt.flag("-q", "Quiet: print nothing."), Images.SOURCE_CACHE);
   }
 
   final ReportOptions report = new ReportOptions();
@@ -34,6 +34,7 @@ final class CheckCommand extends Verb {
       switch (key) {
         case "-r" -> repair = value;
         case "-q" -> quiet = true;
+        case "-T" -> Images.checkCacheMode(value, true, 1);
         default -> format = value; // -f
       }
     }

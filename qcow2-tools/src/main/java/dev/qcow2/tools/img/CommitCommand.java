@@ -19,7 +19,7 @@ final class CommitCommand extends Verb {
         Opt.flag("-d", "Do not empty the overlay afterwards."),
         Opt.value("-f", "FMT", "The image's format: qcow2."),
         Opt.flag("-p", "Show progress on a terminal."),
-        Opt.flag("-q", "Quiet."));
+        Opt.flag("-q", "Quiet."), Images.CACHE);
   }
 
   String base;
@@ -36,6 +36,7 @@ final class CommitCommand extends Verb {
       case "-d" -> keep = true;
       case "-f" -> format = value;
       case "-p" -> progress = true;
+      case "-t" -> Images.checkCacheMode(value, false, 1);
       default -> quiet = true; // -q
     }
   }

@@ -18,7 +18,7 @@ final class CompareCommand extends Verb {
         Opt.value("-F", "FMT", "Format of the second image (default: detect)."),
         Opt.flag("-q", "Quiet: print nothing, only the exit code tells."),
         Opt.flag("-s", "Strict: the sizes and the block status must match too."),
-        ReportOptions.FORCE_SHARE);
+        Images.SOURCE_CACHE, ReportOptions.FORCE_SHARE);
   }
 
   String format1;
@@ -35,6 +35,7 @@ final class CompareCommand extends Verb {
       case "-F" -> format2 = value;
       case "-q" -> quiet = true;
       case "-s" -> strict = true;
+      case "-T" -> Images.checkCacheMode(value, true, 2); // compare's errors are 2
       default -> { } // -U: images are never locked
     }
   }

@@ -33,7 +33,7 @@ final class ConvertCommand extends Verb {
         Opt.flag("-W", "Write clusters in the order they are ready, not guest order."),
         Opt.flag("-n", "Write into the existing target instead of creating it."),
         Opt.flag("--target-is-zero", "With -n: the target reads zeros, so zeros need not be written."),
-        ReportOptions.FORCE_SHARE);
+        Images.CACHE, Images.SOURCE_CACHE, ReportOptions.FORCE_SHARE);
   }
 
   String format;
@@ -68,6 +68,8 @@ final class ConvertCommand extends Verb {
       case "-W" -> outOfOrder = true;
       case "-n" -> noCreate = true;
       case "--target-is-zero" -> targetIsZero = true;
+      case "-t" -> Images.checkCacheMode(value, false, 1);
+      case "-T" -> Images.checkCacheMode(value, true, 1);
       default -> { } // -U: images are never locked
     }
   }

@@ -71,4 +71,25 @@ final class Images {
         : "Invalid image size specified. You may use k, M, G, T, P or E suffixes for\n"
             + "qcow2: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
   }
+
+  /** qemu-img's -t: the target's cache mode. */
+  static final Verb.Opt CACHE = Verb.Opt.value("-t", "CACHE",
+      "Cache mode of the image written (none, writeback, unsafe, directsync, writethrough): "
+          + "checked and accepted for qemu-img compatibility; I/O always goes through the page cache.");
+  /** qemu-img's -T: the source's cache mode. */
+  static final Verb.Opt SOURCE_CACHE = Verb.Opt.value("-T", "SRC_CACHE",
+      "Cache mode of the images read: checked and accepted as -t is.");
+
+  /**
+   * Checks a -t or -T value as qemu's bdrv_parse_cache_mode does. The mode itself changes nothing
+   * here: the JDK reads and writes through the page cache (O_DIRECT needs aligned buffers and
+   * offsets), and the writers flush where qemu's safe modes would.
+   */
+  static void checkCacheMode(String mode, boolean source, int exitCode) {
+    switch (mode) {
+      case "none", "off", "writeback", "unsafe", "directsync", "writethrough" -> { }
+      default -> throw new UsageException(
+          "Invalid " + (source ? "source " : "") + "cache option: " + mode, exitCode);
+    }
+  }
 }

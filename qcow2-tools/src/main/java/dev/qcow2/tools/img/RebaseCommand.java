@@ -22,7 +22,7 @@ final class RebaseCommand extends Verb {
         Opt.flag("-u", "Unsafe: rewrite the name only, copying nothing."),
         Opt.flag("-p", "Show progress on a terminal."),
         Opt.flag("-q", "Quiet."),
-        ReportOptions.FORCE_SHARE);
+        Images.CACHE, Images.SOURCE_CACHE, ReportOptions.FORCE_SHARE);
   }
 
   String backing;
@@ -42,6 +42,8 @@ final class RebaseCommand extends Verb {
       case "-u" -> unsafe = true;
       case "-p" -> progress = true;
       case "-q" -> quiet = true;
+      case "-t" -> Images.checkCacheMode(value, false, 1);
+      case "-T" -> Images.checkCacheMode(value, true, 1);
       default -> { } // -U: images are never locked
     }
   }

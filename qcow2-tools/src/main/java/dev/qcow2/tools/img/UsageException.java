@@ -7,7 +7,19 @@ package dev.qcow2.tools.img;
 public final class UsageException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  private final int exitCode;
+
   public UsageException(String message) {
+    this(message, 1);
+  }
+
+  /** With the exit code qemu-img gives for this mistake where it is not 1 (compare's 2). */
+  public UsageException(String message, int exitCode) {
     super(message);
+    this.exitCode = exitCode;
+  }
+
+  public int exitCode() {
+    return exitCode;
   }
 }
