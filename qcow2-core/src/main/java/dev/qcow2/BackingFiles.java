@@ -81,7 +81,7 @@ final class BackingFiles {
     }
     checkAllowed(imageName, Structure.BACKING_FILE_NAME, h.backingFileOffset(), real, options);
     // Backing files are only ever read through an overlay.
-    OpenOptions readOnly = options.writable() ? options.toBuilder().writable(false).build() : options;
+    OpenOptions readOnly = options.forBacking();
     if ("raw".equals(format)) {
       return RawImage.open(path, false);
     }

@@ -74,6 +74,9 @@ public interface DiskImage extends Closeable {
     if (ImageFormat.isQcow2(path)) {
       return Qcow2Image.open(path, options);
     }
+    if (options.readsSnapshot()) {
+      throw new UnsupportedOperationException(path + ": a raw image has no internal snapshots to read");
+    }
     return RawImage.open(path, options.writable());
   }
 }

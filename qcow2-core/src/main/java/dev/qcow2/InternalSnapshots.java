@@ -164,7 +164,7 @@ final class InternalSnapshots {
         return s;
       }
     }
-    throw new IllegalArgumentException(image.filename() + ": Can't find the snapshot '" + idOrName + "'");
+    throw new NoSuchSnapshotException(image.filename(), "'" + idOrName + "'");
   }
 
   /**

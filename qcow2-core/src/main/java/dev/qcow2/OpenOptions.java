@@ -23,6 +23,9 @@ public final class OpenOptions {
   private final int maxSnapshots;
   private final boolean openBacking;
   private final List<Path> allowedBackingDirectories;
+  private final String snapshotId;
+  private final String snapshotName;
+  private final boolean snapshotEither;
 
   private OpenOptions(Builder b) {
     this.writable = b.writable;
@@ -32,6 +35,9 @@ public final class OpenOptions {
     this.maxSnapshots = b.maxSnapshots;
     this.openBacking = b.openBacking;
     this.allowedBackingDirectories = List.copyOf(b.allowedBackingDirectories);
+    this.snapshotId = b.snapshotId;
+    this.snapshotName = b.snapshotName;
+    this.snapshotEither = b.snapshotEither;
   }
 
   public static OpenOptions defaults() {
@@ -51,6 +57,9 @@ public final class OpenOptions {
     b.maxSnapshots = maxSnapshots;
     b.openBacking = openBacking;
     b.allowedBackingDirectories = new ArrayList<>(allowedBackingDirectories);
+    b.snapshotId = snapshotId;
+    b.snapshotName = snapshotName;
+    b.snapshotEither = snapshotEither;
     return b;
   }
 
@@ -86,12 +95,64 @@ public final class OpenOptions {
     return allowedBackingDirectories;
   }
 
+  /** Whether an internal snapshot is read instead of the active layer. */
+  public boolean readsSnapshot() {
+    return snapshotId != null || snapshotName != null;
+  }
+
+  /**
+   * The snapshot to read among {@code snapshots}, as qemu finds it (its snapshot.id and
+   * snapshot.name, or an id-or-name: the id first); null when this reads the active layer.
+   *
+   * @throws NoSuchSnapshotException if none matches
+   */
+  Snapshot selectSnapshot(String image, List<Snapshot> snapshots) {
+    if (!readsSnapshot()) {
+      return null;
+    }
+    if (snapshotEither) {
+      for (Snapshot s : snapshots) {
+        if (s.id().equals(snapshotId)) {
+          return s;
+        }
+      }
+      for (Snapshot s : snapshots) {
+        if (s.name().equals(snapshotName)) {
+          return s;
+        }
+      }
+      throw new NoSuchSnapshotException(image, "'" + snapshotId + "'");
+    }
+    for (Snapshot s : snapshots) {
+      if ((snapshotId == null || s.id().equals(snapshotId)) && (snapshotName == null || s.name().equals(snapshotName))) {
+        return s;
+      }
+    }
+    throw new NoSuchSnapshotException(image, (snapshotId != null ? "with id '" + snapshotId + "'" : "")
+        + (snapshotId != null && snapshotName != null ? " and " : "")
+        + (snapshotName != null ? "named '" + snapshotName + "'" : ""));
+  }
+
+  /** These options for a backing file: the snapshot is the top image's alone, as in qemu. */
+  OpenOptions forBacking() {
+    if (!writable && !readsSnapshot()) {
+      return this;
+    }
+    Builder b = toBuilder().writable(false);
+    b.snapshotId = null;
+    b.snapshotName = null;
+    b.snapshotEither = false;
+    return b.build();
+  }
+
   @Override
   public String toString() {
     return "OpenOptions[writable=" + writable + ", l2CacheSize=" + l2CacheSize
         + ", maxChainDepth=" + maxChainDepth + ", maxL1Entries=" + maxL1Entries
         + ", maxSnapshots=" + maxSnapshots + ", openBacking=" + openBacking
-        + ", allowedBackingDirectories=" + allowedBackingDirectories + "]";
+        + ", allowedBackingDirectories=" + allowedBackingDirectories
+        + (readsSnapshot() ? ", snapshot=" + (snapshotEither ? snapshotId : "id " + snapshotId + " name " + snapshotName) : "")
+        + "]";
   }
 
   /** Builds {@link OpenOptions}; each setter rejects a bad value at once. */
@@ -103,6 +164,9 @@ public final class OpenOptions {
     private int maxSnapshots = 65536;
     private boolean openBacking = true;
     private List<Path> allowedBackingDirectories = new ArrayList<>();
+    private String snapshotId;
+    private String snapshotName;
+    private boolean snapshotEither;
 
     private Builder() {}
 
@@ -157,7 +221,33 @@ public final class OpenOptions {
       return this;
     }
 
+    /**
+     * Reads the internal snapshot whose id, or else whose name, is {@code idOrName} instead of the
+     * active layer (qemu-img convert's {@code -l ID_OR_NAME}); null reads the active layer. The
+     * image then opens read-only, with its current virtual size, as qemu reads a snapshot.
+     */
+    public Builder snapshot(String idOrName) {
+      this.snapshotId = idOrName;
+      this.snapshotName = idOrName;
+      this.snapshotEither = idOrName != null;
+      return this;
+    }
+
+    /**
+     * Reads the internal snapshot with this id and this name, either of them null for any (qemu-img
+     * convert's {@code -l snapshot.id=ID,snapshot.name=NAME}); both null read the active layer.
+     */
+    public Builder snapshot(String id, String name) {
+      this.snapshotId = id;
+      this.snapshotName = name;
+      this.snapshotEither = false;
+      return this;
+    }
+
     public OpenOptions build() {
+      if (writable && (snapshotId != null || snapshotName != null)) {
+        throw new IllegalArgumentException("a snapshot is read only: it cannot be opened writable");
+      }
       return new OpenOptions(this);
     }
   }

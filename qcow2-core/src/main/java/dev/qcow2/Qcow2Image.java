@@ -105,12 +105,13 @@ public final class Qcow2Image implements DiskImage {
     this.header = header;
     this.fileSize = fileSize;
     this.g = new ClusterGeometry(header.clusterBits(), header.hasExtendedL2());
-    this.l1 = readL1();
-    this.l1TableOffset = header.l1TableOffset();
+    this.snapshots = SnapshotTable.read(filename, storage, header, g, fileSize);
+    Snapshot view = options.selectSnapshot(filename, snapshots);
+    this.l1 = view == null ? readL1() : snapshotL1(view, options);
+    this.l1TableOffset = view == null ? header.l1TableOffset() : view.l1TableOffset();
     this.size = header.size();
     long tables = Math.max(1, g.l1EntriesFor(header.size()));
     this.l2Cache = new L2Cache(options.l2CacheSize(), g.clusterSize, tables, this::loadL2);
-    this.snapshots = SnapshotTable.read(filename, storage, header, g, fileSize);
     this.bitmaps = BitmapDirectory.read(filename, storage, header, g, fileSize);
     CompressionType type = header.compressionType();
     int clusterSize = g.clusterSize;
@@ -328,6 +329,26 @@ public final class Qcow2Image implements DiskImage {
 
   private long[] readL1() throws IOException {
     return readTable(storage, header.l1TableOffset(), header.l1Size());
+  }
+
+  /**
+   * The L1 table of {@code s}, checked as the active one is, and as long as the current size
+   * needs: qemu reads a snapshot with the image's current size, and the disk may have grown since
+   * (it cannot shrink while it has snapshots), so entries past the snapshot's are unallocated.
+   */
+  private long[] snapshotL1(Snapshot s, OpenOptions options) throws IOException {
+    long at = s.l1TableOffset();
+    if (s.l1Size() < 0 || s.l1Size() > options.maxL1Entries()) {
+      throw new ImageLimitException(filename, Structure.L1_TABLE, at, "of snapshot '" + s.id() + "' has "
+          + Integer.toUnsignedString(s.l1Size()) + " entries, over the limit of " + options.maxL1Entries());
+    }
+    if (!g.isClusterAligned(at) || at < 0 || at + 8L * s.l1Size() > fileSize) {
+      throw new CorruptImageException(filename, Structure.L1_TABLE, at, "of snapshot '" + s.id() + "' "
+          + (g.isClusterAligned(at) ? "lies outside the file" : "is not cluster-aligned"));
+    }
+    long[] table = readTable(storage, at, s.l1Size());
+    long needed = g.l1EntriesFor(header.size());
+    return table.length >= needed ? table : java.util.Arrays.copyOf(table, (int) needed);
   }
 
   private long[] loadL2(long hostOffset) throws IOException {

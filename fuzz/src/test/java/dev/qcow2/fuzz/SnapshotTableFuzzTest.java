@@ -7,6 +7,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.qcow2.FuzzAccess;
 import dev.qcow2.Qcow2Exception;
 import dev.qcow2.Qcow2Image;
+import dev.qcow2.Snapshot;
 import dev.qcow2.fuzz.SeedImage.Kind;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
@@ -15,7 +16,7 @@ import java.nio.file.NoSuchFileException;
  * The snapshot table: seeds with two internal snapshots ({@code qemu-img snapshot -c}) whose
  * {@code nb_snapshots}, {@code snapshots_offset}, entry fields (L1 offset and size, id and name
  * lengths, extra data size and contents), strings and snapshot L1 tables are mutated; then the
- * table listed, the disk read, and every snapshot's L1 and L2 tables walked.
+ * table listed, the disk read, every snapshot's L1 and L2 tables walked, and every snapshot read.
  */
 class SnapshotTableFuzzTest {
 
@@ -27,6 +28,7 @@ class SnapshotTableFuzzTest {
           assertEquals(2, image.snapshots().size(), seed.name());
           Images.readAll(image);
           FuzzAccess.walkReferences(image);
+          readSnapshots(seed.bytes(), image);
         }
       }
       return;
@@ -37,8 +39,18 @@ class SnapshotTableFuzzTest {
       image.snapshots();
       Images.readAll(image);
       FuzzAccess.walkReferences(image);
+      readSnapshots(bytes, image);
     } catch (Qcow2Exception | NoSuchFileException expected) {
       // A typed refusal is the right outcome for a bad table.
+    }
+  }
+
+  /** Reads every snapshot of {@code image} (whose file holds {@code bytes}) as qemu-img convert -l does. */
+  private static void readSnapshots(byte[] bytes, Qcow2Image image) throws IOException {
+    for (Snapshot s : image.snapshots()) {
+      try (Qcow2Image view = Images.open(bytes, Images.READ.toBuilder().snapshot(s.id(), s.name()).build())) {
+        Images.readAll(view);
+      }
     }
   }
 }

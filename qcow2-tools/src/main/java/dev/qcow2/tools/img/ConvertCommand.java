@@ -2,7 +2,9 @@ package dev.qcow2.tools.img;
 
 import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
+import dev.qcow2.NoSuchSnapshotException;
 import dev.qcow2.OpenOptions;
+import dev.qcow2.Qcow2Image;
 import dev.qcow2.convert.ConvertOptions;
 import dev.qcow2.convert.ImageConverter;
 import dev.qcow2.tools.ProgressBar;
@@ -21,6 +23,8 @@ final class ConvertCommand extends Verb {
   ConvertCommand() {
     super("convert", "Convert an image to raw or qcow2.", "SRC DST", 2, 2,
         Opt.value("-f", "FMT", "Source format: qcow2 or raw (default: detect)."),
+        Opt.value("-l", "SNAPSHOT", "Read this internal snapshot of SRC instead of its active layer: "
+            + "snapshot.id=ID and/or snapshot.name=NAME (comma-separated), or an id or a name."),
         Opt.value("-O", "FMT", "Output format: raw (the default, as qemu-img's) or qcow2."),
         Opt.value("-o", "OPTIONS", "Options for the new qcow2 image, as qemu-img create's -o; may be repeated."),
         Opt.flag("-p", "Show progress on a terminal."),
@@ -37,6 +41,7 @@ final class ConvertCommand extends Verb {
   }
 
   String format;
+  String snapshot;
   String outputFormat = "raw";
   final List<String> createOptions = new ArrayList<>();
   boolean progress;
@@ -56,6 +61,7 @@ final class ConvertCommand extends Verb {
   void set(String key, String value) {
     switch (key) {
       case "-f" -> format = value;
+      case "-l" -> snapshot = value;
       case "-O" -> outputFormat = value;
       case "-o" -> createOptions.add(value);
       case "-p" -> progress = true;
@@ -116,7 +122,7 @@ final class ConvertCommand extends Verb {
             + "(fully allocates output).");
       }
     }
-    try (DiskImage image = Images.open(source, format, OpenOptions.defaults())) {
+    try (DiskImage image = openSource()) {
       // qemu-img draws progress only for a person watching; keep pipes and logs clean.
       ProgressBar bar = progress && !quiet && System.console() != null
           ? new ProgressBar(terminal, image.size()) : null;
@@ -154,5 +160,52 @@ final class ConvertCommand extends Verb {
       }
     }
     return 0;
+  }
+
+  /** The source, or with -l its snapshot, refused in qemu-img's words when there is none. */
+  private DiskImage openSource() throws IOException {
+    OpenOptions options = snapshot == null ? OpenOptions.defaults() : snapshotOptions(snapshot);
+    String noSnapshots = "Failed to load snapshot: Block format 'raw' used by device '' does not support "
+        + "temporarily loading internal snapshots";
+    DiskImage image;
+    try {
+      image = Images.open(source, format, options);
+    } catch (NoSuchSnapshotException e) {
+      throw new UsageException("Failed to load snapshot: Can't find snapshot");
+    } catch (UnsupportedOperationException e) {
+      if (snapshot != null) {
+        throw new UsageException(noSnapshots);
+      }
+      throw e;
+    }
+    if (snapshot != null && !(image instanceof Qcow2Image)) {
+      image.close();
+      throw new UsageException(noSnapshots);
+    }
+    return image;
+  }
+
+  /**
+   * qemu-img convert's -l: "snapshot.id=ID,snapshot.name=NAME" (either or both; ",," is a comma),
+   * or else the id or name of a snapshot.
+   */
+  static OpenOptions snapshotOptions(String param) {
+    if (!param.startsWith("snapshot.")) {
+      return OpenOptions.builder().snapshot(param).build();
+    }
+    String id = null;
+    String name = null;
+    for (String item : CreateOptionList.split(param)) {
+      int eq = item.indexOf('=');
+      String key = eq < 0 ? item : item.substring(0, eq);
+      String value = eq < 0 ? "on" : item.substring(eq + 1);
+      switch (key) {
+        case "snapshot.id" -> id = value;
+        case "snapshot.name" -> name = value;
+        default -> throw new UsageException("Invalid parameter '" + key + "'\n"
+            + "qcow2: Failed in parsing snapshot param '" + param + "'");
+      }
+    }
+    return OpenOptions.builder().snapshot(id, name).build();
   }
 }

@@ -249,8 +249,8 @@ final class CreateOptionList {
     return v.equals("off") || v.equals("no") || v.equals("false") || v.equals("n");
   }
 
-  /** Splits at single commas; ",," stands for one literal comma. */
-  private static List<String> split(String list) {
+  /** Splits at single commas, as qemu's option lists; ",," stands for one literal comma. */
+  static List<String> split(String list) {
     List<String> items = new java.util.ArrayList<>();
     StringBuilder item = new StringBuilder();
     for (int i = 0; i < list.length(); i++) {

@@ -137,4 +137,41 @@ class ConvertCommandTest {
     Qemu.Result compare = Qemu.exec(dir, java.util.List.of("qemu-img", "compare", source, target.toString()));
     assertEquals(0, compare.exitCode(), compare.stdout() + compare.stderr());
   }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"first", "1", "snapshot.name=first", "snapshot.id=2", "snapshot.id=1,snapshot.name=first",
+      "snapshot.id=1,snapshot.name=second", "nope", "", "snapshot.id=", "snapshot.bogus=1", "snapshot.id=1,x=2"})
+  void should_convert_a_snapshot_as_qemu_img_does(String param) throws Exception {
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "s.qcow2", "4M");
+    Qemu.io(dir, "s.qcow2", "write -P 1 0 64k", "write -c -P 2 1M 64k");
+    Qemu.img(dir, "snapshot", "-c", "first", "s.qcow2");
+    Qemu.io(dir, "s.qcow2", "write -P 3 0 4k", "write -z 1M 64k");
+    Qemu.img(dir, "resize", "-q", "s.qcow2", "6M");
+    Qemu.img(dir, "snapshot", "-c", "second", "s.qcow2");
+    Qemu.io(dir, "s.qcow2", "write -P 4 5M 4k");
+    Qemu.Result q = Qemu.exec(dir, java.util.List.of("qemu-img", "convert", "-l", param, "-O", "raw", "s.qcow2", "q.raw"));
+    Cli.Result r = Cli.run("qcow2", "convert", "-l", param, "-O", "raw", dir.resolve("s.qcow2").toString(),
+        dir.resolve("ours.raw").toString());
+    assertEquals(q.exitCode(), r.exitCode(), param + ": " + q.stderr() + " / " + r.stderr());
+    assertEquals(q.stderr().replace("qemu-img: ", "qcow2: "), r.stderr(), param);
+    if (q.exitCode() == 0) {
+      assertArrayEquals(Files.readAllBytes(dir.resolve("q.raw")), Files.readAllBytes(dir.resolve("ours.raw")), param);
+      // And into qcow2: qemu-img reads our image as it read the snapshot.
+      assertEquals(0, Cli.run("qcow2", "convert", "-l", param, "-O", "qcow2", dir.resolve("s.qcow2").toString(),
+          dir.resolve("ours.qcow2").toString()).exitCode());
+      Qemu.img(dir, "check", "ours.qcow2");
+      Qemu.img(dir, "compare", "-f", "qcow2", "-F", "raw", "ours.qcow2", "q.raw");
+    }
+  }
+
+  @Test
+  void should_refuse_a_snapshot_of_a_raw_source_as_qemu_img_does() throws Exception {
+    Files.write(dir.resolve("d.raw"), new byte[65536]);
+    Qemu.Result q = Qemu.exec(dir, java.util.List.of("qemu-img", "convert", "-l", "x", "-O", "raw", "d.raw", "q.raw"));
+    Cli.Result r = Cli.run("qcow2", "convert", "-l", "x", "-O", "raw", dir.resolve("d.raw").toString(),
+        dir.resolve("ours.raw").toString());
+    assertEquals(1, q.exitCode());
+    assertEquals(1, r.exitCode());
+    assertEquals(q.stderr().replace("qemu-img: ", "qcow2: "), r.stderr());
+  }
 }
