@@ -101,31 +101,30 @@ public final class OpenOptions {
   }
 
   /**
-   * The snapshot to read among {@code snapshots}, as qemu finds it (its snapshot.id and
-   * snapshot.name, or an id-or-name: the id first); null when this reads the active layer.
+   * The snapshots that may be read among {@code snapshots}, in the order to try them, as qemu
+   * finds them (bdrv_snapshot_load_tmp_by_id_or_name: the one with that id, then the one with
+   * that name, which is tried when the first's L1 table cannot be loaded); empty when this reads
+   * the active layer.
    *
    * @throws NoSuchSnapshotException if none matches
    */
-  Snapshot selectSnapshot(String image, List<Snapshot> snapshots) {
+  List<Snapshot> selectSnapshot(String image, List<Snapshot> snapshots) {
     if (!readsSnapshot()) {
-      return null;
+      return List.of();
     }
+    List<Snapshot> found = new ArrayList<>();
     if (snapshotEither) {
-      for (Snapshot s : snapshots) {
-        if (s.id().equals(snapshotId)) {
-          return s;
-        }
+      snapshots.stream().filter(s -> s.id().equals(snapshotId)).findFirst().ifPresent(found::add);
+      snapshots.stream().filter(s -> s.name().equals(snapshotName)).findFirst()
+          .filter(s -> !found.contains(s)).ifPresent(found::add);
+      if (found.isEmpty()) {
+        throw new NoSuchSnapshotException(image, "'" + snapshotId + "'");
       }
-      for (Snapshot s : snapshots) {
-        if (s.name().equals(snapshotName)) {
-          return s;
-        }
-      }
-      throw new NoSuchSnapshotException(image, "'" + snapshotId + "'");
+      return found;
     }
     for (Snapshot s : snapshots) {
       if ((snapshotId == null || s.id().equals(snapshotId)) && (snapshotName == null || s.name().equals(snapshotName))) {
-        return s;
+        return List.of(s);
       }
     }
     throw new NoSuchSnapshotException(image, (snapshotId != null ? "with id '" + snapshotId + "'" : "")

@@ -106,8 +106,21 @@ public final class Qcow2Image implements DiskImage {
     this.fileSize = fileSize;
     this.g = new ClusterGeometry(header.clusterBits(), header.hasExtendedL2());
     this.snapshots = SnapshotTable.read(filename, storage, header, g, fileSize);
-    Snapshot view = options.selectSnapshot(filename, snapshots);
-    this.l1 = view == null ? readL1() : snapshotL1(view, options);
+    Snapshot view = null;
+    long[] viewL1 = null;
+    List<Snapshot> candidates = options.selectSnapshot(filename, snapshots);
+    for (int i = 0; i < candidates.size() && view == null; i++) {
+      try {
+        viewL1 = snapshotL1(candidates.get(i), options);
+        view = candidates.get(i);
+      } catch (CorruptImageException e) {
+        // As qemu: a snapshot matched by id whose L1 table is misplaced gives way to one by name.
+        if (i == candidates.size() - 1) {
+          throw e;
+        }
+      }
+    }
+    this.l1 = view == null ? readL1() : viewL1;
     this.l1TableOffset = view == null ? header.l1TableOffset() : view.l1TableOffset();
     this.size = header.size();
     long tables = Math.max(1, g.l1EntriesFor(header.size()));
@@ -342,7 +355,7 @@ public final class Qcow2Image implements DiskImage {
       throw new ImageLimitException(filename, Structure.L1_TABLE, at, "of snapshot '" + s.id() + "' has "
           + Integer.toUnsignedString(s.l1Size()) + " entries, over the limit of " + options.maxL1Entries());
     }
-    if (!g.isClusterAligned(at) || at < 0 || at + 8L * s.l1Size() > fileSize) {
+    if (!g.isClusterAligned(at) || at < 0 || at > fileSize || 8L * s.l1Size() > fileSize - at) {
       throw new CorruptImageException(filename, Structure.L1_TABLE, at, "of snapshot '" + s.id() + "' "
           + (g.isClusterAligned(at) ? "lies outside the file" : "is not cluster-aligned"));
     }
@@ -669,6 +682,10 @@ public final class Qcow2Image implements DiskImage {
   public static Qcow2Image create(Path path, CreateOptions options, OpenOptions openOptions) throws IOException {
     if (java.nio.file.Files.exists(path) && isOpenForWriting(path.toRealPath())) {
       throw new FileSystemException(path.toString(), null, "image is already open for writing in this process");
+    }
+    if (openOptions.readsSnapshot()) {
+      // Refused before anything is written: a new image has no snapshot, and is opened writable.
+      throw new IllegalArgumentException(path + ": a new image is opened writable, not at a snapshot");
     }
     ImageCreator.write(path, options);
     Qcow2Image image = open(path, openOptions.toBuilder().writable(true).build());

@@ -116,6 +116,12 @@ class SnapshotReadTest {
     CorruptImageException outside = assertThrows(CorruptImageException.class, () -> Qcow2Image.open(top, first));
     assertTrue(outside.getMessage().contains("lies outside the file"), outside.getMessage());
 
+    // An offset near 2^63 with a table that would wrap past it.
+    Poke.u64(top, entry, 0x7FFFFFFFFFFF0000L);
+    Poke.u32(top, entry + 8, 0x2000);
+    CorruptImageException wraps = assertThrows(CorruptImageException.class, () -> Qcow2Image.open(top, first));
+    assertTrue(wraps.getMessage().contains("lies outside the file"), wraps.getMessage());
+
     Poke.u64(top, entry, l1);
     Poke.u32(top, entry + 8, 0xffffffffL);
     ImageLimitException huge = assertThrows(ImageLimitException.class, () -> Qcow2Image.open(top, first));
@@ -125,5 +131,29 @@ class SnapshotReadTest {
     try (Qcow2Image image = Qcow2Image.open(top)) {
       assertEquals(12 << 20, image.size());
     }
+  }
+
+  @Test
+  void aSnapshotMatchedByIdWhoseTableIsMisplacedGivesWayToOneByThatName() throws Exception {
+    images("compat=1.1");
+    Path top = dir.resolve("top.qcow2");
+    Qemu.img(dir, "snapshot", "-c", "1", "top.qcow2"); // id 3, named "1"
+    Qemu.io(dir, "top.qcow2", "write -P 9 0 64k");
+    byte[] named = qemu("snapshot.id=3");
+    long entry = firstEntry(top);
+    Poke.u64(top, entry, Poke.readU64(top, entry) + 512);
+    assertArrayEquals(qemu("1"), named, "qemu reads the snapshot named 1");
+    assertArrayEquals(named, ours(OpenOptions.builder().snapshot("1").build()));
+    // Asked for by id alone, the damaged one is refused.
+    assertThrows(CorruptImageException.class, () -> ours(OpenOptions.builder().snapshot("1", null).build()));
+  }
+
+  @Test
+  void creatingAnImageToOpenAtASnapshotIsRefusedBeforeAnythingIsWritten() throws Exception {
+    Path file = dir.resolve("kept.qcow2");
+    Files.write(file, new byte[] {1, 2, 3});
+    assertThrows(IllegalArgumentException.class, () -> Qcow2Image.create(file,
+        CreateOptions.builder(1 << 20).build(), OpenOptions.builder().snapshot("1").build()));
+    assertArrayEquals(new byte[] {1, 2, 3}, Files.readAllBytes(file));
   }
 }

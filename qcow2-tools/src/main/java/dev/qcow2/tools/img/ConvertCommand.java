@@ -202,6 +202,7 @@ final class ConvertCommand extends Verb {
       switch (key) {
         case "snapshot.id" -> id = value;
         case "snapshot.name" -> name = value;
+        case "id" -> { } // the option group's own id, which qemu's parser takes and ignores here
         default -> throw new UsageException("Invalid parameter '" + key + "'\n"
             + "qcow2: Failed in parsing snapshot param '" + param + "'");
       }

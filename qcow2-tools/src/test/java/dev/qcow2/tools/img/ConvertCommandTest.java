@@ -140,7 +140,7 @@ class ConvertCommandTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"first", "1", "snapshot.name=first", "snapshot.id=2", "snapshot.id=1,snapshot.name=first",
-      "snapshot.id=1,snapshot.name=second", "nope", "", "snapshot.id=", "snapshot.bogus=1", "snapshot.id=1,x=2"})
+      "snapshot.id=1,snapshot.name=second", "snapshot.name=first,id=x", "nope", "", "snapshot.id=", "snapshot.bogus=1", "snapshot.id=1,x=2"})
   void should_convert_a_snapshot_as_qemu_img_does(String param) throws Exception {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "s.qcow2", "4M");
     Qemu.io(dir, "s.qcow2", "write -P 1 0 64k", "write -c -P 2 1M 64k");
