@@ -243,7 +243,10 @@ public final class ImageConverter {
    */
   private static void run(Plan plan, ConvertOptions o) throws IOException {
     DiskImage source = plan.source();
-    int threads = o.threads();
+    // The writer is a thread too. Where the workers only read and scan (a raw source, nothing to
+    // compress) it is the one that limits, and a worker on every core takes time from it
+    // (measured on 2 cores, raw -> qcow2 of 1.7 GB: 498 ms with one worker, 511 ms with two).
+    int threads = !plan.compress() && "raw".equals(source.format()) ? Math.max(1, o.threads() - 1) : o.threads();
     int chunkSize = Math.max(QCOW2_CHUNK_SIZE, plan.clusterSize());
     // Zeros of a raw source are found ahead in the workers' idle time (see HoleProbe); not where
     // clusters are compared with a backing file or zeros are written as data.
