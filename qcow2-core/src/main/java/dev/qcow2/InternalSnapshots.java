@@ -153,18 +153,11 @@ final class InternalSnapshots {
   }
 
   Snapshot find(String idOrName) {
-    // qemu looks for an id first, then a name.
-    for (Snapshot s : image.snapshots()) {
-      if (s.id().equals(idOrName)) {
-        return s;
-      }
+    List<Snapshot> found = SnapshotTable.byIdOrName(image.snapshots(), idOrName);
+    if (found.isEmpty()) {
+      throw new NoSuchSnapshotException(image.filename(), "'" + idOrName + "'");
     }
-    for (Snapshot s : image.snapshots()) {
-      if (s.name().equals(idOrName)) {
-        return s;
-      }
-    }
-    throw new NoSuchSnapshotException(image.filename(), "'" + idOrName + "'");
+    return found.get(0);
   }
 
   /**

@@ -112,11 +112,8 @@ public final class OpenOptions {
     if (!readsSnapshot()) {
       return List.of();
     }
-    List<Snapshot> found = new ArrayList<>();
     if (snapshotEither) {
-      snapshots.stream().filter(s -> s.id().equals(snapshotId)).findFirst().ifPresent(found::add);
-      snapshots.stream().filter(s -> s.name().equals(snapshotName)).findFirst()
-          .filter(s -> !found.contains(s)).ifPresent(found::add);
+      List<Snapshot> found = SnapshotTable.byIdOrName(snapshots, snapshotId);
       if (found.isEmpty()) {
         throw new NoSuchSnapshotException(image, "'" + snapshotId + "'");
       }

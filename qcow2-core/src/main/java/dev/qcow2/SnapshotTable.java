@@ -27,6 +27,18 @@ final class SnapshotTable {
 
   private SnapshotTable() {}
 
+  /**
+   * The snapshots {@code idOrName} names, in qemu's order of trying them: the one with that id,
+   * then the one with that name (the first of duplicates, each snapshot once); empty if none.
+   */
+  static List<Snapshot> byIdOrName(List<Snapshot> snapshots, String idOrName) {
+    List<Snapshot> found = new ArrayList<>(2);
+    snapshots.stream().filter(s -> s.id().equals(idOrName)).findFirst().ifPresent(found::add);
+    snapshots.stream().filter(s -> s.name().equals(idOrName)).findFirst()
+        .filter(s -> !found.contains(s)).ifPresent(found::add);
+    return found;
+  }
+
   static List<Snapshot> read(String image, Storage storage, Header h, ClusterGeometry g, long fileSize)
       throws IOException {
     List<Snapshot> list = new ArrayList<>(h.nbSnapshots());

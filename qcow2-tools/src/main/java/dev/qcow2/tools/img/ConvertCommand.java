@@ -4,7 +4,6 @@ import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
 import dev.qcow2.NoSuchSnapshotException;
 import dev.qcow2.OpenOptions;
-import dev.qcow2.Qcow2Image;
 import dev.qcow2.convert.ConvertOptions;
 import dev.qcow2.convert.ImageConverter;
 import dev.qcow2.tools.ProgressBar;
@@ -165,24 +164,17 @@ final class ConvertCommand extends Verb {
   /** The source, or with -l its snapshot, refused in qemu-img's words when there is none. */
   private DiskImage openSource() throws IOException {
     OpenOptions options = snapshot == null ? OpenOptions.defaults() : snapshotOptions(snapshot);
-    String noSnapshots = "Failed to load snapshot: Block format 'raw' used by device '' does not support "
-        + "temporarily loading internal snapshots";
-    DiskImage image;
     try {
-      image = Images.open(source, format, options);
+      return Images.open(source, format, options);
     } catch (NoSuchSnapshotException e) {
       throw new UsageException("Failed to load snapshot: Can't find snapshot");
     } catch (UnsupportedOperationException e) {
       if (snapshot != null) {
-        throw new UsageException(noSnapshots);
+        throw new UsageException("Failed to load snapshot: Block format 'raw' used by device '' does not "
+            + "support temporarily loading internal snapshots");
       }
       throw e;
     }
-    if (snapshot != null && !(image instanceof Qcow2Image)) {
-      image.close();
-      throw new UsageException(noSnapshots);
-    }
-    return image;
   }
 
   /**

@@ -23,7 +23,13 @@ final class Images {
     }
     return switch (format) {
       case "qcow2" -> Qcow2Image.open(path, options);
-      case "raw" -> RawImage.open(path, false);
+      case "raw" -> {
+        // As the library's detecting open: a raw file has no snapshots to read.
+        if (options.readsSnapshot()) {
+          throw new UnsupportedOperationException(file + ": a raw image has no internal snapshots to read");
+        }
+        yield RawImage.open(path, false);
+      }
       default -> throw new IllegalArgumentException(
           "Unknown driver '" + format + "' (only qcow2 and raw are supported)");
     };

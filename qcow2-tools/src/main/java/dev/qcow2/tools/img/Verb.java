@@ -49,7 +49,8 @@ abstract class Verb {
   private final String operandLabel;
   private final int minOperands;
   private final int maxOperands;
-  private final Opt[] options;
+  /** The verb's options, and -h/--help last. */
+  private final List<Opt> options;
 
   /** Where the verb prints its results and its warnings. */
   PrintWriter out;
@@ -69,7 +70,8 @@ abstract class Verb {
     this.operandLabel = operandLabel;
     this.minOperands = minOperands;
     this.maxOperands = maxOperands;
-    this.options = options;
+    this.options = new ArrayList<>(List.of(options));
+    this.options.add(HELP);
   }
 
   final String name() {
@@ -184,11 +186,6 @@ abstract class Verb {
         }
       }
     }
-    for (String n : HELP.names()) {
-      if (n.equals(spelled)) {
-        return HELP;
-      }
-    }
     return null;
   }
 
@@ -200,9 +197,7 @@ abstract class Verb {
     }
     Opt match = null;
     List<String> candidates = new ArrayList<>();
-    List<Opt> all = new ArrayList<>(List.of(options));
-    all.add(HELP);
-    for (Opt o : all) {
+    for (Opt o : options) {
       for (String n : o.names()) {
         if (n.startsWith("--") && n.startsWith(spelled)) {
           if (match != o) {
@@ -241,17 +236,15 @@ abstract class Verb {
     sb.append('\n').append(description).append("\n\nOptions:\n");
     List<String> left = new ArrayList<>();
     int width = 0;
-    List<Opt> all = new ArrayList<>(List.of(options));
-    all.add(HELP);
-    for (Opt o : all) {
+    for (Opt o : options) {
       String l = String.join(", ", o.names()) + (o.takesValue() ? " " + o.label() : "");
       left.add(l);
       width = Math.max(width, l.length());
     }
-    for (int k = 0; k < all.size(); k++) {
+    for (int k = 0; k < options.size(); k++) {
       String l = left.get(k);
       sb.append("  ").append(l).append(" ".repeat(width - l.length() + 3))
-          .append(all.get(k).description()).append('\n');
+          .append(options.get(k).description()).append('\n');
     }
     return sb.toString();
   }

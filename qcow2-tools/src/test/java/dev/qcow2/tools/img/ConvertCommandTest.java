@@ -173,5 +173,10 @@ class ConvertCommandTest {
     assertEquals(1, q.exitCode());
     assertEquals(1, r.exitCode());
     assertEquals(q.stderr().replace("qemu-img: ", "qcow2: "), r.stderr());
+    // Named raw with -f rather than detected: the same refusal.
+    Cli.Result forced = Cli.run("qcow2", "convert", "-f", "raw", "-l", "x", "-O", "raw",
+        dir.resolve("d.raw").toString(), dir.resolve("ours.raw").toString());
+    assertEquals(1, forced.exitCode());
+    assertEquals(r.stderr(), forced.stderr());
   }
 }
