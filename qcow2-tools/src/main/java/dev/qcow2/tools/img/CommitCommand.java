@@ -2,7 +2,8 @@ package dev.qcow2.tools.img;
 
 import dev.qcow2.DiskImage;
 import dev.qcow2.convert.ImageCommitter;
-import dev.qcow2.tools.ProgressBar;
+import dev.qcow2.tools.cli.ProgressBar;
+import dev.qcow2.tools.cli.UsageException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

@@ -5,8 +5,9 @@ import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
-import dev.qcow2.tools.Main;
-import dev.qcow2.tools.SizeParser;
+import dev.qcow2.tools.cli.ErrorLine;
+import dev.qcow2.tools.cli.SizeParser;
+import dev.qcow2.tools.cli.UsageException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
@@ -171,7 +172,7 @@ final class CreateCommand extends Verb {
       String why = e instanceof NoSuchFileException ? "No such file or directory" : "Permission denied";
       throw fail(file, "Could not create '" + file + "': " + why);
     } catch (IOException | UnsupportedOperationException e) {
-      throw fail(file, Main.describe(e));
+      throw fail(file, ErrorLine.describe(e));
     }
   }
 
@@ -182,7 +183,7 @@ final class CreateCommand extends Verb {
     try {
       image = Images.open(full, backingFmt, OpenOptions.defaults());
     } catch (IOException | IllegalArgumentException e) {
-      throw fail(file, Main.describe(e) + "\nCould not open backing image.");
+      throw fail(file, ErrorLine.describe(e) + "\nCould not open backing image.");
     }
     try (image) {
       if (backingFmt == null) {
@@ -191,7 +192,7 @@ final class CreateCommand extends Verb {
       }
       return (image.size() + 511) & ~511L;
     } catch (IOException e) {
-      throw fail(file, Main.describe(e));
+      throw fail(file, ErrorLine.describe(e));
     }
   }
 
