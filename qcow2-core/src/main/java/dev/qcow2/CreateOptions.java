@@ -164,18 +164,14 @@ public final class CreateOptions {
       return this;
     }
 
+    /** A power of two from 512 to 2 MiB; checked by {@link #build()}, in qemu's order. */
     public Builder clusterSize(int bytes) {
-      if (bytes < 512 || bytes > (2 << 20) || Integer.bitCount(bytes) != 1) {
-        throw new IllegalArgumentException("clusterSize must be a power of two from 512 to 2 MiB: " + bytes);
-      }
       this.clusterSize = bytes;
       return this;
     }
 
+    /** 1, 2, 4, 8, 16, 32 or 64; checked by {@link #build()}, in qemu's order. */
     public Builder refcountBits(int bits) {
-      if (bits < 1 || bits > 64 || Integer.bitCount(bits) != 1) {
-        throw new IllegalArgumentException("refcountBits must be 1, 2, 4, 8, 16, 32 or 64: " + bits);
-      }
       this.refcountBits = bits;
       return this;
     }
@@ -200,43 +196,63 @@ public final class CreateOptions {
       return this;
     }
 
+    /**
+     * The backing file's name, stored as given, and its format ("qcow2" or "raw", or null to leave
+     * it out); {@link #build()} refuses a format without a name.
+     */
     public Builder backingFile(String name, String format) {
       if (name != null && name.isEmpty()) {
-        throw new IllegalArgumentException("backing file name must not be empty");
-      }
-      if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
-        throw new IllegalArgumentException("backing format must be qcow2 or raw: " + format);
+        throw new IllegalArgumentException("Expected backing file name, got empty string");
       }
       this.backingFile = name;
-      this.backingFormat = name == null ? null : format;
+      this.backingFormat = format;
       return this;
     }
 
     /**
      * Keeps guest data in an external file (made next to the image if {@code name} is relative);
-     * with {@code raw} that file is always a valid raw image of the disk.
+     * with {@code raw} that file is always a valid raw image of the disk, which {@link #build()}
+     * refuses without a name.
      */
     public Builder dataFile(String name, boolean raw) {
       if (name != null && name.isEmpty()) {
         throw new IllegalArgumentException("data file name must not be empty");
       }
       this.dataFile = name;
-      this.dataFileRaw = name != null && raw;
+      this.dataFileRaw = raw;
       return this;
     }
 
+    /**
+     * Checks the combination as qemu's qcow2_co_create does, in its order and with its messages, so
+     * that a command line shows the same first error as qemu-img create.
+     */
     public CreateOptions build() {
-      if (version == 2) {
-        check(refcountBits == 16, "compat=0.10 only supports refcount_bits=16");
-        check(!lazyRefcounts, "Lazy refcounts only supported with compatibility level 1.1 and above");
-        check(!extendedL2, "Extended L2 entries are only supported with compatibility level 1.1 and above");
-        check(compressionType == CompressionType.ZLIB, "Compression type other than zlib needs compat=1.1");
-      }
-      check(!extendedL2 || clusterSize >= 16384, "Extended L2 entries need a cluster size of at least 16 KiB");
-      check(dataFile == null || version == 3, "External data files are only supported with compat=1.1");
-      check(!dataFileRaw || backingFile == null, "Backing file and data-file-raw cannot be used at the same time");
+      boolean v2 = version == 2;
+      String v3Needed = "only supported with compatibility level 1.1 and above (use version=v3 or greater)";
+      check(!(v2 && extendedL2), "Extended L2 entries are " + v3Needed);
+      check(clusterSize >= 512 && clusterSize <= (2 << 20) && Integer.bitCount(clusterSize) == 1,
+          "Cluster size must be a power of two between 512 and 2048k");
+      check(!extendedL2 || clusterSize >= 16384,
+          "Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
       check(backingFile == null || preallocation == Preallocation.OFF || extendedL2,
           "Backing file and preallocation can only be used at the same time if extended_l2 is on");
+      check(backingFormat == null || backingFile != null, "Backing format cannot be used without backing file");
+      check(!(v2 && lazyRefcounts), "Lazy refcounts " + v3Needed);
+      check(refcountBits >= 1 && refcountBits <= 64 && Integer.bitCount(refcountBits) == 1,
+          "Refcount width must be a power of two and may not exceed 64 bits");
+      check(!(v2 && refcountBits != 16), "Different refcount widths than 16 bits require compatibility level 1.1 "
+          + "or above (use version=v3 or greater)");
+      check(!dataFileRaw || dataFile != null, "data-file-raw requires data-file");
+      check(!dataFileRaw || backingFile == null, "Backing file and data-file-raw cannot be used at the same time");
+      check(!(v2 && dataFile != null), "External data files are " + v3Needed);
+      check(!(v2 && compressionType != CompressionType.ZLIB), "Non-zlib compression type is " + v3Needed);
+      ClusterGeometry g = new ClusterGeometry(Integer.numberOfTrailingZeros(clusterSize), extendedL2);
+      check(g.l1EntriesFor(size) <= QemuLimits.MAX_L1_ENTRIES,
+          "The image size is too large for file format 'qcow2' (try using a larger cluster size)");
+      // qemu would follow any driver; we read and write only these two.
+      check(backingFormat == null || backingFormat.equals("qcow2") || backingFormat.equals("raw"),
+          "backing format '" + backingFormat + "' is not supported (only qcow2 and raw)");
       if (backingFile != null) {
         check(backingFile.getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= Header.MAX_BACKING_FILE_NAME,
             "backing file name is longer than 1023 bytes");

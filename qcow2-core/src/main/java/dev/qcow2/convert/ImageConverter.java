@@ -7,6 +7,7 @@ import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
+import dev.qcow2.parallel.Workers;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.RandomAccessFile;

@@ -1,17 +1,13 @@
 package dev.qcow2.tools;
 
-import dev.qcow2.Qcow2Exception;
 import dev.qcow2.tools.canga.CangaCli;
+import dev.qcow2.tools.cli.ErrorLine;
+import dev.qcow2.tools.cli.UsageException;
 import dev.qcow2.tools.img.Qcow2Cli;
-import dev.qcow2.tools.img.UsageException;
-import java.io.IOException;
 import java.io.OutputStreamWriter;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.FileSystemException;
-import java.nio.file.NoSuchFileException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -47,7 +43,7 @@ public final class Main {
         try {
           return Qcow2Cli.run(rest, outWriter, errWriter, err);
         } catch (Exception e) {
-          fail(errWriter, name, describe(e), debug ? e : null);
+          fail(errWriter, name, ErrorLine.describe(e), debug ? e : null);
           return e instanceof UsageException u ? u.exitCode() : 1;
         }
       }
@@ -57,7 +53,7 @@ public final class Main {
       cmd.setParameterExceptionHandler(
           (e, a) -> fail(errWriter, name, e.getMessage(), debug ? e : null));
       cmd.setExecutionExceptionHandler(
-          (e, c, parsed) -> fail(errWriter, name, describe(e), debug ? e : null));
+          (e, c, parsed) -> fail(errWriter, name, ErrorLine.describe(e), debug ? e : null));
       return cmd.execute(rest.toArray(String[]::new));
     } finally {
       outWriter.flush();
@@ -72,35 +68,5 @@ public final class Main {
     }
     err.flush();
     return 1;
-  }
-
-  /** The one line a user sees for a failure. */
-  public static String describe(Exception e) {
-    if (e instanceof UsageException || e instanceof CommandLine.ParameterException
-        || e instanceof CommandLine.TypeConversionException) {
-      // A TypeConversionException is one of ours too: SizeParser's, called from a command's work.
-      return e.getMessage();
-    }
-    if (e instanceof Qcow2Exception) {
-      // Already "<image>: <structure> <problem> at offset 0x..".
-      return e.getMessage();
-    }
-    if (e instanceof FileSystemException fse) {
-      if (fse.getReason() != null) {
-        return fse.getReason();
-      }
-      String why = e instanceof NoSuchFileException ? "No such file or directory"
-          : e instanceof AccessDeniedException ? "Permission denied"
-          : e.getClass().getSimpleName();
-      return "Could not open '" + fse.getFile() + "': " + why;
-    }
-    if (e instanceof IOException
-        || e instanceof IllegalArgumentException
-        || e instanceof IllegalStateException
-        || e instanceof UnsupportedOperationException) {
-      return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
-    }
-    // A bug of ours: say what it was even without --debug.
-    return "internal error: " + e;
   }
 }

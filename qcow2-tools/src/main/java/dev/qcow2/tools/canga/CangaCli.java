@@ -1,6 +1,6 @@
 package dev.qcow2.tools.canga;
 
-import dev.qcow2.tools.Version;
+import dev.qcow2.tools.cli.Version;
 import dev.qcow2.tools.repo.Repositories;
 import dev.qcow2.tools.repo.RepositoryConfig;
 import java.io.IOException;

@@ -4,7 +4,7 @@ import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
-import dev.qcow2.tools.SizeParser;
+import dev.qcow2.tools.cli.SizeParser;
 import dev.qcow2.tools.repo.CangaException;
 import dev.qcow2.tools.repo.Repositories;
 import java.nio.file.Files;

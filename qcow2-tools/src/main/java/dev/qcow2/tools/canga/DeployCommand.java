@@ -1,6 +1,6 @@
 package dev.qcow2.tools.canga;
 
-import dev.qcow2.tools.ProgressBar;
+import dev.qcow2.tools.cli.ProgressBar;
 import dev.qcow2.tools.deploy.Deployer;
 import dev.qcow2.tools.deploy.DownloadCache;
 import dev.qcow2.tools.deploy.ImageType;

@@ -3,7 +3,7 @@ package dev.qcow2.tools.canga;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qcow2.tools.JsonOutput;
+import dev.qcow2.tools.cli.JsonOutput;
 import dev.qcow2.tools.repo.Layers;
 import java.util.ArrayList;
 import java.util.List;

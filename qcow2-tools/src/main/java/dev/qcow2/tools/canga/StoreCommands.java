@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qcow2.CreateOptions;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
-import dev.qcow2.tools.JsonOutput;
+import dev.qcow2.tools.cli.JsonOutput;
 import dev.qcow2.tools.repo.CangaException;
 import dev.qcow2.tools.repo.ImageEntry;
 import dev.qcow2.tools.repo.IndexWriter;

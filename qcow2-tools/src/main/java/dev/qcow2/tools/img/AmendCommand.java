@@ -1,7 +1,9 @@
 package dev.qcow2.tools.img;
 
 import dev.qcow2.AmendOptions;
+import dev.qcow2.BackingName;
 import dev.qcow2.Qcow2Image;
+import dev.qcow2.tools.cli.UsageException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -91,11 +93,8 @@ final class AmendCommand extends Verb {
       String backing = opts.isSet("backing_file") ? opts.string("backing_file") : currentBacking();
       String backingFmt = opts.isSet("backing_fmt") ? opts.string("backing_fmt") : null;
       if (backingFmt == null && backing != null && !backing.isEmpty()) {
-        // As rebase: the format of the file the name leads to (relative to the image's folder).
-        Path p = Path.of(CreateCommand.fullBackingName(file, backing));
-        if (java.nio.file.Files.exists(p)) {
-          backingFmt = dev.qcow2.DiskImage.isQcow2(p) ? "qcow2" : "raw";
-        }
+        // As rebase: the format of the file the name leads to.
+        backingFmt = BackingName.probeFormat(Path.of(file), backing);
       }
       b.backingFile(backing, backingFmt);
     }

@@ -1,8 +1,10 @@
 package dev.qcow2.tools.img;
 
+import dev.qcow2.BackingName;
 import dev.qcow2.DiskImage;
 import dev.qcow2.convert.ImageCommitter;
-import dev.qcow2.tools.ProgressBar;
+import dev.qcow2.tools.cli.ProgressBar;
+import dev.qcow2.tools.cli.UsageException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -72,10 +74,6 @@ final class CommitCommand extends Verb {
   /** qemu-img takes -b as a path from the working directory, or as a name in the chain. */
   private static Path resolveBase(Path top, String base) {
     Path p = Path.of(base);
-    if (java.nio.file.Files.exists(p)) {
-      return p;
-    }
-    Path dir = top.toAbsolutePath().getParent();
-    return dir == null ? p : dir.resolve(base);
+    return java.nio.file.Files.exists(p) ? p : BackingName.resolve(top.toAbsolutePath(), base);
   }
 }

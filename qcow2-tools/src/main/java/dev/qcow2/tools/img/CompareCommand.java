@@ -3,6 +3,7 @@ package dev.qcow2.tools.img;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.convert.ImageComparator;
+import dev.qcow2.tools.cli.ErrorLine;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.List;
@@ -74,7 +75,7 @@ final class CompareCommand extends Verb {
       }
       return 0;
     } catch (IOException e) {
-      err.print("qcow2: " + dev.qcow2.tools.Main.describe(e) + "\n");
+      err.print("qcow2: " + ErrorLine.describe(e) + "\n");
       return 2;
     } finally {
       out.flush();
@@ -107,7 +108,7 @@ final class CompareCommand extends Verb {
     try {
       return Images.open(file, format, OpenOptions.defaults());
     } catch (IOException | RuntimeException e) {
-      err.print("qcow2: " + dev.qcow2.tools.Main.describe(e) + "\n");
+      err.print("qcow2: " + ErrorLine.describe(e) + "\n");
       return null;
     }
   }

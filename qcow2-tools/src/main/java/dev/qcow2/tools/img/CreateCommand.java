@@ -1,12 +1,14 @@
 package dev.qcow2.tools.img;
 
+import dev.qcow2.BackingName;
 import dev.qcow2.CompressionType;
 import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
-import dev.qcow2.tools.Main;
-import dev.qcow2.tools.SizeParser;
+import dev.qcow2.tools.cli.ErrorLine;
+import dev.qcow2.tools.cli.SizeParser;
+import dev.qcow2.tools.cli.UsageException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
@@ -30,8 +32,6 @@ final class CreateCommand extends Verb {
         Opt.flag("-u", "Do not open the backing file (SIZE is then needed)."),
         Opt.flag("-q", "Quiet: no Formatting line."));
   }
-
-  private static final long MAX_L1_ENTRIES = (32L << 20) / 8; // qemu's QCOW_MAX_L1_SIZE
 
   String format = "raw";
   final List<String> options = new ArrayList<>();
@@ -171,18 +171,18 @@ final class CreateCommand extends Verb {
       String why = e instanceof NoSuchFileException ? "No such file or directory" : "Permission denied";
       throw fail(file, "Could not create '" + file + "': " + why);
     } catch (IOException | UnsupportedOperationException e) {
-      throw fail(file, Main.describe(e));
+      throw fail(file, ErrorLine.describe(e));
     }
   }
 
   /** Opens the backing file as qemu does (relative to FILE's folder) and returns its size. */
   private static long openBacking(String file, String backing, String backingFmt) {
-    String full = fullBackingName(file, backing);
+    String full = BackingName.resolve(Path.of(file), backing).toString();
     DiskImage image;
     try {
       image = Images.open(full, backingFmt, OpenOptions.defaults());
     } catch (IOException | IllegalArgumentException e) {
-      throw fail(file, Main.describe(e) + "\nCould not open backing image.");
+      throw fail(file, ErrorLine.describe(e) + "\nCould not open backing image.");
     }
     try (image) {
       if (backingFmt == null) {
@@ -191,20 +191,14 @@ final class CreateCommand extends Verb {
       }
       return (image.size() + 511) & ~511L;
     } catch (IOException e) {
-      throw fail(file, Main.describe(e));
+      throw fail(file, ErrorLine.describe(e));
     }
   }
 
-  /** bdrv_get_full_backing_filename_from_filename: relative names are relative to FILE's folder. */
-  static String fullBackingName(String file, String backing) {
-    int slash = file.lastIndexOf('/');
-    if (backing.startsWith("/") || slash < 0) {
-      return backing;
-    }
-    return file.substring(0, slash + 1) + backing;
-  }
-
-  /** qcow2_co_create's checks, in its order and with its messages. */
+  /**
+   * qcow2_co_create: the option values are read here (QAPI's messages for a value it does not
+   * know); whether they go together, and qemu's words when they do not, are the library's.
+   */
   static CreateOptions qcow2Options(String file, CreateOptionList opts, long size) {
     String compat = opts.string("compat");
     int version = 3;
@@ -232,70 +226,26 @@ final class CreateCommand extends Verb {
       case "zstd" -> CompressionType.ZSTD;
       default -> throw fail(file, "Parameter 'compression-type' does not accept value '" + compression + "'");
     };
-    boolean extendedL2 = opts.bool("extended_l2");
-    if (version < 3 && extendedL2) {
-      throw fail(file, "Extended L2 entries are only supported with compatibility level 1.1 and "
-          + "above (use version=v3 or greater)");
-    }
-    long clusterSize = opts.number("cluster_size", 65536);
-    if (clusterSize < 512 || clusterSize > (2 << 20) || Long.bitCount(clusterSize) != 1) {
-      throw fail(file, "Cluster size must be a power of two between 512 and 2048k");
-    }
-    if (extendedL2 && clusterSize < 16384) {
-      throw fail(file, "Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
-    }
-    String backing = opts.string("backing_file");
-    if (backing != null && preallocation != CreateOptions.Preallocation.OFF && !extendedL2) {
-      throw fail(file, "Backing file and preallocation can only be used at the same time if extended_l2 is on");
-    }
-    String backingFmt = opts.string("backing_fmt");
-    if (backingFmt != null && backing == null) {
-      throw fail(file, "Backing format cannot be used without backing file");
-    }
-    String dataFile = opts.string("data_file");
-    boolean dataFileRaw = opts.isSet("data_file_raw") && opts.bool("data_file_raw");
-    if (dataFileRaw && dataFile == null) {
-      throw fail(file, "data-file-raw requires data-file");
-    }
-    boolean lazyRefcounts = opts.bool("lazy_refcounts");
-    if (version < 3 && lazyRefcounts) {
-      throw fail(file, "Lazy refcounts only supported with compatibility level 1.1 and above "
-          + "(use version=v3 or greater)");
-    }
-    long refcountBits = opts.number("refcount_bits", 16);
-    if (refcountBits < 1 || refcountBits > 64 || Long.bitCount(refcountBits) != 1) {
-      throw fail(file, "Refcount width must be a power of two and may not exceed 64 bits");
-    }
-    if (version < 3 && refcountBits != 16) {
-      throw fail(file, "Different refcount widths than 16 bits require compatibility level 1.1 or "
-          + "above (use version=v3 or greater)");
-    }
-    if (version < 3 && compressionType != CompressionType.ZLIB) {
-      throw fail(file, "Non-zlib compression type is only supported with compatibility level 1.1 "
-          + "and above (use version=v3 or greater)");
-    }
-    long bytesPerL2 = clusterSize * (clusterSize / (extendedL2 ? 16 : 8));
-    if ((size + bytesPerL2 - 1) / bytesPerL2 > MAX_L1_ENTRIES) {
-      throw fail(file, "The image size is too large for file format 'qcow2' (try using a larger cluster size)");
-    }
-    if (backingFmt != null && !backingFmt.equals("qcow2") && !backingFmt.equals("raw")) {
-      throw fail(file, "backing format '" + backingFmt + "' is not supported (only qcow2 and raw)");
-    }
     try {
       return CreateOptions.builder(size)
           .version(version)
-          .clusterSize((int) clusterSize)
-          .refcountBits((int) refcountBits)
-          .lazyRefcounts(lazyRefcounts)
-          .extendedL2(extendedL2)
+          .clusterSize(saturatedInt(opts.number("cluster_size", 65536)))
+          .refcountBits(saturatedInt(opts.number("refcount_bits", 16)))
+          .lazyRefcounts(opts.bool("lazy_refcounts"))
+          .extendedL2(opts.bool("extended_l2"))
           .compressionType(compressionType)
           .preallocation(preallocation)
-          .backingFile(backing, backingFmt)
-          .dataFile(dataFile, dataFileRaw)
+          .backingFile(opts.string("backing_file"), opts.string("backing_fmt"))
+          .dataFile(opts.string("data_file"), opts.isSet("data_file_raw") && opts.bool("data_file_raw"))
           .build();
     } catch (IllegalArgumentException e) {
       throw fail(file, e.getMessage());
     }
+  }
+
+  /** A number out of int's range stays out of every range the library accepts. */
+  private static int saturatedInt(long value) {
+    return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, value));
   }
 
   /** With -u the backing file is not opened, so it need not exist, as with qemu-img create -u. */

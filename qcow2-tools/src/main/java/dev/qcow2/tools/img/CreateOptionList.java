@@ -1,6 +1,6 @@
 package dev.qcow2.tools.img;
 
-import dev.qcow2.tools.SizeParser;
+import dev.qcow2.tools.cli.SizeParser;
 import java.math.BigInteger;
 import java.util.Comparator;
 import java.util.HashMap;

@@ -5,7 +5,8 @@ import dev.qcow2.OpenOptions;
 import dev.qcow2.hash.ContentHash;
 import dev.qcow2.hash.ContentHasher;
 import dev.qcow2.hash.HashAlgorithm;
-import dev.qcow2.tools.ProgressBar;
+import dev.qcow2.tools.cli.ProgressBar;
+import dev.qcow2.tools.cli.UsageException;
 import java.io.IOException;
 import java.util.List;
 

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qcow2.Bitmap;
 import dev.qcow2.ImageInfo;
 import dev.qcow2.Snapshot;
-import dev.qcow2.tools.JsonOutput;
+import dev.qcow2.tools.cli.JsonOutput;
 
 /**
  * {@link ImageInfo} as the QAPI {@code ImageInfo} object qemu-img 7.2 prints. Keys are added in the

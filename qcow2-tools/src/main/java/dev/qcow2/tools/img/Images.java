@@ -4,7 +4,8 @@ import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
 import dev.qcow2.RawImage;
-import dev.qcow2.tools.SizeParser;
+import dev.qcow2.tools.cli.SizeParser;
+import dev.qcow2.tools.cli.UsageException;
 import java.io.IOException;
 import java.nio.file.Path;
 

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.qcow2.DiskImage;
 import dev.qcow2.ImageInfo;
 import dev.qcow2.OpenOptions;
-import dev.qcow2.tools.JsonOutput;
+import dev.qcow2.tools.cli.JsonOutput;
 import java.io.IOException;
 import java.time.ZoneId;
 import java.util.ArrayList;

@@ -3,8 +3,9 @@ package dev.qcow2.tools.img;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
-import dev.qcow2.tools.Main;
-import dev.qcow2.tools.SizeParser;
+import dev.qcow2.tools.cli.ErrorLine;
+import dev.qcow2.tools.cli.SizeParser;
+import dev.qcow2.tools.cli.UsageException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
@@ -70,7 +71,7 @@ final class IoCommand extends Verb {
     try {
       image = Images.open(file, format, options);
     } catch (IOException | RuntimeException e) {
-      throw new IllegalArgumentException("can't open device " + file + ": " + Main.describe(e));
+      throw new IllegalArgumentException("can't open device " + file + ": " + ErrorLine.describe(e));
     }
     boolean failed = false;
     try (image) {
@@ -119,7 +120,7 @@ final class IoCommand extends Verb {
         | UnsupportedOperationException e) {
       String op = name.startsWith("r") ? "read" : name.startsWith("w") ? "write"
           : name.startsWith("d") ? "discard" : "flush";
-      throw new Failure(op + " failed: " + Main.describe(e));
+      throw new Failure(op + " failed: " + ErrorLine.describe(e));
     }
   }
 

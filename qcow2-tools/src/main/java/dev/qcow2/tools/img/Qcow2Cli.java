@@ -1,6 +1,7 @@
 package dev.qcow2.tools.img;
 
-import dev.qcow2.tools.Version;
+import dev.qcow2.tools.cli.UsageException;
+import dev.qcow2.tools.cli.Version;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.util.List;

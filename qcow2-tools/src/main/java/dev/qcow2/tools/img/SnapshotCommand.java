@@ -2,6 +2,7 @@ package dev.qcow2.tools.img;
 
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
+import dev.qcow2.tools.cli.UsageException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.ZoneId;

@@ -1,5 +1,6 @@
 package dev.qcow2.tools.img;
 
+import dev.qcow2.tools.cli.UsageException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.util.ArrayList;

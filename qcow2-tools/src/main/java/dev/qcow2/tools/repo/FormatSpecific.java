@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qcow2.ImageInfo;
-import dev.qcow2.tools.JsonOutput;
+import dev.qcow2.tools.cli.JsonOutput;
 import java.util.Map;
 
 /**

@@ -3,7 +3,7 @@ package dev.qcow2.tools.repo;
 import dev.qcow2.DiskImage;
 import dev.qcow2.hash.ContentHasher;
 import dev.qcow2.hash.HashAlgorithm;
-import dev.qcow2.tools.ProgressBar;
+import dev.qcow2.tools.cli.ProgressBar;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -203,7 +203,11 @@ class CreateCommandTest {
       "-o extended_l2=on,cluster_size=4k", "-o compat=0.9", "-o compat=0.10,extended_l2=on,cluster_size=512",
       "-o compression_type=lz4", "-o preallocation=foo", "-o bogus=1", "-o lazy_refcounts=maybe",
       "-o cluster_size=abc", "-o backing_fmt=qcow2", "-o size=2M",
-      "-o preallocation=metadata,backing_file=b.raw,backing_fmt=raw"})
+      "-o preallocation=metadata,backing_file=b.raw,backing_fmt=raw",
+      "-o compat=0.10,data_file=d.data", "-o compat=0.10,data_file=d.data,compression_type=zstd",
+      "-o data_file=d.data,data_file_raw=on,backing_file=b.raw,backing_fmt=raw",
+      "-o compat=0.10,lazy_refcounts=on,data_file_raw=on", "-o data_file_raw=on,refcount_bits=3",
+      "-o data_file_raw=on,backing_fmt=raw", "-o data_file_raw=on,compat=0.10,compression_type=zstd"})
   void should_fail_as_qemu_img_does(String options) throws Exception {
     Qemu.img(dir, "create", "-q", "-f", "raw", "b.raw", "1M");
     List<String> args = new ArrayList<>(List.of("-f", "qcow2"));

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.qcow2.tools.cli.UsageException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.ArrayList;

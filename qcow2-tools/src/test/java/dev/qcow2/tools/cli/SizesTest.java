@@ -1,4 +1,4 @@
-package dev.qcow2.tools;
+package dev.qcow2.tools.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

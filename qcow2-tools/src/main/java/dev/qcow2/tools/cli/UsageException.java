@@ -1,4 +1,4 @@
-package dev.qcow2.tools.img;
+package dev.qcow2.tools.cli;
 
 /**
  * A command line the verb cannot run: an unknown option, a missing value or operand, values that

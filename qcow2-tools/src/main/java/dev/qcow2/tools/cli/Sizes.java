@@ -1,4 +1,4 @@
-package dev.qcow2.tools;
+package dev.qcow2.tools.cli;
 
 import java.math.BigDecimal;
 import java.math.MathContext;

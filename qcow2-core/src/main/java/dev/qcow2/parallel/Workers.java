@@ -1,4 +1,4 @@
-package dev.qcow2.convert;
+package dev.qcow2.parallel;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;

@@ -1,4 +1,4 @@
-package dev.qcow2.tools;
+package dev.qcow2.tools.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
