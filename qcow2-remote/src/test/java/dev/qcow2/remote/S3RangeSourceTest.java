@@ -37,18 +37,12 @@ class S3RangeSourceTest {
 
   @BeforeAll
   static void start() throws Exception {
-    Path store = Files.createDirectories(dir.resolve("store"));
-    server = S3TestServer.start(store);
-    System.out.println("s3proxy started in " + server.startMillis + " ms");
+    server = S3TestServer.start(dir, BUCKET);
     client = server.client();
-    client.createBucket(b -> b.bucket(BUCKET));
   }
 
   @AfterAll
   static void stop() throws Exception {
-    if (client != null) {
-      client.close();
-    }
     if (server != null) {
       server.close();
     }

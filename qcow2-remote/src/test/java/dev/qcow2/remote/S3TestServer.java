@@ -2,6 +2,7 @@ package dev.qcow2.remote;
 
 import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -29,6 +30,7 @@ final class S3TestServer implements AutoCloseable {
   private final S3Proxy proxy;
   private final BlobStoreContext context;
   private final URI endpoint;
+  private S3Client client;
   /** How long start() took, for the record. */
   final long startMillis;
 
@@ -37,6 +39,13 @@ final class S3TestServer implements AutoCloseable {
     this.context = context;
     this.endpoint = endpoint;
     this.startMillis = startMillis;
+  }
+
+  /** A server storing its buckets under {@code dir}, with one bucket made. */
+  static S3TestServer start(Path dir, String bucket) throws Exception {
+    S3TestServer server = start(Files.createDirectories(dir.resolve("store")));
+    server.client().createBucket(b -> b.bucket(bucket));
+    return server;
   }
 
   static S3TestServer start(Path baseDir) throws Exception {
@@ -62,6 +71,7 @@ final class S3TestServer implements AutoCloseable {
       throw new IllegalStateException("s3proxy did not start: " + proxy.getState());
     }
     long millis = (System.nanoTime() - t0) / 1_000_000;
+    System.out.println("s3proxy started in " + millis + " ms");
     return new S3TestServer(proxy, context, URI.create("http://127.0.0.1:" + proxy.getPort()), millis);
   }
 
@@ -86,13 +96,17 @@ final class S3TestServer implements AutoCloseable {
     return env;
   }
 
-  S3Client client() throws IOException {
-    return S3Clients.create(env());
+  /** A client of this server with the right credentials, closed with the server. */
+  synchronized S3Client client() throws IOException {
+    if (client == null) {
+      client = S3Clients.create(env());
+    }
+    return client;
   }
 
   @Override
   public void close() throws Exception {
-    try {
+    try (S3Client c = client) {
       proxy.stop();
     } finally {
       context.close();

@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.qcow2.remote.S3RequestException.Reason;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -35,16 +34,12 @@ class S3UploadTest {
 
   @BeforeAll
   static void start() throws Exception {
-    server = S3TestServer.start(Files.createDirectories(dir.resolve("store")));
+    server = S3TestServer.start(dir, BUCKET);
     client = server.client();
-    client.createBucket(b -> b.bucket(BUCKET));
   }
 
   @AfterAll
   static void stop() throws Exception {
-    if (client != null) {
-      client.close();
-    }
     if (server != null) {
       server.close();
     }
