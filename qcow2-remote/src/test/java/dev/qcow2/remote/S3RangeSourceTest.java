@@ -17,43 +17,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /** Ranged reads of objects in s3proxy equal the bytes put, and every failure is one typed line. */
 @Timeout(120)
-class S3RangeSourceTest {
-  static final String BUCKET = "images";
-
-  @TempDir static Path dir;
-  static S3TestServer server;
-  static S3Client client;
-
-  @BeforeAll
-  static void start() throws Exception {
-    server = S3TestServer.start(dir, BUCKET);
-    client = server.client();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (server != null) {
-      server.close();
-    }
-  }
-
+class S3RangeSourceTest extends S3ServerTest {
   static void put(String key, byte[] content) {
     client.putObject(b -> b.bucket(BUCKET).key(key), RequestBody.fromBytes(content));
-  }
-
-  static S3Location at(String key) throws Exception {
-    return S3Location.parse("s3://" + BUCKET + "/" + key);
   }
 
   @Test

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
+import java.util.function.Consumer;
 import org.gaul.s3proxy.AuthenticationType;
 import org.gaul.s3proxy.S3Proxy;
 import org.jclouds.ContextBuilder;
@@ -49,6 +50,16 @@ final class S3TestServer implements AutoCloseable {
   }
 
   static S3TestServer start(Path baseDir) throws Exception {
+    return start(baseDir, b -> {});
+  }
+
+  /** A server that also answers TLS, with the key in {@code keyStore} (JKS). */
+  static S3TestServer startWithTls(Path baseDir, Path keyStore, String password) throws Exception {
+    return start(baseDir, b -> b.secureEndpoint(URI.create("https://127.0.0.1:0"))
+        .keyStore(keyStore.toString(), password));
+  }
+
+  private static S3TestServer start(Path baseDir, Consumer<S3Proxy.Builder> extra) throws Exception {
     long t0 = System.nanoTime();
     Properties props = new Properties();
     props.setProperty("jclouds.filesystem.basedir", baseDir.toString());
@@ -56,11 +67,12 @@ final class S3TestServer implements AutoCloseable {
         .credentials("identity", "credential")
         .overrides(props)
         .buildView(BlobStoreContext.class);
-    S3Proxy proxy = S3Proxy.builder()
+    S3Proxy.Builder builder = S3Proxy.builder()
         .blobStore(context.getBlobStore())
         .endpoint(URI.create("http://127.0.0.1:0"))
-        .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, IDENTITY, CREDENTIAL)
-        .build();
+        .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, IDENTITY, CREDENTIAL);
+    extra.accept(builder);
+    S3Proxy proxy = builder.build();
     proxy.start();
     for (int i = 0; i < 1000 && !"STARTED".equals(proxy.getState()); i++) {
       Thread.sleep(10);
@@ -77,6 +89,11 @@ final class S3TestServer implements AutoCloseable {
 
   URI endpoint() {
     return endpoint;
+  }
+
+  /** The TLS endpoint, when started with one. */
+  URI secureEndpoint() {
+    return URI.create("https://127.0.0.1:" + proxy.getSecurePort());
   }
 
   BlobStore blobStore() {

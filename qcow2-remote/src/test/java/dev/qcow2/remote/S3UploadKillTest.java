@@ -9,36 +9,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.Timeout.ThreadMode;
-import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 
 /** A process killed in the middle of an upload leaves no object under the key. */
-class S3UploadKillTest {
-  static final String BUCKET = "killed";
-
-  @TempDir static Path dir;
-  static S3TestServer server;
-  static S3Client client;
-
-  @BeforeAll
-  static void start() throws Exception {
-    server = S3TestServer.start(dir, BUCKET);
-    client = server.client();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (server != null) {
-      server.close();
-    }
-  }
-
+class S3UploadKillTest extends S3ServerTest {
   @Test
   @Timeout(value = 120, threadMode = ThreadMode.SEPARATE_THREAD)
   void aChildKilledMidUploadLeavesNoObject() throws Exception {

@@ -9,45 +9,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.qcow2.remote.S3RequestException.Reason;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 
 /** Multipart uploads to s3proxy: the object equals what was written, and a failure leaves nothing. */
 @Timeout(120)
-class S3UploadTest {
-  static final String BUCKET = "uploads";
+class S3UploadTest extends S3ServerTest {
   static final int MIB = 1 << 20;
-
-  @TempDir static Path dir;
-  static S3TestServer server;
-  static S3Client client;
-
-  @BeforeAll
-  static void start() throws Exception {
-    server = S3TestServer.start(dir, BUCKET);
-    client = server.client();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (server != null) {
-      server.close();
-    }
-  }
-
-  static S3Location at(String key) throws Exception {
-    return S3Location.parse("s3://" + BUCKET + "/" + key);
-  }
 
   static byte[] get(String key) {
     return client.getObjectAsBytes(b -> b.bucket(BUCKET).key(key)).asByteArray();
