@@ -66,7 +66,7 @@ final class S3Errors {
             : "";
         return new S3RequestException(name, Reason.ACCESS_DENIED, "access denied" + hint, e);
       }
-      String what = code != null ? code : "status " + status;
+      String what = status + (code != null ? " " + code : "");
       String message = s.awsErrorDetails() != null && s.awsErrorDetails().errorMessage() != null
           ? ": " + s.awsErrorDetails().errorMessage() : "";
       return new S3RequestException(name, Reason.FAILED, "the store answered " + what + message, e);
