@@ -16,6 +16,7 @@ import software.amazon.awssdk.auth.credentials.ContainerCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.InstanceProfileCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider;
 import software.amazon.awssdk.profiles.ProfileFile;
 
 /**
@@ -26,9 +27,11 @@ import software.amazon.awssdk.profiles.ProfileFile;
  *
  * <p>Why not the SDK's {@code DefaultCredentialsProvider} as it is: when it finds nothing else it
  * asks IMDS at 169.254.169.254, which off EC2 costs a connect timeout and retries on every
- * command, and then it throws rather than falling back to anonymous requests. Here the local
- * sources (environment, profile files, container endpoint) are tried first, all without network
- * except the container endpoint, which is only tried when its variables are set; IMDS is added
+ * command, and then it throws rather than falling back to anonymous requests. Here the sources
+ * are, in the default chain's order: the access key variables, a web identity token (EKS service
+ * accounts, through STS), the profile files ({@code AWS_PROFILE}, {@code ~/.aws/credentials} and
+ * {@code config}, with SSO, processes and assumed roles), the container endpoint; the network
+ * ones only when their variables are set; IMDS is added
  * only when the machine's firmware says it is an EC2 instance (DMI vendor or board asset tag, Xen
  * hypervisor UUID) and {@code AWS_EC2_METADATA_DISABLED} is not {@code true}; there the SDK's IMDS
  * client bounds the lookup with its own short timeouts. The chain is resolved once when the
@@ -48,6 +51,15 @@ final class S3Credentials {
       sources.add(StaticCredentialsProvider.create(notBlank(token)
           ? AwsSessionCredentials.create(keyId, secret, token)
           : AwsBasicCredentials.create(keyId, secret)));
+    }
+    String tokenFile = env.get("AWS_WEB_IDENTITY_TOKEN_FILE");
+    String role = env.get("AWS_ROLE_ARN");
+    if (notBlank(tokenFile) && notBlank(role)) {
+      sources.add(WebIdentityTokenFileCredentialsProvider.builder()
+          .webIdentityTokenFile(Path.of(tokenFile))
+          .roleArn(role)
+          .roleSessionName(env.getOrDefault("AWS_ROLE_SESSION_NAME", "qcow2"))
+          .build());
     }
     sources.add(ProfileCredentialsProvider.builder()
         .profileFile(profileFile(env))
