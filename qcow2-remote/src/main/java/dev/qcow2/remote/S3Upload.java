@@ -70,6 +70,8 @@ public final class S3Upload implements Closeable {
   private long written;
   private String uploadId;
   private int sent;
+  /** Part buffers (after the first) allocated so far, for the tests of the memory bound. */
+  private int allocated;
   private State state = State.OPEN;
 
   private S3Upload(S3Client client, S3Location target, S3UploadOptions options) {
@@ -264,6 +266,11 @@ public final class S3Upload implements Closeable {
     return etags.size();
   }
 
+  /** How many buffers for parts after the first were allocated. */
+  int partBuffers() {
+    return allocated;
+  }
+
   /** Whether the store has acknowledged part {@code number}. */
   boolean acknowledged(int number) {
     return etags.containsKey(number);
@@ -299,7 +306,11 @@ public final class S3Upload implements Closeable {
     }
     checkFailure();
     byte[] b = free.poll();
-    return b != null ? b : new byte[options.partSize()];
+    if (b == null) {
+      b = new byte[options.partSize()];
+      allocated++;
+    }
+    return b;
   }
 
   private void partFilled() throws IOException {

@@ -175,6 +175,31 @@ class S3FaultsTest extends S3ServerTest {
   }
 
   @Test
+  void aSlowStoreHoldsTheWriterWithinTheBufferedParts() throws Exception {
+    S3Client slow = wrap((method, args) -> {
+      if (method.getName().equals("uploadPart")) {
+        Thread.sleep(150);
+      }
+      return method.invoke(client, args);
+    });
+    long seed = System.nanoTime();
+    byte[] content = new byte[(42 << 20) + 17];
+    new Random(seed).nextBytes(content);
+    S3UploadOptions options = S3UploadOptions.builder().partSize(5 << 20).holdFirstPart(true).threads(2)
+        .bufferedParts(3).build();
+    try (S3Upload upload = S3Upload.start(slow, at("slow/blob"), options)) {
+      for (int at = 0; at < content.length; at += 1 << 20) {
+        upload.write(ByteBuffer.wrap(content, at, Math.min(1 << 20, content.length - at)));
+      }
+      upload.finish();
+      assertEquals(9, upload.partsUploaded());
+      assertTrue(upload.partBuffers() <= 3, upload.partBuffers() + " part buffers");
+    }
+    assertArrayEquals(content, client.getObjectAsBytes(b -> b.bucket(BUCKET).key("slow/blob")).asByteArray(),
+        "seed " + seed);
+  }
+
+  @Test
   void aFailingPartAbortsTheUploadAndLeavesNothing() throws Exception {
     AtomicInteger parts = new AtomicInteger();
     S3Client failing = wrap((method, args) -> {

@@ -7,8 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qcow2.remote.S3RequestException.Reason;
+import dev.qcow2.testing.Qemu;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -72,6 +75,27 @@ class S3UploadTest extends S3ServerTest {
     }
     assertArrayEquals(content, get(key), "seed " + seed);
     assertEquals(List.of(), pendingUploads(key));
+  }
+
+  @Test
+  @Timeout(120)
+  void aQcow2ImageUploadedWithItsHeaderLastIsCheckCleanAndEqual() throws Exception {
+    Path work = Files.createDirectories(dir.resolve("image"));
+    Qemu.img(work, "create", "-q", "-f", "qcow2", "disk.qcow2", "64M");
+    Qemu.io(work, "disk.qcow2", "write -P 0x3c 1M 6M", "write -P 0xc3 40M 5M", "write -z 50M 2M");
+    byte[] image = Files.readAllBytes(work.resolve("disk.qcow2"));
+    assertTrue(image.length > 10 * MIB, "a multipart upload: " + image.length);
+    int head = 4 * 65536; // header, L1 and refcount tables of a fresh image lie in its first clusters
+    try (S3Upload upload = S3Upload.start(client, at("image/disk.qcow2"), heldHead())) {
+      upload.write(ByteBuffer.allocate(head));
+      upload.write(ByteBuffer.wrap(image, head, image.length - head));
+      upload.writeHead(ByteBuffer.wrap(image, 0, head));
+      upload.finish();
+      assertTrue(upload.partsUploaded() >= 3);
+    }
+    Files.write(work.resolve("back.qcow2"), get("image/disk.qcow2"));
+    Qemu.img(work, "check", "-q", "back.qcow2");
+    Qemu.img(work, "compare", "-q", "disk.qcow2", "back.qcow2");
   }
 
   @Test
