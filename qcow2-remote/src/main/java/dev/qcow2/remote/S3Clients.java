@@ -49,31 +49,20 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
 public final class S3Clients {
   private S3Clients() {}
 
-  private static final class Shared {
-    static final S3Client CLIENT;
-
-    static {
-      try {
-        CLIENT = create(System.getenv());
-      } catch (IOException e) {
-        throw new IllegalStateException(e.getMessage(), e);
-      }
-    }
-  }
+  /** Built on first use; a field of an SDK type loads no SDK class until it is set. */
+  private static S3Client shared;
 
   /**
    * The client configured from the process environment, built on the first call.
    *
-   * @throws IOException when the environment names a CA bundle that cannot be read
+   * @throws IOException when the environment's S3 settings are wrong (an endpoint that is not a
+   *     URL, a CA bundle that cannot be read); every call says so again
    */
-  public static S3Client shared() throws IOException {
-    try {
-      return Shared.CLIENT;
-    } catch (ExceptionInInitializerError | IllegalStateException | NoClassDefFoundError e) {
-      Throwable cause = e instanceof ExceptionInInitializerError ? e.getCause() : e;
-      throw new IOException(cause != null && cause.getMessage() != null ? cause.getMessage()
-          : "the S3 client could not be configured", e);
+  public static synchronized S3Client shared() throws IOException {
+    if (shared == null) {
+      shared = create(System.getenv());
     }
+    return shared;
   }
 
   /**
