@@ -293,9 +293,9 @@ public final class S3Upload implements Closeable {
       }
       return grown;
     }
-    if (part > S3UploadOptions.MAX_PARTS) {
+    if (part > options.maxParts()) {
       throw new S3RequestException(target.toString(), Reason.FAILED, "the object is longer than "
-          + options.maxLength() + " bytes, the most " + S3UploadOptions.MAX_PARTS + " parts of "
+          + options.maxLength() + " bytes, the most " + options.maxParts() + " parts of "
           + options.partSize() + " bytes hold; give the expected length to choose larger parts");
     }
     try {

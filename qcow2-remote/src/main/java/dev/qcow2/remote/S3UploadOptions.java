@@ -34,6 +34,7 @@ public final class S3UploadOptions {
   private final int bufferedParts;
   private final boolean holdFirstPart;
   private final Map<String, String> metadata;
+  private final int maxParts;
 
   private S3UploadOptions(Builder b, int partSize) {
     this.expectedLength = b.expectedLength;
@@ -43,6 +44,7 @@ public final class S3UploadOptions {
     this.bufferedParts = b.bufferedParts > 0 ? b.bufferedParts : b.threads + 1;
     this.holdFirstPart = b.holdFirstPart;
     this.metadata = Map.copyOf(b.metadata);
+    this.maxParts = b.maxParts;
   }
 
   public static Builder builder() {
@@ -91,9 +93,14 @@ public final class S3UploadOptions {
     return metadata;
   }
 
+  /** The most parts an upload may have: S3's limit, lower only in tests. */
+  int maxParts() {
+    return maxParts;
+  }
+
   /** The longest object these options can upload. */
   public long maxLength() {
-    return Math.min(MAX_OBJECT_SIZE, firstPartSize + (long) (MAX_PARTS - 1) * partSize);
+    return Math.min(MAX_OBJECT_SIZE, firstPartSize + (long) (maxParts - 1) * partSize);
   }
 
   public static final class Builder {
@@ -104,6 +111,7 @@ public final class S3UploadOptions {
     private int bufferedParts;
     private boolean holdFirstPart;
     private final Map<String, String> metadata = new LinkedHashMap<>();
+    private int maxParts = MAX_PARTS;
 
     private Builder() {}
 
@@ -145,6 +153,12 @@ public final class S3UploadOptions {
       return this;
     }
 
+    /** Fewer parts than S3 allows, so that a test reaches the limit with a few megabytes. */
+    Builder maxParts(int parts) {
+      this.maxParts = parts;
+      return this;
+    }
+
     /** Checks the options against S3's limits and chooses the part size. */
     public S3UploadOptions build() throws IOException {
       if (threads < 1 || threads > 64) {
@@ -164,7 +178,7 @@ public final class S3UploadOptions {
       }
       S3UploadOptions options = new S3UploadOptions(this, size);
       if (expectedLength > options.maxLength()) {
-        throw new IOException("an object of " + expectedLength + " bytes does not fit in " + MAX_PARTS
+        throw new IOException("an object of " + expectedLength + " bytes does not fit in " + maxParts
             + " parts of " + size + " bytes");
       }
       return options;

@@ -179,6 +179,21 @@ class S3UploadTest extends S3ServerTest {
 
   @Test
   @Timeout(60)
+  void anObjectLongerThanThePartsCanHoldIsRefusedAndAborted() throws Exception {
+    S3UploadOptions options = S3UploadOptions.builder().partSize(5 * MIB).maxParts(2).build();
+    String key = "toolong/blob";
+    try (S3Upload upload = S3Upload.start(client, at(key), options)) {
+      upload.write(ByteBuffer.allocate(10 * MIB));
+      S3RequestException e = assertThrows(S3RequestException.class, () -> upload.write(ByteBuffer.allocate(1)));
+      assertEquals("s3://images/toolong/blob: the object is longer than 10485760 bytes, the most 2 parts of"
+          + " 5242880 bytes hold; give the expected length to choose larger parts", e.getMessage());
+      assertThrows(IllegalStateException.class, upload::finish);
+    }
+    assertNothingUnder(key);
+  }
+
+  @Test
+  @Timeout(60)
   void anUploadToAMissingBucketFailsInOneLineAndLeavesNothing() throws Exception {
     S3UploadOptions options = S3UploadOptions.builder().partSize(5 * MIB).build();
     S3Location target = S3Location.parse("s3://no-such-bucket/x.qcow2");
