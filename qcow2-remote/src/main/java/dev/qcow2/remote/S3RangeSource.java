@@ -101,6 +101,9 @@ public final class S3RangeSource implements RangeSource {
                   + " was cut off " + attempt + " times: " + S3Errors.rootMessage(e), e);
         }
         pause(attempt);
+      } catch (SdkException e) {
+        // An interrupt while reading the body, for one, comes as the SDK's AbortedException.
+        throw S3Errors.translate(client, location, e);
       }
     }
   }

@@ -95,7 +95,7 @@ public final class S3Upload implements Closeable {
     return new S3Upload(client, target, options);
   }
 
-  /** Puts a small object (up to a part's size) with one request. */
+  /** Puts a small object with one request: below 5 MiB a multipart upload is not possible. */
   public static void put(S3Client client, S3Location target, ByteBuffer content, Map<String, String> metadata)
       throws IOException {
     if (content.remaining() > S3UploadOptions.MAX_PART_SIZE) {
