@@ -32,14 +32,11 @@ final class S3TestServer implements AutoCloseable {
   private final BlobStoreContext context;
   private final URI endpoint;
   private S3Client client;
-  /** How long start() took, for the record. */
-  final long startMillis;
 
-  private S3TestServer(S3Proxy proxy, BlobStoreContext context, URI endpoint, long startMillis) {
+  private S3TestServer(S3Proxy proxy, BlobStoreContext context, URI endpoint) {
     this.proxy = proxy;
     this.context = context;
     this.endpoint = endpoint;
-    this.startMillis = startMillis;
   }
 
   /** A server storing its buckets under {@code dir}, with one bucket made. */
@@ -84,7 +81,7 @@ final class S3TestServer implements AutoCloseable {
     }
     long millis = (System.nanoTime() - t0) / 1_000_000;
     System.out.println("s3proxy started in " + millis + " ms");
-    return new S3TestServer(proxy, context, URI.create("http://127.0.0.1:" + proxy.getPort()), millis);
+    return new S3TestServer(proxy, context, URI.create("http://127.0.0.1:" + proxy.getPort()));
   }
 
   URI endpoint() {
