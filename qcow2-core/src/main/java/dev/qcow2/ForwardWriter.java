@@ -277,7 +277,7 @@ public final class ForwardWriter {
       }
       if (length(written) != length) {
         throw new IOException("guest cluster at " + guestOffset + " is stored in " + length + " bytes, but "
-            + length(written) + " were planned: compression is not deterministic");
+            + length(written) + " were planned: the source changed or compression is not deterministic");
       }
       lastGuest = cluster;
     }

@@ -17,9 +17,9 @@ import java.util.function.LongConsumer;
  * <p>The conversions split the disk into fixed chunks. A worker asks the source for block status
  * first, so runs that read as zeros are never read; everything else is read, decompressing on
  * that worker's thread, and scanned for zero blocks, which are not written. For a raw file each
- * worker writes its own chunks with positional writes ({@link RawTarget}); for a qcow2 file
- * ({@link Qcow2Target}) and for a stream ({@link StreamTarget}) one writer takes the chunks in
- * guest order ({@link ChunkPipeline}), so that the output does not depend on the number of
+ * worker writes its own chunks with positional writes ({@code RawTarget}); for a qcow2 file
+ * ({@code Qcow2Target}) and for a stream ({@code StreamTarget}) one writer takes the chunks in
+ * guest order ({@code ChunkPipeline}), so that the output does not depend on the number of
  * threads.
  */
 public final class ImageConverter {
@@ -66,7 +66,7 @@ public final class ImageConverter {
    * Writes {@code source} to {@code target} front to back, raw or qcow2 as {@code options} say,
    * in bounded memory and without a scratch file, and finishes the stream; the caller closes it.
    * A qcow2 image comes out in one pass where the stream takes its head last, else in two (see
-   * {@link StreamTarget}). The bytes do not depend on the number of threads. A stream target is
+   * {@code StreamTarget}). The bytes do not depend on the number of threads. A stream target is
    * always new and has no backing file: {@code options} with no-create or a backing file are
    * refused.
    */
@@ -119,7 +119,7 @@ public final class ImageConverter {
     RawTarget.writeSparse(out, buffer, length, offset, zeroBlock);
   }
 
-  /** Whether b[from, to) is all zeros (a vectorized scan, cheap on data: see {@link Zeros}). */
+  /** Whether b[from, to) is all zeros (a vectorized scan, cheap on data). */
   public static boolean isZero(ByteBuffer b, int from, int to) {
     return Zeros.isZero(b, from, to);
   }
