@@ -186,10 +186,10 @@ public final class ForwardWriter {
 
   /**
    * Writes the plain guest cluster at {@code guestOffset} (its bytes: a whole cluster, or the
-   * disk's last, shorter one) to {@code out}, with the zeros that align it and fill it.
+   * disk's last, shorter one) to {@code out}, with the zeros that align it and fill it up.
    */
   public void writeData(long guestOffset, ByteBuffer plain, WritableByteChannel out) throws IOException {
-    if (plain.remaining() > cs || plain.remaining() < Math.min(cs, options.size() - guestOffset)) {
+    if (plain.remaining() > cs || plain.remaining() == 0) {
       throw new IllegalArgumentException("a plain cluster at " + guestOffset + " is " + plain.remaining() + " bytes");
     }
     long at = place(guestOffset, cs);
@@ -318,7 +318,7 @@ public final class ForwardWriter {
     /** Places {@code length} bytes (a whole plain cluster when it is the cluster size). */
     long place(int length) {
       boolean shares = (pos & (cs - 1)) != 0;
-      if (length == cs || (shares && refs >= refcountMax)) {
+      if (length == cs || (shares && Long.compareUnsigned(refs, refcountMax) >= 0)) {
         pos = (pos + cs - 1) & -(long) cs;
         shares = false;
       }

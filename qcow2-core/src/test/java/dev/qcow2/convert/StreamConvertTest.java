@@ -98,7 +98,8 @@ class StreamConvertTest {
     "'cluster_size=65536,extended_l2=on', none",
     "'cluster_size=65536,extended_l2=on', zstd",
     "'compat=0.10,cluster_size=2097152', zlib",
-    "'cluster_size=65536,refcount_bits=64', none"
+    "'cluster_size=65536,refcount_bits=64', none",
+    "'cluster_size=4096,refcount_bits=64', zstd"
   })
   @Timeout(180)
   void everyLayoutIsClean(String createOptions, String compression) throws IOException {
