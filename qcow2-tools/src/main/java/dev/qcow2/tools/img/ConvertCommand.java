@@ -192,13 +192,12 @@ final class ConvertCommand extends Verb {
       backingFmt = backingFmt != null ? backingFmt : options.backingFormat();
       options = options.toBuilder().backingFile(null, null).build();
     }
-    if (STDIO.equals(source) && backingFile != null) {
-      throw new UsageException("a backing file cannot be used when reading standard input");
-    }
-    if (toStdout) {
-      refuseOnStandardOutput(backingFile != null, "a backing file");
-      refuseOnStandardOutput(options.dataFile() != null, "an external data file");
-      refuseOnStandardOutput(options.preallocation() != CreateOptions.Preallocation.OFF, "preallocation");
+    // Neither a stream target nor a new image grown from a stream source can have these.
+    String stream = toStdout ? WRITING_STDOUT : STDIO.equals(source) ? READING_STDIN : null;
+    if (stream != null) {
+      refuse(backingFile != null, "a backing file", stream);
+      refuse(options.dataFile() != null, "an external data file", stream);
+      refuse(options.preallocation() != CreateOptions.Preallocation.OFF, "preallocation", stream);
     }
     o.createOptions(options).compress(compress);
     if (backingFile != null) {
@@ -206,9 +205,12 @@ final class ConvertCommand extends Verb {
     }
   }
 
-  private static void refuseOnStandardOutput(boolean used, String what) {
+  private static final String WRITING_STDOUT = "writing to standard output";
+  private static final String READING_STDIN = "reading standard input";
+
+  private static void refuse(boolean used, String what, String stream) {
     if (used) {
-      throw new UsageException(what + " cannot be used when writing to standard output");
+      throw new UsageException(what + " cannot be used when " + stream);
     }
   }
 
@@ -218,8 +220,8 @@ final class ConvertCommand extends Verb {
    */
   private void refuseForStandardStreams(boolean fromStdin, boolean toStdout) {
     if (toStdout) {
-      refuseOnStandardOutput(noCreate, "-n");
-      refuseOnStandardOutput(backing != null, "-B");
+      refuse(noCreate, "-n", WRITING_STDOUT);
+      refuse(backing != null, "-B", WRITING_STDOUT);
     }
     if (!fromStdin) {
       return;
@@ -227,10 +229,9 @@ final class ConvertCommand extends Verb {
     if (!"raw".equals(format)) {
       throw new UsageException("reading standard input needs -f raw (no format can be detected on a stream)");
     }
-    String option = snapshot != null ? "-l" : noCreate ? "-n" : backing != null ? "-B" : null;
-    if (option != null) {
-      throw new UsageException(option + " cannot be used when reading standard input");
-    }
+    refuse(snapshot != null, "-l", READING_STDIN);
+    refuse(noCreate, "-n", READING_STDIN);
+    refuse(backing != null, "-B", READING_STDIN);
     if (toStdout && !"raw".equals(outputFormat)) {
       throw new UsageException("a qcow2 image cannot be written to standard output from standard input: "
           + "its layout cannot be planned from a source read once");

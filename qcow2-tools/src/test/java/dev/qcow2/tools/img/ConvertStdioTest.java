@@ -247,6 +247,9 @@ class ConvertStdioTest {
     "convert -O raw - out.raw | reading standard input needs -f raw (no format can be detected on a stream)",
     "convert -f raw -O qcow2 -n - out.qcow2 | -n cannot be used when reading standard input",
     "convert -f raw -O qcow2 -B base.qcow2 - out.qcow2 | -B cannot be used when reading standard input",
+    "convert -f raw -O qcow2 -o preallocation=full - out.qcow2 | preallocation cannot be used when reading standard input",
+    "convert -f raw -O qcow2 -o backing_file=base.qcow2 - out.qcow2 | a backing file cannot be used when reading standard input",
+    "convert -f raw -O qcow2 -l snap - out.qcow2 | -l cannot be used when reading standard input",
     "convert -f raw -O qcow2 - - | a qcow2 image cannot be written to standard output from standard input: "
         + "its layout cannot be planned from a source read once"
   })
