@@ -225,6 +225,26 @@ class ConvertStdioTest {
     assertSameDisk("big.qcow2", "big-out.raw");
   }
 
+  /** A raw disk just past the size a qcow2 target starts with, so that it grows once and is cut back. */
+  @Test
+  @Timeout(300)
+  void aSparseGibibyteComesThroughStandardInputInBoundedMemory() throws Exception {
+    Path raw = dir.resolve("big.raw");
+    try (FileChannel ch = FileChannel.open(raw, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      for (int i = 0; i < 16; i++) {
+        ch.write(ByteBuffer.wrap(("data " + i).repeat(1000).getBytes(StandardCharsets.UTF_8)), i * (67L << 20));
+      }
+      // Ends 64 KiB past 1 GiB.
+      ch.write(ByteBuffer.wrap("end".getBytes(StandardCharsets.UTF_8)), (1L << 30) + (64 << 10) - 3);
+    }
+    Run run = child(32, raw, dir.resolve("nothing"), "convert", "-f", "raw", "-O", "qcow2", "-c", "-", "big-in.qcow2");
+    assertEquals(0, run.exitCode(), run.stderr());
+    assertClean("big-in.qcow2");
+    assertSameDisk("big.raw", "big-in.qcow2");
+    assertTrue(Qemu.img(dir, "info", "big-in.qcow2").contains("virtual size: 1 GiB (1073807360 bytes)"),
+        Qemu.img(dir, "info", "big-in.qcow2"));
+  }
+
   @ParameterizedTest(name = "{0}")
   @CsvSource({"-O raw", "-O qcow2", "-O qcow2 -c -o compression_type=zstd"})
   @Timeout(300)
