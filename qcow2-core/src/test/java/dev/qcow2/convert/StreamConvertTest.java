@@ -272,6 +272,22 @@ class StreamConvertTest {
     }
   }
 
+  @ParameterizedTest(name = "compression {0}")
+  @CsvSource({"zlib", "zstd"})
+  @Timeout(120)
+  void aRawDiskReadAsAStreamGivesTheSameImageWhateverTheThreadCount(String compression) throws Exception {
+    Path raw = rawSource();
+    for (int threads : new int[] {1, 4}) {
+      try (FileChannel in = FileChannel.open(raw)) {
+        ImageConverter.convert((java.nio.channels.ReadableByteChannel) in, dir.resolve("out-" + threads),
+            options("qcow2", compression, threads).build());
+      }
+    }
+    assertClean("out-4");
+    assertSameDisk("src.raw", "out-4");
+    assertEquals(sha256(dir.resolve("out-1")), sha256(dir.resolve("out-4")));
+  }
+
   @Test
   @Timeout(60)
   void aRawDiskReadAsAStreamCopiesToAStreamAsRawOnly() throws IOException {
