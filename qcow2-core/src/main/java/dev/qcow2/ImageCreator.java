@@ -86,7 +86,7 @@ final class ImageCreator {
     }
   }
 
-  private static ByteBuffer headerCluster(
+  static ByteBuffer headerCluster(
       CreateOptions o, int clusterBits, long l1Entries, long l1Offset, long tableOffset, long tableClusters) {
     int cs = 1 << clusterBits;
     ByteBuffer b = ByteBuffer.allocate(cs);

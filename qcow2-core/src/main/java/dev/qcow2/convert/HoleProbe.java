@@ -56,7 +56,7 @@ final class HoleProbe {
       int n = Math.min(PIECE, length - at);
       scratch.clear().limit(n);
       source.readFully(scratch, start + at);
-      if (!ImageConverter.isZero(scratch, 0, n)) {
+      if (!Zeros.isZero(scratch, 0, n)) {
         return true;
       }
     }

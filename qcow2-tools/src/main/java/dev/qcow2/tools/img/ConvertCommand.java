@@ -9,7 +9,13 @@ import dev.qcow2.convert.ImageConverter;
 import dev.qcow2.tools.cli.ProgressBar;
 import dev.qcow2.tools.cli.SizeParser;
 import dev.qcow2.tools.cli.UsageException;
+import dev.qcow2.convert.ImageStream;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
 import java.io.IOException;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +27,8 @@ import java.util.List;
  */
 final class ConvertCommand extends Verb {
   ConvertCommand() {
-    super("convert", "Convert an image to raw or qcow2.", "SRC DST", 2, 2,
+    super("convert", "Convert an image to raw or qcow2; SRC - writes it to standard output, "
+        + "-f raw - DST reads a raw disk from standard input.", "SRC DST", 2, 2,
         Opt.value("-f", "FMT", "Source format: qcow2 or raw (default: detect)."),
         Opt.value("-l", "SNAPSHOT", "Read this internal snapshot of SRC instead of its active layer: "
             + "snapshot.id=ID and/or snapshot.name=NAME (comma-separated), or an id or a name."),
@@ -56,6 +63,9 @@ final class ConvertCommand extends Verb {
   boolean targetIsZero;
   String source;
   String target;
+
+  /** The operand that names standard input (as the source) or standard output (as the target). */
+  private static final String STDIO = "-";
 
   @Override
   void set(String key, String value) {
@@ -122,6 +132,24 @@ final class ConvertCommand extends Verb {
             + "(fully allocates output).");
       }
     }
+    boolean fromStdin = STDIO.equals(source);
+    boolean toStdout = STDIO.equals(target);
+    refuseForStandardStreams(fromStdin, toStdout);
+    // Out of order has no meaning on a stream: the image goes out in guest order.
+    ConvertOptions.Builder o = ConvertOptions.builder().targetFormat(outputFormat).threads(n)
+        .outOfOrder(outOfOrder && !toStdout).minSparse(minSparse).noCreate(noCreate).targetIsZero(targetIsZero);
+    if (fromStdin) {
+      // The size is known only at the end: no progress bar, and a qcow2 image grows as it is read.
+      targetOptions(o, 0, toStdout);
+      if (toStdout) {
+        try (ImageStream out = ImageStream.of(standardOutput())) {
+          ImageConverter.convert(standardInput(), out, o.build());
+        }
+      } else {
+        ImageConverter.convert(standardInput(), Path.of(target), o.build());
+      }
+      return 0;
+    }
     try (DiskImage image = openSource()) {
       // qemu-img draws progress only for a person watching; keep pipes and logs clean.
       ProgressBar bar = progress && !quiet && System.console() != null
@@ -129,37 +157,99 @@ final class ConvertCommand extends Verb {
       if (bar != null) {
         bar.accept(0);
       }
-      ConvertOptions.Builder o = ConvertOptions.builder().targetFormat(outputFormat).threads(n)
-          .outOfOrder(outOfOrder).minSparse(minSparse).noCreate(noCreate).targetIsZero(targetIsZero)
-          .progress(bar);
-      if (!raw) {
-        CreateOptionList opts = CreateOptionList.of("qcow2");
-        for (String list : createOptions) {
-          opts.parse(list);
+      targetOptions(o.progress(bar), image.size(), toStdout);
+      if (toStdout) {
+        try (ImageStream out = ImageStream.of(standardOutput())) {
+          ImageConverter.convert(image, out, o.build());
         }
-        long size = (image.size() + 511) & ~511L;
-        CreateOptions options = CreateCommand.qcow2Options(target, opts, size);
-        String backingFile = backing;
-        String backingFmt = backingFormat;
-        if (options.backingFile() != null) {
-          if (backing != null) {
-            throw new UsageException("Using -B and -o backing_file at the same time is not supported");
-          }
-          backingFile = options.backingFile();
-          backingFmt = backingFmt != null ? backingFmt : options.backingFormat();
-          options = options.toBuilder().backingFile(null, null).build();
-        }
-        o.createOptions(options).compress(compress);
-        if (backingFile != null) {
-          o.backing(backingFile, backingFmt);
-        }
+      } else {
+        ImageConverter.convert(image, Path.of(target), o.build());
       }
-      ImageConverter.convert(image, Path.of(target), o.build());
       if (bar != null) {
         bar.finish();
       }
     }
     return 0;
+  }
+
+  /** With -O qcow2: the new image's options (-o), compression (-c) and backing file (-B, -F). */
+  private void targetOptions(ConvertOptions.Builder o, long sourceSize, boolean toStdout) {
+    if ("raw".equals(outputFormat)) {
+      return;
+    }
+    CreateOptionList opts = CreateOptionList.of("qcow2");
+    for (String list : createOptions) {
+      opts.parse(list);
+    }
+    long size = (sourceSize + 511) & ~511L;
+    CreateOptions options = CreateCommand.qcow2Options(target, opts, size);
+    String backingFile = backing;
+    String backingFmt = backingFormat;
+    if (options.backingFile() != null) {
+      if (backing != null) {
+        throw new UsageException("Using -B and -o backing_file at the same time is not supported");
+      }
+      backingFile = options.backingFile();
+      backingFmt = backingFmt != null ? backingFmt : options.backingFormat();
+      options = options.toBuilder().backingFile(null, null).build();
+    }
+    // Neither a stream target nor a new image grown from a stream source can have these.
+    String stream = toStdout ? WRITING_STDOUT : STDIO.equals(source) ? READING_STDIN : null;
+    if (stream != null) {
+      refuse(backingFile != null, "a backing file", stream);
+      refuse(options.dataFile() != null, "an external data file", stream);
+      refuse(options.preallocation() != CreateOptions.Preallocation.OFF, "preallocation", stream);
+    }
+    o.createOptions(options).compress(compress);
+    if (backingFile != null) {
+      o.backing(backingFile, backingFmt);
+    }
+  }
+
+  private static final String WRITING_STDOUT = "writing to standard output";
+  private static final String READING_STDIN = "reading standard input";
+
+  private static void refuse(boolean used, String what, String stream) {
+    if (used) {
+      throw new UsageException(what + " cannot be used when " + stream);
+    }
+  }
+
+  /**
+   * "-" as the source (a raw disk on standard input, read once) or the target (the image on
+   * standard output, written front to back): what cannot work there is refused in one line.
+   */
+  private void refuseForStandardStreams(boolean fromStdin, boolean toStdout) {
+    if (toStdout) {
+      refuse(noCreate, "-n", WRITING_STDOUT);
+      refuse(backing != null, "-B", WRITING_STDOUT);
+    }
+    if (!fromStdin) {
+      return;
+    }
+    if (!"raw".equals(format)) {
+      throw new UsageException("reading standard input needs -f raw (no format can be detected on a stream)");
+    }
+    refuse(snapshot != null, "-l", READING_STDIN);
+    refuse(noCreate, "-n", READING_STDIN);
+    refuse(backing != null, "-B", READING_STDIN);
+    if (toStdout && !"raw".equals(outputFormat)) {
+      throw new UsageException("a qcow2 image cannot be written to standard output from standard input: "
+          + "its layout cannot be planned from a source read once");
+    }
+  }
+
+  /** The process's standard input, for a raw disk read once. */
+  private static ReadableByteChannel standardInput() {
+    return new FileInputStream(FileDescriptor.in).getChannel();
+  }
+
+  /**
+   * The process's standard output, a file or a pipe, written in order. Nothing else goes there:
+   * messages and progress go to standard error.
+   */
+  private static WritableByteChannel standardOutput() {
+    return new FileOutputStream(FileDescriptor.out).getChannel();
   }
 
   /** The source, or with -l its snapshot, refused in qemu-img's words when there is none. */
