@@ -1,0 +1,259 @@
+package dev.qcow2.remote;
+
+import dev.qcow2.Storage;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A read-only {@link Storage} over a {@link RangeSource}: the object is read in blocks of {@link
+ * RemoteOptions#blockSize()} bytes, fetched when a read first needs them and kept in a bounded LRU
+ * cache. A read that needs several missing blocks fetches them with one range request (up to
+ * {@link #MAX_REQUEST} bytes). Readers that need a block already being fetched wait for that fetch
+ * instead of sending their own. Each caller fetches what it misses in its own thread, so parallel
+ * callers (the converter's and hasher's workers) have as many requests in flight; sequential
+ * readers are also served ahead by {@link ReadAhead}, on a pool of {@link
+ * RemoteOptions#parallelRequests()} threads.
+ *
+ * <p>Memory stays bounded: the cache's blocks, plus the requests in flight.
+ *
+ * <p>Thread-safe. Closing the storage closes its source.
+ */
+public final class RemoteStorage implements Storage {
+  /** The largest range one request asks for. */
+  static final int MAX_REQUEST = 4 << 20;
+
+  private final RangeSource source;
+  private final long length;
+  private final int blockShift;
+  private final int blockSize;
+  private final int maxRequestBlocks;
+  private final BlockCache cache;
+  private final ReadAhead readAhead;
+  private final ThreadPoolExecutor prefetcher;
+
+  private RemoteStorage(RangeSource source, long length, RemoteOptions options) {
+    this.source = source;
+    this.length = length;
+    this.blockSize = options.blockSize();
+    this.blockShift = Integer.numberOfTrailingZeros(blockSize);
+    this.maxRequestBlocks = Math.max(1, MAX_REQUEST / blockSize);
+    int blocks = (int) Math.min(Integer.MAX_VALUE, Math.max(4L * maxRequestBlocks, options.cacheSize() / blockSize));
+    this.cache = new BlockCache(blocks);
+    // Read-ahead fills at most a quarter of the cache, so that it is read before it is evicted.
+    long maxWindow = Math.min(options.readAhead(), (long) blocks * blockSize / 4);
+    this.readAhead = new ReadAhead(blockSize, 2L * blockSize, maxWindow);
+    AtomicInteger n = new AtomicInteger();
+    this.prefetcher = new ThreadPoolExecutor(
+        options.parallelRequests(), options.parallelRequests(), 30, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(),
+        r -> {
+          Thread t = new Thread(r, "remote-read-ahead-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
+    prefetcher.allowCoreThreadTimeOut(true);
+  }
+
+  /** A storage over {@code source}, which it then owns; learns the object's length (first contact). */
+  public static RemoteStorage open(RangeSource source, RemoteOptions options) throws IOException {
+    try {
+      return new RemoteStorage(source, source.length(), options);
+    } catch (IOException | RuntimeException e) {
+      try {
+        source.close();
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public String name() {
+    return source.name();
+  }
+
+  @Override
+  public long size() {
+    return length;
+  }
+
+  @Override
+  public int read(ByteBuffer dst, long position) throws IOException {
+    if (position < 0) {
+      throw new IllegalArgumentException(name() + ": negative position " + position);
+    }
+    if (position >= length || !dst.hasRemaining()) {
+      return 0;
+    }
+    int n = (int) Math.min(dst.remaining(), length - position);
+    long first = position >>> blockShift;
+    long last = (position + n - 1) >>> blockShift;
+    List<CompletableFuture<byte[]>> parts = claimAndFetch(first, last);
+    long at = position;
+    for (CompletableFuture<byte[]> part : parts) {
+      byte[] block = await(part);
+      int offset = (int) (at & (blockSize - 1));
+      int take = (int) Math.min(block.length - offset, position + n - at);
+      dst.put(block, offset, take);
+      at += take;
+    }
+    long[] ahead = readAhead.after(position, n);
+    if (ahead != null) {
+      prefetch(ahead[0], Math.min(ahead[1], length));
+    }
+    return n;
+  }
+
+  /**
+   * The futures of blocks {@code first..last}: the ones no one has yet are fetched here, in runs of
+   * contiguous blocks, one request each; the others are being fetched or are cached already.
+   */
+  private List<CompletableFuture<byte[]>> claimAndFetch(long first, long last) throws IOException {
+    List<CompletableFuture<byte[]>> parts = new ArrayList<>((int) (last - first + 1));
+    List<CompletableFuture<byte[]>> run = new ArrayList<>();
+    long runStart = -1;
+    List<long[]> runs = new ArrayList<>();
+    List<List<CompletableFuture<byte[]>>> runFutures = new ArrayList<>();
+    for (long b = first; b <= last; b++) {
+      CompletableFuture<byte[]> mine = new CompletableFuture<>();
+      CompletableFuture<byte[]> theirs = cache.claim(b, mine);
+      if (theirs != null) {
+        parts.add(theirs);
+        continue;
+      }
+      parts.add(mine);
+      if (runStart < 0 || b != runStart + run.size() || run.size() == maxRequestBlocks) {
+        run = new ArrayList<>();
+        runStart = b;
+        runs.add(new long[] {b});
+        runFutures.add(run);
+      }
+      run.add(mine);
+    }
+    for (int i = 0; i < runs.size(); i++) {
+      fetch(runs.get(i)[0], runFutures.get(i));
+    }
+    return parts;
+  }
+
+  /** Fetches blocks {@code from..} into {@code futures} (one per block), failing them all on error. */
+  private void fetch(long from, List<CompletableFuture<byte[]>> futures) {
+    long start = from << blockShift;
+    int bytes = (int) Math.min((long) futures.size() << blockShift, length - start);
+    try {
+      ByteBuffer buf = ByteBuffer.allocate(bytes);
+      source.read(buf, start);
+      byte[] all = buf.array();
+      for (int i = 0; i < futures.size(); i++) {
+        int off = i << blockShift;
+        futures.get(i).complete(Arrays.copyOfRange(all, off, Math.min(bytes, off + blockSize)));
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      for (int i = 0; i < futures.size(); i++) {
+        cache.remove(from + i, futures.get(i));
+        futures.get(i).completeExceptionally(e);
+      }
+    }
+  }
+
+  /** Claims the blocks of bytes {@code [from, to)} that no one has, and fetches them in the background. */
+  private void prefetch(long from, long to) {
+    if (prefetcher.isShutdown() || from >= to) {
+      return;
+    }
+    long first = from >>> blockShift;
+    long last = (to - 1) >>> blockShift;
+    long b = first;
+    while (b <= last) {
+      if (cache.contains(b)) {
+        b++;
+        continue;
+      }
+      long runStart = b;
+      List<CompletableFuture<byte[]>> run = new ArrayList<>();
+      while (b <= last && run.size() < maxRequestBlocks) {
+        CompletableFuture<byte[]> mine = new CompletableFuture<>();
+        if (cache.claim(b, mine) != null) {
+          break;
+        }
+        run.add(mine);
+        b++;
+      }
+      if (!run.isEmpty()) {
+        try {
+          prefetcher.execute(() -> fetch(runStart, run));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          fetch(runStart, run); // closed meanwhile: fails or completes here, never left pending
+        }
+      }
+    }
+  }
+
+  private byte[] await(CompletableFuture<byte[]> f) throws IOException {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException(name() + ": interrupted while reading");
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof IOException io) {
+        throw io;
+      }
+      if (cause instanceof RuntimeException re) {
+        throw re;
+      }
+      if (cause instanceof Error err) {
+        throw err;
+      }
+      throw new IOException(name() + ": " + cause, cause);
+    }
+  }
+
+  @Override
+  public void write(ByteBuffer src, long position) throws IOException {
+    throw readOnly();
+  }
+
+  @Override
+  public void force() {
+    // Nothing is ever written.
+  }
+
+  @Override
+  public void truncate(long size) throws IOException {
+    throw readOnly();
+  }
+
+  private IOException readOnly() {
+    return new IOException(name() + ": a remote object is read-only");
+  }
+
+  @Override
+  public boolean isReadOnly() {
+    return true;
+  }
+
+  @Override
+  public void close() throws IOException {
+    prefetcher.shutdown();
+    source.close();
+  }
+
+  @Override
+  public String toString() {
+    return "RemoteStorage[" + name() + ", " + length + " bytes, " + cache.size() + " blocks cached]";
+  }
+}
