@@ -1,19 +1,16 @@
 package dev.qcow2.remote;
 
 import dev.qcow2.Storage;
+import dev.qcow2.convert.Workers;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A read-only {@link Storage} over a {@link RangeSource}: the object is read in blocks of {@link
@@ -53,15 +50,9 @@ public final class RemoteStorage implements Storage {
     // Read-ahead fills at most a quarter of the cache, so that it is read before it is evicted.
     long maxWindow = Math.min(options.readAhead(), (long) blocks * blockSize / 4);
     this.readAhead = new ReadAhead(blockSize, 2L * blockSize, maxWindow);
-    AtomicInteger n = new AtomicInteger();
     this.prefetcher = new ThreadPoolExecutor(
         options.parallelRequests(), options.parallelRequests(), 30, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(),
-        r -> {
-          Thread t = new Thread(r, "remote-read-ahead-" + n.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        });
+        new LinkedBlockingQueue<>(), Workers.named("remote-read-ahead"));
     prefetcher.allowCoreThreadTimeOut(true);
   }
 
@@ -103,7 +94,7 @@ public final class RemoteStorage implements Storage {
     List<CompletableFuture<byte[]>> parts = claimAndFetch(first, last);
     long at = position;
     for (CompletableFuture<byte[]> part : parts) {
-      byte[] block = await(part);
+      byte[] block = Workers.await(part, name() + ": reading");
       int offset = (int) (at & (blockSize - 1));
       int take = (int) Math.min(block.length - offset, position + n - at);
       dst.put(block, offset, take);
@@ -198,27 +189,6 @@ public final class RemoteStorage implements Storage {
           fetch(runStart, run); // closed meanwhile: fails or completes here, never left pending
         }
       }
-    }
-  }
-
-  private byte[] await(CompletableFuture<byte[]> f) throws IOException {
-    try {
-      return f.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException(name() + ": interrupted while reading");
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof IOException io) {
-        throw io;
-      }
-      if (cause instanceof RuntimeException re) {
-        throw re;
-      }
-      if (cause instanceof Error err) {
-        throw err;
-      }
-      throw new IOException(name() + ": " + cause, cause);
     }
   }
 
