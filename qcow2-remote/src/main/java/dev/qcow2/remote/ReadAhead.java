@@ -2,13 +2,15 @@ package dev.qcow2.remote;
 
 /**
  * Finds sequential readers among the reads of one object and says what to fetch ahead of them. A
- * read that starts at or a little past where a known stream of reads ended (or inside its last
- * read: compressed clusters share sectors) continues that stream, and each continuation doubles
+ * read that starts at or a little past where a known stream of reads ended (or a little before:
+ * compressed clusters share sectors) continues that stream, and each continuation doubles
  * the window fetched ahead of it, up to the limit. Several streams are followed at once, one per
  * worker of a parallel converter or hasher; the least recently used gives way to a new one.
  */
 final class ReadAhead {
   private static final int STREAMS = 16;
+  /** How far before a stream's end a read may start and still continue it. */
+  private static final long OVERLAP = 4096;
 
   private final long gap;
   private final long minWindow;
@@ -40,7 +42,9 @@ final class ReadAhead {
     long readEnd = position + length;
     clock++;
     for (int i = 0; i < STREAMS; i++) {
-      if (end[i] >= 0 && position >= start[i] && position <= end[i] + gap) {
+      // Moving forward from the stream's last read: starting past its start (a re-read from there
+      // is no progress), no further back than a sector-rounded compressed cluster reaches.
+      if (end[i] >= 0 && position > start[i] && position >= end[i] - OVERLAP && position <= end[i] + gap) {
         used[i] = clock;
         if (readEnd <= end[i]) {
           return null; // inside the last read: no progress

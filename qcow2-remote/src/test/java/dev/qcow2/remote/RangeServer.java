@@ -38,6 +38,8 @@ final class RangeServer implements AutoCloseable {
   private final Map<String, Integer> generations = new ConcurrentHashMap<>();
   final AtomicLong bytesSent = new AtomicLong();
   final AtomicInteger requests = new AtomicInteger();
+  /** The paths asked for since the last {@link #resetCounts()}. */
+  final java.util.Set<String> paths = ConcurrentHashMap.newKeySet();
 
   volatile boolean etags = true;
   volatile boolean lastModified = true;
@@ -67,12 +69,14 @@ final class RangeServer implements AutoCloseable {
   void resetCounts() {
     bytesSent.set(0);
     requests.set(0);
+    paths.clear();
   }
 
   private void handle(HttpExchange ex) throws IOException {
     try (ex) {
       int n = requests.incrementAndGet();
       String path = ex.getRequestURI().getPath();
+      paths.add(path);
       if (path.startsWith("/r/")) {
         ex.getResponseHeaders().set("Location", "/" + path.substring(3));
         ex.sendResponseHeaders(302, -1);
