@@ -23,32 +23,32 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A small HTTP server for the tests, on a loopback port: serves files by name with single byte
+ * A small HTTP server for the tests (the tools' too), on a loopback port: serves files by name with single byte
  * ranges, ETags, Last-Modified and If-Match as a static file server does, and counts the requests
  * it answers and the body bytes it sends. Its faults are switched on by the tests: ignoring Range,
  * answering 416 to every range past the first byte, a 503 every few requests, no ETag, a redirect
  * under {@code /r/}, a redirect loop at {@code /loop}, 403 under {@code /denied/}, and an object replaced with {@link #put} while it is read.
  */
-final class RangeServer implements AutoCloseable {
+public final class RangeServer implements AutoCloseable {
   private static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.RFC_1123_DATE_TIME.withZone(ZoneOffset.UTC);
 
   private final HttpServer server;
   private final ExecutorService executor = Executors.newFixedThreadPool(8);
   private final Map<String, Path> files = new ConcurrentHashMap<>();
   private final Map<String, Integer> generations = new ConcurrentHashMap<>();
-  final AtomicLong bytesSent = new AtomicLong();
-  final AtomicInteger requests = new AtomicInteger();
+  public final AtomicLong bytesSent = new AtomicLong();
+  public final AtomicInteger requests = new AtomicInteger();
   /** The paths asked for since the last {@link #resetCounts()}. */
-  final java.util.Set<String> paths = ConcurrentHashMap.newKeySet();
+  public final java.util.Set<String> paths = ConcurrentHashMap.newKeySet();
 
-  volatile boolean etags = true;
-  volatile boolean lastModified = true;
-  volatile boolean ignoreRange;
-  volatile boolean wrong416;
+  public volatile boolean etags = true;
+  public volatile boolean lastModified = true;
+  public volatile boolean ignoreRange;
+  public volatile boolean wrong416;
   /** Every n-th request is answered 503 (0: never). */
-  volatile int failEvery;
+  public volatile int failEvery;
 
-  RangeServer() throws IOException {
+  public RangeServer() throws IOException {
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     server.createContext("/", this::handle);
     server.setExecutor(executor);
@@ -56,17 +56,17 @@ final class RangeServer implements AutoCloseable {
   }
 
   /** Serves {@code file} as {@code /name}; a second put replaces the object (a new version). */
-  RangeServer put(String name, Path file) {
+  public RangeServer put(String name, Path file) {
     files.put("/" + name, file);
     generations.merge("/" + name, 1, Integer::sum);
     return this;
   }
 
-  URI uri(String name) {
+  public URI uri(String name) {
     return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/" + name);
   }
 
-  void resetCounts() {
+  public void resetCounts() {
     bytesSent.set(0);
     requests.set(0);
     paths.clear();
