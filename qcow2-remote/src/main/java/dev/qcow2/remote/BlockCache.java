@@ -38,6 +38,18 @@ final class BlockCache {
     return blocks.containsKey(block);
   }
 
+  /**
+   * How many blocks in a row, ending with {@code block}, are cached or being fetched (at most
+   * {@code max}); it does not count as a use of them.
+   */
+  synchronized int runEndingAt(long block, int max) {
+    int n = 0;
+    while (n < max && block - n >= 0 && blocks.containsKey(block - n)) {
+      n++;
+    }
+    return n;
+  }
+
   /** Forgets a failed fetch, so that a later read tries again. */
   synchronized void remove(long block, CompletableFuture<byte[]> fetch) {
     blocks.remove(block, fetch);

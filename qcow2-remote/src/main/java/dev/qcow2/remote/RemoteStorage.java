@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * {@link #MAX_REQUEST} bytes). Readers that need a block already being fetched wait for that fetch
  * instead of sending their own. Each caller fetches what it misses in its own thread, so parallel
  * callers (the converter's and hasher's workers) have as many requests in flight; sequential
- * readers are also served ahead by {@link ReadAhead}, on a pool of {@link
+ * scans are also served ahead ({@link ReadAhead}), on a pool of {@link
  * RemoteOptions#parallelRequests()} threads.
  *
  * <p>Memory stays bounded: the cache's blocks, plus the requests in flight.
@@ -49,7 +49,7 @@ public final class RemoteStorage implements Storage {
     this.cache = new BlockCache(blocks);
     // Read-ahead fills at most a quarter of the cache, so that it is read before it is evicted.
     long maxWindow = Math.min(options.readAhead(), (long) blocks * blockSize / 4);
-    this.readAhead = new ReadAhead(blockSize, 2L * blockSize, maxWindow);
+    this.readAhead = new ReadAhead((int) (maxWindow / blockSize));
     this.prefetcher = new ThreadPoolExecutor(
         options.parallelRequests(), options.parallelRequests(), 30, TimeUnit.SECONDS,
         new LinkedBlockingQueue<>(), Workers.named("remote-read-ahead"));
@@ -100,11 +100,20 @@ public final class RemoteStorage implements Storage {
       dst.put(block, offset, take);
       at += take;
     }
-    long[] ahead = readAhead.after(position, n);
-    if (ahead != null) {
-      prefetch(ahead[0], Math.min(ahead[1], length));
-    }
+    readAhead(last);
     return n;
+  }
+
+  /** Fetches ahead of a read that ended in block {@code last}, if it looks sequential. */
+  private void readAhead(long last) {
+    int window = readAhead.window(cache.runEndingAt(last, readAhead.longestRun()));
+    long lastBlock = (length - 1) >>> blockShift;
+    long end = Math.min(lastBlock, last + window);
+    // Nothing to do while the first half of the window is there already: requests stay large.
+    if (window == 0 || end <= last || cache.contains(Math.min(end, last + window / 2))) {
+      return;
+    }
+    prefetch(last + 1, end);
   }
 
   /**
@@ -159,13 +168,11 @@ public final class RemoteStorage implements Storage {
     }
   }
 
-  /** Claims the blocks of bytes {@code [from, to)} that no one has, and fetches them in the background. */
-  private void prefetch(long from, long to) {
-    if (prefetcher.isShutdown() || from >= to) {
+  /** Claims blocks {@code first..last} where no one has them, and fetches them in the background. */
+  private void prefetch(long first, long last) {
+    if (prefetcher.isShutdown()) {
       return;
     }
-    long first = from >>> blockShift;
-    long last = (to - 1) >>> blockShift;
     long b = first;
     while (b <= last) {
       if (cache.contains(b)) {

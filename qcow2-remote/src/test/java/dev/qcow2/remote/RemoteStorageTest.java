@@ -166,14 +166,25 @@ class RemoteStorageTest {
   }
 
   @Test
-  void readAheadFollowsSeveralStreams() {
-    ReadAhead ra = new ReadAhead(4096, 8192, 1 << 20);
-    assertNull(ra.after(0, 4096), "a first read starts a stream");
-    assertNull(ra.after(1 << 30, 4096), "so does a far one");
-    long[] first = ra.after(4096, 4096);
-    assertArrayEquals(new long[] {8192, 8192 + 8192}, first);
-    long[] far = ra.after((1 << 30) + 4096, 4096);
-    assertArrayEquals(new long[] {(1 << 30) + 8192, (1 << 30) + 8192 + 8192}, far);
-    assertNull(ra.after(100_000_000, 10), "a random read fetches nothing ahead");
+  void readAheadGrowsWithTheRunBehindARead() {
+    ReadAhead ra = new ReadAhead(64);
+    assertEquals(0, ra.window(1), "a lone block is no scan");
+    assertEquals(0, ra.window(2));
+    assertEquals(6, ra.window(3));
+    assertEquals(64, ra.window(40), "up to the limit");
+    assertEquals(32, ra.longestRun());
+    assertEquals(0, new ReadAhead(0).window(100), "no read-ahead asked for");
+  }
+
+  @Test
+  void theCacheMeasuresRunsWithoutUsingThem() {
+    BlockCache cache = new BlockCache(100);
+    for (long b : new long[] {3, 4, 5, 7}) {
+      cache.claim(b, CompletableFuture.completedFuture(new byte[1]));
+    }
+    assertEquals(3, cache.runEndingAt(5, 10));
+    assertEquals(2, cache.runEndingAt(5, 2));
+    assertEquals(0, cache.runEndingAt(6, 10));
+    assertEquals(1, cache.runEndingAt(7, 10));
   }
 }
