@@ -91,6 +91,18 @@ class RemoteCliTest {
     assertFailsInOneLine(server.uri("repo/none.qcow2") + ": not found (HTTP 404)", "info", server.uri("repo/none.qcow2").toString());
     assertFailsInOneLine(url + ": a remote image is read-only and cannot be repaired", "check", "-r", "all", url);
     assertFailsInOneLine("http://127.0.0.1:1/x y: not a valid URL (Illegal character in path at index 20)", "info", "http://127.0.0.1:1/x y");
+    Qemu.img(dir.resolve("repo"), "create", "-q", "-f", "qcow2", "-u", "-b", "../src.raw", "-F", "raw", "out.qcow2", "12M");
+    server.put("src.raw", dir.resolve("src.raw")).put("repo/out.qcow2", dir.resolve("repo/out.qcow2"));
+    String out = server.uri("repo/out.qcow2").toString();
+    for (String verb : new String[] {"convert", "info"}) {
+      server.resetCounts();
+      Cli.Result r = verb.equals("info") ? Cli.run("qcow2", "info", "--backing-chain", out)
+          : Cli.run("qcow2", "convert", "-O", "raw", out, dir.resolve("x.raw").toString());
+      assertEquals(1, r.exitCode(), verb);
+      assertEquals("qcow2: " + out + ": backing file name \"../src.raw\" holds a \"..\" segment: "
+          + "a remote image's backing file must lie in its own folder\n", r.stderr(), verb);
+      assertEquals(java.util.Set.of("/repo/out.qcow2"), server.paths, verb + " asked only for the image");
+    }
     server.ignoreRange = true;
     Cli.Result r = Cli.run("qcow2", "hash", url);
     assertEquals(1, r.exitCode());
