@@ -129,6 +129,60 @@ class HttpRangeSourceTest {
   }
 
   @Test
+  void connectionsResetInTheMiddleOfABodyAreRetried() throws Exception {
+    try (ServerSocket raw = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      Thread t = new Thread(() -> serveCuttingEveryOther(raw));
+      t.setDaemon(true);
+      t.start();
+      URI uri = URI.create("http://127.0.0.1:" + raw.getLocalPort() + "/object");
+      try (HttpRangeSource src = HttpRangeSource.open(uri, FAST)) {
+        ByteBuffer b = ByteBuffer.allocate(content.length);
+        for (int at = 0; at < content.length; at += 256 << 10) {
+          src.read(b.slice(at, 256 << 10), at);
+        }
+        assertArrayEquals(content, b.array());
+      }
+    }
+  }
+
+  /**
+   * A one-connection-at-a-time server of {@link #content} that resets every other connection
+   * halfway through its body (SO_LINGER 0: an RST, as a crashed peer sends).
+   */
+  private void serveCuttingEveryOther(ServerSocket raw) {
+    for (int n = 0; ; n++) {
+      try (Socket s = raw.accept()) {
+        java.io.BufferedReader in = new java.io.BufferedReader(
+            new java.io.InputStreamReader(s.getInputStream(), java.nio.charset.StandardCharsets.ISO_8859_1));
+        long first = 0;
+        long last = content.length - 1;
+        for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
+          if (line.toLowerCase(java.util.Locale.ROOT).startsWith("range: bytes=")) {
+            String[] r = line.substring(13).trim().split("-");
+            first = Long.parseLong(r[0]);
+            last = Long.parseLong(r[1]);
+          }
+        }
+        int len = (int) (last - first + 1);
+        java.io.OutputStream out = s.getOutputStream();
+        out.write(("HTTP/1.1 206 Partial Content\r\nContent-Length: " + len + "\r\nContent-Range: bytes "
+            + first + "-" + last + "/" + content.length + "\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n")
+            .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        boolean cut = n % 2 == 1;
+        out.write(content, (int) first, cut ? len / 2 : len);
+        out.flush();
+        if (cut) {
+          s.setSoLinger(true, 0);
+        }
+      } catch (IOException e) {
+        if (raw.isClosed()) {
+          return;
+        }
+      }
+    }
+  }
+
+  @Test
   void retriesAreCapped() throws IOException {
     server.failEvery = 1;
     try (HttpRangeSource src = HttpRangeSource.open(server.uri("object"), FAST)) {
