@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
@@ -120,82 +121,79 @@ public final class RemoteStorage implements Storage {
    * The futures of blocks {@code first..last}: the ones no one has yet are fetched here, in runs of
    * contiguous blocks, one request each; the others are being fetched or are cached already.
    */
-  private List<CompletableFuture<byte[]>> claimAndFetch(long first, long last) throws IOException {
+  private List<CompletableFuture<byte[]>> claimAndFetch(long first, long last) {
     List<CompletableFuture<byte[]>> parts = new ArrayList<>((int) (last - first + 1));
-    List<CompletableFuture<byte[]>> run = new ArrayList<>();
-    long runStart = -1;
-    List<long[]> runs = new ArrayList<>();
-    List<List<CompletableFuture<byte[]>>> runFutures = new ArrayList<>();
+    List<Run> mine = new ArrayList<>();
+    Run run = null;
     for (long b = first; b <= last; b++) {
-      CompletableFuture<byte[]> mine = new CompletableFuture<>();
-      CompletableFuture<byte[]> theirs = cache.claim(b, mine);
+      CompletableFuture<byte[]> fetch = new CompletableFuture<>();
+      CompletableFuture<byte[]> theirs = cache.claim(b, fetch);
       if (theirs != null) {
         parts.add(theirs);
         continue;
       }
-      parts.add(mine);
-      if (runStart < 0 || b != runStart + run.size() || run.size() == maxRequestBlocks) {
-        run = new ArrayList<>();
-        runStart = b;
-        runs.add(new long[] {b});
-        runFutures.add(run);
+      parts.add(fetch);
+      if (run == null || !run.continuesAt(b) || run.blocks.size() == maxRequestBlocks) {
+        run = new Run(b, new ArrayList<>());
+        mine.add(run);
       }
-      run.add(mine);
+      run.blocks.add(fetch);
     }
-    for (int i = 0; i < runs.size(); i++) {
-      fetch(runs.get(i)[0], runFutures.get(i));
+    for (Run r : mine) {
+      fetch(r);
     }
     return parts;
   }
 
-  /** Fetches blocks {@code from..} into {@code futures} (one per block), failing them all on error. */
-  private void fetch(long from, List<CompletableFuture<byte[]>> futures) {
-    long start = from << blockShift;
-    int bytes = (int) Math.min((long) futures.size() << blockShift, length - start);
-    try {
-      ByteBuffer buf = ByteBuffer.allocate(bytes);
-      source.read(buf, start);
-      byte[] all = buf.array();
-      for (int i = 0; i < futures.size(); i++) {
-        int off = i << blockShift;
-        futures.get(i).complete(Arrays.copyOfRange(all, off, Math.min(bytes, off + blockSize)));
+  /** Claims blocks {@code first..last} where no one has them, and fetches them in the background. */
+  private void prefetch(long first, long last) {
+    long b = first;
+    while (b <= last && !prefetcher.isShutdown()) {
+      Run run = new Run(b, new ArrayList<>());
+      while (b <= last && run.blocks.size() < maxRequestBlocks) {
+        CompletableFuture<byte[]> fetch = new CompletableFuture<>();
+        if (cache.claim(b, fetch) != null) {
+          break;
+        }
+        run.blocks.add(fetch);
+        b++;
       }
-    } catch (IOException | RuntimeException | Error e) {
-      for (int i = 0; i < futures.size(); i++) {
-        cache.remove(from + i, futures.get(i));
-        futures.get(i).completeExceptionally(e);
+      if (run.blocks.isEmpty()) {
+        b++; // cached or coming already
+        continue;
+      }
+      try {
+        prefetcher.execute(() -> fetch(run));
+      } catch (RejectedExecutionException e) {
+        fetch(run); // closed meanwhile: fails or completes here, never left pending
       }
     }
   }
 
-  /** Claims blocks {@code first..last} where no one has them, and fetches them in the background. */
-  private void prefetch(long first, long last) {
-    if (prefetcher.isShutdown()) {
-      return;
+  /** Fetches a run of blocks with one request, completing their futures or failing them all. */
+  private void fetch(Run run) {
+    long start = run.first << blockShift;
+    int bytes = (int) Math.min((long) run.blocks.size() << blockShift, length - start);
+    try {
+      ByteBuffer buf = ByteBuffer.allocate(bytes);
+      source.read(buf, start);
+      byte[] all = buf.array();
+      for (int i = 0; i < run.blocks.size(); i++) {
+        int off = i << blockShift;
+        run.blocks.get(i).complete(Arrays.copyOfRange(all, off, Math.min(bytes, off + blockSize)));
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      for (int i = 0; i < run.blocks.size(); i++) {
+        cache.remove(run.first + i, run.blocks.get(i));
+        run.blocks.get(i).completeExceptionally(e);
+      }
     }
-    long b = first;
-    while (b <= last) {
-      if (cache.contains(b)) {
-        b++;
-        continue;
-      }
-      long runStart = b;
-      List<CompletableFuture<byte[]>> run = new ArrayList<>();
-      while (b <= last && run.size() < maxRequestBlocks) {
-        CompletableFuture<byte[]> mine = new CompletableFuture<>();
-        if (cache.claim(b, mine) != null) {
-          break;
-        }
-        run.add(mine);
-        b++;
-      }
-      if (!run.isEmpty()) {
-        try {
-          prefetcher.execute(() -> fetch(runStart, run));
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-          fetch(runStart, run); // closed meanwhile: fails or completes here, never left pending
-        }
-      }
+  }
+
+  /** Contiguous blocks from {@code first}, claimed by one fetch: the futures of their bytes. */
+  private record Run(long first, List<CompletableFuture<byte[]>> blocks) {
+    boolean continuesAt(long block) {
+      return block == first + blocks.size();
     }
   }
 
