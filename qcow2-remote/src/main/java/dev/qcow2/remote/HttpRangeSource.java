@@ -44,12 +44,15 @@ public final class HttpRangeSource implements RangeSource {
     this.uri = uri;
     this.name = uri.toString();
     this.options = options;
-    this.client = HttpClient.newBuilder()
+    HttpClient.Builder client = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(options.connectTimeout())
         .followRedirects(HttpClient.Redirect.NEVER)
-        .proxy(new ProxyVariables(options.environment()))
-        .build();
+        .proxy(new ProxyVariables(options.environment()));
+    if (options.sslContext() != null) {
+      client.sslContext(options.sslContext());
+    }
+    this.client = client.build();
   }
 
   /** A source for {@code uri} (http or https); nothing is sent until the first read or {@link #length()}. */

@@ -2,6 +2,7 @@ package dev.qcow2.remote;
 
 import java.time.Duration;
 import java.util.Map;
+import javax.net.ssl.SSLContext;
 
 /**
  * How remote objects are read: the time limits and retries of each request, and the block cache,
@@ -19,6 +20,7 @@ public final class RemoteOptions {
   private final long readAhead;
   private final int parallelRequests;
   private final Map<String, String> environment;
+  private final SSLContext sslContext;
 
   private RemoteOptions(Builder b) {
     this.connectTimeout = b.connectTimeout;
@@ -31,6 +33,7 @@ public final class RemoteOptions {
     this.readAhead = b.readAhead;
     this.parallelRequests = b.parallelRequests;
     this.environment = Map.copyOf(b.environment);
+    this.sslContext = b.sslContext;
   }
 
   public static RemoteOptions defaults() {
@@ -91,6 +94,11 @@ public final class RemoteOptions {
     return environment;
   }
 
+  /** The TLS context of https connections (the certificates trusted), or null for the JDK's default. */
+  public SSLContext sslContext() {
+    return sslContext;
+  }
+
   @Override
   public String toString() {
     return "RemoteOptions[connectTimeout=" + connectTimeout + ", requestTimeout=" + requestTimeout
@@ -113,6 +121,7 @@ public final class RemoteOptions {
     private long readAhead = 16L << 20;
     private int parallelRequests = 8;
     private Map<String, String> environment = System.getenv();
+    private SSLContext sslContext;
 
     private Builder() {}
 
@@ -184,6 +193,12 @@ public final class RemoteOptions {
 
     public Builder environment(Map<String, String> env) {
       this.environment = Map.copyOf(env);
+      return this;
+    }
+
+    /** Trusts what {@code context} trusts for https (a private CA, say) instead of the JDK's default. */
+    public Builder sslContext(SSLContext context) {
+      this.sslContext = context;
       return this;
     }
 

@@ -23,8 +23,15 @@ final class Nginx implements AutoCloseable {
   private final Process process;
   private final Path accessLog;
   private final int port;
+  private final String scheme;
 
   Nginx(Path root, Path state) throws IOException, InterruptedException {
+    this(root, state, null, null);
+  }
+
+  /** With a certificate and its key (PEM), nginx serves https instead of http. */
+  Nginx(Path root, Path state, Path certificate, Path key) throws IOException, InterruptedException {
+    scheme = certificate == null ? "http" : "https";
     if (!Files.isExecutable(Path.of("/usr/sbin/nginx"))) {
       fail("nginx is not installed (apt-get install nginx-light)");
     }
@@ -49,7 +56,9 @@ final class Nginx implements AutoCloseable {
         "  uwsgi_temp_path " + state.resolve("uwsgi") + ";",
         "  scgi_temp_path " + state.resolve("scgi") + ";",
         "  server {",
-        "    listen 127.0.0.1:" + port + ";",
+        "    listen 127.0.0.1:" + port + (certificate == null ? ";" : " ssl;"),
+        certificate == null ? "" : "    ssl_certificate " + certificate + ";",
+        certificate == null ? "" : "    ssl_certificate_key " + key + ";",
         "    root " + root + ";",
         "  }",
         "}",
@@ -76,7 +85,7 @@ final class Nginx implements AutoCloseable {
   }
 
   URI uri(String path) {
-    return URI.create("http://127.0.0.1:" + port + "/" + path);
+    return URI.create(scheme + "://127.0.0.1:" + port + "/" + path);
   }
 
   /** The body bytes sent so far, from the access log (written as each answer ends). */

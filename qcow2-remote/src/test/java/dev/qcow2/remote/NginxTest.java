@@ -10,12 +10,19 @@ import dev.qcow2.hash.ContentHasher;
 import dev.qcow2.hash.HashAlgorithm;
 import dev.qcow2.testing.Qemu;
 import dev.qcow2.testing.TestData;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.FileTime;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -104,6 +111,43 @@ class NginxTest {
           () -> img.readFully(ByteBuffer.allocate((int) MiB), 6 * MiB));
       assertTrue(e.getMessage().startsWith(nginx.uri("img.qcow2") + ": changed while being read"), e.getMessage());
     }
+  }
+
+  @Test
+  void httpsWithTheCertificateTrustedAndRefusedOtherwise() throws Exception {
+    Path tls = Files.createDirectories(dir.resolve("tls"));
+    Qemu.run(tls, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "key.pem", "-out", "cert.pem");
+    TestData.writeRaw(dir.resolve("src.raw"), 6 * MiB, 12);
+    Qemu.img(www, "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", "../src.raw", "img.qcow2");
+    Path expected = Qemu.toRaw(www, "img.qcow2", "../expected.raw");
+    try (Nginx https = new Nginx(www, dir.resolve("nginx-tls"), tls.resolve("cert.pem"), tls.resolve("key.pem"))) {
+      RemoteOptions trusting = RemoteOptions.builder().environment(Map.of())
+          .retryDelay(Duration.ofMillis(1)).maxRetries(1).sslContext(trusting(tls.resolve("cert.pem"))).build();
+      try (DiskImage img = RemoteImages.open(https.uri("img.qcow2"), null, OpenOptions.defaults(), trusting)) {
+        RemoteImagesTest.assertReadsEqual(img, expected, 2);
+      }
+      // The JDK's default trust does not know a certificate made a moment ago.
+      RemoteObjectException e = assertThrowsExactly(RemoteObjectException.class, () -> RemoteImages.open(
+          https.uri("img.qcow2"), null, OpenOptions.defaults(), RemoteOptions.builder().environment(Map.of())
+              .retryDelay(Duration.ofMillis(1)).maxRetries(1).build()));
+      HttpRangeSourceTest.assertOneLineNaming(e, https.uri("img.qcow2"));
+      assertTrue(e.getMessage().contains("SSLHandshakeException"), e.getMessage());
+    }
+  }
+
+  private static SSLContext trusting(Path certificate) throws Exception {
+    KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+    store.load(null, null);
+    try (InputStream in = Files.newInputStream(certificate)) {
+      store.setCertificateEntry("test", CertificateFactory.getInstance("X.509").generateCertificate(in));
+    }
+    TrustManagerFactory tmf =
+        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(store);
+    SSLContext context = SSLContext.getInstance("TLS");
+    context.init(null, tmf.getTrustManagers(), null);
+    return context;
   }
 
   @Test
