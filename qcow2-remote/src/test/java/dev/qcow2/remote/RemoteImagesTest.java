@@ -143,6 +143,19 @@ class RemoteImagesTest {
   }
 
   @Test
+  void backingNamesResolveAsRelativeReferencesInTheImagesFolder() throws Exception {
+    URI image = URI.create("https://cdn.example/repo/v1/top.qcow2?X-Amz-Signature=abc#x");
+    assertEquals("https://cdn.example/repo/v1/base.qcow2", RemoteImages.resolveInFolder(image, "base.qcow2").toString());
+    assertEquals("https://cdn.example/repo/v1/my%20disk%3F.qcow2", RemoteImages.resolveInFolder(image, "my disk?.qcow2").toString());
+    assertEquals("https://cdn.example/repo/v1/sub/b.qcow2", RemoteImages.resolveInFolder(image, "./sub/b.qcow2").toString());
+    for (String refused : List.of("../b.qcow2", "/repo/v1/b.qcow2", "//other.example/repo/v1/b.qcow2", "a\\..\\b", "sub/../../b")) {
+      UnsupportedImageException e = assertThrowsExactly(UnsupportedImageException.class,
+          () -> RemoteImages.resolveInFolder(image, refused), refused);
+      assertEquals(Structure.BACKING_FILE_NAME, e.structure());
+    }
+  }
+
+  @Test
   void loopsAndDeepChainsAreRefused() throws Exception {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-u", "-b", "b.qcow2", "-F", "qcow2", "a.qcow2", "1M");
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-u", "-b", "a.qcow2", "-F", "qcow2", "b.qcow2", "1M");
