@@ -50,41 +50,46 @@ public final class ImageChecker {
 
   static CheckReport checkOnce(Path path) throws IOException {
     try (Qcow2Image img = openForCheck(path)) {
-      Storage storage = img.storage();
-      Header h = img.header();
-      ClusterGeometry g = img.geometry();
-      List<String> messages = new ArrayList<>();
-      Refcounts refcounts = new Refcounts(img.filename(), storage, h, g);
-      ReferenceWalk refs = ReferenceWalk.count(img.filename(), storage, h, g, img.l1(), img.snapshots(),
-          null, true, refcounts.table(), messages);
-      int corruptions = refs.corruptions();
-      // Metadata structures that share a cluster: -r all leaves them (and what lies in them) alone.
-      messages.addAll(refs.overlaps().values());
-      corruptions += refs.overlaps().size();
-      int leaks = 0;
-      long fileClusters = (storage.size() + g.clusterSize - 1) >>> g.clusterBits;
-      long clusters = Math.max(fileClusters, refs.highest() + 1);
-      long highest = -1;
-      for (long c = 0; c < clusters; c++) {
-        long stored = refcounts.get(c);
-        int referenced = refs.references(c);
-        if (stored != 0 || referenced != 0) {
-          highest = c;
-        }
-        if (Long.compareUnsigned(stored, referenced) < 0) {
-          messages.add("ERROR cluster " + c + " refcount=" + stored + " reference=" + referenced);
-          corruptions++;
-        } else if (Long.compareUnsigned(stored, referenced) > 0) {
-          messages.add("Leaked cluster " + c + " refcount=" + stored + " reference=" + referenced);
-          leaks++;
-        }
-      }
-      Stats stats = activeTables(img, refcounts, refs, messages);
-      corruptions += stats.copiedErrors;
-      long totalClusters = (h.size() + g.clusterSize - 1) >>> g.clusterBits;
-      return new CheckReport(img.filename(), corruptions, leaks, 0, 0, 0, (highest + 1) << g.clusterBits,
-          totalClusters, stats.allocated, stats.fragmented, stats.compressed, messages);
+      return check(img);
     }
+  }
+
+  /** Checks an open image, repairing nothing (for an image that is not a local file, say). */
+  public static CheckReport check(Qcow2Image img) throws IOException {
+    Storage storage = img.storage();
+    Header h = img.header();
+    ClusterGeometry g = img.geometry();
+    List<String> messages = new ArrayList<>();
+    Refcounts refcounts = new Refcounts(img.filename(), storage, h, g);
+    ReferenceWalk refs = ReferenceWalk.count(img.filename(), storage, h, g, img.l1(), img.snapshots(),
+        null, true, refcounts.table(), messages);
+    int corruptions = refs.corruptions();
+    // Metadata structures that share a cluster: -r all leaves them (and what lies in them) alone.
+    messages.addAll(refs.overlaps().values());
+    corruptions += refs.overlaps().size();
+    int leaks = 0;
+    long fileClusters = (storage.size() + g.clusterSize - 1) >>> g.clusterBits;
+    long clusters = Math.max(fileClusters, refs.highest() + 1);
+    long highest = -1;
+    for (long c = 0; c < clusters; c++) {
+      long stored = refcounts.get(c);
+      int referenced = refs.references(c);
+      if (stored != 0 || referenced != 0) {
+        highest = c;
+      }
+      if (Long.compareUnsigned(stored, referenced) < 0) {
+        messages.add("ERROR cluster " + c + " refcount=" + stored + " reference=" + referenced);
+        corruptions++;
+      } else if (Long.compareUnsigned(stored, referenced) > 0) {
+        messages.add("Leaked cluster " + c + " refcount=" + stored + " reference=" + referenced);
+        leaks++;
+      }
+    }
+    Stats stats = activeTables(img, refcounts, refs, messages);
+    corruptions += stats.copiedErrors;
+    long totalClusters = (h.size() + g.clusterSize - 1) >>> g.clusterBits;
+    return new CheckReport(img.filename(), corruptions, leaks, 0, 0, 0, (highest + 1) << g.clusterBits,
+        totalClusters, stats.allocated, stats.fragmented, stats.compressed, messages);
   }
 
   private static final class Stats {

@@ -47,8 +47,11 @@ public final class Qcow2Image implements DiskImage {
   /** An unallocated subcluster of an allocated cluster: host space exists, reads go below. */
   static final int UNALLOCATED_ALLOC = 5;
 
+  /** The image file, or null for an image opened from a storage with a {@link BackingOpener}. */
   private final Path path;
   private final String filename;
+  /** Opens the backing file of an image that is not a local file; null for a local file. */
+  private final BackingOpener opener;
   private final Storage storage;
   private final Storage dataStorage;
   private final String dataFileName;
@@ -96,11 +99,12 @@ public final class Qcow2Image implements DiskImage {
   }
 
   private Qcow2Image(
-      Path path, Storage storage, Header header, long fileSize, OpenOptions options,
-      BackingFiles.Chain chain, FileLock fileLock) throws IOException {
+      Path path, String filename, BackingOpener opener, Storage storage, Header header, long fileSize,
+      OpenOptions options, BackingFiles.Chain chain, FileLock fileLock) throws IOException {
     this.fileLock = fileLock;
     this.path = path;
-    this.filename = path.toString();
+    this.filename = filename;
+    this.opener = opener;
     this.storage = storage;
     this.header = header;
     this.fileSize = fileSize;
@@ -141,10 +145,17 @@ public final class Qcow2Image implements DiskImage {
               filename, Structure.EXTERNAL_DATA_FILE, 72, "is required but the image does not name it");
         }
         dataName = ext.text();
+        if (path == null) {
+          throw new UnsupportedImageException(filename, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(),
+              "is not followed for an image that is not a local file");
+        }
         data = BackingFiles.openDataFile(path, ext, options, options.writable());
       }
       String name = header.backingFileName();
-      if (name != null && !name.isEmpty() && options.openBacking()) {
+      if (name != null && !name.isEmpty() && options.openBacking() && opener != null) {
+        BackingFiles.checkPlainName(filename, Structure.BACKING_FILE_NAME, header.backingFileOffset(), name);
+        back = opener.open(name, backingFormat(), options.forBacking());
+      } else if (name != null && !name.isEmpty() && options.openBacking()) {
         back = BackingFiles.openBacking(path, header, name, backingFormat(), options, chain);
       }
     } catch (IOException | RuntimeException e) {
@@ -206,12 +217,12 @@ public final class Qcow2Image implements DiskImage {
         throw new FileSystemException(path.toString(), null, "image is already open for writing in this process");
       }
     } else if (writers != null && writers != UNCLAIMED) {
-      return open(path, new SharedStorage(writers), options, chain);
+      return open(path, path.toString(), null, new SharedStorage(writers), options, chain);
     }
     Storage storage = null;
     try {
       storage = Storage.open(path, options.writable());
-      Qcow2Image image = open(path, storage, options, chain);
+      Qcow2Image image = open(path, path.toString(), null, storage, options, chain);
       if (options.writable()) {
         image.registered = real;
         WRITERS.put(real, storage);
@@ -266,12 +277,21 @@ public final class Qcow2Image implements DiskImage {
    * named by the image are resolved against {@code path}.
    */
   public static Qcow2Image open(Path path, Storage storage, OpenOptions options) throws IOException {
-    return open(path, storage, options, new BackingFiles.Chain(0));
+    return open(path, path.toString(), null, storage, options, new BackingFiles.Chain(0));
   }
 
-  private static Qcow2Image open(
-      Path path, Storage storage, OpenOptions options, BackingFiles.Chain chain) throws IOException {
-    String name = path.toString();
+  /**
+   * Opens an image held by {@code storage}, which the image then owns, that is not a local file:
+   * {@code name} (a URL, say) names it in messages, and its backing file is opened by {@code
+   * backing}, never as a local path. An image that needs an external data file is refused.
+   */
+  public static Qcow2Image open(String name, Storage storage, OpenOptions options, BackingOpener backing)
+      throws IOException {
+    return open(null, name, backing, storage, options, new BackingFiles.Chain(0));
+  }
+
+  private static Qcow2Image open(Path path, String name, BackingOpener opener, Storage storage,
+      OpenOptions options, BackingFiles.Chain chain) throws IOException {
     long fileSize = storage.size();
     ByteBuffer first = ByteBuffer.allocate((int) Math.min(fileSize, 512));
     storage.read(first, 0);
@@ -285,7 +305,7 @@ public final class Qcow2Image implements DiskImage {
     }
     Header header = Header.parse(name, cluster0, fileSize, options);
     if (!options.writable()) {
-      return new Qcow2Image(path, storage, header, fileSize, options, chain, null);
+      return new Qcow2Image(path, name, opener, storage, header, fileSize, options, chain, null);
     }
     checkWritable(name, header);
     FileLock lock = lock(name, storage);
@@ -297,7 +317,7 @@ public final class Qcow2Image implements DiskImage {
         // backing chain): an image refused for any of those must be left as it was.
         BackingFiles.Chain probeChain = new BackingFiles.Chain(chain.depth);
         probeChain.seen.addAll(chain.seen);
-        new Qcow2Image(path, new SharedStorage(storage), header, fileSize,
+        new Qcow2Image(path, name, opener, new SharedStorage(storage), header, fileSize,
             options.toBuilder().writable(false).build(), probeChain, null).close();
         repairDirty(name, storage, header);
         cluster0.clear();
@@ -306,7 +326,7 @@ public final class Qcow2Image implements DiskImage {
         fileSize = storage.size();
         header = Header.parse(name, cluster0, fileSize, options);
       }
-      return new Qcow2Image(path, storage, header, fileSize, options, chain, lock);
+      return new Qcow2Image(path, name, opener, storage, header, fileSize, options, chain, lock);
     } catch (IOException | RuntimeException e) {
       if (lock != null) {
         try {
@@ -1054,6 +1074,7 @@ public final class Qcow2Image implements DiskImage {
     return backing;
   }
 
+  /** The image file, or null for an image opened with a {@link BackingOpener}. */
   public Path path() {
     return path;
   }
@@ -1090,10 +1111,11 @@ public final class Qcow2Image implements DiskImage {
         "qcow2",
         size,
         // An image on a storage of its own (in memory, say) has no host file to ask.
-        storage instanceof MemoryStorage ? storage.size() : HostFiles.allocatedBytes(path),
+        storage instanceof MemoryStorage || path == null ? storage.size() : HostFiles.allocatedBytes(path),
         g.clusterSize,
         backingName,
-        backingName == null ? null : BackingFiles.resolve(path, backingName).toString(),
+        backingName == null ? null
+            : opener != null ? opener.resolve(backingName) : BackingFiles.resolve(path, backingName).toString(),
         backingName == null ? null : backingFormat(),
         header.isDirty(),
         header.isCorrupt(),

@@ -60,8 +60,8 @@ final class CheckCommand extends Verb {
     if (format != null && !format.equals("qcow2")) {
       throw new UsageException("This image format does not support checks");
     }
-    Path path = Path.of(file);
-    CheckReport first = ImageChecker.check(path, ImageChecker.Repair.NONE);
+    Path path = Images.isRemote(file) ? null : Path.of(file);
+    CheckReport first = path == null ? Images.checkRemote(file, mode) : ImageChecker.check(path, ImageChecker.Repair.NONE);
     if (!quiet) {
       first.messages().forEach(m -> err.print(m + "\n"));
     }

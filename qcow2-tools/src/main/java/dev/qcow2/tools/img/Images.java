@@ -1,12 +1,19 @@
 package dev.qcow2.tools.img;
 
+import dev.qcow2.CheckReport;
 import dev.qcow2.DiskImage;
+import dev.qcow2.ImageChecker;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
 import dev.qcow2.RawImage;
+import dev.qcow2.remote.RangeSources;
+import dev.qcow2.remote.RemoteImages;
+import dev.qcow2.remote.RemoteOptions;
 import dev.qcow2.tools.cli.SizeParser;
 import dev.qcow2.tools.cli.UsageException;
 import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 
 /** Opening images for the verbs, with qemu-img's {@code -f} semantics. */
@@ -14,10 +21,17 @@ final class Images {
   private Images() {}
 
   /**
-   * Opens {@code file} read-only. Without a format the library detects it; {@code -f raw} reads
-   * even a qcow2 file as raw bytes, as qemu-img does.
+   * Opens {@code file} read-only: a local file, or an image on a web server when {@code file} is
+   * an http or https URL (read lazily, never downloaded). Without a format the library detects it;
+   * {@code -f raw} reads even a qcow2 file as raw bytes, as qemu-img does.
    */
   static DiskImage open(String file, String format, OpenOptions options) throws IOException {
+    if (isRemote(file)) {
+      if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
+        throw unknownDriver(format);
+      }
+      return RemoteImages.open(url(file), format, options, RemoteOptions.defaults());
+    }
     Path path = Path.of(file);
     if (format == null) {
       return DiskImage.open(path, options);
@@ -31,9 +45,35 @@ final class Images {
         }
         yield RawImage.open(path, false);
       }
-      default -> throw new IllegalArgumentException(
-          "Unknown driver '" + format + "' (only qcow2 and raw are supported)");
+      default -> throw unknownDriver(format);
     };
+  }
+
+  private static IllegalArgumentException unknownDriver(String format) {
+    return new IllegalArgumentException("Unknown driver '" + format + "' (only qcow2 and raw are supported)");
+  }
+
+  /** Whether {@code file} names a remote image (an http or https URL) rather than a local file. */
+  static boolean isRemote(String file) {
+    return RangeSources.isRemote(file);
+  }
+
+  private static URI url(String file) {
+    try {
+      return new URI(file);
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException(file + ": not a valid URL (" + e.getReason() + " at index " + e.getIndex() + ")");
+    }
+  }
+
+  /** qemu-img check of a remote image: read-only, so nothing can be repaired. */
+  static CheckReport checkRemote(String file, ImageChecker.Repair repair) throws IOException {
+    if (repair != ImageChecker.Repair.NONE) {
+      throw new IllegalArgumentException(file + ": a remote image is read-only and cannot be repaired");
+    }
+    try (DiskImage image = open(file, "qcow2", OpenOptions.builder().openBacking(false).build())) {
+      return ImageChecker.check((Qcow2Image) image);
+    }
   }
 
   static String checkOutput(String output) {

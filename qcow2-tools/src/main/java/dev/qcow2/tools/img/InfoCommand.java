@@ -73,6 +73,16 @@ final class InfoCommand extends Verb {
   private List<ImageInfo> collect() throws IOException {
     OpenOptions alone = OpenOptions.builder().openBacking(false).build();
     List<ImageInfo> chain = new ArrayList<>();
+    if (backingChain && Images.isRemote(file)) {
+      // The library opens a remote chain under its rules (backing files in the image's folder);
+      // opening each full backing name here would bypass them.
+      try (DiskImage top = Images.open(file, format, OpenOptions.defaults())) {
+        for (DiskImage image = top; image != null; image = image.backing()) {
+          chain.add(image.info());
+        }
+      }
+      return chain;
+    }
     Set<String> seen = new HashSet<>();
     String name = file;
     String fmt = format;

@@ -1,0 +1,234 @@
+package dev.qcow2.remote;
+
+import dev.qcow2.Storage;
+import dev.qcow2.parallel.Workers;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A read-only {@link Storage} over a {@link RangeSource}: the object is read in blocks of {@link
+ * RemoteOptions#blockSize()} bytes, fetched when a read first needs them and kept in a bounded LRU
+ * cache. A read that needs several missing blocks fetches them with one range request (up to
+ * {@link #MAX_REQUEST} bytes). Readers that need a block already being fetched wait for that fetch
+ * instead of sending their own. Each caller fetches what it misses in its own thread, so parallel
+ * callers (the converter's and hasher's workers) have as many requests in flight; sequential
+ * scans are also served ahead ({@link ReadAhead}), on a pool of {@link
+ * RemoteOptions#parallelRequests()} threads.
+ *
+ * <p>Memory stays bounded: the cache's blocks, plus the requests in flight.
+ *
+ * <p>Thread-safe. Closing the storage closes its source.
+ */
+public final class RemoteStorage implements Storage {
+  /** The largest range one request asks for. */
+  static final int MAX_REQUEST = 4 << 20;
+
+  private final RangeSource source;
+  private final long length;
+  private final int blockShift;
+  private final int blockSize;
+  private final int maxRequestBlocks;
+  private final BlockCache cache;
+  private final ReadAhead readAhead;
+  private final ThreadPoolExecutor prefetcher;
+
+  private RemoteStorage(RangeSource source, long length, RemoteOptions options) {
+    this.source = source;
+    this.length = length;
+    this.blockSize = options.blockSize();
+    this.blockShift = Integer.numberOfTrailingZeros(blockSize);
+    this.maxRequestBlocks = Math.max(1, MAX_REQUEST / blockSize);
+    int blocks = (int) Math.min(Integer.MAX_VALUE, Math.max(4L * maxRequestBlocks, options.cacheSize() / blockSize));
+    this.cache = new BlockCache(blocks);
+    // Read-ahead fills at most a quarter of the cache, so that it is read before it is evicted.
+    long maxWindow = Math.min(options.readAhead(), (long) blocks * blockSize / 4);
+    this.readAhead = new ReadAhead((int) (maxWindow / blockSize));
+    this.prefetcher = new ThreadPoolExecutor(
+        options.parallelRequests(), options.parallelRequests(), 30, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), Workers.named("remote-read-ahead"));
+    prefetcher.allowCoreThreadTimeOut(true);
+  }
+
+  /** A storage over {@code source}, which it then owns; learns the object's length (first contact). */
+  public static RemoteStorage open(RangeSource source, RemoteOptions options) throws IOException {
+    try {
+      return new RemoteStorage(source, source.length(), options);
+    } catch (IOException | RuntimeException e) {
+      try {
+        source.close();
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public String name() {
+    return source.name();
+  }
+
+  @Override
+  public long size() {
+    return length;
+  }
+
+  @Override
+  public int read(ByteBuffer dst, long position) throws IOException {
+    if (position < 0) {
+      throw new IllegalArgumentException(name() + ": negative position " + position);
+    }
+    if (position >= length || !dst.hasRemaining()) {
+      return 0;
+    }
+    int n = (int) Math.min(dst.remaining(), length - position);
+    long first = position >>> blockShift;
+    long last = (position + n - 1) >>> blockShift;
+    List<CompletableFuture<byte[]>> parts = claimAndFetch(first, last);
+    long at = position;
+    for (CompletableFuture<byte[]> part : parts) {
+      byte[] block = Workers.await(part, name() + ": reading");
+      int offset = (int) (at & (blockSize - 1));
+      int take = (int) Math.min(block.length - offset, position + n - at);
+      dst.put(block, offset, take);
+      at += take;
+    }
+    readAhead(last);
+    return n;
+  }
+
+  /** Fetches ahead of a read that ended in block {@code last}, if it looks sequential. */
+  private void readAhead(long last) {
+    int window = readAhead.window(cache.runEndingAt(last, readAhead.longestRun()));
+    long lastBlock = (length - 1) >>> blockShift;
+    long end = Math.min(lastBlock, last + window);
+    // Nothing to do while the first half of the window is there already: requests stay large.
+    if (window == 0 || end <= last || cache.contains(Math.min(end, last + window / 2))) {
+      return;
+    }
+    prefetch(last + 1, end);
+  }
+
+  /**
+   * The futures of blocks {@code first..last}: the ones no one has yet are fetched here, in runs of
+   * contiguous blocks, one request each; the others are being fetched or are cached already.
+   */
+  private List<CompletableFuture<byte[]>> claimAndFetch(long first, long last) {
+    List<CompletableFuture<byte[]>> parts = new ArrayList<>((int) (last - first + 1));
+    List<Run> mine = new ArrayList<>();
+    Run run = null;
+    for (long b = first; b <= last; b++) {
+      CompletableFuture<byte[]> fetch = new CompletableFuture<>();
+      CompletableFuture<byte[]> theirs = cache.claim(b, fetch);
+      if (theirs != null) {
+        parts.add(theirs);
+        continue;
+      }
+      parts.add(fetch);
+      if (run == null || !run.continuesAt(b) || run.blocks.size() == maxRequestBlocks) {
+        run = new Run(b, new ArrayList<>());
+        mine.add(run);
+      }
+      run.blocks.add(fetch);
+    }
+    for (Run r : mine) {
+      fetch(r);
+    }
+    return parts;
+  }
+
+  /** Claims blocks {@code first..last} where no one has them, and fetches them in the background. */
+  private void prefetch(long first, long last) {
+    long b = first;
+    while (b <= last && !prefetcher.isShutdown()) {
+      Run run = new Run(b, new ArrayList<>());
+      while (b <= last && run.blocks.size() < maxRequestBlocks) {
+        CompletableFuture<byte[]> fetch = new CompletableFuture<>();
+        if (cache.claim(b, fetch) != null) {
+          break;
+        }
+        run.blocks.add(fetch);
+        b++;
+      }
+      if (run.blocks.isEmpty()) {
+        b++; // cached or coming already
+        continue;
+      }
+      try {
+        prefetcher.execute(() -> fetch(run));
+      } catch (RejectedExecutionException e) {
+        fetch(run); // closed meanwhile: fails or completes here, never left pending
+      }
+    }
+  }
+
+  /** Fetches a run of blocks with one request, completing their futures or failing them all. */
+  private void fetch(Run run) {
+    long start = run.first << blockShift;
+    int bytes = (int) Math.min((long) run.blocks.size() << blockShift, length - start);
+    try {
+      ByteBuffer buf = ByteBuffer.allocate(bytes);
+      source.read(buf, start);
+      byte[] all = buf.array();
+      for (int i = 0; i < run.blocks.size(); i++) {
+        int off = i << blockShift;
+        run.blocks.get(i).complete(Arrays.copyOfRange(all, off, Math.min(bytes, off + blockSize)));
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      for (int i = 0; i < run.blocks.size(); i++) {
+        cache.remove(run.first + i, run.blocks.get(i));
+        run.blocks.get(i).completeExceptionally(e);
+      }
+    }
+  }
+
+  /** Contiguous blocks from {@code first}, claimed by one fetch: the futures of their bytes. */
+  private record Run(long first, List<CompletableFuture<byte[]>> blocks) {
+    boolean continuesAt(long block) {
+      return block == first + blocks.size();
+    }
+  }
+
+  @Override
+  public void write(ByteBuffer src, long position) throws IOException {
+    throw readOnly();
+  }
+
+  @Override
+  public void force() {
+    // Nothing is ever written.
+  }
+
+  @Override
+  public void truncate(long size) throws IOException {
+    throw readOnly();
+  }
+
+  private IOException readOnly() {
+    return new IOException(name() + ": a remote object is read-only");
+  }
+
+  @Override
+  public boolean isReadOnly() {
+    return true;
+  }
+
+  @Override
+  public void close() throws IOException {
+    prefetcher.shutdown();
+    source.close();
+  }
+
+  @Override
+  public String toString() {
+    return "RemoteStorage[" + name() + ", " + length + " bytes, " + cache.size() + " blocks cached]";
+  }
+}
