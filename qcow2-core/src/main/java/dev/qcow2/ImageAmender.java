@@ -202,11 +202,11 @@ final class ImageAmender {
   }
 
   private static boolean hasCompressedClusters(Qcow2Image image) throws IOException {
-    if (scan(image, image.l1(), Qcow2Image.OFLAG_COMPRESSED)) {
+    if (scan(image, image.l1(), true)) {
       return true;
     }
     for (Snapshot s : image.snapshots()) {
-      if (scan(image, readL1(image, s), Qcow2Image.OFLAG_COMPRESSED)) {
+      if (scan(image, readL1(image, s), true)) {
         return true;
       }
     }
@@ -214,23 +214,22 @@ final class ImageAmender {
   }
 
   private static boolean hasZeroEntries(Qcow2Image image, long[] l1) throws IOException {
-    return scan(image, l1, Qcow2Image.OFLAG_ZERO);
+    return scan(image, l1, false);
   }
 
-  /** Whether some L2 entry reached from {@code l1} has {@code bit} (compressed entries count only for that bit). */
-  private static boolean scan(Qcow2Image image, long[] l1, long bit) throws IOException {
+  /** Whether some L2 entry reached from {@code l1} is compressed, or (if not {@code compressed}) has the zero flag. */
+  private static boolean scan(Qcow2Image image, long[] l1, boolean compressed) throws IOException {
     ClusterGeometry g = image.geometry();
     int k = g.extendedL2 ? 2 : 1;
     for (int i = 0; i < l1.length; i++) {
-      long l2 = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      long l2 = L1Entry.l2Offset(l1[i]);
       if (l2 == 0) {
         continue;
       }
       long[] table = image.l2Cache().get(l2);
       for (int j = 0; j < g.l2Entries; j++) {
         long e = table[k * j];
-        boolean compressed = (e & Qcow2Image.OFLAG_COMPRESSED) != 0;
-        if (bit == Qcow2Image.OFLAG_COMPRESSED ? compressed : !compressed && (e & bit) != 0) {
+        if (compressed ? L2Entry.isCompressed(e) : !L2Entry.isCompressed(e) && L2Entry.hasZeroFlag(e)) {
           return true;
         }
       }

@@ -113,8 +113,8 @@ final class ImageWriter {
   private long[] l2ForWrite(int l1Index) throws IOException {
     long[] l1 = image.l1();
     long entry = l1[l1Index];
-    long offset = entry & Qcow2Image.L1E_OFFSET_MASK;
-    if (offset != 0 && (entry & Qcow2Image.OFLAG_COPIED) != 0) {
+    long offset = L1Entry.l2Offset(entry);
+    if (offset != 0 && L1Entry.isCopied(entry)) {
       long[] t = image.l2Table(l1Index, offset);
       cache.markDirty(offset);
       return t;
@@ -130,7 +130,7 @@ final class ImageWriter {
     }
     long fresh = allocate(1);
     cache.putNew(fresh, table);
-    l1[l1Index] = fresh | Qcow2Image.OFLAG_COPIED;
+    l1[l1Index] = L1Entry.owned(fresh);
     dirtyL1.add(l1Index);
     return table;
   }
@@ -155,18 +155,12 @@ final class ImageWriter {
     if (external) {
       return; // an external data file's clusters are not refcounted
     }
-    if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0) {
-      int shift = 62 - (g.clusterBits - 8);
-      long offset = entry & ((1L << shift) - 1);
-      long sectors = ((entry >>> shift) & ((1L << (g.clusterBits - 8)) - 1)) + 1;
-      long start = offset & ~511L;
-      long end = start + sectors * 512;
-      long first = start >>> g.clusterBits;
-      long last = (end - 1) >>> g.clusterBits;
-      refcounts.free(first, last - first + 1);
+    if (L2Entry.isCompressed(entry)) {
+      refcounts.free(CompressedDescriptor.firstCluster(entry, g.clusterBits),
+          CompressedDescriptor.clusterCount(entry, g.clusterBits));
       return;
     }
-    long host = entry & Qcow2Image.L2E_OFFSET_MASK;
+    long host = L2Entry.hostOffset(entry);
     if (host != 0) {
       refcounts.free(host >>> g.clusterBits, 1);
     }
@@ -233,9 +227,9 @@ final class ImageWriter {
       if (firstHost < 0) {
         release(table[index]);
       }
-      table[index] = (host + ((long) i << g.clusterBits)) | Qcow2Image.OFLAG_COPIED;
+      table[index] = L2Entry.owned(host + ((long) i << g.clusterBits));
       if (g.extendedL2) {
-        table[index + 1] = 0xffffffffL; // every subcluster allocated, none zero
+        table[index + 1] = SubclusterBitmap.ALL_ALLOCATED;
       }
     }
     src.position(src.position() + bytes);
@@ -247,10 +241,7 @@ final class ImageWriter {
    * external data file offset 0 is a real cluster, told from an unallocated one by COPIED.
    */
   private long ownedHost(long entry) {
-    long host = entry & Qcow2Image.L2E_OFFSET_MASK;
-    boolean owned = (host != 0 || external)
-        && (entry & (Qcow2Image.OFLAG_COPIED | Qcow2Image.OFLAG_COMPRESSED)) == Qcow2Image.OFLAG_COPIED;
-    return owned ? host : -1;
+    return L2Entry.isOwned(entry, external) ? L2Entry.hostOffset(entry) : -1;
   }
 
   private void writeInCluster(ByteBuffer data, long guest) throws IOException {
@@ -264,13 +255,12 @@ final class ImageWriter {
       return;
     }
     long entry = table[l2Index];
-    long host = entry & Qcow2Image.L2E_OFFSET_MASK;
-    boolean compressed = (entry & Qcow2Image.OFLAG_COMPRESSED) != 0;
-    boolean owned = !compressed && (host != 0 || external) && (entry & Qcow2Image.OFLAG_COPIED) != 0;
+    long host = L2Entry.hostOffset(entry);
+    boolean owned = L2Entry.isOwned(entry, external);
     if (owned) {
       image.checkedHost(host, l1Index, l2Index);
     }
-    if (owned && (entry & Qcow2Image.OFLAG_ZERO) == 0) {
+    if (owned && !L2Entry.hasZeroFlag(entry)) {
       writeData(data, host + inCluster);
       return;
     }
@@ -284,7 +274,7 @@ final class ImageWriter {
         // Past the end of the file the rest of the cluster is a hole: it reads zeros unwritten.
         writeData(data, target + inCluster);
         release(entry);
-        table[l2Index] = target | Qcow2Image.OFLAG_COPIED;
+        table[l2Index] = L2Entry.owned(target);
         return;
       }
     }
@@ -303,7 +293,7 @@ final class ImageWriter {
     if (!owned) {
       release(entry);
     }
-    table[l2Index] = target | Qcow2Image.OFLAG_COPIED;
+    table[l2Index] = L2Entry.owned(target);
   }
 
   /**
@@ -315,19 +305,17 @@ final class ImageWriter {
     long clusterStart = guest - inCluster;
     int first = inCluster >>> g.subclusterBits;
     int last = (inCluster + data.remaining() - 1) >>> g.subclusterBits;
-    long touched = ((1L << (last + 1)) - 1) & ~((1L << first) - 1);
+    long touched = SubclusterBitmap.range(first, last);
     long entry = table[2 * l2Index];
     long bitmap = table[2 * l2Index + 1];
-    long host = entry & Qcow2Image.L2E_OFFSET_MASK;
-    boolean compressed = (entry & Qcow2Image.OFLAG_COMPRESSED) != 0;
-    boolean owned = !compressed && (host != 0 || external) && (entry & Qcow2Image.OFLAG_COPIED) != 0;
+    long host = L2Entry.hostOffset(entry);
+    boolean compressed = L2Entry.isCompressed(entry);
+    boolean owned = L2Entry.isOwned(entry, external);
     if (owned) {
       image.checkedHost(host, g.l1Index(guest), l2Index);
     }
-    long alloc = bitmap & 0xffffffffL;
-    long zero = bitmap >>> 32;
 
-    if (!compressed && (owned || (host == 0 && (entry & Qcow2Image.OFLAG_COPIED) == 0))) {
+    if (!compressed && (owned || (host == 0 && !L2Entry.isCopied(entry)))) {
       // Fill only the touched subclusters, from what they read as now, then add the data.
       int from = first << g.subclusterBits;
       int to = (last + 1) << g.subclusterBits;
@@ -342,8 +330,9 @@ final class ImageWriter {
       }
       long target = owned ? host : dataHost(clusterStart, 1);
       writeData(content, target + from);
-      table[2 * l2Index] = target | Qcow2Image.OFLAG_COPIED;
-      table[2 * l2Index + 1] = ((zero & ~touched) << 32) | (alloc | touched);
+      table[2 * l2Index] = L2Entry.owned(target);
+      table[2 * l2Index + 1] = SubclusterBitmap.of(
+          SubclusterBitmap.allocated(bitmap) | touched, SubclusterBitmap.zero(bitmap) & ~touched);
       return;
     }
     // A shared or compressed cluster: copy all of it into a cluster of our own.
@@ -354,8 +343,8 @@ final class ImageWriter {
     long target = dataHost(clusterStart, 1);
     writeData(content, target);
     release(entry);
-    table[2 * l2Index] = target | Qcow2Image.OFLAG_COPIED;
-    table[2 * l2Index + 1] = 0xffffffffL;
+    table[2 * l2Index] = L2Entry.owned(target);
+    table[2 * l2Index + 1] = SubclusterBitmap.ALL_ALLOCATED;
   }
 
   /**
@@ -363,10 +352,10 @@ final class ImageWriter {
    * unallocated one with nothing below it.
    */
   private boolean readsZero(long entry, long clusterStart) {
-    if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0 || (entry & Qcow2Image.L2E_OFFSET_MASK) != 0) {
+    if (L2Entry.holdsHostSpace(entry)) {
       return false;
     }
-    if (!g.extendedL2 && (entry & Qcow2Image.OFLAG_ZERO) != 0) {
+    if (!g.extendedL2 && L2Entry.hasZeroFlag(entry)) {
       return true;
     }
     DiskImage below = image.backing();
@@ -413,7 +402,7 @@ final class ImageWriter {
       int count = (int) Math.min(g.l2Entries - c % g.l2Entries, clusters - c);
       long host = dataHost(c << g.clusterBits, count);
       for (int i = 0; i < count; i++) {
-        table[k * (int) ((c + i) % g.l2Entries)] = (host + ((long) i << g.clusterBits)) | Qcow2Image.OFLAG_COPIED;
+        table[k * (int) ((c + i) % g.l2Entries)] = L2Entry.owned(host + ((long) i << g.clusterBits));
       }
       long end = host + ((long) count << g.clusterBits);
       if (zeros != null) {
@@ -483,11 +472,11 @@ final class ImageWriter {
     int l2Index = g.l2Index(guest);
     if (g.extendedL2) {
       release(table[2 * l2Index]);
-      table[2 * l2Index] = 0;
-      table[2 * l2Index + 1] = 0xffffffffL << 32;
+      table[2 * l2Index] = L2Entry.UNALLOCATED;
+      table[2 * l2Index + 1] = SubclusterBitmap.ALL_ZERO;
     } else {
       release(table[l2Index]);
-      table[l2Index] = Qcow2Image.OFLAG_ZERO;
+      table[l2Index] = L2Entry.ZERO;
     }
   }
 
@@ -497,19 +486,17 @@ final class ImageWriter {
     int l2Index = g.l2Index(guest);
     int inCluster = g.offsetInCluster(guest);
     long entry = table[2 * l2Index];
-    if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0
-        || ((entry & Qcow2Image.L2E_OFFSET_MASK) != 0 && (entry & Qcow2Image.OFLAG_COPIED) == 0)) {
+    if (L2Entry.isCompressed(entry) || (L2Entry.hostOffset(entry) != 0 && !L2Entry.isCopied(entry))) {
       // Compressed or shared: take a copy of our own first, then zero within it.
       writeZeroBytes(guest, n);
       return;
     }
     int first = inCluster >>> g.subclusterBits;
     int last = (inCluster + n - 1) >>> g.subclusterBits;
-    long touched = ((1L << (last + 1)) - 1) & ~((1L << first) - 1);
+    long touched = SubclusterBitmap.range(first, last);
     long bitmap = table[2 * l2Index + 1];
-    long alloc = (bitmap & 0xffffffffL) & ~touched;
-    long zero = (bitmap >>> 32) | touched;
-    table[2 * l2Index + 1] = (zero << 32) | alloc;
+    table[2 * l2Index + 1] = SubclusterBitmap.of(
+        SubclusterBitmap.allocated(bitmap) & ~touched, SubclusterBitmap.zero(bitmap) | touched);
   }
 
   /**
@@ -550,24 +537,24 @@ final class ImageWriter {
   private void discardCluster(long guest) throws IOException {
     int l1Index = g.l1Index(guest);
     long[] l1 = image.l1();
-    if ((l1[l1Index] & Qcow2Image.L1E_OFFSET_MASK) == 0 && image.backing() == null) {
+    if (L1Entry.l2Offset(l1[l1Index]) == 0 && image.backing() == null) {
       return; // Nothing allocated and nothing below.
     }
-    if ((l1[l1Index] & Qcow2Image.L1E_OFFSET_MASK) == 0 && !v3) {
+    if (L1Entry.l2Offset(l1[l1Index]) == 0 && !v3) {
       return; // Unallocated in version 2 already reads zeros (there is no backing file).
     }
     long[] table = l2ForWrite(l1Index);
     int l2Index = g.l2Index(guest);
     int k = g.extendedL2 ? 2 : 1;
     long entry = table[k * l2Index];
-    boolean allocated = (entry & (Qcow2Image.OFLAG_COMPRESSED | Qcow2Image.L2E_OFFSET_MASK)) != 0;
+    boolean allocated = L2Entry.holdsHostSpace(entry);
     release(entry);
     if (image.backing() != null || allocated) {
       if (g.extendedL2) {
-        table[2 * l2Index] = 0;
-        table[2 * l2Index + 1] = 0xffffffffL << 32;
+        table[2 * l2Index] = L2Entry.UNALLOCATED;
+        table[2 * l2Index + 1] = SubclusterBitmap.ALL_ZERO;
       } else {
-        table[l2Index] = v3 ? Qcow2Image.OFLAG_ZERO : 0;
+        table[l2Index] = v3 ? L2Entry.ZERO : L2Entry.UNALLOCATED;
       }
     } else {
       table[k * l2Index] = 0;
@@ -589,7 +576,7 @@ final class ImageWriter {
     long[] l1 = image.l1();
     int k = g.extendedL2 ? 2 : 1;
     for (int i = 0; i < l1.length; i++) {
-      if ((l1[i] & Qcow2Image.L1E_OFFSET_MASK) == 0) {
+      if (L1Entry.l2Offset(l1[i]) == 0) {
         continue;
       }
       long[] table = l2ForWrite(i);
@@ -643,9 +630,7 @@ final class ImageWriter {
     int l2Index = g.l2Index(guest);
     int k = g.extendedL2 ? 2 : 1;
     release(table[k * l2Index]);
-    int shift = 62 - (g.clusterBits - 8);
-    long sectors = ((offset + size - 1) >>> 9) - (offset >>> 9);
-    table[k * l2Index] = Qcow2Image.OFLAG_COMPRESSED | (sectors << shift) | offset;
+    table[k * l2Index] = CompressedDescriptor.entry(offset, size, g.clusterBits);
     if (g.extendedL2) {
       table[2 * l2Index + 1] = 0;
     }
@@ -736,7 +721,7 @@ final class ImageWriter {
     int k = g.extendedL2 ? 2 : 1;
     long keepTables = g.l1EntriesFor(newSize);
     for (int i = 0; i < l1.length; i++) {
-      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      long l2Offset = L1Entry.l2Offset(l1[i]);
       long tableStart = (long) i * g.bytesPerL2Table();
       if (l2Offset == 0 || tableStart + g.bytesPerL2Table() <= firstGone) {
         continue;

@@ -32,12 +32,6 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * in the external data file for data clusters).
  */
 public final class Qcow2Image implements DiskImage {
-  static final long L1E_OFFSET_MASK = 0x00fffffffffffe00L;
-  static final long L2E_OFFSET_MASK = 0x00fffffffffffe00L;
-  static final long OFLAG_COPIED = 1L << 63;
-  static final long OFLAG_COMPRESSED = 1L << 62;
-  static final long OFLAG_ZERO = 1L;
-
   // Kinds of a run of guest bytes in this image alone, as qemu's subcluster types.
   static final int UNALLOCATED = 0;
   static final int ZERO_PLAIN = 1;
@@ -389,36 +383,34 @@ public final class Qcow2Image implements DiskImage {
    * kind alone for units that have no host offset.
    */
   private long unit(long entry, long bitmap, int subcluster, int l1Index, int l2Index) throws CorruptImageException {
-    if ((entry & OFLAG_COMPRESSED) != 0) {
+    if (L2Entry.isCompressed(entry)) {
       if (g.extendedL2 && bitmap != 0) {
         throw corruptL2Entry(l1Index, l2Index, "is compressed but has a non-zero subcluster bitmap");
       }
       return COMPRESSED;
     }
-    long offset = entry & L2E_OFFSET_MASK;
-    boolean allocated = offset != 0 || (dataFileName != null && (entry & OFLAG_COPIED) != 0);
+    long offset = L2Entry.hostOffset(entry);
+    boolean allocated = offset != 0 || (dataFileName != null && L2Entry.isCopied(entry));
     if (!g.extendedL2) {
-      if ((entry & OFLAG_ZERO) != 0) {
+      if (L2Entry.hasZeroFlag(entry)) {
         return offset != 0 ? checkedHost(offset, l1Index, l2Index) | ZERO_ALLOC : ZERO_PLAIN;
       }
       return allocated ? checkedHost(offset, l1Index, l2Index) | NORMAL : UNALLOCATED;
     }
-    long allocBits = bitmap & 0xffffffffL;
-    long zeroBits = bitmap >>> 32;
     if (allocated) {
-      if ((allocBits & zeroBits) != 0) {
+      if ((SubclusterBitmap.allocated(bitmap) & SubclusterBitmap.zero(bitmap)) != 0) {
         throw corruptL2Entry(l1Index, l2Index, "has subclusters marked both allocated and zero");
       }
       long host = checkedHost(offset, l1Index, l2Index) + ((long) subcluster << g.subclusterBits);
-      if ((zeroBits & (1L << subcluster)) != 0) {
+      if (SubclusterBitmap.isZero(bitmap, subcluster)) {
         return host | ZERO_ALLOC;
       }
-      return (allocBits & (1L << subcluster)) != 0 ? host | NORMAL : host | UNALLOCATED_ALLOC;
+      return SubclusterBitmap.isAllocated(bitmap, subcluster) ? host | NORMAL : host | UNALLOCATED_ALLOC;
     }
-    if (allocBits != 0) {
+    if (SubclusterBitmap.allocated(bitmap) != 0) {
       throw corruptL2Entry(l1Index, l2Index, "is unallocated but has allocated subclusters");
     }
-    return (zeroBits & (1L << subcluster)) != 0 ? ZERO_PLAIN : UNALLOCATED;
+    return SubclusterBitmap.isZero(bitmap, subcluster) ? ZERO_PLAIN : UNALLOCATED;
   }
 
   long checkedHost(long offset, int l1Index, int l2Index) throws CorruptImageException {
@@ -432,7 +424,7 @@ public final class Qcow2Image implements DiskImage {
   }
 
   private CorruptImageException corruptL2Entry(int l1Index, int l2Index, String problem) {
-    long l2Offset = l1()[l1Index] & L1E_OFFSET_MASK;
+    long l2Offset = L1Entry.l2Offset(l1()[l1Index]);
     return new CorruptImageException(
         filename, Structure.L2_TABLE, l2Offset + (long) l2Index * g.l2EntryBytes,
         "entry " + problem + " (L1 index " + l1Index + ", L2 index " + l2Index + ")");
@@ -460,11 +452,11 @@ public final class Qcow2Image implements DiskImage {
     long limit = Math.min(maxLength, perTable - (guestOffset & (perTable - 1)));
     int l1Index = g.l1Index(guestOffset);
     long[] l1 = this.l1;
-    long l2Offset = l1[l1Index] & L1E_OFFSET_MASK;
+    long l2Offset = L1Entry.l2Offset(l1[l1Index]);
     if (l2Offset == 0) {
       // Whole L2 tables missing in a row are one run, so sparse disks map in few steps.
       long length = limit;
-      for (int i = l1Index + 1; length < maxLength && i < l1.length && (l1[i] & L1E_OFFSET_MASK) == 0; i++) {
+      for (int i = l1Index + 1; length < maxLength && i < l1.length && L1Entry.l2Offset(l1[i]) == 0; i++) {
         length = Math.min(maxLength, length + perTable);
       }
       return new Run(UNALLOCATED, length, -1, 0);
@@ -601,11 +593,9 @@ public final class Qcow2Image implements DiskImage {
 
   /** Reads and inflates the compressed cluster that {@code descriptor} names into {@code out}. */
   private void decompress(long descriptor, ReadState state, ByteBuffer out) throws IOException {
-    int csizeShift = 62 - (g.clusterBits - 8);
-    long hostOffset = descriptor & ((1L << csizeShift) - 1);
-    long sectors = ((descriptor >>> csizeShift) & ((1L << (g.clusterBits - 8)) - 1)) + 1;
-    int csize = (int) (sectors * 512 - (hostOffset & 511));
-    if (hostOffset >= (1L << 56) || hostOffset >= fileSize) {
+    long hostOffset = CompressedDescriptor.hostOffset(descriptor, g.clusterBits);
+    int csize = CompressedDescriptor.compressedSize(descriptor, g.clusterBits);
+    if (hostOffset > CompressedDescriptor.MAX_HOST_OFFSET || hostOffset >= fileSize) {
       throw new CorruptImageException(
           filename, Structure.COMPRESSED_CLUSTER, hostOffset,
           "descriptor 0x" + Long.toHexString(descriptor) + " points past the end of the file");
