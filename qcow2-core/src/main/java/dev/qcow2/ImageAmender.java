@@ -82,22 +82,26 @@ final class ImageAmender {
     fixed.clear();
     if (order != h.refcountOrder()) {
       // rebuild() moved the table: take its new place from the file.
-      ByteBuffer moved = ByteBuffer.allocate(12);
-      storage.readOrZero(moved, 48);
-      fixed.putLong(48, moved.getLong(0)).putInt(56, moved.getInt(8));
+      ByteBuffer moved = ByteBuffer.allocate(Header.V2_HEADER_LENGTH);
+      storage.readOrZero(moved, 0);
+      for (Header.Field f : new Header.Field[] {Header.Field.REFCOUNT_TABLE_OFFSET, Header.Field.REFCOUNT_TABLE_CLUSTERS}) {
+        f.put(fixed, 0, f.get(moved, 0));
+      }
     }
-    fixed.putInt(4, version);
+    Header.Field.VERSION.put(fixed, 0, version);
     int headerLength;
     if (version >= 3) {
       headerLength = h.version() >= 3 ? now.headerLength() : 112;
       long incompatible = h.version() >= 3 ? now.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY : 0;
       long compatible = (h.version() >= 3 ? now.compatibleFeatures() : 0) & ~FeatureBits.COMPAT_LAZY_REFCOUNTS;
-      fixed.putLong(72, incompatible).putLong(80, compatible | (lazy ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0));
+      Header.Field.INCOMPATIBLE_FEATURES.put(fixed, 0, incompatible);
+      Header.Field.COMPATIBLE_FEATURES.put(fixed, 0, compatible | (lazy ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0));
       if (h.version() < 3) {
-        fixed.putLong(88, 0);
-        fixed.put(104, (byte) 0);
+        Header.Field.AUTOCLEAR_FEATURES.put(fixed, 0, 0);
+        fixed.put(Header.V3_MIN_HEADER_LENGTH, (byte) 0); // compression_type zlib
       }
-      fixed.putInt(96, order).putInt(100, headerLength);
+      Header.Field.REFCOUNT_ORDER.put(fixed, 0, order);
+      Header.Field.HEADER_LENGTH.put(fixed, 0, headerLength);
     } else {
       headerLength = Header.V2_HEADER_LENGTH;
     }
@@ -131,36 +135,7 @@ final class ImageAmender {
       fixed.limit(headerLength);
     }
     fixed.position(0);
-    ByteBuffer cluster = headerCluster(name, g.clusterSize, fixed, extensions, backing);
-    storage.write(cluster, 0);
-    storage.force();
-  }
-
-  /**
-   * Cluster 0: the header fields as given, the extensions, the end marker and the backing file
-   * name (whose offset and length are set at 8 and 16).
-   */
-  static ByteBuffer headerCluster(String image, int clusterSize, ByteBuffer fields, List<HeaderExtension> extensions,
-      String backing) {
-    byte[] nameBytes = backing == null ? new byte[0] : backing.getBytes(StandardCharsets.UTF_8);
-    int needed = fields.remaining() + 8 + nameBytes.length;
-    for (HeaderExtension e : extensions) {
-      needed += 8 + ((e.data().length + 7) & ~7);
-    }
-    if (needed > clusterSize || nameBytes.length > Header.MAX_BACKING_FILE_NAME) {
-      throw new IllegalArgumentException(image + ": backing file name '" + backing + "' is too long for the header");
-    }
-    ByteBuffer b = ByteBuffer.allocate(clusterSize);
-    b.put(fields.duplicate());
-    for (HeaderExtension e : extensions) {
-      b.putInt(e.type()).putInt(e.data().length).put(e.data());
-      b.position(b.position() + ((8 - e.data().length % 8) % 8));
-    }
-    b.putInt(HeaderExtension.END).putInt(0);
-    b.putLong(8, backing == null ? 0 : b.position());
-    b.putInt(16, nameBytes.length);
-    b.put(nameBytes);
-    return b.clear();
+    HeaderUpdate.rewriteCluster(storage, name, g.clusterSize, fixed, extensions, backing);
   }
 
   private static String formatOf(Header h) {

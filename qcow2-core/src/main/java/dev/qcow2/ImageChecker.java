@@ -32,9 +32,10 @@ public final class ImageChecker {
     CheckReport first = checkOnce(path);
     boolean flagged;
     try (Storage s = Storage.open(path, false)) {
-      ByteBuffer f = ByteBuffer.allocate(8);
-      s.readOrZero(f, 72);
-      flagged = (f.getLong(0) & (FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY)) != 0
+      Header.Field bits = Header.Field.INCOMPATIBLE_FEATURES;
+      ByteBuffer f = ByteBuffer.allocate(bits.width);
+      s.readOrZero(f, bits.offset);
+      flagged = (bits.get(f, bits.offset) & (FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY)) != 0
           && first.corruptions() == 0 && repair == Repair.ALL;
     }
     if (repair == Repair.NONE || (first.isClean() && !flagged)) {
@@ -312,8 +313,8 @@ public final class ImageChecker {
       }
       out.force();
       // 4. The image is consistent again.
-      writeLong(out, 72, h.incompatibleFeatures() & ~(FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY));
-      out.force();
+      new HeaderUpdate().incompatibleFeatures(
+          h.incompatibleFeatures() & ~(FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY)).writeTo(out);
     }
     return new int[] {corruptionsFixed, leaksFixed};
   }
@@ -363,12 +364,8 @@ public final class ImageChecker {
       int dropped = h.nbSnapshots() - keptCount;
       if (dropped > 0) {
         out.write(kept.flip(), h.snapshotsOffset());
-        ByteBuffer count = ByteBuffer.allocate(4).putInt(0, keptCount);
-        out.write(count, 60);
-        if (keptCount == 0) {
-          writeLong(out, 64, 0);
-        }
         out.force();
+        new HeaderUpdate().snapshotTable(keptCount, keptCount == 0 ? 0 : h.snapshotsOffset()).writeTo(out);
       }
       return dropped;
     }

@@ -73,8 +73,7 @@ final class ImageWriter {
   }
 
   private void writeIncompatibleFeatures(long bits) throws IOException {
-    storage.write(ByteBuffer.allocate(8).putLong(0, bits), 72);
-    storage.force();
+    image.updateHeader(new HeaderUpdate().incompatibleFeatures(bits));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -698,10 +697,7 @@ final class ImageWriter {
       }
       l1Offset = newOffset;
     }
-    ByteBuffer fields = ByteBuffer.allocate(24);
-    fields.putLong(0, newSize).putInt(8, 0).putInt(12, newL1.length).putLong(16, l1Offset);
-    storage.write(fields, 24);
-    storage.force();
+    image.updateHeader(new HeaderUpdate().size(newSize).l1Table(newL1.length, l1Offset));
     image.resized(newSize, newL1, l1Offset);
     flush(); // now the old table may be freed
   }
@@ -753,8 +749,7 @@ final class ImageWriter {
       flushIfCacheFull();
     }
     flush();
-    storage.write(ByteBuffer.allocate(8).putLong(0, newSize), 24);
-    storage.force();
+    image.updateHeader(new HeaderUpdate().size(newSize));
     image.resized(newSize, l1, image.l1TableOffset());
     flush(); // now the dropped clusters may be freed
   }

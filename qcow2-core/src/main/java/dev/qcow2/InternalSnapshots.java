@@ -308,7 +308,7 @@ final class InternalSnapshots {
 
   /**
    * Writes {@code table} to new clusters, makes everything durable, then switches the header's
-   * nb_snapshots and snapshots_offset (bytes 60 to 71) in one write; the old table's clusters are
+   * nb_snapshots and snapshots_offset in one write; the old table's clusters are
    * freed after that.
    */
   private void replaceTable(byte[] table, int count) throws IOException {
@@ -325,10 +325,8 @@ final class InternalSnapshots {
     }
     writer.flush();
     storage.force();
-    ByteBuffer fields = ByteBuffer.allocate(12).putInt(0, count).putLong(4, offset);
-    storage.write(fields, 60);
-    storage.force();
-    image.snapshotsChanged(count, offset);
+    image.updateHeader(new HeaderUpdate().snapshotTable(count, offset));
+    image.snapshotsChanged();
     if (oldClusters > 0) {
       refcounts.free(oldOffset >>> g.clusterBits, oldClusters);
       writer.flush();

@@ -170,8 +170,7 @@ public final class Qcow2Image implements DiskImage {
     // We keep a raw data file raw; every other autoclear bit (the bitmaps') we would let go stale.
     long keep = header.autoclearFeatures() & (dataFileName != null ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
     if (header.autoclearFeatures() != keep) {
-      storage.write(ByteBuffer.allocate(8).putLong(0, keep), 88);
-      storage.force();
+      updateHeader(new HeaderUpdate().autoclearFeatures(keep));
     }
     this.refcounts = new Refcounts(filename, storage, header, g);
     this.writer = new ImageWriter(this, refcounts);
@@ -319,9 +318,7 @@ public final class Qcow2Image implements DiskImage {
     List<Snapshot> snapshots = SnapshotTable.read(name, storage, header, g, storage.size());
     ReferenceWalk refs = ReferenceWalk.count(name, storage, header, g, l1, snapshots, null, false, new long[0]);
     Refcounts.rebuild(name, storage, header, g, refs);
-    ByteBuffer features = ByteBuffer.allocate(8).putLong(0, header.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY);
-    storage.write(features, 72);
-    storage.force();
+    new HeaderUpdate().incompatibleFeatures(header.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY).writeTo(storage);
   }
 
   /** Reads {@code entries} big-endian 64-bit table entries at {@code offset} (past the end: zeros). */
@@ -849,9 +846,7 @@ public final class Qcow2Image implements DiskImage {
             extensions.add(e);
           }
         }
-        ByteBuffer b = ImageAmender.headerCluster(path.toString(), image.g.clusterSize, fields.flip(), extensions, name);
-        image.storage.write(b, 0);
-        image.storage.force();
+        HeaderUpdate.rewriteCluster(image.storage, path.toString(), image.g.clusterSize, fields.flip(), extensions, name);
       } finally {
         image.lock.writeLock().unlock();
       }
@@ -969,14 +964,14 @@ public final class Qcow2Image implements DiskImage {
     return l1TableOffset;
   }
 
-  /** After a resize: the new size, and the new L1 table if it moved. */
-  /** After the snapshot table moved: the header and the list as they now are on disk. */
-  void snapshotsChanged(int count, long tableOffset) throws IOException {
-    Header h = header;
-    header = new Header(h.version(), h.backingFileOffset(), h.backingFileSize(), h.clusterBits(), size,
-        h.cryptMethod(), l1.length, l1TableOffset, h.refcountTableOffset(), h.refcountTableClusters(), count,
-        tableOffset, h.incompatibleFeatures(), h.compatibleFeatures(), h.autoclearFeatures(), h.refcountOrder(),
-        h.headerLength(), h.compressionType(), h.extensions(), h.backingFileName());
+  /** Writes changed header fields durably (see {@link HeaderUpdate}) and keeps {@link #header} as the file has it. */
+  void updateHeader(HeaderUpdate update) throws IOException {
+    update.writeTo(storage);
+    header = update.applyTo(header);
+  }
+
+  /** After the header names a new snapshot table: the list as it now is on disk. */
+  void snapshotsChanged() throws IOException {
     snapshots = SnapshotTable.read(filename, storage, header, g, Math.max(fileSize, storage.size()));
   }
 
