@@ -29,6 +29,38 @@ final class ImageAmender {
     }
   }
 
+  /** As {@link Qcow2Image#setBackingFile}: the header cluster rewritten with the new name and format. */
+  static void setBackingFile(Path path, String name, String format) throws IOException {
+    if (name != null && name.isEmpty()) {
+      name = null;
+    }
+    if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
+      throw new IllegalArgumentException("backing format must be qcow2 or raw: " + format);
+    }
+    try (Qcow2Image image = Qcow2Image.open(path, OpenOptions.builder().writable(true).openBacking(false).build())) {
+      image.lock().writeLock().lock();
+      try {
+        image.writer().flush();
+        Header h = image.header();
+        ByteBuffer fields = ByteBuffer.allocate(h.headerLength());
+        image.storage().readOrZero(fields, 0);
+        List<HeaderExtension> extensions = new ArrayList<>();
+        if (name != null && format != null) {
+          extensions.add(new HeaderExtension(HeaderExtension.BACKING_FORMAT, 0,
+              format.getBytes(StandardCharsets.UTF_8)));
+        }
+        for (HeaderExtension e : h.extensions()) {
+          if (e.type() != HeaderExtension.BACKING_FORMAT) {
+            extensions.add(e);
+          }
+        }
+        HeaderUpdate.rewriteCluster(image.storage(), path.toString(), image.clusterSize(), fields.flip(), extensions, name);
+      } finally {
+        image.lock().writeLock().unlock();
+      }
+    }
+  }
+
   private static void amendOpen(Qcow2Image image, AmendOptions o) throws IOException {
     Header h = image.header();
     String name = image.filename();
@@ -159,12 +191,12 @@ final class ImageAmender {
     ByteBuffer zeros = ByteBuffer.allocate(g.clusterSize);
     long size = image.size();
     for (long at = 0; at < size; ) {
-      Qcow2Image.Run run = image.lookup(at, size - at);
+      ClusterMap.Run run = image.clusterMap().lookup(at, size - at);
       long n = run.length();
-      if (run.kind() == Qcow2Image.ZERO_ALLOC || run.kind() == Qcow2Image.ZERO_PLAIN) {
+      if (run.kind() == ClusterMap.ZERO_ALLOC || run.kind() == ClusterMap.ZERO_PLAIN) {
         for (long c = at; c < at + n; c += g.clusterSize) {
           int len = (int) Math.min(g.clusterSize, size - c);
-          if (run.kind() == Qcow2Image.ZERO_PLAIN && image.backing() == null) {
+          if (run.kind() == ClusterMap.ZERO_PLAIN && image.backing() == null) {
             image.writer().discard(c, len);
           } else {
             image.writer().write(zeros.clear().limit(len), c);

@@ -155,7 +155,7 @@ public final class ImageChecker {
   }
 
   private static long[] readL2(Storage storage, long offset, ClusterGeometry g) throws IOException {
-    return Qcow2Image.readTable(storage, offset, g.clusterSize / 8);
+    return ClusterMap.readTable(storage, offset, g.clusterSize / 8);
   }
 
 
@@ -231,7 +231,7 @@ public final class ImageChecker {
       // qemu only reports them.
       corruptionsFixed += clearBroken(out, g, fileSize, h.l1TableOffset(), l1);
       for (Snapshot snapshot : snapshots) {
-        long[] snapshotL1 = Qcow2Image.readTable(out, snapshot.l1TableOffset(), snapshot.l1Size());
+        long[] snapshotL1 = ClusterMap.readTable(out, snapshot.l1TableOffset(), snapshot.l1Size());
         corruptionsFixed += clearBroken(out, g, fileSize, snapshot.l1TableOffset(), snapshotL1);
       }
       out.force();

@@ -15,6 +15,37 @@ import java.nio.file.StandardOpenOption;
 final class ImageCreator {
   private ImageCreator() {}
 
+  /** As {@link Qcow2Image#create(Path, CreateOptions, OpenOptions)}: writes the image, opens it, preallocates. */
+  static Qcow2Image create(Path path, CreateOptions options, OpenOptions openOptions) throws IOException {
+    if (Files.exists(path) && WriterRegistry.isOpenForWriting(path.toRealPath())) {
+      throw new java.nio.file.FileSystemException(path.toString(), null, "image is already open for writing in this process");
+    }
+    if (openOptions.readsSnapshot()) {
+      // Refused before anything is written: a new image has no snapshot, and is opened writable.
+      throw new IllegalArgumentException(path + ": a new image is opened writable, not at a snapshot");
+    }
+    write(path, options);
+    Qcow2Image image = Qcow2Image.open(path, openOptions.toBuilder().writable(true).build());
+    CreateOptions.Preallocation prealloc = options.preallocation();
+    if (options.dataFileRaw() && prealloc == CreateOptions.Preallocation.OFF) {
+      // A raw data file must map every guest cluster to itself, as qemu-img create makes it.
+      prealloc = CreateOptions.Preallocation.METADATA;
+    }
+    if (prealloc != CreateOptions.Preallocation.OFF) {
+      try {
+        image.writer().preallocate(prealloc);
+      } catch (IOException | RuntimeException e) {
+        try {
+          image.close();
+        } catch (IOException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        throw e;
+      }
+    }
+    return image;
+  }
+
   static void write(Path path, CreateOptions o) throws IOException {
     if (o.dataFile() != null) {
       // The data file holds the guest's bytes at their guest offsets, as a sparse file.

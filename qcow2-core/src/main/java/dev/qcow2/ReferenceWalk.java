@@ -286,7 +286,7 @@ final class ReferenceWalk {
       }
       throw new CorruptImageException(image, what, offset, "lies outside the file or is not cluster-aligned");
     }
-    return Qcow2Image.readTable(storage, offset, entries);
+    return ClusterMap.readTable(storage, offset, entries);
   }
 
   /** One more reference to every host cluster that [offset, offset + bytes) touches. */
