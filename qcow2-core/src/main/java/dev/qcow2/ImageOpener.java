@@ -38,13 +38,7 @@ final class ImageOpener {
       }
       return image;
     } catch (IOException | RuntimeException e) {
-      if (storage != null) {
-        try {
-          storage.close();
-        } catch (IOException suppressed) {
-          e.addSuppressed(suppressed);
-        }
-      }
+      closeQuietly(storage, e);
       if (options.writable()) {
         WriterRegistry.abandon(real);
       }
@@ -138,5 +132,52 @@ final class ImageOpener {
     ReferenceWalk refs = ReferenceWalk.count(name, storage, header, g, l1, snapshots, null, false, new long[0]);
     Refcounts.rebuild(name, storage, header, g, refs);
     new HeaderUpdate().incompatibleFeatures(header.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY).writeTo(storage);
+  }
+
+  /** The files an image names beside itself: its external data file and its backing image. */
+  record Neighbours(Storage data, String dataName, DiskImage backing) {
+    /** Closes both after {@code primary}, which keeps any failure to close as suppressed. */
+    void closeAfter(Throwable primary) {
+      closeQuietly(data, primary);
+      closeQuietly(backing, primary);
+    }
+  }
+
+  /** Opens the external data file and the backing image that {@code header} names, as asked. */
+  static Neighbours openNeighbours(Path path, Header header, String backingFormat, OpenOptions options,
+      BackingFiles.Chain chain) throws IOException {
+    Storage data = null;
+    String dataName = null;
+    DiskImage back = null;
+    try {
+      if (header.hasExternalDataFile()) {
+        HeaderExtension ext = header.extension(HeaderExtension.EXTERNAL_DATA_FILE);
+        if (ext == null) {
+          throw new UnsupportedImageException(
+              path.toString(), Structure.EXTERNAL_DATA_FILE, 72, "is required but the image does not name it");
+        }
+        dataName = ext.text();
+        data = BackingFiles.openDataFile(path, ext, options, options.writable());
+      }
+      String name = header.backingFileName();
+      if (name != null && !name.isEmpty() && options.openBacking()) {
+        back = BackingFiles.openBacking(path, header, name, backingFormat, options, chain);
+      }
+    } catch (IOException | RuntimeException e) {
+      new Neighbours(data, dataName, back).closeAfter(e);
+      throw e;
+    }
+    return new Neighbours(data, dataName, back);
+  }
+
+  private static void closeQuietly(java.io.Closeable c, Throwable primary) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (IOException e) {
+      primary.addSuppressed(e);
+    }
   }
 }

@@ -59,7 +59,8 @@ public final class Qcow2Image implements DiskImage {
   private Path registered;
   private Refcounts refcounts;
   private ImageWriter writer;
-  private boolean closed;
+  /** Set by {@link #close}; read without the lock on read-only images. */
+  private volatile boolean closed;
 
   Qcow2Image(
       Path path, Storage storage, Header header, long fileSize, OpenOptions options,
@@ -80,32 +81,11 @@ public final class Qcow2Image implements DiskImage {
     this.l2Cache = new L2Cache(options.l2CacheSize(), g.clusterSize, tables, this::loadL2);
     this.bitmaps = BitmapDirectory.read(filename, storage, header, g, fileSize);
 
-    Storage data = null;
-    String dataName = null;
-    DiskImage back = null;
-    try {
-      if (header.hasExternalDataFile()) {
-        HeaderExtension ext = header.extension(HeaderExtension.EXTERNAL_DATA_FILE);
-        if (ext == null) {
-          throw new UnsupportedImageException(
-              filename, Structure.EXTERNAL_DATA_FILE, 72, "is required but the image does not name it");
-        }
-        dataName = ext.text();
-        data = BackingFiles.openDataFile(path, ext, options, options.writable());
-      }
-      String name = header.backingFileName();
-      if (name != null && !name.isEmpty() && options.openBacking()) {
-        back = BackingFiles.openBacking(path, header, name, backingFormat(), options, chain);
-      }
-    } catch (IOException | RuntimeException e) {
-      closeQuietly(data, e);
-      closeQuietly(back, e);
-      throw e;
-    }
-    this.dataStorage = data != null ? data : storage;
-    this.dataFileName = dataName;
-    this.backing = back;
-    this.clusterMap = new ClusterMap(this, g, l2Cache, dataName != null);
+    ImageOpener.Neighbours neighbours = ImageOpener.openNeighbours(path, header, backingFormat(), options, chain);
+    this.dataStorage = neighbours.data() != null ? neighbours.data() : storage;
+    this.dataFileName = neighbours.dataName();
+    this.backing = neighbours.backing();
+    this.clusterMap = new ClusterMap(this, g, l2Cache, dataFileName != null);
     this.reader = new ImageReader(this, g, clusterMap,
         new CompressedClusterReader(this, g, storage, header.compressionType()));
     this.writable = options.writable();
@@ -113,8 +93,7 @@ public final class Qcow2Image implements DiskImage {
       try {
         prepareForWriting();
       } catch (IOException | RuntimeException e) {
-        closeQuietly(data, e);
-        closeQuietly(back, e);
+        neighbours.closeAfter(e);
         throw e;
       }
     }
@@ -169,23 +148,53 @@ public final class Qcow2Image implements DiskImage {
   // ---------------------------------------------------------------------------------------------
   // Reading
 
+  /** @throws IllegalStateException if the image is closed */
   @Override
   public int read(ByteBuffer dst, long offset) throws IOException {
-    if (!writable) {
-      return reader.read(dst, offset);
-    }
-    lock.readLock().lock();
+    lockForReading();
     try {
-      checkOpen();
       return reader.read(dst, offset);
     } finally {
-      lock.readLock().unlock();
+      unlockForReading();
     }
   }
 
+  /**
+   * The status of the run at {@code offset}; safe while other threads write, like {@link #read}.
+   *
+   * @throws IllegalStateException if the image is closed
+   */
   @Override
   public BlockStatus blockStatus(long offset, long maxLength) throws IOException {
-    return reader.blockStatus(offset, maxLength);
+    lockForReading();
+    try {
+      return reader.blockStatus(offset, maxLength);
+    } finally {
+      unlockForReading();
+    }
+  }
+
+  /**
+   * Reads and block status look tables up: on a writable image they share its lock, so that they
+   * never meet a table (or an L2 entry and its subcluster bitmap) half changed. A closed image
+   * refuses them, read-only or not.
+   */
+  private void lockForReading() {
+    if (writable) {
+      lock.readLock().lock();
+    }
+    try {
+      checkOpen();
+    } catch (RuntimeException e) {
+      unlockForReading();
+      throw e;
+    }
+  }
+
+  private void unlockForReading() {
+    if (writable) {
+      lock.readLock().unlock();
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -605,7 +614,12 @@ public final class Qcow2Image implements DiskImage {
   @Override
   public void close() throws IOException {
     IOException failure = null;
-    if (writable) {
+    if (!writable) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    } else {
       lock.writeLock().lock();
       try {
         if (closed) {
@@ -649,17 +663,6 @@ public final class Qcow2Image implements DiskImage {
     }
     if (failure != null) {
       throw failure;
-    }
-  }
-
-  private static void closeQuietly(java.io.Closeable c, Throwable primary) {
-    if (c == null) {
-      return;
-    }
-    try {
-      c.close();
-    } catch (IOException e) {
-      primary.addSuppressed(e);
     }
   }
 
