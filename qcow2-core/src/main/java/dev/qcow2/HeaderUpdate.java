@@ -47,7 +47,7 @@ final class HeaderUpdate {
     return set(Header.Field.NB_SNAPSHOTS, count);
   }
 
-  /** Version 3 only, as every feature field. */
+  /** Version 3 only, as every feature field and the refcount order. */
   HeaderUpdate incompatibleFeatures(long bits) {
     return set(Header.Field.INCOMPATIBLE_FEATURES, bits);
   }
@@ -71,6 +71,14 @@ final class HeaderUpdate {
     for (Header.Field f : values.keySet()) {
       from = Math.min(from, f.offset);
       to = Math.max(to, f.offset + f.width);
+    }
+    if (to > Header.V2_HEADER_LENGTH) {
+      // A version 2 header ends at byte 72, where its extensions begin.
+      ByteBuffer version = ByteBuffer.allocate(Header.Field.VERSION.width);
+      storage.readOrZero(version, Header.Field.VERSION.offset);
+      if (Header.Field.VERSION.get(version, Header.Field.VERSION.offset) < 3) {
+        throw new IllegalStateException(storage.name() + ": a version 2 header has no " + values.keySet());
+      }
     }
     ByteBuffer span = ByteBuffer.allocate(to - from);
     storage.readOrZero(span, from);

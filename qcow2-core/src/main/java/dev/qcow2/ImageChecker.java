@@ -312,9 +312,11 @@ public final class ImageChecker {
         }
       }
       out.force();
-      // 4. The image is consistent again.
-      new HeaderUpdate().incompatibleFeatures(
-          h.incompatibleFeatures() & ~(FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY)).writeTo(out);
+      // 4. The image is consistent again (version 2 has no such bits: its extensions start there).
+      if (h.version() >= 3) {
+        new HeaderUpdate().incompatibleFeatures(
+            h.incompatibleFeatures() & ~(FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY)).writeTo(out);
+      }
     }
     return new int[] {corruptionsFixed, leaksFixed};
   }
