@@ -35,7 +35,7 @@ public final class Qcow2Image implements DiskImage {
   private final Storage storage;
   private final Storage dataStorage;
   private final String dataFileName;
-  /** Replaced (never changed) when snapshots are created or deleted. */
+  /** As the file holds it; replaced (never changed) by {@link #updateHeader}. */
   private volatile Header header;
   private final ClusterGeometry g;
   /** The active L1 table; replaced (not changed in size) when a resize grows it. */
@@ -489,6 +489,7 @@ public final class Qcow2Image implements DiskImage {
     return lock;
   }
 
+  /** After a resize: the new size, and the new L1 table if it moved. */
   void resized(long newSize, long[] newL1, long newL1Offset) {
     this.l1 = newL1;
     this.l1TableOffset = newL1Offset;
