@@ -178,7 +178,7 @@ public final class ForwardWriter {
     }
     long l2Offset = dataEnd();
     for (int i = nextTable(0); i >= 0; i = nextTable(i + 1)) {
-      head.putLong((int) (l1Offset + (long) i * 8), l2Offset | Qcow2Image.OFLAG_COPIED);
+      head.putLong((int) (l1Offset + (long) i * 8), L1Entry.owned(l2Offset));
       l2Offset += cs;
     }
     return head.clear();
@@ -438,7 +438,7 @@ public final class ForwardWriter {
         current[0] = l1;
       }
       int index = guest & (g.l2Entries - 1);
-      long entry = length == cs ? host | Qcow2Image.OFLAG_COPIED : compressedEntry(host, length);
+      long entry = length == cs ? L2Entry.owned(host) : CompressedDescriptor.entry(host, length, g.clusterBits);
       table.putLong(index * k * 8, entry);
       if (g.extendedL2 && length == cs) {
         // Every subcluster allocated: the whole cluster was written.
@@ -450,12 +450,6 @@ public final class ForwardWriter {
     }
   }
 
-  /** The L2 entry of compressed bytes: the host offset and the 512-byte sectors they reach. */
-  private long compressedEntry(long host, int length) {
-    int shift = 62 - (g.clusterBits - 8);
-    long sectors = ((host + length - 1) >>> 9) - (host >>> 9);
-    return Qcow2Image.OFLAG_COMPRESSED | (sectors << shift) | host;
-  }
 
   /** The refcount blocks: one reference per structure cluster, per plain or compressed cluster touching a data cluster. */
   private void writeRefcountBlocks(WritableByteChannel out) throws IOException {

@@ -48,6 +48,48 @@ record Header(
     List<HeaderExtension> extensions,
     String backingFileName) {
 
+  /**
+   * The fixed fields that change after an image is created, where they lie and how wide they
+   * are: the one map of those offsets, for {@link #parse} and for {@link HeaderUpdate}.
+   */
+  enum Field {
+    VERSION(0x04, 4),
+    SIZE(0x18, 8),
+    L1_SIZE(0x24, 4),
+    L1_TABLE_OFFSET(0x28, 8),
+    REFCOUNT_TABLE_OFFSET(0x30, 8),
+    REFCOUNT_TABLE_CLUSTERS(0x38, 4),
+    NB_SNAPSHOTS(0x3c, 4),
+    SNAPSHOTS_OFFSET(0x40, 8),
+    INCOMPATIBLE_FEATURES(0x48, 8),
+    COMPATIBLE_FEATURES(0x50, 8),
+    AUTOCLEAR_FEATURES(0x58, 8),
+    REFCOUNT_ORDER(0x60, 4),
+    HEADER_LENGTH(0x64, 4);
+
+    final int offset;
+    final int width;
+
+    Field(int offset, int width) {
+      this.offset = offset;
+      this.width = width;
+    }
+
+    /** The field's value in {@code b}, which starts at byte {@code base} of the header. */
+    long get(ByteBuffer b, int base) {
+      return width == 8 ? b.getLong(offset - base) : b.getInt(offset - base);
+    }
+
+    /** Puts {@code value} into {@code b}, which starts at byte {@code base} of the header. */
+    void put(ByteBuffer b, int base, long value) {
+      if (width == 8) {
+        b.putLong(offset - base, value);
+      } else {
+        b.putInt(offset - base, (int) value);
+      }
+    }
+  }
+
   static final int MAGIC = 0x514649fb;
   static final int V2_HEADER_LENGTH = 72;
   static final int V3_MIN_HEADER_LENGTH = 104;
@@ -125,14 +167,14 @@ record Header(
     long backingFileOffset = b.getLong(8);
     int backingFileSize = b.getInt(16);
     int clusterBits = b.getInt(20);
-    long size = b.getLong(24);
+    long size = Field.SIZE.get(b, 0);
     int cryptMethod = b.getInt(32);
-    int l1Size = b.getInt(36);
-    long l1TableOffset = b.getLong(40);
-    long refcountTableOffset = b.getLong(48);
-    int refcountTableClusters = b.getInt(56);
-    int nbSnapshots = b.getInt(60);
-    long snapshotsOffset = b.getLong(64);
+    int l1Size = (int) Field.L1_SIZE.get(b, 0);
+    long l1TableOffset = Field.L1_TABLE_OFFSET.get(b, 0);
+    long refcountTableOffset = Field.REFCOUNT_TABLE_OFFSET.get(b, 0);
+    int refcountTableClusters = (int) Field.REFCOUNT_TABLE_CLUSTERS.get(b, 0);
+    int nbSnapshots = (int) Field.NB_SNAPSHOTS.get(b, 0);
+    long snapshotsOffset = Field.SNAPSHOTS_OFFSET.get(b, 0);
 
     if (clusterBits > MAX_CLUSTER_BITS && clusterBits < 64) {
       // The spec only asks for 9 or more; 2 MiB is qemu's limit, and ours.
@@ -154,11 +196,11 @@ record Header(
     int headerLength = V2_HEADER_LENGTH;
     CompressionType compression = CompressionType.ZLIB;
     if (version == 3) {
-      incompatible = b.getLong(72);
-      compatible = b.getLong(80);
-      autoclear = b.getLong(88);
-      refcountOrder = b.getInt(96);
-      headerLength = b.getInt(100);
+      incompatible = Field.INCOMPATIBLE_FEATURES.get(b, 0);
+      compatible = Field.COMPATIBLE_FEATURES.get(b, 0);
+      autoclear = Field.AUTOCLEAR_FEATURES.get(b, 0);
+      refcountOrder = (int) Field.REFCOUNT_ORDER.get(b, 0);
+      headerLength = (int) Field.HEADER_LENGTH.get(b, 0);
       if (headerLength < V3_MIN_HEADER_LENGTH || headerLength > clusterSize) {
         throw new CorruptImageException(
             image, Structure.HEADER, 100,

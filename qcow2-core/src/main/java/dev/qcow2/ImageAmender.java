@@ -29,6 +29,38 @@ final class ImageAmender {
     }
   }
 
+  /** As {@link Qcow2Image#setBackingFile}: the header cluster rewritten with the new name and format. */
+  static void setBackingFile(Path path, String name, String format) throws IOException {
+    if (name != null && name.isEmpty()) {
+      name = null;
+    }
+    if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
+      throw new IllegalArgumentException("backing format must be qcow2 or raw: " + format);
+    }
+    try (Qcow2Image image = Qcow2Image.open(path, OpenOptions.builder().writable(true).openBacking(false).build())) {
+      image.lock().writeLock().lock();
+      try {
+        image.writer().flush();
+        Header h = image.header();
+        ByteBuffer fields = ByteBuffer.allocate(h.headerLength());
+        image.storage().readOrZero(fields, 0);
+        List<HeaderExtension> extensions = new ArrayList<>();
+        if (name != null && format != null) {
+          extensions.add(new HeaderExtension(HeaderExtension.BACKING_FORMAT, 0,
+              format.getBytes(StandardCharsets.UTF_8)));
+        }
+        for (HeaderExtension e : h.extensions()) {
+          if (e.type() != HeaderExtension.BACKING_FORMAT) {
+            extensions.add(e);
+          }
+        }
+        HeaderUpdate.rewriteCluster(image.storage(), path.toString(), image.clusterSize(), fields.flip(), extensions, name);
+      } finally {
+        image.lock().writeLock().unlock();
+      }
+    }
+  }
+
   private static void amendOpen(Qcow2Image image, AmendOptions o) throws IOException {
     Header h = image.header();
     String name = image.filename();
@@ -82,22 +114,26 @@ final class ImageAmender {
     fixed.clear();
     if (order != h.refcountOrder()) {
       // rebuild() moved the table: take its new place from the file.
-      ByteBuffer moved = ByteBuffer.allocate(12);
-      storage.readOrZero(moved, 48);
-      fixed.putLong(48, moved.getLong(0)).putInt(56, moved.getInt(8));
+      ByteBuffer moved = ByteBuffer.allocate(Header.V2_HEADER_LENGTH);
+      storage.readOrZero(moved, 0);
+      for (Header.Field f : new Header.Field[] {Header.Field.REFCOUNT_TABLE_OFFSET, Header.Field.REFCOUNT_TABLE_CLUSTERS}) {
+        f.put(fixed, 0, f.get(moved, 0));
+      }
     }
-    fixed.putInt(4, version);
+    Header.Field.VERSION.put(fixed, 0, version);
     int headerLength;
     if (version >= 3) {
       headerLength = h.version() >= 3 ? now.headerLength() : 112;
       long incompatible = h.version() >= 3 ? now.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY : 0;
       long compatible = (h.version() >= 3 ? now.compatibleFeatures() : 0) & ~FeatureBits.COMPAT_LAZY_REFCOUNTS;
-      fixed.putLong(72, incompatible).putLong(80, compatible | (lazy ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0));
+      Header.Field.INCOMPATIBLE_FEATURES.put(fixed, 0, incompatible);
+      Header.Field.COMPATIBLE_FEATURES.put(fixed, 0, compatible | (lazy ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0));
       if (h.version() < 3) {
-        fixed.putLong(88, 0);
-        fixed.put(104, (byte) 0);
+        Header.Field.AUTOCLEAR_FEATURES.put(fixed, 0, 0);
+        fixed.put(Header.V3_MIN_HEADER_LENGTH, (byte) 0); // compression_type zlib
       }
-      fixed.putInt(96, order).putInt(100, headerLength);
+      Header.Field.REFCOUNT_ORDER.put(fixed, 0, order);
+      Header.Field.HEADER_LENGTH.put(fixed, 0, headerLength);
     } else {
       headerLength = Header.V2_HEADER_LENGTH;
     }
@@ -131,36 +167,7 @@ final class ImageAmender {
       fixed.limit(headerLength);
     }
     fixed.position(0);
-    ByteBuffer cluster = headerCluster(name, g.clusterSize, fixed, extensions, backing);
-    storage.write(cluster, 0);
-    storage.force();
-  }
-
-  /**
-   * Cluster 0: the header fields as given, the extensions, the end marker and the backing file
-   * name (whose offset and length are set at 8 and 16).
-   */
-  static ByteBuffer headerCluster(String image, int clusterSize, ByteBuffer fields, List<HeaderExtension> extensions,
-      String backing) {
-    byte[] nameBytes = backing == null ? new byte[0] : backing.getBytes(StandardCharsets.UTF_8);
-    int needed = fields.remaining() + 8 + nameBytes.length;
-    for (HeaderExtension e : extensions) {
-      needed += 8 + ((e.data().length + 7) & ~7);
-    }
-    if (needed > clusterSize || nameBytes.length > Header.MAX_BACKING_FILE_NAME) {
-      throw new IllegalArgumentException(image + ": backing file name '" + backing + "' is too long for the header");
-    }
-    ByteBuffer b = ByteBuffer.allocate(clusterSize);
-    b.put(fields.duplicate());
-    for (HeaderExtension e : extensions) {
-      b.putInt(e.type()).putInt(e.data().length).put(e.data());
-      b.position(b.position() + ((8 - e.data().length % 8) % 8));
-    }
-    b.putInt(HeaderExtension.END).putInt(0);
-    b.putLong(8, backing == null ? 0 : b.position());
-    b.putInt(16, nameBytes.length);
-    b.put(nameBytes);
-    return b.clear();
+    HeaderUpdate.rewriteCluster(storage, name, g.clusterSize, fixed, extensions, backing);
   }
 
   private static String formatOf(Header h) {
@@ -184,12 +191,12 @@ final class ImageAmender {
     ByteBuffer zeros = ByteBuffer.allocate(g.clusterSize);
     long size = image.size();
     for (long at = 0; at < size; ) {
-      Qcow2Image.Run run = image.lookup(at, size - at);
+      ClusterMap.Run run = image.clusterMap().lookup(at, size - at);
       long n = run.length();
-      if (run.kind() == Qcow2Image.ZERO_ALLOC || run.kind() == Qcow2Image.ZERO_PLAIN) {
+      if (run.kind() == ClusterMap.ZERO_ALLOC || run.kind() == ClusterMap.ZERO_PLAIN) {
         for (long c = at; c < at + n; c += g.clusterSize) {
           int len = (int) Math.min(g.clusterSize, size - c);
-          if (run.kind() == Qcow2Image.ZERO_PLAIN && image.backing() == null) {
+          if (run.kind() == ClusterMap.ZERO_PLAIN && image.backing() == null) {
             image.writer().discard(c, len);
           } else {
             image.writer().write(zeros.clear().limit(len), c);
@@ -202,11 +209,11 @@ final class ImageAmender {
   }
 
   private static boolean hasCompressedClusters(Qcow2Image image) throws IOException {
-    if (scan(image, image.l1(), Qcow2Image.OFLAG_COMPRESSED)) {
+    if (scan(image, image.l1(), true)) {
       return true;
     }
     for (Snapshot s : image.snapshots()) {
-      if (scan(image, readL1(image, s), Qcow2Image.OFLAG_COMPRESSED)) {
+      if (scan(image, readL1(image, s), true)) {
         return true;
       }
     }
@@ -214,23 +221,22 @@ final class ImageAmender {
   }
 
   private static boolean hasZeroEntries(Qcow2Image image, long[] l1) throws IOException {
-    return scan(image, l1, Qcow2Image.OFLAG_ZERO);
+    return scan(image, l1, false);
   }
 
-  /** Whether some L2 entry reached from {@code l1} has {@code bit} (compressed entries count only for that bit). */
-  private static boolean scan(Qcow2Image image, long[] l1, long bit) throws IOException {
+  /** Whether some L2 entry reached from {@code l1} is compressed, or (if not {@code compressed}) has the zero flag. */
+  private static boolean scan(Qcow2Image image, long[] l1, boolean compressed) throws IOException {
     ClusterGeometry g = image.geometry();
     int k = g.extendedL2 ? 2 : 1;
     for (int i = 0; i < l1.length; i++) {
-      long l2 = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      long l2 = L1Entry.l2Offset(l1[i]);
       if (l2 == 0) {
         continue;
       }
       long[] table = image.l2Cache().get(l2);
       for (int j = 0; j < g.l2Entries; j++) {
         long e = table[k * j];
-        boolean compressed = (e & Qcow2Image.OFLAG_COMPRESSED) != 0;
-        if (bit == Qcow2Image.OFLAG_COMPRESSED ? compressed : !compressed && (e & bit) != 0) {
+        if (compressed ? L2Entry.isCompressed(e) : !L2Entry.isCompressed(e) && L2Entry.hasZeroFlag(e)) {
           return true;
         }
       }

@@ -32,9 +32,10 @@ public final class ImageChecker {
     CheckReport first = checkOnce(path);
     boolean flagged;
     try (Storage s = Storage.open(path, false)) {
-      ByteBuffer f = ByteBuffer.allocate(8);
-      s.readOrZero(f, 72);
-      flagged = (f.getLong(0) & (FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY)) != 0
+      Header.Field bits = Header.Field.INCOMPATIBLE_FEATURES;
+      ByteBuffer f = ByteBuffer.allocate(bits.width);
+      s.readOrZero(f, bits.offset);
+      flagged = (bits.get(f, bits.offset) & (FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY)) != 0
           && first.corruptions() == 0 && repair == Repair.ALL;
     }
     if (repair == Repair.NONE || (first.isClean() && !flagged)) {
@@ -108,7 +109,7 @@ public final class ImageChecker {
     long[] l1 = img.l1();
     int k = g.extendedL2 ? 2 : 1;
     for (int i = 0; i < l1.length; i++) {
-      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      long l2Offset = L1Entry.l2Offset(l1[i]);
       if (l2Offset == 0 || !g.isClusterAligned(l2Offset) || l2Offset >= fileSize) {
         continue;
       }
@@ -117,7 +118,7 @@ public final class ImageChecker {
       // reported already, is the error, and repair does not touch it.
       boolean l1Shared = refs.overlapsMetadata(img.header().l1TableOffset() + 8L * i, 8);
       boolean l2Shared = refs.overlapsMetadata(l2Offset, g.clusterSize);
-      if (!l1Shared && (rc == 1) != ((l1[i] & Qcow2Image.OFLAG_COPIED) != 0)) {
+      if (!l1Shared && (rc == 1) != L1Entry.isCopied(l1[i])) {
         messages.add("ERROR OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry=" + Long.toHexString(l1[i]) + " refcount=" + rc);
         st.copiedErrors++;
       }
@@ -126,17 +127,17 @@ public final class ImageChecker {
       long nextContiguous = 0;
       for (int j = 0; j < g.l2Entries; j++) {
         long e = table[k * j];
-        if ((e & Qcow2Image.OFLAG_COMPRESSED) != 0) {
+        if (L2Entry.isCompressed(e)) {
           st.allocated++;
           st.compressed++;
           st.fragmented++; // compressed clusters are fragmented by nature, as qemu counts them
-          if (!l2Shared && (e & Qcow2Image.OFLAG_COPIED) != 0) {
+          if (!l2Shared && L2Entry.isCopied(e)) {
             messages.add("ERROR: compressed cluster has OFLAG_COPIED: l2_entry=" + Long.toHexString(e));
             st.copiedErrors++;
           }
           continue;
         }
-        long host = e & Qcow2Image.L2E_OFFSET_MASK;
+        long host = L2Entry.hostOffset(e);
         if (host == 0 || !g.isClusterAligned(host)) {
           continue;
         }
@@ -149,7 +150,7 @@ public final class ImageChecker {
           continue; // no refcounts for the data file's clusters
         }
         long drc = refcounts.get(host >>> g.clusterBits);
-        if (!l2Shared && (drc == 1) != ((e & Qcow2Image.OFLAG_COPIED) != 0)) {
+        if (!l2Shared && (drc == 1) != L2Entry.isCopied(e)) {
           messages.add("ERROR OFLAG_COPIED data cluster: l2_entry=" + Long.toHexString(e) + " refcount=" + drc);
           st.copiedErrors++;
         }
@@ -159,7 +160,7 @@ public final class ImageChecker {
   }
 
   private static long[] readL2(Storage storage, long offset, ClusterGeometry g) throws IOException {
-    return Qcow2Image.readTable(storage, offset, g.clusterSize / 8);
+    return ClusterMap.readTable(storage, offset, g.clusterSize / 8);
   }
 
 
@@ -235,7 +236,7 @@ public final class ImageChecker {
       // qemu only reports them.
       corruptionsFixed += clearBroken(out, g, fileSize, h.l1TableOffset(), l1);
       for (Snapshot snapshot : snapshots) {
-        long[] snapshotL1 = Qcow2Image.readTable(out, snapshot.l1TableOffset(), snapshot.l1Size());
+        long[] snapshotL1 = ClusterMap.readTable(out, snapshot.l1TableOffset(), snapshot.l1Size());
         corruptionsFixed += clearBroken(out, g, fileSize, snapshot.l1TableOffset(), snapshotL1);
       }
       out.force();
@@ -287,11 +288,11 @@ public final class ImageChecker {
       out.force();
       // 3. COPIED flags in the active tables, from the new counts.
       for (int i = 0; i < l1.length; i++) {
-        long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+        long l2Offset = L1Entry.l2Offset(l1[i]);
         if (l2Offset == 0) {
           continue;
         }
-        long fixed = refs.references(l2Offset >>> g.clusterBits) == 1 ? l1[i] | Qcow2Image.OFLAG_COPIED : l1[i] & ~Qcow2Image.OFLAG_COPIED;
+        long fixed = L1Entry.withCopied(l1[i], refs.references(l2Offset >>> g.clusterBits) == 1);
         if (fixed != l1[i]) {
           corruptionsFixed++;
           writeLong(out, h.l1TableOffset() + 8L * i, fixed);
@@ -300,14 +301,14 @@ public final class ImageChecker {
         for (int j = 0; j < g.l2Entries; j++) {
           long e = table[k * j];
           long want;
-          if ((e & Qcow2Image.OFLAG_COMPRESSED) != 0) {
-            want = e & ~Qcow2Image.OFLAG_COPIED;
+          if (L2Entry.isCompressed(e)) {
+            want = L2Entry.withCopied(e, false);
           } else {
-            long host = e & Qcow2Image.L2E_OFFSET_MASK;
+            long host = L2Entry.hostOffset(e);
             if (host == 0) {
               continue;
             }
-            want = refs.references(host >>> g.clusterBits) == 1 ? e | Qcow2Image.OFLAG_COPIED : e & ~Qcow2Image.OFLAG_COPIED;
+            want = L2Entry.withCopied(e, refs.references(host >>> g.clusterBits) == 1);
           }
           if (want != e) {
             corruptionsFixed++;
@@ -316,9 +317,11 @@ public final class ImageChecker {
         }
       }
       out.force();
-      // 4. The image is consistent again.
-      writeLong(out, 72, h.incompatibleFeatures() & ~(FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY));
-      out.force();
+      // 4. The image is consistent again (version 2 has no such bits: its extensions start there).
+      if (h.version() >= 3) {
+        new HeaderUpdate().incompatibleFeatures(
+            h.incompatibleFeatures() & ~(FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY)).writeTo(out);
+      }
     }
     return new int[] {corruptionsFixed, leaksFixed};
   }
@@ -368,12 +371,8 @@ public final class ImageChecker {
       int dropped = h.nbSnapshots() - keptCount;
       if (dropped > 0) {
         out.write(kept.flip(), h.snapshotsOffset());
-        ByteBuffer count = ByteBuffer.allocate(4).putInt(0, keptCount);
-        out.write(count, 60);
-        if (keptCount == 0) {
-          writeLong(out, 64, 0);
-        }
         out.force();
+        new HeaderUpdate().snapshotTable(keptCount, keptCount == 0 ? 0 : h.snapshotsOffset()).writeTo(out);
       }
       return dropped;
     }
@@ -391,7 +390,7 @@ public final class ImageChecker {
     int cleared = 0;
     int k = g.extendedL2 ? 2 : 1;
     for (int i = 0; i < l1.length; i++) {
-      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      long l2Offset = L1Entry.l2Offset(l1[i]);
       if (l2Offset == 0) {
         continue;
       }
@@ -418,12 +417,11 @@ public final class ImageChecker {
   }
 
   private static boolean pointsNowhere(long e, ClusterGeometry g, long fileSize) {
-    if ((e & Qcow2Image.OFLAG_COMPRESSED) != 0) {
-      int shift = 62 - (g.clusterBits - 8);
-      long offset = e & ((1L << shift) - 1);
-      return offset >= fileSize || offset >= (1L << 56);
+    if (L2Entry.isCompressed(e)) {
+      long offset = CompressedDescriptor.hostOffset(e, g.clusterBits);
+      return offset >= fileSize || offset > CompressedDescriptor.MAX_HOST_OFFSET;
     }
-    long host = e & Qcow2Image.L2E_OFFSET_MASK;
+    long host = L2Entry.hostOffset(e);
     return host != 0 && (!g.isClusterAligned(host) || host >= fileSize);
   }
 

@@ -15,6 +15,37 @@ import java.nio.file.StandardOpenOption;
 final class ImageCreator {
   private ImageCreator() {}
 
+  /** As {@link Qcow2Image#create(Path, CreateOptions, OpenOptions)}: writes the image, opens it, preallocates. */
+  static Qcow2Image create(Path path, CreateOptions options, OpenOptions openOptions) throws IOException {
+    if (Files.exists(path) && WriterRegistry.isOpenForWriting(path.toRealPath())) {
+      throw new java.nio.file.FileSystemException(path.toString(), null, "image is already open for writing in this process");
+    }
+    if (openOptions.readsSnapshot()) {
+      // Refused before anything is written: a new image has no snapshot, and is opened writable.
+      throw new IllegalArgumentException(path + ": a new image is opened writable, not at a snapshot");
+    }
+    write(path, options);
+    Qcow2Image image = Qcow2Image.open(path, openOptions.toBuilder().writable(true).build());
+    CreateOptions.Preallocation prealloc = options.preallocation();
+    if (options.dataFileRaw() && prealloc == CreateOptions.Preallocation.OFF) {
+      // A raw data file must map every guest cluster to itself, as qemu-img create makes it.
+      prealloc = CreateOptions.Preallocation.METADATA;
+    }
+    if (prealloc != CreateOptions.Preallocation.OFF) {
+      try {
+        image.writer().preallocate(prealloc);
+      } catch (IOException | RuntimeException e) {
+        try {
+          image.close();
+        } catch (IOException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        throw e;
+      }
+    }
+    return image;
+  }
+
   static void write(Path path, CreateOptions o) throws IOException {
     if (o.dataFile() != null) {
       // The data file holds the guest's bytes at their guest offsets, as a sparse file.
@@ -93,13 +124,13 @@ final class ImageCreator {
     boolean v3 = o.version() == 3;
     int headerLength = v3 ? 112 : Header.V2_HEADER_LENGTH;
     b.putInt(0, Header.MAGIC);
-    b.putInt(4, o.version());
+    Header.Field.VERSION.put(b, 0, o.version());
     b.putInt(20, clusterBits);
-    b.putLong(24, o.size());
-    b.putInt(36, (int) l1Entries);
-    b.putLong(40, l1Offset);
-    b.putLong(48, tableOffset);
-    b.putInt(56, (int) tableClusters);
+    Header.Field.SIZE.put(b, 0, o.size());
+    Header.Field.L1_SIZE.put(b, 0, l1Entries);
+    Header.Field.L1_TABLE_OFFSET.put(b, 0, l1Offset);
+    Header.Field.REFCOUNT_TABLE_OFFSET.put(b, 0, tableOffset);
+    Header.Field.REFCOUNT_TABLE_CLUSTERS.put(b, 0, tableClusters);
     if (v3) {
       long incompatible = 0;
       if (o.compressionType() != CompressionType.ZLIB) {
@@ -111,12 +142,12 @@ final class ImageCreator {
       if (o.dataFile() != null) {
         incompatible |= FeatureBits.INCOMPAT_DATA_FILE;
       }
-      b.putLong(72, incompatible);
-      b.putLong(88, o.dataFileRaw() ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
-      b.putLong(80, o.lazyRefcounts() ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0);
-      b.putInt(96, Integer.numberOfTrailingZeros(o.refcountBits()));
-      b.putInt(100, headerLength);
-      b.put(104, (byte) o.compressionType().code());
+      Header.Field.INCOMPATIBLE_FEATURES.put(b, 0, incompatible);
+      Header.Field.AUTOCLEAR_FEATURES.put(b, 0, o.dataFileRaw() ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
+      Header.Field.COMPATIBLE_FEATURES.put(b, 0, o.lazyRefcounts() ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0);
+      Header.Field.REFCOUNT_ORDER.put(b, 0, Integer.numberOfTrailingZeros(o.refcountBits()));
+      Header.Field.HEADER_LENGTH.put(b, 0, headerLength);
+      b.put(Header.V3_MIN_HEADER_LENGTH, (byte) o.compressionType().code()); // compression_type
     }
     b.position(headerLength);
     if (o.backingFile() != null && o.backingFormat() != null) {

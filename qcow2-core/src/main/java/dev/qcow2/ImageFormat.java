@@ -11,7 +11,7 @@ final class ImageFormat {
   private ImageFormat() {}
 
   static boolean isQcow2(Path path) throws IOException {
-    if (Qcow2Image.isOpenForWriting(path.toRealPath())) {
+    if (WriterRegistry.isOpenForWriting(path.toRealPath())) {
       return true; // and opening it here would drop the writer's lock
     }
     try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {

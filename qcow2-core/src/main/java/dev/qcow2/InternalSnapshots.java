@@ -61,7 +61,7 @@ final class InternalSnapshots {
     long l1Copy = writer.allocateClusters(l1Clusters);
     ByteBuffer copy = ByteBuffer.allocate(l1Clusters << g.clusterBits);
     for (long e : l1) {
-      copy.putLong(e & ~Qcow2Image.OFLAG_COPIED);
+      copy.putLong(L1Entry.withCopied(e, false));
     }
     storage.write(copy.clear(), l1Copy);
     // 2. One more reference to everything the active tree reaches; COPIED flags follow.
@@ -106,7 +106,7 @@ final class InternalSnapshots {
     // 2. The active L1 takes the snapshot's entries, durably, after those counts.
     long[] old = l1.clone();
     for (int i = 0; i < l1.length; i++) {
-      l1[i] = i < snapshotL1.length ? snapshotL1[i] & ~Qcow2Image.OFLAG_COPIED : 0;
+      l1[i] = i < snapshotL1.length ? L1Entry.withCopied(snapshotL1[i], false) : 0;
       writer.markL1Dirty(i);
     }
     writer.resetCompressedPacking();
@@ -167,22 +167,18 @@ final class InternalSnapshots {
   private void adjust(long[] l1, int delta) throws IOException {
     int k = g.extendedL2 ? 2 : 1;
     for (int i = 0; i < l1.length; i++) {
-      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      long l2Offset = L1Entry.l2Offset(l1[i]);
       if (l2Offset == 0) {
         continue;
       }
       long[] table = l2(l2Offset, i);
       for (int j = 0; j < g.l2Entries; j++) {
         long entry = table[k * j];
-        if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0) {
-          int shift = 62 - (g.clusterBits - 8);
-          long offset = entry & ((1L << shift) - 1);
-          long sectors = ((entry >>> shift) & ((1L << (g.clusterBits - 8)) - 1)) + 1;
-          long first = (offset & ~511L) >>> g.clusterBits;
-          long last = ((offset & ~511L) + sectors * 512 - 1) >>> g.clusterBits;
-          change(first, last - first + 1, delta);
+        if (L2Entry.isCompressed(entry)) {
+          change(CompressedDescriptor.firstCluster(entry, g.clusterBits),
+              CompressedDescriptor.clusterCount(entry, g.clusterBits), delta);
         } else {
-          long host = entry & Qcow2Image.L2E_OFFSET_MASK;
+          long host = L2Entry.hostOffset(entry);
           if (host != 0) {
             change(host >>> g.clusterBits, 1, delta);
           }
@@ -209,7 +205,7 @@ final class InternalSnapshots {
     long[] l1 = image.l1();
     int k = g.extendedL2 ? 2 : 1;
     for (int i = 0; i < l1.length; i++) {
-      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      long l2Offset = L1Entry.l2Offset(l1[i]);
       if (l2Offset == 0) {
         continue;
       }
@@ -217,10 +213,9 @@ final class InternalSnapshots {
       boolean changed = false;
       for (int j = 0; j < g.l2Entries; j++) {
         long entry = table[k * j];
-        long host = entry & Qcow2Image.L2E_OFFSET_MASK;
-        boolean want = (entry & Qcow2Image.OFLAG_COMPRESSED) == 0 && host != 0
-            && refcounts.get(host >>> g.clusterBits) == 1;
-        long updated = want ? entry | Qcow2Image.OFLAG_COPIED : entry & ~Qcow2Image.OFLAG_COPIED;
+        long host = L2Entry.plainHostOffset(entry);
+        boolean want = host > 0 && refcounts.get(host >>> g.clusterBits) == 1;
+        long updated = L2Entry.withCopied(entry, want);
         if (updated != entry) {
           table[k * j] = updated;
           changed = true;
@@ -230,7 +225,7 @@ final class InternalSnapshots {
         image.l2Cache().markDirty(l2Offset);
       }
       boolean want = refcounts.get(l2Offset >>> g.clusterBits) == 1;
-      long updated = want ? l1[i] | Qcow2Image.OFLAG_COPIED : l1[i] & ~Qcow2Image.OFLAG_COPIED;
+      long updated = L1Entry.withCopied(l1[i], want);
       if (updated != l1[i]) {
         l1[i] = updated;
         writer.markL1Dirty(i);
@@ -313,7 +308,7 @@ final class InternalSnapshots {
 
   /**
    * Writes {@code table} to new clusters, makes everything durable, then switches the header's
-   * nb_snapshots and snapshots_offset (bytes 60 to 71) in one write; the old table's clusters are
+   * nb_snapshots and snapshots_offset in one write; the old table's clusters are
    * freed after that.
    */
   private void replaceTable(byte[] table, int count) throws IOException {
@@ -330,10 +325,8 @@ final class InternalSnapshots {
     }
     writer.flush();
     storage.force();
-    ByteBuffer fields = ByteBuffer.allocate(12).putInt(0, count).putLong(4, offset);
-    storage.write(fields, 60);
-    storage.force();
-    image.snapshotsChanged(count, offset);
+    image.updateHeader(new HeaderUpdate().snapshotTable(count, offset));
+    image.snapshotsChanged();
     if (oldClusters > 0) {
       refcounts.free(oldOffset >>> g.clusterBits, oldClusters);
       writer.flush();

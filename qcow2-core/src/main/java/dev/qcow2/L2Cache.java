@@ -57,7 +57,7 @@ final class L2Cache {
         return raced;
       }
       tables.put(hostOffset, t);
-      trim();
+      trim(hostOffset);
     }
     return t;
   }
@@ -87,13 +87,19 @@ final class L2Cache {
 
   synchronized void markClean() {
     dirty.clear();
-    trim();
+    trim(-1);
   }
 
-  private void trim() {
+  /**
+   * Evicts clean tables, least recently used first, down to the capacity, but never {@code keep}:
+   * the table just handed out, which a writer may be about to change and mark dirty (with every
+   * other table dirty, it would otherwise leave at once, and the change with it).
+   */
+  private void trim(long keep) {
     Iterator<Map.Entry<Long, long[]>> it = tables.entrySet().iterator();
     while (tables.size() > capacity && it.hasNext()) {
-      if (!dirty.contains(it.next().getKey())) {
+      long key = it.next().getKey();
+      if (key != keep && !dirty.contains(key)) {
         it.remove();
       }
     }

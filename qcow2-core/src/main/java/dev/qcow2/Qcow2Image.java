@@ -3,10 +3,8 @@ package dev.qcow2;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -32,21 +30,6 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * in the external data file for data clusters).
  */
 public final class Qcow2Image implements DiskImage {
-  static final long L1E_OFFSET_MASK = 0x00fffffffffffe00L;
-  static final long L2E_OFFSET_MASK = 0x00fffffffffffe00L;
-  static final long OFLAG_COPIED = 1L << 63;
-  static final long OFLAG_COMPRESSED = 1L << 62;
-  static final long OFLAG_ZERO = 1L;
-
-  // Kinds of a run of guest bytes in this image alone, as qemu's subcluster types.
-  static final int UNALLOCATED = 0;
-  static final int ZERO_PLAIN = 1;
-  static final int ZERO_ALLOC = 2;
-  static final int NORMAL = 3;
-  static final int COMPRESSED = 4;
-  /** An unallocated subcluster of an allocated cluster: host space exists, reads go below. */
-  static final int UNALLOCATED_ALLOC = 5;
-
   /** The image file, or null for an image opened from a storage with a {@link BackingOpener}. */
   private final Path path;
   private final String filename;
@@ -55,7 +38,7 @@ public final class Qcow2Image implements DiskImage {
   private final Storage storage;
   private final Storage dataStorage;
   private final String dataFileName;
-  /** Replaced (never changed) when snapshots are created or deleted. */
+  /** As the file holds it; replaced (never changed) by {@link #updateHeader}. */
   private volatile Header header;
   private final ClusterGeometry g;
   /** The active L1 table; replaced (not changed in size) when a resize grows it. */
@@ -70,7 +53,8 @@ public final class Qcow2Image implements DiskImage {
   private final List<Bitmap> bitmaps;
   /** The file's size as far as validation is concerned; a writer grows it as it allocates. */
   private volatile long fileSize;
-  private final ThreadLocal<ReadState> readState;
+  private final ClusterMap clusterMap;
+  private final ImageReader reader;
   private final boolean writable;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private final FileLock fileLock;
@@ -78,27 +62,10 @@ public final class Qcow2Image implements DiskImage {
   private Path registered;
   private Refcounts refcounts;
   private ImageWriter writer;
-  private boolean closed;
+  /** Set by {@link #close}; read without the lock on read-only images. */
+  private volatile boolean closed;
 
-  /** Buffers and a codec for one reading thread. */
-  private static final class ReadState {
-    final ClusterCodec codec;
-    /** Compressed bytes as read from the file; direct, so neither the file nor the codec copies. */
-    final ByteBuffer compressed;
-    /** The last cluster decompressed for a partial read, kept for the next partial read. */
-    final ByteBuffer cluster;
-    /** The descriptor whose data {@link #cluster} holds, or 0 for none (0 is never compressed). */
-    long cachedDescriptor;
-
-    ReadState(CompressionType type, int clusterSize) {
-      this.codec = ClusterCodec.forType(type);
-      // A descriptor can name up to 2^(cluster_bits - 8) sectors, i.e. twice the cluster size.
-      this.compressed = ByteBuffer.allocateDirect(2 * clusterSize);
-      this.cluster = ByteBuffer.allocateDirect(clusterSize);
-    }
-  }
-
-  private Qcow2Image(
+  Qcow2Image(
       Path path, String filename, BackingOpener opener, Storage storage, Header header, long fileSize,
       OpenOptions options, BackingFiles.Chain chain, FileLock fileLock) throws IOException {
     this.fileLock = fileLock;
@@ -110,69 +77,27 @@ public final class Qcow2Image implements DiskImage {
     this.fileSize = fileSize;
     this.g = new ClusterGeometry(header.clusterBits(), header.hasExtendedL2());
     this.snapshots = SnapshotTable.read(filename, storage, header, g, fileSize);
-    Snapshot view = null;
-    long[] viewL1 = null;
-    List<Snapshot> candidates = options.selectSnapshot(filename, snapshots);
-    for (int i = 0; i < candidates.size() && view == null; i++) {
-      try {
-        viewL1 = snapshotL1(candidates.get(i), options);
-        view = candidates.get(i);
-      } catch (CorruptImageException e) {
-        // As qemu: a snapshot matched by id whose L1 table is misplaced gives way to one by name.
-        if (i == candidates.size() - 1) {
-          throw e;
-        }
-      }
-    }
-    this.l1 = view == null ? readL1() : viewL1;
-    this.l1TableOffset = view == null ? header.l1TableOffset() : view.l1TableOffset();
+    SnapshotTable.View view = SnapshotTable.view(filename, storage, g, fileSize, header.size(), snapshots, options);
+    this.l1 = view == null ? readL1() : view.l1();
+    this.l1TableOffset = view == null ? header.l1TableOffset() : view.snapshot().l1TableOffset();
     this.size = header.size();
     long tables = Math.max(1, g.l1EntriesFor(header.size()));
     this.l2Cache = new L2Cache(options.l2CacheSize(), g.clusterSize, tables, this::loadL2);
     this.bitmaps = BitmapDirectory.read(filename, storage, header, g, fileSize);
-    CompressionType type = header.compressionType();
-    int clusterSize = g.clusterSize;
-    this.readState = ThreadLocal.withInitial(() -> new ReadState(type, clusterSize));
 
-    Storage data = null;
-    String dataName = null;
-    DiskImage back = null;
-    try {
-      if (header.hasExternalDataFile()) {
-        HeaderExtension ext = header.extension(HeaderExtension.EXTERNAL_DATA_FILE);
-        if (ext == null) {
-          throw new UnsupportedImageException(
-              filename, Structure.EXTERNAL_DATA_FILE, 72, "is required but the image does not name it");
-        }
-        dataName = ext.text();
-        if (path == null) {
-          throw new UnsupportedImageException(filename, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(),
-              "is not followed for an image that is not a local file");
-        }
-        data = BackingFiles.openDataFile(path, ext, options, options.writable());
-      }
-      String name = header.backingFileName();
-      if (name != null && !name.isEmpty() && options.openBacking() && opener != null) {
-        BackingFiles.checkPlainName(filename, Structure.BACKING_FILE_NAME, header.backingFileOffset(), name);
-        back = opener.open(name, backingFormat(), options.forBacking());
-      } else if (name != null && !name.isEmpty() && options.openBacking()) {
-        back = BackingFiles.openBacking(path, header, name, backingFormat(), options, chain);
-      }
-    } catch (IOException | RuntimeException e) {
-      closeQuietly(data, e);
-      closeQuietly(back, e);
-      throw e;
-    }
-    this.dataStorage = data != null ? data : storage;
-    this.dataFileName = dataName;
-    this.backing = back;
+    ImageOpener.Neighbours neighbours = ImageOpener.openNeighbours(path, filename, opener, header, backingFormat(), options, chain);
+    this.dataStorage = neighbours.data() != null ? neighbours.data() : storage;
+    this.dataFileName = neighbours.dataName();
+    this.backing = neighbours.backing();
+    this.clusterMap = new ClusterMap(this, g, l2Cache, dataFileName != null);
+    this.reader = new ImageReader(this, g, clusterMap,
+        new CompressedClusterReader(this, g, storage, header.compressionType()));
     this.writable = options.writable();
     if (writable) {
       try {
         prepareForWriting();
       } catch (IOException | RuntimeException e) {
-        closeQuietly(data, e);
-        closeQuietly(back, e);
+        neighbours.closeAfter(e);
         throw e;
       }
     }
@@ -181,14 +106,13 @@ public final class Qcow2Image implements DiskImage {
   /**
    * Clears the autoclear bits we do not maintain, as the specification asks of writers that do not
    * know them (the bitmaps they vouch for would go stale), and sets up the writer. The checks and
-   * the file lock came first, in {@link #checkWritable(String, Header)} and {@link #lock}.
+   * the file lock came first, in {@link ImageOpener}.
    */
   private void prepareForWriting() throws IOException {
     // We keep a raw data file raw; every other autoclear bit (the bitmaps') we would let go stale.
     long keep = header.autoclearFeatures() & (dataFileName != null ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
     if (header.autoclearFeatures() != keep) {
-      storage.write(ByteBuffer.allocate(8).putLong(0, keep), 88);
-      storage.force();
+      updateHeader(new HeaderUpdate().autoclearFeatures(keep));
     }
     this.refcounts = new Refcounts(filename, storage, header, g);
     this.writer = new ImageWriter(this, refcounts);
@@ -205,71 +129,8 @@ public final class Qcow2Image implements DiskImage {
     return open(path, options, chain);
   }
 
-  static Qcow2Image open(Path path, OpenOptions options, BackingFiles.Chain chain)
-      throws IOException {
-    // A process loses its POSIX locks on a file when it closes any descriptor of it, so a second
-    // open of a file we write must not even open a descriptor: refuse a second writer up front,
-    // and let readers share the writer's.
-    Path real = path.toRealPath();
-    Storage writers = WRITERS.get(real);
-    if (options.writable()) {
-      if (WRITERS.putIfAbsent(real, UNCLAIMED) != null) {
-        throw new FileSystemException(path.toString(), null, "image is already open for writing in this process");
-      }
-    } else if (writers != null && writers != UNCLAIMED) {
-      return open(path, path.toString(), null, new SharedStorage(writers), options, chain);
-    }
-    Storage storage = null;
-    try {
-      storage = Storage.open(path, options.writable());
-      Qcow2Image image = open(path, path.toString(), null, storage, options, chain);
-      if (options.writable()) {
-        image.registered = real;
-        WRITERS.put(real, storage);
-      }
-      return image;
-    } catch (IOException | RuntimeException e) {
-      closeQuietly(storage, e);
-      if (options.writable()) {
-        WRITERS.remove(real, UNCLAIMED);
-      }
-      throw e;
-    }
-  }
-
-  /** The storage of each file this process has open for writing, by real path. */
-  private static final java.util.concurrent.ConcurrentHashMap<Path, Storage> WRITERS = new java.util.concurrent.ConcurrentHashMap<>();
-  /** Holds a writer's place while it opens. */
-  private static final Storage UNCLAIMED = Storage.inMemory("unclaimed", new byte[0]);
-
-  /** Whether this process has {@code real} open for writing (so it is a qcow2 image). */
-  static boolean isOpenForWriting(Path real) {
-    return WRITERS.containsKey(real);
-  }
-
-  /** Refuses writing before anything is touched: a corrupt image. */
-  private static void checkWritable(String name, Header header) throws Qcow2Exception {
-    if (header.isCorrupt()) {
-      throw new CorruptImageException(name, Structure.HEADER, 72,
-          "is marked corrupt; repair it (qemu-img check -r all) before writing");
-    }
-  }
-
-  /** An exclusive lock on the image file, so that no other process writes it while we do. */
-  private static FileLock lock(String name, Storage storage) throws IOException {
-    if (!(storage instanceof FileStorage fs)) {
-      return null;
-    }
-    FileLock lock;
-    try {
-      lock = fs.tryLock();
-    } catch (OverlappingFileLockException e) {
-      lock = null;
-    }
-    if (lock == null) {
-      throw new FileSystemException(name, null, "image is already open for writing");
-    }
-    return lock;
+  static Qcow2Image open(Path path, OpenOptions options, BackingFiles.Chain chain) throws IOException {
+    return ImageOpener.open(path, options, chain);
   }
 
   /**
@@ -277,7 +138,7 @@ public final class Qcow2Image implements DiskImage {
    * named by the image are resolved against {@code path}.
    */
   public static Qcow2Image open(Path path, Storage storage, OpenOptions options) throws IOException {
-    return open(path, path.toString(), null, storage, options, new BackingFiles.Chain(0));
+    return ImageOpener.open(path, path.toString(), null, storage, options, new BackingFiles.Chain(0));
   }
 
   /**
@@ -287,397 +148,67 @@ public final class Qcow2Image implements DiskImage {
    */
   public static Qcow2Image open(String name, Storage storage, OpenOptions options, BackingOpener backing)
       throws IOException {
-    return open(null, name, backing, storage, options, new BackingFiles.Chain(0));
-  }
-
-  private static Qcow2Image open(Path path, String name, BackingOpener opener, Storage storage,
-      OpenOptions options, BackingFiles.Chain chain) throws IOException {
-    long fileSize = storage.size();
-    ByteBuffer first = ByteBuffer.allocate((int) Math.min(fileSize, 512));
-    storage.read(first, 0);
-    first.flip();
-    int clusterBits = first.remaining() >= 24 ? first.getInt(20) : 0;
-    ByteBuffer cluster0 = first;
-    if (clusterBits >= Header.MIN_CLUSTER_BITS && clusterBits <= Header.MAX_CLUSTER_BITS) {
-      cluster0 = ByteBuffer.allocate((int) Math.min(fileSize, 1L << clusterBits));
-      storage.read(cluster0, 0);
-      cluster0.flip();
-    }
-    Header header = Header.parse(name, cluster0, fileSize, options);
-    if (!options.writable()) {
-      return new Qcow2Image(path, name, opener, storage, header, fileSize, options, chain, null);
-    }
-    checkWritable(name, header);
-    FileLock lock = lock(name, storage);
-    try {
-      if (header.isDirty()) {
-        // Refcounts may be stale (lazy refcounts, then a crash): rebuild them before writing, as
-        // qemu does when it opens such an image read-write. The rebuild writes, so first let a
-        // read-only open validate everything else the open checks (extensions, data file,
-        // backing chain): an image refused for any of those must be left as it was.
-        BackingFiles.Chain probeChain = new BackingFiles.Chain(chain.depth);
-        probeChain.seen.addAll(chain.seen);
-        new Qcow2Image(path, name, opener, new SharedStorage(storage), header, fileSize,
-            options.toBuilder().writable(false).build(), probeChain, null).close();
-        repairDirty(name, storage, header);
-        cluster0.clear();
-        storage.read(cluster0, 0);
-        cluster0.flip();
-        fileSize = storage.size();
-        header = Header.parse(name, cluster0, fileSize, options);
-      }
-      return new Qcow2Image(path, name, opener, storage, header, fileSize, options, chain, lock);
-    } catch (IOException | RuntimeException e) {
-      if (lock != null) {
-        try {
-          lock.release();
-        } catch (IOException suppressed) {
-          e.addSuppressed(suppressed);
-        }
-      }
-      throw e;
-    }
-  }
-
-  private static void repairDirty(String name, Storage storage, Header header) throws IOException {
-    ClusterGeometry g = new ClusterGeometry(header.clusterBits(), header.hasExtendedL2());
-    long[] l1 = readTable(storage, header.l1TableOffset(), header.l1Size());
-    List<Snapshot> snapshots = SnapshotTable.read(name, storage, header, g, storage.size());
-    ReferenceWalk refs = ReferenceWalk.count(name, storage, header, g, l1, snapshots, null, false, new long[0]);
-    Refcounts.rebuild(name, storage, header, g, refs);
-    ByteBuffer features = ByteBuffer.allocate(8).putLong(0, header.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY);
-    storage.write(features, 72);
-    storage.force();
-  }
-
-  /** Reads {@code entries} big-endian 64-bit table entries at {@code offset} (past the end: zeros). */
-  static long[] readTable(Storage storage, long offset, int entries) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(entries * 8);
-    storage.readOrZero(b, offset);
-    b.flip();
-    long[] t = new long[entries];
-    b.asLongBuffer().get(t);
-    return t;
+    return ImageOpener.open(null, name, backing, storage, options, new BackingFiles.Chain(0));
   }
 
   private long[] readL1() throws IOException {
-    return readTable(storage, header.l1TableOffset(), header.l1Size());
-  }
-
-  /**
-   * The L1 table of {@code s}, checked as the active one is, and as long as the current size
-   * needs: qemu reads a snapshot with the image's current size, and the disk may have grown since
-   * (it cannot shrink while it has snapshots), so entries past the snapshot's are unallocated.
-   */
-  private long[] snapshotL1(Snapshot s, OpenOptions options) throws IOException {
-    long at = s.l1TableOffset();
-    if (s.l1Size() < 0 || s.l1Size() > options.maxL1Entries()) {
-      throw new ImageLimitException(filename, Structure.L1_TABLE, at, "of snapshot '" + s.id() + "' has "
-          + Integer.toUnsignedString(s.l1Size()) + " entries, over the limit of " + options.maxL1Entries());
-    }
-    if (!g.isClusterAligned(at) || at < 0 || at > fileSize || 8L * s.l1Size() > fileSize - at) {
-      throw new CorruptImageException(filename, Structure.L1_TABLE, at, "of snapshot '" + s.id() + "' "
-          + (g.isClusterAligned(at) ? "lies outside the file" : "is not cluster-aligned"));
-    }
-    long[] table = readTable(storage, at, s.l1Size());
-    long needed = g.l1EntriesFor(header.size());
-    return table.length >= needed ? table : java.util.Arrays.copyOf(table, (int) needed);
+    return ClusterMap.readTable(storage, header.l1TableOffset(), header.l1Size());
   }
 
   private long[] loadL2(long hostOffset) throws IOException {
-    return readTable(storage, hostOffset, g.clusterSize / 8);
-  }
-
-
-  long[] l2Table(int l1Index, long l2Offset) throws IOException {
-    if (!g.isClusterAligned(l2Offset) || l2Offset > fileSize - g.clusterSize) {
-      throw new CorruptImageException(
-          filename, Structure.L2_TABLE, l1TableOffset + 8L * l1Index,
-          "offset 0x" + Long.toHexString(l2Offset)
-              + (g.isClusterAligned(l2Offset) ? " lies outside the file" : " is not cluster-aligned")
-              + " (L1 index " + l1Index + ")");
-    }
-    return l2Cache.get(l2Offset);
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Mapping guest offsets
-
-  /**
-   * The kind of one unit (a cluster, or a subcluster with extended L2) and its host offset, packed
-   * into one long: host offsets are multiples of 512, so the low bits carry the kind. Returns the
-   * kind alone for units that have no host offset.
-   */
-  private long unit(long entry, long bitmap, int subcluster, int l1Index, int l2Index) throws CorruptImageException {
-    if ((entry & OFLAG_COMPRESSED) != 0) {
-      if (g.extendedL2 && bitmap != 0) {
-        throw corruptL2Entry(l1Index, l2Index, "is compressed but has a non-zero subcluster bitmap");
-      }
-      return COMPRESSED;
-    }
-    long offset = entry & L2E_OFFSET_MASK;
-    boolean allocated = offset != 0 || (dataFileName != null && (entry & OFLAG_COPIED) != 0);
-    if (!g.extendedL2) {
-      if ((entry & OFLAG_ZERO) != 0) {
-        return offset != 0 ? checkedHost(offset, l1Index, l2Index) | ZERO_ALLOC : ZERO_PLAIN;
-      }
-      return allocated ? checkedHost(offset, l1Index, l2Index) | NORMAL : UNALLOCATED;
-    }
-    long allocBits = bitmap & 0xffffffffL;
-    long zeroBits = bitmap >>> 32;
-    if (allocated) {
-      if ((allocBits & zeroBits) != 0) {
-        throw corruptL2Entry(l1Index, l2Index, "has subclusters marked both allocated and zero");
-      }
-      long host = checkedHost(offset, l1Index, l2Index) + ((long) subcluster << g.subclusterBits);
-      if ((zeroBits & (1L << subcluster)) != 0) {
-        return host | ZERO_ALLOC;
-      }
-      return (allocBits & (1L << subcluster)) != 0 ? host | NORMAL : host | UNALLOCATED_ALLOC;
-    }
-    if (allocBits != 0) {
-      throw corruptL2Entry(l1Index, l2Index, "is unallocated but has allocated subclusters");
-    }
-    return (zeroBits & (1L << subcluster)) != 0 ? ZERO_PLAIN : UNALLOCATED;
-  }
-
-  long checkedHost(long offset, int l1Index, int l2Index) throws CorruptImageException {
-    if (!g.isClusterAligned(offset)) {
-      throw corruptL2Entry(l1Index, l2Index, "points to 0x" + Long.toHexString(offset) + ", which is not cluster-aligned");
-    }
-    if (dataFileName == null && offset >= fileSize) {
-      throw corruptL2Entry(l1Index, l2Index, "points to 0x" + Long.toHexString(offset) + ", past the end of the file");
-    }
-    return offset;
-  }
-
-  private CorruptImageException corruptL2Entry(int l1Index, int l2Index, String problem) {
-    long l2Offset = l1()[l1Index] & L1E_OFFSET_MASK;
-    return new CorruptImageException(
-        filename, Structure.L2_TABLE, l2Offset + (long) l2Index * g.l2EntryBytes,
-        "entry " + problem + " (L1 index " + l1Index + ", L2 index " + l2Index + ")");
-  }
-
-  /**
-   * A run of guest bytes of one kind in this image alone.
-   *
-   * @param kind one of the kind constants
-   * @param length bytes in the run
-   * @param hostOffset host offset of the run's first byte for NORMAL, ZERO_ALLOC and
-   *     UNALLOCATED_ALLOC, else -1
-   * @param descriptor the L2 entry for COMPRESSED runs
-   */
-  record Run(int kind, long length, long hostOffset, long descriptor) {}
-
-  /**
-   * Maps the guest bytes at {@code guestOffset}: the longest run, at most {@code maxLength} bytes
-   * and within one L2 table, whose units share a kind and, where they have host offsets, lie back
-   * to back in the host file. A compressed run never goes past its cluster; an unallocated run
-   * spans every following L1 entry that has no L2 table.
-   */
-  Run lookup(long guestOffset, long maxLength) throws IOException {
-    long perTable = g.bytesPerL2Table();
-    long limit = Math.min(maxLength, perTable - (guestOffset & (perTable - 1)));
-    int l1Index = g.l1Index(guestOffset);
-    long[] l1 = this.l1;
-    long l2Offset = l1[l1Index] & L1E_OFFSET_MASK;
-    if (l2Offset == 0) {
-      // Whole L2 tables missing in a row are one run, so sparse disks map in few steps.
-      long length = limit;
-      for (int i = l1Index + 1; length < maxLength && i < l1.length && (l1[i] & L1E_OFFSET_MASK) == 0; i++) {
-        length = Math.min(maxLength, length + perTable);
-      }
-      return new Run(UNALLOCATED, length, -1, 0);
-    }
-    long[] table = l2Table(l1Index, l2Offset);
-    int l2Index = g.l2Index(guestOffset);
-    int unitBits = g.subclusterBits;
-    int unitSize = 1 << unitBits;
-    int subcluster = (int) ((guestOffset & (g.clusterSize - 1)) >>> unitBits);
-    int inUnit = (int) (guestOffset & (unitSize - 1));
-
-    long first = unitAt(table, l2Index, subcluster, l1Index);
-    int kind = (int) (first & 7);
-    if (kind == COMPRESSED) {
-      long entry = g.extendedL2 ? table[2 * l2Index] : table[l2Index];
-      return new Run(COMPRESSED, Math.min(limit, g.clusterSize - g.offsetInCluster(guestOffset)), -1, entry);
-    }
-    boolean hasHost = kind == NORMAL || kind == ZERO_ALLOC || kind == UNALLOCATED_ALLOC;
-    long host = first & ~7L;
-    long length = unitSize - inUnit;
-    while (length < limit) {
-      if (++subcluster == (g.extendedL2 ? ClusterGeometry.SUBCLUSTERS_PER_CLUSTER : 1)) {
-        subcluster = 0;
-        l2Index++;
-      }
-      long next = unitAt(table, l2Index, subcluster, l1Index);
-      if ((int) (next & 7) != kind || (hasHost && (next & ~7L) != host + inUnit + length)) {
-        break;
-      }
-      length += unitSize;
-    }
-    return new Run(kind, Math.min(length, limit), hasHost ? host + inUnit : -1, 0);
-  }
-
-  private long unitAt(long[] table, int l2Index, int subcluster, int l1Index) throws CorruptImageException {
-    if (g.extendedL2) {
-      return unit(table[2 * l2Index], table[2 * l2Index + 1], subcluster, l1Index, l2Index);
-    }
-    return unit(table[l2Index], 0, 0, l1Index, l2Index);
+    return ClusterMap.readTable(storage, hostOffset, g.clusterSize / 8);
   }
 
   // ---------------------------------------------------------------------------------------------
   // Reading
 
+  /** @throws IllegalStateException if the image is closed */
   @Override
   public int read(ByteBuffer dst, long offset) throws IOException {
-    if (!writable) {
-      return readUnlocked(dst, offset);
-    }
-    lock.readLock().lock();
+    lockForReading();
     try {
-      checkOpen();
-      return readUnlocked(dst, offset);
+      return reader.read(dst, offset);
     } finally {
-      lock.readLock().unlock();
+      unlockForReading();
     }
   }
 
-  /** The read path; callers hold the lock on a writable image. */
-  int readUnlocked(ByteBuffer dst, long offset) throws IOException {
-    if (offset < 0) {
-      throw new IllegalArgumentException(filename + ": negative offset " + offset);
-    }
-    long size = this.size;
-    if (offset >= size) {
-      return -1;
-    }
-    int total = (int) Math.min(dst.remaining(), size - offset);
-    int done = 0;
-    while (done < total) {
-      long at = offset + done;
-      Run run = lookup(at, total - done);
-      int n = (int) run.length();
-      ByteBuffer part = dst.slice().limit(n);
-      switch (run.kind()) {
-        case NORMAL:
-          dataStorage.readOrZero(part, run.hostOffset());
-          break;
-        case COMPRESSED:
-          readCompressed(part, run.descriptor(), g.offsetInCluster(at));
-          break;
-        case UNALLOCATED:
-        case UNALLOCATED_ALLOC:
-          readBacking(part, at);
-          break;
-        default:
-          fillZeros(part);
-          break;
-      }
-      dst.position(dst.position() + n);
-      done += n;
-    }
-    return total;
-  }
-
-  private void readBacking(ByteBuffer part, long at) throws IOException {
-    if (backing != null && at < backing.size()) {
-      int n = (int) Math.min(part.remaining(), backing.size() - at);
-      ByteBuffer head = part.slice().limit(n);
-      backing.readFully(head, at);
-      part.position(part.position() + n);
-    }
-    fillZeros(part);
-  }
-
-  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10);
-
-  static void fillZeros(ByteBuffer b) {
-    if (b.hasArray()) {
-      int from = b.arrayOffset() + b.position();
-      Arrays.fill(b.array(), from, from + b.remaining(), (byte) 0);
-      b.position(b.limit());
-      return;
-    }
-    while (b.hasRemaining()) {
-      b.put(ZEROS.duplicate().limit(Math.min(b.remaining(), ZEROS.capacity())));
-    }
-  }
-
-  private void readCompressed(ByteBuffer part, long descriptor, int offsetInCluster) throws IOException {
-    ReadState state = readState.get();
-    if (offsetInCluster == 0 && part.remaining() == g.clusterSize) {
-      // A whole cluster is wanted: inflate straight into the caller's buffer.
-      decompress(descriptor, state, part);
-      return;
-    }
-    if (state.cachedDescriptor != descriptor) {
-      state.cachedDescriptor = 0;
-      decompress(descriptor, state, state.cluster.clear());
-      state.cachedDescriptor = descriptor;
-    }
-    part.put(state.cluster.duplicate().limit(offsetInCluster + part.remaining()).position(offsetInCluster));
-  }
-
-  /** Reads and inflates the compressed cluster that {@code descriptor} names into {@code out}. */
-  private void decompress(long descriptor, ReadState state, ByteBuffer out) throws IOException {
-    int csizeShift = 62 - (g.clusterBits - 8);
-    long hostOffset = descriptor & ((1L << csizeShift) - 1);
-    long sectors = ((descriptor >>> csizeShift) & ((1L << (g.clusterBits - 8)) - 1)) + 1;
-    int csize = (int) (sectors * 512 - (hostOffset & 511));
-    if (hostOffset >= (1L << 56) || hostOffset >= fileSize) {
-      throw new CorruptImageException(
-          filename, Structure.COMPRESSED_CLUSTER, hostOffset,
-          "descriptor 0x" + Long.toHexString(descriptor) + " points past the end of the file");
-    }
-    ByteBuffer in = state.compressed.clear().limit(csize);
-    // The last sector may run past the end of the file; qemu reads that part as zeros.
-    storage.readOrZero(in, hostOffset);
-    in.flip();
-    if (!state.codec.decompress(in, out)) {
-      throw new CorruptImageException(
-          filename, Structure.COMPRESSED_CLUSTER, hostOffset,
-          "does not " + (header.compressionType() == CompressionType.ZSTD ? "decompress" : "inflate")
-              + " to exactly one cluster of " + g.clusterSize + " bytes (" + header.compressionType().qemuName()
-              + ", " + csize + " bytes stored)");
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Status through the chain
-
+  /**
+   * The status of the run at {@code offset}; safe while other threads write, like {@link #read}.
+   *
+   * @throws IllegalStateException if the image is closed
+   */
   @Override
   public BlockStatus blockStatus(long offset, long maxLength) throws IOException {
-    long size = this.size;
-    if (offset < 0 || offset >= size) {
-      throw new IllegalArgumentException(filename + ": offset " + offset + " is outside the disk (" + size + " bytes)");
-    }
-    Run run = lookup(offset, Math.min(maxLength, size - offset));
-    long len = run.length();
-    switch (run.kind()) {
-      case NORMAL:
-        return new BlockStatus(offset, len, 0, true, false, true, false, run.hostOffset(), dataFilename());
-      case ZERO_ALLOC:
-        return new BlockStatus(offset, len, 0, true, true, false, false, run.hostOffset(), dataFilename());
-      case ZERO_PLAIN:
-        return new BlockStatus(offset, len, 0, true, true, false, false, -1, filename);
-      case COMPRESSED:
-        return new BlockStatus(offset, len, 0, true, false, true, true, -1, filename);
-      default:
-        // Unallocated here. qemu still reports the host offset of an unallocated subcluster of
-        // an allocated cluster when nothing lies below it.
-        if (backing == null || offset >= backing.size()) {
-          // Past the end of a shorter backing file the disk reads zeros; qemu-img map reports
-          // that range at depth 0.
-          return new BlockStatus(offset, len, 0, false, true, false, false, run.hostOffset(),
-              run.hostOffset() >= 0 ? dataFilename() : filename);
-        }
-        return backing.blockStatus(offset, Math.min(len, backing.size() - offset)).below();
+    lockForReading();
+    try {
+      return reader.blockStatus(offset, maxLength);
+    } finally {
+      unlockForReading();
     }
   }
 
-  private String dataFilename() {
-    return dataFileName != null ? BackingFiles.resolve(path, dataFileName).toString() : filename;
+  /**
+   * Reads and block status look tables up: on a writable image they share its lock, so that they
+   * never meet a table (or an L2 entry and its subcluster bitmap) half changed. A closed image
+   * refuses them, read-only or not.
+   */
+  private void lockForReading() {
+    if (writable) {
+      lock.readLock().lock();
+    }
+    try {
+      checkOpen();
+    } catch (RuntimeException e) {
+      unlockForReading();
+      throw e;
+    }
+  }
+
+  private void unlockForReading() {
+    if (writable) {
+      lock.readLock().unlock();
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -700,29 +231,7 @@ public final class Qcow2Image implements DiskImage {
    * {@code qemu-img create -u} does.
    */
   public static Qcow2Image create(Path path, CreateOptions options, OpenOptions openOptions) throws IOException {
-    if (java.nio.file.Files.exists(path) && isOpenForWriting(path.toRealPath())) {
-      throw new FileSystemException(path.toString(), null, "image is already open for writing in this process");
-    }
-    if (openOptions.readsSnapshot()) {
-      // Refused before anything is written: a new image has no snapshot, and is opened writable.
-      throw new IllegalArgumentException(path + ": a new image is opened writable, not at a snapshot");
-    }
-    ImageCreator.write(path, options);
-    Qcow2Image image = open(path, openOptions.toBuilder().writable(true).build());
-    CreateOptions.Preallocation prealloc = options.preallocation();
-    if (options.dataFileRaw() && prealloc == CreateOptions.Preallocation.OFF) {
-      // A raw data file must map every guest cluster to itself, as qemu-img create makes it.
-      prealloc = CreateOptions.Preallocation.METADATA;
-    }
-    if (prealloc != CreateOptions.Preallocation.OFF) {
-      try {
-        image.writer.preallocate(prealloc);
-      } catch (IOException | RuntimeException e) {
-        closeQuietly(image, e);
-        throw e;
-      }
-    }
-    return image;
+    return ImageCreator.create(path, options, openOptions);
   }
 
   /**
@@ -780,18 +289,7 @@ public final class Qcow2Image implements DiskImage {
    */
   public void writeCompressed(ByteBuffer cluster, long offset) throws IOException {
     checkRange(offset, cluster.remaining());
-    if (!g.isClusterAligned(offset)) {
-      throw new IllegalArgumentException(filename + ": compressed writes must start on a cluster boundary: " + offset);
-    }
-    boolean last = offset + cluster.remaining() == size;
-    if (cluster.remaining() != g.clusterSize && !(last && cluster.remaining() < g.clusterSize)) {
-      throw new IllegalArgumentException(filename + ": a compressed write is one whole cluster, not " + cluster.remaining() + " bytes");
-    }
-    ByteBuffer whole = cluster;
-    if (cluster.remaining() < g.clusterSize) {
-      // The disk's last cluster is padded with zeros before compression, as qemu does.
-      whole = ByteBuffer.allocate(g.clusterSize).put(cluster).clear();
-    }
+    ByteBuffer whole = CompressedWrites.wholeCluster(filename, g, size, cluster, offset);
     lock.writeLock().lock();
     try {
       checkWritable();
@@ -815,13 +313,7 @@ public final class Qcow2Image implements DiskImage {
    */
   public void writeCompressed(CompressedCluster cluster, long offset) throws IOException {
     checkRange(offset, Math.min(g.clusterSize, size - offset));
-    if (!g.isClusterAligned(offset)) {
-      throw new IllegalArgumentException(filename + ": compressed writes must start on a cluster boundary: " + offset);
-    }
-    if (cluster.type() != header().compressionType() || cluster.clusterSize() != g.clusterSize) {
-      throw new IllegalArgumentException(filename + ": a " + cluster.type() + " cluster of " + cluster.clusterSize()
-          + " bytes does not fit an image of " + header().compressionType() + " clusters of " + g.clusterSize);
-    }
+    CompressedWrites.checkFits(filename, g, header().compressionType(), cluster, offset);
     lock.writeLock().lock();
     try {
       checkWritable();
@@ -855,37 +347,7 @@ public final class Qcow2Image implements DiskImage {
    * @param format "qcow2", "raw", or null to name no format
    */
   public static void setBackingFile(Path path, String name, String format) throws IOException {
-    if (name != null && name.isEmpty()) {
-      name = null;
-    }
-    if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
-      throw new IllegalArgumentException("backing format must be qcow2 or raw: " + format);
-    }
-    try (Qcow2Image image = open(path, OpenOptions.builder().writable(true).openBacking(false).build())) {
-      image.lock.writeLock().lock();
-      try {
-        image.checkWritable();
-        image.writer.flush();
-        Header h = image.header;
-        ByteBuffer fields = ByteBuffer.allocate(h.headerLength());
-        image.storage.readOrZero(fields, 0);
-        java.util.List<HeaderExtension> extensions = new java.util.ArrayList<>();
-        if (name != null && format != null) {
-          extensions.add(new HeaderExtension(HeaderExtension.BACKING_FORMAT, 0,
-              format.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        }
-        for (HeaderExtension e : h.extensions()) {
-          if (e.type() != HeaderExtension.BACKING_FORMAT) {
-            extensions.add(e);
-          }
-        }
-        ByteBuffer b = ImageAmender.headerCluster(path.toString(), image.g.clusterSize, fields.flip(), extensions, name);
-        image.storage.write(b, 0);
-        image.storage.force();
-      } finally {
-        image.lock.writeLock().unlock();
-      }
-    }
+    ImageAmender.setBackingFile(path, name, format);
   }
 
   /**
@@ -982,6 +444,29 @@ public final class Qcow2Image implements DiskImage {
     return storage;
   }
 
+  /** The image file's size as far as validation is concerned. */
+  long fileSize() {
+    return fileSize;
+  }
+
+  /** The external data file's name as the image stores it, or null. */
+  String dataFileName() {
+    return dataFileName;
+  }
+
+  ClusterMap clusterMap() {
+    return clusterMap;
+  }
+
+  ImageReader reader() {
+    return reader;
+  }
+
+  /** This image is registered in the {@link WriterRegistry} as the writer of {@code real}. */
+  void registeredAs(Path real) {
+    this.registered = real;
+  }
+
   /** Where data clusters live: the external data file, or the image file itself. */
   Storage dataStorage() {
     return dataStorage;
@@ -999,14 +484,14 @@ public final class Qcow2Image implements DiskImage {
     return l1TableOffset;
   }
 
-  /** After a resize: the new size, and the new L1 table if it moved. */
-  /** After the snapshot table moved: the header and the list as they now are on disk. */
-  void snapshotsChanged(int count, long tableOffset) throws IOException {
-    Header h = header;
-    header = new Header(h.version(), h.backingFileOffset(), h.backingFileSize(), h.clusterBits(), size,
-        h.cryptMethod(), l1.length, l1TableOffset, h.refcountTableOffset(), h.refcountTableClusters(), count,
-        tableOffset, h.incompatibleFeatures(), h.compatibleFeatures(), h.autoclearFeatures(), h.refcountOrder(),
-        h.headerLength(), h.compressionType(), h.extensions(), h.backingFileName());
+  /** Writes changed header fields durably (see {@link HeaderUpdate}) and keeps {@link #header} as the file has it. */
+  void updateHeader(HeaderUpdate update) throws IOException {
+    update.writeTo(storage);
+    header = update.applyTo(header);
+  }
+
+  /** After the header names a new snapshot table: the list as it now is on disk. */
+  void snapshotsChanged() throws IOException {
     snapshots = SnapshotTable.read(filename, storage, header, g, Math.max(fileSize, storage.size()));
   }
 
@@ -1014,10 +499,11 @@ public final class Qcow2Image implements DiskImage {
     return writer;
   }
 
-  java.util.concurrent.locks.ReentrantReadWriteLock lock() {
+  ReentrantReadWriteLock lock() {
     return lock;
   }
 
+  /** After a resize: the new size, and the new L1 table if it moved. */
   void resized(long newSize, long[] newL1, long newL1Offset) {
     this.l1 = newL1;
     this.l1TableOffset = newL1Offset;
@@ -1145,7 +631,12 @@ public final class Qcow2Image implements DiskImage {
   @Override
   public void close() throws IOException {
     IOException failure = null;
-    if (writable) {
+    if (!writable) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    } else {
       lock.writeLock().lock();
       try {
         if (closed) {
@@ -1170,7 +661,7 @@ public final class Qcow2Image implements DiskImage {
         }
       }
       if (registered != null) {
-        WRITERS.remove(registered);
+        WriterRegistry.closed(registered);
       }
     }
     for (java.io.Closeable c : new java.io.Closeable[] {backing, dataStorage == storage ? null : dataStorage, storage}) {
@@ -1189,17 +680,6 @@ public final class Qcow2Image implements DiskImage {
     }
     if (failure != null) {
       throw failure;
-    }
-  }
-
-  private static void closeQuietly(java.io.Closeable c, Throwable primary) {
-    if (c == null) {
-      return;
-    }
-    try {
-      c.close();
-    } catch (IOException e) {
-      primary.addSuppressed(e);
     }
   }
 

@@ -374,10 +374,7 @@ final class Refcounts {
     writeWholeTable();
     storage.force();
     // The switch: refcount_table_offset and refcount_table_clusters in one write.
-    ByteBuffer h = ByteBuffer.allocate(12);
-    h.putLong(0, tableOffset).putInt(8, tableClusters);
-    storage.write(h, 48);
-    storage.force();
+    new HeaderUpdate().refcountTable(tableOffset, tableClusters).writeTo(storage);
     // Nothing points to the old table any more.
     long oldFirst = oldOffset >>> g.clusterBits;
     for (long c = oldFirst; c < oldFirst + oldClusters; c++) {
@@ -453,18 +450,12 @@ final class Refcounts {
     long tableOffset = (start + blocks) << g.clusterBits;
     storage.write(table.clear(), tableOffset);
     storage.force();
-    if (order == h.refcountOrder()) {
-      ByteBuffer header = ByteBuffer.allocate(12);
-      header.putLong(0, tableOffset).putInt(8, (int) tableClusters);
-      storage.write(header, 48);
-    } else {
-      // Bytes 48 to 99 in one write: the new table and its refcount order switch together.
-      ByteBuffer header = ByteBuffer.allocate(52);
-      storage.readOrZero(header, 48);
-      header.putLong(0, tableOffset).putInt(8, (int) tableClusters).putInt(96 - 48, order);
-      storage.write(header.clear(), 48);
+    // One write: a new refcount order switches together with the table.
+    HeaderUpdate update = new HeaderUpdate().refcountTable(tableOffset, (int) tableClusters);
+    if (order != h.refcountOrder()) {
+      update.refcountOrder(order);
     }
-    storage.force();
+    update.writeTo(storage);
   }
 
   // ---------------------------------------------------------------------------------------------

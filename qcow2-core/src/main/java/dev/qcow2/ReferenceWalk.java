@@ -176,7 +176,7 @@ final class ReferenceWalk {
     }
     int k = g.extendedL2 ? 2 : 1;
     for (int i = 0; i < l1.length; i++) {
-      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      long l2Offset = L1Entry.l2Offset(l1[i]);
       if (l2Offset == 0) {
         continue;
       }
@@ -189,15 +189,12 @@ final class ReferenceWalk {
       long[] table = cache != null ? cache.get(l2Offset) : readTable(l2Offset, g.clusterSize / 8, Structure.L2_TABLE);
       for (int j = 0; j < g.l2Entries; j++) {
         long e = table[k * j];
-        if ((e & Qcow2Image.OFLAG_COMPRESSED) != 0) {
-          int shift = 62 - (g.clusterBits - 8);
-          long offset = e & ((1L << shift) - 1);
-          long sectors = ((e >>> shift) & ((1L << (g.clusterBits - 8)) - 1)) + 1;
-          long start = offset & ~511L;
-          add(start, sectors * 512, Structure.COMPRESSED_CLUSTER);
+        if (L2Entry.isCompressed(e)) {
+          add(CompressedDescriptor.sectorStart(e, g.clusterBits), CompressedDescriptor.sectorBytes(e, g.clusterBits),
+              Structure.COMPRESSED_CLUSTER);
           continue;
         }
-        long host = e & Qcow2Image.L2E_OFFSET_MASK;
+        long host = L2Entry.hostOffset(e);
         if (h.hasExternalDataFile()) {
           continue; // data clusters live in the data file, which has no refcounts
         }
@@ -289,7 +286,7 @@ final class ReferenceWalk {
       }
       throw new CorruptImageException(image, what, offset, "lies outside the file or is not cluster-aligned");
     }
-    return Qcow2Image.readTable(storage, offset, entries);
+    return ClusterMap.readTable(storage, offset, entries);
   }
 
   /** One more reference to every host cluster that [offset, offset + bytes) touches. */

@@ -90,4 +90,45 @@ final class SnapshotTable {
     }
     return List.copyOf(list);
   }
+
+  /** The snapshot that open options select, and its L1 table as {@link #l1Table} reads it. */
+  record View(Snapshot snapshot, long[] l1) {}
+
+  /** The snapshot that {@code options} select to read instead of the active layer, or null. */
+  static View view(String filename, Storage storage, ClusterGeometry g, long fileSize, long currentSize,
+      List<Snapshot> snapshots, OpenOptions options) throws IOException {
+    List<Snapshot> candidates = options.selectSnapshot(filename, snapshots);
+    for (int i = 0; i < candidates.size(); i++) {
+      try {
+        return new View(candidates.get(i), l1Table(filename, storage, g, fileSize, currentSize, candidates.get(i), options));
+      } catch (CorruptImageException e) {
+        // As qemu: a snapshot matched by id whose L1 table is misplaced gives way to one by name.
+        if (i == candidates.size() - 1) {
+          throw e;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The L1 table of {@code s}, checked as the active one is, and as long as the current size
+   * needs: qemu reads a snapshot with the image's current size, and the disk may have grown since
+   * (it cannot shrink while it has snapshots), so entries past the snapshot's are unallocated.
+   */
+  static long[] l1Table(String filename, Storage storage, ClusterGeometry g, long fileSize, long currentSize,
+      Snapshot s, OpenOptions options) throws IOException {
+    long at = s.l1TableOffset();
+    if (s.l1Size() < 0 || s.l1Size() > options.maxL1Entries()) {
+      throw new ImageLimitException(filename, Structure.L1_TABLE, at, "of snapshot '" + s.id() + "' has "
+          + Integer.toUnsignedString(s.l1Size()) + " entries, over the limit of " + options.maxL1Entries());
+    }
+    if (!g.isClusterAligned(at) || at < 0 || at > fileSize || 8L * s.l1Size() > fileSize - at) {
+      throw new CorruptImageException(filename, Structure.L1_TABLE, at, "of snapshot '" + s.id() + "' "
+          + (g.isClusterAligned(at) ? "lies outside the file" : "is not cluster-aligned"));
+    }
+    long[] table = ClusterMap.readTable(storage, at, s.l1Size());
+    long needed = g.l1EntriesFor(currentSize);
+    return table.length >= needed ? table : java.util.Arrays.copyOf(table, (int) needed);
+  }
 }

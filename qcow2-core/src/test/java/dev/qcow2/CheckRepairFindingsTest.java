@@ -41,11 +41,11 @@ class CheckRepairFindingsTest {
   @Test
   void badCompressedDescriptorInSnapshotOnlyL2TableIsCleared() throws IOException {
     Path path = withSnapshot();
-    long activeL2 = Poke.readU64(path, Poke.readU64(path, 40)) & Qcow2Image.L1E_OFFSET_MASK;
-    long snapshotL2 = Poke.readU64(path, snapshotL1(path)) & Qcow2Image.L1E_OFFSET_MASK;
+    long activeL2 = Poke.readU64(path, Poke.readU64(path, 40)) & L1Entry.OFFSET_MASK;
+    long snapshotL2 = Poke.readU64(path, snapshotL1(path)) & L1Entry.OFFSET_MASK;
     assertNotEquals(activeL2, snapshotL2, "the snapshot's L2 table must be its own");
     // Entry 5 of the snapshot's L2 table (unallocated): a compressed cluster 1 TiB past the end.
-    Poke.u64(path, snapshotL2 + 8 * 5, Qcow2Image.OFLAG_COMPRESSED | (1L << 40));
+    Poke.u64(path, snapshotL2 + 8 * 5, L2Entry.COMPRESSED | (1L << 40));
     byte[] before = Files.readAllBytes(Qemu.toRaw(dir, "a.qcow2", "before.raw"));
     assertNotEquals(0, Qemu.exec(dir, List.of("qemu-img", "check", "a.qcow2")).exitCode());
     CheckReport ours = ImageChecker.check(path, ImageChecker.Repair.NONE);
@@ -80,8 +80,8 @@ class CheckRepairFindingsTest {
     long l1 = Poke.readU64(path, 40);
     // L1 entry 1 names the L1 table as an L2 table, and entry 2 (an L2 entry in that view too)
     // points past the end of the file: clearing it for the one clears it for the other.
-    Poke.u64(path, l1 + 8, Qcow2Image.OFLAG_COPIED | l1);
-    Poke.u64(path, l1 + 16, Qcow2Image.OFLAG_COPIED | (1L << 40));
+    Poke.u64(path, l1 + 8, L1Entry.COPIED | l1);
+    Poke.u64(path, l1 + 16, L1Entry.COPIED | (1L << 40));
     assertLeftAsItIs(path, "L1 table at 0x", "L2 table at 0x");
   }
 

@@ -31,21 +31,21 @@ class DamageCorpusTest {
     Qemu.io(dir, "a.qcow2", "write -P 1 0 64k", "write -P 2 64k 64k", "write -P 3 1M 64k", "write -P 4 5M 128k");
     Path path = dir.resolve("a.qcow2");
     long l1 = Poke.readU64(path, 40);
-    long l2 = Poke.readU64(path, l1) & Qcow2Image.L1E_OFFSET_MASK;
+    long l2 = Poke.readU64(path, l1) & L1Entry.OFFSET_MASK;
     long refTable = Poke.readU64(path, 48);
     long refBlock = Poke.readU64(path, refTable);
-    long data0 = Poke.readU64(path, l2) & Qcow2Image.L2E_OFFSET_MASK;
+    long data0 = Poke.readU64(path, l2) & L2Entry.OFFSET_MASK;
     boolean readableAfter = true;
     switch (damage) {
       case "refcount zero" -> Poke.u16(path, refBlock + 2 * (data0 >>> 16), 0);
       case "refcount raised" -> Poke.u16(path, refBlock + 2 * (data0 >>> 16), 2);
       case "two entries share a cluster" -> Poke.u64(path, l2 + 8 * 16, Poke.readU64(path, l2));
       case "entry past the end" -> {
-        Poke.u64(path, l2 + 8 * 80, Qcow2Image.OFLAG_COPIED | (Files.size(path) + (1L << 30)));
+        Poke.u64(path, l2 + 8 * 80, L2Entry.COPIED | (Files.size(path) + (1L << 30)));
         readableAfter = false; // qemu cannot read that cluster before; after repair it reads zeros
       }
-      case "COPIED cleared" -> Poke.u64(path, l2, Poke.readU64(path, l2) & ~Qcow2Image.OFLAG_COPIED);
-      case "L1 COPIED cleared" -> Poke.u64(path, l1, Poke.readU64(path, l1) & ~Qcow2Image.OFLAG_COPIED);
+      case "COPIED cleared" -> Poke.u64(path, l2, Poke.readU64(path, l2) & ~L2Entry.COPIED);
+      case "L1 COPIED cleared" -> Poke.u64(path, l1, Poke.readU64(path, l1) & ~L1Entry.COPIED);
       case "refcount block over the L1 table" -> Poke.u64(path, refTable, l1);
       default -> throw new IllegalArgumentException(damage);
     }

@@ -47,7 +47,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class HostileImageTest {
   private static final long MiB = 1 << 20;
-  private static final long L1E_OFFSET_MASK = 0x00fffffffffffe00L;
   private static final long COPIED = 1L << 63;
   private static final long COMPRESSED = 1L << 62;
 
@@ -427,7 +426,7 @@ class HostileImageTest {
     Path img = plainImage("img.qcow2", "cluster_size=65536", 8 * MiB);
     long l2Entry = l2Table(img, 0);
     long entry = Poke.readU64(img, l2Entry);
-    assertNotEquals(0, entry & L1E_OFFSET_MASK, "guest cluster 0 is allocated");
+    assertNotEquals(0, entry & L1Entry.OFFSET_MASK, "guest cluster 0 is allocated");
     Poke.u64(img, l2Entry, entry + 512);
     assertRefused(CorruptImageException.class, Structure.L2_TABLE, l2Entry, img, () -> readAll(img));
   }
@@ -444,7 +443,7 @@ class HostileImageTest {
   void extendedL2SubclusterBothAllocatedAndZero() throws IOException {
     Path img = plainImage("img.qcow2", "extended_l2=on,cluster_size=65536", 8 * MiB);
     long l2Entry = l2Table(img, 0);
-    assertNotEquals(0, Poke.readU64(img, l2Entry) & L1E_OFFSET_MASK, "guest cluster 0 is allocated");
+    assertNotEquals(0, Poke.readU64(img, l2Entry) & L1Entry.OFFSET_MASK, "guest cluster 0 is allocated");
     // The bitmap word follows the descriptor: bits 0-31 allocated, bits 32-63 zero.
     Poke.u64(img, l2Entry + 8, (1L << 32) | 1);
     assertRefused(CorruptImageException.class, Structure.L2_TABLE, l2Entry, img, () -> readAll(img));
@@ -782,7 +781,7 @@ class HostileImageTest {
   /** The file offset of the first entry of the L2 table that L1 entry {@code l1Index} names. */
   private static long l2Table(Path img, int l1Index) throws IOException {
     long l1 = Poke.readU64(img, 40);
-    long l2 = Poke.readU64(img, l1 + 8L * l1Index) & L1E_OFFSET_MASK;
+    long l2 = Poke.readU64(img, l1 + 8L * l1Index) & L1Entry.OFFSET_MASK;
     assertNotEquals(0, l2, "L1 entry " + l1Index + " has an L2 table");
     return l2;
   }

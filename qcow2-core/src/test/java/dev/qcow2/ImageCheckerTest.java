@@ -98,8 +98,8 @@ class ImageCheckerTest {
   void repairAllDropsAnEntryPointingPastTheEndOfTheFile() throws IOException {
     String image = make("plain");
     Path path = dir.resolve(image);
-    long l2 = Poke.readU64(path, Poke.readU64(path, 40)) & Qcow2Image.L1E_OFFSET_MASK;
-    Poke.u64(path, l2, Qcow2Image.OFLAG_COPIED | (Files.size(path) + (1L << 30)));
+    long l2 = Poke.readU64(path, Poke.readU64(path, 40)) & L1Entry.OFFSET_MASK;
+    Poke.u64(path, l2, L2Entry.COPIED | (Files.size(path) + (1L << 30)));
     CheckReport broken = ImageChecker.check(path, ImageChecker.Repair.NONE);
     assertTrue(broken.corruptions() > 0, broken.messages().toString());
     CheckReport after = ImageChecker.check(path, ImageChecker.Repair.ALL);
