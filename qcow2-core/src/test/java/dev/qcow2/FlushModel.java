@@ -2,10 +2,12 @@ package dev.qcow2;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -13,8 +15,10 @@ import java.util.Set;
  * What a guest must read after a power cut: the disk and its internal snapshots as they were at
  * the last completed flush, except where operations begun since may have changed them (their
  * bytes may hold the old content or the new, the disk may have either size, snapshots made since
- * may or may not be there, snapshots deleted since may still be). {@link #current()} is what the
- * guest reads while the power stays on.
+ * may or may not be there, snapshots deleted since may still be). A changed byte holds its old
+ * value or one that an operation since wrote there, never anything else (data must be durable
+ * before a table points to it). {@link #current()} is what the guest reads while the power stays
+ * on.
  */
 final class FlushModel {
   private byte[] current;
@@ -47,15 +51,35 @@ final class FlushModel {
     return snapshots.keySet();
   }
 
-  /** A write, zero write, compressed write or discard of the guest range [from, to) happened. */
-  void changing(long from, long to) {
-    maybe.set((int) from, (int) to);
+  /** Guest ranges changed since the last flush, each with what it may now read. */
+  private final List<Change> changes = new ArrayList<>();
+
+  /**
+   * The guest range [from, to) may read {@code op}'s bytes from now on, or zeros where {@code op}
+   * is null.
+   */
+  private record Change(long from, long to, CrashWriter.Op op) {
+    boolean allows(int offset, byte value) {
+      return offset >= from && offset < to
+          && value == (op == null || op.kind() == CrashWriter.Kind.ZERO || op.kind() == CrashWriter.Kind.DISCARD
+              ? 0 : CrashWriter.content(op.pattern(), offset));
+    }
+  }
+
+  /** A write, zero write, compressed write or discard begins. */
+  void changing(CrashWriter.Op op) {
+    long[] range = CrashWriter.touched(op);
+    if (range != null) {
+      maybe.set((int) range[0], (int) range[1]);
+      changes.add(new Change(range[0], range[1], op));
+    }
   }
 
   void resized(long newSize) {
     if (newSize < current.length) {
       // What lay past the new end reads as zeros if the disk grows back.
       maybe.set((int) newSize, current.length);
+      changes.add(new Change(newSize, current.length, null));
     }
     current = Arrays.copyOf(current, (int) newSize);
     sizes.add(newSize);
@@ -84,6 +108,7 @@ final class FlushModel {
     flushed = current.clone();
     flushedSnapshots = Set.copyOf(snapshots.keySet());
     maybe.clear();
+    changes.clear();
     anything = false;
     sizes.clear();
     sizes.add((long) current.length);
@@ -99,6 +124,10 @@ final class FlushModel {
     }
     int n = Math.min(disk.length, flushed.length);
     for (int i = 0; i < n; i++) {
+      if (disk[i] != flushed[i] && maybe.get(i) && !writtenSince(i, disk[i])) {
+        fail(what + ": guest offset " + i + " (0x" + Long.toHexString(i) + ") reads " + (disk[i] & 0xff)
+            + ", neither its flushed " + (flushed[i] & 0xff) + " nor what an operation since wrote there");
+      }
       if (disk[i] != flushed[i] && !maybe.get(i)) {
         int end = i;
         while (end < n && disk[end] != flushed[end] && !maybe.get(end)) {
@@ -108,6 +137,15 @@ final class FlushModel {
             + (end - i) + " bytes in a row): expected " + (flushed[i] & 0xff) + ", found " + (disk[i] & 0xff));
       }
     }
+  }
+
+  private boolean writtenSince(int offset, byte value) {
+    for (Change c : changes) {
+      if (c.allows(offset, value)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

@@ -130,7 +130,7 @@ class PowerCutTest {
       b.dataFile("img.data", kind == 8);
     }
     CreateOptions o = b.build();
-    return new Setup(o, o.toString());
+    return new Setup(o, o + (o.dataFile() == null ? "" : ", data file " + o.dataFile() + (o.dataFileRaw() ? " (raw)" : "")));
   }
 
   /** One sequence: the image, the model, and the cuts. */
@@ -219,10 +219,7 @@ class PowerCutTest {
             op = new CrashWriter.Op(CrashWriter.Kind.WRITE, op.offset(), op.length(), op.pattern());
           }
           done.add(op.toString());
-          long[] touched = CrashWriter.touched(op);
-          if (touched != null) {
-            model.changing(touched[0], touched[1]);
-          }
+          model.changing(op);
           CrashWriter.apply(img, op);
           CrashWriter.applyToModel(model.current(), op, o.clusterSize(), false);
           if (op.kind() == CrashWriter.Kind.FLUSH) {
@@ -350,6 +347,14 @@ class PowerCutTest {
       List<String> last = done.subList(Math.max(0, done.size() - 8), done.size());
       String what = "cut " + cuts + " at " + when + ", " + loss + " lost, after " + done.size() + " operations "
           + (done.size() > 8 ? "(last " + last + ")" : last.toString());
+      try {
+        checkCut(cutImage, imageBytes, what);
+      } catch (IOException | RuntimeException e) {
+        throw new AssertionError(what + ": " + e, e);
+      }
+    }
+
+    private void checkCut(Path cutImage, byte[] imageBytes, String what) throws IOException {
       boolean dirty = o.version() >= 3
           && (ByteBuffer.wrap(imageBytes, 72, 8).getLong() & FeatureBits.INCOMPAT_DIRTY) != 0;
       assertTrue(!dirty || o.lazyRefcounts(), () -> what + ": the dirty bit is set without lazy refcounts");
