@@ -165,7 +165,8 @@ class PowerCutTest {
       this.operations = operations;
       this.r = new Random(seed ^ 0x5deece66dL);
       this.cutRandom = new Random(seed * 31 + 7);
-      this.every = 3 + r.nextInt(6);
+      // 512-byte clusters write several tables per guest cluster: cut among their writes less often.
+      this.every = (3 + r.nextInt(6)) * (o.clusterSize() == 512 ? 4 : 1);
       Qcow2Image.create(dir.resolve("img.qcow2"), o).close();
       this.image = new PowerCutStorage("img.qcow2", Files.readAllBytes(dir.resolve("img.qcow2")), this);
       this.data = o.dataFile() == null ? null
@@ -207,9 +208,10 @@ class PowerCutTest {
           if (k < 12 && snapshotOrResize(img, k)) {
             ops = new CrashWriter.Ops(r.nextLong(), model.size(), o.clusterSize());
             if (l1Entries(model.size()) > l1AtOpen) {
-              // Core bug, not tested here: after a resize grows the L1 table, creating a snapshot
-              // in the same session throws a NullPointerException in ImageWriter.writeBack (the L2
-              // cache keeps the table count of the open). A new session does not have it.
+              // Core bug, left out here: the L2 cache holds as many tables as the disk had at the
+              // open; with all of them dirty, L2Cache.get returns a table it did not keep, and the
+              // COPIED flags a snapshot sets in it are lost (markDirty of an absent table, then a
+              // NullPointerException in ImageWriter.writeBack). A new session sizes the cache anew.
               img = reopen(img);
             }
             continue;
@@ -272,7 +274,9 @@ class PowerCutTest {
         return false;
       }
       long initial = o.size();
-      long newSize = (initial / 2 + (long) (r.nextDouble() * initial)) & ~511L;
+      // Whole clusters: past a shrink to the middle of a cluster, qemu keeps the rest of that
+      // cluster, and a later growth shows it again; the model has no such stale tail.
+      long newSize = Math.max(o.clusterSize(), (initial / 2 + (long) (r.nextDouble() * initial)) / o.clusterSize() * o.clusterSize());
       if (newSize < model.size() && o.dataFileRaw()) {
         return false; // a raw data file cannot shrink
       }
