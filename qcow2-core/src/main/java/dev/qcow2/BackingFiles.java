@@ -15,6 +15,12 @@ import java.util.Set;
 final class BackingFiles {
   private BackingFiles() {}
 
+  /** Opens a file an image names, once its name has passed the policy. */
+  @FunctionalInterface
+  interface Opener {
+    Storage open(Path path, boolean writable) throws IOException;
+  }
+
   /** The real paths of the images already open in one chain, to find loops. */
   static final class Chain {
     final Set<Path> seen = new HashSet<>();
@@ -111,7 +117,7 @@ final class BackingFiles {
           path.toString(), null, imageName + ": external data file \"" + name + "\" does not exist");
     }
     checkAllowed(imageName, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(), path.toRealPath(), options);
-    return Storage.open(path, writable);
+    return options.dataFileOpener().open(path, writable);
   }
 
   private static void checkAllowed(

@@ -26,6 +26,7 @@ public final class OpenOptions {
   private final String snapshotId;
   private final String snapshotName;
   private final boolean snapshotEither;
+  private final BackingFiles.Opener dataFileOpener;
 
   private OpenOptions(Builder b) {
     this.writable = b.writable;
@@ -38,6 +39,7 @@ public final class OpenOptions {
     this.snapshotId = b.snapshotId;
     this.snapshotName = b.snapshotName;
     this.snapshotEither = b.snapshotEither;
+    this.dataFileOpener = b.dataFileOpener;
   }
 
   public static OpenOptions defaults() {
@@ -60,6 +62,7 @@ public final class OpenOptions {
     b.snapshotId = snapshotId;
     b.snapshotName = snapshotName;
     b.snapshotEither = snapshotEither;
+    b.dataFileOpener = dataFileOpener;
     return b;
   }
 
@@ -93,6 +96,11 @@ public final class OpenOptions {
   /** Folders that backing files and external data files must lie in; empty means anywhere. */
   public List<Path> allowedBackingDirectories() {
     return allowedBackingDirectories;
+  }
+
+  /** How an external data file is opened once resolved and allowed (tests intercept it). */
+  BackingFiles.Opener dataFileOpener() {
+    return dataFileOpener;
   }
 
   /** Whether an internal snapshot is read instead of the active layer. */
@@ -163,6 +171,7 @@ public final class OpenOptions {
     private String snapshotId;
     private String snapshotName;
     private boolean snapshotEither;
+    private BackingFiles.Opener dataFileOpener = Storage::open;
 
     private Builder() {}
 
@@ -237,6 +246,15 @@ public final class OpenOptions {
       this.snapshotId = id;
       this.snapshotName = name;
       this.snapshotEither = false;
+      return this;
+    }
+
+    /**
+     * Opens external data files with {@code opener} instead of {@link Storage#open}: the power-cut
+     * tests give them a storage that forgets what was not forced.
+     */
+    Builder dataFileOpener(BackingFiles.Opener opener) {
+      this.dataFileOpener = java.util.Objects.requireNonNull(opener, "opener");
       return this;
     }
 

@@ -4,13 +4,13 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.Set;
 
 /**
@@ -23,10 +23,14 @@ public final class IndexWriter {
   private IndexWriter() {}
 
   public static void write(Path file, String content) throws IOException {
-    write(file, content.getBytes(StandardCharsets.UTF_8));
+    write(DurableFiles.REAL, file, content.getBytes(StandardCharsets.UTF_8));
   }
 
   public static void write(Path file, byte[] content) throws IOException {
+    write(DurableFiles.REAL, file, content);
+  }
+
+  static void write(DurableFiles files, Path file, byte[] content) throws IOException {
     Path dir = file.toAbsolutePath().getParent();
     Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
     try {
@@ -44,9 +48,10 @@ public final class IndexWriter {
         while (buf.hasRemaining()) {
           ch.write(buf);
         }
-        ch.force(true);
       }
-      moveDurably(tmp, file);
+      // The content is durable before its new name is: a cut never finds the name on an empty file.
+      files.force(tmp);
+      moveDurably(files, tmp, file);
     } finally {
       Files.deleteIfExists(tmp);
     }
@@ -54,26 +59,31 @@ public final class IndexWriter {
 
   /** Renames {@code from} over {@code to} (same folder) and forces the folder. */
   public static void moveDurably(Path from, Path to) throws IOException {
-    try {
-      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } catch (AtomicMoveNotSupportedException e) {
-      Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
-    }
-    forceDirectory(to.toAbsolutePath().getParent());
+    moveDurably(DurableFiles.REAL, from, to);
+  }
+
+  static void moveDurably(DurableFiles files, Path from, Path to) throws IOException {
+    files.rename(from, to);
+    files.forceDirectory(to.toAbsolutePath().getParent());
   }
 
   /** Forces a file's content to disk. */
   public static void force(Path file) throws IOException {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
-      ch.force(true);
-    }
+    DurableFiles.REAL.force(file);
   }
 
-  private static void forceDirectory(Path dir) {
-    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-      ch.force(true);
-    } catch (IOException e) {
-      // Some file systems cannot open or sync a folder; the rename is still atomic there.
+  /**
+   * Creates {@code dir} and the folders missing above it, each made durable in its parent: files
+   * made durable later in a folder whose own name was lost would be lost with it.
+   */
+  static void createDirectories(DurableFiles files, Path dir) throws IOException {
+    Deque<Path> missing = new ArrayDeque<>();
+    for (Path d = dir.toAbsolutePath(); d != null && !Files.isDirectory(d); d = d.getParent()) {
+      missing.push(d);
+    }
+    Files.createDirectories(dir);
+    for (Path d : missing) {
+      files.forceDirectory(d.getParent());
     }
   }
 }

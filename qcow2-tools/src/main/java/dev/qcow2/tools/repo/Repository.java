@@ -31,7 +31,8 @@ import java.util.function.UnaryOperator;
  * index.yaml.lock} (a file lock between processes, a {@link ReentrantLock} between threads), and
  * each ends with an atomic replacement of {@code index.yaml} ({@link IndexWriter}), so concurrent
  * canga processes lose no update and a crash leaves the old or the new index. Image files are
- * written under a temporary name and renamed into place before the index names them. Long work
+ * written under a temporary name, forced, and renamed into place (the folder forced) before the
+ * index names them; every such step goes through {@link DurableFiles}. Long work
  * (hashing, converting, downloading) happens outside the lock.
  */
 public final class Repository {
@@ -41,6 +42,7 @@ public final class Repository {
   private final Path dir;
 
   private final dev.qcow2.CompressionType compressionType;
+  private final DurableFiles files;
 
   /** Opens the repository, creating its folder as Cangallo does; images are stored zstd-compressed. */
   public Repository(RepositoryConfig.RepoSettings settings) throws IOException {
@@ -50,10 +52,17 @@ public final class Repository {
   /** Opens the repository, creating its folder as Cangallo does. */
   public Repository(RepositoryConfig.RepoSettings settings, dev.qcow2.CompressionType compressionType)
       throws IOException {
+    this(settings, compressionType, DurableFiles.REAL);
+  }
+
+  /** As the public constructor, with the durable file operations given (tests cut the power there). */
+  Repository(RepositoryConfig.RepoSettings settings, dev.qcow2.CompressionType compressionType, DurableFiles files)
+      throws IOException {
     this.settings = settings;
     this.compressionType = compressionType;
+    this.files = files;
     this.dir = settings.path();
-    Files.createDirectories(dir);
+    IndexWriter.createDirectories(files, dir);
   }
 
   public String name() {
@@ -85,7 +94,7 @@ public final class Repository {
   public RepositoryIndex update(UnaryOperator<RepositoryIndex> change) throws IOException {
     return locked(() -> {
       RepositoryIndex next = change.apply(index());
-      IndexWriter.write(indexFile(), next.toYaml());
+      IndexWriter.write(files, indexFile(), next.toYaml().getBytes(java.nio.charset.StandardCharsets.UTF_8));
       return next;
     });
   }
@@ -167,8 +176,10 @@ public final class Repository {
         }
         ImageConverter.convert(source, tmp, options.build());
       }
-      IndexWriter.force(tmp);
-      IndexWriter.moveDurably(tmp, target);
+      // Durable under its temporary name first: a cut never finds an incomplete file under the
+      // final name, which a later add or pull would take for the image.
+      files.force(tmp);
+      IndexWriter.moveDurably(files, tmp, target);
     } finally {
       Files.deleteIfExists(tmp);
     }
