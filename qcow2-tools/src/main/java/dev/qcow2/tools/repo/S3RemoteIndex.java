@@ -174,17 +174,17 @@ final class S3RemoteIndex {
   }
 
   private List<S3Object> list(String sub) throws IOException {
-    S3Location at = folder.resolve(sub);
+    String keyPrefix = folder.key() + sub;
     try {
       List<S3Object> objects = new ArrayList<>();
-      for (S3Object o : client.listObjectsV2Paginator(b -> b.bucket(at.bucket()).prefix(at.key())).contents()) {
+      for (S3Object o : client.listObjectsV2Paginator(b -> b.bucket(folder.bucket()).prefix(keyPrefix)).contents()) {
         if (o.key().endsWith(".yaml")) {
           objects.add(o);
         }
       }
       return objects;
     } catch (SdkException e) {
-      throw S3RequestException.of(client, at, e);
+      throw S3RequestException.of(client, folder, e);
     }
   }
 
