@@ -23,8 +23,6 @@ import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
-import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
-import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
  * A repository folder in an S3-compatible store, {@code s3://BUCKET/PREFIX}: the same objects as a
@@ -214,19 +212,7 @@ final class S3Remote implements Remote {
 
   /** The object's metadata, or null if there is no such object. */
   private HeadObjectResponse head(S3Location at) throws IOException {
-    try {
-      return client.headObject(b -> b.bucket(at.bucket()).key(at.key()));
-    } catch (NoSuchKeyException e) {
-      return null;
-    } catch (S3Exception e) {
-      S3RequestException typed = S3RequestException.of(client, at, e);
-      if (typed.reason() == S3RequestException.Reason.NO_SUCH_OBJECT) {
-        return null;
-      }
-      throw typed;
-    } catch (SdkException e) {
-      throw S3RequestException.of(client, at, e);
-    }
+    return S3RemoteIndex.orNull(client, at, () -> client.headObject(b -> b.bucket(at.bucket()).key(at.key())));
   }
 
   @Override

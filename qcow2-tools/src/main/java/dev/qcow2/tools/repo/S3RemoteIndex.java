@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
@@ -191,8 +192,13 @@ final class S3RemoteIndex {
   /** The bytes of {@code name} in the folder, or null if there is no such object. */
   byte[] get(String name) throws IOException {
     S3Location at = folder.resolve(name);
+    return orNull(client, at, () -> client.getObjectAsBytes(b -> b.bucket(at.bucket()).key(at.key())).asByteArray());
+  }
+
+  /** What {@code request} about {@code at} answers, or null if there is no such object; other failures typed. */
+  static <T> T orNull(S3Client client, S3Location at, Supplier<T> request) throws S3RequestException {
     try {
-      return client.getObjectAsBytes(b -> b.bucket(at.bucket()).key(at.key())).asByteArray();
+      return request.get();
     } catch (NoSuchKeyException e) {
       return null;
     } catch (SdkException e) {

@@ -20,6 +20,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
@@ -39,6 +40,7 @@ class S3RemoteTest {
 
   @TempDir Path dir;
   String prefix;
+  Path gnupg;
 
   @BeforeAll
   static void startStore() throws Exception {
@@ -295,6 +297,68 @@ class S3RemoteTest {
     try (var files = Files.list(b.repo("s3"))) {
       assertEquals(List.of("index.yaml"), files.map(p -> p.getFileName().toString())
           .filter(n -> !n.startsWith(".") && !n.endsWith(".lock")).sorted().toList());
+    }
+  }
+
+  @Test
+  @Timeout(120)
+  void a_pull_is_verified_and_resumes_what_an_interrupted_pull_left(TestInfo info) throws Exception {
+    prefix(info);
+    Canga a = host("a");
+    Chain ch = chain(a);
+    s3ok(a, "push", "child", "s3");
+    Canga b = host("b");
+    s3ok(b, "fetch", "s3");
+    // The first half of the base's file, as an interrupted pull leaves it.
+    byte[] baseFile = Files.readAllBytes(a.defaultRepo().resolve(ch.baseSha() + ".qcow2"));
+    Files.write(b.repo("s3").resolve(ch.baseSha() + ".qcow2.part"), java.util.Arrays.copyOf(baseFile, baseFile.length / 2));
+    // The child's object replaced by another delta over the base: a valid qcow2, the wrong content.
+    Path otherImage = a.dir.resolve("other.qcow2");
+    Files.copy(ch.base(), otherImage);
+    Qemu.io(a.dir, otherImage.toString(), "write -P 0x44 0 64k");
+    String otherSha = Canga.sha(a.ok("add", otherImage.toString(), "--parent", "base"));
+    byte[] other = Files.readAllBytes(a.defaultRepo().resolve(otherSha + ".qcow2"));
+    store.client().putObject(x -> x.bucket(S3Store.BUCKET).key(prefix + "/" + ch.childSha() + ".qcow2"),
+        software.amazon.awssdk.core.sync.RequestBody.fromBytes(other));
+    Cli.Result corrupt = s3(b, store.env(), "pull", "s3:child");
+    assertEquals(255, corrupt.exitCode(), corrupt.stderr());
+    assertTrue(corrupt.stderr().endsWith("Downloaded file of " + ch.childSha() + " is corrupt: its content sha256 is "
+        + otherSha + "\n"), corrupt.stderr());
+    assertFalse(Files.exists(b.repo("s3").resolve(ch.childSha() + ".qcow2")));
+    assertFalse(Files.exists(b.repo("s3").resolve(ch.childSha() + ".qcow2.part")));
+    b.assertStoredImageSound(b.repo("s3").resolve(ch.baseSha() + ".qcow2"), ch.base());
+    assertTrue(Files.readAllBytes(b.repo("s3").resolve(ch.baseSha() + ".qcow2")).length == baseFile.length);
+  }
+
+  @Test
+  @Timeout(120)
+  void sign_signs_the_remote_index_and_a_later_push_removes_the_stale_signature(TestInfo info) throws Exception {
+    prefix(info);
+    gnupg = Files.createDirectory(dir.resolve("g"), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+    Qemu.run(dir, "gpg", "--batch", "--homedir", gnupg.toString(), "--passphrase", "", "--quick-gen-key",
+        "Canga Test <canga@example.org>", "ed25519", "sign", "never");
+    Canga a = host("a");
+    chain(a);
+    s3ok(a, "push", "base", "s3");
+    s3ok(a, "sign", "s3", "--gpg-homedir", gnupg.toString());
+    assertTrue(store.keys(prefix + "/").contains(prefix + "/index.yaml.sig"));
+    Canga b = host("b");
+    s3ok(b, "fetch", "s3");
+    Cli.Result good = s3ok(b, "verify", "s3", "--gpg-homedir", gnupg.toString());
+    assertTrue(good.stderr().contains("Good signature from \"Canga Test <canga@example.org>\""), good.stderr());
+
+    s3ok(a, "push", "child", "s3");
+    assertFalse(store.keys(prefix + "/").contains(prefix + "/index.yaml.sig"), "the signature of the old index is gone");
+    s3ok(b, "fetch", "s3");
+    Cli.Result unsigned = s3(b, store.env(), "verify", "s3", "--gpg-homedir", gnupg.toString());
+    assertEquals(1, unsigned.exitCode(), unsigned.stderr());
+  }
+
+  @AfterEach
+  void stopAgent() {
+    if (gnupg != null) {
+      Qemu.exec(dir, List.of("gpgconf", "--homedir", gnupg.toString(), "--kill", "all"));
     }
   }
 
