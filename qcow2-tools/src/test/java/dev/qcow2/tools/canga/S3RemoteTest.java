@@ -355,6 +355,90 @@ class S3RemoteTest {
     assertEquals(1, unsigned.exitCode(), unsigned.stderr());
   }
 
+  @Test
+  @Timeout(120)
+  void an_index_that_lost_a_racing_write_is_completed_from_the_fragments(TestInfo info) throws Exception {
+    prefix(info);
+    Canga a = host("a");
+    Chain ch = chain(a);
+    s3ok(a, "push", "child", "s3");
+    // What a writer that read the old index and wrote last leaves: index.yaml without the child.
+    String lost = remoteIndex().withoutImage(ch.childSha()).toYaml();
+    store.client().putObject(x -> x.bucket(S3Store.BUCKET).key(prefix + "/index.yaml"),
+        software.amazon.awssdk.core.sync.RequestBody.fromString(lost));
+    Canga b = host("b");
+    s3ok(b, "fetch", "s3");
+    assertTrue(b.ok("list", "s3").stdout().contains("s3:child "), "fetch takes the union");
+    s3ok(a, "push", "grand", "s3");
+    assertEquals(Set.of(ch.baseSha(), ch.childSha(), ch.grandSha()), remoteIndex().images().keySet());
+    assertEquals(ch.childSha(), remoteIndex().tags().get("child"));
+  }
+
+  @Test
+  @Timeout(120)
+  void the_store_holds_a_plain_cangallo_folder_read_either_way(TestInfo info) throws Exception {
+    prefix(info);
+    Canga a = host("a");
+    Chain ch = chain(a);
+    // A published folder copied into the bucket as it is (aws s3 sync): no fragments.
+    try (var files = Files.list(a.defaultRepo())) {
+      for (Path f : files.filter(f -> f.toString().endsWith(".qcow2") || f.endsWith("index.yaml")).toList()) {
+        store.client().putObject(x -> x.bucket(S3Store.BUCKET).key(prefix + "/" + f.getFileName()),
+            software.amazon.awssdk.core.sync.RequestBody.fromFile(f));
+      }
+    }
+    Canga b = host("b");
+    s3ok(b, "fetch", "s3");
+    s3ok(b, "pull", "s3:child");
+    b.assertStoredImageSound(b.repo("s3").resolve(ch.childSha() + ".qcow2"), ch.child());
+    // An image built on the remote's and pushed joins the folder's own entries.
+    Path mine = dir.resolve("mine.qcow2");
+    Files.copy(ch.child(), mine);
+    Qemu.io(dir, mine.toString(), "write -P 0x55 2M 64k");
+    String mineSha = Canga.sha(b.ok("add", mine.toString(), "s3", "--parent", "s3:child", "--tag", "mine"));
+    s3ok(b, "push", "s3:mine", "s3");
+    assertEquals(Set.of(ch.baseSha(), ch.childSha(), ch.grandSha(), mineSha), remoteIndex().images().keySet());
+
+    // The same objects served over HTTP (s3proxy's filesystem store keeps them as files).
+    Path folder = serverDir.resolve("store").resolve(S3Store.BUCKET).resolve(prefix);
+    com.sun.net.httpserver.HttpServer http = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    http.createContext("/repo/", ex -> {
+      Path f = folder.resolve(ex.getRequestURI().getPath().substring("/repo/".length())).normalize();
+      byte[] body = f.startsWith(folder) && Files.isRegularFile(f) ? Files.readAllBytes(f) : null;
+      ex.sendResponseHeaders(body == null ? 404 : 200, body == null ? -1 : body.length);
+      if (body != null) {
+        ex.getResponseBody().write(body);
+      }
+      ex.close();
+    });
+    http.start();
+    try {
+      Canga c = new Canga(Files.createDirectories(dir.resolve("c")));
+      c.config("    web:\n        type: remote\n        path: " + c.repo("web") + "\n        url: http://127.0.0.1:"
+          + http.getAddress().getPort() + "/repo\n");
+      c.ok("fetch", "web");
+      c.ok("pull", "web:mine");
+      c.assertStoredImageSound(c.repo("web").resolve(mineSha + ".qcow2"), mine);
+      Cli.Result readOnly = c.run("push", "web:mine", "web");
+      assertEquals(255, readOnly.exitCode());
+      assertEquals("Remote http://127.0.0.1:" + http.getAddress().getPort() + "/repo/ is read-only: push needs an s3:// remote\n",
+          readOnly.stderr().substring(readOnly.stderr().indexOf("Remote ")));
+    } finally {
+      http.stop(0);
+    }
+  }
+
+  @Test
+  @Timeout(60)
+  void a_url_of_another_scheme_is_refused_in_one_line(TestInfo info) throws Exception {
+    prefix(info);
+    Canga a = host("a", "ftp://example.org/repo");
+    Cli.Result r = s3(a, store.env(), "fetch", "s3");
+    assertEquals(255, r.exitCode());
+    assertEquals("Remote url 'ftp://example.org/repo' is not http://, https:// or s3://\n", r.stderr());
+  }
+
   @AfterEach
   void stopAgent() {
     if (gnupg != null) {
