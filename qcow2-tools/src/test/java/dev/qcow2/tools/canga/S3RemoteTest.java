@@ -22,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
@@ -65,6 +66,7 @@ class S3RemoteTest {
     return host(name, "s3://" + S3Store.BUCKET + "/" + prefix);
   }
 
+  @BeforeEach
   void prefix(TestInfo info) {
     prefix = "t/" + info.getTestMethod().orElseThrow().getName();
   }
@@ -103,8 +105,7 @@ class S3RemoteTest {
 
   @Test
   @Timeout(120)
-  void a_chain_pushed_from_one_repository_is_pulled_into_another(TestInfo info) throws Exception {
-    prefix(info);
+  void a_chain_pushed_from_one_repository_is_pulled_into_another() throws Exception {
     Canga a = host("a");
     Chain ch = chain(a);
     Cli.Result push = s3ok(a, "push", "grand", "s3");
@@ -133,8 +134,7 @@ class S3RemoteTest {
 
   @Test
   @Timeout(120)
-  void a_push_over_a_base_already_there_uploads_only_the_delta(TestInfo info) throws Exception {
-    prefix(info);
+  void a_push_over_a_base_already_there_uploads_only_the_delta() throws Exception {
     Canga a = host("a");
     Chain ch = chain(a);
     s3ok(a, "push", "base", "s3");
@@ -147,8 +147,7 @@ class S3RemoteTest {
 
   @Test
   @Timeout(120)
-  void two_hosts_pushing_at_once_lose_nothing(TestInfo info) throws Exception {
-    prefix(info);
+  void two_hosts_pushing_at_once_lose_nothing() throws Exception {
     Canga a = host("a");
     Canga b = host("b");
     Path imageA = a.image("x.qcow2", "2M", "write -P 0x41 0 1M");
@@ -186,8 +185,7 @@ class S3RemoteTest {
 
   @Test
   @Timeout(120)
-  void del_tag_and_deltag_change_the_remote(TestInfo info) throws Exception {
-    prefix(info);
+  void del_tag_and_deltag_change_the_remote() throws Exception {
     Canga a = host("a");
     Chain ch = chain(a);
     s3ok(a, "push", "grand", "s3");
@@ -216,8 +214,7 @@ class S3RemoteTest {
 
   @Test
   @Timeout(180)
-  void a_push_killed_mid_upload_leaves_the_remote_usable_and_the_next_push_completes(TestInfo info) throws Exception {
-    prefix(info);
+  void a_push_killed_mid_upload_leaves_the_remote_usable_and_the_next_push_completes() throws Exception {
     Canga a = host("a");
     // Random bytes do not compress: a file of more than one part (8 MiB), so a multipart upload.
     Path raw = dir.resolve("big.raw");
@@ -266,9 +263,8 @@ class S3RemoteTest {
 
   @Test
   @Timeout(120)
-  void wrong_credentials_a_missing_bucket_and_a_missing_file_are_one_line_errors_that_write_nothing(TestInfo info)
+  void wrong_credentials_a_missing_bucket_and_a_missing_file_are_one_line_errors_that_write_nothing()
       throws Exception {
-    prefix(info);
     Canga a = host("a");
     Chain ch = chain(a);
     s3ok(a, "push", "base", "s3");
@@ -302,8 +298,7 @@ class S3RemoteTest {
 
   @Test
   @Timeout(120)
-  void a_pull_is_verified_and_resumes_what_an_interrupted_pull_left(TestInfo info) throws Exception {
-    prefix(info);
+  void a_pull_is_verified_and_resumes_what_an_interrupted_pull_left() throws Exception {
     Canga a = host("a");
     Chain ch = chain(a);
     s3ok(a, "push", "child", "s3");
@@ -332,8 +327,7 @@ class S3RemoteTest {
 
   @Test
   @Timeout(120)
-  void sign_signs_the_remote_index_and_a_later_push_removes_the_stale_signature(TestInfo info) throws Exception {
-    prefix(info);
+  void sign_signs_the_remote_index_and_a_later_push_removes_the_stale_signature() throws Exception {
     gnupg = Files.createDirectory(dir.resolve("g"), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
         java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
     Qemu.run(dir, "gpg", "--batch", "--homedir", gnupg.toString(), "--passphrase", "", "--quick-gen-key",
@@ -357,8 +351,7 @@ class S3RemoteTest {
 
   @Test
   @Timeout(120)
-  void an_index_that_lost_a_racing_write_is_completed_from_the_fragments(TestInfo info) throws Exception {
-    prefix(info);
+  void an_index_that_lost_a_racing_write_is_completed_from_the_fragments() throws Exception {
     Canga a = host("a");
     Chain ch = chain(a);
     s3ok(a, "push", "child", "s3");
@@ -376,8 +369,7 @@ class S3RemoteTest {
 
   @Test
   @Timeout(120)
-  void the_store_holds_a_plain_cangallo_folder_read_either_way(TestInfo info) throws Exception {
-    prefix(info);
+  void the_store_holds_a_plain_cangallo_folder_read_either_way() throws Exception {
     Canga a = host("a");
     Chain ch = chain(a);
     // A published folder copied into the bucket as it is (aws s3 sync): no fragments.
@@ -431,8 +423,7 @@ class S3RemoteTest {
 
   @Test
   @Timeout(60)
-  void a_url_of_another_scheme_is_refused_in_one_line(TestInfo info) throws Exception {
-    prefix(info);
+  void a_url_of_another_scheme_is_refused_in_one_line() throws Exception {
     Canga a = host("a", "ftp://example.org/repo");
     Cli.Result r = s3(a, store.env(), "fetch", "s3");
     assertEquals(255, r.exitCode());
