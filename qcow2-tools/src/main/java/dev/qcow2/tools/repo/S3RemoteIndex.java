@@ -67,7 +67,11 @@ final class S3RemoteIndex {
     RepositoryIndex index = text == null ? RepositoryIndex.empty() : parse(text, INDEX);
     List<RepositoryIndex> images = new ArrayList<>();
     for (S3Object o : list(ENTRIES)) {
-      images.add(fragment(o));
+      // An image fragment never changes: one the index names already need not be read.
+      String name = o.key().substring(o.key().lastIndexOf('/') + 1);
+      if (!index.images().containsKey(name.substring(0, name.length() - ".yaml".length()))) {
+        images.add(fragment(o));
+      }
     }
     // Images the index does not name yet go after its own, oldest first.
     images.sort(Comparator.comparing((RepositoryIndex f) -> String.valueOf(
