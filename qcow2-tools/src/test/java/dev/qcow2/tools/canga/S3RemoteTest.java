@@ -137,7 +137,7 @@ class S3RemoteTest {
   void a_push_over_a_base_already_there_uploads_only_the_delta() throws Exception {
     Canga a = host("a");
     Chain ch = chain(a);
-    s3ok(a, "push", "base", "s3");
+    s3ok(a, "push", "base"); // the only remote of the configuration
     assertEquals(List.of(ch.baseSha() + ".qcow2"), store.storedImages(prefix + "/"));
     Cli.Result push = s3ok(a, "push", "child", "s3");
     assertTrue(push.stderr().contains("Image default:base already in s3://"), push.stderr());
