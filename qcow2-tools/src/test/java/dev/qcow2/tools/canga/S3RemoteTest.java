@@ -184,6 +184,29 @@ class S3RemoteTest {
   }
 
   @Test
+  @Timeout(180)
+  void two_processes_pushing_at_once_lose_nothing() throws Exception {
+    Canga a = host("a");
+    Canga b = host("b");
+    String shaA = Canga.sha(a.ok("add", a.image("x.qcow2", "2M", "write -P 0x61 0 1M").toString(), "--tag", "pa"));
+    String shaB = Canga.sha(b.ok("add", b.image("y.qcow2", "2M", "write -P 0x62 0 1M").toString(), "--tag", "pb"));
+    Process pushA = cangaProcess(a, dir.resolve("a.log"), "push", "pa", "s3");
+    Process pushB = cangaProcess(b, dir.resolve("b.log"), "push", "pb", "s3");
+    try {
+      assertTrue(pushA.waitFor(120, TimeUnit.SECONDS) && pushB.waitFor(120, TimeUnit.SECONDS), "the pushes did not end");
+      assertEquals(0, pushA.exitValue(), Files.readString(dir.resolve("a.log")));
+      assertEquals(0, pushB.exitValue(), Files.readString(dir.resolve("b.log")));
+    } finally {
+      pushA.destroyForcibly();
+      pushB.destroyForcibly();
+    }
+    Canga c = host("c");
+    s3ok(c, "fetch", "s3");
+    assertEquals(Set.of(shaA, shaB), RepositoryIndex.read(c.repo("s3").resolve("index.yaml")).images().keySet());
+    assertEquals(Set.of(shaA, shaB), remoteIndex().images().keySet());
+  }
+
+  @Test
   @Timeout(120)
   void del_tag_and_deltag_change_the_remote() throws Exception {
     Canga a = host("a");
@@ -225,13 +248,7 @@ class S3RemoteTest {
     String key = prefix + "/" + sha + ".qcow2";
 
     store.holdParts(2); // both parts stored, the upload not completed
-    ProcessBuilder pb = new ProcessBuilder(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "-Daws.disableEc2Metadata=true",
-        "dev.qcow2.tools.Main", "canga", "--config", a.config.toString(), "push", "big", "s3")
-        .redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile());
-    pb.environment().putAll(store.env());
-    Process child = pb.start();
+    Process child = cangaProcess(a, dir.resolve("child.log"), "push", "big", "s3");
     try {
       assertTrue(store.partArrived.await(90, TimeUnit.SECONDS), () -> "the parts did not arrive: " + log());
       child.destroy(); // SIGTERM, as a Ctrl-C or a service stop would
@@ -251,6 +268,17 @@ class S3RemoteTest {
     s3ok(b, "fetch", "s3");
     s3ok(b, "pull", "s3:big");
     b.assertStoredImageSound(b.repo("s3").resolve(sha + ".qcow2"), raw);
+  }
+
+  /** {@code bin/canga ARGS} with the home of {@code c} in a child JVM, its output in {@code log}. */
+  static Process cangaProcess(Canga c, Path log, String... args) throws Exception {
+    List<String> argv = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "-Daws.disableEc2Metadata=true",
+        "dev.qcow2.tools.Main", "canga", "--config", c.config.toString()));
+    argv.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().putAll(store.env());
+    return pb.start();
   }
 
   private String log() {
