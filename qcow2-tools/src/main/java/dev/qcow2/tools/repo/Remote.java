@@ -32,7 +32,7 @@ public interface Remote extends Closeable {
     if (S3Location.isS3(url)) {
       return S3Remote.open(url, env);
     }
-    // Each new kind of remote is one more scheme here.
+    // Each new kind of remote (oci://, an OCI registry) is one more scheme here.
     throw new CangaException("Remote url '" + url + "' is not http://, https:// or s3://");
   }
 
