@@ -1,6 +1,8 @@
 package dev.qcow2.remote;
 
 import java.io.IOException;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.services.s3.S3Client;
 
 /**
  * A request to an S3-compatible store that failed for a reason the user can act on: a missing
@@ -36,6 +38,14 @@ public final class S3RequestException extends IOException {
 
   public S3RequestException(String name, Reason reason, String problem) {
     this(name, reason, problem, null);
+  }
+
+  /**
+   * The typed error for what the SDK threw in a request about {@code location}, for callers that
+   * make their own requests (listing, deleting) with a client of {@link S3Clients}.
+   */
+  public static S3RequestException of(S3Client client, S3Location location, SdkException e) {
+    return S3Errors.translate(client, location, e);
   }
 
   public Reason reason() {

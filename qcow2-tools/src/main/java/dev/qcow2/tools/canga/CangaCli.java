@@ -81,7 +81,7 @@ public final class CangaCli implements Callable<Integer> {
   static final String[][] VERBS = {
     {"add"}, {"base"}, {"build"}, {"check_system", "check-system"}, {"create"}, {"del", "rm"},
     {"deltag", "rmtag"}, {"deploy"}, {"export"}, {"fetch"}, {"import"}, {"layer"}, {"layout"},
-    {"list"}, {"overlay"}, {"pull"}, {"show"}, {"sign"}, {"tag"}, {"verify"}, {"store"}, {"images"},
+    {"list"}, {"overlay"}, {"pull"}, {"push"}, {"show"}, {"sign"}, {"tag"}, {"verify"}, {"store"}, {"images"},
     {"layers"}, {"instances"}, {"instance"}, {"mount"}, {"umount"}, {"wipe"},
   };
 
@@ -104,6 +104,7 @@ public final class CangaCli implements Callable<Integer> {
       case "list" -> ListCommand.class;
       case "overlay" -> OverlayCommand.class;
       case "pull" -> PullCommand.class;
+      case "push" -> PushCommand.class;
       case "show" -> ShowCommand.class;
       case "sign" -> SignCommand.class;
       case "tag" -> TagCommand.class;

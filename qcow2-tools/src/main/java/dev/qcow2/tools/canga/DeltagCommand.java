@@ -1,6 +1,7 @@
 package dev.qcow2.tools.canga;
 
 import dev.qcow2.tools.repo.CangaException;
+import dev.qcow2.tools.repo.Remote;
 import dev.qcow2.tools.repo.Repositories;
 import dev.qcow2.tools.repo.Repository;
 import java.util.ArrayList;
@@ -11,7 +12,8 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code canga deltag TAGNAME} (alias {@code rmtag}): delete a tag, from the named repository, or
  * else from the first repository holding it (the default one first). Unlike Cangallo, a tag
- * living in another repository than the default one is found.
+ * living in another repository than the default one is found. In the cache of a writable remote
+ * ({@code s3://}) the tag is removed from the remote first.
  */
 @Command(name = "deltag", aliases = "rmtag", description = "delete a tag")
 final class DeltagCommand extends CangaCommand {
@@ -32,6 +34,11 @@ final class DeltagCommand extends CangaCommand {
     for (String n : order) {
       Repository r = repos().repo(n);
       if (r.index().tags().containsKey(name)) {
+        try (Remote remote = FetchCommand.writableRemoteOf(r, cli().env())) {
+          if (remote != null) {
+            remote.deltag(name);
+          }
+        }
         r.update(index -> index.withoutTag(name));
         return 0;
       }

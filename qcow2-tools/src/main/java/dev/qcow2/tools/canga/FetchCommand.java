@@ -1,15 +1,18 @@
 package dev.qcow2.tools.canga;
 
+import dev.qcow2.tools.repo.CangaException;
 import dev.qcow2.tools.repo.IndexWriter;
 import dev.qcow2.tools.repo.Remote;
 import dev.qcow2.tools.repo.Repository;
 import dev.qcow2.tools.repo.RepositoryIndex;
+import java.io.IOException;
 import java.nio.file.Files;
+import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code canga fetch [REPO]}: download {@code index.yaml} of a repository of {@code type: remote}
+ * {@code canga fetch [REPO]}: download the index of a repository of {@code type: remote}
  * (anything else: nothing to do, as in Cangallo). Images built locally on top of the remote's
  * (present here but not in the remote index) are kept. When nothing local had to be kept the
  * remote bytes are stored as they are, with {@code index.yaml.sig} when the remote has one, so
@@ -26,12 +29,47 @@ final class FetchCommand extends CangaCommand {
     if (!r.settings().isRemote()) {
       return 0;
     }
-    if (r.settings().url() == null) {
-      throw new IllegalStateException("Repo '" + r.name() + "' has no url");
+    try (Remote remote = remoteOf(r, cli().env())) {
+      refresh(r, remote);
     }
-    Remote remote = new Remote(r.settings().url());
+    return 0;
+  }
+
+  /** The remote that the {@code url} of {@code r} names, configured from {@code env}. */
+  static Remote remoteOf(Repository r, Map<String, String> env) throws IOException {
+    if (r.settings().url() == null) {
+      throw new CangaException("Repository '" + r.name() + "' has no url");
+    }
+    return Remote.open(r.settings().url(), env);
+  }
+
+  /**
+   * The remote of {@code r} if it is a {@code type: remote} repository whose url names a writable
+   * store, where {@code del}, {@code tag}, {@code deltag} and {@code sign} make their changes
+   * first; else null (a local repository, or the cache of a read-only remote, changed alone).
+   */
+  static Remote writableRemoteOf(Repository r, Map<String, String> env) throws IOException {
+    if (!r.settings().isRemote() || r.settings().url() == null) {
+      return null;
+    }
+    Remote remote = Remote.open(r.settings().url(), env);
+    if (!remote.writable()) {
+      remote.close();
+      return null;
+    }
+    return remote;
+  }
+
+  /** Replaces the cached index of {@code r} with the remote's, keeping what was built here. */
+  static void refresh(Repository r, Remote remote) throws IOException {
     String text = remote.fetchIndex();
-    RepositoryIndex fetched = RepositoryIndex.parse(text);
+    RepositoryIndex fetched;
+    try {
+      fetched = RepositoryIndex.parse(text);
+    } catch (IllegalArgumentException | com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new CangaException(remote.url() + "index.yaml: not a Cangallo index: "
+          + e.getMessage().replaceAll("\\s*[\\r\\n]+\\s*", " "));
+    }
     byte[] signature = remote.fetchOptional("index.yaml.sig");
     r.locked(() -> {
       RepositoryIndex merged = r.index().mergedInto(fetched, sha -> Files.exists(r.imagePath(sha)));
@@ -44,6 +82,5 @@ final class FetchCommand extends CangaCommand {
       }
       return null;
     });
-    return 0;
   }
 }

@@ -1,11 +1,15 @@
 package dev.qcow2.tools.canga;
 
 import dev.qcow2.tools.repo.CangaException;
+import dev.qcow2.tools.repo.Remote;
 import dev.qcow2.tools.repo.Repositories;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
-/** {@code canga tag TAGNAME IMAGE}: set or move a tag in the image's repository. */
+/**
+ * {@code canga tag TAGNAME IMAGE}: set or move a tag in the image's repository; in the cache of a
+ * writable remote ({@code s3://}), in the remote first.
+ */
 @Command(name = "tag", description = "add a tag name to an existing image")
 final class TagCommand extends CangaCommand {
   @Parameters(index = "0", paramLabel = "TAGNAME")
@@ -22,6 +26,11 @@ final class TagCommand extends CangaCommand {
       throw new CangaException("Image \"" + image + "\" not found");
     }
     String sha = found.sha256();
+    try (Remote remote = FetchCommand.writableRemoteOf(found.repo(), cli().env())) {
+      if (remote != null) {
+        remote.tag(tag, sha);
+      }
+    }
     found.repo().update(index -> {
       if (index.image(sha) == null) {
         throw new CangaException("Image \"" + image + "\" not found");

@@ -5,7 +5,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code canga verify [REPO]}: check {@code index.yaml.sig} against the index with gpg. */
+/**
+ * {@code canga verify [REPO]}: check {@code index.yaml.sig} against the index with gpg. For the
+ * cache of a remote, that is the index and signature as the last {@code fetch} brought them (a
+ * fetch keeps the signature only with the remote's index byte for byte).
+ */
 @Command(name = "verify", description = "verify index signature with gpg")
 final class VerifyCommand extends CangaCommand {
   @Parameters(paramLabel = "REPO", arity = "0..1")

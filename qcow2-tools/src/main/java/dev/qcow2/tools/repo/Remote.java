@@ -1,184 +1,106 @@
 package dev.qcow2.tools.repo;
 
-import dev.qcow2.DiskImage;
-import dev.qcow2.hash.ContentHasher;
-import dev.qcow2.hash.HashAlgorithm;
-import dev.qcow2.tools.cli.ProgressBar;
+import dev.qcow2.remote.S3Location;
+import java.io.Closeable;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 
 /**
- * A remote repository: a published repository folder served over HTTP(S). {@link #fetchIndex}
- * downloads {@code index.yaml}; {@link #pull} downloads one image file into the local cache.
+ * A remote repository: a Cangallo repository folder somewhere else, named by the {@code url} of a
+ * {@code type: remote} repository whose {@code path} is its local cache. Every remote can be read
+ * ({@link #fetchIndex}, {@link #fetchOptional}, {@link #pull}, each pull verified before the file
+ * takes its place); a writable one can also be changed ({@link #push}, {@link #publish}, {@link
+ * #delete}, {@link #tag}, {@link #deltag}, {@link #store}), which a read-only one refuses in one
+ * line.
  *
- * <p>A pull writes {@code <sha256>.qcow2.part} under a file lock, resumes an interrupted download
- * with a range request, and renames the file into place only after it is verified: the content
- * hash of the disk (through its already present parents) must be the image's sha256. A failed or
- * corrupt download never replaces or creates {@code <sha256>.qcow2}.
+ * <p>Made by {@link #open} from the URL's scheme. Not thread-safe; the caller closes it.
  */
-public final class Remote {
-  private final URI base;
-  private final HttpClient client;
-
+public interface Remote extends Closeable {
   /**
-   * @param url the repository's {@code url}; a missing final slash is added, so that {@code
-   *     http://h/path/repo} means the folder {@code repo} (Cangallo's URI.join would drop it)
+   * The remote named by {@code url}: {@code http://} and {@code https://} for a published folder
+   * (read-only), {@code s3://BUCKET/PREFIX} for a folder in an S3-compatible store (writable).
+   *
+   * @param env the environment the S3 client is configured from (endpoint, credentials, region)
    */
-  public Remote(String url) {
-    this.base = URI.create(url.endsWith("/") ? url : url + "/");
-    this.client = HttpClient.newBuilder()
-        .followRedirects(HttpClient.Redirect.NORMAL)
-        .connectTimeout(Duration.ofSeconds(30))
-        .build();
+  static Remote open(String url, Map<String, String> env) throws IOException {
+    if (url.startsWith("http://") || url.startsWith("https://")) {
+      return new HttpRemote(url);
+    }
+    if (S3Location.isS3(url)) {
+      return S3Remote.open(url, env);
+    }
+    // Each new kind of remote (oci://, an OCI registry) is one more scheme here.
+    throw new CangaException("Remote url '" + url + "' is not http://, https:// or s3://");
   }
 
-  public URI resolve(String name) {
-    return base.resolve(name);
-  }
+  /** The remote's URL, as a folder. */
+  String url();
 
-  /** The text of the remote {@code index.yaml}. */
-  public String fetchIndex() throws IOException {
-    URI uri = resolve("index.yaml");
-    HttpResponse<byte[]> r = send(HttpRequest.newBuilder(uri).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
-    if (r.statusCode() != 200) {
-      throw new IOException("GET " + uri + ": HTTP " + r.statusCode());
-    }
-    return new String(r.body(), StandardCharsets.UTF_8);
-  }
+  /** The text of the remote index: what a Cangallo client reads as {@code index.yaml}. */
+  String fetchIndex() throws IOException;
 
-  /** The bytes of {@code name} under the repository URL, or null if the server has none (404). */
-  public byte[] fetchOptional(String name) throws IOException {
-    URI uri = resolve(name);
-    HttpResponse<byte[]> r = send(HttpRequest.newBuilder(uri).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
-    if (r.statusCode() == 404) {
-      return null;
-    }
-    if (r.statusCode() != 200) {
-      throw new IOException("GET " + uri + ": HTTP " + r.statusCode());
-    }
-    return r.body();
-  }
+  /** The bytes of {@code name} in the remote folder, or null if it has none. */
+  byte[] fetchOptional(String name) throws IOException;
 
   /**
-   * Downloads the file of {@code entry} into {@code repo} unless it is already there.
+   * Downloads the file of {@code entry} into {@code repo} unless it is already there, verified.
    *
    * @param progress where the progress bar is drawn
    */
-  public void pull(Repository repo, ImageEntry entry, PrintStream progress) throws IOException {
-    String sha = entry.sha256();
-    Path target = repo.imagePath(sha);
-    Path part = repo.dir().resolve(sha + ".qcow2.part");
-    try (FileChannel ch = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-      // Released when the channel closes; one pull of this file at a time across processes.
-      FileLock lock = ch.lock();
-      assert lock.isValid();
-      if (Files.exists(target)) {
-        Files.deleteIfExists(part);
-        return; // another process pulled it while we waited
-      }
-      // An interrupted transfer leaves the part file for a range request next time.
-      download(resolve(sha + ".qcow2"), ch, progress);
-      ch.force(true);
-      try {
-        verify(entry, part);
-      } catch (IOException | RuntimeException e) {
-        Files.deleteIfExists(part);
-        throw e;
-      }
-      IndexWriter.moveDurably(part, target);
-    }
-  }
+  void pull(Repository repo, ImageEntry entry, PrintStream progress) throws IOException;
 
-  private void download(URI uri, FileChannel ch, PrintStream progress) throws IOException {
-    long have = ch.size();
-    HttpRequest.Builder req = HttpRequest.newBuilder(uri).GET();
-    if (have > 0) {
-      req.header("Range", "bytes=" + have + "-");
-    }
-    HttpResponse<InputStream> r = send(req.build(), HttpResponse.BodyHandlers.ofInputStream());
-    int status = r.statusCode();
-    try (InputStream in = r.body()) {
-      long total;
-      if (status == 416 && have > 0) {
-        return; // already complete: verification decides
-      } else if (status == 206 && have > 0
-          && r.headers().firstValue("Content-Range").orElse("").startsWith("bytes " + have + "-")) {
-        total = have + r.headers().firstValueAsLong("Content-Length").orElse(-1);
-        ch.position(have);
-      } else if (status == 200) {
-        ch.truncate(0);
-        ch.position(0);
-        have = 0;
-        total = r.headers().firstValueAsLong("Content-Length").orElse(-1);
-      } else {
-        throw new IOException("GET " + uri + ": HTTP " + status);
-      }
-      copy(in, ch, have, total, progress);
-    }
-  }
-
-  private static void copy(InputStream in, FileChannel ch, long have, long total, PrintStream progress)
-      throws IOException {
-    ProgressBar bar = total > 0 ? new ProgressBar(progress, total) : null;
-    OutputStream out = Channels.newOutputStream(ch);
-    byte[] buf = new byte[1 << 16];
-    long done = have;
-    int n;
-    while ((n = in.read(buf)) > 0) {
-      out.write(buf, 0, n);
-      done += n;
-      if (bar != null) {
-        bar.accept(done);
-      }
-    }
-    out.flush();
-    if (bar != null) {
-      bar.finish();
-    }
+  /** Whether {@link #push} and the other changes are possible. */
+  default boolean writable() {
+    return false;
   }
 
   /**
-   * Checks a downloaded file: the sha256 of its bytes is compared with {@code file-sha256} (equal
-   * for images stored verbatim; Cangallo records the hash of the file given to {@code add}, so for
-   * converted images it differs by design), and the content hash of the disk must be the image id.
+   * Uploads {@code file}, the file of {@code entry}, unless the remote has it already.
+   *
+   * @param progress where a progress bar is drawn, or null for none
+   * @return false if the remote had it
    */
-  static void verify(ImageEntry entry, Path part) throws IOException {
-    String sha = entry.sha256();
-    String fileSha = ContentHasher.hashFile(part, HashAlgorithm.SHA256).hex();
-    if (fileSha.equals(entry.fileSha256()) && fileSha.equals(sha)) {
-      return; // a verbatim raw image: its bytes are its content
-    }
-    String content;
-    try (DiskImage image = DiskImage.open(part)) {
-      content = ContentHasher.hash(image, HashAlgorithm.SHA256, Runtime.getRuntime().availableProcessors(), null).hex();
-    } catch (IOException e) {
-      throw new CangaException("Downloaded file of " + sha + " is not a valid image: " + e.getMessage());
-    }
-    if (!content.equals(sha)) {
-      throw new CangaException("Downloaded file of " + sha + " is corrupt: its content sha256 is " + content);
-    }
+  default boolean push(Path file, ImageEntry entry, PrintStream progress) throws IOException {
+    throw readOnly("push");
   }
 
-  private <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler) throws IOException {
-    try {
-      return client.send(request, handler);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted: " + request.uri(), e);
-    }
+  /**
+   * Adds {@code entries} (whose files were pushed) and {@code tags} (tag to sha256) to the remote
+   * index.
+   */
+  default void publish(List<ImageEntry> entries, Map<String, String> tags) throws IOException {
+    throw readOnly("push");
+  }
+
+  /**
+   * Removes the image {@code sha256}, its tags and its file.
+   *
+   * @return false if the remote has no such image
+   * @throws CangaException if another image of the remote has it as parent
+   */
+  default boolean delete(String sha256) throws IOException {
+    throw readOnly("del");
+  }
+
+  /** Points {@code tag} at {@code sha256}, an image of the remote. */
+  default void tag(String tag, String sha256) throws IOException {
+    throw readOnly("tag");
+  }
+
+  /** Removes {@code tag}. */
+  default void deltag(String tag) throws IOException {
+    throw readOnly("deltag");
+  }
+
+  /** Writes {@code name} in the remote folder (the index signature). */
+  default void store(String name, byte[] content) throws IOException {
+    throw readOnly("sign");
+  }
+
+  private CangaException readOnly(String verb) {
+    return new CangaException("Remote " + url() + " is read-only: " + verb + " needs an s3:// remote");
   }
 }

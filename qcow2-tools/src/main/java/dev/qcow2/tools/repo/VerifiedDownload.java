@@ -1,0 +1,106 @@
+package dev.qcow2.tools.repo;
+
+import dev.qcow2.DiskImage;
+import dev.qcow2.hash.ContentHasher;
+import dev.qcow2.hash.HashAlgorithm;
+import dev.qcow2.tools.cli.ProgressBar;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * How every kind of remote brings an image file into the local cache: into {@code
+ * <sha256>.qcow2.part} under a file lock, resumed from what an interrupted pull left there, and
+ * renamed into place only after it is verified: the content hash of the disk (through its already
+ * present parents) must be the image's sha256. A failed or corrupt download never replaces or
+ * creates {@code <sha256>.qcow2}, and a download that failed before its first byte leaves nothing.
+ */
+final class VerifiedDownload {
+  private VerifiedDownload() {}
+
+  /** Fills the part file from the remote, appending to what it holds when the remote can. */
+  interface Transfer {
+    void into(FileChannel part, PrintStream progress) throws IOException;
+  }
+
+  static void pull(Repository repo, ImageEntry entry, Transfer transfer, PrintStream progress) throws IOException {
+    String sha = entry.sha256();
+    Path target = repo.imagePath(sha);
+    Path part = repo.dir().resolve(sha + ".qcow2.part");
+    try (FileChannel ch = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+      // Released when the channel closes; one pull of this file at a time across processes.
+      FileLock lock = ch.lock();
+      assert lock.isValid();
+      if (Files.exists(target)) {
+        Files.deleteIfExists(part);
+        return; // another process pulled it while we waited
+      }
+      try {
+        transfer.into(ch, progress);
+      } catch (IOException | RuntimeException e) {
+        if (ch.size() == 0) {
+          Files.deleteIfExists(part); // nothing to resume from
+        }
+        throw e;
+      }
+      ch.force(true);
+      try {
+        verify(entry, part);
+      } catch (IOException | RuntimeException e) {
+        Files.deleteIfExists(part);
+        throw e;
+      }
+      IndexWriter.moveDurably(part, target);
+    }
+  }
+
+  /** Appends {@code in} to {@code ch} from {@code have}, drawing progress against {@code total} when known. */
+  static void copy(InputStream in, FileChannel ch, long have, long total, PrintStream progress)
+      throws IOException {
+    ProgressBar bar = total > 0 ? new ProgressBar(progress, total) : null;
+    OutputStream out = Channels.newOutputStream(ch);
+    byte[] buf = new byte[1 << 16];
+    long done = have;
+    int n;
+    while ((n = in.read(buf)) > 0) {
+      out.write(buf, 0, n);
+      done += n;
+      if (bar != null) {
+        bar.accept(done);
+      }
+    }
+    out.flush();
+    if (bar != null) {
+      bar.finish();
+    }
+  }
+
+  /**
+   * Checks a downloaded file: the sha256 of its bytes is compared with {@code file-sha256} (equal
+   * for images stored verbatim; Cangallo records the hash of the file given to {@code add}, so for
+   * converted images it differs by design), and the content hash of the disk must be the image id.
+   */
+  static void verify(ImageEntry entry, Path part) throws IOException {
+    String sha = entry.sha256();
+    String fileSha = ContentHasher.hashFile(part, HashAlgorithm.SHA256).hex();
+    if (fileSha.equals(entry.fileSha256()) && fileSha.equals(sha)) {
+      return; // a verbatim raw image: its bytes are its content
+    }
+    String content;
+    try (DiskImage image = DiskImage.open(part)) {
+      content = ContentHasher.hash(image, HashAlgorithm.SHA256, Runtime.getRuntime().availableProcessors(), null).hex();
+    } catch (IOException e) {
+      throw new CangaException("Downloaded file of " + sha + " is not a valid image: " + e.getMessage());
+    }
+    if (!content.equals(sha)) {
+      throw new CangaException("Downloaded file of " + sha + " is corrupt: its content sha256 is " + content);
+    }
+  }
+}
