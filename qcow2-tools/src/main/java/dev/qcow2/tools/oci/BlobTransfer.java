@@ -187,6 +187,9 @@ final class BlobTransfer {
             progress.accept(got);
           }
         }
+      } catch (TimedBody.Stalled e) {
+        throw new OciException(OciException.Kind.UNAVAILABLE, client.where() + ": blob " + blob.digest()
+            + " stopped arriving after " + got + " bytes (" + e.getMessage() + "); nothing kept", e);
       }
       check(blob, got, Digest.of(md));
       try (FileChannel ch = FileChannel.open(part, StandardOpenOption.WRITE)) {

@@ -37,6 +37,8 @@ public final class RegistryClient {
   static final int DOCUMENT_LIMIT = 4 << 20;
   private static final int ATTEMPTS = 4;
   private static final int TAG_PAGES = 10_000;
+  private static final Set<Integer> REDIRECTS = Set.of(301, 302, 303, 307, 308);
+  private static final int MAX_REDIRECTS = 5;
   private static final Pattern NEXT_LINK = Pattern.compile("<([^>]+)>\\s*;[^,]*rel=\"?next\"?");
 
   private final OciReference repository;
@@ -69,7 +71,7 @@ public final class RegistryClient {
     this.base = URI.create((plain ? "http://" : "https://") + repository.registry() + "/v2/");
     this.timeout = timeout;
     this.http = HttpClient.newBuilder()
-        .followRedirects(HttpClient.Redirect.NORMAL)
+        .followRedirects(HttpClient.Redirect.NEVER)
         .connectTimeout(Duration.ofSeconds(30))
         .build();
     this.auth = new RegistryAuth(http, repository.registry(), repository.repository(), credentials, timeout);
@@ -256,21 +258,9 @@ public final class RegistryClient {
     String scope = "repository:" + repository.repository() + (push ? ":pull,push" : ":pull");
     boolean answered = false;
     for (int attempt = 1; ; attempt++) {
-      HttpRequest.Builder req = HttpRequest.newBuilder(uri).timeout(timeout)
-          .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : body.get());
-      if (contentType != null) {
-        req.header("Content-Type", contentType);
-      }
-      if (method.equals("GET") || method.equals("HEAD")) {
-        req.header("Accept", ACCEPT_MANIFESTS + ", */*");
-      }
-      String authorization = auth.header(scope);
-      if (authorization != null) {
-        req.header("Authorization", authorization);
-      }
       HttpResponse<InputStream> r;
       try {
-        r = http.send(req.build(), HttpResponse.BodyHandlers.ofInputStream());
+        r = exchange(method, uri, contentType, body, auth.header(scope));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new OciException(OciException.Kind.UNAVAILABLE, where() + ": interrupted during " + what, e);
@@ -295,6 +285,44 @@ public final class RegistryClient {
         continue;
       }
       return r;
+    }
+  }
+
+  /**
+   * One request, following the redirects of a GET or HEAD (registries send blob downloads to a
+   * storage host) a bounded number of times, never from HTTPS to HTTP, and without our
+   * credentials once the host changes: a storage host has its own signed URL.
+   */
+  private HttpResponse<InputStream> exchange(String method, URI uri, String contentType,
+      Supplier<HttpRequest.BodyPublisher> body, String authorization) throws IOException, InterruptedException {
+    URI at = uri;
+    for (int hop = 0; ; hop++) {
+      HttpRequest.Builder req = HttpRequest.newBuilder(at).timeout(timeout)
+          .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : body.get());
+      if (contentType != null) {
+        req.header("Content-Type", contentType);
+      }
+      boolean read = method.equals("GET") || method.equals("HEAD");
+      if (read) {
+        req.header("Accept", ACCEPT_MANIFESTS + ", */*");
+      }
+      if (authorization != null && java.util.Objects.equals(at.getRawAuthority(), uri.getRawAuthority())) {
+        req.header("Authorization", authorization);
+      }
+      HttpResponse<InputStream> r = http.send(req.build(), TimedBody.handler(timeout));
+      String location = r.headers().firstValue("Location").orElse(null);
+      if (!read || location == null || !REDIRECTS.contains(r.statusCode())) {
+        return r;
+      }
+      close(r);
+      if (hop == MAX_REDIRECTS) {
+        throw new IOException("more than " + MAX_REDIRECTS + " redirects from " + uri);
+      }
+      URI next = at.resolve(location);
+      if (at.getScheme().equals("https") && !"https".equals(next.getScheme())) {
+        throw new IOException("refused redirect from HTTPS to " + next.getScheme() + ": " + next);
+      }
+      at = next;
     }
   }
 

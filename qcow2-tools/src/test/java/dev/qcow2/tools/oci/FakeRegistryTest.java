@@ -1,6 +1,8 @@
 package dev.qcow2.tools.oci;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -19,6 +21,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -41,18 +46,22 @@ class FakeRegistryTest {
   int port;
   final AtomicInteger tokenCalls = new AtomicInteger();
   final Map<String, AtomicInteger> hits = new ConcurrentHashMap<>();
+  final CountDownLatch release = new CountDownLatch(1);
+  final List<String> storageAuthorization = new CopyOnWriteArrayList<>();
 
   @BeforeEach
   void start() throws IOException {
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     server.createContext("/token", this::token);
     server.createContext("/v2/", this::registry);
+    server.createContext("/storage/", this::storage);
     server.start();
     port = server.getAddress().getPort();
   }
 
   @AfterEach
   void stop() {
+    release.countDown();
     server.stop(0);
   }
 
@@ -86,6 +95,10 @@ class FakeRegistryTest {
         send(ex, 201, "", Map.of());
         return;
       }
+      if (path.contains("/blobs/")) {
+        send(ex, 307, "", Map.of("Location", "http://localhost:" + port + "/storage/blob?signature=x"));
+        return;
+      }
       send(ex, 200, "{\"tags\":[\"x\"]}", Map.of());
     } else if (path.equals("/v2/ns/paged/tags/list")) {
       List<String> all = List.of("a", "b", "c", "d", "e");
@@ -95,6 +108,16 @@ class FakeRegistryTest {
       Map<String, String> headers = to < all.size()
           ? Map.of("Link", "</v2/ns/paged/tags/list?n=2&last=" + all.get(to - 1) + ">; rel=\"next\"") : Map.of();
       send(ex, 200, "{\"name\":\"ns/paged\",\"tags\":[\"" + tags + "\"]}", headers);
+    } else if (path.startsWith("/v2/ns/slow/blobs/")) {
+      // Headers and ten bytes, then nothing until the test ends.
+      ex.sendResponseHeaders(200, 1000);
+      try (OutputStream out = ex.getResponseBody()) {
+        out.write(new byte[10]);
+        out.flush();
+        release.await(30, TimeUnit.SECONDS);
+      } catch (InterruptedException | IOException e) {
+        // the client went away
+      }
     } else if (path.equals("/v2/ns/flaky/tags/list")) {
       int n = hits.get(path).get();
       send(ex, n <= 2 ? 503 : 200, n <= 2 ? "" : "{\"tags\":[\"ok\"]}", Map.of());
@@ -107,6 +130,11 @@ class FakeRegistryTest {
     }
   }
 
+  private void storage(HttpExchange ex) throws IOException {
+    storageAuthorization.add(String.valueOf(ex.getRequestHeaders().getFirst("Authorization")));
+    send(ex, 200, "hello", Map.of());
+  }
+
   private static void send(HttpExchange ex, int status, String body, Map<String, String> headers) throws IOException {
     headers.forEach((k, v) -> ex.getResponseHeaders().add(k, v));
     byte[] b = body.getBytes(StandardCharsets.UTF_8);
@@ -117,11 +145,15 @@ class FakeRegistryTest {
   }
 
   private RegistryClient client(String repo, String user, String password) throws IOException {
+    return client(repo, user, password, Duration.ofSeconds(10));
+  }
+
+  private RegistryClient client(String repo, String user, String password, Duration timeout) throws IOException {
     Path auth = dir.resolve("auth-" + repo.replace('/', '_') + ".json");
     String enc = Base64.getEncoder().encodeToString((user + ":" + password).getBytes());
     Files.writeString(auth, "{\"auths\":{\"127.0.0.1:" + port + "\":{\"auth\":\"" + enc + "\"}}}");
     return new RegistryClient(OciReference.parse("oci://127.0.0.1:" + port + "/" + repo),
-        new CredentialStore(Map.of("REGISTRY_AUTH_FILE", auth.toString()), dir), Set.of(), Duration.ofSeconds(10),
+        new CredentialStore(Map.of("REGISTRY_AUTH_FILE", auth.toString()), dir), Set.of(), timeout,
         1 << 20, 2);
   }
 
@@ -168,5 +200,24 @@ class FakeRegistryTest {
     assertEquals(OciException.Kind.DENIED, e.kind());
     assertTrue(e.getMessage().endsWith("access to tag list denied (HTTP 403, DENIED: requested access to the resource is denied)"),
         e.getMessage());
+  }
+
+  @Test
+  void a_blob_redirect_is_followed_without_our_token() throws Exception {
+    RegistryClient c = client("ns/auth", "alice", "secret");
+    assertArrayEquals("hello".getBytes(), c.fetchBlob(Descriptor.of("application/octet-stream", "hello".getBytes())));
+    assertEquals(List.of("null"), storageAuthorization, "the storage host gets no Authorization header");
+  }
+
+  @Test
+  void a_download_that_stops_flowing_is_abandoned_and_nothing_is_kept() throws Exception {
+    Descriptor blob = new Descriptor("application/octet-stream", Digest.of(new byte[1000]), 1000);
+    Path target = dir.resolve("slow.bin");
+    OciException e = assertThrows(OciException.class,
+        () -> client("ns/slow", "u", "p", Duration.ofSeconds(1)).pullBlob(blob, target, null));
+    assertEquals(OciException.Kind.UNAVAILABLE, e.kind());
+    assertTrue(e.getMessage().endsWith("stopped arriving after 10 bytes (no data for 1 s); nothing kept"), e.getMessage());
+    assertFalse(Files.exists(target));
+    assertFalse(Files.exists(dir.resolve("slow.bin.part")));
   }
 }
