@@ -151,9 +151,9 @@ public final class CangaArtifacts {
   // ---- push
 
   /**
-   * Pushes a chain, root first. An image whose manifest and layer the registry already has is not
-   * sent again (its manifest is kept when nothing but the time would change); a layer is sent at
-   * most once. Then each image is tagged with its sha256 and its legal canga tags.
+   * Pushes a chain, root first. A layer the registry already has (found through the image's
+   * manifest, else by the file's digest) is not sent again, and a manifest is kept when nothing
+   * but its time would change. Then each image is tagged with its sha256 and its legal canga tags.
    *
    * @param chain the images, each after its parent (a parent missing from the chain must already be there)
    * @param tags canga tags to sha256 (tags of images outside the chain are ignored)
@@ -192,9 +192,20 @@ public final class CangaArtifacts {
     if (existing != null && existing.layers().size() == 1 && client.blobExists(existing.layers().get(0).digest())) {
       layer = existing.layers().get(0);
     }
-    boolean upload = layer == null;
-    if (upload) {
-      layer = client.pushBlob(image.file(), LAYER_TYPE, progress);
+    boolean upload = false;
+    if (layer == null) {
+      // Hashing the file first costs one local read and spares the upload of a layer an
+      // interrupted push (or another image's push) already left in the registry.
+      Digest digest = fileDigest(image.file());
+      if (client.blobExists(digest)) {
+        layer = new Descriptor(LAYER_TYPE, digest, size(image.file()));
+      } else {
+        layer = client.pushBlob(image.file(), LAYER_TYPE, progress);
+        upload = true;
+        if (!layer.digest().equals(digest)) {
+          throw new OciException(OciException.Kind.INVALID, image.file() + " changed while it was being pushed");
+        }
+      }
     }
     Descriptor config = client.pushBlob(configBytes(image.entry()), CONFIG_TYPE);
     ImageManifest wanted = manifest(image, config, layer, parentLayer, cangaTags, Instant.now());
@@ -207,6 +218,22 @@ public final class CangaArtifacts {
       }
     }
     return new Pushed(sha, digest, layer, upload);
+  }
+
+  private static Digest fileDigest(Path file) throws OciException {
+    try {
+      return Digest.ofFile(file);
+    } catch (IOException e) {
+      throw new OciException(OciException.Kind.INVALID, "cannot read " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static long size(Path file) throws OciException {
+    try {
+      return java.nio.file.Files.size(file);
+    } catch (IOException e) {
+      throw new OciException(OciException.Kind.INVALID, "cannot read " + file + ": " + e.getMessage(), e);
+    }
   }
 
   /** The canga manifest tagged {@code sha256}, or null. */

@@ -38,6 +38,19 @@ public record Digest(String hex) {
     return new Digest(HexFormat.of().formatHex(finished.digest()));
   }
 
+  /** The digest of a file's bytes, read once in 1 MiB pieces. */
+  public static Digest ofFile(java.nio.file.Path file) throws java.io.IOException {
+    MessageDigest md = newSha256();
+    try (java.io.InputStream in = java.nio.file.Files.newInputStream(file)) {
+      byte[] buf = new byte[1 << 20];
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        md.update(buf, 0, n);
+      }
+    }
+    return of(md);
+  }
+
   public static MessageDigest newSha256() {
     try {
       return MessageDigest.getInstance("SHA-256");

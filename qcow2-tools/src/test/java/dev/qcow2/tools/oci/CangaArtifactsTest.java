@@ -13,6 +13,10 @@ import dev.qcow2.DiskImage;
 import dev.qcow2.hash.ContentHasher;
 import dev.qcow2.hash.HashAlgorithm;
 import dev.qcow2.testing.Qemu;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -155,6 +159,38 @@ class CangaArtifactsTest {
     assertEquals(2, registry.requests("POST", "/v2/ns/images/blobs/uploads/") - uploads, "the delta's layer and config only");
     assertEquals(1, registry.requests("PUT", "/v2/ns/images/manifests/\\S+") - manifests, "the delta's manifest only");
     assertEquals(Map.of("base", base.sha256()), a.list().tags());
+  }
+
+  @Test
+  void a_layer_left_by_an_interrupted_push_is_not_sent_again() throws Exception {
+    RegistryClient c = registry.client("ns/images");
+    Descriptor left = c.pushBlob(base.file(), CangaArtifacts.LAYER_TYPE, null); // the push died before its manifest
+    long uploads = registry.requests("POST", "/v2/ns/images/blobs/uploads/");
+    List<CangaArtifacts.Pushed> pushed = artifacts("ns/images").push(List.of(base), Map.of(), null);
+    assertFalse(pushed.get(0).layerUploaded());
+    assertEquals(left, pushed.get(0).layer());
+    assertEquals(1, registry.requests("POST", "/v2/ns/images/blobs/uploads/") - uploads, "the config only");
+    Path back = dir.resolve("back.qcow2");
+    artifacts("ns/images").pull(base.entry(), back, null);
+    assertEquals(-1, Files.mismatch(base.file(), back));
+  }
+
+  @Test
+  void a_layer_missing_from_the_registry_is_one_line_not_found_and_nothing_is_kept() throws Exception {
+    CangaArtifacts a = artifacts("ns/images");
+    List<CangaArtifacts.Pushed> pushed = a.push(List.of(base), Map.of(), null);
+    Digest layer = pushed.get(0).layer().digest();
+    HttpClient http = HttpClient.newHttpClient();
+    int status = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + registry.port
+        + "/v2/ns/images/blobs/" + layer)).DELETE().build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+    assertEquals(202, status);
+    Path target = dir.resolve(base.sha256() + ".qcow2");
+    OciException e = assertThrows(OciException.class, () -> a.pull(base.entry(), target, null));
+    assertEquals(OciException.Kind.NOT_FOUND, e.kind());
+    assertEquals("oci://127.0.0.1:" + registry.port + "/ns/images: blob " + layer
+        + " not found (HTTP 404, BLOB_UNKNOWN: blob unknown to registry)", e.getMessage());
+    assertFalse(Files.exists(target));
+    assertFalse(Files.exists(dir.resolve(base.sha256() + ".qcow2.part")));
   }
 
   @Test
