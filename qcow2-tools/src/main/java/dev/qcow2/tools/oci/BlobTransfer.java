@@ -14,6 +14,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.function.LongConsumer;
+import java.util.function.Supplier;
 
 /**
  * Blob uploads and downloads, as the distribution specification orders them.
@@ -145,7 +146,7 @@ final class BlobTransfer {
   }
 
   /** Sends the closing {@code PUT ?digest=}; the registry checks the digest itself. */
-  private void close(URI session, Digest digest, java.util.function.Supplier<HttpRequest.BodyPublisher> body)
+  private void close(URI session, Digest digest, Supplier<HttpRequest.BodyPublisher> body)
       throws OciException {
     String s = session.toString();
     URI put = URI.create(s + (s.contains("?") ? "&" : "?") + "digest=" + digest);

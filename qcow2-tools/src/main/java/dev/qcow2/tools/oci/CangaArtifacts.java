@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -15,6 +16,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.function.LongConsumer;
 import java.util.regex.Pattern;
 
@@ -145,7 +147,7 @@ public final class CangaArtifacts {
     x.remove(CREATED);
     y.remove(CREATED);
     return x.equals(y) && a.config().equals(b.config()) && a.layers().equals(b.layers())
-        && java.util.Objects.equals(a.artifactType(), b.artifactType());
+        && Objects.equals(a.artifactType(), b.artifactType());
   }
 
   // ---- push
@@ -230,7 +232,7 @@ public final class CangaArtifacts {
 
   private static long size(Path file) throws OciException {
     try {
-      return java.nio.file.Files.size(file);
+      return Files.size(file);
     } catch (IOException e) {
       throw new OciException(OciException.Kind.INVALID, "cannot read " + file + ": " + e.getMessage(), e);
     }

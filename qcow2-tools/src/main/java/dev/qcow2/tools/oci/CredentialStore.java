@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -205,7 +206,7 @@ public final class CredentialStore {
       String text = new String(out, StandardCharsets.UTF_8).trim();
       if (p.exitValue() != 0) {
         // Helpers say "credentials not found in native keychain" and exit 1 for an unknown registry.
-        if (text.toLowerCase(java.util.Locale.ROOT).contains("not found")) {
+        if (text.toLowerCase(Locale.ROOT).contains("not found")) {
           return null;
         }
         throw new OciException(OciException.Kind.UNAUTHORIZED, "credential helper " + exe + " failed for " + registry

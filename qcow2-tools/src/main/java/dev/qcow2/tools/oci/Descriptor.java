@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * An OCI content descriptor: what a manifest or an index says about a blob it points to
@@ -40,7 +41,7 @@ public record Descriptor(String mediaType, Digest digest, long size, Map<String,
     n.put("size", size);
     if (!annotations.isEmpty()) {
       ObjectNode a = n.putObject("annotations");
-      new java.util.TreeMap<>(annotations).forEach(a::put);
+      new TreeMap<>(annotations).forEach(a::put);
     }
     return n;
   }

@@ -1,5 +1,9 @@
 package dev.qcow2.tools.oci;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -39,9 +43,9 @@ public record Digest(String hex) {
   }
 
   /** The digest of a file's bytes, read once in 1 MiB pieces. */
-  public static Digest ofFile(java.nio.file.Path file) throws java.io.IOException {
+  public static Digest ofFile(Path file) throws IOException {
     MessageDigest md = newSha256();
-    try (java.io.InputStream in = java.nio.file.Files.newInputStream(file)) {
+    try (InputStream in = Files.newInputStream(file)) {
       byte[] buf = new byte[1 << 20];
       int n;
       while ((n = in.read(buf)) > 0) {

@@ -1,5 +1,6 @@
 package dev.qcow2.tools.oci;
 
+import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
@@ -71,7 +72,7 @@ public record OciReference(String registry, String repository, String tag) {
   public String host() {
     String h = registry.startsWith("[") ? registry.substring(1, registry.indexOf(']'))
         : registry.contains(":") ? registry.substring(0, registry.indexOf(':')) : registry;
-    return h.toLowerCase(java.util.Locale.ROOT);
+    return h.toLowerCase(Locale.ROOT);
   }
 
   /** Whether the host is this machine's loopback, where plain HTTP is allowed without being listed. */

@@ -79,27 +79,27 @@ final class RegistryAuth {
    */
   void answer(String wwwAuthenticate, String scope) throws OciException {
     if (wwwAuthenticate == null) {
-      throw new OciException(OciException.Kind.UNAUTHORIZED, registry + ": HTTP 401 without a WWW-Authenticate challenge");
+      throw new OciException(OciException.Kind.UNAUTHORIZED, where() + ": HTTP 401 without a WWW-Authenticate challenge");
     }
     Challenge c = Challenge.parse(wwwAuthenticate);
     switch (c.scheme()) {
       case "basic" -> {
         if (credentials() == null) {
-          throw new OciException(OciException.Kind.UNAUTHORIZED, registry + "/" + repository
+          throw new OciException(OciException.Kind.UNAUTHORIZED, where()
               + ": the registry asks for credentials and none are configured (auth.json or ~/.docker/config.json)");
         }
         basic = true;
       }
       case "bearer" -> tokens.put(scope, fetchToken(c, scope));
       default -> throw new OciException(OciException.Kind.UNAUTHORIZED,
-          registry + ": unsupported authentication scheme '" + c.scheme() + "'");
+          where() + ": unsupported authentication scheme '" + c.scheme() + "'");
     }
   }
 
   private Token fetchToken(Challenge c, String scope) throws OciException {
     String realm = c.param("realm");
     if (realm == null || realm.isEmpty()) {
-      throw new OciException(OciException.Kind.INVALID, registry + ": Bearer challenge without a realm");
+      throw new OciException(OciException.Kind.INVALID, where() + ": Bearer challenge without a realm");
     }
     StringBuilder q = new StringBuilder();
     if (c.param("service") != null) {
@@ -112,7 +112,7 @@ final class RegistryAuth {
     try {
       uri = URI.create(realm + (realm.contains("?") ? "&" : "?") + q);
     } catch (IllegalArgumentException e) {
-      throw new OciException(OciException.Kind.INVALID, registry + ": Bearer realm '" + realm + "' is not a URL");
+      throw new OciException(OciException.Kind.INVALID, where() + ": Bearer realm '" + realm + "' is not a URL");
     }
     HttpRequest.Builder req = HttpRequest.newBuilder(uri).timeout(timeout).GET();
     Credentials cred = credentials();
@@ -130,7 +130,7 @@ final class RegistryAuth {
       throw new OciException(OciException.Kind.UNAVAILABLE, "token service " + uri.getHost() + ": " + e.getMessage(), e);
     }
     if (r.statusCode() == 401 || r.statusCode() == 403) {
-      throw new OciException(OciException.Kind.UNAUTHORIZED, registry + "/" + repository + ": the token service "
+      throw new OciException(OciException.Kind.UNAUTHORIZED, where() + ": the token service "
           + uri.getHost() + " refused " + (cred == null ? "anonymous access" : "the credentials of '" + cred.user() + "'")
           + " (HTTP " + r.statusCode() + ")");
     }
@@ -149,6 +149,10 @@ final class RegistryAuth {
     } catch (IOException e) {
       throw new OciException(OciException.Kind.INVALID, "token service " + uri.getHost() + ": not JSON: " + e.getMessage(), e);
     }
+  }
+
+  private String where() {
+    return "oci://" + registry + "/" + repository;
   }
 
   private Credentials credentials() throws OciException {

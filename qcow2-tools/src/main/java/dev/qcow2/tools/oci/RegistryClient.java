@@ -8,11 +8,13 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -86,11 +88,6 @@ public final class RegistryClient {
   /** A manifest as the registry holds it: its exact bytes, its media type and its digest. */
   public record Manifest(byte[] bytes, String mediaType, Digest digest) {}
 
-  /** Checks that the registry answers and accepts our credentials for pulling from the repository. */
-  public void ping() throws OciException {
-    tags();
-  }
-
   // ---- blobs (the transfers live in BlobTransfer)
 
   /** Whether the repository has the blob ({@code HEAD}). */
@@ -115,7 +112,7 @@ public final class RegistryClient {
    *
    * @param progress told the bytes sent so far, or null
    */
-  public Descriptor pushBlob(java.nio.file.Path file, String mediaType, java.util.function.LongConsumer progress)
+  public Descriptor pushBlob(Path file, String mediaType, LongConsumer progress)
       throws OciException {
     return blobs.push(file, mediaType, progress);
   }
@@ -124,7 +121,7 @@ public final class RegistryClient {
    * Downloads the blob into {@code target}, which appears only once the bytes hash to the
    * descriptor's digest and have its size; otherwise nothing is left behind.
    */
-  public void pullBlob(Descriptor blob, java.nio.file.Path target, java.util.function.LongConsumer progress)
+  public void pullBlob(Descriptor blob, Path target, LongConsumer progress)
       throws OciException {
     blobs.pull(blob, target, progress);
   }
@@ -306,7 +303,7 @@ public final class RegistryClient {
       if (read) {
         req.header("Accept", ACCEPT_MANIFESTS + ", */*");
       }
-      if (authorization != null && java.util.Objects.equals(at.getRawAuthority(), uri.getRawAuthority())) {
+      if (authorization != null && Objects.equals(at.getRawAuthority(), uri.getRawAuthority())) {
         req.header("Authorization", authorization);
       }
       HttpResponse<InputStream> r = http.send(req.build(), TimedBody.handler(timeout));
@@ -398,9 +395,5 @@ public final class RegistryClient {
     } catch (IOException e) {
       // Nothing is left to read from an answer we are done with.
     }
-  }
-
-  static String utf8(byte[] b) {
-    return new String(b, StandardCharsets.UTF_8);
   }
 }

@@ -174,7 +174,7 @@ class FakeRegistryTest {
     RegistryClient c = client("ns/auth", "alice", "wrong");
     OciException e = assertThrows(OciException.class, c::tags);
     assertEquals(OciException.Kind.UNAUTHORIZED, e.kind());
-    assertEquals("127.0.0.1:" + port + "/ns/auth: the token service 127.0.0.1 refused the credentials of 'alice' (HTTP 401)",
+    assertEquals("oci://127.0.0.1:" + port + "/ns/auth: the token service 127.0.0.1 refused the credentials of 'alice' (HTTP 401)",
         e.getMessage());
   }
 

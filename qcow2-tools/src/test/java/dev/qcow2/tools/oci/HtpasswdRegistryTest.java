@@ -55,7 +55,7 @@ class HtpasswdRegistryTest {
   void no_credentials_are_one_line_unauthorized() {
     OciException e = assertThrows(OciException.class, () -> registry.client("team/images").tags());
     assertEquals(OciException.Kind.UNAUTHORIZED, e.kind());
-    assertEquals("127.0.0.1:" + registry.port + "/team/images: the registry asks for credentials and none are configured"
+    assertEquals("oci://127.0.0.1:" + registry.port + "/team/images: the registry asks for credentials and none are configured"
         + " (auth.json or ~/.docker/config.json)", e.getMessage());
   }
 }
