@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.LongConsumer;
 import java.util.regex.Pattern;
 
@@ -89,6 +90,21 @@ public final class CangaArtifacts {
 
   public CangaArtifacts(RegistryClient client) {
     this.client = client;
+  }
+
+  /**
+   * The canga images of the repository {@code url} ({@code oci://HOST[:PORT]/NAMESPACE/REPO}),
+   * with credentials from the environment ({@link CredentialStore#fromEnvironment}).
+   *
+   * @param insecure registries ({@code host} or {@code host:port}) reached over plain HTTP
+   */
+  public static CangaArtifacts at(String url, Set<String> insecure) {
+    return new CangaArtifacts(new RegistryClient(OciReference.parse(url), CredentialStore.fromEnvironment(), insecure));
+  }
+
+  /** The registry client, for messages ({@code client().repository()}). */
+  public RegistryClient client() {
+    return client;
   }
 
   // ---- the model (pure)

@@ -4,8 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayNameGeneration;
@@ -35,9 +40,27 @@ class HtpasswdRegistryTest {
   void the_right_credentials_push_and_pull() throws Exception {
     RegistryClient c = registry.client("team/images", dir.resolve("good.json"), "canga", "s3cret");
     Descriptor config = c.pushBlob("{\"x\":1}".getBytes(), "application/vnd.test+json");
-    c.putManifest("v1", new ImageManifest(null, config, List.of(), java.util.Map.of()).toBytes(), ImageManifest.MEDIA_TYPE);
+    c.putManifest("v1", new ImageManifest(null, config, List.of(), Map.of()).toBytes(), ImageManifest.MEDIA_TYPE);
     assertEquals(List.of("v1"), c.tags());
     assertArrayEquals("{\"x\":1}".getBytes(), c.fetchBlob(config));
+  }
+
+  @Test
+  void a_chunked_upload_carries_the_credentials_on_every_request() throws Exception {
+    Path auth = dir.resolve("chunks.json");
+    registry.client("team/images", auth, "canga", "s3cret"); // writes the auth file
+    RegistryClient c = new RegistryClient(registry.ref("team/images"),
+        new CredentialStore(Map.of("REGISTRY_AUTH_FILE", auth.toString()), dir), Set.of(),
+        Duration.ofSeconds(30), 64 << 10, 100);
+    byte[] data = new byte[200_000];
+    new Random(7).nextBytes(data);
+    Path file = dir.resolve("chunks.bin");
+    Files.write(file, data);
+    Descriptor d = c.pushBlob(file, "application/octet-stream", null);
+    assertEquals(Digest.of(data), d.digest());
+    Path back = dir.resolve("chunks-back.bin");
+    c.pullBlob(d, back, null);
+    assertArrayEquals(data, Files.readAllBytes(back));
   }
 
   @Test
