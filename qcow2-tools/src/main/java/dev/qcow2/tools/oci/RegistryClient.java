@@ -101,6 +101,28 @@ public final class RegistryClient {
     return true;
   }
 
+  /**
+   * Asks the registry to link a blob it holds in {@code fromRepository} into this repository
+   * without sending it (cross-repository mount). A registry that will not mount answers with an
+   * upload session instead, which is cancelled.
+   *
+   * @return whether the blob is now in this repository
+   */
+  public boolean mountBlob(Digest digest, String fromRepository) throws OciException {
+    URI uri = path("blobs/uploads/?mount=" + digest + "&from=" + fromRepository);
+    HttpResponse<InputStream> r = send("POST", uri, null, null, true, false, "mount of blob " + digest);
+    close(r);
+    if (r.statusCode() == 201) {
+      return true;
+    }
+    expect(r, 202, "mount of blob " + digest);
+    String session = r.headers().firstValue("Location").orElse(null);
+    if (session != null) {
+      close(send("DELETE", resolve(session), null, null, true, false, "cancel of an upload"));
+    }
+    return false;
+  }
+
   /** Stores {@code bytes} as a blob unless the registry has it; returns its descriptor. */
   public Descriptor pushBlob(byte[] bytes, String mediaType) throws OciException {
     return blobs.push(bytes, mediaType);

@@ -94,6 +94,20 @@ class RegistryClientTest {
   }
 
   @Test
+  void a_blob_of_another_repository_is_mounted_without_being_sent() throws Exception {
+    Descriptor d = client.pushBlob(randomFile("shared.bin", 5_000, 4), "application/octet-stream", null);
+    RegistryClient other = registry.client("ns/other");
+    assertFalse(other.blobExists(d.digest()));
+    assertTrue(other.mountBlob(d.digest(), "ns/repo"));
+    assertTrue(other.blobExists(d.digest()));
+    assertEquals(1, registry.requests("POST", "/v2/ns/repo/blobs/uploads/"));
+    assertEquals(0, registry.requests("PUT", "/v2/ns/other/blobs/uploads/\\S*"), "no bytes sent to ns/other");
+    Descriptor absent = Descriptor.of("application/octet-stream", "nowhere".getBytes());
+    assertFalse(other.mountBlob(absent.digest(), "ns/repo"));
+    assertEquals(1, registry.requests("DELETE", "/v2/ns/other/blobs/uploads/\\S*"), "the fallback session cancelled");
+  }
+
+  @Test
   void a_tampered_blob_is_refused_and_nothing_is_kept() throws Exception {
     Path file = randomFile("blob.bin", 200_000, 3);
     Descriptor d = client.pushBlob(file, "application/octet-stream", null);
