@@ -259,13 +259,21 @@ public final class CangaArtifacts {
     if (client.manifestDigest(sha256) == null) {
       return null;
     }
-    ImageManifest m = ImageManifest.parse(client.getManifest(sha256).bytes(), where(sha256));
-    return isCanga(m, sha256) ? m : null;
+    return cangaManifest(client.getManifest(sha256), sha256);
   }
 
   private Digest remoteLayer(String sha256) throws OciException {
     ImageManifest m = existing(sha256);
     return m == null ? null : m.layers().get(0).digest();
+  }
+
+  /** The manifest if it is the canga image {@code sha256}; null for anything else the repository holds. */
+  private ImageManifest cangaManifest(RegistryClient.Manifest raw, String sha256) throws OciException {
+    if (!ImageManifest.MEDIA_TYPE.equals(raw.mediaType())) {
+      return null; // an index or a Docker manifest: not ours
+    }
+    ImageManifest m = ImageManifest.parse(raw.bytes(), where(sha256));
+    return isCanga(m, sha256) ? m : null;
   }
 
   private static boolean isCanga(ImageManifest m, String sha256) {
@@ -296,8 +304,8 @@ public final class CangaArtifacts {
         continue;
       }
       RegistryClient.Manifest raw = client.getManifest(t);
-      ImageManifest m = ImageManifest.parse(raw.bytes(), where(t));
-      if (!isCanga(m, t)) {
+      ImageManifest m = cangaManifest(raw, t);
+      if (m == null) {
         continue;
       }
       ObjectNode entry = entry(m, t);
@@ -314,8 +322,9 @@ public final class CangaArtifacts {
       Digest d = client.manifestDigest(t);
       String sha = d == null ? null : byManifest.get(d);
       if (sha == null && d != null) {
-        ImageManifest m = ImageManifest.parse(client.getManifest(t).bytes(), where(t));
-        String claimed = m.annotations().get(SHA256);
+        RegistryClient.Manifest raw = client.getManifest(t);
+        ImageManifest m = ImageManifest.MEDIA_TYPE.equals(raw.mediaType()) ? ImageManifest.parse(raw.bytes(), where(t)) : null;
+        String claimed = m == null ? null : m.annotations().get(SHA256);
         sha = claimed != null && entries.containsKey(claimed) && isCanga(m, claimed) ? claimed : null;
       }
       if (sha != null) {

@@ -194,6 +194,23 @@ class CangaArtifactsTest {
   }
 
   @Test
+  void other_images_in_the_repository_are_ignored() throws Exception {
+    CangaArtifacts a = artifacts("ns/mixed");
+    a.push(List.of(base), Map.of("base", base.sha256()), null);
+    String foreignId = "f".repeat(64);
+    for (String tag : List.of("v1", foreignId)) {
+      ContainerDisk.export(base.file(), ContainerDiskTarget.parse(registry.ref("ns/mixed") + ":" + tag),
+          CredentialStore.none(), java.util.Set.of());
+    }
+    registry.client("ns/mixed").putManifest("idx",
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}".getBytes(),
+        "application/vnd.oci.image.index.v1+json");
+    CangaArtifacts.Listing listing = a.list();
+    assertEquals(List.of(base.sha256()), List.copyOf(listing.images().keySet()));
+    assertEquals(Map.of("base", base.sha256()), listing.tags());
+  }
+
+  @Test
   void a_moved_annotation_tag_follows_the_newest_push() throws Exception {
     CangaArtifacts a = artifacts("ns/images");
     a.push(List.of(base, delta1), Map.of("team/x", base.sha256()), null);
