@@ -18,9 +18,11 @@ final class Commands {
   private final Export export;
   private final boolean structured;
   private final List<MetaContext> contexts;
+  private final BufferPool buffers;
 
-  Commands(Export export, Handshake.Session session) {
+  Commands(Export export, Handshake.Session session, BufferPool buffers) {
     this.export = export;
+    this.buffers = buffers;
     this.structured = session.structuredReplies();
     this.contexts = session.contexts();
   }
@@ -62,22 +64,25 @@ final class Commands {
   }
 
   /** The reply to a request that cannot be served: an error chunk for a structured read, else simple. */
-  ByteBuffer[] error(Request r, int error, String message) {
+  Reply error(Request r, int error, String message) {
     if (structured && r.type() == Nbd.CMD_READ) {
-      return new ByteBuffer[] {Replies.error(r.cookie(), error, message)};
+      return Reply.of(Replies.error(r.cookie(), error, message));
     }
-    return new ByteBuffer[] {Replies.simple(r.cookie(), error)};
+    return Reply.of(Replies.simple(r.cookie(), error));
   }
 
-  /** Runs a request that {@link #refusal} let through and returns its reply. */
-  ByteBuffer[] run(Request r) {
+  /**
+   * Runs a request that {@link #refusal} let through and returns its reply. A write's payload goes
+   * back to the pool here.
+   */
+  Reply run(Request r) {
     try {
       return switch (r.type()) {
         case Nbd.CMD_READ -> read(r);
-        case Nbd.CMD_BLOCK_STATUS -> blockStatus(r);
+        case Nbd.CMD_BLOCK_STATUS -> Reply.of(blockStatus(r));
         default -> {
           change(r);
-          yield new ByteBuffer[] {Replies.simple(r.cookie(), 0)};
+          yield Reply.of(Replies.simple(r.cookie(), 0));
         }
       };
     } catch (IOException e) {
@@ -89,6 +94,8 @@ final class Commands {
       return error(r, Nbd.ESHUTDOWN, String.valueOf(e.getMessage()));
     } catch (RuntimeException e) {
       return error(r, Nbd.EIO, e.toString());
+    } finally {
+      buffers.give(r.payload());
     }
   }
 
@@ -103,10 +110,19 @@ final class Commands {
     }
   }
 
-  private ByteBuffer[] read(Request r) throws IOException {
+  private Reply read(Request r) throws IOException {
+    ByteBuffer data = buffers.take((int) r.length());
+    try {
+      return new Reply(read(r, data), data);
+    } catch (IOException | RuntimeException e) {
+      buffers.give(data);
+      throw e;
+    }
+  }
+
+  private ByteBuffer[] read(Request r, ByteBuffer data) throws IOException {
     int length = (int) r.length();
     long cookie = r.cookie();
-    ByteBuffer data = ByteBuffer.allocate(length);
     if (!structured) {
       export.read(data, r.offset());
       return new ByteBuffer[] {Replies.simple(cookie, 0), data.flip()};

@@ -31,14 +31,17 @@ final class Connection implements Runnable {
   private final Export export;
   private final ServerOptions options;
   private final Executor workers;
+  private final BufferPool buffers;
   private final Runnable onClose;
   private final AtomicInteger state = new AtomicInteger(HANDSHAKE);
 
-  Connection(SocketChannel ch, Export export, ServerOptions options, Executor workers, Runnable onClose) {
+  Connection(SocketChannel ch, Export export, ServerOptions options, Executor workers, BufferPool buffers,
+      Runnable onClose) {
     this.ch = ch;
     this.export = export;
     this.options = options;
     this.workers = workers;
+    this.buffers = buffers;
     this.onClose = onClose;
   }
 
@@ -75,11 +78,11 @@ final class Connection implements Runnable {
 
   private void transmit(Handshake.Session session) throws IOException {
     Semaphore budget = new Semaphore((int) Math.min(options.maxBytesInFlight(), Integer.MAX_VALUE));
-    ReplyWriter writer = new ReplyWriter(ch, budget);
+    ReplyWriter writer = new ReplyWriter(ch, budget, buffers);
     Thread writerThread = new Thread(writer, Thread.currentThread().getName() + "-replies");
     writerThread.setDaemon(true);
     writerThread.start();
-    Commands commands = new Commands(export, session);
+    Commands commands = new Commands(export, session, buffers);
     ByteBuffer head = ByteBuffer.allocate(28);
     try {
       while (true) {
@@ -104,7 +107,7 @@ final class Connection implements Runnable {
           // The payload cannot be skipped cheaply: refuse the write, then hang up.
           budget.acquireUninterruptibly(REQUEST_COST);
           writer.accepted();
-          writer.send(new ByteBuffer[] {Replies.simple(cookie, Nbd.EINVAL)}, REQUEST_COST);
+          writer.send(Reply.of(Replies.simple(cookie, Nbd.EINVAL)), REQUEST_COST);
           throw new ProtocolException("write of " + length + " bytes, more than " + Nbd.MAX_PAYLOAD);
         }
         boolean data = payload || (type == Nbd.CMD_READ && length <= Nbd.MAX_PAYLOAD);
@@ -112,8 +115,13 @@ final class Connection implements Runnable {
         budget.acquireUninterruptibly(cost);
         ByteBuffer bytes = null;
         if (payload) {
-          bytes = ByteBuffer.allocate((int) length);
-          Wire.readFully(ch, bytes);
+          bytes = buffers.take((int) length);
+          try {
+            Wire.readFully(ch, bytes);
+          } catch (IOException e) {
+            buffers.give(bytes);
+            throw e;
+          }
           bytes.flip();
         }
         Request r = new Request(flags, type, cookie, offset, length, bytes);
@@ -147,6 +155,7 @@ final class Connection implements Runnable {
   private void dispatch(Commands commands, ReplyWriter writer, Request r, int cost) {
     int refusal = commands.refusal(r);
     if (refusal != 0) {
+      buffers.give(r.payload());
       writer.send(commands.error(r, refusal, "request refused (type " + r.type() + ", offset " + r.offset()
           + ", length " + r.length() + ", flags 0x" + Integer.toHexString(r.flags()) + ")"), cost);
       return;
@@ -154,6 +163,7 @@ final class Connection implements Runnable {
     try {
       workers.execute(() -> writer.send(commands.run(r), cost));
     } catch (RejectedExecutionException e) {
+      buffers.give(r.payload());
       writer.send(commands.error(r, Nbd.ESHUTDOWN, "server is shutting down"), cost);
     }
   }

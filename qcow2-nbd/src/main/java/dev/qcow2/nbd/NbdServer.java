@@ -49,6 +49,7 @@ public final class NbdServer implements Closeable {
   private final ServerOptions options;
   private final ExecutorService workers;
   private final ScheduledExecutorService timer;
+  private final BufferPool buffers = new BufferPool(64L << 20);
   private final Semaphore slots;
   private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
   private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
@@ -141,7 +142,7 @@ public final class NbdServer implements Closeable {
         release();
         return;
       }
-      Connection c = new Connection(ch, export, options, workers, this::release);
+      Connection c = new Connection(ch, export, options, workers, buffers, this::release);
       connections.add(c);
       Thread t = new Thread(() -> {
         try {

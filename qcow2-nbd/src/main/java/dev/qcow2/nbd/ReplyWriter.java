@@ -1,7 +1,6 @@
 package dev.qcow2.nbd;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -16,20 +15,22 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class ReplyWriter implements Runnable {
   /** A reply and the bytes in flight it releases once sent. */
-  private record Reply(ByteBuffer[] buffers, int cost) {}
+  private record Queued(Reply reply, int cost) {}
 
-  private static final Reply END = new Reply(new ByteBuffer[0], 0);
+  private static final Queued END = new Queued(Reply.of(), 0);
 
   private final SocketChannel ch;
   private final Semaphore budget;
-  private final BlockingQueue<Reply> queue = new LinkedBlockingQueue<>();
+  private final BufferPool buffers;
+  private final BlockingQueue<Queued> queue = new LinkedBlockingQueue<>();
   /** Requests accepted and not yet answered, plus one while the reader runs. */
   private final AtomicInteger pending = new AtomicInteger(1);
   private volatile boolean broken;
 
-  ReplyWriter(SocketChannel ch, Semaphore budget) {
+  ReplyWriter(SocketChannel ch, Semaphore budget, BufferPool buffers) {
     this.ch = ch;
     this.budget = budget;
+    this.buffers = buffers;
   }
 
   /** Counts a request that will be answered through {@link #send}. */
@@ -38,8 +39,8 @@ final class ReplyWriter implements Runnable {
   }
 
   /** Queues the reply to an accepted request; {@code cost} bytes in flight are released once it is sent. */
-  void send(ByteBuffer[] buffers, int cost) {
-    queue.add(new Reply(buffers, cost));
+  void send(Reply reply, int cost) {
+    queue.add(new Queued(reply, cost));
   }
 
   /** The reader takes no more requests: the writer ends once every accepted one is answered. */
@@ -53,20 +54,21 @@ final class ReplyWriter implements Runnable {
   public void run() {
     try {
       while (true) {
-        Reply r = queue.take();
-        if (r == END) {
+        Queued q = queue.take();
+        if (q == END) {
           return;
         }
         if (!broken) {
           try {
-            Wire.writeFully(ch, r.buffers());
+            Wire.writeFully(ch, q.reply().buffers());
           } catch (IOException e) {
             // The client is gone; the reader sees the closed channel. Later replies are dropped.
             broken = true;
             closeQuietly();
           }
         }
-        budget.release(r.cost());
+        buffers.give(q.reply().pooled());
+        budget.release(q.cost());
         if (pending.decrementAndGet() == 0) {
           return;
         }
