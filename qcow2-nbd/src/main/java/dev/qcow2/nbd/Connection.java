@@ -3,7 +3,6 @@ package dev.qcow2.nbd;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
@@ -27,7 +26,7 @@ final class Connection implements Runnable {
   private static final int TRANSMISSION = 1;
   private static final int TIMED_OUT = 2;
 
-  private final SocketChannel ch;
+  private final Transport ch;
   private final Export export;
   private final ServerOptions options;
   private final Executor workers;
@@ -35,7 +34,7 @@ final class Connection implements Runnable {
   private final Runnable onClose;
   private final AtomicInteger state = new AtomicInteger(HANDSHAKE);
 
-  Connection(SocketChannel ch, Export export, ServerOptions options, Executor workers, BufferPool buffers,
+  Connection(Transport ch, Export export, ServerOptions options, Executor workers, BufferPool buffers,
       Runnable onClose) {
     this.ch = ch;
     this.export = export;
@@ -64,7 +63,7 @@ final class Connection implements Runnable {
   @Override
   public void run() {
     try {
-      Handshake.Session session = Handshake.negotiate(ch, export, options.maxOptionLength());
+      Handshake.Session session = Handshake.negotiate(ch, export, options);
       if (session != null && state.compareAndSet(HANDSHAKE, TRANSMISSION)) {
         transmit(session);
       }
@@ -117,7 +116,7 @@ final class Connection implements Runnable {
         if (payload) {
           bytes = buffers.take((int) length);
           try {
-            Wire.readFully(ch, bytes);
+            ch.readFully(bytes);
           } catch (IOException e) {
             buffers.give(bytes);
             throw e;
@@ -141,7 +140,7 @@ final class Connection implements Runnable {
   /** Reads a request header; false if the client hung up cleanly between requests. */
   private boolean readHeader(ByteBuffer head) throws IOException {
     try {
-      Wire.readFully(ch, head);
+      ch.readFully(head);
     } catch (EOFException e) {
       if (head.position() == 0) {
         return false;

@@ -2,7 +2,6 @@ package dev.qcow2.nbd;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -22,17 +21,20 @@ final class Handshake {
   /** Options per connection; the time limit bounds a handshake too, this bounds a fast client. */
   private static final int MAX_OPTIONS = 4096;
 
-  private final SocketChannel ch;
+  private final Transport ch;
   private final Export export;
   private final int maxOptionLength;
+  /** The TLS the server demands before anything but NBD_OPT_STARTTLS and NBD_OPT_ABORT, or null. */
+  private final ServerOptions tlsOptions;
   private boolean noZeroes;
   private boolean structured;
   private List<MetaContext> selected = List.of();
 
-  private Handshake(SocketChannel ch, Export export, int maxOptionLength) {
+  private Handshake(Transport ch, Export export, ServerOptions options) {
     this.ch = ch;
     this.export = export;
-    this.maxOptionLength = maxOptionLength;
+    this.maxOptionLength = options.maxOptionLength();
+    this.tlsOptions = options.tlsContext() != null ? options : null;
   }
 
   /**
@@ -41,22 +43,22 @@ final class Handshake {
    * @return the session, or null if the client ended the handshake with NBD_OPT_ABORT
    * @throws ProtocolException for a client the spec says to disconnect
    */
-  static Session negotiate(SocketChannel ch, Export export, int maxOptionLength) throws IOException {
-    return new Handshake(ch, export, maxOptionLength).run();
+  static Session negotiate(Transport ch, Export export, ServerOptions options) throws IOException {
+    return new Handshake(ch, export, options).run();
   }
 
   private Session run() throws IOException {
     ByteBuffer greeting = ByteBuffer.allocate(18).putLong(Nbd.NBDMAGIC).putLong(Nbd.IHAVEOPT)
         .putShort((short) (Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES)).flip();
-    Wire.writeFully(ch, greeting);
-    int clientFlags = Wire.read(ch, 4).getInt();
+    ch.writeFully(greeting);
+    int clientFlags = ch.read(4).getInt();
     if ((clientFlags & ~(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES)) != 0) {
       // The spec: the server MUST close the connection on client flags it does not know.
       throw new ProtocolException("unknown client flags 0x" + Integer.toHexString(clientFlags));
     }
     noZeroes = (clientFlags & Nbd.FLAG_C_NO_ZEROES) != 0;
     for (int i = 0; i < MAX_OPTIONS; i++) {
-      ByteBuffer head = Wire.read(ch, 16);
+      ByteBuffer head = ch.read(16);
       long magic = head.getLong();
       if (magic != Nbd.IHAVEOPT) {
         throw new ProtocolException("option magic 0x" + Long.toHexString(magic) + ", expected IHAVEOPT");
@@ -69,7 +71,7 @@ final class Handshake {
             + maxOptionLength + " this server accepts");
         throw new ProtocolException("option " + option + " of " + length + " bytes is too long");
       }
-      ByteBuffer data = Wire.read(ch, (int) length);
+      ByteBuffer data = ch.read((int) length);
       Session done = option(option, data);
       if (done != null) {
         return done.contexts() == null ? null : done;
@@ -80,6 +82,16 @@ final class Handshake {
 
   /** Answers one option; a non-null result ends the handshake (null contexts: aborted). */
   private Session option(int option, ByteBuffer data) throws IOException {
+    if (option == Nbd.OPT_STARTTLS && tlsOptions != null) {
+      return startTls(data);
+    }
+    if (tlsOptions != null && !ch.tls() && option != Nbd.OPT_ABORT) {
+      if (option == Nbd.OPT_EXPORT_NAME) {
+        throw new ProtocolException("NBD_OPT_EXPORT_NAME before TLS, which this server requires");
+      }
+      reply(option, Nbd.REP_ERR_TLS_REQD, "this server requires TLS (NBD_OPT_STARTTLS) first");
+      return null;
+    }
     switch (option) {
       case Nbd.OPT_EXPORT_NAME -> {
         String name = string(data, data.remaining());
@@ -89,7 +101,7 @@ final class Handshake {
         }
         ByteBuffer b = ByteBuffer.allocate(noZeroes ? 10 : 134)
             .putLong(export.size()).putShort((short) export.transmissionFlags());
-        Wire.writeFully(ch, b.position(b.limit()).flip());
+        ch.writeFully(b.position(b.limit()).flip());
         return session();
       }
       case Nbd.OPT_ABORT -> {
@@ -100,8 +112,8 @@ final class Handshake {
         if (data.hasRemaining()) {
           return invalid(option, "NBD_OPT_LIST takes no data");
         }
-        byte[] name = Wire.utf8(export.name());
-        byte[] description = export.description() == null ? new byte[0] : Wire.utf8(export.description());
+        byte[] name = utf8(export.name());
+        byte[] description = export.description() == null ? new byte[0] : utf8(export.description());
         reply(option, Nbd.REP_SERVER, ByteBuffer.allocate(4 + name.length + description.length)
             .putInt(name.length).put(name).put(description).flip());
         reply(option, Nbd.REP_ACK);
@@ -130,6 +142,20 @@ final class Handshake {
         return null;
       }
     }
+  }
+
+  /** NBD_OPT_STARTTLS: acknowledged in the clear, then the TLS handshake on the same socket. */
+  private Session startTls(ByteBuffer data) throws IOException {
+    if (data.hasRemaining()) {
+      return invalid(Nbd.OPT_STARTTLS, "NBD_OPT_STARTTLS takes no data");
+    }
+    if (ch.tls()) {
+      return invalid(Nbd.OPT_STARTTLS, "TLS is already on");
+    }
+    reply(Nbd.OPT_STARTTLS, Nbd.REP_ACK);
+    // Nothing was negotiated in the clear: every other option was refused until now.
+    ch.startTls(tlsOptions.tlsContext(), tlsOptions.tlsVerifyPeer());
+    return null;
   }
 
   /** NBD_OPT_INFO and NBD_OPT_GO: export name, then a count and list of 16-bit info requests. */
@@ -168,7 +194,7 @@ final class Handshake {
   }
 
   private void infoString(int option, int type, String value) throws IOException {
-    byte[] b = Wire.utf8(value);
+    byte[] b = utf8(value);
     reply(option, Nbd.REP_INFO, ByteBuffer.allocate(2 + b.length).putShort((short) type).put(b).flip());
   }
 
@@ -202,7 +228,7 @@ final class Handshake {
     for (MetaContext c : MetaContext.values()) {
       if (export.offers(c) && (listAll || queries.stream().anyMatch(c::matches))) {
         chosen.add(c);
-        byte[] b = Wire.utf8(c.fullName());
+        byte[] b = utf8(c.fullName());
         reply(option, Nbd.REP_META_CONTEXT, ByteBuffer.allocate(4 + b.length).putInt(c.id()).put(b).flip());
       }
     }
@@ -253,17 +279,21 @@ final class Handshake {
     }
   }
 
+  static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
   private void reply(int option, int type) throws IOException {
     reply(option, type, ByteBuffer.allocate(0));
   }
 
   private void reply(int option, int type, String message) throws IOException {
-    reply(option, type, ByteBuffer.wrap(Wire.utf8(message)));
+    reply(option, type, ByteBuffer.wrap(utf8(message)));
   }
 
   private void reply(int option, int type, ByteBuffer data) throws IOException {
     ByteBuffer head = ByteBuffer.allocate(20).putLong(Nbd.REPLY_MAGIC).putInt(option).putInt(type)
         .putInt(data.remaining()).flip();
-    Wire.writeFully(ch, head, data);
+    ch.writeFully(head, data);
   }
 }

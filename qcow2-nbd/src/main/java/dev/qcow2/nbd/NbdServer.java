@@ -78,6 +78,9 @@ public final class NbdServer implements Closeable {
     Export export = new Export(image, options);
     ServerSocketChannel listener;
     if (address instanceof UnixDomainSocketAddress unix) {
+      if (options.tlsContext() != null) {
+        throw new IllegalArgumentException("TLS is offered over TCP only, not on Unix socket " + unix);
+      }
       Files.deleteIfExists(unix.getPath());
       listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     } else {
@@ -142,7 +145,7 @@ public final class NbdServer implements Closeable {
         release();
         return;
       }
-      Connection c = new Connection(ch, export, options, workers, buffers, this::release);
+      Connection c = new Connection(new Transport(ch), export, options, workers, buffers, this::release);
       connections.add(c);
       Thread t = new Thread(() -> {
         try {

@@ -37,7 +37,7 @@ final class Replies {
 
   /** A final NBD_REPLY_TYPE_ERROR chunk with a message for people. */
   static ByteBuffer error(long cookie, int error, String message) {
-    byte[] m = Wire.utf8(message.length() > 1024 ? message.substring(0, 1024) : message);
+    byte[] m = Handshake.utf8(message.length() > 1024 ? message.substring(0, 1024) : message);
     return ByteBuffer.allocate(26 + m.length).put(chunk(cookie, true, Nbd.REPLY_TYPE_ERROR, 6 + m.length))
         .putInt(error).putShort((short) m.length).put(m).flip();
   }

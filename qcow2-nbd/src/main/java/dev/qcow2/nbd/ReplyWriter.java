@@ -1,7 +1,6 @@
 package dev.qcow2.nbd;
 
 import java.io.IOException;
-import java.nio.channels.SocketChannel;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
@@ -19,7 +18,7 @@ final class ReplyWriter implements Runnable {
 
   private static final Queued END = new Queued(Reply.of(), 0);
 
-  private final SocketChannel ch;
+  private final Transport ch;
   private final Semaphore budget;
   private final BufferPool buffers;
   private final BlockingQueue<Queued> queue = new LinkedBlockingQueue<>();
@@ -27,7 +26,7 @@ final class ReplyWriter implements Runnable {
   private final AtomicInteger pending = new AtomicInteger(1);
   private volatile boolean broken;
 
-  ReplyWriter(SocketChannel ch, Semaphore budget, BufferPool buffers) {
+  ReplyWriter(Transport ch, Semaphore budget, BufferPool buffers) {
     this.ch = ch;
     this.budget = budget;
     this.buffers = buffers;
@@ -60,7 +59,7 @@ final class ReplyWriter implements Runnable {
         }
         if (!broken) {
           try {
-            Wire.writeFully(ch, q.reply().buffers());
+            ch.writeFully(q.reply().buffers());
           } catch (IOException e) {
             // The client is gone; the reader sees the closed channel. Later replies are dropped.
             broken = true;

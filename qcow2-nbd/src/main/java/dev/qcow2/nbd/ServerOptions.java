@@ -2,6 +2,7 @@ package dev.qcow2.nbd;
 
 import java.time.Duration;
 import java.util.Objects;
+import javax.net.ssl.SSLContext;
 
 /**
  * How an {@link NbdServer} serves its export: qemu-nbd's options, with its defaults. Immutable;
@@ -19,8 +20,12 @@ public final class ServerOptions {
   private final boolean discard;
   private final boolean allocationDepth;
   private final int workers;
+  private final SSLContext tlsContext;
+  private final boolean tlsVerifyPeer;
 
   private ServerOptions(Builder b) {
+    this.tlsContext = b.tlsContext;
+    this.tlsVerifyPeer = b.tlsVerifyPeer;
     this.exportName = b.exportName;
     this.description = b.description;
     this.readOnly = b.readOnly;
@@ -101,12 +106,26 @@ public final class ServerOptions {
     return workers;
   }
 
+  /**
+   * The TLS clients must start (NBD_OPT_STARTTLS) before anything else, or null for none; see
+   * {@link TlsCredentials}.
+   */
+  public SSLContext tlsContext() {
+    return tlsContext;
+  }
+
+  /** Whether TLS clients must present a certificate the context trusts (qemu's verify-peer). */
+  public boolean tlsVerifyPeer() {
+    return tlsVerifyPeer;
+  }
+
   @Override
   public String toString() {
     return "ServerOptions[export=\"" + exportName + "\", readOnly=" + readOnly + ", shared=" + maxConnections
         + ", persistent=" + persistent + ", handshakeLimit=" + handshakeLimit + ", maxBytesInFlight="
         + maxBytesInFlight + ", discard=" + (discard ? "unmap" : "ignore") + ", allocationDepth="
-        + allocationDepth + ", workers=" + workers + "]";
+        + allocationDepth + ", workers=" + workers + ", tls=" + (tlsContext == null ? "off"
+        : tlsVerifyPeer ? "verify-peer" : "on") + "]";
   }
 
   /** Builds {@link ServerOptions}; every setter checks its value. */
@@ -122,6 +141,8 @@ public final class ServerOptions {
     private boolean discard;
     private boolean allocationDepth;
     private int workers = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
+    private SSLContext tlsContext;
+    private boolean tlsVerifyPeer;
 
     private Builder() {}
 
@@ -202,6 +223,13 @@ public final class ServerOptions {
         throw new IllegalArgumentException("workers must be at least 1: " + threads);
       }
       this.workers = threads;
+      return this;
+    }
+
+    /** Demands TLS with {@code context} (null for none); {@code verifyPeer} demands client certificates. */
+    public Builder tls(SSLContext context, boolean verifyPeer) {
+      this.tlsContext = context;
+      this.tlsVerifyPeer = verifyPeer;
       return this;
     }
 
