@@ -5,6 +5,7 @@ import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
 import dev.qcow2.nbd.NbdServer;
 import dev.qcow2.nbd.ServerOptions;
+import dev.qcow2.nbd.TlsCredentials;
 import java.io.File;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -18,10 +19,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
 
 /**
  * {@code qcow2 serve}: exports an image over NBD, with qemu-nbd's options, defaults and meanings,
- * except that it listens on loopback unless {@code -b} says otherwise. SIGTERM and SIGINT flush and
+ * except that it listens on loopback unless {@code -b} says otherwise, and then only with TLS. SIGTERM and SIGINT flush and
  * close the image before the process ends.
  */
 final class ServeCommand extends Verb {
@@ -47,7 +49,10 @@ final class ServeCommand extends Verb {
         Opt.flag("--fork", "Return once the server is ready, leaving it running in the background."),
         Opt.value("--pid-file", "FILE", "Write the serving process's id to FILE."),
         Opt.value("--handshake-limit", "N", "Seconds a client has to finish its handshake; 0 for "
-            + "no limit (default 10)."));
+            + "no limit (default 10)."),
+        Opt.value("--object", "tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off]",
+            "TLS credentials: the files qemu reads in DIR."),
+        Opt.value("--tls-creds", "ID", "Require TLS with the credentials object ID."));
   }
 
   String format;
@@ -65,6 +70,10 @@ final class ServeCommand extends Verb {
   boolean fork;
   String pidFile;
   int handshakeLimit = 10;
+  String tlsObjectId;
+  Path tlsDir;
+  boolean tlsVerifyPeer = true;
+  String tlsCreds;
   String file;
 
   private final Object stopLock = new Object();
@@ -87,6 +96,8 @@ final class ServeCommand extends Verb {
       case "-l" -> snapshot = value;
       case "--fork" -> fork = true;
       case "--pid-file" -> pidFile = value;
+      case "--object" -> tlsObject(value);
+      case "--tls-creds" -> tlsCreds = value;
       default -> handshakeLimit = nonNegative(key, value); // --handshake-limit
     }
   }
@@ -107,6 +118,37 @@ final class ServeCommand extends Verb {
     return n;
   }
 
+  /** qemu's {@code --object tls-creds-x509,...}: the one object type a server here uses. */
+  private void tlsObject(String value) {
+    List<String> items = CreateOptionList.split(value);
+    if (items.isEmpty() || !items.get(0).equals("tls-creds-x509")) {
+      throw new UsageException("--object: only tls-creds-x509 objects are supported: '" + value + "'");
+    }
+    String endpoint = "client"; // qemu's default, which a server cannot use
+    for (String item : items.subList(1, items.size())) {
+      int eq = item.indexOf('=');
+      String key = eq < 0 ? item : item.substring(0, eq);
+      String v = eq < 0 ? "on" : item.substring(eq + 1);
+      switch (key) {
+        case "id" -> tlsObjectId = v;
+        case "dir" -> tlsDir = Path.of(v);
+        case "endpoint" -> endpoint = v;
+        case "verify-peer" -> tlsVerifyPeer = switch (v) {
+          case "on", "yes", "true" -> true;
+          case "off", "no", "false" -> false;
+          default -> throw new UsageException("--object: verify-peer must be on or off: '" + v + "'");
+        };
+        default -> throw new UsageException("--object: tls-creds-x509 has no property '" + key + "'");
+      }
+    }
+    if (tlsObjectId == null || tlsDir == null) {
+      throw new UsageException("--object: tls-creds-x509 needs id=ID and dir=DIR");
+    }
+    if (!endpoint.equals("server")) {
+      throw new UsageException("Expecting TLS credentials with a server endpoint");
+    }
+  }
+
   private static boolean discardMode(String value) {
     return switch (value) {
       case "ignore", "off" -> false;
@@ -125,14 +167,21 @@ final class ServeCommand extends Verb {
     if (socket != null && (port != null || bind != null)) {
       throw new UsageException("-k cannot be used with -p or -b");
     }
+    if (tlsCreds != null && !tlsCreds.equals(tlsObjectId)) {
+      throw new UsageException("No TLS credentials with id '" + tlsCreds + "'");
+    }
+    if (tlsCreds != null && socket != null) {
+      throw new UsageException("TLS is offered over TCP only, not with -k");
+    }
     if (fork && System.getenv(READY_ENV) == null) {
       return forkServer();
     }
     SocketAddress address = address();
+    ServerOptions options = options();
     DiskImage image = open();
     NbdServer server;
     try {
-      server = NbdServer.start(image, address, options());
+      server = NbdServer.start(image, address, options);
     } catch (IOException | RuntimeException e) {
       image.close();
       throw e;
@@ -159,10 +208,9 @@ final class ServeCommand extends Verb {
       return UnixDomainSocketAddress.of(socket);
     }
     InetAddress host = bind == null ? InetAddress.getLoopbackAddress() : InetAddress.getByName(bind);
-    if (!host.isLoopbackAddress()) {
-      err.print("qcow2: warning: serving " + file + " without TLS on " + host.getHostAddress()
-          + ": anyone who can reach it can read" + (readOnly ? "" : " and write") + " the image\n");
-      err.flush();
+    if (!host.isLoopbackAddress() && tlsCreds == null) {
+      throw new UsageException("-b " + bind + " is not a loopback address: serving there needs TLS "
+          + "(--object tls-creds-x509,... --tls-creds ID)");
     }
     return new InetSocketAddress(host, port == null ? 10809 : port);
   }
@@ -184,8 +232,9 @@ final class ServeCommand extends Verb {
     return Qcow2Image.open(Path.of(file), options.toBuilder().writable(true).build());
   }
 
-  private ServerOptions options() {
-    return ServerOptions.builder().exportName(exportName).description(description).readOnly(readOnly)
+  private ServerOptions options() throws IOException {
+    SSLContext tls = tlsCreds == null ? null : TlsCredentials.x509(tlsDir, tlsVerifyPeer);
+    return ServerOptions.builder().tls(tls, tlsVerifyPeer).exportName(exportName).description(description).readOnly(readOnly)
         .maxConnections(shared).persistent(persistent).handshakeLimit(Duration.ofSeconds(handshakeLimit))
         .discard(discard).allocationDepth(allocationDepth).build();
   }

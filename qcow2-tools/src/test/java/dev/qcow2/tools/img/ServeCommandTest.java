@@ -226,7 +226,41 @@ class ServeCommandTest {
   }
 
   @Test
+  void tls_creds_serve_nbds_clients_only() throws Exception {
+    String image = image("a.qcow2");
+    Path tls = Files.createDirectories(dir.resolve("tls"));
+    Files.writeString(dir.resolve("server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+    ok("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out",
+        "tls/ca-cert.pem", "-days", "2", "-subj", "/CN=test-ca");
+    ok("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls/server-key.pem", "-out", "server.csr",
+        "-subj", "/CN=127.0.0.1");
+    ok("openssl", "x509", "-req", "-in", "server.csr", "-CA", "tls/ca-cert.pem", "-CAkey", "ca-key.pem",
+        "-CAcreateserial", "-out", "tls/server-cert.pem", "-days", "2", "-extfile", "server.ext");
+    int port = freePort();
+    Path pidFile = dir.resolve("p.pid");
+    Process server = serveProcess("-t", "-r", "-p", "" + port, "--pid-file", pidFile.toString(),
+        "--object", "tls-creds-x509,id=tls0,dir=" + tls + ",endpoint=server,verify-peer=off", "--tls-creds", "tls0",
+        image);
+    try {
+      waitFor(pidFile, null);
+      String json = ok("nbdinfo", "--json", "nbds://127.0.0.1:" + port + "/?tls-certificates=" + tls);
+      assertTrue(json.contains("\"export-size\": " + SIZE), json);
+      assertTrue(client("nbdinfo", "--json", "nbd://127.0.0.1:" + port + "/").exitCode() != 0,
+          "a client without TLS is refused");
+    } finally {
+      stopBySignal(server);
+    }
+  }
+
+  @Test
   void refuses_what_cannot_run() {
+    assertTrue(Cli.run("qcow2", "serve", "-b", "0.0.0.0", "f").stderr().contains("needs TLS"));
+    assertTrue(Cli.run("qcow2", "serve", "--object", "secret,id=s0,data=x", "f").stderr()
+        .contains("only tls-creds-x509"));
+    assertTrue(Cli.run("qcow2", "serve", "--object", "tls-creds-x509,id=t0,dir=/nope,endpoint=server",
+        "--tls-creds", "t1", "f").stderr().contains("No TLS credentials with id 't1'"));
+    assertTrue(Cli.run("qcow2", "serve", "--object", "tls-creds-x509,id=t0,dir=/nope", "f").stderr()
+        .contains("server endpoint"));
     assertTrue(Cli.run("qcow2", "serve", "-k", "/tmp/x.sock", "-p", "1", "f").stderr()
         .contains("-k cannot be used with -p or -b"));
     assertTrue(Cli.run("qcow2", "serve", "--discard=maybe", "f").stderr().contains("Invalid discard option"));
