@@ -110,6 +110,21 @@ class ServeCommandTest {
   }
 
   @Test
+  void a_silent_client_is_dropped_after_the_handshake_limit_and_the_server_exits() throws Exception {
+    String image = image("a.qcow2");
+    int port = freePort();
+    CompletableFuture<Cli.Result> run = serveInProcess("--handshake-limit", "1", "-p", "" + port, image);
+    try (java.net.Socket silent = new java.net.Socket(InetAddress.getLoopbackAddress(), port)) {
+      silent.setSoTimeout(20_000);
+      java.io.InputStream in = silent.getInputStream();
+      assertEquals(18, in.readNBytes(18).length); // the greeting, then nothing from us
+      assertEquals(-1, in.read(), "dropped after the limit");
+    }
+    Cli.Result r = run.get(30, TimeUnit.SECONDS);
+    assertEquals(0, r.exitCode(), r.stderr());
+  }
+
+  @Test
   void persistent_serves_several_clients_and_shared_advertises_multi_conn() throws Exception {
     String image = image("a.qcow2");
     int port = freePort();
