@@ -1,6 +1,7 @@
 package dev.qcow2.nbd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -84,6 +85,19 @@ class TlsTest {
     String check = Tools.run(dir, "qemu-img", "check", "dst.qcow2");
     assertTrue(check.contains("No errors were found on the image."), check);
     Tools.run(dir, "qemu-img", "compare", "-f", "raw", "-F", "qcow2", "a.qcow2.src.raw", "dst.qcow2");
+  }
+
+  @Test
+  void missing_or_wrong_credential_files_are_named() throws Exception {
+    makeCertificates();
+    Path server = dir.resolve("server");
+    assertThrows(java.nio.file.NoSuchFileException.class, () -> TlsCredentials.x509(dir.resolve("client"), false));
+    Files.delete(server.resolve("ca-cert.pem"));
+    assertThrows(java.nio.file.NoSuchFileException.class, () -> TlsCredentials.x509(server, true));
+    TlsCredentials.x509(server, false); // without verify-peer the authorities are not needed
+    Files.writeString(server.resolve("server-key.pem"), "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n");
+    java.io.IOException e = assertThrows(java.io.IOException.class, () -> TlsCredentials.x509(server, false));
+    assertTrue(e.getMessage().contains("server-key.pem"), e.getMessage());
   }
 
   @Test

@@ -78,6 +78,8 @@ final class ServeCommand extends Verb {
 
   private final Object stopLock = new Object();
   private boolean stopped;
+  /** Whether the final flush or close failed: the exit code says so. */
+  private boolean failed;
 
   @Override
   void set(String key, String value) {
@@ -200,7 +202,9 @@ final class ServeCommand extends Verb {
       }
       stop(server, image);
     }
-    return 0;
+    synchronized (stopLock) {
+      return failed ? 1 : 0;
+    }
   }
 
   private SocketAddress address() throws IOException {
@@ -249,6 +253,7 @@ final class ServeCommand extends Verb {
       try (image) {
         server.close();
       } catch (IOException e) {
+        failed = true;
         err.print("qcow2: " + file + ": " + e.getMessage() + "\n");
         err.flush();
       }
