@@ -32,10 +32,10 @@ qcow2_pick_java_opts() {
 }
 
 # (Re)builds qcow2-tools/target/qcow2-tools.jar when it is missing or older than any file under
-# qcow2-core/src, qcow2-remote/src, qcow2-tools/src or any pom.xml.
+# qcow2-core/src, qcow2-remote/src, qcow2-nbd/src, qcow2-tools/src or any pom.xml.
 qcow2_tools_jar_fresh() {
   local root="$1" jar="$1/qcow2-tools/target/qcow2-tools.jar"
-  [[ -f "$jar" ]] && [[ -z "$(find "$root/qcow2-core/src" "$root/qcow2-remote/src" "$root/qcow2-tools/src" \
+  [[ -f "$jar" ]] && [[ -z "$(find "$root/qcow2-core/src" "$root/qcow2-remote/src" "$root/qcow2-nbd/src" "$root/qcow2-tools/src" \
     "$root/pom.xml" "$root"/*/pom.xml -newer "$jar" -print -quit 2>/dev/null)" ]]
 }
 

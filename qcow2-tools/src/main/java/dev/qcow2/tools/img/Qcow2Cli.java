@@ -13,7 +13,7 @@ public final class Qcow2Cli {
   /** Every verb, in the order help lists them. */
   private static final String[] VERBS = {
     "info", "map", "convert", "create", "io", "check", "resize", "compare", "hash", "rebase", "commit",
-    "snapshot", "measure", "amend",
+    "snapshot", "measure", "amend", "serve",
   };
 
   /** A new object for {@code verb}, or null if there is no such verb. */
@@ -33,6 +33,7 @@ public final class Qcow2Cli {
       case "snapshot" -> new SnapshotCommand();
       case "measure" -> new MeasureCommand();
       case "amend" -> new AmendCommand();
+      case "serve" -> new ServeCommand();
       default -> null;
     };
   }

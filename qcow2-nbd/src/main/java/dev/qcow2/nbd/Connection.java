@@ -1,0 +1,169 @@
+package dev.qcow2.nbd;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One client: its handshake, then its transmission phase. This thread reads requests and hands
+ * them to the shared workers; each reply goes out through the connection's {@link ReplyWriter} as
+ * soon as its request is done, so replies may overtake one another as the spec allows. The
+ * connection stops reading while its requests and unsent replies hold
+ * {@link ServerOptions#maxBytesInFlight()} bytes.
+ */
+final class Connection implements Runnable {
+  /** What a request costs in flight beyond its data: the request, its reply headers, the task. */
+  private static final int REQUEST_COST = 4096;
+  /** How long a disconnecting client's outstanding replies may take to be written. */
+  private static final long DRAIN_SECONDS = 30;
+
+  private static final int HANDSHAKE = 0;
+  private static final int TRANSMISSION = 1;
+  private static final int TIMED_OUT = 2;
+
+  private final Transport ch;
+  private final Export export;
+  private final ServerOptions options;
+  private final Executor workers;
+  private final BufferPool buffers;
+  private final Runnable onClose;
+  private final AtomicInteger state = new AtomicInteger(HANDSHAKE);
+
+  Connection(Transport ch, Export export, ServerOptions options, Executor workers, BufferPool buffers,
+      Runnable onClose) {
+    this.ch = ch;
+    this.export = export;
+    this.options = options;
+    this.workers = workers;
+    this.buffers = buffers;
+    this.onClose = onClose;
+  }
+
+  /** The handshake time limit has passed: a client still negotiating is dropped. */
+  void handshakeExpired() {
+    if (state.compareAndSet(HANDSHAKE, TIMED_OUT)) {
+      close();
+    }
+  }
+
+  /** Ends the connection from outside (server shutdown): blocked reads and writes fail at once. */
+  void close() {
+    try {
+      ch.close();
+    } catch (IOException ignored) {
+      // Nothing is left to do with a socket that fails to close.
+    }
+  }
+
+  @Override
+  public void run() {
+    try {
+      Handshake.Session session = Handshake.negotiate(ch, export, options);
+      if (session != null && state.compareAndSet(HANDSHAKE, TRANSMISSION)) {
+        transmit(session);
+      }
+    } catch (IOException | RuntimeException e) {
+      // The client left, broke the protocol or was timed out: only its own connection ends.
+    } finally {
+      close();
+      onClose.run();
+    }
+  }
+
+  private void transmit(Handshake.Session session) throws IOException {
+    Semaphore budget = new Semaphore((int) Math.min(options.maxBytesInFlight(), Integer.MAX_VALUE));
+    ReplyWriter writer = new ReplyWriter(ch, budget, buffers);
+    Thread writerThread = new Thread(writer, Thread.currentThread().getName() + "-replies");
+    writerThread.setDaemon(true);
+    writerThread.start();
+    Commands commands = new Commands(export, session, buffers);
+    ByteBuffer head = ByteBuffer.allocate(28);
+    try {
+      while (true) {
+        head.clear();
+        if (!readHeader(head)) {
+          return;
+        }
+        int magic = head.getInt();
+        if (magic != Nbd.REQUEST_MAGIC) {
+          throw new ProtocolException("request magic 0x" + Integer.toHexString(magic));
+        }
+        int flags = head.getShort() & 0xffff;
+        int type = head.getShort() & 0xffff;
+        long cookie = head.getLong();
+        long offset = head.getLong();
+        long length = head.getInt() & 0xffffffffL;
+        if (type == Nbd.CMD_DISC) {
+          return;
+        }
+        boolean payload = type == Nbd.CMD_WRITE;
+        if (payload && length > Nbd.MAX_PAYLOAD) {
+          // The payload cannot be skipped cheaply: refuse the write, then hang up.
+          budget.acquireUninterruptibly(REQUEST_COST);
+          writer.accepted();
+          writer.send(Reply.of(Replies.simple(cookie, Nbd.EINVAL)), REQUEST_COST);
+          throw new ProtocolException("write of " + length + " bytes, more than " + Nbd.MAX_PAYLOAD);
+        }
+        boolean data = payload || (type == Nbd.CMD_READ && length <= Nbd.MAX_PAYLOAD);
+        int cost = REQUEST_COST + (data ? (int) length : 0);
+        budget.acquireUninterruptibly(cost);
+        ByteBuffer bytes = null;
+        if (payload) {
+          bytes = buffers.take((int) length);
+          try {
+            ch.readFully(bytes);
+          } catch (IOException e) {
+            buffers.give(bytes);
+            throw e;
+          }
+          bytes.flip();
+        }
+        Request r = new Request(flags, type, cookie, offset, length, bytes);
+        writer.accepted();
+        dispatch(commands, writer, r, cost);
+      }
+    } finally {
+      writer.readerDone();
+      try {
+        writerThread.join(TimeUnit.SECONDS.toMillis(DRAIN_SECONDS));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** Reads a request header; false if the client hung up cleanly between requests. */
+  private boolean readHeader(ByteBuffer head) throws IOException {
+    try {
+      ch.readFully(head);
+    } catch (EOFException e) {
+      if (head.position() == 0) {
+        return false;
+      }
+      throw e;
+    }
+    head.flip();
+    return true;
+  }
+
+  private void dispatch(Commands commands, ReplyWriter writer, Request r, int cost) {
+    int refusal = commands.refusal(r);
+    if (refusal != 0) {
+      buffers.give(r.payload());
+      writer.send(commands.error(r, refusal, "request refused (type " + r.type() + ", offset " + r.offset()
+          + ", length " + r.length() + ", flags 0x" + Integer.toHexString(r.flags()) + ")"), cost);
+      return;
+    }
+    try {
+      workers.execute(() -> writer.send(commands.run(r), cost));
+    } catch (RejectedExecutionException e) {
+      buffers.give(r.payload());
+      writer.send(commands.error(r, Nbd.ESHUTDOWN, "server is shutting down"), cost);
+    }
+  }
+}

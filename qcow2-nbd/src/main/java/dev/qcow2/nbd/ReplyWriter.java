@@ -1,0 +1,87 @@
+package dev.qcow2.nbd;
+
+import java.io.IOException;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The one thread that writes a connection's replies, in the order they are finished. Workers hand
+ * their replies here instead of writing them, so that a client that stops reading stalls only its
+ * own connection: its replies wait in this queue, counted against the connection's bytes in
+ * flight, and the connection's reader stops taking requests until they drain.
+ */
+final class ReplyWriter implements Runnable {
+  /** A reply and the bytes in flight it releases once sent. */
+  private record Queued(Reply reply, int cost) {}
+
+  private static final Queued END = new Queued(Reply.of(), 0);
+
+  private final Transport ch;
+  private final Semaphore budget;
+  private final BufferPool buffers;
+  private final BlockingQueue<Queued> queue = new LinkedBlockingQueue<>();
+  /** Requests accepted and not yet answered, plus one while the reader runs. */
+  private final AtomicInteger pending = new AtomicInteger(1);
+  private volatile boolean broken;
+
+  ReplyWriter(Transport ch, Semaphore budget, BufferPool buffers) {
+    this.ch = ch;
+    this.budget = budget;
+    this.buffers = buffers;
+  }
+
+  /** Counts a request that will be answered through {@link #send}. */
+  void accepted() {
+    pending.incrementAndGet();
+  }
+
+  /** Queues the reply to an accepted request; {@code cost} bytes in flight are released once it is sent. */
+  void send(Reply reply, int cost) {
+    queue.add(new Queued(reply, cost));
+  }
+
+  /** The reader takes no more requests: the writer ends once every accepted one is answered. */
+  void readerDone() {
+    if (pending.decrementAndGet() == 0) {
+      queue.add(END);
+    }
+  }
+
+  @Override
+  public void run() {
+    try {
+      while (true) {
+        Queued q = queue.take();
+        if (q == END) {
+          return;
+        }
+        if (!broken) {
+          try {
+            ch.writeFully(q.reply().buffers());
+          } catch (IOException e) {
+            // The client is gone; the reader sees the closed channel. Later replies are dropped.
+            broken = true;
+            closeQuietly();
+          }
+        }
+        buffers.give(q.reply().pooled());
+        budget.release(q.cost());
+        if (pending.decrementAndGet() == 0) {
+          return;
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void closeQuietly() {
+    try {
+      ch.close();
+    } catch (IOException ignored) {
+      // Closing a socket that already failed: nothing more to learn.
+    }
+  }
+}

@@ -1,0 +1,287 @@
+package dev.qcow2.tools.img;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.qcow2.testing.Qemu;
+import dev.qcow2.testing.TestData;
+import dev.qcow2.tools.Cli;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code qcow2 serve} with qemu-nbd's options, checked with nbdinfo, nbdcopy and qemu-img as
+ * clients. Servers listen on 127.0.0.1 at free ports; in-process ones run on a thread, and the
+ * signal tests run the command as a process of its own. Every client runs with a time limit.
+ */
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class ServeCommandTest {
+  private static final long CLIENT_SECONDS = 60;
+  private static final long SIZE = 4L << 20;
+
+  @TempDir Path dir;
+
+  private String image(String name) throws IOException {
+    Path raw = dir.resolve(name + ".raw");
+    TestData.writeRaw(raw, SIZE, name.hashCode());
+    Qemu.img(dir, "convert", "-O", "qcow2", raw.toString(), name);
+    return dir.resolve(name).toString();
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** Runs a client with a time limit; returns its exit code, output and errors. */
+  private Qemu.Result client(String... command) throws Exception {
+    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectInput(ProcessBuilder.Redirect.from(
+        new java.io.File("/dev/null"))).start();
+    CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
+    CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
+    if (!p.waitFor(CLIENT_SECONDS, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      fail("timed out: " + String.join(" ", command));
+    }
+    return new Qemu.Result(p.exitValue(), out.join(), err.join());
+  }
+
+  private String ok(String... command) throws Exception {
+    Qemu.Result r = client(command);
+    assertEquals(0, r.exitCode(), String.join(" ", command) + "\n" + r.stdout() + r.stderr());
+    return r.stdout();
+  }
+
+  private static String read(java.io.InputStream in) {
+    try (in) {
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /** Runs {@code qcow2 serve ARGS} on a thread; it is ready once its pid file exists. */
+  private CompletableFuture<Cli.Result> serveInProcess(String... args) throws Exception {
+    Path pid = dir.resolve("serve-" + System.nanoTime() + ".pid");
+    List<String> all = new ArrayList<>(List.of("qcow2", "serve", "--pid-file", pid.toString()));
+    all.addAll(List.of(args));
+    CompletableFuture<Cli.Result> run = CompletableFuture.supplyAsync(() -> Cli.run(all.toArray(String[]::new)));
+    waitFor(pid, run);
+    return run;
+  }
+
+  private static void waitFor(Path file, CompletableFuture<?> orDone) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!Files.exists(file)) {
+      if (orDone != null && orDone.isDone()) {
+        fail("the server ended before it was ready: " + orDone.get());
+      }
+      if (System.nanoTime() > deadline) {
+        fail("no " + file + " after 30 s");
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  @Test
+  void serves_read_only_on_loopback_and_exits_when_the_client_leaves() throws Exception {
+    String image = image("a.qcow2");
+    int port = freePort();
+    CompletableFuture<Cli.Result> run = serveInProcess("-r", "-x", "disk", "-D", "my disk", "-p", "" + port, image);
+    String list = ok("nbdinfo", "--list", "nbd://127.0.0.1:" + port);
+    assertTrue(list.contains("export=\"disk\":") && list.contains("description: my disk"), list);
+    Cli.Result r = run.get(30, TimeUnit.SECONDS);
+    assertEquals(0, r.exitCode(), r.stderr());
+  }
+
+  @Test
+  void a_silent_client_is_dropped_after_the_handshake_limit_and_the_server_exits() throws Exception {
+    String image = image("a.qcow2");
+    int port = freePort();
+    CompletableFuture<Cli.Result> run = serveInProcess("--handshake-limit", "1", "-p", "" + port, image);
+    try (java.net.Socket silent = new java.net.Socket(InetAddress.getLoopbackAddress(), port)) {
+      silent.setSoTimeout(20_000);
+      java.io.InputStream in = silent.getInputStream();
+      assertEquals(18, in.readNBytes(18).length); // the greeting, then nothing from us
+      assertEquals(-1, in.read(), "dropped after the limit");
+    }
+    Cli.Result r = run.get(30, TimeUnit.SECONDS);
+    assertEquals(0, r.exitCode(), r.stderr());
+  }
+
+  @Test
+  void persistent_serves_several_clients_and_shared_advertises_multi_conn() throws Exception {
+    String image = image("a.qcow2");
+    int port = freePort();
+    String uri = "nbd://127.0.0.1:" + port + "/";
+    Path pidFile = dir.resolve("p.pid");
+    Process server = serveProcess("-t", "-e", "4", "-p", "" + port, "--pid-file", pidFile.toString(), image);
+    try {
+      waitFor(pidFile, null);
+      assertEquals(0, client("nbdinfo", "--can", "multi-conn", uri).exitCode());
+      assertEquals(0, client("nbdinfo", "--can", "write", uri).exitCode());
+      ok("nbdcopy", "--connections=4", uri, "copy.raw");
+      ok("nbdcopy", "--connections=4", "--requests=64", dir.resolve("a.qcow2.raw").toString(), uri);
+      assertTrue(server.isAlive(), "-t keeps serving after the clients leave");
+    } finally {
+      stopBySignal(server);
+    }
+    assertEquals(-1, Files.mismatch(dir.resolve("a.qcow2.raw"), dir.resolve("copy.raw")));
+    String check = Qemu.img(dir, "check", image);
+    assertTrue(check.contains("No errors were found on the image."), check);
+  }
+
+  @Test
+  void sigterm_while_a_client_writes_leaves_a_clean_image() throws Exception {
+    String image = image("a.qcow2");
+    Path src = dir.resolve("src.raw");
+    TestData.writeRaw(src, SIZE, 99);
+    int port = freePort();
+    Path pidFile = dir.resolve("p.pid");
+    Process server = serveProcess("-p", "" + port, "--pid-file", pidFile.toString(), image);
+    waitFor(pidFile, null);
+    Process copy = new ProcessBuilder("nbdcopy", "--requests=64", src.toString(), "nbd://127.0.0.1:" + port + "/")
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    Thread.sleep(150);
+    stopBySignal(server);
+    if (!copy.waitFor(CLIENT_SECONDS, TimeUnit.SECONDS)) {
+      copy.destroyForcibly();
+      fail("nbdcopy did not end when the server stopped");
+    }
+    String check = Qemu.img(dir, "check", image);
+    assertTrue(check.contains("No errors were found on the image."), check);
+    assertTrue(!Files.exists(pidFile), "the pid file is removed");
+  }
+
+  /** SIGTERM (Process.destroy), then the server must exit by itself within the time limit. */
+  private static void stopBySignal(Process server) throws Exception {
+    server.destroy();
+    if (!server.waitFor(CLIENT_SECONDS, TimeUnit.SECONDS)) {
+      server.destroyForcibly();
+      fail("the server did not stop on SIGTERM");
+    }
+  }
+
+  /** {@code qcow2 serve ARGS} as a process of its own, on this JVM's class path. */
+  private Process serveProcess(String... args) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+        "-cp", System.getProperty("java.class.path"), "dev.qcow2.tools.Main", "qcow2", "serve"));
+    cmd.addAll(List.of(args));
+    return new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
+        .redirectOutput(dir.resolve("server.log").toFile()).start();
+  }
+
+  @Test
+  void fork_returns_once_serving_and_the_server_runs_on() throws Exception {
+    String image = image("a.qcow2");
+    Path socket = dir.resolve("nbd.sock");
+    Path pidFile = dir.resolve("p.pid");
+    Process parent = serveProcess("--fork", "-t", "-r", "-k", socket.toString(), "--pid-file", pidFile.toString(),
+        image);
+    if (!parent.waitFor(CLIENT_SECONDS, TimeUnit.SECONDS)) {
+      parent.destroyForcibly();
+      fail("--fork did not return");
+    }
+    assertEquals(0, parent.exitValue(), Files.readString(dir.resolve("server.log")));
+    long pid = Long.parseLong(Files.readString(pidFile).strip());
+    ProcessHandle child = ProcessHandle.of(pid).orElseThrow();
+    try {
+      String json = ok("nbdinfo", "--json", "nbd+unix:///?socket=" + socket);
+      assertTrue(json.contains("\"export-size\": " + SIZE), json);
+      assertEquals(2, client("nbdinfo", "--can", "write", "nbd+unix:///?socket=" + socket).exitCode());
+    } finally {
+      child.destroy();
+      child.onExit().get(CLIENT_SECONDS, TimeUnit.SECONDS);
+    }
+    assertTrue(!Files.exists(socket), "the socket file is removed");
+  }
+
+  @Test
+  void load_snapshot_exports_the_snapshot_read_only() throws Exception {
+    String image = image("a.qcow2");
+    Qemu.img(dir, "snapshot", "-c", "before", image);
+    Qemu.io(dir, image, "write -P 9 0 1M");
+    int port = freePort();
+    CompletableFuture<Cli.Result> run = serveInProcess("-l", "before", "-p", "" + port, image);
+    ok("qemu-img", "convert", "-f", "raw", "-O", "raw", "nbd://127.0.0.1:" + port + "/", "copy.raw");
+    assertEquals(0, run.get(30, TimeUnit.SECONDS).exitCode());
+    assertEquals(-1, Files.mismatch(dir.resolve("a.qcow2.raw"), dir.resolve("copy.raw")));
+  }
+
+  @Test
+  void allocation_depth_and_discard_reach_the_clients() throws Exception {
+    String image = image("a.qcow2");
+    int port = freePort();
+    String uri = "nbd://127.0.0.1:" + port + "/";
+    Path pidFile = dir.resolve("p.pid");
+    Process server = serveProcess("-t", "-A", "--discard=unmap", "-p", "" + port, "--pid-file", pidFile.toString(),
+        image);
+    try {
+      waitFor(pidFile, null);
+      assertTrue(ok("nbdinfo", "--map=qemu:allocation-depth", uri).contains("local"));
+      assertEquals(0, client("nbdinfo", "--can", "trim", uri).exitCode());
+    } finally {
+      stopBySignal(server);
+    }
+  }
+
+  @Test
+  void tls_creds_serve_nbds_clients_only() throws Exception {
+    String image = image("a.qcow2");
+    Path tls = Files.createDirectories(dir.resolve("tls"));
+    Files.writeString(dir.resolve("server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+    ok("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out",
+        "tls/ca-cert.pem", "-days", "2", "-subj", "/CN=test-ca");
+    ok("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls/server-key.pem", "-out", "server.csr",
+        "-subj", "/CN=127.0.0.1");
+    ok("openssl", "x509", "-req", "-in", "server.csr", "-CA", "tls/ca-cert.pem", "-CAkey", "ca-key.pem",
+        "-CAcreateserial", "-out", "tls/server-cert.pem", "-days", "2", "-extfile", "server.ext");
+    int port = freePort();
+    Path pidFile = dir.resolve("p.pid");
+    Process server = serveProcess("-t", "-r", "-p", "" + port, "--pid-file", pidFile.toString(),
+        "--object", "tls-creds-x509,id=tls0,dir=" + tls + ",endpoint=server,verify-peer=off", "--tls-creds", "tls0",
+        image);
+    try {
+      waitFor(pidFile, null);
+      String json = ok("nbdinfo", "--json", "nbds://127.0.0.1:" + port + "/?tls-certificates=" + tls);
+      assertTrue(json.contains("\"export-size\": " + SIZE), json);
+      assertTrue(client("nbdinfo", "--json", "nbd://127.0.0.1:" + port + "/").exitCode() != 0,
+          "a client without TLS is refused");
+    } finally {
+      stopBySignal(server);
+    }
+  }
+
+  @Test
+  void refuses_what_cannot_run() {
+    assertTrue(Cli.run("qcow2", "serve", "-b", "0.0.0.0", "f").stderr().contains("needs TLS"));
+    assertTrue(Cli.run("qcow2", "serve", "--object", "secret,id=s0,data=x", "f").stderr()
+        .contains("only tls-creds-x509"));
+    assertTrue(Cli.run("qcow2", "serve", "--object", "tls-creds-x509,id=t0,dir=/nope,endpoint=server",
+        "--tls-creds", "t1", "f").stderr().contains("No TLS credentials with id 't1'"));
+    assertTrue(Cli.run("qcow2", "serve", "--object", "tls-creds-x509,id=t0,dir=/nope", "f").stderr()
+        .contains("server endpoint"));
+    assertTrue(Cli.run("qcow2", "serve", "-k", "/tmp/x.sock", "-p", "1", "f").stderr()
+        .contains("-k cannot be used with -p or -b"));
+    assertTrue(Cli.run("qcow2", "serve", "--discard=maybe", "f").stderr().contains("Invalid discard option"));
+    assertTrue(Cli.run("qcow2", "serve", "-e", "-1", "f").exitCode() != 0);
+    Cli.Result missing = Cli.run("qcow2", "serve", "-p", "0", dir.resolve("nope.qcow2").toString());
+    assertEquals(1, missing.exitCode());
+    assertTrue(Cli.run("qcow2", "--help").stdout().contains("  serve "));
+  }
+}
