@@ -243,7 +243,7 @@ final class InternalSnapshots {
 
   private long[] readL1(Snapshot s) throws IOException {
     long bytes = (long) s.l1Size() * 8;
-    if (s.l1Size() < 0 || bytes > 32L << 20 || !g.isClusterAligned(s.l1TableOffset())
+    if (s.l1Size() < 0 || s.l1Size() > QemuLimits.MAX_L1_ENTRIES || !g.isClusterAligned(s.l1TableOffset())
         || s.l1TableOffset() + bytes > storage.size()) {
       throw new CorruptImageException(image.filename(), Structure.SNAPSHOT_TABLE, s.l1TableOffset(),
           "snapshot '" + s.name() + "' has an L1 table of " + s.l1Size() + " entries that does not lie in the file");
