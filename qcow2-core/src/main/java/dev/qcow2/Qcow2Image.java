@@ -508,6 +508,7 @@ public final class Qcow2Image implements DiskImage {
     this.l1 = newL1;
     this.l1TableOffset = newL1Offset;
     this.size = newSize;
+    l2Cache.tablesInImage(Math.max(1, g.l1EntriesFor(newSize)));
   }
 
   /**
