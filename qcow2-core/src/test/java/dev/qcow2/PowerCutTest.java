@@ -348,8 +348,13 @@ class PowerCutTest {
     private void checkCut(Path cutImage, byte[] imageBytes, String what) throws IOException {
       boolean dirty = o.version() >= 3
           && (ByteBuffer.wrap(imageBytes, 72, 8).getLong() & FeatureBits.INCOMPAT_DIRTY) != 0;
-      assertTrue(!dirty || o.lazyRefcounts(), () -> what + ": the dirty bit is set without lazy refcounts");
+      // A snapshot operation sets the bit for its refcounts and COPIED flags (ImageWriter.beginFlagChange).
+      assertTrue(!dirty || o.lazyRefcounts() || inSnapshotOperation,
+          () -> what + ": the dirty bit is set without lazy refcounts, outside a snapshot operation");
       if (dirty) {
+        if (!o.lazyRefcounts()) {
+          assertQemuRepairs(cutImage, what);
+        }
         // Stale refcounts are what the dirty bit allows; qemu rebuilds them on a writable open, as we do.
         reopenWritable(cutImage);
         assertNoCorruption("after the repair; " + what);
@@ -372,17 +377,32 @@ class PowerCutTest {
       }
     }
 
-    /**
-     * qemu-img check finds at worst leaks. One exception, inherent in the format: while a snapshot
-     * is made, applied or deleted, refcounts change before the COPIED flags that mirror them (qemu
-     * orders qcow2_update_snapshot_refcount so too), and a cut between the two leaves flags that
-     * disagree with their refcounts. qemu-img check counts that as corruption, but no cluster is
-     * shared that a writer would change in place, so no data is at risk; {@code -r all} clears it.
-     */
+    /** qemu, opening the dirty image for writing, repairs it as we do: its check then finds at worst leaks. */
+    private void assertQemuRepairs(Path cutImage, String what) throws IOException {
+      Files.copy(cutImage, cutDir.resolve("qemu.qcow2"), StandardCopyOption.REPLACE_EXISTING);
+      Qemu.Result open = Qemu.exec(cutDir, List.of("qemu-io", "-c", "flush", "qemu.qcow2"));
+      assertTrue(open.exitCode() == 0, () -> "qemu-io on the dirty image " + what + ":\n" + open.stdout() + open.stderr());
+      assertNoCorruption("qemu.qcow2", "after qemu's repair; " + what);
+      Files.delete(cutDir.resolve("qemu.qcow2"));
+    }
+
     private void assertNoCorruption(String what) {
-      Qemu.Result check = Qemu.exec(cutDir, List.of("qemu-img", "check", "img.qcow2"));
+      assertNoCorruption("img.qcow2", what);
+    }
+
+    /**
+     * qemu-img check finds at worst leaks. One exception, in version 2 images only: while a
+     * snapshot is made, applied or deleted, refcounts and the COPIED flags that mirror them change
+     * in separate writes, and qemu-img check counts a disagreement either way as corruption, so
+     * no order of the writes avoids it. Version 3 images are marked dirty for the operation (so
+     * the next writable open repairs both, qemu's as ours); version 2 has no dirty bit, and qemu
+     * has the same window (qcow2_update_snapshot_refcount). No cluster is then shared that a
+     * writer would change in place, so no data is at risk; {@code -r all} clears it.
+     */
+    private void assertNoCorruption(String file, String what) {
+      Qemu.Result check = Qemu.exec(cutDir, List.of("qemu-img", "check", file));
       String report = check.stdout() + check.stderr();
-      boolean onlyCopiedFlags = inSnapshotOperation && check.exitCode() == 2
+      boolean onlyCopiedFlags = inSnapshotOperation && o.version() < 3 && check.exitCode() == 2
           && report.lines().filter(l -> l.startsWith("ERROR")).allMatch(l -> l.startsWith("ERROR OFLAG_COPIED"));
       if (check.exitCode() != 0 && check.exitCode() != 3 && !onlyCopiedFlags) {
         fail("qemu-img check exit " + check.exitCode() + " " + what + ":\n" + report);
