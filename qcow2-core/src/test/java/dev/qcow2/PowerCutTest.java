@@ -37,8 +37,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * them. A power cut is taken after every Nth write and at every force before it completes; each
  * loses the writes since the last force (all, sectors at random, or in order up to one torn at a
  * sector boundary; see {@link PowerCutStorage.Loss}). After each cut the durable bytes, written to files, must pass {@code qemu-img
- * check} with at worst leaks (a dirty image, only with lazy refcounts, is first repaired by a
- * writable open, as qemu does), and read as {@link FlushModel} says: every byte written before the
+ * check} with at worst leaks (a dirty image, only with lazy refcounts or inside a snapshot
+ * operation, is first repaired by a writable open, as qemu does, and qemu's repair is checked too), and read as {@link FlushModel} says: every byte written before the
  * last completed {@link Qcow2Image#flush()} (or close), and every snapshot there at that flush.
  * A close and a new open come now and then.
  *

@@ -174,6 +174,35 @@ class SnapshotTest {
   }
 
   /**
+   * Each operation runs under the dirty bit (refcounts and COPIED flags cannot change in one write;
+   * PowerCutTest cuts inside them), and leaves it clear once everything is durable.
+   */
+  @Test
+  void snapshotOperationsLeaveTheDirtyBitClear() throws Exception {
+    Path path = dir.resolve("d.qcow2");
+    Qcow2Image.create(path, CreateOptions.builder(1L << 20).build()).close();
+    try (Qcow2Image image = Qcow2Image.open(path, WRITABLE)) {
+      image.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), 0);
+      image.createSnapshot("a");
+      assertEquals(0, incompatibleFeatures(path));
+      image.write(ByteBuffer.wrap(new byte[] {4}), 0);
+      image.applySnapshot("a");
+      assertEquals(0, incompatibleFeatures(path));
+      image.deleteSnapshot("a");
+      assertEquals(0, incompatibleFeatures(path));
+    }
+    assertClean("d.qcow2");
+  }
+
+  private static long incompatibleFeatures(Path path) throws IOException {
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(path)) {
+      ByteBuffer b = ByteBuffer.allocate(8);
+      ch.read(b, 72);
+      return b.getLong(0);
+    }
+  }
+
+  /**
    * Found by PowerCutTest: the L2 cache was sized to the tables of the disk at the open; after a
    * resize that grew the L1 table and writes that dirtied every table, the snapshot's COPIED
    * update went to a table the cache no longer held (NullPointerException in writeBack).
