@@ -8,7 +8,6 @@ import dev.qcow2.Qcow2Image;
 import dev.qcow2.RawImage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.function.LongConsumer;
