@@ -37,8 +37,6 @@ import java.util.BitSet;
  * stored cluster; one cluster of tables at a time. Not thread-safe: one writer.
  */
 public final class ForwardWriter {
-  /** qemu refuses larger L1 tables (32 MiB), as {@link ImageCreator} does. */
-  private static final long MAX_L1_BYTES = 32L << 20;
   private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 16);
 
   private final CreateOptions options;
@@ -81,9 +79,6 @@ public final class ForwardWriter {
     this.perBlock = RefcountBlock.entries(cs, order);
     this.refcountMax = RefcountBlock.max(order);
     this.l1Entries = g.l1EntriesFor(o.size());
-    if (l1Entries * 8 > MAX_L1_BYTES) {
-      throw new IllegalArgumentException("size " + o.size() + " needs an L1 table larger than 32 MiB");
-    }
     this.l1Clusters = (l1Entries * 8 + cs - 1) / cs;
     this.guestClusters = (o.size() + cs - 1) / cs;
     if (guestClusters > Integer.MAX_VALUE) {

@@ -221,16 +221,17 @@ public final class ImageChecker {
     Header h;
     ClusterGeometry g;
     List<Snapshot> snapshots;
+    boolean externalData;
     try (Qcow2Image img = openForCheck(path)) {
       l1 = img.l1().clone();
       h = img.header();
       g = img.geometry();
       snapshots = img.snapshots();
+      externalData = img.hasExternalDataFile();
     }
     String name = path.toString();
     try (Storage out = Storage.open(path, true)) {
       long fileSize = out.size();
-      int k = g.extendedL2 ? 2 : 1;
       // 1. References that point nowhere become unallocated: reading them gives zeros. This is done
       // in every L1 table, the snapshots' too (whose L2 tables the walk counts as well), where
       // qemu only reports them.
@@ -287,36 +288,7 @@ public final class ImageChecker {
       }
       out.force();
       // 3. COPIED flags in the active tables, from the new counts.
-      for (int i = 0; i < l1.length; i++) {
-        long l2Offset = L1Entry.l2Offset(l1[i]);
-        if (l2Offset == 0) {
-          continue;
-        }
-        long fixed = L1Entry.withCopied(l1[i], refs.references(l2Offset >>> g.clusterBits) == 1);
-        if (fixed != l1[i]) {
-          corruptionsFixed++;
-          writeLong(out, h.l1TableOffset() + 8L * i, fixed);
-        }
-        long[] table = readL2(out, l2Offset, g);
-        for (int j = 0; j < g.l2Entries; j++) {
-          long e = table[k * j];
-          long want;
-          if (L2Entry.isCompressed(e)) {
-            want = L2Entry.withCopied(e, false);
-          } else {
-            long host = L2Entry.hostOffset(e);
-            if (host == 0) {
-              continue;
-            }
-            want = L2Entry.withCopied(e, refs.references(host >>> g.clusterBits) == 1);
-          }
-          if (want != e) {
-            corruptionsFixed++;
-            writeLong(out, l2Offset + 8L * k * j, want);
-          }
-        }
-      }
-      out.force();
+      corruptionsFixed += CopiedFlags.repair(out, h.l1TableOffset(), l1, g, externalData, refs);
       // 4. The image is consistent again (version 2 has no such bits: its extensions start there).
       if (h.version() >= 3) {
         new HeaderUpdate().incompatibleFeatures(

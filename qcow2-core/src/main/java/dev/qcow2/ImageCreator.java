@@ -59,9 +59,6 @@ final class ImageCreator {
     int cs = o.clusterSize();
     ClusterGeometry g = new ClusterGeometry(clusterBits, o.extendedL2());
     long l1Entries = g.l1EntriesFor(o.size());
-    if (l1Entries > (32L << 20) / 8) {
-      throw new IllegalArgumentException("size " + o.size() + " needs an L1 table larger than 32 MiB");
-    }
     int order = Integer.numberOfTrailingZeros(o.refcountBits());
     int perBlock = RefcountBlock.entries(cs, order);
     long l1Clusters = (l1Entries * 8 + cs - 1) / cs;

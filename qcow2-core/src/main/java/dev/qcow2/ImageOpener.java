@@ -131,6 +131,9 @@ final class ImageOpener {
     List<Snapshot> snapshots = SnapshotTable.read(name, storage, header, g, storage.size());
     ReferenceWalk refs = ReferenceWalk.count(name, storage, header, g, l1, snapshots, null, false, new long[0]);
     Refcounts.rebuild(name, storage, header, g, refs);
+    // A crash inside a snapshot operation (which sets the dirty bit for it) can leave COPIED flags
+    // that disagree with the counts just rebuilt; qemu's repair of a dirty image sets them too.
+    CopiedFlags.repair(storage, header.l1TableOffset(), l1, g, header.hasExternalDataFile(), refs);
     new HeaderUpdate().incompatibleFeatures(header.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY).writeTo(storage);
   }
 

@@ -56,6 +56,10 @@ final class ImageWriter {
    */
   private final boolean lazy;
   private boolean dirtyBitSet;
+  /** The dirty bit is on disk for a refcount-and-flag change (see {@link #beginFlagChange}). */
+  private boolean flagChangeBit;
+  /** A refcount-and-flag change did not end: the bit stays for the next open to repair. */
+  private boolean flagChangeFailed;
 
   ImageWriter(Qcow2Image image, Refcounts refcounts) {
     this.image = image;
@@ -83,6 +87,39 @@ final class ImageWriter {
     }
   }
 
+  /**
+   * Before a change whose refcounts and COPIED flags reach the disk in separate writes (a snapshot
+   * made, applied or deleted). qemu-img check counts a flag that disagrees with its refcount as
+   * corruption in either direction, so no order of those writes survives a crash between them;
+   * the dirty bit does: qemu rebuilds the refcounts and flags of a dirty image when it opens it for
+   * writing, and so does {@link ImageOpener}. The bit is durable, after everything before it, before
+   * the change starts. Version 2 has no dirty bit: there, as with qemu, a crash inside the change
+   * may leave flags that {@code check -r all} sets right.
+   */
+  void beginFlagChange() throws IOException {
+    if (flagChangeBit) {
+      flagChangeFailed = true; // the last one stopped half-way: its state is not known to be whole
+    }
+    beforeChange();
+    flush();
+    if (v3 && !dirtyBitSet && !flagChangeBit) {
+      writeIncompatibleFeatures(image.header().incompatibleFeatures() | FeatureBits.INCOMPAT_DIRTY);
+      flagChangeBit = true;
+    }
+  }
+
+  /**
+   * After the change: everything durable, refcounts included, then the dirty bit cleared (with lazy
+   * refcounts it stays until close, as it was).
+   */
+  void endFlagChange() throws IOException {
+    if (flagChangeBit && !flagChangeFailed) {
+      writeBack(true);
+      writeIncompatibleFeatures(image.header().incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY);
+      flagChangeBit = false;
+    }
+  }
+
   private void writeIncompatibleFeatures(long bits) throws IOException {
     image.updateHeader(new HeaderUpdate().incompatibleFeatures(bits));
   }
@@ -107,10 +144,6 @@ final class ImageWriter {
   /** Starts compressed packing in a new cluster: the old one may be shared after a snapshot. */
   void resetCompressedPacking() {
     compressedWrites.resetPacking();
-  }
-
-  void changing() throws IOException {
-    beforeChange();
   }
 
   // ---------------------------------------------------------------------------------------------

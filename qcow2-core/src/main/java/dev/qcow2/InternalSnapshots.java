@@ -14,6 +14,8 @@ import java.util.List;
  * shared cluster before changing it. Every step keeps the order that leaves, after a crash, at
  * worst clusters with a refcount too high (leaks): new references are counted before they are
  * written, and counts drop only after the structure that held the reference is durably gone.
+ * Refcounts and the COPIED flags that mirror them cannot change in one write, so each operation
+ * runs under the dirty bit on version 3 images ({@link ImageWriter#beginFlagChange}).
  */
 final class InternalSnapshots {
   private final Qcow2Image image;
@@ -52,8 +54,7 @@ final class InternalSnapshots {
         // qemu counts only numeric ids too
       }
     }
-    writer.changing();
-    writer.flush();
+    writer.beginFlagChange();
     // 1. A copy of the active L1 table, without COPIED flags (its tables are shared from now on).
     long[] l1 = image.l1();
     int l1Bytes = l1.length * 8;
@@ -82,6 +83,7 @@ final class InternalSnapshots {
     System.arraycopy(old, 0, table, 0, old.length);
     System.arraycopy(entry, 0, table, old.length, entry.length);
     replaceTable(table, existing.size() + 1);
+    writer.endFlagChange();
     return image.snapshots().get(existing.size());
   }
 
@@ -99,8 +101,7 @@ final class InternalSnapshots {
           "snapshot '" + s.name() + "' has an L1 table of " + snapshotL1.length + " entries, more than the disk's "
               + l1.length);
     }
-    writer.changing();
-    writer.flush();
+    writer.beginFlagChange();
     // 1. Count the snapshot's tree once more: it becomes the active one.
     adjust(snapshotL1, +1);
     // 2. The active L1 takes the snapshot's entries, durably, after those counts.
@@ -116,6 +117,7 @@ final class InternalSnapshots {
     refcounts.applyFrees();
     updateCopiedFlags();
     writer.flush();
+    writer.endFlagChange();
   }
 
   void delete(String idOrName) throws IOException {
@@ -124,8 +126,7 @@ final class InternalSnapshots {
     List<Snapshot> existing = image.snapshots();
     int index = existing.indexOf(s);
     long[] snapshotL1 = readL1(s);
-    writer.changing();
-    writer.flush();
+    writer.beginFlagChange();
     // 1. The table without the entry; once the header points at it, the snapshot is gone.
     byte[] old = readTable();
     int[] bounds = entryBounds(old, index);
@@ -141,6 +142,7 @@ final class InternalSnapshots {
     // 3. What the active tree now holds alone regains COPIED.
     updateCopiedFlags();
     writer.flush();
+    writer.endFlagChange();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -243,7 +245,7 @@ final class InternalSnapshots {
 
   private long[] readL1(Snapshot s) throws IOException {
     long bytes = (long) s.l1Size() * 8;
-    if (s.l1Size() < 0 || bytes > 32L << 20 || !g.isClusterAligned(s.l1TableOffset())
+    if (s.l1Size() < 0 || s.l1Size() > QemuLimits.MAX_L1_ENTRIES || !g.isClusterAligned(s.l1TableOffset())
         || s.l1TableOffset() + bytes > storage.size()) {
       throw new CorruptImageException(image.filename(), Structure.SNAPSHOT_TABLE, s.l1TableOffset(),
           "snapshot '" + s.name() + "' has an L1 table of " + s.l1Size() + " entries that does not lie in the file");

@@ -27,7 +27,8 @@ final class L2Cache {
     long[] load(long hostOffset) throws IOException;
   }
 
-  private final int capacity;
+  private final long byBytes;
+  private int capacity;
   private final Loader loader;
   private final LinkedHashMap<Long, long[]> tables;
   private final TreeSet<Long> dirty = new TreeSet<>();
@@ -37,10 +38,23 @@ final class L2Cache {
    * @param tableBytes bytes per table (the cluster size)
    */
   L2Cache(long maxBytes, int tableBytes, long tablesInImage, Loader loader) {
-    long byBytes = Math.max(2, maxBytes / tableBytes);
-    this.capacity = (int) Math.max(2, Math.min(byBytes, Math.max(tablesInImage, 2)));
+    this.byBytes = Math.max(2, maxBytes / tableBytes);
+    this.capacity = capacityFor(tablesInImage);
     this.loader = loader;
     this.tables = new LinkedHashMap<>(16, 0.75f, true);
+  }
+
+  private int capacityFor(long tablesInImage) {
+    return (int) Math.max(2, Math.min(byBytes, Math.max(tablesInImage, 2)));
+  }
+
+  /**
+   * The disk now has {@code tablesInImage} L1 entries (after a resize): the capacity follows, as
+   * when opening, so that a grown disk is not served by a cache sized for the small one.
+   */
+  synchronized void tablesInImage(long tablesInImage) {
+    capacity = capacityFor(tablesInImage);
+    trim(-1);
   }
 
   long[] get(long hostOffset) throws IOException {
@@ -105,7 +119,7 @@ final class L2Cache {
     }
   }
 
-  int capacity() {
+  synchronized int capacity() {
     return capacity;
   }
 

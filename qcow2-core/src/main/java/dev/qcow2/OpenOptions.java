@@ -164,7 +164,7 @@ public final class OpenOptions {
     private boolean writable;
     private long l2CacheSize = 32L << 20;
     private int maxChainDepth = 64;
-    private long maxL1Entries = (32L << 20) / 8;
+    private long maxL1Entries = QemuLimits.MAX_L1_ENTRIES;
     private int maxSnapshots = 65536;
     private boolean openBacking = true;
     private List<Path> allowedBackingDirectories = new ArrayList<>();
@@ -197,8 +197,8 @@ public final class OpenOptions {
     }
 
     public Builder maxL1Entries(long entries) {
-      if (entries < 0 || entries > (32L << 20) / 8) {
-        throw new IllegalArgumentException("maxL1Entries must be 0 to 4194304: " + entries);
+      if (entries < 0 || entries > QemuLimits.MAX_L1_ENTRIES) {
+        throw new IllegalArgumentException("maxL1Entries must be 0 to " + QemuLimits.MAX_L1_ENTRIES + ": " + entries);
       }
       this.maxL1Entries = entries;
       return this;

@@ -508,6 +508,7 @@ public final class Qcow2Image implements DiskImage {
     this.l1 = newL1;
     this.l1TableOffset = newL1Offset;
     this.size = newSize;
+    l2Cache.tablesInImage(Math.max(1, g.l1EntriesFor(newSize)));
   }
 
   /**
@@ -517,8 +518,12 @@ public final class Qcow2Image implements DiskImage {
    * every cluster from the first whole cluster past the new end, as qemu-img resize --shrink.
    */
   public void resize(long newSize) throws IOException {
-    if (newSize % 512 != 0 || newSize < 0) {
-      throw new IllegalArgumentException(filename + ": size must be a non-negative multiple of 512: " + newSize);
+    // qemu's words (bdrv_co_truncate, qcow2_co_truncate), which qcow2 resize shows as they are.
+    if (newSize < 0) {
+      throw new IllegalArgumentException("Image size cannot be negative");
+    }
+    if (newSize % 512 != 0) {
+      throw new IllegalArgumentException("The new size must be a multiple of 512");
     }
     lock.writeLock().lock();
     try {

@@ -28,8 +28,8 @@ final class Resizer {
     w.beforeChange();
     long[] l1 = image.l1();
     long needed = g.l1EntriesFor(newSize);
-    if (needed > (32L << 20) / 8) {
-      throw new IllegalArgumentException(image.filename() + ": size " + newSize + " needs an L1 table larger than 32 MiB");
+    if (needed > QemuLimits.MAX_L1_ENTRIES) {
+      throw new IllegalArgumentException(image.filename() + ": size " + newSize + " needs an L1 table of more than " + QemuLimits.MAX_L1_ENTRIES + " entries (qemu's limit)");
     }
     w.flush();
     long l1Offset = image.l1TableOffset();

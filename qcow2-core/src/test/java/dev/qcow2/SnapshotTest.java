@@ -173,6 +173,64 @@ class SnapshotTest {
     return names.get(r.nextInt(names.size()));
   }
 
+  /**
+   * Each operation runs under the dirty bit (refcounts and COPIED flags cannot change in one write;
+   * PowerCutTest cuts inside them), and leaves it clear once everything is durable.
+   */
+  @Test
+  void snapshotOperationsLeaveTheDirtyBitClear() throws Exception {
+    Path path = dir.resolve("d.qcow2");
+    Qcow2Image.create(path, CreateOptions.builder(1L << 20).build()).close();
+    try (Qcow2Image image = Qcow2Image.open(path, WRITABLE)) {
+      image.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), 0);
+      image.createSnapshot("a");
+      assertEquals(0, incompatibleFeatures(path));
+      image.write(ByteBuffer.wrap(new byte[] {4}), 0);
+      image.applySnapshot("a");
+      assertEquals(0, incompatibleFeatures(path));
+      image.deleteSnapshot("a");
+      assertEquals(0, incompatibleFeatures(path));
+    }
+    assertClean("d.qcow2");
+  }
+
+  private static long incompatibleFeatures(Path path) throws IOException {
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(path)) {
+      ByteBuffer b = ByteBuffer.allocate(8);
+      ch.read(b, 72);
+      return b.getLong(0);
+    }
+  }
+
+  /**
+   * Found by PowerCutTest: the L2 cache was sized to the tables of the disk at the open; after a
+   * resize that grew the L1 table and writes that dirtied every table, the snapshot's COPIED
+   * update went to a table the cache no longer held (NullPointerException in writeBack).
+   */
+  @Test
+  void snapshotAfterAResizeThatGrowsTheL1TableKeepsEveryTable() throws Exception {
+    Path path = dir.resolve("g.qcow2");
+    Qcow2Image.create(path, CreateOptions.builder(4L << 20).clusterSize(4096).build()).close();
+    byte[] model = new byte[5213184];
+    Random r = new Random(17);
+    try (Qcow2Image image = Qcow2Image.open(path, WRITABLE)) {
+      assertEquals(2, image.l2Cache().capacity());
+      image.resize(5213184);
+      assertEquals(3, image.l2Cache().capacity(), "the cache grows with the L1 table");
+      for (long[] w : new long[][] {{2982524, 183486}, {2058724, 498}, {4525426, 54}}) {
+        byte[] data = new byte[(int) w[1]];
+        r.nextBytes(data);
+        image.write(ByteBuffer.wrap(data), w[0]);
+        System.arraycopy(data, 0, model, (int) w[0], data.length);
+      }
+      image.createSnapshot("after-resize");
+    }
+    assertClean("g.qcow2");
+    assertArrayEquals(model, raw("g.qcow2"));
+    Qemu.img(dir, "convert", "-l", "snapshot.name=after-resize", "-O", "raw", "g.qcow2", "snap.raw");
+    assertArrayEquals(model, Files.readAllBytes(dir.resolve("snap.raw")));
+  }
+
   private byte[] raw(String image) throws IOException {
     Path out = Qemu.toRaw(dir, image, "view.raw");
     byte[] b = Files.readAllBytes(out);

@@ -104,6 +104,8 @@ record SeedImage(String name, byte[] bytes, int clusterSize, Map<Kind, List<Fiel
       for (int j = 0; j < clusterSize / l2EntryBytes; j++) {
         long e = b.getLong((int) (l2 + (long) l2EntryBytes * j));
         if ((e & (1L << 62)) != 0) {
+          // Decoded here by the spec, not by the core's CompressedDescriptor: that type is
+          // package-private to dev.qcow2, and a seed finder reading the bits itself is no worse.
           long host = e & ((1L << shift) - 1);
           long sectors = ((e >>> shift) & ((1L << (clusterBits - 8)) - 1)) + 1;
           int size = (int) Math.min(sectors * 512 - (host & 511), file.length - host);

@@ -1,5 +1,6 @@
 package dev.qcow2.convert;
 
+import dev.qcow2.BackingName;
 import dev.qcow2.BlockStatus;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
@@ -7,7 +8,6 @@ import dev.qcow2.Qcow2Image;
 import dev.qcow2.RawImage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.function.LongConsumer;
@@ -35,14 +35,13 @@ public final class ImageRebaser {
   public static void rebase(Path image, String newBacking, String newFormat, RebaseMode mode, LongConsumer progress)
       throws IOException {
     String name = newBacking == null || newBacking.isEmpty() ? null : newBacking;
-    Path dir = image.toAbsolutePath().getParent();
-    Path newPath = name == null ? null : dir.resolve(name);
-    String format = newFormat;
-    if (name != null && format == null && Files.exists(newPath)) {
-      format = DiskImage.isQcow2(newPath) ? "qcow2" : "raw";
-    }
+    // Absolute, so that the message of a missing file names where it was looked for.
+    Path newPath = name == null ? null : BackingName.resolve(image.toAbsolutePath(), name);
+    String probed = name == null ? null : BackingName.probeFormat(image.toAbsolutePath(), name);
+    String format = newFormat != null ? newFormat : probed;
     if (mode == RebaseMode.SAFE) {
-      if (name != null && !Files.exists(newPath)) {
+      // Unsafely a missing file is only a name, as with qemu-img rebase -u.
+      if (name != null && probed == null) {
         throw new NoSuchFileException(newPath.toString(), null, "Could not open new backing file '" + newPath + "'");
       }
       copyDifferences(image, newPath, format, progress);

@@ -1,10 +1,12 @@
 package dev.qcow2.convert;
 
+import dev.qcow2.BackingName;
 import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
 import java.io.IOException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
@@ -45,9 +47,11 @@ final class Qcow2Target {
     if (o.backingFile() != null) {
       String format = o.backingFormat();
       if (format == null) {
-        Path p = Path.of(o.backingFile());
-        Path dir = target.toAbsolutePath().getParent();
-        format = DiskImage.isQcow2(p.isAbsolute() || dir == null ? p : dir.resolve(p)) ? "qcow2" : "raw";
+        format = BackingName.probeFormat(target.toAbsolutePath(), o.backingFile());
+        if (format == null) {
+          // -B names the file whose content the target leaves out, so it must be there to compare.
+          throw new NoSuchFileException(BackingName.resolve(target.toAbsolutePath(), o.backingFile()).toString());
+        }
       }
       b.backingFile(o.backingFile(), format);
     }

@@ -60,17 +60,11 @@ final class ResizeCommand extends Verb {
     if (qcow2) {
       try (Qcow2Image img = Qcow2Image.open(path, OpenOptions.builder().writable(true).build())) {
         long size = target(img.size());
-        if (size % 512 != 0) {
-          err.print("qcow2: The new size must be a multiple of 512\n");
-          err.flush();
-          return 1;
+        // qemu-img refuses a shrink before the driver checks the size, so a refusal comes first.
+        if (size < img.size() && !shrink) {
+          return refuseShrink(err);
         }
-        if (size < img.size()) {
-          if (!shrink) {
-            return refuseShrink(err);
-          }
-        }
-        img.resize(size);
+        img.resize(size); // the library's rules, and their messages, for the size itself
       }
     } else {
       try (RandomAccessFile raw = new RandomAccessFile(path.toFile(), "rw")) {
