@@ -60,6 +60,9 @@ final class NbdServeCommand extends CangaCommand {
       address = Serving.tcpAddress(bind, port, false);
       options = ServerOptions.builder().exportName(what).readOnly(!writable).maxConnections(shared)
           .persistent(persistent).build();
+    } catch (IllegalArgumentException e) {
+      image.close();
+      throw new CangaException(e.getMessage());
     } catch (IOException | RuntimeException e) {
       image.close();
       throw e;
