@@ -1,13 +1,17 @@
 package dev.qcow2.nbd;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The one thread that writes a connection's replies, in the order they are finished. Workers hand
+ * The one thread that writes a connection's replies, in the order they are finished, those
+ * finished together in one write. Workers hand
  * their replies here instead of writing them, so that a client that stops reading stalls only its
  * own connection: its replies wait in this queue, counted against the connection's bytes in
  * flight, and the connection's reader stops taking requests until they drain.
@@ -17,6 +21,8 @@ final class ReplyWriter implements Runnable {
   private record Queued(Reply reply, int cost) {}
 
   private static final Queued END = new Queued(Reply.of(), 0);
+  /** The most replies written in one system call. */
+  private static final int MAX_BATCH = 32;
 
   private final Transport ch;
   private final Semaphore budget;
@@ -51,29 +57,49 @@ final class ReplyWriter implements Runnable {
 
   @Override
   public void run() {
+    List<Queued> batch = new ArrayList<>(MAX_BATCH);
+    List<ByteBuffer> out = new ArrayList<>();
     try {
       while (true) {
-        Queued q = queue.take();
-        if (q == END) {
+        batch.add(queue.take());
+        queue.drainTo(batch, MAX_BATCH - 1);
+        boolean end = batch.get(batch.size() - 1) == END;
+        if (end) {
+          batch.remove(batch.size() - 1);
+        }
+        write(batch, out);
+        for (Queued q : batch) {
+          buffers.give(q.reply().pooled());
+          budget.release(q.cost());
+        }
+        if (end || pending.addAndGet(-batch.size()) == 0) {
           return;
         }
-        if (!broken) {
-          try {
-            ch.writeFully(q.reply().buffers());
-          } catch (IOException e) {
-            // The client is gone; the reader sees the closed channel. Later replies are dropped.
-            broken = true;
-            closeQuietly();
-          }
-        }
-        buffers.give(q.reply().pooled());
-        budget.release(q.cost());
-        if (pending.decrementAndGet() == 0) {
-          return;
-        }
+        batch.clear();
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Writes the replies finished meanwhile in one gathering write: under many small requests that
+   * is one system call for several replies rather than one each.
+   */
+  private void write(List<Queued> batch, List<ByteBuffer> out) {
+    if (broken || batch.isEmpty()) {
+      return;
+    }
+    out.clear();
+    for (Queued q : batch) {
+      out.addAll(List.of(q.reply().buffers()));
+    }
+    try {
+      ch.writeFully(out.toArray(new ByteBuffer[0]));
+    } catch (IOException e) {
+      // The client is gone; the reader sees the closed channel. Later replies are dropped.
+      broken = true;
+      closeQuietly();
     }
   }
 

@@ -82,7 +82,7 @@ public final class CangaCli implements Callable<Integer> {
     {"add"}, {"base"}, {"build"}, {"check_system", "check-system"}, {"create"}, {"del", "rm"},
     {"deltag", "rmtag"}, {"deploy"}, {"export"}, {"fetch"}, {"import"}, {"layer"}, {"layout"},
     {"list"}, {"overlay"}, {"pull"}, {"push"}, {"show"}, {"sign"}, {"tag"}, {"verify"}, {"store"}, {"images"},
-    {"layers"}, {"instances"}, {"instance"}, {"mount"}, {"umount"}, {"wipe"},
+    {"layers"}, {"instances"}, {"instance"}, {"mount"}, {"umount"}, {"wipe"}, {"serve"},
   };
 
   /** The class of the verb named {@code name} (not an alias). */
@@ -117,6 +117,7 @@ public final class CangaCli implements Callable<Integer> {
       case "mount" -> StoreCommands.Mount.class;
       case "umount" -> StoreCommands.Umount.class;
       case "wipe" -> StoreCommands.Wipe.class;
+      case "serve" -> NbdServeCommand.class;
       default -> throw new IllegalArgumentException(name);
     };
   }

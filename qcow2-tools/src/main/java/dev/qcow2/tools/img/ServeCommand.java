@@ -3,14 +3,12 @@ package dev.qcow2.tools.img;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
-import dev.qcow2.nbd.NbdServer;
 import dev.qcow2.nbd.ServerOptions;
+import dev.qcow2.nbd.Serving;
 import dev.qcow2.nbd.TlsCredentials;
 import dev.qcow2.tools.cli.UsageException;
 import java.io.File;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -33,7 +31,7 @@ final class ServeCommand extends Verb {
   private static final long FORK_WAIT_SECONDS = 60;
 
   ServeCommand() {
-    super("serve", "Export an image over NBD (as qemu-nbd).", "FILE", 1, 1,
+    super("serve", "Export an image over NBD (as qemu-nbd); a URL read-only.", "FILE|URL", 1, 1,
         Opt.value("-f,--format", "FMT", "Image format: qcow2 or raw (default: detect)."),
         Opt.flag("-r,--read-only", "Export read-only (a raw image is always read-only)."),
         Opt.value("-x,--export-name", "NAME", "The export's name (default: empty)."),
@@ -76,11 +74,6 @@ final class ServeCommand extends Verb {
   boolean tlsVerifyPeer = true;
   String tlsCreds;
   String file;
-
-  private final Object stopLock = new Object();
-  private boolean stopped;
-  /** Whether the final flush or close failed: the exit code says so. */
-  private boolean failed;
 
   @Override
   void set(String key, String value) {
@@ -179,50 +172,32 @@ final class ServeCommand extends Verb {
     if (fork && System.getenv(READY_ENV) == null) {
       return forkServer();
     }
-    SocketAddress address = address();
+    SocketAddress address = socket != null ? UnixDomainSocketAddress.of(socket)
+        : Serving.tcpAddress(bind, port, tlsCreds != null);
     ServerOptions options = options();
-    DiskImage image = open();
-    NbdServer server;
-    try {
-      server = NbdServer.start(image, address, options);
-    } catch (IOException | RuntimeException e) {
-      image.close();
-      throw e;
-    }
-    Thread hook = new Thread(() -> stop(server, image), "qcow2-serve-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
+    Serving serving = Serving.start(open(), address, options, e -> {
+      err.print("qcow2: " + file + ": " + e.getMessage() + "\n");
+      err.flush();
+    }, this::removePidFile);
     try {
       writePidFile();
       signalReady();
-      server.awaitTermination();
-    } finally {
-      try {
-        Runtime.getRuntime().removeShutdownHook(hook);
-      } catch (IllegalStateException shuttingDown) {
-        // The hook is running: stop() below waits for it.
-      }
-      stop(server, image);
+    } catch (IOException e) {
+      serving.stop();
+      throw e;
     }
-    synchronized (stopLock) {
-      return failed ? 1 : 0;
-    }
+    return serving.await() ? 0 : 1;
   }
 
-  private SocketAddress address() throws IOException {
-    if (socket != null) {
-      return UnixDomainSocketAddress.of(socket);
-    }
-    InetAddress host = bind == null ? InetAddress.getLoopbackAddress() : InetAddress.getByName(bind);
-    if (!host.isLoopbackAddress() && tlsCreds == null) {
-      throw new UsageException("-b " + bind + " is not a loopback address: serving there needs TLS "
-          + "(--object tls-creds-x509,... --tls-creds ID)");
-    }
-    return new InetSocketAddress(host, port == null ? 10809 : port);
-  }
-
-  /** Writable when it can be: a qcow2 image, not -r, not a snapshot. */
+  /** Writable when it can be: a local qcow2 image, not -r, not a snapshot. */
   private DiskImage open() throws IOException {
     OpenOptions options = snapshot != null ? ConvertCommand.snapshotOptions(snapshot) : OpenOptions.defaults();
+    if (Images.isRemote(file)) {
+      if (!readOnly) {
+        throw new UsageException(file + ": a remote image can only be served read-only (-r)");
+      }
+      return Images.open(file, format, options);
+    }
     boolean raw = "raw".equals(format) || (format == null && !DiskImage.isQcow2(Path.of(file)));
     if (readOnly || snapshot != null || raw) {
       if (raw && !readOnly) {
@@ -244,26 +219,12 @@ final class ServeCommand extends Verb {
         .discard(discard).allocationDepth(allocationDepth).build();
   }
 
-  /** Once: stop serving (flushing a writable image), close the image, remove the pid file. */
-  private void stop(NbdServer server, DiskImage image) {
-    synchronized (stopLock) {
-      if (stopped) {
-        return;
-      }
-      stopped = true;
-      try (image) {
-        server.close();
-      } catch (IOException e) {
-        failed = true;
-        err.print("qcow2: " + file + ": " + e.getMessage() + "\n");
-        err.flush();
-      }
-      if (pidFile != null) {
-        try {
-          Files.deleteIfExists(Path.of(pidFile));
-        } catch (IOException ignored) {
-          // A pid file that cannot be removed names a process that no longer exists.
-        }
+  private void removePidFile() {
+    if (pidFile != null) {
+      try {
+        Files.deleteIfExists(Path.of(pidFile));
+      } catch (IOException ignored) {
+        // A pid file that cannot be removed names a process that no longer exists.
       }
     }
   }
@@ -282,11 +243,18 @@ final class ServeCommand extends Verb {
   }
 
   /**
-   * --fork without fork(2): runs this same command line again as a child told by {@link #READY_ENV}
-   * to serve in the foreground, and returns once the child says it serves. A child that dies
-   * first has its error shown.
+   * This process's command line: from /proc where there is one, since the JDK gives none when it is
+   * longer than a page (a long class path).
    */
-  private int forkServer() throws Exception {
+  private static List<String> commandLine() throws IOException {
+    Path proc = Path.of("/proc/self/cmdline");
+    if (Files.isReadable(proc)) {
+      String all = Files.readString(proc, StandardCharsets.UTF_8);
+      List<String> args = List.of((all.endsWith("\0") ? all.substring(0, all.length() - 1) : all).split("\0", -1));
+      if (!args.get(0).isEmpty()) {
+        return args;
+      }
+    }
     ProcessHandle.Info self = ProcessHandle.current().info();
     if (self.command().isEmpty() || self.arguments().isEmpty()) {
       throw new IllegalStateException("--fork: cannot find this process's command line to start the server");
@@ -294,6 +262,16 @@ final class ServeCommand extends Verb {
     List<String> command = new ArrayList<>();
     command.add(self.command().get());
     command.addAll(List.of(self.arguments().get()));
+    return command;
+  }
+
+  /**
+   * --fork without fork(2): runs this same command line again as a child told by {@link #READY_ENV}
+   * to serve in the foreground, and returns once the child says it serves. A child that dies
+   * first has its error shown.
+   */
+  private int forkServer() throws Exception {
+    List<String> command = commandLine();
     Path dir = Files.createTempDirectory("qcow2-serve");
     Path ready = dir.resolve("ready");
     Path log = dir.resolve("stderr");

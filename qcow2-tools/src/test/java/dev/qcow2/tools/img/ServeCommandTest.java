@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.qcow2.remote.RangeServer;
 import dev.qcow2.testing.Qemu;
 import dev.qcow2.testing.TestData;
 import dev.qcow2.tools.Cli;
@@ -265,6 +266,28 @@ class ServeCommandTest {
     } finally {
       stopBySignal(server);
     }
+  }
+
+  @Test
+  void a_url_is_served_read_only_and_reads_as_the_local_file() throws Exception {
+    Path raw = dir.resolve("web.raw");
+    TestData.writeRaw(raw, SIZE, 7);
+    Qemu.img(dir, "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", raw.toString(), "web.qcow2");
+    Qemu.img(dir, "convert", "-O", "raw", "web.qcow2", "expected.raw");
+    try (RangeServer web = new RangeServer()) {
+      web.put("web.qcow2", dir.resolve("web.qcow2"));
+      String url = web.uri("web.qcow2").toString();
+      Cli.Result writable = Cli.run("qcow2", "serve", "-p", "0", url);
+      assertEquals(1, writable.exitCode(), writable.stderr());
+      assertEquals(1, writable.stderr().strip().lines().count(), writable.stderr());
+      assertTrue(writable.stderr().contains("read-only (-r)"), writable.stderr());
+      int port = freePort();
+      CompletableFuture<Cli.Result> run = serveInProcess("-r", "-p", "" + port, url);
+      String uri = "nbd://127.0.0.1:" + port + "/";
+      ok("nbdcopy", uri, "copy.raw");
+      assertEquals(0, run.get(30, TimeUnit.SECONDS).exitCode());
+    }
+    assertEquals(-1, Files.mismatch(dir.resolve("expected.raw"), dir.resolve("copy.raw")));
   }
 
   @Test
