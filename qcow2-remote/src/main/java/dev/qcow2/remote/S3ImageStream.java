@@ -2,10 +2,7 @@ package dev.qcow2.remote;
 
 import dev.qcow2.convert.ImageStream;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
@@ -16,26 +13,19 @@ import software.amazon.awssdk.services.s3.S3Client;
  *
  * <p>Nothing appears under the key before {@link #finish}. Closed without it, on a failure or an
  * interrupt, the multipart upload is aborted. While the stream is open a shutdown hook does the
- * same on SIGINT or SIGTERM: it interrupts the thread that opened the stream, which then closes it
- * (and aborts), and aborts by itself if that has not happened within a few seconds. A SIGKILL
+ * same on SIGINT or SIGTERM. A SIGKILL
  * leaves an unfinished multipart upload, which is not an object.
  */
 public final class S3ImageStream implements ImageStream {
-  /** How long the shutdown hook waits for the writer to abort before aborting itself. */
-  private static final long HOOK_WAIT_SECONDS = 10;
-
   private final S3Upload upload;
   private final String name;
-  private final Thread writer;
   private final Thread hook;
-  private final CountDownLatch closed = new CountDownLatch(1);
   private final int headCapacity;
 
   private S3ImageStream(S3Upload upload, String name, int headCapacity) {
     this.upload = upload;
     this.name = name;
     this.headCapacity = headCapacity;
-    this.writer = Thread.currentThread();
     this.hook = new Thread(this::onShutdown, "s3-upload-abort");
   }
 
@@ -95,24 +85,22 @@ public final class S3ImageStream implements ImageStream {
     try {
       upload.close();
     } finally {
-      closed.countDown();
       try {
         Runtime.getRuntime().removeShutdownHook(hook);
       } catch (IllegalStateException shuttingDown) {
-        // The hook is running: it waits for the latch just released.
+        // The hook is running, and aborts unless the upload was finished.
       }
     }
   }
 
-  /** SIGINT or SIGTERM while uploading: stop the writer, and make sure the upload is aborted. */
+  /**
+   * SIGINT or SIGTERM while uploading: the upload is aborted from the hook, the writer left to run
+   * until the process halts (an interrupt in the middle of a request could lose the id of an
+   * upload the store has just begun).
+   */
   private void onShutdown() {
-    writer.interrupt();
     try {
-      if (!closed.await(HOOK_WAIT_SECONDS, TimeUnit.SECONDS)) {
-        upload.abort();
-      }
-    } catch (InterruptedException | InterruptedIOException e) {
-      Thread.currentThread().interrupt();
+      upload.abortAtExit();
     } catch (IOException | RuntimeException e) {
       System.err.println(name + ": could not abort the upload: " + e.getMessage());
     }

@@ -222,7 +222,8 @@ final class ConvertCommand extends Verb {
    */
   private ImageStream stream(long size, int threads) throws IOException {
     if (S3Location.isS3(target)) {
-      return S3ImageStream.open(target, size, threads);
+      // A qcow2 image is a little longer than the disk: room for its tables in the part size.
+      return S3ImageStream.open(target, size < 0 ? -1 : size + size / 64 + (64 << 20), threads);
     }
     return ImageStream.of(standardOutput());
   }

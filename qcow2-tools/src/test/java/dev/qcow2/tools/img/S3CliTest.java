@@ -229,7 +229,9 @@ class S3CliTest {
       assertEquals(List.of(), client.listObjectsV2(b -> b.bucket(BUCKET).prefix(key)).contents());
       if (!kill) {
         // SIGTERM runs the shutdown hook, which aborts the upload: not even its parts are left.
-        assertEquals(List.of(), client.listMultipartUploads(b -> b.bucket(BUCKET).prefix(key)).uploads());
+        assertEquals(List.of(), client.listMultipartUploads(b -> b.bucket(BUCKET).prefix(key)).uploads(),
+            withoutSlf4j(Files.readString(dir.resolve("child.err"))).lines()
+                .filter(l -> !l.contains(" DEBUG ")).reduce("", (a, b) -> a + b + "\n"));
       }
     }
   }
