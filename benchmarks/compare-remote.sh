@@ -61,9 +61,10 @@ log() { printf '%s\n' "$*" >&2; }
 
 nginx_pid="" s3_pid="" s3_hold=""
 cleanup() {
-  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
-  [ -n "$s3_hold" ] && kill "$s3_hold" 2>/dev/null
-  [ -n "$s3_pid" ] && kill "$s3_pid" 2>/dev/null && wait "$s3_pid" 2>/dev/null
+  # Each step may fail (a server already gone) without skipping the rest.
+  if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; fi
+  if [ -n "$s3_hold" ]; then kill "$s3_hold" 2>/dev/null || true; fi
+  if [ -n "$s3_pid" ]; then kill "$s3_pid" 2>/dev/null || true; wait "$s3_pid" 2>/dev/null || true; fi
   rm -rf "$work/nginx" "$work/s3" "$work/stage" "$work/files.list"
   rm -f "$work"/out-*.raw "$work/dl.qcow2" "$work/stderr.txt" "$work/qemu-progress.txt"
   if [ "$keep" = 0 ]; then
@@ -97,7 +98,7 @@ img="$work/zstd.qcow2"
 
 # --- The servers, on loopback ports --------------------------------------------------------------
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-mkdir -p "$work/nginx"
+rm -rf "$work/nginx" && mkdir -p "$work/nginx"
 port=$(free_port)
 cat >"$work/nginx/nginx.conf" <<EOF
 daemon off;
@@ -128,7 +129,7 @@ log "starting s3proxy"
   -Dmdep.outputFile="$work/classpath.txt" >&2)
 cp="$root/qcow2-remote/target/test-classes:$root/qcow2-remote/target/classes:$root/qcow2-core/target/classes:$(cat "$work/classpath.txt")"
 rm -f "$work/classpath.txt"
-mkdir -p "$work/s3"
+rm -rf "$work/s3" && mkdir -p "$work/s3"
 mkfifo "$work/s3/hold"
 sleep 100000 >"$work/s3/hold" &
 s3_hold=$!
