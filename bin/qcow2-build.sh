@@ -5,11 +5,16 @@
 # JVM options for short command-line jobs, measured on qemu-img-sized conversions: the client
 # compiler warms up sooner, the serial collector starts no GC threads, and the heavy lifting
 # (zlib, zstd, I/O) is native anyway. QCOW2_JAVA_OPTS replaces them (set it empty for none).
-qcow2_default_java_opts="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData"
+# java.net.http reads a response into buffers of jdk.httpclient.bufsize (16 KiB by default), each
+# one a socket read and a hand-over between its threads: 256 KiB cut the system time of a remote
+# convert by about a third and doubled the rate of one connection reading 4 MiB ranges from nginx
+# on loopback (measured 240 -> 435 MB/s once warm).
+qcow2_http_java_opts="-Djdk.httpclient.bufsize=262144"
+qcow2_default_java_opts="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData $qcow2_http_java_opts"
 # Hashing needs the server compiler: only it turns SHA-1 and SHA-256 into the CPU's SHA
 # instructions (measured: sha1 of a 1.6 GiB disk 13.4 s with the client compiler alone, 3.7 s
 # with both). Verbs that hash get tiered compilation.
-qcow2_hashing_java_opts="-XX:+UseSerialGC -XX:-UsePerfData"
+qcow2_hashing_java_opts="-XX:+UseSerialGC -XX:-UsePerfData $qcow2_http_java_opts"
 
 # Sets qcow2_java_opts to the default JVM options for: qcow2_pick_java_opts COMMAND-SET ARGS...
 # (the verb is the first word that is neither an option nor the value of --config).

@@ -91,7 +91,10 @@ public final class RemoteImages {
    * same server: an absolute path, a {@code ..} segment or a backslash is refused even when the
    * server has a file there. Protocol and JSON names never reach here (the core refuses them).
    */
-  static URI resolveInFolder(URI image, String name) throws UnsupportedImageException {
+  static URI resolveInFolder(URI image, String name) throws IOException {
+    if ("s3".equalsIgnoreCase(image.getScheme())) {
+      return resolveInBucketFolder(image, name);
+    }
     String refusal = null;
     if (name.startsWith("/")) {
       refusal = "is an absolute path";
@@ -122,6 +125,20 @@ public final class RemoteImages {
           "\"" + name + "\" " + refusal + ": a remote image's backing file must lie in its own folder");
     }
     return target;
+  }
+
+  /** As {@link #resolveInFolder}, by S3's rule: the key's folder, names taken as written. */
+  private static URI resolveInBucketFolder(URI image, String name) throws IOException {
+    S3Location location = RangeSources.s3Location(image);
+    S3Location target;
+    try {
+      target = location.resolve(name);
+    } catch (IOException e) {
+      throw new UnsupportedImageException(image.toString(), Structure.BACKING_FILE_NAME, -1,
+          "\"" + name + "\" does not stay inside " + location.folder()
+              + ": a remote image's backing file must lie in its own folder");
+    }
+    return RangeSources.s3Uri(target.toString());
   }
 
   private static String folder(URI uri) {

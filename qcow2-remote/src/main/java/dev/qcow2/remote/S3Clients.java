@@ -65,6 +65,11 @@ public final class S3Clients {
     return shared;
   }
 
+  /** Makes {@code client} the shared one (the tests' server, a counting wrapper); null resets. */
+  static synchronized void share(S3Client client) {
+    shared = client;
+  }
+
   /**
    * A new client configured from {@code env}, read as the process environment would be. The
    * caller closes it.

@@ -68,7 +68,10 @@ public final class S3Upload implements Closeable {
   private int part = 1;
   private int fill;
   private long written;
-  private String uploadId;
+  /** Set by the writer; read by {@link #abortAtExit} from a shutdown hook. */
+  private volatile String uploadId;
+  /** While the writer asks the store for an upload id. */
+  private volatile boolean creating;
   private int sent;
   /** Part buffers (after the first) allocated so far, for the tests of the memory bound. */
   private int allocated;
@@ -211,9 +214,7 @@ public final class S3Upload implements Closeable {
       // it add a part to an upload that is gone, which the store may keep.
       boolean stopped = pool.awaitTermination(2, TimeUnit.MINUTES);
       release();
-      if (uploadId != null) {
-        client.abortMultipartUpload(b -> b.bucket(target.bucket()).key(target.key()).uploadId(uploadId));
-      }
+      abortMultipart();
       if (!stopped) {
         throw new S3RequestException(target.toString(), Reason.FAILED,
             "aborted, but a part upload had not stopped after 2 minutes");
@@ -227,6 +228,39 @@ public final class S3Upload implements Closeable {
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
+    }
+  }
+
+  /**
+   * The process is exiting (a shutdown hook): the multipart upload is aborted now, from this
+   * thread, without waiting for the writer or the parts in flight (they die with the process).
+   * Does nothing once the upload is complete.
+   */
+  void abortAtExit() throws IOException {
+    if (state == State.DONE) {
+      return;
+    }
+    pool.shutdownNow();
+    try {
+      // The writer, left uninterrupted, learns the id of an upload being created within the
+      // client's time-outs; an interrupt there could lose the id of an upload the store made.
+      for (int i = 0; i < 600 && creating && uploadId == null; i++) {
+        Thread.sleep(50);
+      }
+      abortMultipart();
+    } catch (SdkException e) {
+      throw S3Errors.translate(client, target, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException(target + ": interrupted while aborting the upload");
+    }
+  }
+
+  /** Aborts the multipart upload, if one was begun. */
+  private void abortMultipart() {
+    String id = uploadId;
+    if (id != null) {
+      client.abortMultipartUpload(b -> b.bucket(target.bucket()).key(target.key()).uploadId(id));
     }
   }
 
@@ -328,11 +362,14 @@ public final class S3Upload implements Closeable {
   private void send(int number, byte[] bytes, int length, boolean pooled) throws IOException {
     checkFailure();
     if (uploadId == null) {
+      creating = true;
       try {
         uploadId = client.createMultipartUpload(
             b -> b.bucket(target.bucket()).key(target.key()).metadata(options.metadata())).uploadId();
       } catch (SdkException e) {
         throw S3Errors.translate(client, target, e);
+      } finally {
+        creating = false;
       }
     }
     String id = uploadId;

@@ -19,9 +19,9 @@ import software.amazon.awssdk.services.s3.S3Client;
  * An s3proxy server in this JVM on a loopback port, storing its buckets in a folder (the
  * filesystem-nio2 backend), with AWS signature checks on: the tests start and stop it.
  */
-final class S3TestServer implements AutoCloseable {
-  static final String IDENTITY = "qcow2-test-key";
-  static final String CREDENTIAL = "qcow2-test-secret";
+public final class S3TestServer implements AutoCloseable {
+  public static final String IDENTITY = "qcow2-test-key";
+  public static final String CREDENTIAL = "qcow2-test-secret";
 
   static {
     // Belt and braces: no test may ever ask the instance-metadata service.
@@ -40,7 +40,7 @@ final class S3TestServer implements AutoCloseable {
   }
 
   /** A server storing its buckets under {@code dir}, with one bucket made. */
-  static S3TestServer start(Path dir, String bucket) throws Exception {
+  public static S3TestServer start(Path dir, String bucket) throws Exception {
     S3TestServer server = start(Files.createDirectories(dir.resolve("store")));
     server.client().createBucket(b -> b.bucket(bucket));
     return server;
@@ -84,7 +84,7 @@ final class S3TestServer implements AutoCloseable {
     return new S3TestServer(proxy, context, URI.create("http://127.0.0.1:" + proxy.getPort()));
   }
 
-  URI endpoint() {
+  public URI endpoint() {
     return endpoint;
   }
 
@@ -98,7 +98,7 @@ final class S3TestServer implements AutoCloseable {
   }
 
   /** The environment a client of this server is configured from, with the right credentials. */
-  Map<String, String> env() {
+  public Map<String, String> env() {
     Map<String, String> env = new HashMap<>();
     env.put("AWS_ENDPOINT_URL", endpoint.toString());
     env.put("AWS_ACCESS_KEY_ID", IDENTITY);
@@ -111,7 +111,7 @@ final class S3TestServer implements AutoCloseable {
   }
 
   /** A client of this server with the right credentials, closed with the server. */
-  synchronized S3Client client() throws IOException {
+  public synchronized S3Client client() throws IOException {
     if (client == null) {
       client = S3Clients.create(env());
     }

@@ -10,6 +10,8 @@ import dev.qcow2.tools.cli.ProgressBar;
 import dev.qcow2.tools.cli.SizeParser;
 import dev.qcow2.tools.cli.UsageException;
 import dev.qcow2.convert.ImageStream;
+import dev.qcow2.remote.S3ImageStream;
+import dev.qcow2.remote.S3Location;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
@@ -133,7 +135,8 @@ final class ConvertCommand extends Verb {
       }
     }
     boolean fromStdin = STDIO.equals(source);
-    boolean toStdout = STDIO.equals(target);
+    boolean toS3 = S3Location.isS3(target);
+    boolean toStdout = STDIO.equals(target) || toS3;
     refuseForStandardStreams(fromStdin, toStdout);
     // Out of order has no meaning on a stream: the image goes out in guest order.
     ConvertOptions.Builder o = ConvertOptions.builder().targetFormat(outputFormat).threads(n)
@@ -142,7 +145,7 @@ final class ConvertCommand extends Verb {
       // The size is known only at the end: no progress bar, and a qcow2 image grows as it is read.
       targetOptions(o, 0, toStdout);
       if (toStdout) {
-        try (ImageStream out = ImageStream.of(standardOutput())) {
+        try (ImageStream out = stream(-1, n)) {
           ImageConverter.convert(standardInput(), out, o.build());
         }
       } else {
@@ -159,7 +162,7 @@ final class ConvertCommand extends Verb {
       }
       targetOptions(o.progress(bar), image.size(), toStdout);
       if (toStdout) {
-        try (ImageStream out = ImageStream.of(standardOutput())) {
+        try (ImageStream out = stream(image.size(), n)) {
           ImageConverter.convert(image, out, o.build());
         }
       } else {
@@ -194,7 +197,7 @@ final class ConvertCommand extends Verb {
       options = options.toBuilder().backingFile(null, null).build();
     }
     // Neither a stream target nor a new image grown from a stream source can have these.
-    String stream = toStdout ? WRITING_STDOUT : STDIO.equals(source) ? READING_STDIN : null;
+    String stream = toStdout ? writing() : STDIO.equals(source) ? READING_STDIN : null;
     if (stream != null) {
       refuse(backingFile != null, "a backing file", stream);
       refuse(options.dataFile() != null, "an external data file", stream);
@@ -207,6 +210,23 @@ final class ConvertCommand extends Verb {
   }
 
   private static final String WRITING_STDOUT = "writing to standard output";
+  private static final String WRITING_S3 = "writing to an s3:// object";
+
+  private String writing() {
+    return S3Location.isS3(target) ? WRITING_S3 : WRITING_STDOUT;
+  }
+
+  /**
+   * The forward-only target: an S3 multipart upload for an s3:// name (about {@code size} bytes,
+   * or -1 when unknown), else standard output.
+   */
+  private ImageStream stream(long size, int threads) throws IOException {
+    if (S3Location.isS3(target)) {
+      // A qcow2 image is a little longer than the disk: room for its tables in the part size.
+      return S3ImageStream.open(target, size < 0 ? -1 : size + size / 64 + (64 << 20), threads);
+    }
+    return ImageStream.of(standardOutput());
+  }
   private static final String READING_STDIN = "reading standard input";
 
   private static void refuse(boolean used, String what, String stream) {
@@ -221,8 +241,8 @@ final class ConvertCommand extends Verb {
    */
   private void refuseForStandardStreams(boolean fromStdin, boolean toStdout) {
     if (toStdout) {
-      refuse(noCreate, "-n", WRITING_STDOUT);
-      refuse(backing != null, "-B", WRITING_STDOUT);
+      refuse(noCreate, "-n", writing());
+      refuse(backing != null, "-B", writing());
     }
     if (!fromStdin) {
       return;
@@ -234,7 +254,8 @@ final class ConvertCommand extends Verb {
     refuse(noCreate, "-n", READING_STDIN);
     refuse(backing != null, "-B", READING_STDIN);
     if (toStdout && !"raw".equals(outputFormat)) {
-      throw new UsageException("a qcow2 image cannot be written to standard output from standard input: "
+      throw new UsageException("a qcow2 image cannot be " + writing().replace("writing", "written")
+          + " from standard input: "
           + "its layout cannot be planned from a source read once");
     }
   }

@@ -9,6 +9,7 @@ import dev.qcow2.RawImage;
 import dev.qcow2.remote.RangeSources;
 import dev.qcow2.remote.RemoteImages;
 import dev.qcow2.remote.RemoteOptions;
+import dev.qcow2.remote.S3Location;
 import dev.qcow2.tools.cli.SizeParser;
 import dev.qcow2.tools.cli.UsageException;
 import java.io.IOException;
@@ -21,8 +22,8 @@ final class Images {
   private Images() {}
 
   /**
-   * Opens {@code file} read-only: a local file, or an image on a web server when {@code file} is
-   * an http or https URL (read lazily, never downloaded). Without a format the library detects it;
+   * Opens {@code file} read-only: a local file, or an image on a web server or in an S3 bucket
+   * when {@code file} is an http, https or s3 URL (read lazily, never downloaded). Without a format the library detects it;
    * {@code -f raw} reads even a qcow2 file as raw bytes, as qemu-img does.
    */
   static DiskImage open(String file, String format, OpenOptions options) throws IOException {
@@ -53,12 +54,15 @@ final class Images {
     return new IllegalArgumentException("Unknown driver '" + format + "' (only qcow2 and raw are supported)");
   }
 
-  /** Whether {@code file} names a remote image (an http or https URL) rather than a local file. */
+  /** Whether {@code file} names a remote image (an http, https or s3 URL) rather than a local file. */
   static boolean isRemote(String file) {
     return RangeSources.isRemote(file);
   }
 
-  private static URI url(String file) {
+  private static URI url(String file) throws IOException {
+    if (S3Location.isS3(file)) {
+      return RangeSources.s3Uri(file);
+    }
     try {
       return new URI(file);
     } catch (URISyntaxException e) {
