@@ -169,6 +169,12 @@ final class OciRemote implements Remote {
     new CangaChanges(artifacts).deltag(listing, tag);
   }
 
+  @Override
+  public void store(String name, byte[] content) {
+    throw new CangaException("Remote " + url + " is an OCI registry, which holds no " + name
+        + ": sign and verify work on s3:// remotes and local repositories");
+  }
+
   private static LongConsumer bar(PrintStream progress, long size) {
     if (progress == null || size <= 0) {
       return null;
