@@ -120,6 +120,6 @@ public interface Remote extends Closeable {
   }
 
   private CangaException readOnly(String verb) {
-    return new CangaException("Remote " + url() + " is read-only: " + verb + " needs an s3:// or oci:// remote");
+    return new CangaException("Remote " + url() + " is read-only: " + verb + " needs an s3:// remote");
   }
 }
