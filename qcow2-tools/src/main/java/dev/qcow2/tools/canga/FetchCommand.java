@@ -40,7 +40,7 @@ final class FetchCommand extends CangaCommand {
     if (r.settings().url() == null) {
       throw new CangaException("Repository '" + r.name() + "' has no url");
     }
-    return Remote.open(r.settings().url(), env);
+    return Remote.open(r.settings(), env);
   }
 
   /**
@@ -52,7 +52,7 @@ final class FetchCommand extends CangaCommand {
     if (!r.settings().isRemote() || r.settings().url() == null) {
       return null;
     }
-    Remote remote = Remote.open(r.settings().url(), env);
+    Remote remote = Remote.open(r.settings(), env);
     if (!remote.writable()) {
       remote.close();
       return null;

@@ -57,7 +57,7 @@ final class PullCommand extends CangaCommand {
           if (repo.settings().url() == null) {
             throw new CangaException("Repository '" + repo.name() + "' has no url to download from");
           }
-          remote = Remote.open(repo.settings().url(), env);
+          remote = Remote.open(repo.settings(), env);
         }
         remote.pull(repo, found.index().image(sha), err);
       }

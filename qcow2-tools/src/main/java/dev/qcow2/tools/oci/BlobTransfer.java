@@ -169,30 +169,10 @@ final class BlobTransfer {
     Path part = target.resolveSibling(target.getFileName() + ".part");
     boolean done = false;
     try {
-      HttpResponse<InputStream> r = get(blob);
-      MessageDigest md = Digest.newSha256();
-      long got = 0;
-      try (InputStream in = r.body();
-          OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-              StandardOpenOption.WRITE)) {
-        byte[] buf = new byte[1 << 16];
-        int n;
-        while ((n = in.read(buf)) > 0) {
-          got += n;
-          if (got > blob.size()) {
-            throw mismatch(blob, "more than its " + blob.size() + " bytes");
-          }
-          md.update(buf, 0, n);
-          out.write(buf, 0, n);
-          if (progress != null) {
-            progress.accept(got);
-          }
-        }
-      } catch (TimedBody.Stalled e) {
-        throw new OciException(OciException.Kind.UNAVAILABLE, client.where() + ": blob " + blob.digest()
-            + " stopped arriving after " + got + " bytes (" + e.getMessage() + "); nothing kept", e);
+      try (OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE,
+          StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+        copy(blob, out, progress);
       }
-      check(blob, got, Digest.of(md));
       try (FileChannel ch = FileChannel.open(part, StandardOpenOption.WRITE)) {
         ch.force(true);
       }
@@ -212,6 +192,36 @@ final class BlobTransfer {
         }
       }
     }
+  }
+
+  /**
+   * Writes the blob's bytes to {@code out}, checking its size as they arrive and its digest at
+   * the end; on a failure the caller discards what {@code out} received.
+   */
+  void copy(Descriptor blob, OutputStream out, LongConsumer progress) throws IOException {
+    HttpResponse<InputStream> r = get(blob);
+    MessageDigest md = Digest.newSha256();
+    long got = 0;
+    try (InputStream in = r.body()) {
+      byte[] buf = new byte[1 << 16];
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        got += n;
+        if (got > blob.size()) {
+          throw mismatch(blob, "more than its " + blob.size() + " bytes");
+        }
+        md.update(buf, 0, n);
+        out.write(buf, 0, n);
+        if (progress != null) {
+          progress.accept(got);
+        }
+      }
+    } catch (TimedBody.Stalled e) {
+      throw new OciException(OciException.Kind.UNAVAILABLE, client.where() + ": blob " + blob.digest()
+          + " stopped arriving after " + got + " bytes (" + e.getMessage() + "); nothing kept", e);
+    }
+    out.flush();
+    check(blob, got, Digest.of(md));
   }
 
   byte[] fetch(Descriptor blob) throws OciException {

@@ -125,7 +125,7 @@ public final class CangaArtifacts {
     return cangaTags.stream().filter(t -> !isRegistryTag(t)).distinct().toList();
   }
 
-  private static boolean isRegistryTag(String t) {
+  static boolean isRegistryTag(String t) {
     return OciReference.isLegalTag(t) && !ID.matcher(t).matches();
   }
 
@@ -255,7 +255,7 @@ public final class CangaArtifacts {
   }
 
   /** The canga manifest tagged {@code sha256}, or null. */
-  private ImageManifest existing(String sha256) throws OciException {
+  ImageManifest existing(String sha256) throws OciException {
     if (client.manifestDigest(sha256) == null) {
       return null;
     }
@@ -409,6 +409,19 @@ public final class CangaArtifacts {
    * manifest names a parent whose layer the registry lacks.
    */
   public void pull(ObjectNode entry, Path target, LongConsumer progress) throws OciException {
+    client.pullBlob(layerOf(entry), target, progress);
+  }
+
+  /**
+   * As {@link #pull(ObjectNode, Path, LongConsumer)}, into {@code out}: on an exception the
+   * caller discards what {@code out} received.
+   */
+  public void pull(ObjectNode entry, java.io.OutputStream out, LongConsumer progress) throws IOException {
+    client.pullBlob(layerOf(entry), out, progress);
+  }
+
+  /** The layer of the image, once its manifest is checked and its parent's layer found. */
+  private Descriptor layerOf(ObjectNode entry) throws OciException {
     String sha = entry.path("sha256").asText();
     RegistryClient.Manifest raw = client.getManifest(sha);
     ImageManifest m = ImageManifest.parse(raw.bytes(), where(sha));
@@ -428,6 +441,6 @@ public final class CangaArtifacts {
             + " (layer " + parentLayer + ") is missing from the registry");
       }
     }
-    client.pullBlob(m.layers().get(0), target, progress);
+    return m.layers().get(0);
   }
 }

@@ -148,6 +148,14 @@ public final class RegistryClient {
     blobs.pull(blob, target, progress);
   }
 
+  /**
+   * Writes the blob to {@code out}, verified against its size and digest at the end: on an
+   * exception the caller must discard what {@code out} received.
+   */
+  public void pullBlob(Descriptor blob, java.io.OutputStream out, LongConsumer progress) throws IOException {
+    blobs.copy(blob, out, progress);
+  }
+
   /** A small blob (a config), in memory, verified against its digest. */
   public byte[] fetchBlob(Descriptor blob) throws OciException {
     return blobs.fetch(blob);
@@ -166,6 +174,24 @@ public final class RegistryClient {
     expect(r, 201, "manifest " + reference);
     close(r);
     return Digest.of(body);
+  }
+
+  /**
+   * Deletes the manifest {@code digest} and so every tag that names it (distribution deletes
+   * tags only this way).
+   *
+   * @return false if the registry had no such manifest
+   */
+  public boolean deleteManifest(Digest digest) throws OciException {
+    HttpResponse<InputStream> r = send("DELETE", path("manifests/" + digest), null, null, true, true,
+        "deletion of manifest " + digest);
+    if (r.statusCode() == 404) {
+      close(r);
+      return false;
+    }
+    expect(r, 202, "deletion of manifest " + digest);
+    close(r);
+    return true;
   }
 
   /** The manifest {@code reference} (a tag or a digest) names; a digest reference is verified. */

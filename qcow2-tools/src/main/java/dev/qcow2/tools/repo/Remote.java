@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A remote repository: a Cangallo repository folder somewhere else, named by the {@code url} of a
@@ -26,14 +27,32 @@ public interface Remote extends Closeable {
    * @param env the environment the S3 client is configured from (endpoint, credentials, region)
    */
   static Remote open(String url, Map<String, String> env) throws IOException {
+    return open(url, env, Set.of());
+  }
+
+  /** The remote of the repository {@code settings}, with the insecure registries config.yaml lists for it. */
+  static Remote open(RepositoryConfig.RepoSettings settings, Map<String, String> env) throws IOException {
+    return open(settings.url(), env, settings.insecureRegistries());
+  }
+
+  /**
+   * As {@link #open(String, Map)}, and {@code oci://HOST[:PORT]/NAMESPACE/REPO} for a repository of
+   * an OCI registry (writable).
+   *
+   * @param insecure registries ({@code host} or {@code host:port}) an {@code oci://} remote reaches
+   *     over plain HTTP (loopback always is)
+   */
+  static Remote open(String url, Map<String, String> env, Set<String> insecure) throws IOException {
     if (url.startsWith("http://") || url.startsWith("https://")) {
       return new HttpRemote(url);
     }
     if (S3Location.isS3(url)) {
       return S3Remote.open(url, env);
     }
-    // Each new kind of remote (oci://, an OCI registry) is one more scheme here.
-    throw new CangaException("Remote url '" + url + "' is not http://, https:// or s3://");
+    if (OciRemote.isOci(url)) {
+      return OciRemote.open(url, env, insecure);
+    }
+    throw new CangaException("Remote url '" + url + "' is not http://, https://, s3:// or oci://");
   }
 
   /** The remote's URL, as a folder. */

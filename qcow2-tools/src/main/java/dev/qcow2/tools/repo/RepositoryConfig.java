@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Cangallo's {@code ~/.cangallo/config.yaml}: {@code default_repo} and {@code repos}, a mapping
@@ -32,7 +33,15 @@ public final class RepositoryConfig {
       """;
 
   /** One {@code repos} entry. */
-  public record RepoSettings(String name, String type, Path path, String url) {
+  public record RepoSettings(String name, String type, Path path, String url, Set<String> insecureRegistries) {
+    public RepoSettings {
+      insecureRegistries = insecureRegistries == null ? Set.of() : Set.copyOf(insecureRegistries);
+    }
+
+    public RepoSettings(String name, String type, Path path, String url) {
+      this(name, type, path, url, Set.of());
+    }
+
     /** Only the literal type {@code remote} enables {@code fetch}, as in Cangallo. */
     public boolean isRemote() {
       return "remote".equals(type);
@@ -86,12 +95,14 @@ public final class RepositoryConfig {
     if (reposNode == null || !reposNode.isObject()) {
       throw new IllegalStateException("Configuration malformed, no 'repos'");
     }
+    Set<String> insecure = insecureRegistries(root.get("insecure_registries"));
     Map<String, RepoSettings> repos = new java.util.LinkedHashMap<>();
     for (Map.Entry<String, JsonNode> e : reposNode.properties()) {
       JsonNode r = e.getValue();
       String path = text(r, "path");
+      String url = text(r, "url");
       repos.put(e.getKey(), new RepoSettings(e.getKey(), text(r, "type"),
-          path == null ? null : expand(path, userHome, dir), text(r, "url")));
+          path == null ? null : expand(path, userHome, dir), url, insecureFor(insecure, r, url)));
     }
     String def = text(root, "default_repo");
     RepositoryConfig config = new RepositoryConfig(abs, def == null ? "default" : def, Collections.unmodifiableMap(repos));
@@ -119,6 +130,34 @@ public final class RepositoryConfig {
       Files.createDirectories(repos.get(config.defaultRepo).path());
     }
     return config;
+  }
+
+  /**
+   * The registries reached over plain HTTP (our addition; Cangallo ignores the keys): the
+   * top-level list {@code insecure_registries} ({@code host} or {@code host:port}), plus the
+   * registry of a repository with {@code insecure: true}.
+   */
+  private static Set<String> insecureRegistries(JsonNode list) {
+    Set<String> set = new java.util.LinkedHashSet<>();
+    if (list == null || list.isNull()) {
+      return set;
+    }
+    if (!list.isArray()) {
+      throw new IllegalStateException("Configuration malformed, insecure_registries must be a list of hosts");
+    }
+    list.forEach(h -> set.add(h.asText()));
+    return set;
+  }
+
+  private static Set<String> insecureFor(Set<String> all, JsonNode repo, String url) {
+    if (!"true".equals(text(repo, "insecure")) || url == null || !url.startsWith("oci://")) {
+      return all;
+    }
+    Set<String> set = new java.util.LinkedHashSet<>(all);
+    String rest = url.substring("oci://".length());
+    int slash = rest.indexOf('/');
+    set.add(slash < 0 ? rest : rest.substring(0, slash));
+    return set;
   }
 
   private static String quotePath(String path) {

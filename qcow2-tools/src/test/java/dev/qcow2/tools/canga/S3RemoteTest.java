@@ -455,7 +455,7 @@ class S3RemoteTest {
     Canga a = host("a", "ftp://example.org/repo");
     Cli.Result r = s3(a, store.env(), "fetch", "s3");
     assertEquals(255, r.exitCode());
-    assertEquals("Remote url 'ftp://example.org/repo' is not http://, https:// or s3://\n", r.stderr());
+    assertEquals("Remote url 'ftp://example.org/repo' is not http://, https://, s3:// or oci://\n", r.stderr());
   }
 
   @AfterEach

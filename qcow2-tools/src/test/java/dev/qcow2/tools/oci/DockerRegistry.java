@@ -22,10 +22,10 @@ import java.util.regex.Pattern;
  * configuration and log in a test folder; optionally behind htpasswd authentication (the file
  * made by {@code htpasswd -Bbn}). Started by the test and stopped by {@link #close}.
  */
-final class DockerRegistry implements AutoCloseable {
-  final Path dir;
-  final int port;
-  final Path log;
+public final class DockerRegistry implements AutoCloseable {
+  public final Path dir;
+  public final int port;
+  public final Path log;
   private final Process process;
 
   private DockerRegistry(Path dir, int port, Path log, Process process) {
@@ -36,12 +36,12 @@ final class DockerRegistry implements AutoCloseable {
   }
 
   /** A registry without authentication. */
-  static DockerRegistry start(Path dir) throws Exception {
+  public static DockerRegistry start(Path dir) throws Exception {
     return start(dir, null, null);
   }
 
   /** A registry whose only user is {@code user}/{@code password} (null: no authentication). */
-  static DockerRegistry start(Path dir, String user, String password) throws Exception {
+  public static DockerRegistry start(Path dir, String user, String password) throws Exception {
     Files.createDirectories(dir);
     int port;
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -109,12 +109,12 @@ final class DockerRegistry implements AutoCloseable {
   }
 
   /** The file in which the registry keeps a blob's bytes. */
-  Path blobData(Digest d) {
+  public Path blobData(Digest d) {
     return dir.resolve("data/docker/registry/v2/blobs/sha256/" + d.hex().substring(0, 2) + "/" + d.hex() + "/data");
   }
 
   /** How many requests the access log shows with this method whose path matches {@code pathRegex}. */
-  long requests(String method, String pathRegex) throws IOException {
+  public long requests(String method, String pathRegex) throws IOException {
     Pattern p = Pattern.compile("\"" + method + " " + pathRegex + " HTTP/1\\.1\" [0-9]{3}");
     List<String> lines = Files.readAllLines(log);
     return lines.stream().filter(l -> p.matcher(l).find()).count();
