@@ -98,12 +98,13 @@ final class ImageAmender {
     image.writer().close();
     // 2. A new refcount width (after the writer is done: it keeps the old structures in memory): new structures at the end of the file, switched by the header.
     int order = Integer.numberOfTrailingZeros(refcountBits);
+    long[] newTable = null;
     if (order != h.refcountOrder()) {
       if (h.version() < 3 && version < 3) {
         throw new IllegalArgumentException(name + ": Different refcount widths than 16 bits require compatibility level 1.1 or above (use version=v3 or greater)");
       }
       ReferenceWalk refs = ReferenceWalk.count(name, storage, h, g, image.l1(), image.snapshots(), null, false, new long[0]);
-      Refcounts.rebuild(name, storage, h, g, refs, order);
+      newTable = Refcounts.rebuild(name, storage, h, g, refs, order);
     }
     // 3. The header cluster, in one write.
     String backing = o.changesBacking() ? o.backingFile() : h.backingFileName();
@@ -112,13 +113,11 @@ final class ImageAmender {
     ByteBuffer fixed = ByteBuffer.allocate(Math.max(now.headerLength(), 112));
     storage.readOrZero(fixed.limit(now.headerLength()), 0);
     fixed.clear();
-    if (order != h.refcountOrder()) {
-      // rebuild() moved the table: take its new place from the file.
-      ByteBuffer moved = ByteBuffer.allocate(Header.V2_HEADER_LENGTH);
-      storage.readOrZero(moved, 0);
-      for (Header.Field f : new Header.Field[] {Header.Field.REFCOUNT_TABLE_OFFSET, Header.Field.REFCOUNT_TABLE_CLUSTERS}) {
-        f.put(fixed, 0, f.get(moved, 0));
-      }
+    if (newTable != null) {
+      // rebuild() built a new table (and, on a version 3 file, already switched to it): this header
+      // write switches a version 2 file being upgraded to it, with the new order, in one write.
+      Header.Field.REFCOUNT_TABLE_OFFSET.put(fixed, 0, newTable[0]);
+      Header.Field.REFCOUNT_TABLE_CLUSTERS.put(fixed, 0, newTable[1]);
     }
     Header.Field.VERSION.put(fixed, 0, version);
     int headerLength;

@@ -406,8 +406,10 @@ final class Refcounts {
   /**
    * As {@link #rebuild(String, Storage, Header, ClusterGeometry, ReferenceWalk)}, with refcounts of
    * {@code 1 << order} bits; a new order is switched in the same header write as the new table.
+   *
+   * @return the new refcount table's offset and size in clusters
    */
-  static void rebuild(String image, Storage storage, Header h, ClusterGeometry g, ReferenceWalk refs, int order)
+  static long[] rebuild(String image, Storage storage, Header h, ClusterGeometry g, ReferenceWalk refs, int order)
       throws IOException {
     int perBlock = RefcountBlock.entries(g.clusterSize, order);
     int entriesPerCluster = g.clusterSize / 8;
@@ -450,12 +452,18 @@ final class Refcounts {
     long tableOffset = (start + blocks) << g.clusterBits;
     storage.write(table.clear(), tableOffset);
     storage.force();
+    if (order != h.refcountOrder() && h.version() < 3) {
+      // A version 2 header has no refcount order: the amend that upgrades it writes the new
+      // version, order and table in its own single header write; until then the old table holds.
+      return new long[] {tableOffset, tableClusters};
+    }
     // One write: a new refcount order switches together with the table.
     HeaderUpdate update = new HeaderUpdate().refcountTable(tableOffset, (int) tableClusters);
     if (order != h.refcountOrder()) {
       update.refcountOrder(order);
     }
     update.writeTo(storage);
+    return new long[] {tableOffset, tableClusters};
   }
 
   // ---------------------------------------------------------------------------------------------
