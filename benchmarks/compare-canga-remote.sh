@@ -4,7 +4,7 @@
 #   OCI: docker-registry (distribution 2.8) against `skopeo copy` of an OCI layout holding that
 #        file as its one layer (push: layout -> registry; pull: registry -> layout);
 #   S3:  s3proxy (filesystem-nio2, authorization off, run standalone by
-#        dev.qcow2.tools.canga.S3ProxyMain from the test classpath) against one `curl -T` PUT and
+#        dev.qcow2.remote.S3ProxyMain --no-auth from the test classpath) against one `curl -T` PUT and
 #        one `curl -o` GET.
 # Prints the medians and the ratio (their time / ours: above 1 means we are faster).
 #
@@ -55,7 +55,7 @@ trap cleanup EXIT
 log "compiling the test classpath (offline)"
 (cd "$root" && mvn -B -q -o -pl qcow2-tools -am test-compile dependency:build-classpath \
   -Dmdep.outputFile="$work/cp.txt" -Dmdep.includeScope=test >&2)
-cp="$root/qcow2-tools/target/test-classes:$root/qcow2-tools/target/classes:$(cat "$work/cp.txt")"
+cp="$root/qcow2-tools/target/test-classes:$root/qcow2-remote/target/test-classes:$root/qcow2-tools/target/classes:$(cat "$work/cp.txt")"
 canga() { java -cp "$cp" -Daws.disableEc2Metadata=true dev.qcow2.tools.Main canga "$@"; }
 
 log "staging up to $data_mib MiB of files from: $sources"
@@ -120,10 +120,15 @@ printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.
 log "starting s3proxy"
 s3dir="$work/s3"
 mkdir -p "$s3dir"
-coproc S3PROXY { exec java -cp "$cp" dev.qcow2.tools.canga.S3ProxyMain "$s3dir/store" bench 2>"$s3dir/log"; }
+coproc S3PROXY { exec java -cp "$cp" dev.qcow2.remote.S3ProxyMain "$s3dir" bench --no-auth 2>"$s3dir/log"; }
 pids+=("$S3PROXY_PID")
-read -r -t 120 s3port <&"${S3PROXY[0]}" || { echo "s3proxy did not start: $(cat "$s3dir/log")" >&2; exit 1; }
-export AWS_ENDPOINT_URL="http://127.0.0.1:$s3port" AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench \
+s3endpoint=""
+while read -r -t 120 word value <&"${S3PROXY[0]}"; do # it prints "s3proxy started in N ms" first
+  [ "$word" = endpoint ] && { s3endpoint="$value"; break; }
+done
+[ -n "$s3endpoint" ] || { echo "s3proxy did not start: $(cat "$s3dir/log")" >&2; exit 1; }
+s3port="${s3endpoint##*:}"
+export AWS_ENDPOINT_URL="$s3endpoint" AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench \
   AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
 declare -A t

@@ -50,6 +50,17 @@ public final class S3TestServer implements AutoCloseable {
     return start(baseDir, b -> {});
   }
 
+  /**
+   * A server storing its buckets under {@code dir}, with one bucket made, that checks no
+   * signature: a plain {@code curl -T} can PUT to it (for benchmarks against curl).
+   */
+  public static S3TestServer startWithoutAuth(Path dir, String bucket) throws Exception {
+    S3TestServer server = start(Files.createDirectories(dir.resolve("store")),
+        b -> b.awsAuthentication(AuthenticationType.NONE, null, null));
+    server.client().createBucket(b -> b.bucket(bucket));
+    return server;
+  }
+
   /** A server that also answers TLS, with the key in {@code keyStore} (JKS). */
   static S3TestServer startWithTls(Path baseDir, Path keyStore, String password) throws Exception {
     return start(baseDir, b -> b.secureEndpoint(URI.create("https://127.0.0.1:0"))

@@ -37,6 +37,29 @@ final class Canga {
         + defaultRepo() + "\n" + extra);
   }
 
+  /**
+   * Starts {@code canga --config <home>/config.yaml ARGS} in a child JVM with {@code env} added to
+   * its environment, its output and errors in {@code log}: for tests that kill it or run two at once.
+   */
+  Process start(Path log, java.util.Map<String, String> env, String... args) throws IOException {
+    List<String> argv = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "-Daws.disableEc2Metadata=true",
+        "dev.qcow2.tools.Main", "canga", "--config", config.toString()));
+    argv.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().putAll(env);
+    return pb.start();
+  }
+
+  /** The text of {@code log}, or why it cannot be read: for failure messages. */
+  static String text(Path log) {
+    try {
+      return Files.readString(log);
+    } catch (IOException e) {
+      return e.toString();
+    }
+  }
+
   Cli.Result run(String... args) {
     List<String> all = new ArrayList<>(List.of("canga", "--config", config.toString()));
     all.addAll(List.of(args));

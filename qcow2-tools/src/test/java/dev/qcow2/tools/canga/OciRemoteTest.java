@@ -225,13 +225,13 @@ class OciRemoteTest {
     String patch = "/v2/" + repository + "/blobs/uploads/[^ ]*";
     long before = registry.requests("PATCH", patch);
     Path log = dir.resolve("child.log");
-    Process child = cangaProcess(a, log, "push", "big", "oci");
+    Process child = a.start(log, Map.of(), "push", "big", "oci");
     try {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
       while (registry.requests("PATCH", patch) == before && System.nanoTime() < deadline && child.isAlive()) {
         Thread.sleep(5);
       }
-      assertTrue(child.isAlive(), () -> "the push ended before it was killed: " + read(log));
+      assertTrue(child.isAlive(), () -> "the push ended before it was killed: " + Canga.text(log));
       child.destroyForcibly(); // SIGKILL: no hook runs
       assertTrue(child.waitFor(30, TimeUnit.SECONDS));
     } finally {
@@ -248,20 +248,6 @@ class OciRemoteTest {
     assertPulledSound(b, "oci:big", sha, raw);
   }
 
-  static Process cangaProcess(Canga c, Path log, String... args) throws Exception {
-    List<String> argv = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "dev.qcow2.tools.Main", "canga", "--config", c.config.toString()));
-    argv.addAll(List.of(args));
-    return new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-  }
-
-  private static String read(Path p) {
-    try {
-      return Files.readString(p);
-    } catch (java.io.IOException e) {
-      return e.toString();
-    }
-  }
 
   @Test
   @Timeout(120)

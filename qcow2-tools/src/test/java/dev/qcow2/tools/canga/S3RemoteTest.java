@@ -190,8 +190,8 @@ class S3RemoteTest {
     Canga b = host("b");
     String shaA = Canga.sha(a.ok("add", a.image("x.qcow2", "2M", "write -P 0x61 0 1M").toString(), "--tag", "pa"));
     String shaB = Canga.sha(b.ok("add", b.image("y.qcow2", "2M", "write -P 0x62 0 1M").toString(), "--tag", "pb"));
-    Process pushA = cangaProcess(a, dir.resolve("a.log"), "push", "pa", "s3");
-    Process pushB = cangaProcess(b, dir.resolve("b.log"), "push", "pb", "s3");
+    Process pushA = a.start(dir.resolve("a.log"), store.env(), "push", "pa", "s3");
+    Process pushB = b.start(dir.resolve("b.log"), store.env(), "push", "pb", "s3");
     try {
       assertTrue(pushA.waitFor(120, TimeUnit.SECONDS) && pushB.waitFor(120, TimeUnit.SECONDS), "the pushes did not end");
       assertEquals(0, pushA.exitValue(), Files.readString(dir.resolve("a.log")));
@@ -248,9 +248,9 @@ class S3RemoteTest {
     String key = prefix + "/" + sha + ".qcow2";
 
     store.holdParts(2); // both parts stored, the upload not completed
-    Process child = cangaProcess(a, dir.resolve("child.log"), "push", "big", "s3");
+    Process child = a.start(dir.resolve("child.log"), store.env(), "push", "big", "s3");
     try {
-      assertTrue(store.partArrived.await(90, TimeUnit.SECONDS), () -> "the parts did not arrive: " + log());
+      assertTrue(store.partArrived.await(90, TimeUnit.SECONDS), () -> "the parts did not arrive: " + Canga.text(dir.resolve("child.log")));
       child.destroy(); // SIGTERM, as a Ctrl-C or a service stop would
       Thread.sleep(300);
       store.releaseParts();
@@ -270,24 +270,6 @@ class S3RemoteTest {
     b.assertStoredImageSound(b.repo("s3").resolve(sha + ".qcow2"), raw);
   }
 
-  /** {@code bin/canga ARGS} with the home of {@code c} in a child JVM, its output in {@code log}. */
-  static Process cangaProcess(Canga c, Path log, String... args) throws Exception {
-    List<String> argv = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "-Daws.disableEc2Metadata=true",
-        "dev.qcow2.tools.Main", "canga", "--config", c.config.toString()));
-    argv.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile());
-    pb.environment().putAll(store.env());
-    return pb.start();
-  }
-
-  private String log() {
-    try {
-      return Files.readString(dir.resolve("child.log"));
-    } catch (java.io.IOException e) {
-      return e.toString();
-    }
-  }
 
   @Test
   @Timeout(120)
