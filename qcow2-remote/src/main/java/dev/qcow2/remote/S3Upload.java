@@ -209,9 +209,14 @@ public final class S3Upload implements Closeable {
     // set, so it is cleared for the clean-up and set again after.
     boolean interrupted = Thread.interrupted();
     try {
-      pool.shutdownNow();
-      // A part in flight ends within the client's socket timeout; aborting before that could let
-      // it add a part to an upload that is gone, which the store may keep.
+      // Parts not yet begun are dropped; a part in flight is let finish (within the client's
+      // socket timeout), not interrupted: a body cut off mid-transfer may be kept by the store as a
+      // broken part (s3proxy's file store then fails every later listing), and aborting before the
+      // part ends could let it add a part to an upload that is gone.
+      for (Future<?> f : sending) {
+        f.cancel(false);
+      }
+      pool.shutdown();
       boolean stopped = pool.awaitTermination(2, TimeUnit.MINUTES);
       release();
       abortMultipart();
