@@ -11,7 +11,8 @@ import java.nio.ByteBuffer;
 public final class FuzzAccess {
   private static final ClusterCodec DEFLATE = new DeflateClusterCodec();
   private static final ClusterCodec ZSTD = new ZstdClusterCodec();
-  private static final ThreadLocal<ByteBuffer> IN = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(4 << 20));
+  private static final ThreadLocal<ByteBuffer> IN =
+      ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(4 << 20));
 
   private FuzzAccess() {}
 
@@ -21,12 +22,21 @@ public final class FuzzAccess {
    *
    * @return a one-line summary, so the parse cannot be optimised away
    */
-  public static String parseHeader(String name, byte[] file, OpenOptions options) throws Qcow2Exception {
+  public static String parseHeader(String name, byte[] file, OpenOptions options)
+      throws Qcow2Exception {
     int bits = file.length >= 24 ? ByteBuffer.wrap(file).getInt(20) : 0;
-    int first = bits >= Header.MIN_CLUSTER_BITS && bits <= Header.MAX_CLUSTER_BITS
-        ? Math.min(file.length, 1 << bits) : Math.min(file.length, 512);
+    int first =
+        bits >= Header.MIN_CLUSTER_BITS && bits <= Header.MAX_CLUSTER_BITS
+            ? Math.min(file.length, 1 << bits)
+            : Math.min(file.length, 512);
     Header h = Header.parse(name, ByteBuffer.wrap(file, 0, first).slice(), file.length, options);
-    return h.version() + " " + h.clusterBits() + " " + h.extensions().size() + " " + h.backingFileName();
+    return h.version()
+        + " "
+        + h.clusterBits()
+        + " "
+        + h.extensions().size()
+        + " "
+        + h.backingFileName();
   }
 
   /**
@@ -41,9 +51,9 @@ public final class FuzzAccess {
   }
 
   /**
-   * The reference walk that check, repair and the dirty-image rebuild start from, strict (the
-   * first bad reference throws) over an open image, followed by a refcount lookup for every host
-   * cluster the walk saw.
+   * The reference walk that check, repair and the dirty-image rebuild start from, strict (the first
+   * bad reference throws) over an open image, followed by a refcount lookup for every host cluster
+   * the walk saw.
    *
    * @return the highest host cluster referenced
    */
@@ -51,8 +61,17 @@ public final class FuzzAccess {
     Header h = image.header();
     ClusterGeometry g = image.geometry();
     Refcounts refcounts = new Refcounts(image.filename(), image.storage(), h, g);
-    ReferenceWalk walk = ReferenceWalk.count(
-        image.filename(), image.storage(), h, g, image.l1(), image.snapshots(), null, true, refcounts.table());
+    ReferenceWalk walk =
+        ReferenceWalk.count(
+            image.filename(),
+            image.storage(),
+            h,
+            g,
+            image.l1(),
+            image.snapshots(),
+            null,
+            true,
+            refcounts.table());
     for (long c = 0; c <= walk.highest(); c++) {
       if (walk.references(c) > 0) {
         refcounts.get(c);

@@ -62,7 +62,8 @@ public final class AmendOptions {
 
     public Builder version(int v) {
       if (v != 2 && v != 3) {
-        throw new IllegalArgumentException("version must be 2 (compat 0.10) or 3 (compat 1.1): " + v);
+        throw new IllegalArgumentException(
+            "version must be 2 (compat 0.10) or 3 (compat 1.1): " + v);
       }
       this.version = v;
       return this;
@@ -75,13 +76,16 @@ public final class AmendOptions {
 
     public Builder refcountBits(int bits) {
       if (bits < 1 || bits > 64 || Integer.bitCount(bits) != 1) {
-        throw new IllegalArgumentException("Refcount width must be a power of two and may not exceed 64 bits");
+        throw new IllegalArgumentException(
+            "Refcount width must be a power of two and may not exceed 64 bits");
       }
       this.refcountBits = bits;
       return this;
     }
 
-    /** A new backing file name (stored as given; null or "" for none) and format (null for none). */
+    /**
+     * A new backing file name (stored as given; null or "" for none) and format (null for none).
+     */
     public Builder backingFile(String name, String format) {
       if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
         throw new IllegalArgumentException("backing format must be qcow2 or raw: " + format);

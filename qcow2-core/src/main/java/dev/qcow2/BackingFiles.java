@@ -9,8 +9,8 @@ import java.util.Set;
 
 /**
  * Resolves and opens the files an image names (its backing file, its external data file) under the
- * open options' policy: names are plain local paths, relative names are resolved against the
- * folder of the image that names them, and chains that loop or run too deep are refused.
+ * open options' policy: names are plain local paths, relative names are resolved against the folder
+ * of the image that names them, and chains that loop or run too deep are refused.
  */
 final class BackingFiles {
   private BackingFiles() {}
@@ -47,7 +47,9 @@ final class BackingFiles {
     int slash = name.indexOf('/');
     if (name.startsWith("json:") || (colon >= 0 && (slash < 0 || colon < slash))) {
       throw new UnsupportedImageException(
-          image, structure, offset,
+          image,
+          structure,
+          offset,
           "\"" + name + "\" is a protocol or JSON pseudo-file name, which is never followed");
     }
   }
@@ -71,7 +73,9 @@ final class BackingFiles {
     Chain next = chain.next();
     if (next.depth > options.maxChainDepth()) {
       throw new ImageLimitException(
-          imageName, Structure.BACKING_CHAIN, h.backingFileOffset(),
+          imageName,
+          Structure.BACKING_CHAIN,
+          h.backingFileOffset(),
           "is deeper than the limit of " + options.maxChainDepth() + " images");
     }
     Path path = resolve(image, name);
@@ -82,7 +86,9 @@ final class BackingFiles {
     Path real = path.toRealPath();
     if (!next.seen.add(real)) {
       throw new CorruptImageException(
-          imageName, Structure.BACKING_CHAIN, h.backingFileOffset(),
+          imageName,
+          Structure.BACKING_CHAIN,
+          h.backingFileOffset(),
           "loops: \"" + name + "\" is already in the chain");
     }
     checkAllowed(imageName, Structure.BACKING_FILE_NAME, h.backingFileOffset(), real, options);
@@ -97,7 +103,10 @@ final class BackingFiles {
       }
     } else if (!"qcow2".equals(format)) {
       throw new UnsupportedImageException(
-          imageName, Structure.HEADER_EXTENSION, -1, "backing format \"" + format + "\" is not supported (qcow2 or raw)");
+          imageName,
+          Structure.HEADER_EXTENSION,
+          -1,
+          "backing format \"" + format + "\" is not supported (qcow2 or raw)");
     }
     return Qcow2Image.open(path, readOnly, next);
   }
@@ -107,16 +116,20 @@ final class BackingFiles {
    * backing files: a plain local name inside the allowed folders. An image-embedded data file name
    * is attacker-controlled (CVE-2024-32498): it could map any host file into the guest disk.
    */
-  static Storage openDataFile(Path image, HeaderExtension ext, OpenOptions options, boolean writable) throws IOException {
+  static Storage openDataFile(
+      Path image, HeaderExtension ext, OpenOptions options, boolean writable) throws IOException {
     String imageName = image.toString();
     String name = ext.text();
     checkPlainName(imageName, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(), name);
     Path path = resolve(image, name);
     if (!Files.exists(path)) {
       throw new NoSuchFileException(
-          path.toString(), null, imageName + ": external data file \"" + name + "\" does not exist");
+          path.toString(),
+          null,
+          imageName + ": external data file \"" + name + "\" does not exist");
     }
-    checkAllowed(imageName, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(), path.toRealPath(), options);
+    checkAllowed(
+        imageName, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(), path.toRealPath(), options);
     return options.dataFileOpener().open(path, writable);
   }
 
@@ -132,7 +145,9 @@ final class BackingFiles {
       }
     }
     throw new UnsupportedImageException(
-        image, structure, offset,
+        image,
+        structure,
+        offset,
         "\"" + real + "\" lies outside the allowed folders " + options.allowedBackingDirectories());
   }
 }

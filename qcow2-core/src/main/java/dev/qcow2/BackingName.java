@@ -5,15 +5,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Where a backing file name leads, by qemu's rule (bdrv_get_full_backing_filename): a relative
- * name is relative to the folder of the image that stores it, not to the working directory. The
- * one place of that rule for callers outside the library, who name a backing file before the image
- * that will store it can be opened (create, amend, rebase, commit).
+ * Where a backing file name leads, by qemu's rule (bdrv_get_full_backing_filename): a relative name
+ * is relative to the folder of the image that stores it, not to the working directory. The one
+ * place of that rule for callers outside the library, who name a backing file before the image that
+ * will store it can be opened (create, amend, rebase, commit).
  */
 public final class BackingName {
   private BackingName() {}
 
-  /** The path {@code name}, stored in {@code image}, refers to: as is if absolute, else beside it. */
+  /**
+   * The path {@code name}, stored in {@code image}, refers to: as is if absolute, else beside it.
+   */
   public static Path resolve(Path image, String name) {
     return BackingFiles.resolve(image, name);
   }

@@ -7,8 +7,8 @@ import java.io.IOException;
  * a store): the library then never resolves the name as a local path. Given to {@link
  * Qcow2Image#open(String, Storage, OpenOptions, BackingOpener)}; it is called only with plain names
  * (protocol and {@code json:} names are refused before), and with the options a backing file is
- * opened with (read-only, no snapshot). It decides where the name leads, which names it refuses, and
- * bounds the depth of the chain it opens.
+ * opened with (read-only, no snapshot). It decides where the name leads, which names it refuses,
+ * and bounds the depth of the chain it opens.
  */
 @FunctionalInterface
 public interface BackingOpener {

@@ -7,8 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Reads the bitmap directory named by the bitmaps header extension, enough to list the bitmaps.
- * The extension is only valid while the "bitmaps" autoclear bit is set; otherwise it is ignored.
+ * Reads the bitmap directory named by the bitmaps header extension, enough to list the bitmaps. The
+ * extension is only valid while the "bitmaps" autoclear bit is set; otherwise it is ignored.
  *
  * <pre>
  * extension: 0 u32 nb_bitmaps, 4 u32 reserved, 8 u64 bitmap_directory_size, 16 u64 offset
@@ -23,14 +23,19 @@ final class BitmapDirectory {
 
   private BitmapDirectory() {}
 
-  static List<Bitmap> read(String image, Storage storage, Header h, ClusterGeometry g, long fileSize)
+  static List<Bitmap> read(
+      String image, Storage storage, Header h, ClusterGeometry g, long fileSize)
       throws IOException {
     HeaderExtension ext = h.extension(HeaderExtension.BITMAPS);
     if (ext == null || (h.autoclearFeatures() & FeatureBits.AUTOCLEAR_BITMAPS) == 0) {
       return List.of();
     }
     if (ext.data().length < 24) {
-      throw new CorruptImageException(image, Structure.HEADER_EXTENSION, ext.hostOffset(), "bitmaps extension is shorter than 24 bytes");
+      throw new CorruptImageException(
+          image,
+          Structure.HEADER_EXTENSION,
+          ext.hostOffset(),
+          "bitmaps extension is shorter than 24 bytes");
     }
     ByteBuffer d = ByteBuffer.wrap(ext.data());
     long count = Integer.toUnsignedLong(d.getInt(0));
@@ -38,26 +43,38 @@ final class BitmapDirectory {
     long offset = d.getLong(16);
     if (count == 0 || count > 65535 || size < 0 || size > MAX_DIRECTORY_BYTES) {
       throw new CorruptImageException(
-          image, Structure.BITMAP_DIRECTORY, ext.hostOffset(), "has " + count + " bitmaps in " + size + " bytes, out of range");
+          image,
+          Structure.BITMAP_DIRECTORY,
+          ext.hostOffset(),
+          "has " + count + " bitmaps in " + size + " bytes, out of range");
     }
-    Header.validateTable(image, Structure.BITMAP_DIRECTORY, ext.hostOffset() + 24, offset, size, g, fileSize);
+    Header.validateTable(
+        image, Structure.BITMAP_DIRECTORY, ext.hostOffset() + 24, offset, size, g, fileSize);
     ByteBuffer dir = ByteBuffer.allocate((int) size);
     storage.readOrZero(dir, offset);
     List<Bitmap> list = new ArrayList<>();
     int at = 0;
     for (long i = 0; i < count; i++) {
       if (at + 24 > size) {
-        throw new CorruptImageException(image, Structure.BITMAP_DIRECTORY, offset + at, "entry " + i + " runs past the directory");
+        throw new CorruptImageException(
+            image,
+            Structure.BITMAP_DIRECTORY,
+            offset + at,
+            "entry " + i + " runs past the directory");
       }
       int flags = dir.getInt(at + 12);
       int granularityBits = dir.get(at + 17) & 0xff;
       int nameSize = dir.getShort(at + 18) & 0xffff;
       long extra = Integer.toUnsignedLong(dir.getInt(at + 20));
       if (granularityBits > 63 || at + 24 + extra + nameSize > size) {
-        throw new CorruptImageException(image, Structure.BITMAP_DIRECTORY, offset + at, "entry " + i + " is malformed");
+        throw new CorruptImageException(
+            image, Structure.BITMAP_DIRECTORY, offset + at, "entry " + i + " is malformed");
       }
-      String name = new String(dir.array(), at + 24 + (int) extra, nameSize, StandardCharsets.UTF_8);
-      list.add(new Bitmap(name, 1L << granularityBits, (flags & FLAG_IN_USE) != 0, (flags & FLAG_AUTO) != 0));
+      String name =
+          new String(dir.array(), at + 24 + (int) extra, nameSize, StandardCharsets.UTF_8);
+      list.add(
+          new Bitmap(
+              name, 1L << granularityBits, (flags & FLAG_IN_USE) != 0, (flags & FLAG_AUTO) != 0));
       at += (int) ((24 + extra + nameSize + 7) & ~7L);
     }
     return List.copyOf(list);

@@ -33,6 +33,7 @@ public record BlockStatus(
 
   /** This run moved down the chain by one level, as the backing file's status appears above it. */
   BlockStatus below() {
-    return new BlockStatus(start, length, depth + 1, present, zero, data, compressed, hostOffset, file);
+    return new BlockStatus(
+        start, length, depth + 1, present, zero, data, compressed, hostOffset, file);
   }
 }

@@ -18,8 +18,8 @@ import java.util.List;
  *     compressed)
  * @param fragmentedClusters allocated clusters that do not follow the previous one in the file
  * @param compressedClusters compressed guest clusters
- * @param messages the problems, one line each, as qemu-img prints them ("ERROR cluster 6
- *     refcount=0 reference=1", "Leaked cluster 30 refcount=1 reference=0")
+ * @param messages the problems, one line each, as qemu-img prints them ("ERROR cluster 6 refcount=0
+ *     reference=1", "Leaked cluster 30 refcount=1 reference=0")
  */
 public record CheckReport(
     String filename,
@@ -55,7 +55,18 @@ public record CheckReport(
   }
 
   CheckReport withFixed(int corruptionsFixed, int leaksFixed) {
-    return new CheckReport(filename, corruptions, leaks, checkErrors, corruptionsFixed, leaksFixed,
-        imageEndOffset, totalClusters, allocatedClusters, fragmentedClusters, compressedClusters, messages);
+    return new CheckReport(
+        filename,
+        corruptions,
+        leaks,
+        checkErrors,
+        corruptionsFixed,
+        leaksFixed,
+        imageEndOffset,
+        totalClusters,
+        allocatedClusters,
+        fragmentedClusters,
+        compressedClusters,
+        messages);
   }
 }

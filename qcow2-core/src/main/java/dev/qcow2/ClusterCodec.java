@@ -3,8 +3,8 @@ package dev.qcow2;
 import java.nio.ByteBuffer;
 
 /**
- * Decodes one compressed cluster. Implementations keep native state and are used by one thread at
- * a time (the reader holds one per thread).
+ * Decodes one compressed cluster. Implementations keep native state and are used by one thread at a
+ * time (the reader holds one per thread).
  */
 interface ClusterCodec {
 

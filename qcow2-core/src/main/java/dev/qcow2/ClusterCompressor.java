@@ -9,9 +9,9 @@ import java.util.zip.Deflater;
  * Compresses one cluster for a compressed L2 entry: raw deflate for "zlib" images, one zstd frame
  * for zstd images. zstd runs at qemu's level, 3. Deflate runs at level 4, not qemu's 6: the JDK's
  * deflater always searches a 32 KiB window where qemu's searches 4 KiB, so level 4 already gives
- * output at least as small as qemu's (measured on an ext4 image of real files: 3% smaller) in
- * about two thirds of level 6's time. Keeps native state: one thread at a time,
- * and close it when done. Get one from {@link Qcow2Image#newCompressor()}.
+ * output at least as small as qemu's (measured on an ext4 image of real files: 3% smaller) in about
+ * two thirds of level 6's time. Keeps native state: one thread at a time, and close it when done.
+ * Get one from {@link Qcow2Image#newCompressor()}.
  */
 public final class ClusterCompressor implements AutoCloseable {
   static final int DEFLATE_LEVEL = 4;
@@ -32,7 +32,8 @@ public final class ClusterCompressor implements AutoCloseable {
       this.deflater = new Deflater(DEFLATE_LEVEL, true);
       this.zstd = null;
     }
-    this.out = ByteBuffer.allocateDirect((int) Math.max(clusterSize, Zstd.compressBound(clusterSize)));
+    this.out =
+        ByteBuffer.allocateDirect((int) Math.max(clusterSize, Zstd.compressBound(clusterSize)));
   }
 
   /**
@@ -77,7 +78,8 @@ public final class ClusterCompressor implements AutoCloseable {
    */
   public CompressedCluster compressCluster(ByteBuffer cluster) {
     if (cluster.remaining() != clusterSize) {
-      throw new IllegalArgumentException("a cluster is " + clusterSize + " bytes, not " + cluster.remaining());
+      throw new IllegalArgumentException(
+          "a cluster is " + clusterSize + " bytes, not " + cluster.remaining());
     }
     ByteBuffer packed = compress(cluster);
     if (packed == null) {

@@ -2,8 +2,8 @@ package dev.qcow2;
 
 /**
  * The numbers that follow from {@code cluster_bits} and the L2 entry width: entries per L2 table,
- * how a guest offset splits into an L1 index, an L2 index and an offset inside the cluster, and
- * the subcluster size of extended L2 tables (32 subclusters per cluster).
+ * how a guest offset splits into an L1 index, an L2 index and an offset inside the cluster, and the
+ * subcluster size of extended L2 tables (32 subclusters per cluster).
  */
 final class ClusterGeometry {
   static final int SUBCLUSTERS_PER_CLUSTER = 32;
@@ -11,10 +11,13 @@ final class ClusterGeometry {
   final int clusterBits;
   final int clusterSize;
   final boolean extendedL2;
+
   /** Bytes per L2 entry: 8, or 16 with extended L2. */
   final int l2EntryBytes;
+
   /** log2 of the number of entries per L2 table. */
   final int l2Bits;
+
   final int l2Entries;
   final int subclusterBits;
   final int subclusterSize;

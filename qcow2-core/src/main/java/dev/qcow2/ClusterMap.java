@@ -5,10 +5,10 @@ import java.nio.ByteBuffer;
 
 /**
  * Guest offsets to host offsets through the L1 and L2 tables (the lookup half of QEMU's
- * qcow2-cluster.c): what kind each cluster, or subcluster with extended L2, is in this image
- * alone, and where its data lies. Every L2 entry is checked as it is decoded; an entry that
- * points outside the file or is not aligned is a {@link CorruptImageException} naming it.
- * Thread-safe: it reads the image's current L1 table and L2 tables from the shared cache.
+ * qcow2-cluster.c): what kind each cluster, or subcluster with extended L2, is in this image alone,
+ * and where its data lies. Every L2 entry is checked as it is decoded; an entry that points outside
+ * the file or is not aligned is a {@link CorruptImageException} naming it. Thread-safe: it reads
+ * the image's current L1 table and L2 tables from the shared cache.
  */
 final class ClusterMap {
   // Kinds of a run of guest bytes in this image alone, as qemu's subcluster types.
@@ -17,6 +17,7 @@ final class ClusterMap {
   static final int ZERO_ALLOC = 2;
   static final int NORMAL = 3;
   static final int COMPRESSED = 4;
+
   /** An unallocated subcluster of an allocated cluster: host space exists, reads go below. */
   static final int UNALLOCATED_ALLOC = 5;
 
@@ -24,6 +25,7 @@ final class ClusterMap {
   private final ClusterGeometry g;
   private final String filename;
   private final L2Cache l2Cache;
+
   /** Data clusters lie in an external data file, where offset 0 with COPIED is a real cluster. */
   private final boolean external;
 
@@ -35,7 +37,9 @@ final class ClusterMap {
     this.external = external;
   }
 
-  /** Reads {@code entries} big-endian 64-bit table entries at {@code offset} (past the end: zeros). */
+  /**
+   * Reads {@code entries} big-endian 64-bit table entries at {@code offset} (past the end: zeros).
+   */
   static long[] readTable(Storage storage, long offset, int entries) throws IOException {
     ByteBuffer b = ByteBuffer.allocate(entries * 8);
     storage.readOrZero(b, offset);
@@ -49,10 +53,17 @@ final class ClusterMap {
   long[] l2Table(int l1Index, long l2Offset) throws IOException {
     if (!g.isClusterAligned(l2Offset) || l2Offset > image.fileSize() - g.clusterSize) {
       throw new CorruptImageException(
-          filename, Structure.L2_TABLE, image.l1TableOffset() + 8L * l1Index,
-          "offset 0x" + Long.toHexString(l2Offset)
-              + (g.isClusterAligned(l2Offset) ? " lies outside the file" : " is not cluster-aligned")
-              + " (L1 index " + l1Index + ")");
+          filename,
+          Structure.L2_TABLE,
+          image.l1TableOffset() + 8L * l1Index,
+          "offset 0x"
+              + Long.toHexString(l2Offset)
+              + (g.isClusterAligned(l2Offset)
+                  ? " lies outside the file"
+                  : " is not cluster-aligned")
+              + " (L1 index "
+              + l1Index
+              + ")");
     }
     return l2Cache.get(l2Offset);
   }
@@ -62,10 +73,12 @@ final class ClusterMap {
    * into one long: host offsets are multiples of 512, so the low bits carry the kind. Returns the
    * kind alone for units that have no host offset.
    */
-  private long unit(long entry, long bitmap, int subcluster, int l1Index, int l2Index) throws CorruptImageException {
+  private long unit(long entry, long bitmap, int subcluster, int l1Index, int l2Index)
+      throws CorruptImageException {
     if (L2Entry.isCompressed(entry)) {
       if (g.extendedL2 && bitmap != 0) {
-        throw corruptL2Entry(l1Index, l2Index, "is compressed but has a non-zero subcluster bitmap");
+        throw corruptL2Entry(
+            l1Index, l2Index, "is compressed but has a non-zero subcluster bitmap");
       }
       return COMPRESSED;
     }
@@ -85,7 +98,9 @@ final class ClusterMap {
       if (SubclusterBitmap.isZero(bitmap, subcluster)) {
         return host | ZERO_ALLOC;
       }
-      return SubclusterBitmap.isAllocated(bitmap, subcluster) ? host | NORMAL : host | UNALLOCATED_ALLOC;
+      return SubclusterBitmap.isAllocated(bitmap, subcluster)
+          ? host | NORMAL
+          : host | UNALLOCATED_ALLOC;
     }
     if (SubclusterBitmap.allocated(bitmap) != 0) {
       throw corruptL2Entry(l1Index, l2Index, "is unallocated but has allocated subclusters");
@@ -95,10 +110,16 @@ final class ClusterMap {
 
   long checkedHost(long offset, int l1Index, int l2Index) throws CorruptImageException {
     if (!g.isClusterAligned(offset)) {
-      throw corruptL2Entry(l1Index, l2Index, "points to 0x" + Long.toHexString(offset) + ", which is not cluster-aligned");
+      throw corruptL2Entry(
+          l1Index,
+          l2Index,
+          "points to 0x" + Long.toHexString(offset) + ", which is not cluster-aligned");
     }
     if (!external && offset >= image.fileSize()) {
-      throw corruptL2Entry(l1Index, l2Index, "points to 0x" + Long.toHexString(offset) + ", past the end of the file");
+      throw corruptL2Entry(
+          l1Index,
+          l2Index,
+          "points to 0x" + Long.toHexString(offset) + ", past the end of the file");
     }
     return offset;
   }
@@ -106,7 +127,9 @@ final class ClusterMap {
   private CorruptImageException corruptL2Entry(int l1Index, int l2Index, String problem) {
     long l2Offset = L1Entry.l2Offset(image.l1()[l1Index]);
     return new CorruptImageException(
-        filename, Structure.L2_TABLE, l2Offset + (long) l2Index * g.l2EntryBytes,
+        filename,
+        Structure.L2_TABLE,
+        l2Offset + (long) l2Index * g.l2EntryBytes,
         "entry " + problem + " (L1 index " + l1Index + ", L2 index " + l2Index + ")");
   }
 
@@ -136,7 +159,9 @@ final class ClusterMap {
     if (l2Offset == 0) {
       // Whole L2 tables missing in a row are one run, so sparse disks map in few steps.
       long length = limit;
-      for (int i = l1Index + 1; length < maxLength && i < l1.length && L1Entry.l2Offset(l1[i]) == 0; i++) {
+      for (int i = l1Index + 1;
+          length < maxLength && i < l1.length && L1Entry.l2Offset(l1[i]) == 0;
+          i++) {
         length = Math.min(maxLength, length + perTable);
       }
       return new Run(UNALLOCATED, length, -1, 0);
@@ -152,7 +177,8 @@ final class ClusterMap {
     int kind = (int) (first & 7);
     if (kind == COMPRESSED) {
       long entry = g.extendedL2 ? table[2 * l2Index] : table[l2Index];
-      return new Run(COMPRESSED, Math.min(limit, g.clusterSize - g.offsetInCluster(guestOffset)), -1, entry);
+      return new Run(
+          COMPRESSED, Math.min(limit, g.clusterSize - g.offsetInCluster(guestOffset)), -1, entry);
     }
     boolean hasHost = kind == NORMAL || kind == ZERO_ALLOC || kind == UNALLOCATED_ALLOC;
     long host = first & ~7L;
@@ -171,7 +197,8 @@ final class ClusterMap {
     return new Run(kind, Math.min(length, limit), hasHost ? host + inUnit : -1, 0);
   }
 
-  private long unitAt(long[] table, int l2Index, int subcluster, int l1Index) throws CorruptImageException {
+  private long unitAt(long[] table, int l2Index, int subcluster, int l1Index)
+      throws CorruptImageException {
     if (g.extendedL2) {
       return unit(table[2 * l2Index], table[2 * l2Index + 1], subcluster, l1Index, l2Index);
     }

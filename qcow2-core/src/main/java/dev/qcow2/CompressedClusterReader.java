@@ -12,10 +12,13 @@ final class CompressedClusterReader {
   /** Buffers and a codec for one reading thread. */
   private static final class ReadState {
     final ClusterCodec codec;
+
     /** Compressed bytes as read from the file; direct, so neither the file nor the codec copies. */
     final ByteBuffer compressed;
+
     /** The last cluster decompressed for a partial read, kept for the next partial read. */
     final ByteBuffer cluster;
+
     /** The descriptor whose data {@link #cluster} holds, or 0 for none (0 is never compressed). */
     long cachedDescriptor;
 
@@ -33,7 +36,8 @@ final class CompressedClusterReader {
   private final Storage storage;
   private final ThreadLocal<ReadState> readState;
 
-  CompressedClusterReader(Qcow2Image image, ClusterGeometry g, Storage storage, CompressionType type) {
+  CompressedClusterReader(
+      Qcow2Image image, ClusterGeometry g, Storage storage, CompressionType type) {
     this.image = image;
     this.g = g;
     this.filename = image.filename();
@@ -58,7 +62,12 @@ final class CompressedClusterReader {
       decompress(descriptor, state, state.cluster.clear());
       state.cachedDescriptor = descriptor;
     }
-    part.put(state.cluster.duplicate().limit(offsetInCluster + part.remaining()).position(offsetInCluster));
+    part.put(
+        state
+            .cluster
+            .duplicate()
+            .limit(offsetInCluster + part.remaining())
+            .position(offsetInCluster));
   }
 
   /** Reads and inflates the compressed cluster that {@code descriptor} names into {@code out}. */
@@ -67,7 +76,9 @@ final class CompressedClusterReader {
     int csize = CompressedDescriptor.compressedSize(descriptor, g.clusterBits);
     if (hostOffset > CompressedDescriptor.MAX_HOST_OFFSET || hostOffset >= image.fileSize()) {
       throw new CorruptImageException(
-          filename, Structure.COMPRESSED_CLUSTER, hostOffset,
+          filename,
+          Structure.COMPRESSED_CLUSTER,
+          hostOffset,
           "descriptor 0x" + Long.toHexString(descriptor) + " points past the end of the file");
     }
     ByteBuffer in = state.compressed.clear().limit(csize);
@@ -76,10 +87,20 @@ final class CompressedClusterReader {
     in.flip();
     if (!state.codec.decompress(in, out)) {
       throw new CorruptImageException(
-          filename, Structure.COMPRESSED_CLUSTER, hostOffset,
-          "does not " + (image.header().compressionType() == CompressionType.ZSTD ? "decompress" : "inflate")
-              + " to exactly one cluster of " + g.clusterSize + " bytes (" + image.header().compressionType().qemuName()
-              + ", " + csize + " bytes stored)");
+          filename,
+          Structure.COMPRESSED_CLUSTER,
+          hostOffset,
+          "does not "
+              + (image.header().compressionType() == CompressionType.ZSTD
+                  ? "decompress"
+                  : "inflate")
+              + " to exactly one cluster of "
+              + g.clusterSize
+              + " bytes ("
+              + image.header().compressionType().qemuName()
+              + ", "
+              + csize
+              + " bytes stored)");
     }
   }
 }

@@ -4,27 +4,33 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * Compressed clusters (QEMU's qcow2_co_pwritev_compressed and qcow2_alloc_bytes): each one's
- * bytes packed after the previous one's, sharing host clusters, each touched host cluster
- * counted once per compressed cluster. Part of {@link ImageWriter}, under its rules.
+ * Compressed clusters (QEMU's qcow2_co_pwritev_compressed and qcow2_alloc_bytes): each one's bytes
+ * packed after the previous one's, sharing host clusters, each touched host cluster counted once
+ * per compressed cluster. Part of {@link ImageWriter}, under its rules.
  */
 final class CompressedWrites {
   private final ImageWriter w;
   private final Qcow2Image image;
   private final ClusterGeometry g;
   private ClusterCompressor compressor;
+
   /**
    * {@code cluster} as the whole cluster to compress at guest {@code offset}: the disk's last
    * cluster may be short, and is padded with zeros, as qemu does.
    *
-   * @throws IllegalArgumentException if {@code offset} is not cluster-aligned or {@code cluster}
-   *     is not one whole cluster
+   * @throws IllegalArgumentException if {@code offset} is not cluster-aligned or {@code cluster} is
+   *     not one whole cluster
    */
-  static ByteBuffer wholeCluster(String filename, ClusterGeometry g, long diskSize, ByteBuffer cluster, long offset) {
+  static ByteBuffer wholeCluster(
+      String filename, ClusterGeometry g, long diskSize, ByteBuffer cluster, long offset) {
     checkAligned(filename, g, offset);
     boolean last = offset + cluster.remaining() == diskSize;
     if (cluster.remaining() != g.clusterSize && !(last && cluster.remaining() < g.clusterSize)) {
-      throw new IllegalArgumentException(filename + ": a compressed write is one whole cluster, not " + cluster.remaining() + " bytes");
+      throw new IllegalArgumentException(
+          filename
+              + ": a compressed write is one whole cluster, not "
+              + cluster.remaining()
+              + " bytes");
     }
     if (cluster.remaining() == g.clusterSize) {
       return cluster;
@@ -32,18 +38,35 @@ final class CompressedWrites {
     return ByteBuffer.allocate(g.clusterSize).put(cluster).clear();
   }
 
-  /** Refuses a cluster compressed for another compression type or cluster size, or a misaligned offset. */
-  static void checkFits(String filename, ClusterGeometry g, CompressionType type, CompressedCluster cluster, long offset) {
+  /**
+   * Refuses a cluster compressed for another compression type or cluster size, or a misaligned
+   * offset.
+   */
+  static void checkFits(
+      String filename,
+      ClusterGeometry g,
+      CompressionType type,
+      CompressedCluster cluster,
+      long offset) {
     checkAligned(filename, g, offset);
     if (cluster.type() != type || cluster.clusterSize() != g.clusterSize) {
-      throw new IllegalArgumentException(filename + ": a " + cluster.type() + " cluster of " + cluster.clusterSize()
-          + " bytes does not fit an image of " + type + " clusters of " + g.clusterSize);
+      throw new IllegalArgumentException(
+          filename
+              + ": a "
+              + cluster.type()
+              + " cluster of "
+              + cluster.clusterSize()
+              + " bytes does not fit an image of "
+              + type
+              + " clusters of "
+              + g.clusterSize);
     }
   }
 
   private static void checkAligned(String filename, ClusterGeometry g, long offset) {
     if (!g.isClusterAligned(offset)) {
-      throw new IllegalArgumentException(filename + ": compressed writes must start on a cluster boundary: " + offset);
+      throw new IllegalArgumentException(
+          filename + ": compressed writes must start on a cluster boundary: " + offset);
     }
   }
 
@@ -72,7 +95,8 @@ final class CompressedWrites {
    */
   void writeCompressed(ByteBuffer cluster, long guest) throws IOException {
     if (w.external) {
-      throw new IllegalStateException(image.filename() + ": compressed clusters cannot go to an external data file");
+      throw new IllegalStateException(
+          image.filename() + ": compressed clusters cannot go to an external data file");
     }
     w.beforeChange();
     if (compressor == null) {
@@ -90,7 +114,8 @@ final class CompressedWrites {
   /** Stores the compressed bytes of one guest cluster, packed after the previous ones. */
   void writePacked(ByteBuffer packed, long guest) throws IOException {
     if (w.external) {
-      throw new IllegalStateException(image.filename() + ": compressed clusters cannot go to an external data file");
+      throw new IllegalStateException(
+          image.filename() + ": compressed clusters cannot go to an external data file");
     }
     w.beforeChange();
     int size = packed.remaining();
@@ -110,8 +135,8 @@ final class CompressedWrites {
   }
 
   /**
-   * Allocates {@code size} bytes for compressed data, packed after the previous compressed
-   * cluster (qemu's qcow2_alloc_bytes). Every host cluster the bytes touch gains one reference.
+   * Allocates {@code size} bytes for compressed data, packed after the previous compressed cluster
+   * (qemu's qcow2_alloc_bytes). Every host cluster the bytes touch gains one reference.
    */
   private long allocateBytes(int size) throws IOException {
     long offset = nextCompressedByte;

@@ -21,8 +21,14 @@ final class CopiedFlags {
    *
    * @return the entries rewritten
    */
-  static int repair(Storage out, long l1Offset, long[] l1, ClusterGeometry g, boolean externalData,
-      ReferenceWalk refs) throws IOException {
+  static int repair(
+      Storage out,
+      long l1Offset,
+      long[] l1,
+      ClusterGeometry g,
+      boolean externalData,
+      ReferenceWalk refs)
+      throws IOException {
     int fixed = 0;
     int k = g.extendedL2 ? 2 : 1;
     for (int i = 0; i < l1.length; i++) {

@@ -1,6 +1,9 @@
 package dev.qcow2;
 
-/** The image contradicts the qcow2 specification or itself (a misaligned or out-of-file table, an invalid descriptor, compressed data that does not inflate to one cluster). */
+/**
+ * The image contradicts the qcow2 specification or itself (a misaligned or out-of-file table, an
+ * invalid descriptor, compressed data that does not inflate to one cluster).
+ */
 public class CorruptImageException extends Qcow2Exception {
   private static final long serialVersionUID = 1L;
 

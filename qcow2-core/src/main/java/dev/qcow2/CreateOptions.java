@@ -121,10 +121,27 @@ public final class CreateOptions {
 
   @Override
   public String toString() {
-    return "CreateOptions[size=" + size + ", version=" + version + ", clusterSize=" + clusterSize
-        + ", refcountBits=" + refcountBits + ", lazyRefcounts=" + lazyRefcounts + ", extendedL2="
-        + extendedL2 + ", compressionType=" + compressionType + ", preallocation=" + preallocation
-        + ", backingFile=" + backingFile + ", backingFormat=" + backingFormat + "]";
+    return "CreateOptions[size="
+        + size
+        + ", version="
+        + version
+        + ", clusterSize="
+        + clusterSize
+        + ", refcountBits="
+        + refcountBits
+        + ", lazyRefcounts="
+        + lazyRefcounts
+        + ", extendedL2="
+        + extendedL2
+        + ", compressionType="
+        + compressionType
+        + ", preallocation="
+        + preallocation
+        + ", backingFile="
+        + backingFile
+        + ", backingFormat="
+        + backingFormat
+        + "]";
   }
 
   /** Builds {@link CreateOptions}; {@link #build()} checks the combination as qemu-img does. */
@@ -229,32 +246,50 @@ public final class CreateOptions {
      */
     public CreateOptions build() {
       boolean v2 = version == 2;
-      String v3Needed = "only supported with compatibility level 1.1 and above (use version=v3 or greater)";
+      String v3Needed =
+          "only supported with compatibility level 1.1 and above (use version=v3 or greater)";
       check(!(v2 && extendedL2), "Extended L2 entries are " + v3Needed);
-      check(clusterSize >= 512 && clusterSize <= (2 << 20) && Integer.bitCount(clusterSize) == 1,
+      check(
+          clusterSize >= 512 && clusterSize <= (2 << 20) && Integer.bitCount(clusterSize) == 1,
           "Cluster size must be a power of two between 512 and 2048k");
-      check(!extendedL2 || clusterSize >= 16384,
+      check(
+          !extendedL2 || clusterSize >= 16384,
           "Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
-      check(backingFile == null || preallocation == Preallocation.OFF || extendedL2,
+      check(
+          backingFile == null || preallocation == Preallocation.OFF || extendedL2,
           "Backing file and preallocation can only be used at the same time if extended_l2 is on");
-      check(backingFormat == null || backingFile != null, "Backing format cannot be used without backing file");
+      check(
+          backingFormat == null || backingFile != null,
+          "Backing format cannot be used without backing file");
       check(!(v2 && lazyRefcounts), "Lazy refcounts " + v3Needed);
-      check(refcountBits >= 1 && refcountBits <= 64 && Integer.bitCount(refcountBits) == 1,
+      check(
+          refcountBits >= 1 && refcountBits <= 64 && Integer.bitCount(refcountBits) == 1,
           "Refcount width must be a power of two and may not exceed 64 bits");
-      check(!(v2 && refcountBits != 16), "Different refcount widths than 16 bits require compatibility level 1.1 "
-          + "or above (use version=v3 or greater)");
+      check(
+          !(v2 && refcountBits != 16),
+          "Different refcount widths than 16 bits require compatibility level 1.1 "
+              + "or above (use version=v3 or greater)");
       check(!dataFileRaw || dataFile != null, "data-file-raw requires data-file");
-      check(!dataFileRaw || backingFile == null, "Backing file and data-file-raw cannot be used at the same time");
+      check(
+          !dataFileRaw || backingFile == null,
+          "Backing file and data-file-raw cannot be used at the same time");
       check(!(v2 && dataFile != null), "External data files are " + v3Needed);
-      check(!(v2 && compressionType != CompressionType.ZLIB), "Non-zlib compression type is " + v3Needed);
-      ClusterGeometry g = new ClusterGeometry(Integer.numberOfTrailingZeros(clusterSize), extendedL2);
-      check(g.l1EntriesFor(size) <= QemuLimits.MAX_L1_ENTRIES,
+      check(
+          !(v2 && compressionType != CompressionType.ZLIB),
+          "Non-zlib compression type is " + v3Needed);
+      ClusterGeometry g =
+          new ClusterGeometry(Integer.numberOfTrailingZeros(clusterSize), extendedL2);
+      check(
+          g.l1EntriesFor(size) <= QemuLimits.MAX_L1_ENTRIES,
           "The image size is too large for file format 'qcow2' (try using a larger cluster size)");
       // qemu would follow any driver; we read and write only these two.
-      check(backingFormat == null || backingFormat.equals("qcow2") || backingFormat.equals("raw"),
+      check(
+          backingFormat == null || backingFormat.equals("qcow2") || backingFormat.equals("raw"),
           "backing format '" + backingFormat + "' is not supported (only qcow2 and raw)");
       if (backingFile != null) {
-        check(backingFile.getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= Header.MAX_BACKING_FILE_NAME,
+        check(
+            backingFile.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                <= Header.MAX_BACKING_FILE_NAME,
             "backing file name is longer than 1023 bytes");
       }
       return new CreateOptions(this);

@@ -20,7 +20,8 @@ final class DeflateClusterCodec implements ClusterCodec {
     try {
       while (out.hasRemaining()) {
         int n = inflater.inflate(out);
-        if (n == 0 && (inflater.finished() || inflater.needsInput() || inflater.needsDictionary())) {
+        if (n == 0
+            && (inflater.finished() || inflater.needsInput() || inflater.needsDictionary())) {
           return false;
         }
       }

@@ -6,7 +6,9 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.NonWritableChannelException;
 import java.nio.channels.SeekableByteChannel;
 
-/** A read-only {@link SeekableByteChannel} over a {@link DiskImage}; not thread-safe (its position). */
+/**
+ * A read-only {@link SeekableByteChannel} over a {@link DiskImage}; not thread-safe (its position).
+ */
 final class DiskChannel implements SeekableByteChannel {
   private final DiskImage image;
   private long position;

@@ -42,7 +42,10 @@ public interface DiskImage extends Closeable {
   /** The backing image, or null if there is none (or backing files were not opened). */
   DiskImage backing();
 
-  /** A read-only channel over the virtual disk, with its own position. Closing it leaves the image open. */
+  /**
+   * A read-only channel over the virtual disk, with its own position. Closing it leaves the image
+   * open.
+   */
   default SeekableByteChannel channel() {
     return new DiskChannel(this);
   }
@@ -75,7 +78,8 @@ public interface DiskImage extends Closeable {
       return Qcow2Image.open(path, options);
     }
     if (options.readsSnapshot()) {
-      throw new UnsupportedOperationException(path + ": a raw image has no internal snapshots to read");
+      throw new UnsupportedOperationException(
+          path + ": a raw image has no internal snapshots to read");
     }
     return RawImage.open(path, options.writable());
   }

@@ -14,8 +14,10 @@ import java.nio.file.StandardOpenOption;
 final class FileStorage implements Storage {
   private final String name;
   private final FileChannel channel;
+
   /** Kept for writable files: only it can extend a file without writing (a hole, as ftruncate). */
   private final RandomAccessFile file;
+
   private final boolean writable;
 
   private FileStorage(String name, FileChannel channel, RandomAccessFile file, boolean writable) {
@@ -27,7 +29,8 @@ final class FileStorage implements Storage {
 
   static FileStorage open(Path path, boolean writable) throws IOException {
     if (!writable) {
-      return new FileStorage(path.toString(), FileChannel.open(path, StandardOpenOption.READ), null, false);
+      return new FileStorage(
+          path.toString(), FileChannel.open(path, StandardOpenOption.READ), null, false);
     }
     if (!java.nio.file.Files.isRegularFile(path)) {
       throw new java.nio.file.NoSuchFileException(path.toString());

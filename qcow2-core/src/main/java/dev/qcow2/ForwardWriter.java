@@ -6,8 +6,8 @@ import java.nio.channels.WritableByteChannel;
 import java.util.BitSet;
 
 /**
- * A new qcow2 image written front to back as one stream of bytes, for targets that cannot seek
- * (a pipe, an object store's upload). The layout:
+ * A new qcow2 image written front to back as one stream of bytes, for targets that cannot seek (a
+ * pipe, an object store's upload). The layout:
  *
  * <pre>
  *  cluster 0                 header and extensions (as {@link ImageCreator} writes them)
@@ -19,22 +19,22 @@ import java.util.BitSet;
  *  refcount blocks           covering every cluster of the file, themselves included
  * </pre>
  *
- * The head (header, refcount table, L1 table) points past the data, so it is known only once
- * every data cluster has its place. Two ways to get there:
+ * The head (header, refcount table, L1 table) points past the data, so it is known only once every
+ * data cluster has its place. Two ways to get there:
  *
  * <ul>
  *   <li>{@link #headFirst}: every data cluster is {@linkplain #plan planned} (its guest offset and
- *       stored length) before any byte goes out; then {@link #head()}, the data, {@link #tail}.
- *       The data must match the plan cluster for cluster; a compressed cluster whose length
- *       differs from the planned one fails loudly (the compressor was not deterministic).
- *   <li>{@link #headLast}: for a target that takes its first {@link #headLength()} bytes after
- *       the rest. The refcount table is sized for the worst case (every cluster of the disk
- *       stored, compressed ones spilling into two host clusters), so that the data can start
- *       before its size is known; then the data, {@link #tail}, and {@link #head()} last.
+ *       stored length) before any byte goes out; then {@link #head()}, the data, {@link #tail}. The
+ *       data must match the plan cluster for cluster; a compressed cluster whose length differs
+ *       from the planned one fails loudly (the compressor was not deterministic).
+ *   <li>{@link #headLast}: for a target that takes its first {@link #headLength()} bytes after the
+ *       rest. The refcount table is sized for the worst case (every cluster of the disk stored,
+ *       compressed ones spilling into two host clusters), so that the data can start before its
+ *       size is known; then the data, {@link #tail}, and {@link #head()} last.
  * </ul>
  *
- * Memory: one bit per guest cluster and, once a cluster is stored compressed, four bytes per
- * stored cluster; one cluster of tables at a time. Not thread-safe: one writer.
+ * Memory: one bit per guest cluster and, once a cluster is stored compressed, four bytes per stored
+ * cluster; one cluster of tables at a time. Not thread-safe: one writer.
  */
 public final class ForwardWriter {
   private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 16);
@@ -52,22 +52,32 @@ public final class ForwardWriter {
 
   /** Guest clusters stored, by index; and their stored lengths in guest order (null: all plain). */
   private final BitSet stored = new BitSet();
+
   private int[] lengths;
   private int count;
 
   /** Refcount table clusters; fixed by {@link #head()} (head first) or at creation (head last). */
   private long tableClusters;
+
   private State state;
+
   /** Data pass: clusters written so far, the last one's guest index, and the host placement. */
   private int written;
+
   private long lastGuest = -1;
   private final Packer packer;
 
-  private enum State { PLANNING, DATA, TAIL_WRITTEN, DONE }
+  private enum State {
+    PLANNING,
+    DATA,
+    TAIL_WRITTEN,
+    DONE
+  }
 
   private ForwardWriter(CreateOptions o, boolean headLast) {
     if (o.backingFile() != null || o.dataFile() != null) {
-      throw new IllegalArgumentException("an image written as a stream cannot have a backing file or a data file");
+      throw new IllegalArgumentException(
+          "an image written as a stream cannot have a backing file or a data file");
     }
     if (o.preallocation() != CreateOptions.Preallocation.OFF) {
       throw new IllegalArgumentException("an image written as a stream cannot be preallocated");
@@ -82,8 +92,12 @@ public final class ForwardWriter {
     this.l1Clusters = (l1Entries * 8 + cs - 1) / cs;
     this.guestClusters = (o.size() + cs - 1) / cs;
     if (guestClusters > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("size " + o.size() + " has more than 2^31 clusters of " + cs
-          + " bytes: too many to write as a stream; use larger clusters");
+      throw new IllegalArgumentException(
+          "size "
+              + o.size()
+              + " has more than 2^31 clusters of "
+              + cs
+              + " bytes: too many to write as a stream; use larger clusters");
     }
     this.headLast = headLast;
     this.packer = new Packer();
@@ -116,13 +130,14 @@ public final class ForwardWriter {
   }
 
   /**
-   * Records that the guest cluster at {@code guestOffset} will be stored with {@code length}
-   * bytes: the cluster size for a plain cluster, else a compressed one's length. Clusters come in
-   * guest order; head first only, before {@link #head()}.
+   * Records that the guest cluster at {@code guestOffset} will be stored with {@code length} bytes:
+   * the cluster size for a plain cluster, else a compressed one's length. Clusters come in guest
+   * order; head first only, before {@link #head()}.
    */
   public void plan(long guestOffset, int length) {
     if (state != State.PLANNING) {
-      throw new IllegalStateException("clusters are planned before the head is written, and only head first");
+      throw new IllegalStateException(
+          "clusters are planned before the head is written, and only head first");
     }
     record(guestOffset, length);
   }
@@ -151,7 +166,8 @@ public final class ForwardWriter {
    */
   public ByteBuffer head() {
     if (headLast ? state != State.TAIL_WRITTEN : state != State.PLANNING) {
-      throw new IllegalStateException(headLast ? "the head comes after the tail" : "the head comes first, once");
+      throw new IllegalStateException(
+          headLast ? "the head comes after the tail" : "the head comes first, once");
     }
     if (!headLast) {
       tableClusters = tableClustersFor(dataBytes(), l2Tables());
@@ -162,10 +178,13 @@ public final class ForwardWriter {
     long tableOffset = cs;
     long l1Offset = tableOffset + tableClusters * cs;
     ByteBuffer head = ByteBuffer.allocate((int) dataStart());
-    head.put(ImageCreator.headerCluster(options, g.clusterBits, l1Entries, l1Offset, tableOffset, tableClusters));
+    head.put(
+        ImageCreator.headerCluster(
+            options, g.clusterBits, l1Entries, l1Offset, tableOffset, tableClusters));
     long blocks = refcountBlocks();
     if (blocks * 8 > tableClusters * cs) {
-      throw new IllegalStateException(blocks + " refcount blocks outgrow a table of " + tableClusters + " clusters");
+      throw new IllegalStateException(
+          blocks + " refcount blocks outgrow a table of " + tableClusters + " clusters");
     }
     long blocksOffset = refcountBlocksOffset();
     for (long b = 0; b < blocks; b++) {
@@ -183,9 +202,11 @@ public final class ForwardWriter {
    * Writes the plain guest cluster at {@code guestOffset} (its bytes: a whole cluster, or the
    * disk's last, shorter one) to {@code out}, with the zeros that align it and fill it up.
    */
-  public void writeData(long guestOffset, ByteBuffer plain, WritableByteChannel out) throws IOException {
+  public void writeData(long guestOffset, ByteBuffer plain, WritableByteChannel out)
+      throws IOException {
     if (plain.remaining() > cs || plain.remaining() == 0) {
-      throw new IllegalArgumentException("a plain cluster at " + guestOffset + " is " + plain.remaining() + " bytes");
+      throw new IllegalArgumentException(
+          "a plain cluster at " + guestOffset + " is " + plain.remaining() + " bytes");
     }
     long at = place(guestOffset, cs);
     pad(out, at);
@@ -194,10 +215,15 @@ public final class ForwardWriter {
   }
 
   /** Writes the compressed guest cluster at {@code guestOffset} to {@code out}, packed. */
-  public void writeCompressed(long guestOffset, CompressedCluster cluster, WritableByteChannel out) throws IOException {
+  public void writeCompressed(long guestOffset, CompressedCluster cluster, WritableByteChannel out)
+      throws IOException {
     if (cluster.clusterSize() != cs || cluster.type() != options.compressionType()) {
-      throw new IllegalArgumentException("a cluster compressed for another image: " + cluster.type() + ", "
-          + cluster.clusterSize() + " bytes");
+      throw new IllegalArgumentException(
+          "a cluster compressed for another image: "
+              + cluster.type()
+              + ", "
+              + cluster.clusterSize()
+              + " bytes");
     }
     long at = place(guestOffset, cluster.length());
     pad(out, at);
@@ -213,7 +239,8 @@ public final class ForwardWriter {
       throw new IllegalStateException("the tail follows the data, once");
     }
     if (!headLast && written != count) {
-      throw new IOException("the data ended after " + written + " of the " + count + " planned clusters");
+      throw new IOException(
+          "the data ended after " + written + " of the " + count + " planned clusters");
     }
     pad(out, dataEnd());
     writeL2Tables(out);
@@ -225,14 +252,17 @@ public final class ForwardWriter {
 
   private void record(long guestOffset, int length) {
     if (guestOffset % cs != 0 || guestOffset < 0 || guestOffset >= options.size()) {
-      throw new IllegalArgumentException("guest offset " + guestOffset + " is not a cluster of the disk");
+      throw new IllegalArgumentException(
+          "guest offset " + guestOffset + " is not a cluster of the disk");
     }
     int cluster = (int) (guestOffset / cs);
     if (cluster <= lastPlanned()) {
-      throw new IllegalArgumentException("guest cluster " + cluster + " comes after cluster " + lastPlanned());
+      throw new IllegalArgumentException(
+          "guest cluster " + cluster + " comes after cluster " + lastPlanned());
     }
     if (length <= 0 || length > cs) {
-      throw new IllegalArgumentException("a stored cluster is 1 to " + cs + " bytes, not " + length);
+      throw new IllegalArgumentException(
+          "a stored cluster is 1 to " + cs + " bytes, not " + length);
     }
     if (length != cs && lengths == null) {
       lengths = new int[Math.max(16, count * 2)];
@@ -267,12 +297,22 @@ public final class ForwardWriter {
       long cluster = guestOffset / cs;
       int planned = written < count ? stored.nextSetBit((int) (lastGuest + 1)) : -1;
       if (planned != cluster || guestOffset % cs != 0) {
-        throw new IOException("guest cluster at " + guestOffset + " was not planned next (the plan has "
-            + (planned < 0 ? "no more clusters" : "the one at " + (long) planned * cs) + "): the source changed");
+        throw new IOException(
+            "guest cluster at "
+                + guestOffset
+                + " was not planned next (the plan has "
+                + (planned < 0 ? "no more clusters" : "the one at " + (long) planned * cs)
+                + "): the source changed");
       }
       if (length(written) != length) {
-        throw new IOException("guest cluster at " + guestOffset + " is stored in " + length + " bytes, but "
-            + length(written) + " were planned: the source changed or compression is not deterministic");
+        throw new IOException(
+            "guest cluster at "
+                + guestOffset
+                + " is stored in "
+                + length
+                + " bytes, but "
+                + length(written)
+                + " were planned: the source changed or compression is not deterministic");
       }
       lastGuest = cluster;
     }
@@ -300,13 +340,14 @@ public final class ForwardWriter {
   }
 
   /**
-   * Host placement of data, relative to the (cluster-aligned) start of the data: plain clusters
-   * on cluster boundaries; compressed ones packed, a host cluster shared until its refcount would
-   * pass the maximum (qemu's qcow2_alloc_bytes). Also counts the bytes already sent.
+   * Host placement of data, relative to the (cluster-aligned) start of the data: plain clusters on
+   * cluster boundaries; compressed ones packed, a host cluster shared until its refcount would pass
+   * the maximum (qemu's qcow2_alloc_bytes). Also counts the bytes already sent.
    */
   private final class Packer {
     long pos;
     long written;
+
     /** References to the host cluster that {@code pos} is in. */
     long refs;
 
@@ -326,7 +367,10 @@ public final class ForwardWriter {
     }
   }
 
-  /** Walks the stored clusters in guest order, calling {@code visit(guestCluster, hostOffset, length)}. */
+  /**
+   * Walks the stored clusters in guest order, calling {@code visit(guestCluster, hostOffset,
+   * length)}.
+   */
   private void walk(Visit visit) throws IOException {
     Packer p = new Packer();
     int rank = 0;
@@ -410,8 +454,12 @@ public final class ForwardWriter {
       long need = (blocks * 8 + cs - 1) / cs;
       if (need <= t) {
         if (t * cs > Header.MAX_REFCOUNT_TABLE_BYTES) {
-          throw new IllegalArgumentException("the refcount table would need " + t * cs
-              + " bytes, over qemu's limit of " + Header.MAX_REFCOUNT_TABLE_BYTES + ": use larger clusters");
+          throw new IllegalArgumentException(
+              "the refcount table would need "
+                  + t * cs
+                  + " bytes, over qemu's limit of "
+                  + Header.MAX_REFCOUNT_TABLE_BYTES
+                  + ": use larger clusters");
         }
         return t;
       }
@@ -423,39 +471,46 @@ public final class ForwardWriter {
     ByteBuffer table = ByteBuffer.allocate(cs);
     int[] current = {-1};
     int k = g.extendedL2 ? 2 : 1;
-    walk((guest, host, length) -> {
-      int l1 = guest >>> g.l2Bits;
-      if (l1 != current[0]) {
-        if (current[0] >= 0) {
-          writeFully(out, table.clear());
-          java.util.Arrays.fill(table.array(), (byte) 0);
-        }
-        current[0] = l1;
-      }
-      int index = guest & (g.l2Entries - 1);
-      long entry = length == cs ? L2Entry.owned(host) : CompressedDescriptor.entry(host, length, g.clusterBits);
-      table.putLong(index * k * 8, entry);
-      if (g.extendedL2 && length == cs) {
-        // Every subcluster allocated: the whole cluster was written.
-        table.putLong(index * k * 8 + 8, 0xffffffffL);
-      }
-    });
+    walk(
+        (guest, host, length) -> {
+          int l1 = guest >>> g.l2Bits;
+          if (l1 != current[0]) {
+            if (current[0] >= 0) {
+              writeFully(out, table.clear());
+              java.util.Arrays.fill(table.array(), (byte) 0);
+            }
+            current[0] = l1;
+          }
+          int index = guest & (g.l2Entries - 1);
+          long entry =
+              length == cs
+                  ? L2Entry.owned(host)
+                  : CompressedDescriptor.entry(host, length, g.clusterBits);
+          table.putLong(index * k * 8, entry);
+          if (g.extendedL2 && length == cs) {
+            // Every subcluster allocated: the whole cluster was written.
+            table.putLong(index * k * 8 + 8, 0xffffffffL);
+          }
+        });
     if (current[0] >= 0) {
       writeFully(out, table.clear());
     }
   }
 
-
-  /** The refcount blocks: one reference per structure cluster, per plain or compressed cluster touching a data cluster. */
+  /**
+   * The refcount blocks: one reference per structure cluster, per plain or compressed cluster
+   * touching a data cluster.
+   */
   private void writeRefcountBlocks(WritableByteChannel out) throws IOException {
     Refs refs = new Refs(out);
     long dataStartCluster = dataStart() / cs;
     refs.addRange(0, dataStartCluster);
-    walk((guest, host, length) -> {
-      for (long c = host / cs; c <= (host + length - 1) / cs; c++) {
-        refs.add(c);
-      }
-    });
+    walk(
+        (guest, host, length) -> {
+          for (long c = host / cs; c <= (host + length - 1) / cs; c++) {
+            refs.add(c);
+          }
+        });
     long l2Start = dataEnd() / cs;
     long blocksStart = refcountBlocksOffset() / cs;
     long blocks = refcountBlocks();

@@ -5,13 +5,14 @@ import java.nio.ByteBuffer;
 
 /**
  * Guest data writes (the write half of QEMU's qcow2-cluster.c): finds or allocates the clusters,
- * copies what a partial write does not cover (whole clusters, or only the touched subclusters
- * with extended L2), and updates the L2 entries. Part of {@link ImageWriter}, under its rules.
+ * copies what a partial write does not cover (whole clusters, or only the touched subclusters with
+ * extended L2), and updates the L2 entries. Part of {@link ImageWriter}, under its rules.
  */
 final class GuestWrites {
   private final ImageWriter w;
   private final Qcow2Image image;
   private final ClusterGeometry g;
+
   /** Guest content of one cluster, for copy-on-write. */
   private final ByteBuffer clusterBuffer;
 
@@ -21,7 +22,6 @@ final class GuestWrites {
     this.g = w.g;
     this.clusterBuffer = ByteBuffer.allocateDirect(g.clusterSize);
   }
-
 
   /** Writes {@code src} at {@code guestOffset}; the range lies inside the disk. */
   void write(ByteBuffer src, long guestOffset) throws IOException {
@@ -44,8 +44,8 @@ final class GuestWrites {
 
   /**
    * Writes a run of whole clusters within one L2 table with one write: either clusters we own that
-   * lie back to back in the file (overwritten in place), or clusters that need new space (given
-   * one contiguous allocation). Nothing needs copying, since every byte is overwritten.
+   * lie back to back in the file (overwritten in place), or clusters that need new space (given one
+   * contiguous allocation). Nothing needs copying, since every byte is overwritten.
    *
    * @return the number of guest bytes written (whole clusters, at least one)
    */
@@ -63,7 +63,8 @@ final class GuestWrites {
     if (firstHost >= 0) {
       // Back to back after a valid first cluster, and within the file, since the file grows by
       // whole clusters.
-      while (n < max && ownedHost(table[k * (first + n)]) == firstHost + ((long) n << g.clusterBits)) {
+      while (n < max
+          && ownedHost(table[k * (first + n)]) == firstHost + ((long) n << g.clusterBits)) {
         image.clusterMap().checkedHost(firstHost + ((long) n << g.clusterBits), l1Index, first + n);
         n++;
       }
@@ -121,7 +122,10 @@ final class GuestWrites {
     // A new cluster (or the zeroed one we own) gets the cluster's whole content.
     ByteBuffer content;
     long target = owned ? host : -1;
-    if (!owned && !w.external && readsZero(entry, clusterStart) && w.refcounts.nextIsPast(w.storage.size())) {
+    if (!owned
+        && !w.external
+        && readsZero(entry, clusterStart)
+        && w.refcounts.nextIsPast(w.storage.size())) {
       long fileEnd = w.storage.size();
       target = w.allocate(1);
       if (target >= fileEnd) {
@@ -151,10 +155,11 @@ final class GuestWrites {
   }
 
   /**
-   * A write into a cluster of an extended L2 table: only the subclusters it touches are
-   * allocated and filled; the others keep their state (unallocated ones still read from below).
+   * A write into a cluster of an extended L2 table: only the subclusters it touches are allocated
+   * and filled; the others keep their state (unallocated ones still read from below).
    */
-  private void writeSubclusters(long[] table, int l2Index, ByteBuffer data, long guest) throws IOException {
+  private void writeSubclusters(long[] table, int l2Index, ByteBuffer data, long guest)
+      throws IOException {
     int inCluster = g.offsetInCluster(guest);
     long clusterStart = guest - inCluster;
     int first = inCluster >>> g.subclusterBits;
@@ -185,8 +190,10 @@ final class GuestWrites {
       long target = owned ? host : w.dataHost(clusterStart, 1);
       w.writeData(content, target + from);
       table[2 * l2Index] = L2Entry.owned(target);
-      table[2 * l2Index + 1] = SubclusterBitmap.of(
-          SubclusterBitmap.allocated(bitmap) | touched, SubclusterBitmap.zero(bitmap) & ~touched);
+      table[2 * l2Index + 1] =
+          SubclusterBitmap.of(
+              SubclusterBitmap.allocated(bitmap) | touched,
+              SubclusterBitmap.zero(bitmap) & ~touched);
       return;
     }
     // A shared or compressed cluster: copy all of it into a cluster of our own.

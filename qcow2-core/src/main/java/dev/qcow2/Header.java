@@ -49,8 +49,8 @@ record Header(
     String backingFileName) {
 
   /**
-   * The fixed fields that change after an image is created, where they lie and how wide they
-   * are: the one map of those offsets, for {@link #parse} and for {@link HeaderUpdate}.
+   * The fixed fields that change after an image is created, where they lie and how wide they are:
+   * the one map of those offsets, for {@link #parse} and for {@link HeaderUpdate}.
    */
   enum Field {
     VERSION(0x04, 4),
@@ -95,10 +95,13 @@ record Header(
   static final int V3_MIN_HEADER_LENGTH = 104;
   static final int MIN_CLUSTER_BITS = 9;
   static final int MAX_CLUSTER_BITS = 21;
+
   /** qemu refuses longer backing file names. */
   static final int MAX_BACKING_FILE_NAME = 1023;
+
   /** qemu's bounds: the refcount table at most 8 MiB, at most 65536 snapshots. */
   static final long MAX_REFCOUNT_TABLE_BYTES = 8L << 20;
+
   static final int MAX_SNAPSHOTS = 65536;
 
   boolean hasExtendedL2() {
@@ -152,17 +155,24 @@ record Header(
     ByteBuffer b = cluster0.duplicate().order(java.nio.ByteOrder.BIG_ENDIAN);
     int available = b.remaining();
     if (available < 8 || b.getInt(0) != MAGIC) {
-      throw new NotQcow2Exception(image, Structure.HEADER, 0, "has no qcow2 magic: not a qcow2 image");
+      throw new NotQcow2Exception(
+          image, Structure.HEADER, 0, "has no qcow2 magic: not a qcow2 image");
     }
     int version = b.getInt(4);
     if (version != 2 && version != 3) {
       throw new UnsupportedImageException(
-          image, Structure.HEADER, 4, "version " + Integer.toUnsignedString(version) + " is not supported (2 or 3 expected)");
+          image,
+          Structure.HEADER,
+          4,
+          "version " + Integer.toUnsignedString(version) + " is not supported (2 or 3 expected)");
     }
     int minLength = version == 2 ? V2_HEADER_LENGTH : V3_MIN_HEADER_LENGTH;
     if (available < minLength) {
       throw new CorruptImageException(
-          image, Structure.HEADER, 0, "is truncated: " + available + " bytes, " + minLength + " expected");
+          image,
+          Structure.HEADER,
+          0,
+          "is truncated: " + available + " bytes, " + minLength + " expected");
     }
     long backingFileOffset = b.getLong(8);
     int backingFileSize = b.getInt(16);
@@ -179,13 +189,21 @@ record Header(
     if (clusterBits > MAX_CLUSTER_BITS && clusterBits < 64) {
       // The spec only asks for 9 or more; 2 MiB is qemu's limit, and ours.
       throw new UnsupportedImageException(
-          image, Structure.HEADER, 20,
-          "cluster_bits " + clusterBits + " is not supported (clusters of 512 bytes to 2 MiB, bits 9 to 21)");
+          image,
+          Structure.HEADER,
+          20,
+          "cluster_bits "
+              + clusterBits
+              + " is not supported (clusters of 512 bytes to 2 MiB, bits 9 to 21)");
     }
     if (clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {
       throw new CorruptImageException(
-          image, Structure.HEADER, 20,
-          "cluster_bits " + Integer.toUnsignedString(clusterBits) + " is out of range (9 to 21 expected)");
+          image,
+          Structure.HEADER,
+          20,
+          "cluster_bits "
+              + Integer.toUnsignedString(clusterBits)
+              + " is out of range (9 to 21 expected)");
     }
     int clusterSize = 1 << clusterBits;
 
@@ -203,49 +221,83 @@ record Header(
       headerLength = (int) Field.HEADER_LENGTH.get(b, 0);
       if (headerLength < V3_MIN_HEADER_LENGTH || headerLength > clusterSize) {
         throw new CorruptImageException(
-            image, Structure.HEADER, 100,
-            "header_length " + Integer.toUnsignedString(headerLength)
-                + " is out of range (" + V3_MIN_HEADER_LENGTH + " to " + clusterSize + " expected)");
+            image,
+            Structure.HEADER,
+            100,
+            "header_length "
+                + Integer.toUnsignedString(headerLength)
+                + " is out of range ("
+                + V3_MIN_HEADER_LENGTH
+                + " to "
+                + clusterSize
+                + " expected)");
       }
       if (headerLength > available) {
         throw new CorruptImageException(
-            image, Structure.HEADER, 100,
-            "header_length " + headerLength + " runs past the end of the file (" + available + " bytes)");
+            image,
+            Structure.HEADER,
+            100,
+            "header_length "
+                + headerLength
+                + " runs past the end of the file ("
+                + available
+                + " bytes)");
       }
       if (headerLength > V3_MIN_HEADER_LENGTH) {
         int code = b.get(104) & 0xff;
         compression = CompressionType.ofCode(code);
         if (compression == null) {
           throw new UnsupportedImageException(
-              image, Structure.HEADER, 104, "compression_type " + code + " is not supported (0 zlib or 1 zstd expected)");
+              image,
+              Structure.HEADER,
+              104,
+              "compression_type " + code + " is not supported (0 zlib or 1 zstd expected)");
         }
       }
       boolean bitSet = (incompatible & FeatureBits.INCOMPAT_COMPRESSION) != 0;
       if (bitSet != (compression != CompressionType.ZLIB)) {
         throw new CorruptImageException(
-            image, Structure.HEADER, 72,
-            "compression type feature bit is " + (bitSet ? "set" : "clear")
-                + " but compression_type is " + compression.qemuName());
+            image,
+            Structure.HEADER,
+            72,
+            "compression type feature bit is "
+                + (bitSet ? "set" : "clear")
+                + " but compression_type is "
+                + compression.qemuName());
       }
     }
 
     if (refcountOrder < 0 || refcountOrder > 6) {
       throw new CorruptImageException(
-          image, Structure.HEADER, 96,
-          "refcount_order " + Integer.toUnsignedString(refcountOrder) + " is out of range (0 to 6 expected)");
+          image,
+          Structure.HEADER,
+          96,
+          "refcount_order "
+              + Integer.toUnsignedString(refcountOrder)
+              + " is out of range (0 to 6 expected)");
     }
     if (cryptMethod != 0) {
       throw new UnsupportedImageException(
-          image, Structure.HEADER, 32,
-          "uses encryption (crypt_method " + Integer.toUnsignedString(cryptMethod) + "), which is not supported yet");
+          image,
+          Structure.HEADER,
+          32,
+          "uses encryption (crypt_method "
+              + Integer.toUnsignedString(cryptMethod)
+              + "), which is not supported yet");
     }
     if (size < 0) {
       throw new CorruptImageException(
-          image, Structure.HEADER, 24, "virtual size " + Long.toUnsignedString(size) + " is larger than qcow2 allows");
+          image,
+          Structure.HEADER,
+          24,
+          "virtual size " + Long.toUnsignedString(size) + " is larger than qcow2 allows");
     }
     if ((incompatible & FeatureBits.INCOMPAT_EXTENDED_L2) != 0 && clusterBits < 14) {
       throw new CorruptImageException(
-          image, Structure.HEADER, 20, "extended L2 entries need clusters of 16 KiB or more, cluster_bits is " + clusterBits);
+          image,
+          Structure.HEADER,
+          20,
+          "extended L2 entries need clusters of 16 KiB or more, cluster_bits is " + clusterBits);
     }
 
     List<HeaderExtension> extensions =
@@ -254,7 +306,9 @@ record Header(
     long unknown = incompatible & ~FeatureBits.INCOMPAT_KNOWN;
     if (unknown != 0) {
       throw new UnsupportedImageException(
-          image, Structure.HEADER, 72,
+          image,
+          Structure.HEADER,
+          72,
           "has unsupported incompatible features: " + featureNames(extensions, unknown));
     }
 
@@ -262,13 +316,23 @@ record Header(
     if (backingFileOffset != 0) {
       if (Integer.toUnsignedLong(backingFileSize) > MAX_BACKING_FILE_NAME) {
         throw new ImageLimitException(
-            image, Structure.BACKING_FILE_NAME, 16,
-            "length " + Integer.toUnsignedString(backingFileSize) + " is over the limit of " + MAX_BACKING_FILE_NAME);
+            image,
+            Structure.BACKING_FILE_NAME,
+            16,
+            "length "
+                + Integer.toUnsignedString(backingFileSize)
+                + " is over the limit of "
+                + MAX_BACKING_FILE_NAME);
       }
       if (backingFileOffset < headerLength || backingFileOffset > clusterSize - backingFileSize) {
         throw new CorruptImageException(
-            image, Structure.BACKING_FILE_NAME, 8,
-            "offset 0x" + Long.toHexString(backingFileOffset) + " and length " + backingFileSize
+            image,
+            Structure.BACKING_FILE_NAME,
+            8,
+            "offset 0x"
+                + Long.toHexString(backingFileOffset)
+                + " and length "
+                + backingFileSize
                 + " do not lie in the first cluster after the header");
       }
       if (backingFileOffset > available - backingFileSize) {
@@ -280,13 +344,15 @@ record Header(
       backingFileName = new String(name, StandardCharsets.UTF_8);
       if (backingFileName.indexOf('\0') >= 0) {
         // No file system takes such a name; qemu would silently cut it at the NUL.
-        throw new CorruptImageException(image, Structure.BACKING_FILE_NAME, backingFileOffset, "contains a NUL byte");
+        throw new CorruptImageException(
+            image, Structure.BACKING_FILE_NAME, backingFileOffset, "contains a NUL byte");
       }
     }
     if ((incompatible & FeatureBits.INCOMPAT_DATA_FILE) != 0) {
       for (HeaderExtension e : extensions) {
         if (e.type() == HeaderExtension.EXTERNAL_DATA_FILE && e.text().indexOf('\0') >= 0) {
-          throw new CorruptImageException(image, Structure.EXTERNAL_DATA_FILE, e.hostOffset(), "name contains a NUL byte");
+          throw new CorruptImageException(
+              image, Structure.EXTERNAL_DATA_FILE, e.hostOffset(), "name contains a NUL byte");
         }
       }
     }
@@ -294,74 +360,150 @@ record Header(
     // Tables must be aligned, inside the file and within the open limits.
     if (Integer.toUnsignedLong(l1Size) > limits.maxL1Entries()) {
       throw new ImageLimitException(
-          image, Structure.L1_TABLE, 36,
-          "size " + Integer.toUnsignedString(l1Size) + " entries is over the limit of " + limits.maxL1Entries());
+          image,
+          Structure.L1_TABLE,
+          36,
+          "size "
+              + Integer.toUnsignedString(l1Size)
+              + " entries is over the limit of "
+              + limits.maxL1Entries());
     }
-    ClusterGeometry g = new ClusterGeometry(clusterBits, (incompatible & FeatureBits.INCOMPAT_EXTENDED_L2) != 0);
+    ClusterGeometry g =
+        new ClusterGeometry(clusterBits, (incompatible & FeatureBits.INCOMPAT_EXTENDED_L2) != 0);
     long needed = g.l1EntriesFor(size);
     if (needed > Integer.toUnsignedLong(l1Size)) {
       if (needed > limits.maxL1Entries()) {
         throw new ImageLimitException(
-            image, Structure.HEADER, 24,
-            "virtual size " + size + " needs " + needed + " L1 entries, over the limit of " + limits.maxL1Entries());
+            image,
+            Structure.HEADER,
+            24,
+            "virtual size "
+                + size
+                + " needs "
+                + needed
+                + " L1 entries, over the limit of "
+                + limits.maxL1Entries());
       }
       throw new CorruptImageException(
-          image, Structure.L1_TABLE, 36,
-          "has " + l1Size + " entries, too few for the virtual size " + size + " (" + needed + " needed)");
+          image,
+          Structure.L1_TABLE,
+          36,
+          "has "
+              + l1Size
+              + " entries, too few for the virtual size "
+              + size
+              + " ("
+              + needed
+              + " needed)");
     }
     if (l1Size > 0) {
       validateTable(image, Structure.L1_TABLE, 40, l1TableOffset, (long) l1Size * 8, g, fileSize);
     } else if (l1TableOffset < 0 || !g.isClusterAligned(l1TableOffset)) {
       // qemu validates the offset of an empty L1 table too; no read may start at a negative one.
       throw new CorruptImageException(
-          image, Structure.L1_TABLE, 40, "offset 0x" + Long.toHexString(l1TableOffset) + " is invalid or not cluster-aligned");
+          image,
+          Structure.L1_TABLE,
+          40,
+          "offset 0x" + Long.toHexString(l1TableOffset) + " is invalid or not cluster-aligned");
     }
     long reftableBytes = Integer.toUnsignedLong(refcountTableClusters) << clusterBits;
     if (reftableBytes == 0) {
-      throw new CorruptImageException(image, Structure.REFCOUNT_TABLE, 56, "has no clusters (refcount_table_clusters is 0)");
+      throw new CorruptImageException(
+          image, Structure.REFCOUNT_TABLE, 56, "has no clusters (refcount_table_clusters is 0)");
     }
     if (reftableBytes > MAX_REFCOUNT_TABLE_BYTES) {
       throw new ImageLimitException(
-          image, Structure.REFCOUNT_TABLE, 56,
+          image,
+          Structure.REFCOUNT_TABLE,
+          56,
           "size " + reftableBytes + " bytes is over the limit of " + MAX_REFCOUNT_TABLE_BYTES);
     }
-    validateTable(image, Structure.REFCOUNT_TABLE, 48, refcountTableOffset, reftableBytes, g, fileSize);
+    validateTable(
+        image, Structure.REFCOUNT_TABLE, 48, refcountTableOffset, reftableBytes, g, fileSize);
     if (Integer.toUnsignedLong(nbSnapshots) > Math.min(MAX_SNAPSHOTS, limits.maxSnapshots())) {
       throw new ImageLimitException(
-          image, Structure.SNAPSHOT_TABLE, 60,
-          "count " + Integer.toUnsignedString(nbSnapshots) + " is over the limit of "
+          image,
+          Structure.SNAPSHOT_TABLE,
+          60,
+          "count "
+              + Integer.toUnsignedString(nbSnapshots)
+              + " is over the limit of "
               + Math.min(MAX_SNAPSHOTS, limits.maxSnapshots()));
     }
     if (nbSnapshots > 0) {
       // Each entry is at least 40 bytes, so the table cannot be shorter than that.
-      validateTable(image, Structure.SNAPSHOT_TABLE, 64, snapshotsOffset, (long) nbSnapshots * 40, g, fileSize);
+      validateTable(
+          image,
+          Structure.SNAPSHOT_TABLE,
+          64,
+          snapshotsOffset,
+          (long) nbSnapshots * 40,
+          g,
+          fileSize);
     }
 
     return new Header(
-        version, backingFileOffset, backingFileSize, clusterBits, size, cryptMethod, l1Size,
-        l1TableOffset, refcountTableOffset, refcountTableClusters, nbSnapshots, snapshotsOffset,
-        incompatible, compatible, autoclear, refcountOrder, headerLength, compression,
-        List.copyOf(extensions), backingFileName);
+        version,
+        backingFileOffset,
+        backingFileSize,
+        clusterBits,
+        size,
+        cryptMethod,
+        l1Size,
+        l1TableOffset,
+        refcountTableOffset,
+        refcountTableClusters,
+        nbSnapshots,
+        snapshotsOffset,
+        incompatible,
+        compatible,
+        autoclear,
+        refcountOrder,
+        headerLength,
+        compression,
+        List.copyOf(extensions),
+        backingFileName);
   }
 
   /** qemu's qcow2_validate_table: aligned, and wholly inside the file. */
   static void validateTable(
-      String image, Structure table, long fieldOffset, long tableOffset, long bytes,
-      ClusterGeometry g, long fileSize) throws CorruptImageException {
+      String image,
+      Structure table,
+      long fieldOffset,
+      long tableOffset,
+      long bytes,
+      ClusterGeometry g,
+      long fileSize)
+      throws CorruptImageException {
     if (tableOffset <= 0 || !g.isClusterAligned(tableOffset)) {
       throw new CorruptImageException(
-          image, table, fieldOffset, "offset 0x" + Long.toHexString(tableOffset) + " is invalid or not cluster-aligned");
+          image,
+          table,
+          fieldOffset,
+          "offset 0x" + Long.toHexString(tableOffset) + " is invalid or not cluster-aligned");
     }
     if (tableOffset > fileSize || bytes > fileSize - tableOffset) {
       throw new CorruptImageException(
-          image, table, fieldOffset,
-          "at 0x" + Long.toHexString(tableOffset) + " with " + bytes + " bytes runs past the end of the file ("
-              + fileSize + " bytes)");
+          image,
+          table,
+          fieldOffset,
+          "at 0x"
+              + Long.toHexString(tableOffset)
+              + " with "
+              + bytes
+              + " bytes runs past the end of the file ("
+              + fileSize
+              + " bytes)");
     }
   }
 
   private static List<HeaderExtension> parseExtensions(
-      String image, ByteBuffer b, int headerLength, long backingFileOffset, int clusterSize, int available)
+      String image,
+      ByteBuffer b,
+      int headerLength,
+      long backingFileOffset,
+      int clusterSize,
+      int available)
       throws CorruptImageException {
     List<HeaderExtension> list = new ArrayList<>();
     long end = Math.min(clusterSize, available);
@@ -377,8 +519,14 @@ record Header(
       }
       if (length > end - at - 8) {
         throw new CorruptImageException(
-            image, Structure.HEADER_EXTENSION, at,
-            "0x" + Integer.toHexString(type) + " declares " + length + " bytes, past the extension area ending at 0x"
+            image,
+            Structure.HEADER_EXTENSION,
+            at,
+            "0x"
+                + Integer.toHexString(type)
+                + " declares "
+                + length
+                + " bytes, past the extension area ending at 0x"
                 + Long.toHexString(end));
       }
       byte[] data = new byte[(int) length];

@@ -8,14 +8,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The one way the header of an existing image changes: named fields set here are written by
- * {@link #writeTo} in one write, then made durable. Fields that must change together (the size
- * with the L1 table, the refcount table with its order, the snapshot count with the table) so go
- * to the file together: they all lie in the first sector, which a crash never tears. Bytes
- * between the changed fields are read from the file first and written back as they were.
+ * The one way the header of an existing image changes: named fields set here are written by {@link
+ * #writeTo} in one write, then made durable. Fields that must change together (the size with the L1
+ * table, the refcount table with its order, the snapshot count with the table) so go to the file
+ * together: they all lie in the first sector, which a crash never tears. Bytes between the changed
+ * fields are read from the file first and written back as they were.
  *
- * <p>Rewriting the whole header cluster (a new backing file name, new extensions, a new version)
- * is {@link #rewriteCluster}.
+ * <p>Rewriting the whole header cluster (a new backing file name, new extensions, a new version) is
+ * {@link #rewriteCluster}.
  */
 final class HeaderUpdate {
   private final Map<Header.Field, Long> values = new EnumMap<>(Header.Field.class);
@@ -31,7 +31,8 @@ final class HeaderUpdate {
 
   /** refcount_table_offset and refcount_table_clusters. */
   HeaderUpdate refcountTable(long offset, int clusters) {
-    return set(Header.Field.REFCOUNT_TABLE_OFFSET, offset).set(Header.Field.REFCOUNT_TABLE_CLUSTERS, clusters);
+    return set(Header.Field.REFCOUNT_TABLE_OFFSET, offset)
+        .set(Header.Field.REFCOUNT_TABLE_CLUSTERS, clusters);
   }
 
   HeaderUpdate refcountOrder(int order) {
@@ -77,7 +78,8 @@ final class HeaderUpdate {
       ByteBuffer version = ByteBuffer.allocate(Header.Field.VERSION.width);
       storage.readOrZero(version, Header.Field.VERSION.offset);
       if (Header.Field.VERSION.get(version, Header.Field.VERSION.offset) < 3) {
-        throw new IllegalStateException(storage.name() + ": a version 2 header has no " + values.keySet());
+        throw new IllegalStateException(
+            storage.name() + ": a version 2 header has no " + values.keySet());
       }
     }
     ByteBuffer span = ByteBuffer.allocate(to - from);
@@ -91,16 +93,27 @@ final class HeaderUpdate {
 
   /** {@code h} with the changed fields, as the file holds it after {@link #writeTo}. */
   Header applyTo(Header h) {
-    return new Header(h.version(), h.backingFileOffset(), h.backingFileSize(), h.clusterBits(),
-        get(Header.Field.SIZE, h.size()), h.cryptMethod(),
-        (int) get(Header.Field.L1_SIZE, h.l1Size()), get(Header.Field.L1_TABLE_OFFSET, h.l1TableOffset()),
+    return new Header(
+        h.version(),
+        h.backingFileOffset(),
+        h.backingFileSize(),
+        h.clusterBits(),
+        get(Header.Field.SIZE, h.size()),
+        h.cryptMethod(),
+        (int) get(Header.Field.L1_SIZE, h.l1Size()),
+        get(Header.Field.L1_TABLE_OFFSET, h.l1TableOffset()),
         get(Header.Field.REFCOUNT_TABLE_OFFSET, h.refcountTableOffset()),
         (int) get(Header.Field.REFCOUNT_TABLE_CLUSTERS, h.refcountTableClusters()),
-        (int) get(Header.Field.NB_SNAPSHOTS, h.nbSnapshots()), get(Header.Field.SNAPSHOTS_OFFSET, h.snapshotsOffset()),
-        get(Header.Field.INCOMPATIBLE_FEATURES, h.incompatibleFeatures()), h.compatibleFeatures(),
+        (int) get(Header.Field.NB_SNAPSHOTS, h.nbSnapshots()),
+        get(Header.Field.SNAPSHOTS_OFFSET, h.snapshotsOffset()),
+        get(Header.Field.INCOMPATIBLE_FEATURES, h.incompatibleFeatures()),
+        h.compatibleFeatures(),
         get(Header.Field.AUTOCLEAR_FEATURES, h.autoclearFeatures()),
-        (int) get(Header.Field.REFCOUNT_ORDER, h.refcountOrder()), h.headerLength(), h.compressionType(),
-        h.extensions(), h.backingFileName());
+        (int) get(Header.Field.REFCOUNT_ORDER, h.refcountOrder()),
+        h.headerLength(),
+        h.compressionType(),
+        h.extensions(),
+        h.backingFileName());
   }
 
   private long get(Header.Field field, long current) {
@@ -110,18 +123,25 @@ final class HeaderUpdate {
 
   /**
    * Rewrites cluster 0 in one write and forces the file: the header fields as given, the
-   * extensions, the end marker and the backing file name (whose offset and length are set at 8
-   * and 16).
+   * extensions, the end marker and the backing file name (whose offset and length are set at 8 and
+   * 16).
    */
-  static void rewriteCluster(Storage storage, String image, int clusterSize, ByteBuffer fields,
-      List<HeaderExtension> extensions, String backing) throws IOException {
+  static void rewriteCluster(
+      Storage storage,
+      String image,
+      int clusterSize,
+      ByteBuffer fields,
+      List<HeaderExtension> extensions,
+      String backing)
+      throws IOException {
     byte[] nameBytes = backing == null ? new byte[0] : backing.getBytes(StandardCharsets.UTF_8);
     int needed = fields.remaining() + 8 + nameBytes.length;
     for (HeaderExtension e : extensions) {
       needed += 8 + ((e.data().length + 7) & ~7);
     }
     if (needed > clusterSize || nameBytes.length > Header.MAX_BACKING_FILE_NAME) {
-      throw new IllegalArgumentException(image + ": backing file name '" + backing + "' is too long for the header");
+      throw new IllegalArgumentException(
+          image + ": backing file name '" + backing + "' is too long for the header");
     }
     ByteBuffer b = ByteBuffer.allocate(clusterSize);
     b.put(fields.duplicate());

@@ -8,17 +8,18 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * qemu-img amend for qcow2: compat 0.10 and 1.1 both ways where the image allows, lazy refcounts
- * on and off, a new refcount width (the refcount structures rebuilt), and a new backing file name
- * and format. Data moves first (zero clusters expanded for version 2, refcounts rebuilt) and is
- * made durable; the header cluster then changes in one write.
+ * qemu-img amend for qcow2: compat 0.10 and 1.1 both ways where the image allows, lazy refcounts on
+ * and off, a new refcount width (the refcount structures rebuilt), and a new backing file name and
+ * format. Data moves first (zero clusters expanded for version 2, refcounts rebuilt) and is made
+ * durable; the header cluster then changes in one write.
  */
 final class ImageAmender {
   private ImageAmender() {}
 
   static void amend(Path path, AmendOptions o) throws IOException {
     // Opened for writing: the file lock is ours, and a dirty image is repaired first.
-    try (Qcow2Image image = Qcow2Image.open(path, OpenOptions.builder().writable(true).openBacking(true).build())) {
+    try (Qcow2Image image =
+        Qcow2Image.open(path, OpenOptions.builder().writable(true).openBacking(true).build())) {
       image.lock().writeLock().lock();
       try {
         image.writer().flush();
@@ -29,7 +30,10 @@ final class ImageAmender {
     }
   }
 
-  /** As {@link Qcow2Image#setBackingFile}: the header cluster rewritten with the new name and format. */
+  /**
+   * As {@link Qcow2Image#setBackingFile}: the header cluster rewritten with the new name and
+   * format.
+   */
   static void setBackingFile(Path path, String name, String format) throws IOException {
     if (name != null && name.isEmpty()) {
       name = null;
@@ -37,7 +41,8 @@ final class ImageAmender {
     if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
       throw new IllegalArgumentException("backing format must be qcow2 or raw: " + format);
     }
-    try (Qcow2Image image = Qcow2Image.open(path, OpenOptions.builder().writable(true).openBacking(false).build())) {
+    try (Qcow2Image image =
+        Qcow2Image.open(path, OpenOptions.builder().writable(true).openBacking(false).build())) {
       image.lock().writeLock().lock();
       try {
         image.writer().flush();
@@ -46,15 +51,17 @@ final class ImageAmender {
         image.storage().readOrZero(fields, 0);
         List<HeaderExtension> extensions = new ArrayList<>();
         if (name != null && format != null) {
-          extensions.add(new HeaderExtension(HeaderExtension.BACKING_FORMAT, 0,
-              format.getBytes(StandardCharsets.UTF_8)));
+          extensions.add(
+              new HeaderExtension(
+                  HeaderExtension.BACKING_FORMAT, 0, format.getBytes(StandardCharsets.UTF_8)));
         }
         for (HeaderExtension e : h.extensions()) {
           if (e.type() != HeaderExtension.BACKING_FORMAT) {
             extensions.add(e);
           }
         }
-        HeaderUpdate.rewriteCluster(image.storage(), path.toString(), image.clusterSize(), fields.flip(), extensions, name);
+        HeaderUpdate.rewriteCluster(
+            image.storage(), path.toString(), image.clusterSize(), fields.flip(), extensions, name);
       } finally {
         image.lock().writeLock().unlock();
       }
@@ -67,13 +74,16 @@ final class ImageAmender {
     int version = o.version() != null ? o.version() : h.version();
     int refcountBits = o.refcountBits() != null ? o.refcountBits() : 1 << h.refcountOrder();
     // Downgrading drops lazy refcounts unless they are asked for, which version 2 cannot do.
-    boolean lazy = o.lazyRefcounts() != null ? o.lazyRefcounts() : version >= 3 && h.hasLazyRefcounts();
+    boolean lazy =
+        o.lazyRefcounts() != null ? o.lazyRefcounts() : version >= 3 && h.hasLazyRefcounts();
     if (version < 3) {
       if (refcountBits != 16) {
         throw new IllegalArgumentException(name + ": compat=0.10 requires refcount_bits=16");
       }
       if (lazy) {
-        throw new IllegalArgumentException(name + ": Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
+        throw new IllegalArgumentException(
+            name
+                + ": Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
       }
       if (image.hasExternalDataFile()) {
         throw new IllegalArgumentException(name + ": Cannot downgrade an image with a data file");
@@ -83,27 +93,39 @@ final class ImageAmender {
     ClusterGeometry g = image.geometry();
     // 1. Version 2 has no zero flag: zero clusters become real zeros (or holes, without backing).
     if (version < 3 && h.version() >= 3) {
-      long incompatible = h.incompatibleFeatures() & ~(FeatureBits.INCOMPAT_DIRTY | FeatureBits.INCOMPAT_COMPRESSION);
+      long incompatible =
+          h.incompatibleFeatures()
+              & ~(FeatureBits.INCOMPAT_DIRTY | FeatureBits.INCOMPAT_COMPRESSION);
       if (incompatible != 0) {
-        throw new IllegalArgumentException(name + ": Cannot downgrade an image with incompatible features 0x"
-            + Long.toHexString(incompatible) + " set");
+        throw new IllegalArgumentException(
+            name
+                + ": Cannot downgrade an image with incompatible features 0x"
+                + Long.toHexString(incompatible)
+                + " set");
       }
       expandZeroClusters(image);
       if (h.compressionType() != CompressionType.ZLIB && hasCompressedClusters(image)) {
-        throw new IllegalArgumentException(name + ": Cannot downgrade an image with zstd compression type and existing compressed clusters");
+        throw new IllegalArgumentException(
+            name
+                + ": Cannot downgrade an image with zstd compression type and existing compressed clusters");
       }
     }
     // Everything the writer holds goes to disk now, refcounts and the dirty bit's clearing
     // included: nothing may reach the header after it is rewritten below.
     image.writer().close();
-    // 2. A new refcount width (after the writer is done: it keeps the old structures in memory): new structures at the end of the file, switched by the header.
+    // 2. A new refcount width (after the writer is done: it keeps the old structures in memory):
+    // new structures at the end of the file, switched by the header.
     int order = Integer.numberOfTrailingZeros(refcountBits);
     long[] newTable = null;
     if (order != h.refcountOrder()) {
       if (h.version() < 3 && version < 3) {
-        throw new IllegalArgumentException(name + ": Different refcount widths than 16 bits require compatibility level 1.1 or above (use version=v3 or greater)");
+        throw new IllegalArgumentException(
+            name
+                + ": Different refcount widths than 16 bits require compatibility level 1.1 or above (use version=v3 or greater)");
       }
-      ReferenceWalk refs = ReferenceWalk.count(name, storage, h, g, image.l1(), image.snapshots(), null, false, new long[0]);
+      ReferenceWalk refs =
+          ReferenceWalk.count(
+              name, storage, h, g, image.l1(), image.snapshots(), null, false, new long[0]);
       newTable = Refcounts.rebuild(name, storage, h, g, refs, order);
     }
     // 3. The header cluster, in one write.
@@ -123,10 +145,13 @@ final class ImageAmender {
     int headerLength;
     if (version >= 3) {
       headerLength = h.version() >= 3 ? now.headerLength() : 112;
-      long incompatible = h.version() >= 3 ? now.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY : 0;
-      long compatible = (h.version() >= 3 ? now.compatibleFeatures() : 0) & ~FeatureBits.COMPAT_LAZY_REFCOUNTS;
+      long incompatible =
+          h.version() >= 3 ? now.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY : 0;
+      long compatible =
+          (h.version() >= 3 ? now.compatibleFeatures() : 0) & ~FeatureBits.COMPAT_LAZY_REFCOUNTS;
       Header.Field.INCOMPATIBLE_FEATURES.put(fixed, 0, incompatible);
-      Header.Field.COMPATIBLE_FEATURES.put(fixed, 0, compatible | (lazy ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0));
+      Header.Field.COMPATIBLE_FEATURES.put(
+          fixed, 0, compatible | (lazy ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0));
       if (h.version() < 3) {
         Header.Field.AUTOCLEAR_FEATURES.put(fixed, 0, 0);
         fixed.put(Header.V3_MIN_HEADER_LENGTH, (byte) 0); // compression_type zlib
@@ -138,7 +163,9 @@ final class ImageAmender {
     }
     List<HeaderExtension> extensions = new ArrayList<>();
     if (backing != null && backingFormat != null) {
-      extensions.add(new HeaderExtension(HeaderExtension.BACKING_FORMAT, 0, backingFormat.getBytes(StandardCharsets.UTF_8)));
+      extensions.add(
+          new HeaderExtension(
+              HeaderExtension.BACKING_FORMAT, 0, backingFormat.getBytes(StandardCharsets.UTF_8)));
     }
     boolean hadFeatureTable = false;
     for (HeaderExtension e : now.extensions()) {
@@ -157,7 +184,9 @@ final class ImageAmender {
       extensions.add(e);
     }
     if (version >= 3 && h.version() < 3 && !hadFeatureTable && g.clusterSize > 4096) {
-      extensions.add(new HeaderExtension(HeaderExtension.FEATURE_NAME_TABLE, 0, ImageCreator.featureNameTable()));
+      extensions.add(
+          new HeaderExtension(
+              HeaderExtension.FEATURE_NAME_TABLE, 0, ImageCreator.featureNameTable()));
     }
     if (version < 3) {
       // Version 2 headers carry no feature or autoclear fields; nothing of them survives.
@@ -183,8 +212,11 @@ final class ImageAmender {
     ClusterGeometry g = image.geometry();
     for (Snapshot s : image.snapshots()) {
       if (hasZeroEntries(image, readL1(image, s))) {
-        throw new IllegalArgumentException(image.filename() + ": snapshot '" + s.name()
-            + "' holds zero clusters; downgrading it to compat=0.10 is not supported");
+        throw new IllegalArgumentException(
+            image.filename()
+                + ": snapshot '"
+                + s.name()
+                + "' holds zero clusters; downgrading it to compat=0.10 is not supported");
       }
     }
     ByteBuffer zeros = ByteBuffer.allocate(g.clusterSize);
@@ -223,7 +255,10 @@ final class ImageAmender {
     return scan(image, l1, false);
   }
 
-  /** Whether some L2 entry reached from {@code l1} is compressed, or (if not {@code compressed}) has the zero flag. */
+  /**
+   * Whether some L2 entry reached from {@code l1} is compressed, or (if not {@code compressed}) has
+   * the zero flag.
+   */
   private static boolean scan(Qcow2Image image, long[] l1, boolean compressed) throws IOException {
     ClusterGeometry g = image.geometry();
     int k = g.extendedL2 ? 2 : 1;
@@ -235,7 +270,9 @@ final class ImageAmender {
       long[] table = image.l2Cache().get(l2);
       for (int j = 0; j < g.l2Entries; j++) {
         long e = table[k * j];
-        if (compressed ? L2Entry.isCompressed(e) : !L2Entry.isCompressed(e) && L2Entry.hasZeroFlag(e)) {
+        if (compressed
+            ? L2Entry.isCompressed(e)
+            : !L2Entry.isCompressed(e) && L2Entry.hasZeroFlag(e)) {
           return true;
         }
       }

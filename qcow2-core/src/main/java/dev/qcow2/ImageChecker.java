@@ -7,15 +7,15 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Checks an image's refcounts against the references its metadata makes, as qemu-img check
- * does, and repairs what it finds (QEMU's qcow2_check_refcounts).
+ * Checks an image's refcounts against the references its metadata makes, as qemu-img check does,
+ * and repairs what it finds (QEMU's qcow2_check_refcounts).
  *
  * <p>Checking counts every reference ({@link ReferenceWalk}), compares each host cluster's stored
  * refcount with them (below: corruption; above: leak), checks the COPIED flags of the active
  * tables, and gathers qemu's statistics. Repairing {@link Repair#LEAKS} lowers leaked refcounts;
- * {@link Repair#ALL} also drops references to misaligned or out-of-file clusters (which qemu
- * cannot repair), rebuilds the refcount structures from the references, sets every COPIED flag
- * right and clears the corrupt and dirty bits. Either way the image is checked again afterwards.
+ * {@link Repair#ALL} also drops references to misaligned or out-of-file clusters (which qemu cannot
+ * repair), rebuilds the refcount structures from the references, sets every COPIED flag right and
+ * clears the corrupt and dirty bits. Either way the image is checked again afterwards.
  */
 public final class ImageChecker {
   /** qemu-img check's -r modes. */
@@ -35,8 +35,11 @@ public final class ImageChecker {
       Header.Field bits = Header.Field.INCOMPATIBLE_FEATURES;
       ByteBuffer f = ByteBuffer.allocate(bits.width);
       s.readOrZero(f, bits.offset);
-      flagged = (bits.get(f, bits.offset) & (FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY)) != 0
-          && first.corruptions() == 0 && repair == Repair.ALL;
+      flagged =
+          (bits.get(f, bits.offset) & (FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY))
+                  != 0
+              && first.corruptions() == 0
+              && repair == Repair.ALL;
     }
     if (repair == Repair.NONE || (first.isClean() && !flagged)) {
       return first;
@@ -62,8 +65,18 @@ public final class ImageChecker {
     ClusterGeometry g = img.geometry();
     List<String> messages = new ArrayList<>();
     Refcounts refcounts = new Refcounts(img.filename(), storage, h, g);
-    ReferenceWalk refs = ReferenceWalk.count(img.filename(), storage, h, g, img.l1(), img.snapshots(),
-        null, true, refcounts.table(), messages);
+    ReferenceWalk refs =
+        ReferenceWalk.count(
+            img.filename(),
+            storage,
+            h,
+            g,
+            img.l1(),
+            img.snapshots(),
+            null,
+            true,
+            refcounts.table(),
+            messages);
     int corruptions = refs.corruptions();
     // Metadata structures that share a cluster: -r all leaves them (and what lies in them) alone.
     messages.addAll(refs.overlaps().values());
@@ -89,8 +102,19 @@ public final class ImageChecker {
     Stats stats = activeTables(img, refcounts, refs, messages);
     corruptions += stats.copiedErrors;
     long totalClusters = (h.size() + g.clusterSize - 1) >>> g.clusterBits;
-    return new CheckReport(img.filename(), corruptions, leaks, 0, 0, 0, (highest + 1) << g.clusterBits,
-        totalClusters, stats.allocated, stats.fragmented, stats.compressed, messages);
+    return new CheckReport(
+        img.filename(),
+        corruptions,
+        leaks,
+        0,
+        0,
+        0,
+        (highest + 1) << g.clusterBits,
+        totalClusters,
+        stats.allocated,
+        stats.fragmented,
+        stats.compressed,
+        messages);
   }
 
   private static final class Stats {
@@ -101,7 +125,8 @@ public final class ImageChecker {
   }
 
   /** COPIED flags and qemu's allocation statistics, over the active L1 and L2 tables. */
-  private static Stats activeTables(Qcow2Image img, Refcounts refcounts, ReferenceWalk refs, List<String> messages)
+  private static Stats activeTables(
+      Qcow2Image img, Refcounts refcounts, ReferenceWalk refs, List<String> messages)
       throws IOException {
     Stats st = new Stats();
     ClusterGeometry g = img.geometry();
@@ -119,7 +144,13 @@ public final class ImageChecker {
       boolean l1Shared = refs.overlapsMetadata(img.header().l1TableOffset() + 8L * i, 8);
       boolean l2Shared = refs.overlapsMetadata(l2Offset, g.clusterSize);
       if (!l1Shared && (rc == 1) != L1Entry.isCopied(l1[i])) {
-        messages.add("ERROR OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry=" + Long.toHexString(l1[i]) + " refcount=" + rc);
+        messages.add(
+            "ERROR OFLAG_COPIED L2 cluster: l1_index="
+                + i
+                + " l1_entry="
+                + Long.toHexString(l1[i])
+                + " refcount="
+                + rc);
         st.copiedErrors++;
       }
       long[] table = readL2(img.storage(), l2Offset, g);
@@ -132,7 +163,8 @@ public final class ImageChecker {
           st.compressed++;
           st.fragmented++; // compressed clusters are fragmented by nature, as qemu counts them
           if (!l2Shared && L2Entry.isCopied(e)) {
-            messages.add("ERROR: compressed cluster has OFLAG_COPIED: l2_entry=" + Long.toHexString(e));
+            messages.add(
+                "ERROR: compressed cluster has OFLAG_COPIED: l2_entry=" + Long.toHexString(e));
             st.copiedErrors++;
           }
           continue;
@@ -151,7 +183,11 @@ public final class ImageChecker {
         }
         long drc = refcounts.get(host >>> g.clusterBits);
         if (!l2Shared && (drc == 1) != L2Entry.isCopied(e)) {
-          messages.add("ERROR OFLAG_COPIED data cluster: l2_entry=" + Long.toHexString(e) + " refcount=" + drc);
+          messages.add(
+              "ERROR OFLAG_COPIED data cluster: l2_entry="
+                  + Long.toHexString(e)
+                  + " refcount="
+                  + drc);
           st.copiedErrors++;
         }
       }
@@ -163,7 +199,6 @@ public final class ImageChecker {
     return ClusterMap.readTable(storage, offset, g.clusterSize / 8);
   }
 
-
   // ---------------------------------------------------------------------------------------------
   // Repairs
 
@@ -174,13 +209,25 @@ public final class ImageChecker {
    */
   private static int[] repairLeaks(Path path) throws IOException {
     int leaks = 0;
-    try (Qcow2Image img = openForCheck(path); Storage out = Storage.open(path, true)) {
+    try (Qcow2Image img = openForCheck(path);
+        Storage out = Storage.open(path, true)) {
       Header h = img.header();
       ClusterGeometry g = img.geometry();
       Refcounts refcounts = new Refcounts(img.filename(), out, h, g);
-      ReferenceWalk refs = ReferenceWalk.count(img.filename(), out, h, g, img.l1(), img.snapshots(),
-          null, true, refcounts.table(), new ArrayList<>());
-      long clusters = Math.max((out.size() + g.clusterSize - 1) >>> g.clusterBits, refs.highest() + 1);
+      ReferenceWalk refs =
+          ReferenceWalk.count(
+              img.filename(),
+              out,
+              h,
+              g,
+              img.l1(),
+              img.snapshots(),
+              null,
+              true,
+              refcounts.table(),
+              new ArrayList<>());
+      long clusters =
+          Math.max((out.size() + g.clusterSize - 1) >>> g.clusterBits, refs.highest() + 1);
       for (long c = 0; c < clusters; c++) {
         long stored = refcounts.get(c);
         int referenced = refs.references(c);
@@ -209,8 +256,18 @@ public final class ImageChecker {
     // a write for one changes the other, so, as qemu's overlap checks refuse such writes, nothing
     // is written at all; check keeps reporting the overlap (and what else it finds).
     try (Qcow2Image img = openForCheck(path)) {
-      ReferenceWalk walk = ReferenceWalk.count(img.filename(), img.storage(), img.header(), img.geometry(),
-          img.l1(), img.snapshots(), null, false, new long[0], new ArrayList<>());
+      ReferenceWalk walk =
+          ReferenceWalk.count(
+              img.filename(),
+              img.storage(),
+              img.header(),
+              img.geometry(),
+              img.l1(),
+              img.snapshots(),
+              null,
+              false,
+              new long[0],
+              new ArrayList<>());
       if (!walk.overlaps().isEmpty()) {
         return new int[] {0, 0};
       }
@@ -243,9 +300,11 @@ public final class ImageChecker {
       out.force();
       // 2. Refcounts that match the references: fixed in place where the blocks allow it.
       Refcounts refcounts = new Refcounts(name, out, h, g);
-      ReferenceWalk refs = ReferenceWalk.count(name, out, h, g, l1, snapshots, null, true, refcounts.table(),
-          new ArrayList<>());
-      long clusters = Math.max((out.size() + g.clusterSize - 1) >>> g.clusterBits, refs.highest() + 1);
+      ReferenceWalk refs =
+          ReferenceWalk.count(
+              name, out, h, g, l1, snapshots, null, true, refcounts.table(), new ArrayList<>());
+      long clusters =
+          Math.max((out.size() + g.clusterSize - 1) >>> g.clusterBits, refs.highest() + 1);
       // What the walk still finds wrong lies in the refcount structures themselves (the tables'
       // bad entries are gone): only new structures mend those.
       boolean rebuild = refs.corruptions() > 0;
@@ -291,8 +350,11 @@ public final class ImageChecker {
       corruptionsFixed += CopiedFlags.repair(out, h.l1TableOffset(), l1, g, externalData, refs);
       // 4. The image is consistent again (version 2 has no such bits: its extensions start there).
       if (h.version() >= 3) {
-        new HeaderUpdate().incompatibleFeatures(
-            h.incompatibleFeatures() & ~(FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY)).writeTo(out);
+        new HeaderUpdate()
+            .incompatibleFeatures(
+                h.incompatibleFeatures()
+                    & ~(FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY))
+            .writeTo(out);
       }
     }
     return new int[] {corruptionsFixed, leaksFixed};
@@ -300,9 +362,9 @@ public final class ImageChecker {
 
   /**
    * Removes the snapshot table entries whose L1 table is misaligned or lies outside the file, as
-   * qemu-img check -r all does (qemu's qcow2_check_fix_snapshot_table): nothing of such a
-   * snapshot can be read, and the walk cannot count what it references. The remaining entries are
-   * written back in order over the old table, which only shrinks, and nb_snapshots follows.
+   * qemu-img check -r all does (qemu's qcow2_check_fix_snapshot_table): nothing of such a snapshot
+   * can be read, and the walk cannot count what it references. The remaining entries are written
+   * back in order over the old table, which only shrinks, and nb_snapshots follows.
    *
    * @return the entries removed
    */
@@ -318,7 +380,8 @@ public final class ImageChecker {
     }
     try (Storage out = Storage.open(path, true)) {
       long fileSize = out.size();
-      ByteBuffer kept = ByteBuffer.allocate((int) Math.min(SnapshotTable.MAX_TABLE_BYTES, fileSize));
+      ByteBuffer kept =
+          ByteBuffer.allocate((int) Math.min(SnapshotTable.MAX_TABLE_BYTES, fileSize));
       int keptCount = 0;
       long at = h.snapshotsOffset();
       ByteBuffer fixed = ByteBuffer.allocate(40);
@@ -327,11 +390,18 @@ public final class ImageChecker {
         out.readOrZero(fixed, at);
         long l1Offset = fixed.getLong(0);
         long l1Size = fixed.getInt(8);
-        long variable = Integer.toUnsignedLong(fixed.getInt(36)) + (fixed.getShort(12) & 0xffff) + (fixed.getShort(14) & 0xffff);
+        long variable =
+            Integer.toUnsignedLong(fixed.getInt(36))
+                + (fixed.getShort(12) & 0xffff)
+                + (fixed.getShort(14) & 0xffff);
         int length = (int) (40 + ((variable + 7) & ~7L));
         // The same test as the reference walk's: anything else it can read and count.
-        boolean valid = l1Offset >= 0 && g.isClusterAligned(l1Offset) && l1Offset < fileSize
-            && l1Size >= 0 && l1Size * 8 <= fileSize - l1Offset;
+        boolean valid =
+            l1Offset >= 0
+                && g.isClusterAligned(l1Offset)
+                && l1Offset < fileSize
+                && l1Size >= 0
+                && l1Size * 8 <= fileSize - l1Offset;
         if (valid) {
           ByteBuffer entry = ByteBuffer.allocate(length);
           out.readOrZero(entry, at);
@@ -344,7 +414,9 @@ public final class ImageChecker {
       if (dropped > 0) {
         out.write(kept.flip(), h.snapshotsOffset());
         out.force();
-        new HeaderUpdate().snapshotTable(keptCount, keptCount == 0 ? 0 : h.snapshotsOffset()).writeTo(out);
+        new HeaderUpdate()
+            .snapshotTable(keptCount, keptCount == 0 ? 0 : h.snapshotsOffset())
+            .writeTo(out);
       }
       return dropped;
     }
@@ -357,8 +429,8 @@ public final class ImageChecker {
    *
    * @return the entries cleared
    */
-  private static int clearBroken(Storage out, ClusterGeometry g, long fileSize, long l1Offset, long[] l1)
-      throws IOException {
+  private static int clearBroken(
+      Storage out, ClusterGeometry g, long fileSize, long l1Offset, long[] l1) throws IOException {
     int cleared = 0;
     int k = g.extendedL2 ? 2 : 1;
     for (int i = 0; i < l1.length; i++) {

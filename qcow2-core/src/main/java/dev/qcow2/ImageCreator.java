@@ -15,14 +15,20 @@ import java.nio.file.StandardOpenOption;
 final class ImageCreator {
   private ImageCreator() {}
 
-  /** As {@link Qcow2Image#create(Path, CreateOptions, OpenOptions)}: writes the image, opens it, preallocates. */
-  static Qcow2Image create(Path path, CreateOptions options, OpenOptions openOptions) throws IOException {
+  /**
+   * As {@link Qcow2Image#create(Path, CreateOptions, OpenOptions)}: writes the image, opens it,
+   * preallocates.
+   */
+  static Qcow2Image create(Path path, CreateOptions options, OpenOptions openOptions)
+      throws IOException {
     if (Files.exists(path) && WriterRegistry.isOpenForWriting(path.toRealPath())) {
-      throw new java.nio.file.FileSystemException(path.toString(), null, "image is already open for writing in this process");
+      throw new java.nio.file.FileSystemException(
+          path.toString(), null, "image is already open for writing in this process");
     }
     if (openOptions.readsSnapshot()) {
       // Refused before anything is written: a new image has no snapshot, and is opened writable.
-      throw new IllegalArgumentException(path + ": a new image is opened writable, not at a snapshot");
+      throw new IllegalArgumentException(
+          path + ": a new image is opened writable, not at a snapshot");
     }
     write(path, options);
     Qcow2Image image = Qcow2Image.open(path, openOptions.toBuilder().writable(true).build());
@@ -50,7 +56,8 @@ final class ImageCreator {
     if (o.dataFile() != null) {
       // The data file holds the guest's bytes at their guest offsets, as a sparse file.
       BackingFiles.checkPlainName(path.toString(), Structure.EXTERNAL_DATA_FILE, -1, o.dataFile());
-      try (java.io.RandomAccessFile data = new java.io.RandomAccessFile(BackingFiles.resolve(path, o.dataFile()).toFile(), "rw")) {
+      try (java.io.RandomAccessFile data =
+          new java.io.RandomAccessFile(BackingFiles.resolve(path, o.dataFile()).toFile(), "rw")) {
         data.setLength(0);
         data.setLength(o.size());
       }
@@ -81,7 +88,8 @@ final class ImageCreator {
     long l1Offset = blocksOffset + blocks * cs;
     long usedClusters = 1 + tableClusters + blocks + l1Clusters;
 
-    ByteBuffer header = headerCluster(o, clusterBits, l1Entries, l1Offset, tableOffset, tableClusters);
+    ByteBuffer header =
+        headerCluster(o, clusterBits, l1Entries, l1Offset, tableOffset, tableClusters);
     ByteBuffer table = ByteBuffer.allocate((int) (tableClusters * cs));
     for (int i = 0; i < blocks; i++) {
       table.putLong(i * 8, blocksOffset + (long) i * cs);
@@ -90,8 +98,12 @@ final class ImageCreator {
     for (long c = 0; c < usedClusters; c++) {
       RefcountBlock.set(refBlocks[(int) (c / perBlock)], (int) (c % perBlock), order, 1);
     }
-    try (var ch = java.nio.channels.FileChannel.open(
-        path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+    try (var ch =
+        java.nio.channels.FileChannel.open(
+            path,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
       writeFully(ch, header, 0);
       writeFully(ch, table, tableOffset);
       for (int i = 0; i < refBlocks.length; i++) {
@@ -107,7 +119,8 @@ final class ImageCreator {
     assert Files.size(path) >= l1Offset;
   }
 
-  private static void writeFully(java.nio.channels.FileChannel ch, ByteBuffer b, long at) throws IOException {
+  private static void writeFully(java.nio.channels.FileChannel ch, ByteBuffer b, long at)
+      throws IOException {
     long pos = at;
     while (b.hasRemaining()) {
       pos += ch.write(b, pos);
@@ -115,7 +128,12 @@ final class ImageCreator {
   }
 
   static ByteBuffer headerCluster(
-      CreateOptions o, int clusterBits, long l1Entries, long l1Offset, long tableOffset, long tableClusters) {
+      CreateOptions o,
+      int clusterBits,
+      long l1Entries,
+      long l1Offset,
+      long tableOffset,
+      long tableClusters) {
     int cs = 1 << clusterBits;
     ByteBuffer b = ByteBuffer.allocate(cs);
     boolean v3 = o.version() == 3;
@@ -140,18 +158,22 @@ final class ImageCreator {
         incompatible |= FeatureBits.INCOMPAT_DATA_FILE;
       }
       Header.Field.INCOMPATIBLE_FEATURES.put(b, 0, incompatible);
-      Header.Field.AUTOCLEAR_FEATURES.put(b, 0, o.dataFileRaw() ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
-      Header.Field.COMPATIBLE_FEATURES.put(b, 0, o.lazyRefcounts() ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0);
+      Header.Field.AUTOCLEAR_FEATURES.put(
+          b, 0, o.dataFileRaw() ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
+      Header.Field.COMPATIBLE_FEATURES.put(
+          b, 0, o.lazyRefcounts() ? FeatureBits.COMPAT_LAZY_REFCOUNTS : 0);
       Header.Field.REFCOUNT_ORDER.put(b, 0, Integer.numberOfTrailingZeros(o.refcountBits()));
       Header.Field.HEADER_LENGTH.put(b, 0, headerLength);
       b.put(Header.V3_MIN_HEADER_LENGTH, (byte) o.compressionType().code()); // compression_type
     }
     b.position(headerLength);
     if (o.backingFile() != null && o.backingFormat() != null) {
-      putExtension(b, HeaderExtension.BACKING_FORMAT, o.backingFormat().getBytes(StandardCharsets.UTF_8));
+      putExtension(
+          b, HeaderExtension.BACKING_FORMAT, o.backingFormat().getBytes(StandardCharsets.UTF_8));
     }
     if (o.dataFile() != null) {
-      putExtension(b, HeaderExtension.EXTERNAL_DATA_FILE, o.dataFile().getBytes(StandardCharsets.UTF_8));
+      putExtension(
+          b, HeaderExtension.EXTERNAL_DATA_FILE, o.dataFile().getBytes(StandardCharsets.UTF_8));
     }
     // qemu leaves the feature name table out for clusters of 4 KiB and less, to keep room.
     if (v3 && cs > 4096) {
@@ -183,7 +205,8 @@ final class ImageCreator {
     for (int i = 0; i < bits.length; i++) {
       t[i * 48] = (byte) bits[i][0];
       t[i * 48 + 1] = (byte) bits[i][1];
-      byte[] name = FeatureBits.defaultName(bits[i][0], bits[i][1]).getBytes(StandardCharsets.US_ASCII);
+      byte[] name =
+          FeatureBits.defaultName(bits[i][0], bits[i][1]).getBytes(StandardCharsets.US_ASCII);
       System.arraycopy(name, 0, t, i * 48 + 2, name.length);
     }
     return t;

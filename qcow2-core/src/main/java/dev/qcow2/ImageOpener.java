@@ -10,15 +10,16 @@ import java.util.List;
 
 /**
  * Opening an image: the header parsed from cluster 0, a second writer refused (in this process
- * through the {@link WriterRegistry}, in others through the file lock), a corrupt image refused
- * for writing, and a dirty one (lazy refcounts, then a crash) repaired before it is written, as
- * qemu does.
+ * through the {@link WriterRegistry}, in others through the file lock), a corrupt image refused for
+ * writing, and a dirty one (lazy refcounts, then a crash) repaired before it is written, as qemu
+ * does.
  */
 final class ImageOpener {
   private ImageOpener() {}
 
   /** Opens {@code path} as the first image of a chain whose seen files are in {@code chain}. */
-  static Qcow2Image open(Path path, OpenOptions options, BackingFiles.Chain chain) throws IOException {
+  static Qcow2Image open(Path path, OpenOptions options, BackingFiles.Chain chain)
+      throws IOException {
     Path real = path.toRealPath();
     if (options.writable()) {
       WriterRegistry.claim(real, path);
@@ -49,7 +50,10 @@ final class ImageOpener {
   /** Refuses writing before anything is touched: a corrupt image. */
   private static void checkWritable(String name, Header header) throws Qcow2Exception {
     if (header.isCorrupt()) {
-      throw new CorruptImageException(name, Structure.HEADER, 72,
+      throw new CorruptImageException(
+          name,
+          Structure.HEADER,
+          72,
           "is marked corrupt; repair it (qemu-img check -r all) before writing");
     }
   }
@@ -72,12 +76,18 @@ final class ImageOpener {
   }
 
   /**
-   * Opens an image held by {@code storage}, which the image then owns. Backing and data files
-   * named by the image are resolved against {@code path}, or, where {@code path} is null (an image
-   * that is not a local file, called {@code name}), opened through {@code opener}.
+   * Opens an image held by {@code storage}, which the image then owns. Backing and data files named
+   * by the image are resolved against {@code path}, or, where {@code path} is null (an image that
+   * is not a local file, called {@code name}), opened through {@code opener}.
    */
-  static Qcow2Image open(Path path, String name, BackingOpener opener, Storage storage, OpenOptions options,
-      BackingFiles.Chain chain) throws IOException {
+  static Qcow2Image open(
+      Path path,
+      String name,
+      BackingOpener opener,
+      Storage storage,
+      OpenOptions options,
+      BackingFiles.Chain chain)
+      throws IOException {
     long fileSize = storage.size();
     ByteBuffer first = ByteBuffer.allocate((int) Math.min(fileSize, 512));
     storage.read(first, 0);
@@ -103,8 +113,17 @@ final class ImageOpener {
         // backing chain): an image refused for any of those must be left as it was.
         BackingFiles.Chain probeChain = new BackingFiles.Chain(chain.depth);
         probeChain.seen.addAll(chain.seen);
-        new Qcow2Image(path, name, opener, new SharedStorage(storage), header, fileSize,
-            options.toBuilder().writable(false).build(), probeChain, null).close();
+        new Qcow2Image(
+                path,
+                name,
+                opener,
+                new SharedStorage(storage),
+                header,
+                fileSize,
+                options.toBuilder().writable(false).build(),
+                probeChain,
+                null)
+            .close();
         repairDirty(name, storage, header);
         cluster0.clear();
         storage.read(cluster0, 0);
@@ -129,12 +148,15 @@ final class ImageOpener {
     ClusterGeometry g = new ClusterGeometry(header.clusterBits(), header.hasExtendedL2());
     long[] l1 = ClusterMap.readTable(storage, header.l1TableOffset(), header.l1Size());
     List<Snapshot> snapshots = SnapshotTable.read(name, storage, header, g, storage.size());
-    ReferenceWalk refs = ReferenceWalk.count(name, storage, header, g, l1, snapshots, null, false, new long[0]);
+    ReferenceWalk refs =
+        ReferenceWalk.count(name, storage, header, g, l1, snapshots, null, false, new long[0]);
     Refcounts.rebuild(name, storage, header, g, refs);
     // A crash inside a snapshot operation (which sets the dirty bit for it) can leave COPIED flags
     // that disagree with the counts just rebuilt; qemu's repair of a dirty image sets them too.
     CopiedFlags.repair(storage, header.l1TableOffset(), l1, g, header.hasExternalDataFile(), refs);
-    new HeaderUpdate().incompatibleFeatures(header.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY).writeTo(storage);
+    new HeaderUpdate()
+        .incompatibleFeatures(header.incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY)
+        .writeTo(storage);
   }
 
   /** The files an image names beside itself: its external data file and its backing image. */
@@ -147,8 +169,15 @@ final class ImageOpener {
   }
 
   /** Opens the external data file and the backing image that {@code header} names, as asked. */
-  static Neighbours openNeighbours(Path path, String name, BackingOpener opener, Header header,
-      String backingFormat, OpenOptions options, BackingFiles.Chain chain) throws IOException {
+  static Neighbours openNeighbours(
+      Path path,
+      String name,
+      BackingOpener opener,
+      Header header,
+      String backingFormat,
+      OpenOptions options,
+      BackingFiles.Chain chain)
+      throws IOException {
     Storage data = null;
     String dataName = null;
     DiskImage back = null;
@@ -161,7 +190,10 @@ final class ImageOpener {
         }
         dataName = ext.text();
         if (path == null) {
-          throw new UnsupportedImageException(name, Structure.EXTERNAL_DATA_FILE, ext.hostOffset(),
+          throw new UnsupportedImageException(
+              name,
+              Structure.EXTERNAL_DATA_FILE,
+              ext.hostOffset(),
               "is not followed for an image that is not a local file");
         }
         data = BackingFiles.openDataFile(path, ext, options, options.writable());
@@ -169,7 +201,8 @@ final class ImageOpener {
       String backingName = header.backingFileName();
       if (backingName != null && !backingName.isEmpty() && options.openBacking()) {
         if (opener != null) {
-          BackingFiles.checkPlainName(name, Structure.BACKING_FILE_NAME, header.backingFileOffset(), backingName);
+          BackingFiles.checkPlainName(
+              name, Structure.BACKING_FILE_NAME, header.backingFileOffset(), backingName);
           back = opener.open(backingName, backingFormat, options.forBacking());
         } else {
           back = BackingFiles.openBacking(path, header, backingName, backingFormat, options, chain);

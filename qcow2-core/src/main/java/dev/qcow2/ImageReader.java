@@ -5,9 +5,9 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
- * Reading the disk through the chain: its bytes (data clusters, compressed clusters, zeros, or
- * the backing file's bytes below) and their status (what qemu-img map reports). Takes no lock:
- * {@link Qcow2Image} holds its read lock around these on a writable image.
+ * Reading the disk through the chain: its bytes (data clusters, compressed clusters, zeros, or the
+ * backing file's bytes below) and their status (what qemu-img map reports). Takes no lock: {@link
+ * Qcow2Image} holds its read lock around these on a writable image.
  */
 final class ImageReader {
   private final Qcow2Image image;
@@ -16,7 +16,11 @@ final class ImageReader {
   private final ClusterMap clusters;
   private final CompressedClusterReader compressed;
 
-  ImageReader(Qcow2Image image, ClusterGeometry g, ClusterMap clusters, CompressedClusterReader compressed) {
+  ImageReader(
+      Qcow2Image image,
+      ClusterGeometry g,
+      ClusterMap clusters,
+      CompressedClusterReader compressed) {
     this.image = image;
     this.g = g;
     this.filename = image.filename();
@@ -90,15 +94,18 @@ final class ImageReader {
   BlockStatus blockStatus(long offset, long maxLength) throws IOException {
     long size = image.size();
     if (offset < 0 || offset >= size) {
-      throw new IllegalArgumentException(filename + ": offset " + offset + " is outside the disk (" + size + " bytes)");
+      throw new IllegalArgumentException(
+          filename + ": offset " + offset + " is outside the disk (" + size + " bytes)");
     }
     ClusterMap.Run run = clusters.lookup(offset, Math.min(maxLength, size - offset));
     long len = run.length();
     switch (run.kind()) {
       case ClusterMap.NORMAL:
-        return new BlockStatus(offset, len, 0, true, false, true, false, run.hostOffset(), dataFilename());
+        return new BlockStatus(
+            offset, len, 0, true, false, true, false, run.hostOffset(), dataFilename());
       case ClusterMap.ZERO_ALLOC:
-        return new BlockStatus(offset, len, 0, true, true, false, false, run.hostOffset(), dataFilename());
+        return new BlockStatus(
+            offset, len, 0, true, true, false, false, run.hostOffset(), dataFilename());
       case ClusterMap.ZERO_PLAIN:
         return new BlockStatus(offset, len, 0, true, true, false, false, -1, filename);
       case ClusterMap.COMPRESSED:
@@ -110,7 +117,15 @@ final class ImageReader {
         if (backing == null || offset >= backing.size()) {
           // Past the end of a shorter backing file the disk reads zeros; qemu-img map reports
           // that range at depth 0.
-          return new BlockStatus(offset, len, 0, false, true, false, false, run.hostOffset(),
+          return new BlockStatus(
+              offset,
+              len,
+              0,
+              false,
+              true,
+              false,
+              false,
+              run.hostOffset(),
               run.hostOffset() >= 0 ? dataFilename() : filename);
         }
         return backing.blockStatus(offset, Math.min(len, backing.size() - offset)).below();
@@ -118,6 +133,8 @@ final class ImageReader {
   }
 
   private String dataFilename() {
-    return image.dataFileName() != null ? BackingFiles.resolve(image.path(), image.dataFileName()).toString() : filename;
+    return image.dataFileName() != null
+        ? BackingFiles.resolve(image.path(), image.dataFileName()).toString()
+        : filename;
   }
 }

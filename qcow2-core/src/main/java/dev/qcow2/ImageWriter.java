@@ -6,9 +6,9 @@ import java.util.Map;
 import java.util.TreeSet;
 
 /**
- * Changes to a writable image: the state its parts share (the L2 tables being changed, host
- * cluster allocation and release, the dirty bit) and the write-back. The parts, one concern each:
- * {@link GuestWrites} (data writes, QEMU's qcow2-cluster.c), {@link ZeroWrites} (zero writes and
+ * Changes to a writable image: the state its parts share (the L2 tables being changed, host cluster
+ * allocation and release, the dirty bit) and the write-back. The parts, one concern each: {@link
+ * GuestWrites} (data writes, QEMU's qcow2-cluster.c), {@link ZeroWrites} (zero writes and
  * discards), {@link CompressedWrites}, {@link Resizer} and {@link Preallocator}. Every change is
  * made in memory and written back by {@link #flush} in the order that keeps the image consistent
  * after a crash at any moment:
@@ -29,16 +29,21 @@ final class ImageWriter {
   // The state the parts below share (package-private for them).
   final Qcow2Image image;
   final Storage storage;
+
   /** Where guest data goes: the external data file, or the image file. */
   final Storage data;
+
   /** Guest data lives in an external data file at its guest offset, not refcounted. */
   final boolean external;
+
   /** The external data file must stay a valid raw image: zeros are written, never flagged. */
   final boolean rawData;
+
   final ClusterGeometry g;
   final L2Cache cache;
   final Refcounts refcounts;
   final boolean v3;
+
   /** L1 entries changed in memory, written back by {@link #flush}. */
   final TreeSet<Integer> dirtyL1 = new TreeSet<>();
 
@@ -50,14 +55,18 @@ final class ImageWriter {
   private final Preallocator preallocator;
 
   private boolean dataWritten;
+
   /**
    * With lazy refcounts the refcount blocks reach the file only at close; the dirty bit, set before
    * the first change, tells the next writer to rebuild them if we never get there.
    */
   private final boolean lazy;
+
   private boolean dirtyBitSet;
+
   /** The dirty bit is on disk for a refcount-and-flag change (see {@link #beginFlagChange}). */
   private boolean flagChangeBit;
+
   /** A refcount-and-flag change did not end: the bit stays for the next open to repair. */
   private boolean flagChangeFailed;
 
@@ -66,7 +75,8 @@ final class ImageWriter {
     this.storage = image.storage();
     this.data = image.dataStorage();
     this.external = image.hasExternalDataFile();
-    this.rawData = external && (image.header().autoclearFeatures() & FeatureBits.AUTOCLEAR_DATA_FILE_RAW) != 0;
+    this.rawData =
+        external && (image.header().autoclearFeatures() & FeatureBits.AUTOCLEAR_DATA_FILE_RAW) != 0;
     this.g = image.geometry();
     this.cache = image.l2Cache();
     this.refcounts = refcounts;
@@ -79,7 +89,9 @@ final class ImageWriter {
     this.preallocator = new Preallocator(this);
   }
 
-  /** Called before every change: with lazy refcounts, sets the dirty bit once and makes it durable. */
+  /**
+   * Called before every change: with lazy refcounts, sets the dirty bit once and makes it durable.
+   */
   void beforeChange() throws IOException {
     if (lazy && !dirtyBitSet) {
       writeIncompatibleFeatures(image.header().incompatibleFeatures() | FeatureBits.INCOMPAT_DIRTY);
@@ -90,11 +102,11 @@ final class ImageWriter {
   /**
    * Before a change whose refcounts and COPIED flags reach the disk in separate writes (a snapshot
    * made, applied or deleted). qemu-img check counts a flag that disagrees with its refcount as
-   * corruption in either direction, so no order of those writes survives a crash between them;
-   * the dirty bit does: qemu rebuilds the refcounts and flags of a dirty image when it opens it for
-   * writing, and so does {@link ImageOpener}. The bit is durable, after everything before it, before
-   * the change starts. Version 2 has no dirty bit: there, as with qemu, a crash inside the change
-   * may leave flags that {@code check -r all} sets right.
+   * corruption in either direction, so no order of those writes survives a crash between them; the
+   * dirty bit does: qemu rebuilds the refcounts and flags of a dirty image when it opens it for
+   * writing, and so does {@link ImageOpener}. The bit is durable, after everything before it,
+   * before the change starts. Version 2 has no dirty bit: there, as with qemu, a crash inside the
+   * change may leave flags that {@code check -r all} sets right.
    */
   void beginFlagChange() throws IOException {
     if (flagChangeBit) {
@@ -115,7 +127,8 @@ final class ImageWriter {
   void endFlagChange() throws IOException {
     if (flagChangeBit && !flagChangeFailed) {
       writeBack(true);
-      writeIncompatibleFeatures(image.header().incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY);
+      writeIncompatibleFeatures(
+          image.header().incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY);
       flagChangeBit = false;
     }
   }
@@ -199,7 +212,8 @@ final class ImageWriter {
       return; // an external data file's clusters are not refcounted
     }
     if (L2Entry.isCompressed(entry)) {
-      refcounts.free(CompressedDescriptor.firstCluster(entry, g.clusterBits),
+      refcounts.free(
+          CompressedDescriptor.firstCluster(entry, g.clusterBits),
           CompressedDescriptor.clusterCount(entry, g.clusterBits));
       return;
     }
@@ -209,13 +223,13 @@ final class ImageWriter {
     }
   }
 
-
   /** Writes guest data at {@code hostOffset} of the data file (or the image file). */
   void writeData(ByteBuffer bytes, long hostOffset) throws IOException {
     if (external && hostOffset + bytes.remaining() > image.size()) {
       // A data file holds the disk at its guest offsets: the last cluster's tail past the end of
       // the disk is never read, and a raw data file must stay exactly the disk's size.
-      bytes = bytes.duplicate().limit(bytes.position() + (int) Math.max(0, image.size() - hostOffset));
+      bytes =
+          bytes.duplicate().limit(bytes.position() + (int) Math.max(0, image.size() - hostOffset));
     }
     data.write(bytes, hostOffset);
     dataWritten = true;
@@ -287,7 +301,8 @@ final class ImageWriter {
   void close() throws IOException {
     writeBack(true);
     if (dirtyBitSet) {
-      writeIncompatibleFeatures(image.header().incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY);
+      writeIncompatibleFeatures(
+          image.header().incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY);
       dirtyBitSet = false;
     }
   }
@@ -296,7 +311,8 @@ final class ImageWriter {
     // Clusters written only in part (the rest left as holes) must still lie inside the file.
     long end = refcounts.endCluster() << g.clusterBits;
     long nextCompressedByte = compressedWrites.nextByte();
-    if (nextCompressedByte != 0 && (nextCompressedByte >>> g.clusterBits) == refcounts.endCluster() - 1) {
+    if (nextCompressedByte != 0
+        && (nextCompressedByte >>> g.clusterBits) == refcounts.endCluster() - 1) {
       // The last cluster is being filled with compressed clusters: like qemu, let the file end
       // after the last sector they use (with 2 MiB clusters this saves up to 2 MiB an image).
       end = (nextCompressedByte + 511) & ~511L;

@@ -9,13 +9,13 @@ import java.util.List;
  * Creating, applying and deleting internal snapshots, the qemu way (block/qcow2-snapshot.c), on an
  * image open for writing and under its write lock.
  *
- * <p>A snapshot is a copy of the active L1 table plus one more reference to every L2 table and
- * data cluster it reaches; the active tables lose their COPIED flags, so the writer copies a
- * shared cluster before changing it. Every step keeps the order that leaves, after a crash, at
- * worst clusters with a refcount too high (leaks): new references are counted before they are
- * written, and counts drop only after the structure that held the reference is durably gone.
- * Refcounts and the COPIED flags that mirror them cannot change in one write, so each operation
- * runs under the dirty bit on version 3 images ({@link ImageWriter#beginFlagChange}).
+ * <p>A snapshot is a copy of the active L1 table plus one more reference to every L2 table and data
+ * cluster it reaches; the active tables lose their COPIED flags, so the writer copies a shared
+ * cluster before changing it. Every step keeps the order that leaves, after a crash, at worst
+ * clusters with a refcount too high (leaks): new references are counted before they are written,
+ * and counts drop only after the structure that held the reference is durably gone. Refcounts and
+ * the COPIED flags that mirror them cannot change in one write, so each operation runs under the
+ * dirty bit on version 3 images ({@link ImageWriter#beginFlagChange}).
  */
 final class InternalSnapshots {
   private final Qcow2Image image;
@@ -39,11 +39,15 @@ final class InternalSnapshots {
     checkAllowed();
     byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
     if (nameBytes.length == 0 || nameBytes.length > 0xffff) {
-      throw new IllegalArgumentException(image.filename() + ": a snapshot name must be 1 to 65535 bytes long");
+      throw new IllegalArgumentException(
+          image.filename() + ": a snapshot name must be 1 to 65535 bytes long");
     }
     List<Snapshot> existing = image.snapshots();
     if (existing.size() >= Header.MAX_SNAPSHOTS) {
-      throw new ImageLimitException(image.filename(), Structure.SNAPSHOT_TABLE, image.header().snapshotsOffset(),
+      throw new ImageLimitException(
+          image.filename(),
+          Structure.SNAPSHOT_TABLE,
+          image.header().snapshotsOffset(),
           "already holds " + existing.size() + " snapshots, the most qemu allows");
     }
     long nextId = 1;
@@ -75,8 +79,9 @@ final class InternalSnapshots {
     long seconds = now / 1000;
     long nanos = (now % 1000) * 1_000_000L;
     // icount 0, as qemu-img writes it (qemu records -1 only for VMs without record/replay).
-    Snapshot created = new Snapshot(Long.toString(nextId), name, 0, seconds, nanos, 0, 0, image.size(),
-        l1Copy, l1.length);
+    Snapshot created =
+        new Snapshot(
+            Long.toString(nextId), name, 0, seconds, nanos, 0, 0, image.size(), l1Copy, l1.length);
     byte[] old = readTable();
     byte[] entry = entry(created);
     byte[] table = new byte[old.length + entry.length];
@@ -91,14 +96,28 @@ final class InternalSnapshots {
     checkAllowed();
     Snapshot s = find(idOrName);
     if (s.diskSize() >= 0 && s.diskSize() != image.size()) {
-      throw new UnsupportedOperationException(image.filename() + ": snapshot '" + s.name() + "' has a disk of "
-          + s.diskSize() + " bytes, not " + image.size() + ": applying it would resize the disk, which is not supported");
+      throw new UnsupportedOperationException(
+          image.filename()
+              + ": snapshot '"
+              + s.name()
+              + "' has a disk of "
+              + s.diskSize()
+              + " bytes, not "
+              + image.size()
+              + ": applying it would resize the disk, which is not supported");
     }
     long[] snapshotL1 = readL1(s);
     long[] l1 = image.l1();
     if (snapshotL1.length > l1.length) {
-      throw new CorruptImageException(image.filename(), Structure.SNAPSHOT_TABLE, s.l1TableOffset(),
-          "snapshot '" + s.name() + "' has an L1 table of " + snapshotL1.length + " entries, more than the disk's "
+      throw new CorruptImageException(
+          image.filename(),
+          Structure.SNAPSHOT_TABLE,
+          s.l1TableOffset(),
+          "snapshot '"
+              + s.name()
+              + "' has an L1 table of "
+              + snapshotL1.length
+              + " entries, more than the disk's "
               + l1.length);
     }
     writer.beginFlagChange();
@@ -136,7 +155,8 @@ final class InternalSnapshots {
     replaceTable(table, existing.size() - 1);
     // 2. Its tree loses one reference, and its L1 copy its clusters.
     adjust(snapshotL1, -1);
-    long l1Clusters = Math.max(1, ((long) snapshotL1.length * 8 + g.clusterSize - 1) >>> g.clusterBits);
+    long l1Clusters =
+        Math.max(1, ((long) snapshotL1.length * 8 + g.clusterSize - 1) >>> g.clusterBits);
     refcounts.free(s.l1TableOffset() >>> g.clusterBits, l1Clusters);
     refcounts.applyFrees();
     // 3. What the active tree now holds alone regains COPIED.
@@ -150,7 +170,8 @@ final class InternalSnapshots {
 
   private void checkAllowed() throws IOException {
     if (image.hasExternalDataFile()) {
-      throw new UnsupportedOperationException(image.filename() + ": internal snapshots are not supported with an external data file");
+      throw new UnsupportedOperationException(
+          image.filename() + ": internal snapshots are not supported with an external data file");
     }
   }
 
@@ -177,8 +198,10 @@ final class InternalSnapshots {
       for (int j = 0; j < g.l2Entries; j++) {
         long entry = table[k * j];
         if (L2Entry.isCompressed(entry)) {
-          change(CompressedDescriptor.firstCluster(entry, g.clusterBits),
-              CompressedDescriptor.clusterCount(entry, g.clusterBits), delta);
+          change(
+              CompressedDescriptor.firstCluster(entry, g.clusterBits),
+              CompressedDescriptor.clusterCount(entry, g.clusterBits),
+              delta);
         } else {
           long host = L2Entry.hostOffset(entry);
           if (host != 0) {
@@ -237,7 +260,10 @@ final class InternalSnapshots {
 
   private long[] l2(long offset, int l1Index) throws IOException {
     if (!g.isClusterAligned(offset) || offset > storage.size() - g.clusterSize) {
-      throw new CorruptImageException(image.filename(), Structure.L2_TABLE, offset,
+      throw new CorruptImageException(
+          image.filename(),
+          Structure.L2_TABLE,
+          offset,
           "of L1 index " + l1Index + " is not a cluster inside the file");
     }
     return image.l2Cache().get(offset);
@@ -245,10 +271,19 @@ final class InternalSnapshots {
 
   private long[] readL1(Snapshot s) throws IOException {
     long bytes = (long) s.l1Size() * 8;
-    if (s.l1Size() < 0 || s.l1Size() > QemuLimits.MAX_L1_ENTRIES || !g.isClusterAligned(s.l1TableOffset())
+    if (s.l1Size() < 0
+        || s.l1Size() > QemuLimits.MAX_L1_ENTRIES
+        || !g.isClusterAligned(s.l1TableOffset())
         || s.l1TableOffset() + bytes > storage.size()) {
-      throw new CorruptImageException(image.filename(), Structure.SNAPSHOT_TABLE, s.l1TableOffset(),
-          "snapshot '" + s.name() + "' has an L1 table of " + s.l1Size() + " entries that does not lie in the file");
+      throw new CorruptImageException(
+          image.filename(),
+          Structure.SNAPSHOT_TABLE,
+          s.l1TableOffset(),
+          "snapshot '"
+              + s.name()
+              + "' has an L1 table of "
+              + s.l1Size()
+              + " entries that does not lie in the file");
     }
     ByteBuffer b = ByteBuffer.allocate((int) bytes);
     storage.readOrZero(b, s.l1TableOffset());
@@ -260,7 +295,9 @@ final class InternalSnapshots {
   // ---------------------------------------------------------------------------------------------
   // The table
 
-  /** The table's bytes as they are, so entries we do not change keep every byte (extra data too). */
+  /**
+   * The table's bytes as they are, so entries we do not change keep every byte (extra data too).
+   */
   private byte[] readTable() throws IOException {
     List<Snapshot> list = image.snapshots();
     if (list.isEmpty()) {
@@ -272,7 +309,8 @@ final class InternalSnapshots {
     for (int i = 0; i < list.size(); i++) {
       fixed.clear();
       storage.readOrZero(fixed, start + length);
-      int variable = fixed.getInt(36) + (fixed.getShort(12) & 0xffff) + (fixed.getShort(14) & 0xffff);
+      int variable =
+          fixed.getInt(36) + (fixed.getShort(12) & 0xffff) + (fixed.getShort(14) & 0xffff);
       length += 40 + ((variable + 7) & ~7);
     }
     ByteBuffer b = ByteBuffer.allocate(length);
@@ -285,7 +323,8 @@ final class InternalSnapshots {
     ByteBuffer b = ByteBuffer.wrap(table);
     int at = 0;
     for (int i = 0; ; i++) {
-      int variable = b.getInt(at + 36) + (b.getShort(at + 12) & 0xffff) + (b.getShort(at + 14) & 0xffff);
+      int variable =
+          b.getInt(at + 36) + (b.getShort(at + 12) & 0xffff) + (b.getShort(at + 14) & 0xffff);
       int next = at + 40 + ((variable + 7) & ~7);
       if (i == index) {
         return new int[] {at, next};
@@ -300,23 +339,34 @@ final class InternalSnapshots {
     byte[] name = s.name().getBytes(StandardCharsets.UTF_8);
     int variable = 24 + id.length + name.length;
     ByteBuffer b = ByteBuffer.allocate(40 + ((variable + 7) & ~7));
-    b.putLong(s.l1TableOffset()).putInt(s.l1Size()).putShort((short) id.length).putShort((short) name.length)
-        .putInt((int) s.dateSeconds()).putInt((int) s.dateNanos()).putLong(s.vmClockNanos())
-        .putInt((int) Math.min(s.vmStateSize(), 0xffffffffL)).putInt(24)
-        .putLong(s.vmStateSize()).putLong(s.diskSize()).putLong(s.icount())
-        .put(id).put(name);
+    b.putLong(s.l1TableOffset())
+        .putInt(s.l1Size())
+        .putShort((short) id.length)
+        .putShort((short) name.length)
+        .putInt((int) s.dateSeconds())
+        .putInt((int) s.dateNanos())
+        .putLong(s.vmClockNanos())
+        .putInt((int) Math.min(s.vmStateSize(), 0xffffffffL))
+        .putInt(24)
+        .putLong(s.vmStateSize())
+        .putLong(s.diskSize())
+        .putLong(s.icount())
+        .put(id)
+        .put(name);
     return b.array();
   }
 
   /**
    * Writes {@code table} to new clusters, makes everything durable, then switches the header's
-   * nb_snapshots and snapshots_offset in one write; the old table's clusters are
-   * freed after that.
+   * nb_snapshots and snapshots_offset in one write; the old table's clusters are freed after that.
    */
   private void replaceTable(byte[] table, int count) throws IOException {
     Header h = image.header();
     long oldOffset = h.snapshotsOffset();
-    long oldClusters = image.snapshots().isEmpty() ? 0 : Math.max(1, (readTable().length + g.clusterSize - 1) >>> g.clusterBits);
+    long oldClusters =
+        image.snapshots().isEmpty()
+            ? 0
+            : Math.max(1, (readTable().length + g.clusterSize - 1) >>> g.clusterBits);
     long offset = 0;
     if (count > 0) {
       int clusters = Math.max(1, (table.length + g.clusterSize - 1) >>> g.clusterBits);

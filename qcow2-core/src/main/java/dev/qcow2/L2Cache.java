@@ -12,14 +12,14 @@ import java.util.TreeSet;
  * whole-table entries. Each table is held as a {@code long[]} of its raw entries (two longs per
  * entry with extended L2).
  *
- * <p>Thread-safe: the map is guarded by this object's monitor, and a table is loaded outside it,
- * so a miss does not stall hits on other tables. Two threads missing the same table may both load
- * it; the second result replaces the first, which is harmless because loads only happen for tables
- * that are not dirty.
+ * <p>Thread-safe: the map is guarded by this object's monitor, and a table is loaded outside it, so
+ * a miss does not stall hits on other tables. Two threads missing the same table may both load it;
+ * the second result replaces the first, which is harmless because loads only happen for tables that
+ * are not dirty.
  *
  * <p>A writer changes tables in place (under the image's write lock) and marks them dirty. A dirty
- * table is never evicted: it stays until the writer has written it back, so the cache may hold
- * more than its capacity between two flushes.
+ * table is never evicted: it stays until the writer has written it back, so the cache may hold more
+ * than its capacity between two flushes.
  */
 final class L2Cache {
   /** Loads one table from the image. */

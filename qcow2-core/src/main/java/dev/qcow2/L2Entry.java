@@ -1,8 +1,8 @@
 package dev.qcow2;
 
 /**
- * An L2 table entry's descriptor, decoded from its raw 64 bits (static methods, so the hot
- * paths allocate nothing). With extended L2 each entry is followed by a {@link SubclusterBitmap}.
+ * An L2 table entry's descriptor, decoded from its raw 64 bits (static methods, so the hot paths
+ * allocate nothing). With extended L2 each entry is followed by a {@link SubclusterBitmap}.
  *
  * <pre>
  *  bit 63     COPIED: the cluster's refcount is exactly 1, so it may be written in place
@@ -19,6 +19,7 @@ final class L2Entry {
   static final long COPIED = 1L << 63;
   static final long COMPRESSED = 1L << 62;
   static final long ZERO = 1L;
+
   /** Unallocated: reads go to the backing file, or give zeros. */
   static final long UNALLOCATED = 0;
 
@@ -57,14 +58,16 @@ final class L2Entry {
     return copied ? entry | COPIED : entry & ~COPIED;
   }
 
-  /** A standard descriptor of a data cluster at {@code hostOffset} that the active layer alone uses. */
+  /**
+   * A standard descriptor of a data cluster at {@code hostOffset} that the active layer alone uses.
+   */
   static long owned(long hostOffset) {
     return hostOffset | COPIED;
   }
 
   /**
-   * Whether the entry is a cluster the active layer alone holds (COPIED, not compressed) with
-   * host space: a non-zero offset, or any offset in an external data file.
+   * Whether the entry is a cluster the active layer alone holds (COPIED, not compressed) with host
+   * space: a non-zero offset, or any offset in an external data file.
    */
   static boolean isOwned(long entry, boolean externalData) {
     return (hostOffset(entry) != 0 || externalData) && (entry & (COPIED | COMPRESSED)) == COPIED;

@@ -53,7 +53,9 @@ final class MemoryStorage implements Storage {
 
   private void ensure(int end) {
     if (end > bytes.length) {
-      bytes = Arrays.copyOf(bytes, Math.max(end, (int) Math.min(Integer.MAX_VALUE - 8, bytes.length * 2L)));
+      bytes =
+          Arrays.copyOf(
+              bytes, Math.max(end, (int) Math.min(Integer.MAX_VALUE - 8, bytes.length * 2L)));
     }
     if (end > size) {
       size = end;

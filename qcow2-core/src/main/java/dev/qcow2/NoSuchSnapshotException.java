@@ -1,8 +1,8 @@
 package dev.qcow2;
 
 /**
- * No internal snapshot of the image matches the id or name asked for (to read, apply or delete).
- * An argument error rather than a damaged image, hence not a {@link Qcow2Exception}.
+ * No internal snapshot of the image matches the id or name asked for (to read, apply or delete). An
+ * argument error rather than a damaged image, hence not a {@link Qcow2Exception}.
  */
 public final class NoSuchSnapshotException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;

@@ -10,8 +10,7 @@ import java.util.List;
  * #builder()}, change a copy with {@link #toBuilder()}.
  *
  * <p>Defaults: read-only; a 32 MiB L2 cache (qemu's default on Linux); backing chains up to 64
- * images deep, in any folder; at most 4 Mi L1 entries (qemu's 32 MiB L1 limit) and 65536
- * snapshots.
+ * images deep, in any folder; at most 4 Mi L1 entries (qemu's 32 MiB L1 limit) and 65536 snapshots.
  */
 public final class OpenOptions {
   private static final OpenOptions DEFAULTS = builder().build();
@@ -109,10 +108,10 @@ public final class OpenOptions {
   }
 
   /**
-   * The snapshots that may be read among {@code snapshots}, in the order to try them, as qemu
-   * finds them (bdrv_snapshot_load_tmp_by_id_or_name: the one with that id, then the one with
-   * that name, which is tried when the first's L1 table cannot be loaded); empty when this reads
-   * the active layer.
+   * The snapshots that may be read among {@code snapshots}, in the order to try them, as qemu finds
+   * them (bdrv_snapshot_load_tmp_by_id_or_name: the one with that id, then the one with that name,
+   * which is tried when the first's L1 table cannot be loaded); empty when this reads the active
+   * layer.
    *
    * @throws NoSuchSnapshotException if none matches
    */
@@ -128,13 +127,16 @@ public final class OpenOptions {
       return found;
     }
     for (Snapshot s : snapshots) {
-      if ((snapshotId == null || s.id().equals(snapshotId)) && (snapshotName == null || s.name().equals(snapshotName))) {
+      if ((snapshotId == null || s.id().equals(snapshotId))
+          && (snapshotName == null || s.name().equals(snapshotName))) {
         return List.of(s);
       }
     }
-    throw new NoSuchSnapshotException(image, (snapshotId != null ? "with id '" + snapshotId + "'" : "")
-        + (snapshotId != null && snapshotName != null ? " and " : "")
-        + (snapshotName != null ? "named '" + snapshotName + "'" : ""));
+    throw new NoSuchSnapshotException(
+        image,
+        (snapshotId != null ? "with id '" + snapshotId + "'" : "")
+            + (snapshotId != null && snapshotName != null ? " and " : "")
+            + (snapshotName != null ? "named '" + snapshotName + "'" : ""));
   }
 
   /** These options for a backing file: the snapshot is the top image's alone, as in qemu. */
@@ -151,11 +153,24 @@ public final class OpenOptions {
 
   @Override
   public String toString() {
-    return "OpenOptions[writable=" + writable + ", l2CacheSize=" + l2CacheSize
-        + ", maxChainDepth=" + maxChainDepth + ", maxL1Entries=" + maxL1Entries
-        + ", maxSnapshots=" + maxSnapshots + ", openBacking=" + openBacking
-        + ", allowedBackingDirectories=" + allowedBackingDirectories
-        + (readsSnapshot() ? ", snapshot=" + (snapshotEither ? snapshotId : "id " + snapshotId + " name " + snapshotName) : "")
+    return "OpenOptions[writable="
+        + writable
+        + ", l2CacheSize="
+        + l2CacheSize
+        + ", maxChainDepth="
+        + maxChainDepth
+        + ", maxL1Entries="
+        + maxL1Entries
+        + ", maxSnapshots="
+        + maxSnapshots
+        + ", openBacking="
+        + openBacking
+        + ", allowedBackingDirectories="
+        + allowedBackingDirectories
+        + (readsSnapshot()
+            ? ", snapshot="
+                + (snapshotEither ? snapshotId : "id " + snapshotId + " name " + snapshotName)
+            : "")
         + "]";
   }
 
@@ -198,7 +213,8 @@ public final class OpenOptions {
 
     public Builder maxL1Entries(long entries) {
       if (entries < 0 || entries > QemuLimits.MAX_L1_ENTRIES) {
-        throw new IllegalArgumentException("maxL1Entries must be 0 to " + QemuLimits.MAX_L1_ENTRIES + ": " + entries);
+        throw new IllegalArgumentException(
+            "maxL1Entries must be 0 to " + QemuLimits.MAX_L1_ENTRIES + ": " + entries);
       }
       this.maxL1Entries = entries;
       return this;

@@ -3,7 +3,6 @@ package dev.qcow2;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileLock;
-import java.nio.file.FileSystemException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -20,11 +19,11 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * it, and each write, zero write, discard or flush holds it alone, so metadata changes never
  * interleave and a read never sees a half-updated table. Writes reach the file at once; metadata
  * reaches it at {@link #flush()} and {@link #close()}, in the crash-safe order that {@link
- * ImageWriter} describes. A writable image holds an exclusive lock on its file, so a second
- * writer, in this process or another, is refused. POSIX locks belong to the process and go when
- * it closes any descriptor of the file, so opens through this library never open one for a file
- * the process writes: readers share the writer's; code that opens the file by other means while
- * it is written drops the lock.
+ * ImageWriter} describes. A writable image holds an exclusive lock on its file, so a second writer,
+ * in this process or another, is refused. POSIX locks belong to the process and go when it closes
+ * any descriptor of the file, so opens through this library never open one for a file the process
+ * writes: readers share the writer's; code that opens the file by other means while it is written
+ * drops the lock.
  *
  * <p>Guest offsets are offsets in the virtual disk; host offsets are offsets in the image file (or
  * in the external data file for data clusters).
@@ -32,42 +31,64 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class Qcow2Image implements DiskImage {
   /** The image file, or null for an image opened from a storage with a {@link BackingOpener}. */
   private final Path path;
+
   private final String filename;
+
   /** Opens the backing file of an image that is not a local file; null for a local file. */
   private final BackingOpener opener;
+
   private final Storage storage;
   private final Storage dataStorage;
   private final String dataFileName;
+
   /** As the file holds it; replaced (never changed) by {@link #updateHeader}. */
   private volatile Header header;
+
   private final ClusterGeometry g;
+
   /** The active L1 table; replaced (not changed in size) when a resize grows it. */
   private volatile long[] l1;
+
   /** Where the active L1 table lies; changes when a resize moves it. */
   private volatile long l1TableOffset;
+
   /** The virtual size; changes with resize. */
   private volatile long size;
+
   private final L2Cache l2Cache;
   private final DiskImage backing;
   private volatile List<Snapshot> snapshots;
   private final List<Bitmap> bitmaps;
+
   /** The file's size as far as validation is concerned; a writer grows it as it allocates. */
   private volatile long fileSize;
+
   private final ClusterMap clusterMap;
   private final ImageReader reader;
   private final boolean writable;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private final FileLock fileLock;
+
   /** The real path under which this image is registered as open for writing, or null. */
   private Path registered;
+
   private Refcounts refcounts;
   private ImageWriter writer;
+
   /** Set by {@link #close}; read without the lock on read-only images. */
   private volatile boolean closed;
 
   Qcow2Image(
-      Path path, String filename, BackingOpener opener, Storage storage, Header header, long fileSize,
-      OpenOptions options, BackingFiles.Chain chain, FileLock fileLock) throws IOException {
+      Path path,
+      String filename,
+      BackingOpener opener,
+      Storage storage,
+      Header header,
+      long fileSize,
+      OpenOptions options,
+      BackingFiles.Chain chain,
+      FileLock fileLock)
+      throws IOException {
     this.fileLock = fileLock;
     this.path = path;
     this.filename = filename;
@@ -77,7 +98,8 @@ public final class Qcow2Image implements DiskImage {
     this.fileSize = fileSize;
     this.g = new ClusterGeometry(header.clusterBits(), header.hasExtendedL2());
     this.snapshots = SnapshotTable.read(filename, storage, header, g, fileSize);
-    SnapshotTable.View view = SnapshotTable.view(filename, storage, g, fileSize, header.size(), snapshots, options);
+    SnapshotTable.View view =
+        SnapshotTable.view(filename, storage, g, fileSize, header.size(), snapshots, options);
     this.l1 = view == null ? readL1() : view.l1();
     this.l1TableOffset = view == null ? header.l1TableOffset() : view.snapshot().l1TableOffset();
     this.size = header.size();
@@ -85,13 +107,18 @@ public final class Qcow2Image implements DiskImage {
     this.l2Cache = new L2Cache(options.l2CacheSize(), g.clusterSize, tables, this::loadL2);
     this.bitmaps = BitmapDirectory.read(filename, storage, header, g, fileSize);
 
-    ImageOpener.Neighbours neighbours = ImageOpener.openNeighbours(path, filename, opener, header, backingFormat(), options, chain);
+    ImageOpener.Neighbours neighbours =
+        ImageOpener.openNeighbours(path, filename, opener, header, backingFormat(), options, chain);
     this.dataStorage = neighbours.data() != null ? neighbours.data() : storage;
     this.dataFileName = neighbours.dataName();
     this.backing = neighbours.backing();
     this.clusterMap = new ClusterMap(this, g, l2Cache, dataFileName != null);
-    this.reader = new ImageReader(this, g, clusterMap,
-        new CompressedClusterReader(this, g, storage, header.compressionType()));
+    this.reader =
+        new ImageReader(
+            this,
+            g,
+            clusterMap,
+            new CompressedClusterReader(this, g, storage, header.compressionType()));
     this.writable = options.writable();
     if (writable) {
       try {
@@ -110,7 +137,9 @@ public final class Qcow2Image implements DiskImage {
    */
   private void prepareForWriting() throws IOException {
     // We keep a raw data file raw; every other autoclear bit (the bitmaps') we would let go stale.
-    long keep = header.autoclearFeatures() & (dataFileName != null ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
+    long keep =
+        header.autoclearFeatures()
+            & (dataFileName != null ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
     if (header.autoclearFeatures() != keep) {
       updateHeader(new HeaderUpdate().autoclearFeatures(keep));
     }
@@ -129,16 +158,19 @@ public final class Qcow2Image implements DiskImage {
     return open(path, options, chain);
   }
 
-  static Qcow2Image open(Path path, OpenOptions options, BackingFiles.Chain chain) throws IOException {
+  static Qcow2Image open(Path path, OpenOptions options, BackingFiles.Chain chain)
+      throws IOException {
     return ImageOpener.open(path, options, chain);
   }
 
   /**
-   * Opens an image held by {@code storage}, which the image then owns. Backing and data files
-   * named by the image are resolved against {@code path}.
+   * Opens an image held by {@code storage}, which the image then owns. Backing and data files named
+   * by the image are resolved against {@code path}.
    */
-  public static Qcow2Image open(Path path, Storage storage, OpenOptions options) throws IOException {
-    return ImageOpener.open(path, path.toString(), null, storage, options, new BackingFiles.Chain(0));
+  public static Qcow2Image open(Path path, Storage storage, OpenOptions options)
+      throws IOException {
+    return ImageOpener.open(
+        path, path.toString(), null, storage, options, new BackingFiles.Chain(0));
   }
 
   /**
@@ -146,8 +178,8 @@ public final class Qcow2Image implements DiskImage {
    * {@code name} (a URL, say) names it in messages, and its backing file is opened by {@code
    * backing}, never as a local path. An image that needs an external data file is refused.
    */
-  public static Qcow2Image open(String name, Storage storage, OpenOptions options, BackingOpener backing)
-      throws IOException {
+  public static Qcow2Image open(
+      String name, Storage storage, OpenOptions options, BackingOpener backing) throws IOException {
     return ImageOpener.open(null, name, backing, storage, options, new BackingFiles.Chain(0));
   }
 
@@ -162,7 +194,9 @@ public final class Qcow2Image implements DiskImage {
   // ---------------------------------------------------------------------------------------------
   // Reading
 
-  /** @throws IllegalStateException if the image is closed */
+  /**
+   * @throws IllegalStateException if the image is closed
+   */
   @Override
   public int read(ByteBuffer dst, long offset) throws IOException {
     lockForReading();
@@ -215,8 +249,8 @@ public final class Qcow2Image implements DiskImage {
   // Writing
 
   /**
-   * Creates a new image and opens it for writing. Backing files named by the options are opened
-   * for reading as the default {@link OpenOptions} allow.
+   * Creates a new image and opens it for writing. Backing files named by the options are opened for
+   * reading as the default {@link OpenOptions} allow.
    *
    * @throws java.nio.file.FileAlreadyExistsException never: an existing file is replaced, as
    *     qemu-img create does
@@ -230,7 +264,8 @@ public final class Qcow2Image implements DiskImage {
    * example {@code openBacking(false)} to create an overlay whose backing file is not there, as
    * {@code qemu-img create -u} does.
    */
-  public static Qcow2Image create(Path path, CreateOptions options, OpenOptions openOptions) throws IOException {
+  public static Qcow2Image create(Path path, CreateOptions options, OpenOptions openOptions)
+      throws IOException {
     return ImageCreator.create(path, options, openOptions);
   }
 
@@ -324,8 +359,8 @@ public final class Qcow2Image implements DiskImage {
   }
 
   /**
-   * Makes every cluster of the image unallocated: the disk then reads as its backing file, or
-   * zeros without one. What {@code qemu-img commit} does to the overlay it committed.
+   * Makes every cluster of the image unallocated: the disk then reads as its backing file, or zeros
+   * without one. What {@code qemu-img commit} does to the overlay it committed.
    */
   public void makeEmpty() throws IOException {
     lock.writeLock().lock();
@@ -365,8 +400,8 @@ public final class Qcow2Image implements DiskImage {
   }
 
   /**
-   * Makes the disk read as it did when the snapshot (found by id, else by name) was taken; what
-   * was written since is dropped. The snapshot stays.
+   * Makes the disk read as it did when the snapshot (found by id, else by name) was taken; what was
+   * written since is dropped. The snapshot stays.
    */
   public void applySnapshot(String idOrName) throws IOException {
     lock.writeLock().lock();
@@ -417,7 +452,16 @@ public final class Qcow2Image implements DiskImage {
     long size = this.size;
     if (offset < 0 || length < 0 || offset > size - length) {
       throw new IllegalArgumentException(
-          filename + ": range [" + offset + ", " + offset + " + " + length + ") is outside the disk (" + size + " bytes)");
+          filename
+              + ": range ["
+              + offset
+              + ", "
+              + offset
+              + " + "
+              + length
+              + ") is outside the disk ("
+              + size
+              + " bytes)");
     }
   }
 
@@ -484,7 +528,10 @@ public final class Qcow2Image implements DiskImage {
     return l1TableOffset;
   }
 
-  /** Writes changed header fields durably (see {@link HeaderUpdate}) and keeps {@link #header} as the file has it. */
+  /**
+   * Writes changed header fields durably (see {@link HeaderUpdate}) and keeps {@link #header} as
+   * the file has it.
+   */
   void updateHeader(HeaderUpdate update) throws IOException {
     update.writeTo(storage);
     header = update.applyTo(header);
@@ -492,7 +539,8 @@ public final class Qcow2Image implements DiskImage {
 
   /** After the header names a new snapshot table: the list as it now is on disk. */
   void snapshotsChanged() throws IOException {
-    snapshots = SnapshotTable.read(filename, storage, header, g, Math.max(fileSize, storage.size()));
+    snapshots =
+        SnapshotTable.read(filename, storage, header, g, Math.max(fileSize, storage.size()));
   }
 
   ImageWriter writer() {
@@ -529,7 +577,10 @@ public final class Qcow2Image implements DiskImage {
     try {
       checkWritable();
       if (header.version() < 3 && !snapshots.isEmpty()) {
-        throw new UnsupportedImageException(filename, Structure.SNAPSHOT_TABLE, header.snapshotsOffset(),
+        throw new UnsupportedImageException(
+            filename,
+            Structure.SNAPSHOT_TABLE,
+            header.snapshotsOffset(),
             "is in a version 2 image, whose snapshots do not record the disk size: it cannot be resized");
       }
       if (newSize < size) {
@@ -602,11 +653,16 @@ public final class Qcow2Image implements DiskImage {
         "qcow2",
         size,
         // An image on a storage of its own (in memory, say) has no host file to ask.
-        storage instanceof MemoryStorage || path == null ? storage.size() : HostFiles.allocatedBytes(path),
+        storage instanceof MemoryStorage || path == null
+            ? storage.size()
+            : HostFiles.allocatedBytes(path),
         g.clusterSize,
         backingName,
-        backingName == null ? null
-            : opener != null ? opener.resolve(backingName) : BackingFiles.resolve(path, backingName).toString(),
+        backingName == null
+            ? null
+            : opener != null
+                ? opener.resolve(backingName)
+                : BackingFiles.resolve(path, backingName).toString(),
         backingName == null ? null : backingFormat(),
         header.isDirty(),
         header.isCorrupt(),
@@ -669,7 +725,8 @@ public final class Qcow2Image implements DiskImage {
         WriterRegistry.closed(registered);
       }
     }
-    for (java.io.Closeable c : new java.io.Closeable[] {backing, dataStorage == storage ? null : dataStorage, storage}) {
+    for (java.io.Closeable c :
+        new java.io.Closeable[] {backing, dataStorage == storage ? null : dataStorage, storage}) {
       if (c == null) {
         continue;
       }
@@ -690,7 +747,15 @@ public final class Qcow2Image implements DiskImage {
 
   @Override
   public String toString() {
-    return "Qcow2Image[" + filename + ", v" + header.version() + ", " + size + " bytes, cluster "
-        + g.clusterSize + (backing != null ? ", backing " + backing.filename() : "") + "]";
+    return "Qcow2Image["
+        + filename
+        + ", v"
+        + header.version()
+        + ", "
+        + size
+        + " bytes, cluster "
+        + g.clusterSize
+        + (backing != null ? ", backing " + backing.filename() : "")
+        + "]";
   }
 }

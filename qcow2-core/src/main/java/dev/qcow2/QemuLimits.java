@@ -1,8 +1,8 @@
 package dev.qcow2;
 
 /**
- * Bounds qemu sets on what the format itself would allow, kept here once so that creating,
- * growing and opening an image all hold the same line.
+ * Bounds qemu sets on what the format itself would allow, kept here once so that creating, growing
+ * and opening an image all hold the same line.
  */
 final class QemuLimits {
   private QemuLimits() {}

@@ -73,8 +73,26 @@ public final class RawImage implements DiskImage {
   @Override
   public ImageInfo info() throws IOException {
     long actual = path != null ? HostFiles.allocatedBytes(path) : storage.size();
-    return new ImageInfo(filename, "raw", size, actual, 0, null, null, null, false, false, null, null,
-        false, 0, false, null, false, java.util.List.of(), java.util.List.of());
+    return new ImageInfo(
+        filename,
+        "raw",
+        size,
+        actual,
+        0,
+        null,
+        null,
+        null,
+        false,
+        false,
+        null,
+        null,
+        false,
+        0,
+        false,
+        null,
+        false,
+        java.util.List.of(),
+        java.util.List.of());
   }
 
   @Override

@@ -10,16 +10,16 @@ import java.util.TreeSet;
  * The refcount table, its refcount blocks and the cluster allocator (QEMU's qcow2-refcount.c).
  *
  * <p>Crash safety rests on one rule: whatever this class holds in memory may be written at any
- * time, because it only ever makes refcounts larger than the durable references (a crash then
- * leaks clusters, never corrupts). Decrements are therefore not applied when a reference goes
- * away: {@link #free} queues them, and {@link #applyFrees} applies them only after the caller has
- * made the new L2 and L1 tables durable.
+ * time, because it only ever makes refcounts larger than the durable references (a crash then leaks
+ * clusters, never corrupts). Decrements are therefore not applied when a reference goes away:
+ * {@link #free} queues them, and {@link #applyFrees} applies them only after the caller has made
+ * the new L2 and L1 tables durable.
  *
  * <p>New refcount blocks are written before the table entries that point to them ({@link
- * #writeBlocks} then {@link #writeTable}, with a flush between). A block that must be created
- * sits inside the range it describes, so it counts itself; when the table itself is full, a larger
- * table is built at the end of the file together with the blocks that describe it, written and
- * flushed, and only then does the header switch to it.
+ * #writeBlocks} then {@link #writeTable}, with a flush between). A block that must be created sits
+ * inside the range it describes, so it counts itself; when the table itself is full, a larger table
+ * is built at the end of the file together with the blocks that describe it, written and flushed,
+ * and only then does the header switch to it.
  *
  * <p>Not thread-safe: the image calls it under its write lock.
  */
@@ -33,14 +33,19 @@ final class Refcounts {
   private long[] table;
   private long tableOffset;
   private int tableClusters;
+
   /** Loaded refcount blocks by table index; null where not loaded. */
   private byte[][] blocks;
+
   private final TreeSet<Integer> dirtyBlocks = new TreeSet<>();
   private final TreeSet<Integer> dirtyTableEntries = new TreeSet<>();
+
   /** Host cluster index and count of each queued decrement. */
   private final List<long[]> pendingFrees = new ArrayList<>();
+
   /** Where the next search for free clusters starts (qemu's free_cluster_index). */
   private long freeHint;
+
   /** One past the highest cluster index in use or in the file. */
   private long endCluster;
 
@@ -102,9 +107,15 @@ final class Refcounts {
     long offset = table[t] & ~0x1ffL;
     if (offset < 0 || !g.isClusterAligned(offset) || offset > storage.size() - g.clusterSize) {
       throw new CorruptImageException(
-          image, Structure.REFCOUNT_BLOCK, tableOffset + 8L * t,
-          "offset 0x" + Long.toHexString(offset) + " is not cluster-aligned or lies outside the file"
-              + " (refcount table index " + t + ")");
+          image,
+          Structure.REFCOUNT_BLOCK,
+          tableOffset + 8L * t,
+          "offset 0x"
+              + Long.toHexString(offset)
+              + " is not cluster-aligned or lies outside the file"
+              + " (refcount table index "
+              + t
+              + ")");
     }
     b = new byte[g.clusterSize];
     storage.readOrZero(ByteBuffer.wrap(b), offset);
@@ -124,7 +135,9 @@ final class Refcounts {
       long v = RefcountBlock.get(b, i, order);
       if (Long.compareUnsigned(v, max - delta) > 0) {
         throw new ImageLimitException(
-            image, Structure.REFCOUNT_BLOCK, c << g.clusterBits,
+            image,
+            Structure.REFCOUNT_BLOCK,
+            c << g.clusterBits,
             "refcount of cluster " + c + " would overflow " + (1 << order) + " bits");
       }
       RefcountBlock.set(b, i, order, v + delta);
@@ -145,7 +158,10 @@ final class Refcounts {
     return !pendingFrees.isEmpty();
   }
 
-  /** Applies the queued decrements. Call only after the tables that dropped the references are durable. */
+  /**
+   * Applies the queued decrements. Call only after the tables that dropped the references are
+   * durable.
+   */
   void applyFrees() throws IOException {
     for (long[] f : pendingFrees) {
       for (long c = f[0]; c < f[0] + f[1]; c++) {
@@ -305,8 +321,8 @@ final class Refcounts {
 
   /**
    * Moves the refcount table to a larger one at the end of the file. The new table and the new
-   * blocks that describe its own clusters are written and flushed before the header points to
-   * them, so a crash leaves either the old table or the new one, and at worst leaked clusters.
+   * blocks that describe its own clusters are written and flushed before the header points to them,
+   * so a crash leaves either the old table or the new one, and at worst leaked clusters.
    */
   private void growTable(long minEntries) throws IOException {
     // Everything in memory may be written now (see the class comment); the new table will point
@@ -342,8 +358,11 @@ final class Refcounts {
       newBlocks = missing;
     }
     if (tableClustersNew * g.clusterSize > Header.MAX_REFCOUNT_TABLE_BYTES) {
-      throw new ImageLimitException(image, Structure.REFCOUNT_TABLE, tableOffset, "would grow past "
-          + Header.MAX_REFCOUNT_TABLE_BYTES + " bytes");
+      throw new ImageLimitException(
+          image,
+          Structure.REFCOUNT_TABLE,
+          tableOffset,
+          "would grow past " + Header.MAX_REFCOUNT_TABLE_BYTES + " bytes");
     }
     long[] grown = new long[(int) (tableClustersNew * entriesPerCluster)];
     System.arraycopy(table, 0, grown, 0, table.length);
@@ -380,7 +399,8 @@ final class Refcounts {
     for (long c = oldFirst; c < oldFirst + oldClusters; c++) {
       int t = (int) (c / perBlock);
       byte[] b = block(t);
-      RefcountBlock.set(b, (int) (c % perBlock), order, RefcountBlock.get(b, (int) (c % perBlock), order) - 1);
+      RefcountBlock.set(
+          b, (int) (c % perBlock), order, RefcountBlock.get(b, (int) (c % perBlock), order) - 1);
       dirtyBlocks.add(t);
       freeHint = Math.min(freeHint, c);
     }
@@ -398,7 +418,8 @@ final class Refcounts {
    * rebuild_refcount_structure): the new structures go after everything else in the file, are
    * written and flushed, and only then does the header point to them. The old ones become free.
    */
-  static void rebuild(String image, Storage storage, Header h, ClusterGeometry g, ReferenceWalk refs)
+  static void rebuild(
+      String image, Storage storage, Header h, ClusterGeometry g, ReferenceWalk refs)
       throws IOException {
     rebuild(image, storage, h, g, refs, h.refcountOrder());
   }
@@ -409,7 +430,8 @@ final class Refcounts {
    *
    * @return the new refcount table's offset and size in clusters
    */
-  static long[] rebuild(String image, Storage storage, Header h, ClusterGeometry g, ReferenceWalk refs, int order)
+  static long[] rebuild(
+      String image, Storage storage, Header h, ClusterGeometry g, ReferenceWalk refs, int order)
       throws IOException {
     int perBlock = RefcountBlock.entries(g.clusterSize, order);
     int entriesPerCluster = g.clusterSize / 8;
@@ -428,8 +450,13 @@ final class Refcounts {
       tableClusters = needTable;
     }
     if (tableClusters * g.clusterSize > Header.MAX_REFCOUNT_TABLE_BYTES) {
-      throw new ImageLimitException(image, Structure.REFCOUNT_TABLE, 48, "would need more than "
-          + Header.MAX_REFCOUNT_TABLE_BYTES + " bytes to describe the file");
+      throw new ImageLimitException(
+          image,
+          Structure.REFCOUNT_TABLE,
+          48,
+          "would need more than "
+              + Header.MAX_REFCOUNT_TABLE_BYTES
+              + " bytes to describe the file");
     }
     long max = RefcountBlock.max(order);
     ByteBuffer table = ByteBuffer.allocate((int) (tableClusters * g.clusterSize));
@@ -440,7 +467,10 @@ final class Refcounts {
       for (long c = b * perBlock; c < Math.min((b + 1) * perBlock, areaEnd); c++) {
         long count = c >= start ? 1 : refs.references(c);
         if (Long.compareUnsigned(count, max) > 0) {
-          throw new ImageLimitException(image, Structure.REFCOUNT_BLOCK, c << g.clusterBits,
+          throw new ImageLimitException(
+              image,
+              Structure.REFCOUNT_BLOCK,
+              c << g.clusterBits,
               "cluster " + c + " has " + count + " references, more than refcount_bits allow");
         }
         RefcountBlock.set(block, (int) (c % perBlock), order, count);

@@ -4,9 +4,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * Growing and shrinking the virtual disk (QEMU's qcow2_co_truncate): the L1 table grows and
- * moves when it must, and one header write switches to the new size. Part of {@link
- * ImageWriter}, under its rules.
+ * Growing and shrinking the virtual disk (QEMU's qcow2_co_truncate): the L1 table grows and moves
+ * when it must, and one header write switches to the new size. Part of {@link ImageWriter}, under
+ * its rules.
  */
 final class Resizer {
   private final ImageWriter w;
@@ -29,7 +29,13 @@ final class Resizer {
     long[] l1 = image.l1();
     long needed = g.l1EntriesFor(newSize);
     if (needed > QemuLimits.MAX_L1_ENTRIES) {
-      throw new IllegalArgumentException(image.filename() + ": size " + newSize + " needs an L1 table of more than " + QemuLimits.MAX_L1_ENTRIES + " entries (qemu's limit)");
+      throw new IllegalArgumentException(
+          image.filename()
+              + ": size "
+              + newSize
+              + " needs an L1 table of more than "
+              + QemuLimits.MAX_L1_ENTRIES
+              + " entries (qemu's limit)");
     }
     w.flush();
     long l1Offset = image.l1TableOffset();
@@ -54,13 +60,14 @@ final class Resizer {
   }
 
   /**
-   * Shrinks the disk, as qemu does: every cluster from the first whole cluster past the new end
-   * is made unallocated, L2 tables wholly past it are freed and their L1 entries cleared, all that
+   * Shrinks the disk, as qemu does: every cluster from the first whole cluster past the new end is
+   * made unallocated, L2 tables wholly past it are freed and their L1 entries cleared, all that
    * made durable; then one header write sets the new size. The L1 table keeps its length.
    */
   void shrink(long newSize) throws IOException {
     if (w.rawData) {
-      throw new UnsupportedOperationException(image.filename() + ": an image with a raw data file cannot be shrunk");
+      throw new UnsupportedOperationException(
+          image.filename() + ": an image with a raw data file cannot be shrunk");
     }
     w.beforeChange();
     long[] l1 = image.l1();

@@ -23,6 +23,7 @@ import java.util.List;
 final class SnapshotTable {
   /** qemu's bounds: extra data at most 1 KiB per entry, the table at most 64 MiB. */
   static final int MAX_EXTRA_DATA = 1024;
+
   static final long MAX_TABLE_BYTES = 64L << 20;
 
   private SnapshotTable() {}
@@ -34,22 +35,28 @@ final class SnapshotTable {
   static List<Snapshot> byIdOrName(List<Snapshot> snapshots, String idOrName) {
     List<Snapshot> found = new ArrayList<>(2);
     snapshots.stream().filter(s -> s.id().equals(idOrName)).findFirst().ifPresent(found::add);
-    snapshots.stream().filter(s -> s.name().equals(idOrName)).findFirst()
-        .filter(s -> !found.contains(s)).ifPresent(found::add);
+    snapshots.stream()
+        .filter(s -> s.name().equals(idOrName))
+        .findFirst()
+        .filter(s -> !found.contains(s))
+        .ifPresent(found::add);
     return found;
   }
 
-  static List<Snapshot> read(String image, Storage storage, Header h, ClusterGeometry g, long fileSize)
+  static List<Snapshot> read(
+      String image, Storage storage, Header h, ClusterGeometry g, long fileSize)
       throws IOException {
     List<Snapshot> list = new ArrayList<>(h.nbSnapshots());
     long at = h.snapshotsOffset();
     ByteBuffer fixed = ByteBuffer.allocate(40);
     for (int i = 0; i < h.nbSnapshots(); i++) {
       if (at - h.snapshotsOffset() > MAX_TABLE_BYTES - 40) {
-        throw new ImageLimitException(image, Structure.SNAPSHOT_TABLE, at, "is larger than " + MAX_TABLE_BYTES + " bytes");
+        throw new ImageLimitException(
+            image, Structure.SNAPSHOT_TABLE, at, "is larger than " + MAX_TABLE_BYTES + " bytes");
       }
       if (at + 40 > fileSize) {
-        throw new CorruptImageException(image, Structure.SNAPSHOT_TABLE, at, "entry " + i + " runs past the end of the file");
+        throw new CorruptImageException(
+            image, Structure.SNAPSHOT_TABLE, at, "entry " + i + " runs past the end of the file");
       }
       fixed.clear();
       storage.readOrZero(fixed, at);
@@ -64,11 +71,15 @@ final class SnapshotTable {
       long extraSize = Integer.toUnsignedLong(fixed.getInt(36));
       if (extraSize > MAX_EXTRA_DATA) {
         throw new ImageLimitException(
-            image, Structure.SNAPSHOT_TABLE, at + 36, "entry " + i + " has " + extraSize + " bytes of extra data, over 1024");
+            image,
+            Structure.SNAPSHOT_TABLE,
+            at + 36,
+            "entry " + i + " has " + extraSize + " bytes of extra data, over 1024");
       }
       int variable = (int) extraSize + idSize + nameSize;
       if (at + 40 + variable > fileSize) {
-        throw new CorruptImageException(image, Structure.SNAPSHOT_TABLE, at, "entry " + i + " runs past the end of the file");
+        throw new CorruptImageException(
+            image, Structure.SNAPSHOT_TABLE, at, "entry " + i + " runs past the end of the file");
       }
       ByteBuffer rest = ByteBuffer.allocate(variable);
       storage.readOrZero(rest, at + 40);
@@ -84,8 +95,11 @@ final class SnapshotTable {
         icount = rest.getLong(16);
       }
       String id = new String(rest.array(), (int) extraSize, idSize, StandardCharsets.UTF_8);
-      String name = new String(rest.array(), (int) extraSize + idSize, nameSize, StandardCharsets.UTF_8);
-      list.add(new Snapshot(id, name, vmState, dateSec, dateNsec, vmClock, icount, diskSize, l1Offset, l1Size));
+      String name =
+          new String(rest.array(), (int) extraSize + idSize, nameSize, StandardCharsets.UTF_8);
+      list.add(
+          new Snapshot(
+              id, name, vmState, dateSec, dateNsec, vmClock, icount, diskSize, l1Offset, l1Size));
       at += 40 + ((variable + 7L) & ~7L);
     }
     return List.copyOf(list);
@@ -95,12 +109,21 @@ final class SnapshotTable {
   record View(Snapshot snapshot, long[] l1) {}
 
   /** The snapshot that {@code options} select to read instead of the active layer, or null. */
-  static View view(String filename, Storage storage, ClusterGeometry g, long fileSize, long currentSize,
-      List<Snapshot> snapshots, OpenOptions options) throws IOException {
+  static View view(
+      String filename,
+      Storage storage,
+      ClusterGeometry g,
+      long fileSize,
+      long currentSize,
+      List<Snapshot> snapshots,
+      OpenOptions options)
+      throws IOException {
     List<Snapshot> candidates = options.selectSnapshot(filename, snapshots);
     for (int i = 0; i < candidates.size(); i++) {
       try {
-        return new View(candidates.get(i), l1Table(filename, storage, g, fileSize, currentSize, candidates.get(i), options));
+        return new View(
+            candidates.get(i),
+            l1Table(filename, storage, g, fileSize, currentSize, candidates.get(i), options));
       } catch (CorruptImageException e) {
         // As qemu: a snapshot matched by id whose L1 table is misplaced gives way to one by name.
         if (i == candidates.size() - 1) {
@@ -112,20 +135,41 @@ final class SnapshotTable {
   }
 
   /**
-   * The L1 table of {@code s}, checked as the active one is, and as long as the current size
-   * needs: qemu reads a snapshot with the image's current size, and the disk may have grown since
-   * (it cannot shrink while it has snapshots), so entries past the snapshot's are unallocated.
+   * The L1 table of {@code s}, checked as the active one is, and as long as the current size needs:
+   * qemu reads a snapshot with the image's current size, and the disk may have grown since (it
+   * cannot shrink while it has snapshots), so entries past the snapshot's are unallocated.
    */
-  static long[] l1Table(String filename, Storage storage, ClusterGeometry g, long fileSize, long currentSize,
-      Snapshot s, OpenOptions options) throws IOException {
+  static long[] l1Table(
+      String filename,
+      Storage storage,
+      ClusterGeometry g,
+      long fileSize,
+      long currentSize,
+      Snapshot s,
+      OpenOptions options)
+      throws IOException {
     long at = s.l1TableOffset();
     if (s.l1Size() < 0 || s.l1Size() > options.maxL1Entries()) {
-      throw new ImageLimitException(filename, Structure.L1_TABLE, at, "of snapshot '" + s.id() + "' has "
-          + Integer.toUnsignedString(s.l1Size()) + " entries, over the limit of " + options.maxL1Entries());
+      throw new ImageLimitException(
+          filename,
+          Structure.L1_TABLE,
+          at,
+          "of snapshot '"
+              + s.id()
+              + "' has "
+              + Integer.toUnsignedString(s.l1Size())
+              + " entries, over the limit of "
+              + options.maxL1Entries());
     }
     if (!g.isClusterAligned(at) || at < 0 || at > fileSize || 8L * s.l1Size() > fileSize - at) {
-      throw new CorruptImageException(filename, Structure.L1_TABLE, at, "of snapshot '" + s.id() + "' "
-          + (g.isClusterAligned(at) ? "lies outside the file" : "is not cluster-aligned"));
+      throw new CorruptImageException(
+          filename,
+          Structure.L1_TABLE,
+          at,
+          "of snapshot '"
+              + s.id()
+              + "' "
+              + (g.isClusterAligned(at) ? "lies outside the file" : "is not cluster-aligned"));
     }
     long[] table = ClusterMap.readTable(storage, at, s.l1Size());
     long needed = g.l1EntriesFor(currentSize);

@@ -7,8 +7,8 @@ import java.nio.file.Path;
 
 /**
  * A positional byte store holding an image file: a file on disk, or bytes in memory for tests and
- * fuzzing. There is no file pointer; every read and write names its position, so concurrent
- * readers never contend for one.
+ * fuzzing. There is no file pointer; every read and write names its position, so concurrent readers
+ * never contend for one.
  *
  * <p>Implementations are thread-safe. Whoever opens a storage closes it.
  */

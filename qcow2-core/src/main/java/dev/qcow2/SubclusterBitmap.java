@@ -1,13 +1,14 @@
 package dev.qcow2;
 
 /**
- * The second 64 bits of an extended L2 entry: bit i (0-31) says subcluster i is allocated (its
- * data at host offset + i * subcluster size), bit 32 + i that it reads as zeros. Both set is
- * invalid; a compressed entry's bitmap is 0. Static methods over the raw long.
+ * The second 64 bits of an extended L2 entry: bit i (0-31) says subcluster i is allocated (its data
+ * at host offset + i * subcluster size), bit 32 + i that it reads as zeros. Both set is invalid; a
+ * compressed entry's bitmap is 0. Static methods over the raw long.
  */
 final class SubclusterBitmap {
   /** Every subcluster allocated, none zero: what a whole-cluster write leaves. */
   static final long ALL_ALLOCATED = 0xffffffffL;
+
   /** Every subcluster zero, none allocated. */
   static final long ALL_ZERO = 0xffffffffL << 32;
 

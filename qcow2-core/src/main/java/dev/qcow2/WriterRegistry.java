@@ -5,12 +5,13 @@ import java.nio.file.Path;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The images this process has open for writing, by real path. A process loses its POSIX locks on
- * a file when it closes any descriptor of it, so a second open of a file we write must not even
- * open a descriptor: a second writer is refused up front, and readers share the writer's storage.
+ * The images this process has open for writing, by real path. A process loses its POSIX locks on a
+ * file when it closes any descriptor of it, so a second open of a file we write must not even open
+ * a descriptor: a second writer is refused up front, and readers share the writer's storage.
  */
 final class WriterRegistry {
   private static final ConcurrentHashMap<Path, Storage> WRITERS = new ConcurrentHashMap<>();
+
   /** Holds a writer's place while it opens. */
   private static final Storage UNCLAIMED = Storage.inMemory("unclaimed", new byte[0]);
 
@@ -30,7 +31,8 @@ final class WriterRegistry {
   /** Holds {@code real}'s place for a writer that is opening, or refuses a second writer. */
   static void claim(Path real, Path path) throws FileSystemException {
     if (WRITERS.putIfAbsent(real, UNCLAIMED) != null) {
-      throw new FileSystemException(path.toString(), null, "image is already open for writing in this process");
+      throw new FileSystemException(
+          path.toString(), null, "image is already open for writing in this process");
     }
   }
 

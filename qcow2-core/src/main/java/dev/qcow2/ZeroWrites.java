@@ -4,9 +4,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * Zero writes, discards and emptying (QEMU's qcow2_cluster_zeroize and qcow2_cluster_discard):
- * the zero flag or zero subcluster bits where the image has them, real zeros elsewhere. Part of
- * {@link ImageWriter}, under its rules.
+ * Zero writes, discards and emptying (QEMU's qcow2_cluster_zeroize and qcow2_cluster_discard): the
+ * zero flag or zero subcluster bits where the image has them, real zeros elsewhere. Part of {@link
+ * ImageWriter}, under its rules.
  */
 final class ZeroWrites {
   private final ImageWriter w;
@@ -18,7 +18,6 @@ final class ZeroWrites {
     this.image = w.image;
     this.g = w.g;
   }
-
 
   /** Makes [guest, guest + length) read as zeros. */
   void writeZeroes(long guest, long length) throws IOException {
@@ -86,7 +85,8 @@ final class ZeroWrites {
     int l2Index = g.l2Index(guest);
     int inCluster = g.offsetInCluster(guest);
     long entry = table[2 * l2Index];
-    if (L2Entry.isCompressed(entry) || (L2Entry.hostOffset(entry) != 0 && !L2Entry.isCopied(entry))) {
+    if (L2Entry.isCompressed(entry)
+        || (L2Entry.hostOffset(entry) != 0 && !L2Entry.isCopied(entry))) {
       // Compressed or shared: take a copy of our own first, then zero within it.
       writeZeroBytes(guest, n);
       return;
@@ -95,8 +95,9 @@ final class ZeroWrites {
     int last = (inCluster + n - 1) >>> g.subclusterBits;
     long touched = SubclusterBitmap.range(first, last);
     long bitmap = table[2 * l2Index + 1];
-    table[2 * l2Index + 1] = SubclusterBitmap.of(
-        SubclusterBitmap.allocated(bitmap) & ~touched, SubclusterBitmap.zero(bitmap) | touched);
+    table[2 * l2Index + 1] =
+        SubclusterBitmap.of(
+            SubclusterBitmap.allocated(bitmap) & ~touched, SubclusterBitmap.zero(bitmap) | touched);
   }
 
   /**
@@ -170,7 +171,8 @@ final class ZeroWrites {
    */
   void makeEmpty() throws IOException {
     if (w.rawData) {
-      throw new UnsupportedOperationException(image.filename() + ": an image with a raw data file cannot be emptied");
+      throw new UnsupportedOperationException(
+          image.filename() + ": an image with a raw data file cannot be emptied");
     }
     w.beforeChange();
     long[] l1 = image.l1();

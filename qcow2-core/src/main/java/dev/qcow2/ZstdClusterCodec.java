@@ -26,10 +26,18 @@ final class ZstdClusterCodec implements ClusterCodec {
         }
         int n;
         if (out.isDirect()) {
-          n = ctx.decompressDirectByteBuffer(out, out.position(), out.remaining(), in, in.position(), (int) frame);
+          n =
+              ctx.decompressDirectByteBuffer(
+                  out, out.position(), out.remaining(), in, in.position(), (int) frame);
         } else {
-          n = ctx.decompressDirectByteBufferToByteArray(
-              out.array(), out.arrayOffset() + out.position(), out.remaining(), in, in.position(), (int) frame);
+          n =
+              ctx.decompressDirectByteBufferToByteArray(
+                  out.array(),
+                  out.arrayOffset() + out.position(),
+                  out.remaining(),
+                  in,
+                  in.position(),
+                  (int) frame);
         }
         out.position(out.position() + n);
         in.position(in.position() + (int) frame);

@@ -32,14 +32,14 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * {@link Qcow2Image#blockStatus} while other threads write the same image.
  *
- * <p>Writers each own a region (which shares L2 tables with the others') and write, zero,
- * discard and compress there at random; after each change a writer asks for the status of what it
- * changed, which nobody else changes, and it must say exactly what the change made. Meanwhile
- * status threads walk the whole disk over and over: every run must start where asked, lie inside
- * the disk, and be self-consistent (never both zero and data; compressed runs are data without a
- * host offset; plain data has one), and no lookup may fail. A small L2 cache makes tables come and
- * go under them. Afterwards the final status agrees with the content, qemu-img check finds
- * nothing, and qemu reads exactly the writers' model.
+ * <p>Writers each own a region (which shares L2 tables with the others') and write, zero, discard
+ * and compress there at random; after each change a writer asks for the status of what it changed,
+ * which nobody else changes, and it must say exactly what the change made. Meanwhile status threads
+ * walk the whole disk over and over: every run must start where asked, lie inside the disk, and be
+ * self-consistent (never both zero and data; compressed runs are data without a host offset; plain
+ * data has one), and no lookup may fail. A small L2 cache makes tables come and go under them.
+ * Afterwards the final status agrees with the content, qemu-img check finds nothing, and qemu reads
+ * exactly the writers' model.
  *
  * <p>{@code -Dqcow2.seed=S} replays a run; each thread derives its own seed from it.
  */
@@ -56,7 +56,11 @@ class BlockStatusConcurrencyTest {
     return Stream.of(
         CreateOptions.builder(size).build(),
         CreateOptions.builder(size).clusterSize(16384).extendedL2(true).build(),
-        CreateOptions.builder(size).clusterSize(4096).lazyRefcounts(true).compressionType(CompressionType.ZSTD).build());
+        CreateOptions.builder(size)
+            .clusterSize(4096)
+            .lazyRefcounts(true)
+            .compressionType(CompressionType.ZSTD)
+            .build());
   }
 
   @ParameterizedTest
@@ -66,7 +70,16 @@ class BlockStatusConcurrencyTest {
     try {
       run(options, seed);
     } catch (AssertionError | Exception e) {
-      throw new AssertionError("seed " + seed + " (replay with -Dqcow2.seed=" + seed + "), " + options + ": " + e.getMessage(), e);
+      throw new AssertionError(
+          "seed "
+              + seed
+              + " (replay with -Dqcow2.seed="
+              + seed
+              + "), "
+              + options
+              + ": "
+              + e.getMessage(),
+          e);
     }
   }
 
@@ -84,30 +97,43 @@ class BlockStatusConcurrencyTest {
       for (int w = 0; w < WRITERS; w++) {
         long start = w * region;
         Random random = new Random(seed * 31 + w);
-        writers.add(thread("writer " + w, failures, () -> {
-          for (int op = 0; op < OPS; op++) {
-            change(img, random, model, start, region, cs);
-          }
-        }));
+        writers.add(
+            thread(
+                "writer " + w,
+                failures,
+                () -> {
+                  for (int op = 0; op < OPS; op++) {
+                    change(img, random, model, start, region, cs);
+                  }
+                }));
       }
       List<Thread> walkers = new ArrayList<>();
       int[] walks = new int[WALKERS];
       for (int k = 0; k < WALKERS; k++) {
         int walker = k;
         Random random = new Random(seed * 37 + walker);
-        walkers.add(thread("walker " + k, failures, () -> {
-          while (writing.get() || walks[walker] == 0) {
-            walk(img, size, 1 + random.nextInt(4 * cs));
-            walks[walker]++;
-          }
-        }));
+        walkers.add(
+            thread(
+                "walker " + k,
+                failures,
+                () -> {
+                  while (writing.get() || walks[walker] == 0) {
+                    walk(img, size, 1 + random.nextInt(4 * cs));
+                    walks[walker]++;
+                  }
+                }));
       }
       join(writers);
       writing.set(false);
       join(walkers);
       if (!failures.isEmpty()) {
-        AssertionError e = new AssertionError(failures.size() + " thread(s) failed, first: " + failures.peek(), failures.peek());
-        failures.forEach(f -> { if (f != failures.peek()) e.addSuppressed(f); });
+        AssertionError e =
+            new AssertionError(
+                failures.size() + " thread(s) failed, first: " + failures.peek(), failures.peek());
+        failures.forEach(
+            f -> {
+              if (f != failures.peek()) e.addSuppressed(f);
+            });
         throw e;
       }
       for (int walk : walks) {
@@ -131,17 +157,22 @@ class BlockStatusConcurrencyTest {
     Path path = dir.resolve("held.qcow2");
     long l2 = Poke.readU64(path, Poke.readU64(path, 40)) & L1Entry.OFFSET_MASK;
     PausingStorage storage = new PausingStorage(Storage.open(path, true), l2);
-    try (Qcow2Image img = Qcow2Image.open(path, storage, OpenOptions.builder().writable(true).build())) {
+    try (Qcow2Image img =
+        Qcow2Image.open(path, storage, OpenOptions.builder().writable(true).build())) {
       CompletableFuture<BlockStatus> lookup = CompletableFuture.supplyAsync(() -> status(img, 0));
       assertTrue(storage.entered.await(30, TimeUnit.SECONDS), "the lookup reached the L2 table");
-      CompletableFuture<Void> discard = CompletableFuture.runAsync(() -> {
-        try {
-          img.discard(0, 65536);
-        } catch (IOException e) {
-          throw new java.io.UncheckedIOException(e);
-        }
-      });
-      assertThrows(TimeoutException.class, () -> discard.get(500, TimeUnit.MILLISECONDS),
+      CompletableFuture<Void> discard =
+          CompletableFuture.runAsync(
+              () -> {
+                try {
+                  img.discard(0, 65536);
+                } catch (IOException e) {
+                  throw new java.io.UncheckedIOException(e);
+                }
+              });
+      assertThrows(
+          TimeoutException.class,
+          () -> discard.get(500, TimeUnit.MILLISECONDS),
           "the discard went ahead while a status lookup was reading the table it changes");
       storage.release.countDown();
       BlockStatus before = lookup.get(30, TimeUnit.SECONDS);
@@ -227,16 +258,19 @@ class BlockStatusConcurrencyTest {
   }
 
   /** One random change in [start, start + region), checked at once through blockStatus. */
-  private static void change(Qcow2Image img, Random random, byte[] model, long start, long region, int cs)
+  private static void change(
+      Qcow2Image img, Random random, byte[] model, long start, long region, int cs)
       throws Exception {
     int clusters = (int) (region / cs);
     long at = start + (long) random.nextInt(clusters) * cs;
     int n = Math.min(1 + random.nextInt(3), (int) ((start + region - at) / cs));
     switch (random.nextInt(4)) {
       case 0 -> {
-        // Any 512-byte aligned piece of up to n clusters: plain data (subclusters with extended L2).
+        // Any 512-byte aligned piece of up to n clusters: plain data (subclusters with extended
+        // L2).
         long from = at + 512L * random.nextInt(cs / 512);
-        int length = (int) Math.min(512L * (1 + random.nextInt(n * cs / 512)), start + region - from);
+        int length =
+            (int) Math.min(512L * (1 + random.nextInt(n * cs / 512)), start + region - from);
         byte[] data = new byte[length];
         random.nextBytes(data);
         img.write(ByteBuffer.wrap(data), from);
@@ -266,8 +300,15 @@ class BlockStatusConcurrencyTest {
   }
 
   /** Every run of [from, from + length) has the flags that the change just made. */
-  private static void expect(Qcow2Image img, long from, long length, String what, boolean zero, boolean data,
-      boolean compressed) throws Exception {
+  private static void expect(
+      Qcow2Image img,
+      long from,
+      long length,
+      String what,
+      boolean zero,
+      boolean data,
+      boolean compressed)
+      throws Exception {
     for (long at = from; at < from + length; ) {
       BlockStatus s = img.blockStatus(at, from + length - at);
       checkRun(img, s, at, from + length - at);
@@ -297,8 +338,10 @@ class BlockStatusConcurrencyTest {
     if (s.compressed()) {
       assertTrue(s.data() && !s.hasHostOffset(), where);
     } else if (s.data()) {
-      // A data cluster lies at a cluster-aligned host offset: host and guest offsets agree within it.
-      assertTrue(s.hasHostOffset() && Math.floorMod(s.hostOffset() - at, img.clusterSize()) == 0, where);
+      // A data cluster lies at a cluster-aligned host offset: host and guest offsets agree within
+      // it.
+      assertTrue(
+          s.hasHostOffset() && Math.floorMod(s.hostOffset() - at, img.clusterSize()) == 0, where);
     }
   }
 
@@ -309,7 +352,13 @@ class BlockStatusConcurrencyTest {
       if (s.zero()) {
         for (long i = at; i < at + s.length(); i++) {
           if (model[(int) i] != 0) {
-            fail("run " + s + " reads as zeros, but byte " + i + " was written as " + model[(int) i]);
+            fail(
+                "run "
+                    + s
+                    + " reads as zeros, but byte "
+                    + i
+                    + " was written as "
+                    + model[(int) i]);
           }
         }
       }
@@ -322,13 +371,16 @@ class BlockStatusConcurrencyTest {
   }
 
   private static Thread thread(String name, Queue<Throwable> failures, Body body) {
-    Thread t = new Thread(() -> {
-      try {
-        body.run();
-      } catch (Throwable e) {
-        failures.add(new AssertionError(name + ": " + e, e));
-      }
-    }, name);
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                body.run();
+              } catch (Throwable e) {
+                failures.add(new AssertionError(name + ": " + e, e));
+              }
+            },
+            name);
     t.start();
     return t;
   }

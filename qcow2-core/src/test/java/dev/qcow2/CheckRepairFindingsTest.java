@@ -49,7 +49,9 @@ class CheckRepairFindingsTest {
     byte[] before = Files.readAllBytes(Qemu.toRaw(dir, "a.qcow2", "before.raw"));
     assertNotEquals(0, Qemu.exec(dir, List.of("qemu-img", "check", "a.qcow2")).exitCode());
     CheckReport ours = ImageChecker.check(path, ImageChecker.Repair.NONE);
-    assertTrue(ours.messages().stream().anyMatch(m -> m.startsWith("ERROR compressed cluster at 0x10000000000")),
+    assertTrue(
+        ours.messages().stream()
+            .anyMatch(m -> m.startsWith("ERROR compressed cluster at 0x10000000000")),
         ours.messages()::toString);
 
     CheckReport after = ImageChecker.check(path, ImageChecker.Repair.ALL);
@@ -89,7 +91,9 @@ class CheckRepairFindingsTest {
     byte[] image = Files.readAllBytes(path);
     Qemu.Result qemuBefore = Qemu.exec(dir, List.of("qemu-img", "check", "a.qcow2"));
     CheckReport ours = ImageChecker.check(path, ImageChecker.Repair.NONE);
-    assertTrue(ours.messages().stream().anyMatch(m -> m.endsWith(OVERLAP) && m.contains(first) && m.contains(second)),
+    assertTrue(
+        ours.messages().stream()
+            .anyMatch(m -> m.endsWith(OVERLAP) && m.contains(first) && m.contains(second)),
         ours.messages()::toString);
     assertNotEquals(0, ours.exitCode());
 

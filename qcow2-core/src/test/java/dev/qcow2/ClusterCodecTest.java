@@ -63,14 +63,17 @@ class ClusterCodecTest {
   @Test
   void zstdTwoFramesMakingOneCluster() {
     byte[] data = content(CLUSTER);
-    byte[] stream = concat(
-        Zstd.compress(Arrays.copyOfRange(data, 0, 10000)), Zstd.compress(Arrays.copyOfRange(data, 10000, CLUSTER)));
+    byte[] stream =
+        concat(
+            Zstd.compress(Arrays.copyOfRange(data, 0, 10000)),
+            Zstd.compress(Arrays.copyOfRange(data, 10000, CLUSTER)));
     assertDecodes(new ZstdClusterCodec(), stream, data);
   }
 
   @Test
   void zstdFrameShorterThanOneClusterFollowedByPadding() {
-    assertRefused(new ZstdClusterCodec(), concat(Zstd.compress(content(CLUSTER - 1)), new byte[512]));
+    assertRefused(
+        new ZstdClusterCodec(), concat(Zstd.compress(content(CLUSTER - 1)), new byte[512]));
   }
 
   @Test
@@ -106,7 +109,8 @@ class ClusterCodecTest {
   }
 
   private static void assertDecodes(ClusterCodec codec, byte[] stream, byte[] expected) {
-    for (ByteBuffer out : new ByteBuffer[] {ByteBuffer.allocate(CLUSTER), ByteBuffer.allocateDirect(CLUSTER)}) {
+    for (ByteBuffer out :
+        new ByteBuffer[] {ByteBuffer.allocate(CLUSTER), ByteBuffer.allocateDirect(CLUSTER)}) {
       String kind = out.isDirect() ? "direct" : "heap";
       assertTrue(codec.decompress(direct(stream), out), "decodes into a " + kind + " buffer");
       assertEquals(CLUSTER, out.position(), "output position");
@@ -115,8 +119,11 @@ class ClusterCodecTest {
   }
 
   private static void assertRefused(ClusterCodec codec, byte[] stream) {
-    for (ByteBuffer out : new ByteBuffer[] {ByteBuffer.allocate(CLUSTER), ByteBuffer.allocateDirect(CLUSTER)}) {
-      boolean ok = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> codec.decompress(direct(stream), out));
+    for (ByteBuffer out :
+        new ByteBuffer[] {ByteBuffer.allocate(CLUSTER), ByteBuffer.allocateDirect(CLUSTER)}) {
+      boolean ok =
+          assertTimeoutPreemptively(
+              Duration.ofSeconds(10), () -> codec.decompress(direct(stream), out));
       assertFalse(ok, "refused into a " + (out.isDirect() ? "direct" : "heap") + " buffer");
     }
   }

@@ -59,7 +59,11 @@ class ConcurrencyTest {
     return Stream.of(
         CreateOptions.builder(size).build(),
         CreateOptions.builder(size).clusterSize(4096).refcountBits(64).build(),
-        CreateOptions.builder(size).clusterSize(16384).extendedL2(true).compressionType(CompressionType.ZSTD).build(),
+        CreateOptions.builder(size)
+            .clusterSize(16384)
+            .extendedL2(true)
+            .compressionType(CompressionType.ZSTD)
+            .build(),
         CreateOptions.builder(size).clusterSize(4096).lazyRefcounts(true).refcountBits(2).build(),
         CreateOptions.builder(size).version(2).clusterSize(512).build());
   }
@@ -71,7 +75,16 @@ class ConcurrencyTest {
     try {
       concurrent(options, seed);
     } catch (AssertionError | Exception e) {
-      throw new AssertionError("seed " + seed + " (replay with -Dqcow2.seed=" + seed + "), " + options + ": " + e.getMessage(), e);
+      throw new AssertionError(
+          "seed "
+              + seed
+              + " (replay with -Dqcow2.seed="
+              + seed
+              + "), "
+              + options
+              + ": "
+              + e.getMessage(),
+          e);
     }
   }
 
@@ -93,36 +106,48 @@ class ConcurrencyTest {
       for (int t = 0; t < WRITERS; t++) {
         int thread = t;
         Random r = new Random(seed * 31 + t);
-        writers.add(new Thread(() -> {
-          try {
-            writer(img, thread, r, model, cs, sharedStart, sharedClusters);
-          } catch (Throwable e) {
-            failures.add(e);
-          }
-        }, "writer-" + t));
+        writers.add(
+            new Thread(
+                () -> {
+                  try {
+                    writer(img, thread, r, model, cs, sharedStart, sharedClusters);
+                  } catch (Throwable e) {
+                    failures.add(e);
+                  }
+                },
+                "writer-" + t));
       }
       List<Thread> readers = new ArrayList<>();
       for (int t = 0; t < READERS; t++) {
         Random r = new Random(seed * 37 + 100 + t);
-        readers.add(new Thread(() -> {
-          try {
-            while (writing.get() && failures.isEmpty()) {
-              long at = (long) (r.nextDouble() * size) & ~511L;
-              int len = (int) Math.min(size - at, 512L * (1 + r.nextInt(3 * cs / 512 + 8)));
-              if (r.nextInt(4) == 0) {
-                // Read the shared clusters as a whole now and then.
-                at = sharedStart;
-                len = (int) (sharedEnd - sharedStart);
-              }
-              ByteBuffer b = ByteBuffer.allocate(len);
-              img.readFully(b, at);
-              checkSectors(b.array(), at, cs, sharedStart, sharedEnd, "concurrent read at " + at + "+" + len);
-              sectorsChecked.addAndGet(len / 512);
-            }
-          } catch (Throwable e) {
-            failures.add(e);
-          }
-        }, "reader-" + t));
+        readers.add(
+            new Thread(
+                () -> {
+                  try {
+                    while (writing.get() && failures.isEmpty()) {
+                      long at = (long) (r.nextDouble() * size) & ~511L;
+                      int len = (int) Math.min(size - at, 512L * (1 + r.nextInt(3 * cs / 512 + 8)));
+                      if (r.nextInt(4) == 0) {
+                        // Read the shared clusters as a whole now and then.
+                        at = sharedStart;
+                        len = (int) (sharedEnd - sharedStart);
+                      }
+                      ByteBuffer b = ByteBuffer.allocate(len);
+                      img.readFully(b, at);
+                      checkSectors(
+                          b.array(),
+                          at,
+                          cs,
+                          sharedStart,
+                          sharedEnd,
+                          "concurrent read at " + at + "+" + len);
+                      sectorsChecked.addAndGet(len / 512);
+                    }
+                  } catch (Throwable e) {
+                    failures.add(e);
+                  }
+                },
+                "reader-" + t));
       }
       writers.forEach(Thread::start);
       readers.forEach(Thread::start);
@@ -135,7 +160,8 @@ class ConcurrencyTest {
       }
       if (!failures.isEmpty()) {
         Throwable first = failures.peek();
-        AssertionError e = new AssertionError(failures.size() + " thread(s) failed; first: " + first, first);
+        AssertionError e =
+            new AssertionError(failures.size() + " thread(s) failed; first: " + first, first);
         failures.stream().skip(1).forEach(e::addSuppressed);
         throw e;
       }
@@ -147,7 +173,8 @@ class ConcurrencyTest {
     for (int t = 0; t < WRITERS; t++) {
       int from = (int) (t * REGION);
       int m = Arrays.mismatch(model, from, from + (int) REGION, ours, from, from + (int) REGION);
-      assertEquals(-1, m, "writer " + t + "'s region differs from its model at guest offset " + (from + m));
+      assertEquals(
+          -1, m, "writer " + t + "'s region differs from its model at guest offset " + (from + m));
     }
     checkSectors(ours, 0, cs, sharedStart, sharedEnd, "final read");
     for (int i = (int) sharedEnd; i < size; i++) {
@@ -165,7 +192,14 @@ class ConcurrencyTest {
     assertEquals(-1, Arrays.mismatch(ours, reopened), "a read-only reopen reads what we read");
   }
 
-  private static void writer(Qcow2Image img, int thread, Random r, byte[] model, int cs, long sharedStart, int sharedClusters)
+  private static void writer(
+      Qcow2Image img,
+      int thread,
+      Random r,
+      byte[] model,
+      int cs,
+      long sharedStart,
+      int sharedClusters)
       throws IOException {
     long regionStart = thread * REGION;
     int regionClusters = (int) (REGION / cs);
@@ -207,7 +241,10 @@ class ConcurrencyTest {
     }
   }
 
-  /** {@code length} bytes of sectors for guest offset {@code at}, each naming its offset and {@code id}. */
+  /**
+   * {@code length} bytes of sectors for guest offset {@code at}, each naming its offset and {@code
+   * id}.
+   */
   static byte[] sectors(long at, int length, int id) {
     byte[] b = new byte[length];
     ByteBuffer w = ByteBuffer.wrap(b);
@@ -227,10 +264,11 @@ class ConcurrencyTest {
 
   /**
    * Every sector of {@code b} (read at guest offset {@code at}) is zeros or a sector written for
-   * exactly that offset; every shared cluster wholly inside {@code b} is all zeros or one write id's
-   * sectors.
+   * exactly that offset; every shared cluster wholly inside {@code b} is all zeros or one write
+   * id's sectors.
    */
-  static void checkSectors(byte[] b, long at, int cs, long sharedStart, long sharedEnd, String what) {
+  static void checkSectors(
+      byte[] b, long at, int cs, long sharedStart, long sharedEnd, String what) {
     ByteBuffer w = ByteBuffer.wrap(b);
     for (int s = 0; s + 512 <= b.length; s += 512) {
       long pos = at + s;
@@ -238,33 +276,73 @@ class ConcurrencyTest {
       if (magic == 0) {
         for (int i = s; i < s + 512; i++) {
           if (b[i] != 0) {
-            fail(what + ": sector at guest offset " + pos + " is neither zeros nor written data (byte " + (i - s) + " is " + b[i] + ")");
+            fail(
+                what
+                    + ": sector at guest offset "
+                    + pos
+                    + " is neither zeros nor written data (byte "
+                    + (i - s)
+                    + " is "
+                    + b[i]
+                    + ")");
           }
         }
         continue;
       }
       if (magic != MAGIC) {
-        fail(what + ": sector at guest offset " + pos + " holds garbage (first 8 bytes 0x" + Long.toHexString(magic) + ")");
+        fail(
+            what
+                + ": sector at guest offset "
+                + pos
+                + " holds garbage (first 8 bytes 0x"
+                + Long.toHexString(magic)
+                + ")");
       }
       long named = w.getLong(s + 8);
       if (named != pos) {
-        fail(what + ": sector at guest offset " + pos + " holds the data written for guest offset " + named);
+        fail(
+            what
+                + ": sector at guest offset "
+                + pos
+                + " holds the data written for guest offset "
+                + named);
       }
       int id = w.getInt(s + 16);
       for (int i = 20; i < 512; i++) {
         if (b[s + i] != fill(pos, id, i)) {
-          fail(what + ": sector at guest offset " + pos + " is torn at byte " + i + " (write id 0x" + Integer.toHexString(id) + ")");
+          fail(
+              what
+                  + ": sector at guest offset "
+                  + pos
+                  + " is torn at byte "
+                  + i
+                  + " (write id 0x"
+                  + Integer.toHexString(id)
+                  + ")");
         }
       }
     }
-    for (long c = Math.max(sharedStart, (at + cs - 1) / cs * cs); c + cs <= Math.min(sharedEnd, at + b.length); c += cs) {
+    for (long c = Math.max(sharedStart, (at + cs - 1) / cs * cs);
+        c + cs <= Math.min(sharedEnd, at + b.length);
+        c += cs) {
       int first = w.getInt((int) (c - at) + 16);
       for (int s = 512; s < cs; s += 512) {
         int id = w.getInt((int) (c - at) + s + 16);
         if (id != first) {
-          fail(what + ": shared cluster at guest offset " + c + " mixes write 0x" + Integer.toHexString(first)
-              + " (writer " + ((first >>> 24) - 1) + ") and write 0x" + Integer.toHexString(id) + " (writer "
-              + ((id >>> 24) - 1) + ") at sector " + (s / 512));
+          fail(
+              what
+                  + ": shared cluster at guest offset "
+                  + c
+                  + " mixes write 0x"
+                  + Integer.toHexString(first)
+                  + " (writer "
+                  + ((first >>> 24) - 1)
+                  + ") and write 0x"
+                  + Integer.toHexString(id)
+                  + " (writer "
+                  + ((id >>> 24) - 1)
+                  + ") at sector "
+                  + (s / 512));
         }
       }
     }
@@ -290,8 +368,11 @@ class ConcurrencyTest {
     Arrays.fill(data, (byte) 0x5a);
     try (Qcow2Image first = Qcow2Image.open(path, writable())) {
       first.write(ByteBuffer.wrap(data), 0);
-      FileSystemException e = assertThrows(FileSystemException.class, () -> Qcow2Image.open(path, writable()).close());
-      assertTrue(e.getMessage().contains(path.toString()), "the message names the file: " + e.getMessage());
+      FileSystemException e =
+          assertThrows(FileSystemException.class, () -> Qcow2Image.open(path, writable()).close());
+      assertTrue(
+          e.getMessage().contains(path.toString()),
+          "the message names the file: " + e.getMessage());
       // The first writer is unharmed.
       first.write(ByteBuffer.wrap(data), 65536);
       first.flush();
@@ -323,9 +404,16 @@ class ConcurrencyTest {
       // Another process must still be kept out: closing the refused open's file descriptor must
       // not have dropped the lock that the first open holds (POSIX drops all of a process's
       // fcntl locks on a file when any descriptor for it is closed).
-      Qemu.Result r = Qemu.exec(dir, List.of("qemu-io", "-f", "qcow2", "-c", "write -P 9 0 512", "locked.qcow2"));
-      assertTrue(r.stderr().contains("lock") || r.stdout().contains("lock"),
-          "qemu-io must be refused the write lock while we write, but it said: exit " + r.exitCode() + "\n" + r.stdout() + r.stderr());
+      Qemu.Result r =
+          Qemu.exec(
+              dir, List.of("qemu-io", "-f", "qcow2", "-c", "write -P 9 0 512", "locked.qcow2"));
+      assertTrue(
+          r.stderr().contains("lock") || r.stdout().contains("lock"),
+          "qemu-io must be refused the write lock while we write, but it said: exit "
+              + r.exitCode()
+              + "\n"
+              + r.stdout()
+              + r.stderr());
       assertEquals(before, sha256(path), "qemu-io changed the file while we held it");
     }
   }
@@ -341,9 +429,16 @@ class ConcurrencyTest {
       }
       String before = sha256(path);
       // The reader's close must not have dropped the writer's lock (see above).
-      Qemu.Result r = Qemu.exec(dir, List.of("qemu-io", "-f", "qcow2", "-c", "write -P 9 0 512", "locked.qcow2"));
-      assertTrue(r.stderr().contains("lock") || r.stdout().contains("lock"),
-          "qemu-io must be refused the write lock while we write, but it said: exit " + r.exitCode() + "\n" + r.stdout() + r.stderr());
+      Qemu.Result r =
+          Qemu.exec(
+              dir, List.of("qemu-io", "-f", "qcow2", "-c", "write -P 9 0 512", "locked.qcow2"));
+      assertTrue(
+          r.stderr().contains("lock") || r.stdout().contains("lock"),
+          "qemu-io must be refused the write lock while we write, but it said: exit "
+              + r.exitCode()
+              + "\n"
+              + r.stdout()
+              + r.stderr());
       assertEquals(before, sha256(path), "qemu-io changed the file while we held it");
     }
   }
@@ -355,9 +450,14 @@ class ConcurrencyTest {
       img.write(ByteBuffer.wrap(new byte[] {3}), 0);
       img.flush();
       String before = sha256(path);
-      Qemu.Result r = Qemu.exec(dir, List.of("qemu-io", "-f", "qcow2", "-c", "write -P 9 0 512", "ours.qcow2"));
-      assertNotEquals(0, r.exitCode(), () -> "qemu-io must fail while we hold the image:\n" + r.stdout() + r.stderr());
-      assertTrue(r.stderr().contains("lock"), () -> "qemu-io's complaint names the lock: " + r.stderr());
+      Qemu.Result r =
+          Qemu.exec(dir, List.of("qemu-io", "-f", "qcow2", "-c", "write -P 9 0 512", "ours.qcow2"));
+      assertNotEquals(
+          0,
+          r.exitCode(),
+          () -> "qemu-io must fail while we hold the image:\n" + r.stdout() + r.stderr());
+      assertTrue(
+          r.stderr().contains("lock"), () -> "qemu-io's complaint names the lock: " + r.stderr());
       assertEquals(before, sha256(path), "qemu-io changed the file while we held it");
     }
   }
@@ -365,10 +465,15 @@ class ConcurrencyTest {
   @Test
   void ourWritableOpenIsRefusedWhileQemuIoHoldsTheImage() throws Exception {
     Path path = image("theirs.qcow2", CreateOptions.builder(4L << 20).build());
-    Process qemu = new ProcessBuilder("qemu-io", "-f", "qcow2", "theirs.qcow2").directory(dir.toFile()).redirectErrorStream(true).start();
+    Process qemu =
+        new ProcessBuilder("qemu-io", "-f", "qcow2", "theirs.qcow2")
+            .directory(dir.toFile())
+            .redirectErrorStream(true)
+            .start();
     try {
       OutputStream in = qemu.getOutputStream();
-      BufferedReader out = new BufferedReader(new InputStreamReader(qemu.getInputStream(), StandardCharsets.UTF_8));
+      BufferedReader out =
+          new BufferedReader(new InputStreamReader(qemu.getInputStream(), StandardCharsets.UTF_8));
       // A command answered means the image is open, and locked.
       in.write("write -P 5 0 512\n".getBytes(StandardCharsets.UTF_8));
       in.flush();
@@ -383,7 +488,8 @@ class ConcurrencyTest {
       }
       assertTrue(seen.toString().contains("wrote 512/512"), seen.toString());
       String before = sha256(path);
-      FileSystemException e = assertThrows(FileSystemException.class, () -> Qcow2Image.open(path, writable()).close());
+      FileSystemException e =
+          assertThrows(FileSystemException.class, () -> Qcow2Image.open(path, writable()).close());
       assertTrue(e.getMessage().contains(path.toString()), e.getMessage());
       assertEquals(before, sha256(path), "the refused open changed the file");
       in.write("quit\n".getBytes(StandardCharsets.UTF_8));
@@ -399,7 +505,10 @@ class ConcurrencyTest {
 
   @Test
   void refusedSecondOpenOfADirtyLazyImageChangesNothing() throws IOException {
-    Path path = image("lazy.qcow2", CreateOptions.builder(8L << 20).clusterSize(4096).lazyRefcounts(true).build());
+    Path path =
+        image(
+            "lazy.qcow2",
+            CreateOptions.builder(8L << 20).clusterSize(4096).lazyRefcounts(true).build());
     byte[] data = new byte[100_000];
     new Random(5).nextBytes(data);
     try (Qcow2Image first = Qcow2Image.open(path, writable())) {
@@ -408,7 +517,10 @@ class ConcurrencyTest {
       assertEquals(1, Poke.readU64(path, 72) & 1, "dirty while the first writer writes");
       String before = sha256(path);
       assertThrows(FileSystemException.class, () -> Qcow2Image.open(path, writable()).close());
-      assertEquals(before, sha256(path), "a refused writable open must not touch the file (no dirty-image repair under another writer)");
+      assertEquals(
+          before,
+          sha256(path),
+          "a refused writable open must not touch the file (no dirty-image repair under another writer)");
       first.write(ByteBuffer.wrap(data), 3_000_000);
     }
     LazyRefcountsTest.assertClean(dir, "lazy.qcow2");

@@ -68,7 +68,8 @@ class CrashTest {
           }
         }
       }
-      throw new AssertionError("seed " + seed + " (replay with -Dqcow2.seed=" + seed + "): " + e.getMessage(), e);
+      throw new AssertionError(
+          "seed " + seed + " (replay with -Dqcow2.seed=" + seed + "): " + e.getMessage(), e);
     }
   }
 
@@ -93,15 +94,25 @@ class CrashTest {
     }
     boolean extendedL2 = version == 3 && clusterSize >= 16384 && r.nextInt(3) == 0;
     boolean lazy = version == 3 && r.nextInt(5) == 0;
-    CompressionType compression = version == 3 && r.nextBoolean() ? CompressionType.ZSTD : CompressionType.ZLIB;
+    CompressionType compression =
+        version == 3 && r.nextBoolean() ? CompressionType.ZSTD : CompressionType.ZLIB;
     long size = (clusterSize >= (2 << 20) ? 32L << 20 : 16L << 20) - 512L * r.nextInt(8);
-    String backing = growth ? null : switch (r.nextInt(3)) {
-      case 0 -> "qcow2";
-      case 1 -> "raw";
-      default -> null;
-    };
-    CreateOptions.Builder b = CreateOptions.builder(size).version(version).clusterSize(clusterSize)
-        .refcountBits(bits).extendedL2(extendedL2).lazyRefcounts(lazy).compressionType(compression);
+    String backing =
+        growth
+            ? null
+            : switch (r.nextInt(3)) {
+              case 0 -> "qcow2";
+              case 1 -> "raw";
+              default -> null;
+            };
+    CreateOptions.Builder b =
+        CreateOptions.builder(size)
+            .version(version)
+            .clusterSize(clusterSize)
+            .refcountBits(bits)
+            .extendedL2(extendedL2)
+            .lazyRefcounts(lazy)
+            .compressionType(compression);
     if (backing != null) {
       b.backingFile("base." + backing, backing);
     }
@@ -132,12 +143,22 @@ class CrashTest {
     // The child writes until it is killed.
     Path stderr = dir.resolve("child.err");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process child = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp",
-        System.getProperty("java.class.path"), CrashWriter.class.getName(), image.toString(), Long.toString(seed))
-        .redirectError(stderr.toFile())
-        .start();
+    Process child =
+        new ProcessBuilder(
+                java,
+                "-Xmx256m",
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+                System.getProperty("java.class.path"),
+                CrashWriter.class.getName(),
+                image.toString(),
+                Long.toString(seed))
+            .redirectError(stderr.toFile())
+            .start();
     child.getOutputStream().close();
-    long[] progress = {0, -1, 0, 0, 0}; // last "flushed N", last "op K", ready, lines read, read failed
+    long[] progress = {
+      0, -1, 0, 0, 0
+    }; // last "flushed N", last "op K", ready, lines read, read failed
     Object ready = new Object();
     Thread reader = new Thread(() -> readProgress(child, progress, ready), "crash-child-stdout");
     reader.start();
@@ -164,7 +185,13 @@ class CrashTest {
     reader.join(10_000);
     assertFalse(reader.isAlive(), "the child's output never ended");
     if (exited && exit != 0) {
-      fail("the writer failed by itself (exit " + exit + "), options " + s.text() + ":\n" + Files.readString(stderr));
+      fail(
+          "the writer failed by itself (exit "
+              + exit
+              + "), options "
+              + s.text()
+              + ":\n"
+              + Files.readString(stderr));
     }
     int flushed;
     int started;
@@ -173,7 +200,8 @@ class CrashTest {
       flushed = (int) progress[0];
       started = (int) progress[1];
       lines = progress[3];
-      assertEquals(0, progress[4], "reading the child's progress failed; its last lines may be lost");
+      assertEquals(
+          0, progress[4], "reading the child's progress failed; its last lines may be lost");
     }
 
     // The model after the last durable flush, and the bytes later operations may have changed.
@@ -194,18 +222,37 @@ class CrashTest {
         undone.add(op);
       }
     }
-    String context = "options " + s.text() + ", killed after " + killAfter + " ms, " + flushed
-        + " ops durable, " + (started + 1) + " begun (" + lines + " lines read)" + (exited ? " (exited by itself)" : "")
-        + ", not durable: " + (undone.size() > 12 ? undone.subList(0, 12) + "..." : undone);
+    String context =
+        "options "
+            + s.text()
+            + ", killed after "
+            + killAfter
+            + " ms, "
+            + flushed
+            + " ops durable, "
+            + (started + 1)
+            + " begun ("
+            + lines
+            + " lines read)"
+            + (exited ? " (exited by itself)" : "")
+            + ", not durable: "
+            + (undone.size() > 12 ? undone.subList(0, 12) + "..." : undone);
 
     if (Boolean.getBoolean("qcow2.verbose")) {
-      System.out.println("seed " + seed + ": refcount table at 0x"
-          + Long.toHexString(Poke.readU64(image, 48)) + ", file " + Files.size(image) + " bytes; "
-          + context.substring(0, Math.min(300, context.length())));
+      System.out.println(
+          "seed "
+              + seed
+              + ": refcount table at 0x"
+              + Long.toHexString(Poke.readU64(image, 48))
+              + ", file "
+              + Files.size(image)
+              + " bytes; "
+              + context.substring(0, Math.min(300, context.length())));
     }
     // Version 2 headers end at byte 72; only version 3 has incompatible_features there.
     boolean dirty = o.version() == 3 && (Poke.readU64(image, 72) & FeatureBits.INCOMPAT_DIRTY) != 0;
-    assertTrue(!dirty || o.lazyRefcounts(), () -> "dirty bit set without lazy refcounts; " + context);
+    assertTrue(
+        !dirty || o.lazyRefcounts(), () -> "dirty bit set without lazy refcounts; " + context);
     if (!dirty) {
       // A dirty image (lazy refcounts) has stale refcounts by design; qemu repairs it on a writable
       // open, and so do we, below.
@@ -235,12 +282,15 @@ class CrashTest {
     String context2 = context + "; then " + after;
     assertNoCorruption(dir, "crash.qcow2", "after writing again; " + context2);
     assertSame(expected, readAll(image), "our read after writing again; " + context2);
-    assertSame(expected, Files.readAllBytes(Qemu.toRaw(dir, "crash.qcow2", "crash2.raw")),
+    assertSame(
+        expected,
+        Files.readAllBytes(Qemu.toRaw(dir, "crash.qcow2", "crash2.raw")),
         "qemu's read after writing again; " + context2);
   }
 
   private static void readProgress(Process child, long[] progress, Object ready) {
-    try (BufferedReader in = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+    try (BufferedReader in =
+        new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
       String line;
       while ((line = in.readLine()) != null) {
         synchronized (progress) {
@@ -277,9 +327,17 @@ class CrashTest {
   static void assertNoCorruption(Path dir, String image, String what) {
     Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", image));
     if (check.exitCode() != 0 && check.exitCode() != 3) {
-      fail("qemu-img check exit " + check.exitCode() + " " + what + ":\n" + check.stdout() + check.stderr());
+      fail(
+          "qemu-img check exit "
+              + check.exitCode()
+              + " "
+              + what
+              + ":\n"
+              + check.stdout()
+              + check.stderr());
     }
-    assertFalse(check.stdout().contains("ERROR"), () -> "qemu-img check " + what + ":\n" + check.stdout());
+    assertFalse(
+        check.stdout().contains("ERROR"), () -> "qemu-img check " + what + ":\n" + check.stdout());
   }
 
   private static void assertDurable(byte[] model, byte[] actual, BitSet maybe, String what) {
@@ -290,8 +348,18 @@ class CrashTest {
         while (end < model.length && model[end] != actual[end] && !maybe.get(end)) {
           end++;
         }
-        fail(what + ": durable bytes differ at guest offset " + i + " (0x" + Long.toHexString(i) + ", "
-            + (end - i) + " bytes in a row): expected " + (model[i] & 0xff) + ", found " + (actual[i] & 0xff));
+        fail(
+            what
+                + ": durable bytes differ at guest offset "
+                + i
+                + " (0x"
+                + Long.toHexString(i)
+                + ", "
+                + (end - i)
+                + " bytes in a row): expected "
+                + (model[i] & 0xff)
+                + ", found "
+                + (actual[i] & 0xff));
       }
     }
   }
@@ -300,8 +368,15 @@ class CrashTest {
     assertEquals(expected.length, actual.length, what);
     int m = java.util.Arrays.mismatch(expected, actual);
     if (m >= 0) {
-      fail(what + ": first difference at guest offset " + m + " (expected " + (expected[m] & 0xff)
-          + ", found " + (actual[m] & 0xff) + ")");
+      fail(
+          what
+              + ": first difference at guest offset "
+              + m
+              + " (expected "
+              + (expected[m] & 0xff)
+              + ", found "
+              + (actual[m] & 0xff)
+              + ")");
     }
   }
 }

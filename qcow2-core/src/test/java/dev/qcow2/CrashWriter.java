@@ -41,14 +41,25 @@ public final class CrashWriter {
     out.flush();
   }
 
-  enum Kind { WRITE, ZERO, DISCARD, COMPRESSED, FLUSH }
+  enum Kind {
+    WRITE,
+    ZERO,
+    DISCARD,
+    COMPRESSED,
+    FLUSH
+  }
 
   /** One operation; {@code pattern} seeds the content of writes. */
   record Op(Kind kind, long offset, long length, int pattern) {
     @Override
     public String toString() {
-      return kind.name().toLowerCase(java.util.Locale.ROOT) + "(" + offset + "+" + length
-          + (kind == Kind.WRITE || kind == Kind.COMPRESSED ? ", p" + pattern : "") + ")";
+      return kind.name().toLowerCase(java.util.Locale.ROOT)
+          + "("
+          + offset
+          + "+"
+          + length
+          + (kind == Kind.WRITE || kind == Kind.COMPRESSED ? ", p" + pattern : "")
+          + ")";
     }
   }
 
@@ -103,7 +114,7 @@ public final class CrashWriter {
           }
         }
       }
-      case FLUSH -> { }
+      case FLUSH -> {}
     }
   }
 
@@ -132,7 +143,9 @@ public final class CrashWriter {
         return new Op(Kind.FLUSH, 0, 0, 0);
       }
       if (k < 20) {
-        long at = (long) r.nextInt((int) Math.max(1, (size + clusterSize - 1) / clusterSize)) * clusterSize;
+        long at =
+            (long) r.nextInt((int) Math.max(1, (size + clusterSize - 1) / clusterSize))
+                * clusterSize;
         return new Op(Kind.COMPRESSED, at, Math.min(clusterSize, size - at), pattern);
       }
       long offset;

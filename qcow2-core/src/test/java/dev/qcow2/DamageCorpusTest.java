@@ -24,11 +24,25 @@ class DamageCorpusTest {
   @TempDir Path dir;
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"refcount zero", "refcount raised", "two entries share a cluster", "entry past the end",
-      "COPIED cleared", "L1 COPIED cleared", "refcount block over the L1 table"})
+  @ValueSource(
+      strings = {
+        "refcount zero",
+        "refcount raised",
+        "two entries share a cluster",
+        "entry past the end",
+        "COPIED cleared",
+        "L1 COPIED cleared",
+        "refcount block over the L1 table"
+      })
   void checkCountsAsQemuAndRepairAllLeavesItClean(String damage) throws IOException {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "a.qcow2", "8M");
-    Qemu.io(dir, "a.qcow2", "write -P 1 0 64k", "write -P 2 64k 64k", "write -P 3 1M 64k", "write -P 4 5M 128k");
+    Qemu.io(
+        dir,
+        "a.qcow2",
+        "write -P 1 0 64k",
+        "write -P 2 64k 64k",
+        "write -P 3 1M 64k",
+        "write -P 4 5M 128k");
     Path path = dir.resolve("a.qcow2");
     long l1 = Poke.readU64(path, 40);
     long l2 = Poke.readU64(path, l1) & L1Entry.OFFSET_MASK;
@@ -49,11 +63,13 @@ class DamageCorpusTest {
       case "refcount block over the L1 table" -> Poke.u64(path, refTable, l1);
       default -> throw new IllegalArgumentException(damage);
     }
-    byte[] before = readableAfter ? Files.readAllBytes(Qemu.toRaw(dir, "a.qcow2", "before.raw")) : null;
+    byte[] before =
+        readableAfter ? Files.readAllBytes(Qemu.toRaw(dir, "a.qcow2", "before.raw")) : null;
     Qemu.Result q = Qemu.exec(dir, List.of("qemu-img", "check", "--output=json", "a.qcow2"));
     CheckReport ours = ImageChecker.check(path, ImageChecker.Repair.NONE);
     Map<String, Long> theirs = ImageCheckerTest.numbers(q.stdout());
-    String context = damage + ": qemu " + q.stdout() + q.stderr() + "\nours: " + ours + " " + ours.messages();
+    String context =
+        damage + ": qemu " + q.stdout() + q.stderr() + "\nours: " + ours + " " + ours.messages();
     assertEquals(q.exitCode(), ours.exitCode(), context);
     assertEquals(theirs.getOrDefault("corruptions", 0L), (long) ours.corruptions(), context);
     assertEquals(theirs.getOrDefault("leaks", 0L), (long) ours.leaks(), context);
@@ -62,7 +78,8 @@ class DamageCorpusTest {
     Qemu.Result clean = Qemu.exec(dir, List.of("qemu-img", "check", "a.qcow2"));
     assertEquals(0, clean.exitCode(), damage + ": " + clean.stdout() + clean.stderr());
     if (before != null) {
-      assertArrayEquals(before, Files.readAllBytes(Qemu.toRaw(dir, "a.qcow2", "after.raw")), damage);
+      assertArrayEquals(
+          before, Files.readAllBytes(Qemu.toRaw(dir, "a.qcow2", "after.raw")), damage);
     }
   }
 }

@@ -12,26 +12,30 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * What a guest must read after a power cut: the disk and its internal snapshots as they were at
- * the last completed flush, except where operations begun since may have changed them (their
- * bytes may hold the old content or the new, the disk may have either size, snapshots made since
- * may or may not be there, snapshots deleted since may still be). A changed byte holds its old
- * value or one that an operation since wrote there, never anything else (data must be durable
- * before a table points to it). {@link #current()} is what the guest reads while the power stays
- * on.
+ * What a guest must read after a power cut: the disk and its internal snapshots as they were at the
+ * last completed flush, except where operations begun since may have changed them (their bytes may
+ * hold the old content or the new, the disk may have either size, snapshots made since may or may
+ * not be there, snapshots deleted since may still be). A changed byte holds its old value or one
+ * that an operation since wrote there, never anything else (data must be durable before a table
+ * points to it). {@link #current()} is what the guest reads while the power stays on.
  */
 final class FlushModel {
   private byte[] current;
+
   /** The snapshots there now, and every one ever made, by name, with the disk they hold. */
   private final Map<String, byte[]> snapshots = new LinkedHashMap<>();
+
   private final Map<String, byte[]> made = new LinkedHashMap<>();
 
   private byte[] flushed;
   private Set<String> flushedSnapshots = Set.of();
+
   /** Guest bytes, counted from 0, that operations since the last flush may have changed. */
   private final BitSet maybe = new BitSet();
+
   /** A snapshot was applied since the last flush: any byte may be old or new. */
   private boolean anything;
+
   private final Set<Long> sizes = new HashSet<>();
 
   FlushModel(byte[] content) {
@@ -60,9 +64,14 @@ final class FlushModel {
    */
   private record Change(long from, long to, CrashWriter.Op op) {
     boolean allows(int offset, byte value) {
-      return offset >= from && offset < to
-          && value == (op == null || op.kind() == CrashWriter.Kind.ZERO || op.kind() == CrashWriter.Kind.DISCARD
-              ? 0 : CrashWriter.content(op.pattern(), offset));
+      return offset >= from
+          && offset < to
+          && value
+              == (op == null
+                      || op.kind() == CrashWriter.Kind.ZERO
+                      || op.kind() == CrashWriter.Kind.DISCARD
+                  ? 0
+                  : CrashWriter.content(op.pattern(), offset));
     }
   }
 
@@ -125,16 +134,35 @@ final class FlushModel {
     int n = Math.min(disk.length, flushed.length);
     for (int i = 0; i < n; i++) {
       if (disk[i] != flushed[i] && maybe.get(i) && !writtenSince(i, disk[i])) {
-        fail(what + ": guest offset " + i + " (0x" + Long.toHexString(i) + ") reads " + (disk[i] & 0xff)
-            + ", neither its flushed " + (flushed[i] & 0xff) + " nor what an operation since wrote there");
+        fail(
+            what
+                + ": guest offset "
+                + i
+                + " (0x"
+                + Long.toHexString(i)
+                + ") reads "
+                + (disk[i] & 0xff)
+                + ", neither its flushed "
+                + (flushed[i] & 0xff)
+                + " nor what an operation since wrote there");
       }
       if (disk[i] != flushed[i] && !maybe.get(i)) {
         int end = i;
         while (end < n && disk[end] != flushed[end] && !maybe.get(end)) {
           end++;
         }
-        fail(what + ": flushed bytes lost at guest offset " + i + " (0x" + Long.toHexString(i) + ", "
-            + (end - i) + " bytes in a row): expected " + (flushed[i] & 0xff) + ", found " + (disk[i] & 0xff));
+        fail(
+            what
+                + ": flushed bytes lost at guest offset "
+                + i
+                + " (0x"
+                + Long.toHexString(i)
+                + ", "
+                + (end - i)
+                + " bytes in a row): expected "
+                + (flushed[i] & 0xff)
+                + ", found "
+                + (disk[i] & 0xff));
       }
     }
   }
@@ -155,7 +183,12 @@ final class FlushModel {
   void assertSnapshots(Map<String, byte[]> found, String what) {
     for (String name : flushedSnapshots) {
       if (!found.containsKey(name) && snapshots.containsKey(name)) {
-        fail(what + ": snapshot " + name + ", flushed and never deleted, is gone; found " + found.keySet());
+        fail(
+            what
+                + ": snapshot "
+                + name
+                + ", flushed and never deleted, is gone; found "
+                + found.keySet());
       }
     }
     for (Map.Entry<String, byte[]> e : found.entrySet()) {
@@ -167,8 +200,17 @@ final class FlushModel {
       int n = Math.min(expected.length, e.getValue().length);
       int m = Arrays.mismatch(expected, 0, n, e.getValue(), 0, n);
       if (m >= 0) {
-        fail(what + ": snapshot " + e.getKey() + " differs from the disk it was made of at guest offset " + m
-            + " (of " + expected.length + " and " + e.getValue().length + " bytes)");
+        fail(
+            what
+                + ": snapshot "
+                + e.getKey()
+                + " differs from the disk it was made of at guest offset "
+                + m
+                + " (of "
+                + expected.length
+                + " and "
+                + e.getValue().length
+                + " bytes)");
       }
     }
   }

@@ -29,7 +29,9 @@ class ForwardWriterTest {
   @Test
   @Timeout(30)
   void aCompressedClusterOfAnotherLengthThanPlannedFails() throws IOException {
-    ForwardWriter w = ForwardWriter.headFirst(CreateOptions.builder(4L * CS).compressionType(CompressionType.ZSTD).build());
+    ForwardWriter w =
+        ForwardWriter.headFirst(
+            CreateOptions.builder(4L * CS).compressionType(CompressionType.ZSTD).build());
     try (ClusterCompressor c = w.newCompressor()) {
       CompressedCluster planned = c.compressCluster(cluster(1, 7));
       CompressedCluster other = c.compressCluster(cluster(2, 3));

@@ -38,8 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Hostile images, one method per defect, in the manner of qemu's iotest 060: make a valid image
  * with qemu-img and qemu-io, change the few bytes the case needs at spec offsets, then open and
  * read it. Each refusal must be the exact exception with the right structure and file offset, must
- * name the image, must come within seconds, and must leave every file in the folder as it was
- * (same bytes, same modification time): the reader opens read-only.
+ * name the image, must come within seconds, and must leave every file in the folder as it was (same
+ * bytes, same modification time): the reader opens read-only.
  *
  * <p>Size claims use values whose allocation could not succeed on any test heap (an L1 of 2^31
  * entries is 16 GiB), so those tests pass only if the limit is checked before anything is
@@ -59,7 +59,8 @@ class HostileImageTest {
   void notQcow2WhenQcow2IsAskedFor() throws IOException {
     Path raw = dir.resolve("disk.raw");
     TestData.writeRaw(raw, MiB, 1);
-    assertRefused(NotQcow2Exception.class, Structure.HEADER, 0, raw, () -> Qcow2Image.open(raw).close());
+    assertRefused(
+        NotQcow2Exception.class, Structure.HEADER, 0, raw, () -> Qcow2Image.open(raw).close());
     // Without a format asked for, the same file is a raw disk.
     try (DiskImage img = DiskImage.open(raw)) {
       assertInstanceOf(RawImage.class, img);
@@ -96,7 +97,8 @@ class HostileImageTest {
     Path img = plainImage("img.qcow2", "cluster_size=65536", 8 * MiB);
     Poke.u64(img, 72, Poke.readU64(img, 72) | (1L << 5));
     UnsupportedImageException e =
-        assertRefused(UnsupportedImageException.class, Structure.HEADER, 72, img, () -> readAll(img));
+        assertRefused(
+            UnsupportedImageException.class, Structure.HEADER, 72, img, () -> readAll(img));
     assertContains(e, "bit 5");
   }
 
@@ -112,27 +114,50 @@ class HostileImageTest {
     Poke.bytes(img, 0x78, entry);
     Poke.u64(img, 72, Poke.readU64(img, 72) | (1L << 33));
     UnsupportedImageException e =
-        assertRefused(UnsupportedImageException.class, Structure.HEADER, 72, img, () -> readAll(img));
+        assertRefused(
+            UnsupportedImageException.class, Structure.HEADER, 72, img, () -> readAll(img));
     assertContains(e, "time travel");
     assertContains(e, "bit 33");
   }
 
   @Test
   void encryptedWithLegacyAes() throws IOException {
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "--object", "secret,id=s0,data=secret",
-        "-o", "encrypt.format=aes,encrypt.key-secret=s0", "aes.qcow2", "1M");
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "--object",
+        "secret,id=s0,data=secret",
+        "-o",
+        "encrypt.format=aes,encrypt.key-secret=s0",
+        "aes.qcow2",
+        "1M");
     Path img = dir.resolve("aes.qcow2");
     assertEquals(1, Poke.readU32(img, 32), "crypt_method");
     UnsupportedImageException e =
-        assertRefused(UnsupportedImageException.class, Structure.HEADER, 32, img, () -> readAll(img));
+        assertRefused(
+            UnsupportedImageException.class, Structure.HEADER, 32, img, () -> readAll(img));
     assertContains(e, "encryption");
     assertContains(e, "not supported yet");
   }
 
   @Test
   void encryptedWithLuks() throws IOException {
-    List<String> create = List.of("qemu-img", "create", "-q", "-f", "qcow2", "--object", "secret,id=s0,data=secret",
-        "-o", "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10", "luks.qcow2", "1M");
+    List<String> create =
+        List.of(
+            "qemu-img",
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "--object",
+            "secret,id=s0,data=secret",
+            "-o",
+            "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10",
+            "luks.qcow2",
+            "1M");
     // qemu's PBKDF benchmark fails now and then when a round takes under a millisecond of CPU.
     Qemu.Result r = Qemu.exec(dir, create);
     for (int i = 0; i < 5 && r.stderr().contains("Unable to get accurate CPU usage"); i++) {
@@ -143,7 +168,8 @@ class HostileImageTest {
     Path img = dir.resolve("luks.qcow2");
     assertEquals(2, Poke.readU32(img, 32), "crypt_method");
     UnsupportedImageException e =
-        assertRefused(UnsupportedImageException.class, Structure.HEADER, 32, img, () -> readAll(img));
+        assertRefused(
+            UnsupportedImageException.class, Structure.HEADER, 32, img, () -> readAll(img));
     assertContains(e, "encryption");
     assertContains(e, "not supported yet");
   }
@@ -240,7 +266,8 @@ class HostileImageTest {
     Path img = dir.resolve("img.qcow2");
     assertEquals(8, Poke.readU32(img, 36), "l1_size");
     OpenOptions options = OpenOptions.builder().maxL1Entries(4).build();
-    assertRefused(ImageLimitException.class, Structure.L1_TABLE, 36, img, () -> readAll(img, options));
+    assertRefused(
+        ImageLimitException.class, Structure.L1_TABLE, 36, img, () -> readAll(img, options));
   }
 
   @Test
@@ -262,7 +289,8 @@ class HostileImageTest {
   void refcountTableWithoutClusters() throws IOException {
     Path img = plainImage("img.qcow2", "cluster_size=65536", 8 * MiB);
     Poke.u32(img, 56, 0);
-    assertRefused(CorruptImageException.class, Structure.REFCOUNT_TABLE, 56, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.REFCOUNT_TABLE, 56, img, () -> readAll(img));
   }
 
   @Test
@@ -276,14 +304,16 @@ class HostileImageTest {
   void backingFileSizeOver1023() throws IOException {
     Path img = overlay("top.qcow2", "base.qcow2");
     Poke.u32(img, 16, 1024);
-    assertRefused(ImageLimitException.class, Structure.BACKING_FILE_NAME, 16, img, () -> readAll(img));
+    assertRefused(
+        ImageLimitException.class, Structure.BACKING_FILE_NAME, 16, img, () -> readAll(img));
   }
 
   @Test
   void backingFileOffsetPastFirstCluster() throws IOException {
     Path img = overlay("top.qcow2", "base.qcow2");
     Poke.u64(img, 8, 0x10000);
-    assertRefused(CorruptImageException.class, Structure.BACKING_FILE_NAME, 8, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.BACKING_FILE_NAME, 8, img, () -> readAll(img));
   }
 
   /** backing_file_offset + backing_file_size wraps to a negative long. */
@@ -291,7 +321,8 @@ class HostileImageTest {
   void backingFileOffsetOverflowsWhenAddedToItsSize() throws IOException {
     Path img = overlay("top.qcow2", "base.qcow2");
     Poke.u64(img, 8, Long.MAX_VALUE);
-    assertRefused(CorruptImageException.class, Structure.BACKING_FILE_NAME, 8, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.BACKING_FILE_NAME, 8, img, () -> readAll(img));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -302,7 +333,8 @@ class HostileImageTest {
     Path img = plainImage("img.qcow2", "cluster_size=65536", 8 * MiB);
     long ext = findExtension(img, HeaderExtension.FEATURE_NAME_TABLE);
     Poke.u32(img, ext + 4, 0x10000);
-    assertRefused(CorruptImageException.class, Structure.HEADER_EXTENSION, ext, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.HEADER_EXTENSION, ext, img, () -> readAll(img));
   }
 
   @Test
@@ -310,7 +342,8 @@ class HostileImageTest {
     Path img = plainImage("img.qcow2", "cluster_size=65536", 8 * MiB);
     long ext = findExtension(img, HeaderExtension.FEATURE_NAME_TABLE);
     Poke.u32(img, ext + 4, 0xffffffffL);
-    assertRefused(CorruptImageException.class, Structure.HEADER_EXTENSION, ext, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.HEADER_EXTENSION, ext, img, () -> readAll(img));
   }
 
   @Test
@@ -322,7 +355,11 @@ class HostileImageTest {
     long directoryOffsetField = ext + 8 + 16;
     Poke.u64(img, directoryOffsetField, clusterPastEnd(img));
     assertRefused(
-        CorruptImageException.class, Structure.BITMAP_DIRECTORY, directoryOffsetField, img, () -> readAll(img));
+        CorruptImageException.class,
+        Structure.BITMAP_DIRECTORY,
+        directoryOffsetField,
+        img,
+        () -> readAll(img));
   }
 
   @Test
@@ -333,7 +370,12 @@ class HostileImageTest {
     assertEquals(8, Poke.readU32(img, ext + 4), "length of \"img.data\"");
     Poke.bytes(img, ext + 8, "nbd:a:99".getBytes(StandardCharsets.US_ASCII));
     UnsupportedImageException e =
-        assertRefused(UnsupportedImageException.class, Structure.EXTERNAL_DATA_FILE, ext, img, () -> readAll(img));
+        assertRefused(
+            UnsupportedImageException.class,
+            Structure.EXTERNAL_DATA_FILE,
+            ext,
+            img,
+            () -> readAll(img));
     assertContains(e, "nbd:a:99");
   }
 
@@ -354,13 +396,25 @@ class HostileImageTest {
   void externalDataFileOutsideAllowedFolder() throws IOException {
     Path inside = Files.createDirectories(dir.resolve("inside"));
     Path outside = Files.createDirectories(dir.resolve("outside"));
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "data_file=" + outside.resolve("img.data"),
-        "inside/img.qcow2", "1M");
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        "data_file=" + outside.resolve("img.data"),
+        "inside/img.qcow2",
+        "1M");
     Path img = inside.resolve("img.qcow2");
     long ext = findExtension(img, HeaderExtension.EXTERNAL_DATA_FILE);
     OpenOptions options = OpenOptions.builder().allowBackingIn(inside).build();
     assertRefused(
-        UnsupportedImageException.class, Structure.EXTERNAL_DATA_FILE, ext, img, () -> readAll(img, options));
+        UnsupportedImageException.class,
+        Structure.EXTERNAL_DATA_FILE,
+        ext,
+        img,
+        () -> readAll(img, options));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -392,14 +446,16 @@ class HostileImageTest {
   void refcountTableOffsetNotClusterAligned() throws IOException {
     Path img = plainImage("img.qcow2", "cluster_size=65536", 8 * MiB);
     Poke.u64(img, 48, Poke.readU64(img, 48) + 512);
-    assertRefused(CorruptImageException.class, Structure.REFCOUNT_TABLE, 48, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.REFCOUNT_TABLE, 48, img, () -> readAll(img));
   }
 
   @Test
   void refcountTableOffsetPastEndOfFile() throws IOException {
     Path img = plainImage("img.qcow2", "cluster_size=65536", 8 * MiB);
     Poke.u64(img, 48, clusterPastEnd(img));
-    assertRefused(CorruptImageException.class, Structure.REFCOUNT_TABLE, 48, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.REFCOUNT_TABLE, 48, img, () -> readAll(img));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -410,7 +466,8 @@ class HostileImageTest {
     Path img = plainImage("img.qcow2", "cluster_size=65536", 8 * MiB);
     long l1Entry = Poke.readU64(img, 40);
     Poke.u64(img, l1Entry, Poke.readU64(img, l1Entry) + 512);
-    assertRefused(CorruptImageException.class, Structure.L2_TABLE, l1Entry, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.L2_TABLE, l1Entry, img, () -> readAll(img));
   }
 
   @Test
@@ -418,7 +475,8 @@ class HostileImageTest {
     Path img = plainImage("img.qcow2", "cluster_size=65536", 8 * MiB);
     long l1Entry = Poke.readU64(img, 40);
     Poke.u64(img, l1Entry, COPIED | clusterPastEnd(img));
-    assertRefused(CorruptImageException.class, Structure.L2_TABLE, l1Entry, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.L2_TABLE, l1Entry, img, () -> readAll(img));
   }
 
   @Test
@@ -428,7 +486,8 @@ class HostileImageTest {
     long entry = Poke.readU64(img, l2Entry);
     assertNotEquals(0, entry & L1Entry.OFFSET_MASK, "guest cluster 0 is allocated");
     Poke.u64(img, l2Entry, entry + 512);
-    assertRefused(CorruptImageException.class, Structure.L2_TABLE, l2Entry, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.L2_TABLE, l2Entry, img, () -> readAll(img));
   }
 
   @Test
@@ -436,17 +495,20 @@ class HostileImageTest {
     Path img = plainImage("img.qcow2", "cluster_size=65536", 8 * MiB);
     long l2Entry = l2Table(img, 0);
     Poke.u64(img, l2Entry, COPIED | clusterPastEnd(img));
-    assertRefused(CorruptImageException.class, Structure.L2_TABLE, l2Entry, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.L2_TABLE, l2Entry, img, () -> readAll(img));
   }
 
   @Test
   void extendedL2SubclusterBothAllocatedAndZero() throws IOException {
     Path img = plainImage("img.qcow2", "extended_l2=on,cluster_size=65536", 8 * MiB);
     long l2Entry = l2Table(img, 0);
-    assertNotEquals(0, Poke.readU64(img, l2Entry) & L1Entry.OFFSET_MASK, "guest cluster 0 is allocated");
+    assertNotEquals(
+        0, Poke.readU64(img, l2Entry) & L1Entry.OFFSET_MASK, "guest cluster 0 is allocated");
     // The bitmap word follows the descriptor: bits 0-31 allocated, bits 32-63 zero.
     Poke.u64(img, l2Entry + 8, (1L << 32) | 1);
-    assertRefused(CorruptImageException.class, Structure.L2_TABLE, l2Entry, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.L2_TABLE, l2Entry, img, () -> readAll(img));
   }
 
   @Test
@@ -456,7 +518,8 @@ class HostileImageTest {
     long l2Entry = l2Table(img, 0) + 40 * 16;
     assertEquals(0, Poke.readU64(img, l2Entry), "guest cluster 40 is unallocated");
     Poke.u64(img, l2Entry + 8, 1);
-    assertRefused(CorruptImageException.class, Structure.L2_TABLE, l2Entry, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.L2_TABLE, l2Entry, img, () -> readAll(img));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -468,7 +531,8 @@ class HostileImageTest {
     Compressed c = findCompressed(img);
     long past = Files.size(img) + 4096 + 100;
     Poke.u64(img, c.l2Entry, c.withOffset(past));
-    assertRefused(CorruptImageException.class, Structure.COMPRESSED_CLUSTER, past, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.COMPRESSED_CLUSTER, past, img, () -> readAll(img));
   }
 
   @Test
@@ -477,7 +541,12 @@ class HostileImageTest {
     Compressed c = findCompressed(img);
     // 0xff starts a final deflate block of the reserved type 3.
     Poke.bytes(img, c.hostOffset, filled(c.storedBytes(), (byte) 0xff));
-    assertRefused(CorruptImageException.class, Structure.COMPRESSED_CLUSTER, c.hostOffset, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class,
+        Structure.COMPRESSED_CLUSTER,
+        c.hostOffset,
+        img,
+        () -> readAll(img));
   }
 
   @Test
@@ -485,7 +554,12 @@ class HostileImageTest {
     Path img = compressedImage("zlib");
     Compressed c = findCompressed(img);
     Poke.u64(img, c.l2Entry, c.withSectors(1));
-    assertRefused(CorruptImageException.class, Structure.COMPRESSED_CLUSTER, c.hostOffset, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class,
+        Structure.COMPRESSED_CLUSTER,
+        c.hostOffset,
+        img,
+        () -> readAll(img));
   }
 
   @Test
@@ -493,7 +567,12 @@ class HostileImageTest {
     Path img = compressedImage("zstd");
     Compressed c = findCompressed(img);
     Poke.bytes(img, c.hostOffset, filled(c.storedBytes(), (byte) 0xa5));
-    assertRefused(CorruptImageException.class, Structure.COMPRESSED_CLUSTER, c.hostOffset, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class,
+        Structure.COMPRESSED_CLUSTER,
+        c.hostOffset,
+        img,
+        () -> readAll(img));
   }
 
   @Test
@@ -501,7 +580,12 @@ class HostileImageTest {
     Path img = compressedImage("zstd");
     Compressed c = findCompressed(img);
     Poke.u64(img, c.l2Entry, c.withSectors(1));
-    assertRefused(CorruptImageException.class, Structure.COMPRESSED_CLUSTER, c.hostOffset, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class,
+        Structure.COMPRESSED_CLUSTER,
+        c.hostOffset,
+        img,
+        () -> readAll(img));
   }
 
   @Test
@@ -509,7 +593,8 @@ class HostileImageTest {
     Path img = compressedImage("zlib");
     Compressed c = findCompressed(img);
     long at = placeAtEnd(img, c, deflate(pattern(65536 + 4096)));
-    assertRefused(CorruptImageException.class, Structure.COMPRESSED_CLUSTER, at, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.COMPRESSED_CLUSTER, at, img, () -> readAll(img));
   }
 
   @Test
@@ -517,7 +602,8 @@ class HostileImageTest {
     Path img = compressedImage("zlib");
     Compressed c = findCompressed(img);
     long at = placeAtEnd(img, c, deflate(pattern(65536 - 4096)));
-    assertRefused(CorruptImageException.class, Structure.COMPRESSED_CLUSTER, at, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.COMPRESSED_CLUSTER, at, img, () -> readAll(img));
   }
 
   @Test
@@ -525,7 +611,8 @@ class HostileImageTest {
     Path img = compressedImage("zstd");
     Compressed c = findCompressed(img);
     long at = placeAtEnd(img, c, Zstd.compress(pattern(65536 + 4096)));
-    assertRefused(CorruptImageException.class, Structure.COMPRESSED_CLUSTER, at, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.COMPRESSED_CLUSTER, at, img, () -> readAll(img));
   }
 
   @Test
@@ -533,7 +620,8 @@ class HostileImageTest {
     Path img = compressedImage("zstd");
     Compressed c = findCompressed(img);
     long at = placeAtEnd(img, c, Zstd.compress(pattern(65536 - 4096)));
-    assertRefused(CorruptImageException.class, Structure.COMPRESSED_CLUSTER, at, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.COMPRESSED_CLUSTER, at, img, () -> readAll(img));
   }
 
   @Test
@@ -541,7 +629,8 @@ class HostileImageTest {
     Path img = compressedImage("zstd,extended_l2=on");
     Compressed c = findCompressed(img);
     Poke.u64(img, c.l2Entry + 8, 1);
-    assertRefused(CorruptImageException.class, Structure.L2_TABLE, c.l2Entry, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.L2_TABLE, c.l2Entry, img, () -> readAll(img));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -555,8 +644,13 @@ class HostileImageTest {
     Path a = dir.resolve("a.qcow2");
     Path b = dir.resolve("b.qcow2");
     // a opens b, and b finds a already in the chain.
-    CorruptImageException e = assertRefused(
-        CorruptImageException.class, Structure.BACKING_CHAIN, Poke.readU64(b, 8), b, () -> readAll(a));
+    CorruptImageException e =
+        assertRefused(
+            CorruptImageException.class,
+            Structure.BACKING_CHAIN,
+            Poke.readU64(b, 8),
+            b,
+            () -> readAll(a));
     assertContains(e, "a.qcow2");
   }
 
@@ -565,21 +659,40 @@ class HostileImageTest {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "self.qcow2", "1M");
     Qemu.img(dir, "rebase", "-u", "-F", "qcow2", "-b", "self.qcow2", "self.qcow2");
     Path img = dir.resolve("self.qcow2");
-    assertRefused(CorruptImageException.class, Structure.BACKING_CHAIN, Poke.readU64(img, 8), img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class,
+        Structure.BACKING_CHAIN,
+        Poke.readU64(img, 8),
+        img,
+        () -> readAll(img));
   }
 
   @Test
   void backingChainDeeperThanMaxChainDepth() throws IOException {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "l0.qcow2", "1M");
     for (int i = 1; i <= 3; i++) {
-      Qemu.img(dir, "create", "-q", "-f", "qcow2", "-b", "l" + (i - 1) + ".qcow2", "-F", "qcow2", "l" + i + ".qcow2");
+      Qemu.img(
+          dir,
+          "create",
+          "-q",
+          "-f",
+          "qcow2",
+          "-b",
+          "l" + (i - 1) + ".qcow2",
+          "-F",
+          "qcow2",
+          "l" + i + ".qcow2");
     }
     Path top = dir.resolve("l3.qcow2");
     Path l1 = dir.resolve("l1.qcow2");
     // The top is depth 0, so a limit of 2 admits l3, l2 and l1, and l1 may not open l0.
     OpenOptions two = OpenOptions.builder().maxChainDepth(2).build();
     assertRefused(
-        ImageLimitException.class, Structure.BACKING_CHAIN, Poke.readU64(l1, 8), l1, () -> readAll(top, two));
+        ImageLimitException.class,
+        Structure.BACKING_CHAIN,
+        Poke.readU64(l1, 8),
+        l1,
+        () -> readAll(top, two));
     readAll(top, OpenOptions.builder().maxChainDepth(3).build());
   }
 
@@ -600,7 +713,19 @@ class HostileImageTest {
 
   @Test
   void backingFileMissing() throws IOException {
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-u", "-b", "missing.qcow2", "-F", "qcow2", "top.qcow2", "1M");
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-u",
+        "-b",
+        "missing.qcow2",
+        "-F",
+        "qcow2",
+        "top.qcow2",
+        "1M");
     Path img = dir.resolve("top.qcow2");
     NoSuchFileException e = assertFails(NoSuchFileException.class, () -> readAll(img));
     assertTrue(e.getFile().endsWith("missing.qcow2"), e.getFile());
@@ -613,11 +738,24 @@ class HostileImageTest {
     Path inside = Files.createDirectories(dir.resolve("inside"));
     Files.createDirectories(dir.resolve("outside"));
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "outside/base.qcow2", "1M");
-    Qemu.img(inside, "create", "-q", "-f", "qcow2", "-b", "../outside/base.qcow2", "-F", "qcow2", "top.qcow2");
+    Qemu.img(
+        inside,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-b",
+        "../outside/base.qcow2",
+        "-F",
+        "qcow2",
+        "top.qcow2");
     Path img = inside.resolve("top.qcow2");
     OpenOptions insideOnly = OpenOptions.builder().allowBackingIn(inside).build();
     assertRefused(
-        UnsupportedImageException.class, Structure.BACKING_FILE_NAME, Poke.readU64(img, 8), img,
+        UnsupportedImageException.class,
+        Structure.BACKING_FILE_NAME,
+        Poke.readU64(img, 8),
+        img,
         () -> readAll(img, insideOnly));
     readAll(img, OpenOptions.builder().allowBackingIn(dir).build());
   }
@@ -632,7 +770,10 @@ class HostileImageTest {
     Path img = inside.resolve("top.qcow2");
     OpenOptions insideOnly = OpenOptions.builder().allowBackingIn(inside).build();
     assertRefused(
-        UnsupportedImageException.class, Structure.BACKING_FILE_NAME, Poke.readU64(img, 8), img,
+        UnsupportedImageException.class,
+        Structure.BACKING_FILE_NAME,
+        Poke.readU64(img, 8),
+        img,
         () -> readAll(img, insideOnly));
   }
 
@@ -644,7 +785,8 @@ class HostileImageTest {
     Path img = imageWithSnapshot();
     long entry = Poke.readU64(img, 64);
     Poke.u32(img, entry + 36, 0xffffffffL);
-    assertRefused(ImageLimitException.class, Structure.SNAPSHOT_TABLE, entry + 36, img, () -> readAll(img));
+    assertRefused(
+        ImageLimitException.class, Structure.SNAPSHOT_TABLE, entry + 36, img, () -> readAll(img));
   }
 
   @Test
@@ -652,10 +794,13 @@ class HostileImageTest {
     Path img = imageWithSnapshot();
     long entry = Poke.readU64(img, 64);
     // Longest id and name: 128 KiB of strings after the fixed 40 bytes.
-    assertTrue(entry + 40 + 2 * 0xffff > Files.size(img), "the snapshot table lies near the end of the file");
+    assertTrue(
+        entry + 40 + 2 * 0xffff > Files.size(img),
+        "the snapshot table lies near the end of the file");
     Poke.u16(img, entry + 12, 0xffff);
     Poke.u16(img, entry + 14, 0xffff);
-    assertRefused(CorruptImageException.class, Structure.SNAPSHOT_TABLE, entry, img, () -> readAll(img));
+    assertRefused(
+        CorruptImageException.class, Structure.SNAPSHOT_TABLE, entry, img, () -> readAll(img));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -667,11 +812,15 @@ class HostileImageTest {
    * seconds, with every file in the folder left unchanged.
    */
   private <T extends Qcow2Exception> T assertRefused(
-      Class<T> type, Structure structure, long offset, Path image, Executable action) throws IOException {
+      Class<T> type, Structure structure, long offset, Path image, Executable action)
+      throws IOException {
     T e = assertFails(type, action);
     String name = image.getFileName().toString();
     assertEquals(structure, e.structure(), () -> "structure of: " + e.getMessage());
-    assertEquals(offset, e.offset(), () -> "offset 0x" + Long.toHexString(offset) + " expected: " + e.getMessage());
+    assertEquals(
+        offset,
+        e.offset(),
+        () -> "offset 0x" + Long.toHexString(offset) + " expected: " + e.getMessage());
     assertTrue(e.image().endsWith(name), () -> "image() " + e.image() + " should name " + name);
     assertContains(e, name);
     return e;
@@ -680,20 +829,23 @@ class HostileImageTest {
   /** The exact exception, within ten seconds, leaving every file in the folder as it was. */
   private <T extends Throwable> T assertFails(Class<T> type, Executable action) throws IOException {
     Map<Path, String> before = fingerprints(true);
-    T e = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThrowsExactly(type, action));
+    T e =
+        assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThrowsExactly(type, action));
     assertEquals(before, fingerprints(false), "files changed by a read-only open");
     return e;
   }
 
   private static void assertContains(Exception e, String text) {
-    assertTrue(e.getMessage().contains(text), () -> "message should contain \"" + text + "\": " + e.getMessage());
+    assertTrue(
+        e.getMessage().contains(text),
+        () -> "message should contain \"" + text + "\": " + e.getMessage());
   }
 
   private static final FileTime PAST = FileTime.fromMillis(1_000_000_000_000L);
 
   /**
-   * SHA-256 and modification time of every file in the folder. With {@code resetTimes} each time
-   * is first set to a fixed past instant, so that any later write shows as a changed time.
+   * SHA-256 and modification time of every file in the folder. With {@code resetTimes} each time is
+   * first set to a fixed past instant, so that any later write shows as a changed time.
    */
   private Map<Path, String> fingerprints(boolean resetTimes) throws IOException {
     Map<Path, String> map = new TreeMap<>();
@@ -710,7 +862,8 @@ class HostileImageTest {
 
   private static String sha256(Path p) throws IOException {
     try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p)));
+      return HexFormat.of()
+          .formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p)));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
@@ -719,8 +872,13 @@ class HostileImageTest {
   private void assertBackingNameRefused(String name) throws IOException {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-u", "-b", name, "-F", "raw", "top.qcow2", "1M");
     Path img = dir.resolve("top.qcow2");
-    UnsupportedImageException e = assertRefused(
-        UnsupportedImageException.class, Structure.BACKING_FILE_NAME, Poke.readU64(img, 8), img, () -> readAll(img));
+    UnsupportedImageException e =
+        assertRefused(
+            UnsupportedImageException.class,
+            Structure.BACKING_FILE_NAME,
+            Poke.readU64(img, 8),
+            img,
+            () -> readAll(img));
     assertContains(e, name);
   }
 
@@ -751,10 +909,13 @@ class HostileImageTest {
   // ---------------------------------------------------------------------------------------------
   // Making and inspecting images
 
-  /** An image with data, zeros and holes in its first L2 table (see ReadCompatibilityTest.plain). */
+  /**
+   * An image with data, zeros and holes in its first L2 table (see ReadCompatibilityTest.plain).
+   */
   private Path plainImage(String name, String options, long size) {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, name, Long.toString(size));
-    Qemu.io(dir, name, "write -P 0x11 0 5000", "write -P 0x22 70000 100000", "write -z 1114112 65536");
+    Qemu.io(
+        dir, name, "write -P 0x11 0 5000", "write -P 0x22 70000 100000", "write -z 1114112 65536");
     return dir.resolve(name);
   }
 
@@ -766,8 +927,16 @@ class HostileImageTest {
 
   private Path compressedImage(String compressionType) throws IOException {
     TestData.writeRaw(dir.resolve("src.raw"), 2 * MiB, 42);
-    Qemu.img(dir, "convert", "-c", "-O", "qcow2", "-o", "cluster_size=65536,compression_type=" + compressionType,
-        "src.raw", "img.qcow2");
+    Qemu.img(
+        dir,
+        "convert",
+        "-c",
+        "-O",
+        "qcow2",
+        "-o",
+        "cluster_size=65536,compression_type=" + compressionType,
+        "src.raw",
+        "img.qcow2");
     Files.delete(dir.resolve("src.raw"));
     return dir.resolve("img.qcow2");
   }
@@ -809,7 +978,8 @@ class HostileImageTest {
    * A compressed L2 entry (spec A.5): x = 62 - (cluster_bits - 8); bits 0..x-1 are the host byte
    * offset, bits x..61 the number of 512-byte sectors after the first.
    */
-  private record Compressed(long l2Entry, long descriptor, int clusterBits, long hostOffset, long sectors) {
+  private record Compressed(
+      long l2Entry, long descriptor, int clusterBits, long hostOffset, long sectors) {
     int shift() {
       return 62 - (clusterBits - 8);
     }
@@ -845,7 +1015,8 @@ class HostileImageTest {
         return new Compressed(l2 + i, e, clusterBits, e & ((1L << shift) - 1), sectors);
       }
     }
-    throw new AssertionError("qemu-img convert -c wrote no compressed cluster of two sectors or more");
+    throw new AssertionError(
+        "qemu-img convert -c wrote no compressed cluster of two sectors or more");
   }
 
   /** Writes {@code data} past the end of the file and points {@code c}'s entry at it. */

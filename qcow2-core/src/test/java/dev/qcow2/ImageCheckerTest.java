@@ -20,14 +20,22 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Our check counts what qemu-img check counts, on clean and on broken images, and our repairs
- * leave images that qemu-img check finds clean, with the guest content kept.
+ * Our check counts what qemu-img check counts, on clean and on broken images, and our repairs leave
+ * images that qemu-img check finds clean, with the guest content kept.
  */
 class ImageCheckerTest {
   @TempDir Path dir;
 
   static Stream<String> recipes() {
-    return Stream.of("plain", "small clusters", "compressed", "snapshots", "bitmaps", "extended", "overlay", "refcount1");
+    return Stream.of(
+        "plain",
+        "small clusters",
+        "compressed",
+        "snapshots",
+        "bitmaps",
+        "extended",
+        "overlay",
+        "refcount1");
   }
 
   String make(String recipe) throws IOException {
@@ -90,7 +98,9 @@ class ImageCheckerTest {
     assertTrue(after.isClean(), after.messages().toString());
     assertEquals(broken.corruptions(), after.corruptionsFixed());
     assertQemuClean(image);
-    assertEquals(-1, java.util.Arrays.mismatch(before, Files.readAllBytes(Qemu.toRaw(dir, image, "after.raw"))));
+    assertEquals(
+        -1,
+        java.util.Arrays.mismatch(before, Files.readAllBytes(Qemu.toRaw(dir, image, "after.raw"))));
     assertTrue(Qemu.img(dir, "snapshot", "-l", image).contains("second"), "snapshots survive");
   }
 
@@ -110,7 +120,8 @@ class ImageCheckerTest {
       java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(first);
       img.readFully(b, 0);
     }
-    assertEquals(-1, java.util.Arrays.mismatch(first, new byte[65536]), "the dropped cluster reads zeros");
+    assertEquals(
+        -1, java.util.Arrays.mismatch(first, new byte[65536]), "the dropped cluster reads zeros");
   }
 
   @Test

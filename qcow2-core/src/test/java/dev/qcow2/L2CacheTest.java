@@ -12,7 +12,9 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The L2 cache keeps at most what its size allows, so a huge sparse image reads in bounded memory. */
+/**
+ * The L2 cache keeps at most what its size allows, so a huge sparse image reads in bounded memory.
+ */
 class L2CacheTest {
 
   @Test
@@ -21,7 +23,8 @@ class L2CacheTest {
     // One write per 64 GiB: 16 L2 tables, far apart.
     List<String> writes = new ArrayList<>();
     for (long at = 0; at < (1L << 40); at += 64L << 30) {
-      writes.add("write -P 0x" + Long.toHexString(0x10 + (at >>> 36)) + " " + (at + 4096) + " 4096");
+      writes.add(
+          "write -P 0x" + Long.toHexString(0x10 + (at >>> 36)) + " " + (at + 4096) + " 4096");
     }
     Qemu.io(dir, "big.qcow2", writes.toArray(new String[0]));
     OpenOptions options = OpenOptions.builder().l2CacheSize(4 * 65536).build();

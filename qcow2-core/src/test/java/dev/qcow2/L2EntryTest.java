@@ -20,7 +20,8 @@ class L2EntryTest {
         offset += random.nextInt(1 << bits);
         int size = 1 + random.nextInt((1 << bits) - 1);
         long e = CompressedDescriptor.entry(offset, size, bits);
-        String at = "seed " + seed + ", cluster_bits " + bits + ", offset " + offset + ", size " + size;
+        String at =
+            "seed " + seed + ", cluster_bits " + bits + ", offset " + offset + ", size " + size;
         assertTrue(L2Entry.isCompressed(e), at);
         assertFalse(L2Entry.isCopied(e), at);
         assertEquals(offset, CompressedDescriptor.hostOffset(e, bits), at);
@@ -53,8 +54,10 @@ class L2EntryTest {
     assertEquals(0x50000L, L2Entry.hostOffset(e));
     assertTrue(L2Entry.isOwned(e, false));
     assertFalse(L2Entry.isOwned(L2Entry.withCopied(e, false), false));
-    assertFalse(L2Entry.isOwned(L2Entry.owned(0), false), "offset 0 is unallocated in the image file");
-    assertTrue(L2Entry.isOwned(L2Entry.owned(0), true), "offset 0 is a cluster of an external data file");
+    assertFalse(
+        L2Entry.isOwned(L2Entry.owned(0), false), "offset 0 is unallocated in the image file");
+    assertTrue(
+        L2Entry.isOwned(L2Entry.owned(0), true), "offset 0 is a cluster of an external data file");
     assertTrue(L2Entry.hasZeroFlag(L2Entry.ZERO));
     assertFalse(L2Entry.holdsHostSpace(L2Entry.ZERO));
     assertEquals(-1, L2Entry.plainHostOffset(CompressedDescriptor.entry(0x10200, 100, 16)));

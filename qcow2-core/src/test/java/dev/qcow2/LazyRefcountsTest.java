@@ -26,7 +26,8 @@ class LazyRefcountsTest {
   @Test
   void dirtyWhileWritingCleanAfterClose(@TempDir Path dir) throws IOException {
     Path path = dir.resolve("lazy.qcow2");
-    try (Qcow2Image img = Qcow2Image.create(path, CreateOptions.builder(8L << 20).lazyRefcounts(true).build())) {
+    try (Qcow2Image img =
+        Qcow2Image.create(path, CreateOptions.builder(8L << 20).lazyRefcounts(true).build())) {
       assertEquals(0, Poke.readU64(path, 72) & 1, "clean before the first write");
       img.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), 100_000);
       assertEquals(1, Poke.readU64(path, 72) & 1, "dirty while writing");
@@ -41,7 +42,10 @@ class LazyRefcountsTest {
     Path crashed = dir.resolve("crashed.qcow2");
     Random r = new Random(7);
     byte[] model = new byte[16 << 20];
-    try (Qcow2Image img = Qcow2Image.create(path, CreateOptions.builder(model.length).clusterSize(4096).lazyRefcounts(true).build())) {
+    try (Qcow2Image img =
+        Qcow2Image.create(
+            path,
+            CreateOptions.builder(model.length).clusterSize(4096).lazyRefcounts(true).build())) {
       for (int i = 0; i < 300; i++) {
         int at = r.nextInt(model.length - 70_000);
         byte[] b = new byte[1 + r.nextInt(70_000)];

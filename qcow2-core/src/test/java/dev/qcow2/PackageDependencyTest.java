@@ -17,8 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The core's packages name each other in one direction only, as their sources say: the parallel
- * engines (convert, hash) share their thread-pool habits through {@code parallel}, not through
- * each other.
+ * engines (convert, hash) share their thread-pool habits through {@code parallel}, not through each
+ * other.
  */
 @Timeout(60)
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
@@ -48,7 +48,9 @@ class PackageDependencyTest {
   @Test
   void the_graph_is_the_one_the_sources_have() throws Exception {
     PackageGraph g = core();
-    assertTrue(g.packages().containsAll(Set.of(CORE, CORE + ".convert", CORE + ".hash", CORE + ".parallel")),
+    assertTrue(
+        g.packages()
+            .containsAll(Set.of(CORE, CORE + ".convert", CORE + ".hash", CORE + ".parallel")),
         g.toString());
     assertTrue(g.uses(CORE + ".hash").containsAll(Set.of(CORE, CORE + ".parallel")), g.toString());
   }

@@ -63,8 +63,10 @@ final class PowerCutStorage implements Storage {
   }
 
   private final String name;
+
   /** What the process reads: every write so far. */
   private final MemoryStorage current;
+
   private byte[] durable;
   private final List<Change> pending = new ArrayList<>();
   private final Observer observer;
@@ -140,18 +142,22 @@ final class PowerCutStorage implements Storage {
         return durable.clone();
       case SUBSET:
         return sectorSubset(random);
-      default: {
-        if (pending.isEmpty()) {
-          return durable.clone();
+      default:
+        {
+          if (pending.isEmpty()) {
+            return durable.clone();
+          }
+          int torn = random.nextInt(pending.size());
+          Change c = pending.get(torn);
+          return replay(torn, tornLength(c, random));
         }
-        int torn = random.nextInt(pending.size());
-        Change c = pending.get(torn);
-        return replay(torn, tornLength(c, random));
-      }
     }
   }
 
-  /** The durable bytes with the first {@code count} changes applied, then {@code keep} bytes of the next. */
+  /**
+   * The durable bytes with the first {@code count} changes applied, then {@code keep} bytes of the
+   * next.
+   */
   private byte[] replay(int count, int keep) {
     MemoryStorage disk = new MemoryStorage(name, durable);
     for (int i = 0; i < count; i++) {
@@ -166,7 +172,9 @@ final class PowerCutStorage implements Storage {
   private byte[] sectorSubset(Random random) {
     Map<Long, Integer> writes = new HashMap<>();
     for (Change c : pending) {
-      for (long s = c.position() >>> 9; c.bytes() != null && s <= (c.position() + c.length() - 1) >>> 9; s++) {
+      for (long s = c.position() >>> 9;
+          c.bytes() != null && s <= (c.position() + c.length() - 1) >>> 9;
+          s++) {
         writes.merge(s, 1, Integer::sum);
       }
     }
@@ -205,7 +213,8 @@ final class PowerCutStorage implements Storage {
       return 0; // inside one sector: the sector is written whole or not at all
     }
     long boundaries = (end - 1 - firstBoundary) / 512 + 1;
-    long at = firstBoundary + 512 * (long) random.nextInt((int) Math.min(Integer.MAX_VALUE, boundaries));
+    long at =
+        firstBoundary + 512 * (long) random.nextInt((int) Math.min(Integer.MAX_VALUE, boundaries));
     return (int) (at - c.position());
   }
 

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.qcow2.testing.Qemu;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -30,22 +29,23 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Durability under power loss, which {@link CrashTest}'s SIGKILL cannot show (the kernel keeps
- * what a killed process wrote): the image file, and its external data file if any, are {@link
+ * Durability under power loss, which {@link CrashTest}'s SIGKILL cannot show (the kernel keeps what
+ * a killed process wrote): the image file, and its external data file if any, are {@link
  * PowerCutStorage}s, and {@link CrashWriter}'s random writes, zero writes, discards and compressed
- * writes, with snapshots taken, applied and deleted and the disk resized between them, run on
- * them. A power cut is taken after every Nth write and at every force before it completes; each
- * loses the writes since the last force (all, sectors at random, or in order up to one torn at a
- * sector boundary; see {@link PowerCutStorage.Loss}). After each cut the durable bytes, written to files, must pass {@code qemu-img
- * check} with at worst leaks (a dirty image, only with lazy refcounts or inside a snapshot
- * operation, is first repaired by a writable open, as qemu does, and qemu's repair is checked too), and read as {@link FlushModel} says: every byte written before the
- * last completed {@link Qcow2Image#flush()} (or close), and every snapshot there at that flush.
- * A close and a new open come now and then.
+ * writes, with snapshots taken, applied and deleted and the disk resized between them, run on them.
+ * A power cut is taken after every Nth write and at every force before it completes; each loses the
+ * writes since the last force (all, sectors at random, or in order up to one torn at a sector
+ * boundary; see {@link PowerCutStorage.Loss}). After each cut the durable bytes, written to files,
+ * must pass {@code qemu-img check} with at worst leaks (a dirty image, only with lazy refcounts or
+ * inside a snapshot operation, is first repaired by a writable open, as qemu does, and qemu's
+ * repair is checked too), and read as {@link FlushModel} says: every byte written before the last
+ * completed {@link Qcow2Image#flush()} (or close), and every snapshot there at that flush. A close
+ * and a new open come now and then.
  *
- * <p>Each seed stands for one of nine configurations (cluster sizes 512 B to 2 MiB, refcount
- * widths 1 to 64 bits, extended L2, compat 0.10, lazy refcounts, external data files, raw or not),
- * the rest drawn at random. {@code -Dqcow2.seed=S} replays one seed, {@code -Dqcow2.powercuts=N}
- * sets the number of sequences, {@code -Dqcow2.keep=DIR} keeps the files of a failed cut.
+ * <p>Each seed stands for one of nine configurations (cluster sizes 512 B to 2 MiB, refcount widths
+ * 1 to 64 bits, extended L2, compat 0.10, lazy refcounts, external data files, raw or not), the
+ * rest drawn at random. {@code -Dqcow2.seed=S} replays one seed, {@code -Dqcow2.powercuts=N} sets
+ * the number of sequences, {@code -Dqcow2.keep=DIR} keeps the files of a failed cut.
  */
 class PowerCutTest {
   static final int SEQUENCES = Integer.getInteger("qcow2.powercuts", 18);
@@ -65,7 +65,9 @@ class PowerCutTest {
     if (fixed != null) {
       return Stream.of(fixed);
     }
-    return LongStream.range(from, from + count).map(i -> (0x9e3779b97f4a7c15L * i) << 4 | (i % KINDS)).boxed();
+    return LongStream.range(from, from + count)
+        .map(i -> (0x9e3779b97f4a7c15L * i) << 4 | (i % KINDS))
+        .boxed();
   }
 
   @ParameterizedTest(name = "seed {0}")
@@ -79,7 +81,8 @@ class PowerCutTest {
   @ParameterizedTest(name = "seed {0}")
   @MethodSource("slowSeeds")
   @Timeout(value = 10, unit = TimeUnit.MINUTES)
-  void flushedWritesSurviveLongerSequencesOfPowerCuts(long seed, @TempDir Path dir) throws Exception {
+  void flushedWritesSurviveLongerSequencesOfPowerCuts(long seed, @TempDir Path dir)
+      throws Exception {
     replayable(seed, dir, 150);
   }
 
@@ -97,8 +100,16 @@ class PowerCutTest {
           }
         }
       }
-      throw new AssertionError("seed " + seed + " (replay with -Dqcow2.seed=" + seed + "), " + setup.text()
-          + ": " + e.getMessage(), e);
+      throw new AssertionError(
+          "seed "
+              + seed
+              + " (replay with -Dqcow2.seed="
+              + seed
+              + "), "
+              + setup.text()
+              + ": "
+              + e.getMessage(),
+          e);
     }
   }
 
@@ -109,29 +120,42 @@ class PowerCutTest {
     int kind = (int) ((seed & 15) % KINDS);
     Random r = new Random(seed);
     int version = kind == 5 ? 2 : 3;
-    int clusterSize = switch (kind) {
-      case 1 -> 512;
-      case 2 -> 4096;
-      case 3 -> 2 << 20;
-      case 4 -> r.nextBoolean() ? 16384 : 65536;
-      case 0, 6 -> 65536;
-      default -> new int[] {512, 4096, 65536}[r.nextInt(3)];
-    };
-    int bits = switch (kind) {
-      case 1 -> r.nextBoolean() ? 32 : 64; // the refcount table grows while writing
-      case 2 -> new int[] {1, 2, 4}[r.nextInt(3)];
-      case 5 -> 16;
-      default -> new int[] {1, 2, 4, 8, 16, 32, 64}[r.nextInt(7)];
-    };
+    int clusterSize =
+        switch (kind) {
+          case 1 -> 512;
+          case 2 -> 4096;
+          case 3 -> 2 << 20;
+          case 4 -> r.nextBoolean() ? 16384 : 65536;
+          case 0, 6 -> 65536;
+          default -> new int[] {512, 4096, 65536}[r.nextInt(3)];
+        };
+    int bits =
+        switch (kind) {
+          case 1 -> r.nextBoolean() ? 32 : 64; // the refcount table grows while writing
+          case 2 -> new int[] {1, 2, 4}[r.nextInt(3)];
+          case 5 -> 16;
+          default -> new int[] {1, 2, 4, 8, 16, 32, 64}[r.nextInt(7)];
+        };
     boolean lazy = kind == 6 || (version == 3 && r.nextInt(4) == 0);
-    CreateOptions.Builder b = CreateOptions.builder(clusterSize == (2 << 20) ? 8L << 20 : 4L << 20)
-        .version(version).clusterSize(clusterSize).refcountBits(bits).extendedL2(kind == 4)
-        .lazyRefcounts(lazy).compressionType(version == 3 && r.nextBoolean() ? CompressionType.ZSTD : CompressionType.ZLIB);
+    CreateOptions.Builder b =
+        CreateOptions.builder(clusterSize == (2 << 20) ? 8L << 20 : 4L << 20)
+            .version(version)
+            .clusterSize(clusterSize)
+            .refcountBits(bits)
+            .extendedL2(kind == 4)
+            .lazyRefcounts(lazy)
+            .compressionType(
+                version == 3 && r.nextBoolean() ? CompressionType.ZSTD : CompressionType.ZLIB);
     if (kind == 7 || kind == 8) {
       b.dataFile("img.data", kind == 8);
     }
     CreateOptions o = b.build();
-    return new Setup(o, o + (o.dataFile() == null ? "" : ", data file " + o.dataFile() + (o.dataFileRaw() ? " (raw)" : "")));
+    return new Setup(
+        o,
+        o
+            + (o.dataFile() == null
+                ? ""
+                : ", data file " + o.dataFile() + (o.dataFileRaw() ? " (raw)" : "")));
   }
 
   /** One sequence: the image, the model, and the cuts. */
@@ -142,8 +166,10 @@ class PowerCutTest {
     private final Path cutDir;
     private final int operations;
     private final Random r;
+
     /** Draws the cuts' losses, apart from the operations so that both replay alike. */
     private final Random cutRandom;
+
     private final int every;
     private final PowerCutStorage image;
     private final PowerCutStorage data;
@@ -154,6 +180,7 @@ class PowerCutTest {
     private int writes;
     private int cuts;
     private boolean cutting = true;
+
     /** A snapshot is being made, applied or deleted (see {@link #assertNoCorruption}). */
     private boolean inSnapshotOperation;
 
@@ -165,12 +192,17 @@ class PowerCutTest {
       this.operations = operations;
       this.r = new Random(seed ^ 0x5deece66dL);
       this.cutRandom = new Random(seed * 31 + 7);
-      // 512-byte clusters write several tables per guest cluster: cut among their writes less often.
+      // 512-byte clusters write several tables per guest cluster: cut among their writes less
+      // often.
       this.every = (3 + r.nextInt(6)) * (o.clusterSize() == 512 ? 4 : 1);
       Qcow2Image.create(dir.resolve("img.qcow2"), o).close();
-      this.image = new PowerCutStorage("img.qcow2", Files.readAllBytes(dir.resolve("img.qcow2")), this);
-      this.data = o.dataFile() == null ? null
-          : new PowerCutStorage(o.dataFile(), Files.readAllBytes(dir.resolve(o.dataFile())), this);
+      this.image =
+          new PowerCutStorage("img.qcow2", Files.readAllBytes(dir.resolve("img.qcow2")), this);
+      this.data =
+          o.dataFile() == null
+              ? null
+              : new PowerCutStorage(
+                  o.dataFile(), Files.readAllBytes(dir.resolve(o.dataFile())), this);
       byte[] initial;
       try (Qcow2Image img = Qcow2Image.open(dir.resolve("img.qcow2"))) {
         initial = readAll(img);
@@ -186,7 +218,8 @@ class PowerCutTest {
     }
 
     private Qcow2Image open() throws IOException {
-      OpenOptions options = OpenOptions.builder().writable(true).dataFileOpener((path, writable) -> data).build();
+      OpenOptions options =
+          OpenOptions.builder().writable(true).dataFileOpener((path, writable) -> data).build();
       return Qcow2Image.open(dir.resolve("img.qcow2"), image, options);
     }
 
@@ -228,7 +261,8 @@ class PowerCutTest {
         if (e instanceof AssertionError) {
           throw e;
         }
-        throw new AssertionError("operation " + done.size() + " failed: " + e + "; operations " + done, e);
+        throw new AssertionError(
+            "operation " + done.size() + " failed: " + e + "; operations " + done, e);
       }
       cutting = false;
       seen.clear();
@@ -263,7 +297,12 @@ class PowerCutTest {
       long initial = o.size();
       // Whole clusters: past a shrink to the middle of a cluster, qemu keeps the rest of that
       // cluster, and a later growth shows it again; the model has no such stale tail.
-      long newSize = Math.max(o.clusterSize(), (initial / 2 + (long) (r.nextDouble() * initial)) / o.clusterSize() * o.clusterSize());
+      long newSize =
+          Math.max(
+              o.clusterSize(),
+              (initial / 2 + (long) (r.nextDouble() * initial))
+                  / o.clusterSize()
+                  * o.clusterSize());
       if (newSize < model.size() && o.dataFileRaw()) {
         return false; // a raw data file cannot shrink
       }
@@ -273,7 +312,8 @@ class PowerCutTest {
       return true;
     }
 
-    private boolean snapshot(Qcow2Image img, int k, List<String> names, int max) throws IOException {
+    private boolean snapshot(Qcow2Image img, int k, List<String> names, int max)
+        throws IOException {
       if (k < 3 && names.size() < max) {
         String name = "s" + (done.size() + 1);
         done.add("snapshot " + name);
@@ -307,7 +347,14 @@ class PowerCutTest {
     @Override
     public void forcing(PowerCutStorage storage) throws IOException {
       if (cutting && storage.pending() > 0) {
-        cut("force " + (storage.forces() + 1) + " of " + storage.name() + ", " + storage.pending() + " changes pending");
+        cut(
+            "force "
+                + (storage.forces() + 1)
+                + " of "
+                + storage.name()
+                + ", "
+                + storage.pending()
+                + " changes pending");
       }
     }
 
@@ -322,7 +369,10 @@ class PowerCutTest {
 
     private byte[] lastRead;
 
-    /** The durable bytes after a cut, as files: they check clean or leaky, and read as the model says. */
+    /**
+     * The durable bytes after a cut, as files: they check clean or leaky, and read as the model
+     * says.
+     */
     private void check(String when, PowerCutStorage.Loss loss) throws IOException {
       byte[] imageBytes = image.afterCut(loss, cutRandom);
       byte[] dataBytes = data == null ? null : data.afterCut(loss, cutRandom);
@@ -336,8 +386,17 @@ class PowerCutTest {
         Files.write(cutDir.resolve(o.dataFile()), dataBytes);
       }
       List<String> last = done.subList(Math.max(0, done.size() - 8), done.size());
-      String what = "cut " + cuts + " at " + when + ", " + loss + " lost, after " + done.size() + " operations "
-          + (done.size() > 8 ? "(last " + last + ")" : last.toString());
+      String what =
+          "cut "
+              + cuts
+              + " at "
+              + when
+              + ", "
+              + loss
+              + " lost, after "
+              + done.size()
+              + " operations "
+              + (done.size() > 8 ? "(last " + last + ")" : last.toString());
       try {
         checkCut(cutImage, imageBytes, what);
       } catch (IOException | RuntimeException e) {
@@ -346,16 +405,21 @@ class PowerCutTest {
     }
 
     private void checkCut(Path cutImage, byte[] imageBytes, String what) throws IOException {
-      boolean dirty = o.version() >= 3
-          && (ByteBuffer.wrap(imageBytes, 72, 8).getLong() & FeatureBits.INCOMPAT_DIRTY) != 0;
-      // A snapshot operation sets the bit for its refcounts and COPIED flags (ImageWriter.beginFlagChange).
-      assertTrue(!dirty || o.lazyRefcounts() || inSnapshotOperation,
-          () -> what + ": the dirty bit is set without lazy refcounts, outside a snapshot operation");
+      boolean dirty =
+          o.version() >= 3
+              && (ByteBuffer.wrap(imageBytes, 72, 8).getLong() & FeatureBits.INCOMPAT_DIRTY) != 0;
+      // A snapshot operation sets the bit for its refcounts and COPIED flags
+      // (ImageWriter.beginFlagChange).
+      assertTrue(
+          !dirty || o.lazyRefcounts() || inSnapshotOperation,
+          () ->
+              what + ": the dirty bit is set without lazy refcounts, outside a snapshot operation");
       if (dirty) {
         if (!o.lazyRefcounts()) {
           assertQemuRepairs(cutImage, what);
         }
-        // Stale refcounts are what the dirty bit allows; qemu rebuilds them on a writable open, as we do.
+        // Stale refcounts are what the dirty bit allows; qemu rebuilds them on a writable open, as
+        // we do.
         reopenWritable(cutImage);
         assertNoCorruption("after the repair; " + what);
       } else {
@@ -365,7 +429,8 @@ class PowerCutTest {
       try (Qcow2Image img = Qcow2Image.open(cutImage)) {
         lastRead = readAll(img);
         for (Snapshot s : img.snapshots()) {
-          try (Qcow2Image view = Qcow2Image.open(cutImage, OpenOptions.builder().snapshot(null, s.name()).build())) {
+          try (Qcow2Image view =
+              Qcow2Image.open(cutImage, OpenOptions.builder().snapshot(null, s.name()).build())) {
             snapshots.put(s.name(), readAll(view));
           }
         }
@@ -377,11 +442,16 @@ class PowerCutTest {
       }
     }
 
-    /** qemu, opening the dirty image for writing, repairs it as we do: its check then finds at worst leaks. */
+    /**
+     * qemu, opening the dirty image for writing, repairs it as we do: its check then finds at worst
+     * leaks.
+     */
     private void assertQemuRepairs(Path cutImage, String what) throws IOException {
       Files.copy(cutImage, cutDir.resolve("qemu.qcow2"), StandardCopyOption.REPLACE_EXISTING);
       Qemu.Result open = Qemu.exec(cutDir, List.of("qemu-io", "-c", "flush", "qemu.qcow2"));
-      assertTrue(open.exitCode() == 0, () -> "qemu-io on the dirty image " + what + ":\n" + open.stdout() + open.stderr());
+      assertTrue(
+          open.exitCode() == 0,
+          () -> "qemu-io on the dirty image " + what + ":\n" + open.stdout() + open.stderr());
       assertNoCorruption("qemu.qcow2", "after qemu's repair; " + what);
       Files.delete(cutDir.resolve("qemu.qcow2"));
     }
@@ -393,21 +463,29 @@ class PowerCutTest {
     /**
      * qemu-img check finds at worst leaks. One exception, in version 2 images only: while a
      * snapshot is made, applied or deleted, refcounts and the COPIED flags that mirror them change
-     * in separate writes, and qemu-img check counts a disagreement either way as corruption, so
-     * no order of the writes avoids it. Version 3 images are marked dirty for the operation (so
-     * the next writable open repairs both, qemu's as ours); version 2 has no dirty bit, and qemu
-     * has the same window (qcow2_update_snapshot_refcount). No cluster is then shared that a
-     * writer would change in place, so no data is at risk; {@code -r all} clears it.
+     * in separate writes, and qemu-img check counts a disagreement either way as corruption, so no
+     * order of the writes avoids it. Version 3 images are marked dirty for the operation (so the
+     * next writable open repairs both, qemu's as ours); version 2 has no dirty bit, and qemu has
+     * the same window (qcow2_update_snapshot_refcount). No cluster is then shared that a writer
+     * would change in place, so no data is at risk; {@code -r all} clears it.
      */
     private void assertNoCorruption(String file, String what) {
       Qemu.Result check = Qemu.exec(cutDir, List.of("qemu-img", "check", file));
       String report = check.stdout() + check.stderr();
-      boolean onlyCopiedFlags = inSnapshotOperation && o.version() < 3 && check.exitCode() == 2
-          && report.lines().filter(l -> l.startsWith("ERROR")).allMatch(l -> l.startsWith("ERROR OFLAG_COPIED"));
+      boolean onlyCopiedFlags =
+          inSnapshotOperation
+              && o.version() < 3
+              && check.exitCode() == 2
+              && report
+                  .lines()
+                  .filter(l -> l.startsWith("ERROR"))
+                  .allMatch(l -> l.startsWith("ERROR OFLAG_COPIED"));
       if (check.exitCode() != 0 && check.exitCode() != 3 && !onlyCopiedFlags) {
         fail("qemu-img check exit " + check.exitCode() + " " + what + ":\n" + report);
       }
-      assertTrue(onlyCopiedFlags || !report.contains("ERROR"), () -> "qemu-img check " + what + ":\n" + report);
+      assertTrue(
+          onlyCopiedFlags || !report.contains("ERROR"),
+          () -> "qemu-img check " + what + ":\n" + report);
     }
 
     private static void reopenWritable(Path cutImage) throws IOException {

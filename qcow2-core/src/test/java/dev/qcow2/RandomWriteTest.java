@@ -27,8 +27,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Random write, zero-write, discard, compressed-write and flush sequences over random create
  * options, applied to our image and to a byte-array model. Afterwards {@code qemu-img check} finds
- * nothing at all, qemu reads exactly the model, and the same operations replayed through qemu-io
- * on an image qemu-img made give the same bytes. Overlays never change their backing file.
+ * nothing at all, qemu reads exactly the model, and the same operations replayed through qemu-io on
+ * an image qemu-img made give the same bytes. Overlays never change their backing file.
  *
  * <p>Seeds are drawn from {@code -Dqcow2.seed=N} (one sequence) or derived from the case number;
  * every failure message starts with the seed to replay.
@@ -73,11 +73,13 @@ class RandomWriteTest {
         try (Stream<Path> files = Files.list(dir)) {
           Path to = Files.createDirectories(Path.of(keep));
           for (Path f : files.toList()) {
-            Files.copy(f, to.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(
+                f, to.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
           }
         }
       }
-      throw new AssertionError("seed " + seed + " (replay with -Dqcow2.seed=" + seed + "): " + e.getMessage(), e);
+      throw new AssertionError(
+          "seed " + seed + " (replay with -Dqcow2.seed=" + seed + "): " + e.getMessage(), e);
     }
   }
 
@@ -89,13 +91,15 @@ class RandomWriteTest {
     int[] refcountBits = {1, 2, 4, 8, 16, 16, 32, 64};
     int bits = version == 2 ? 16 : refcountBits[r.nextInt(refcountBits.length)];
     boolean extendedL2 = version == 3 && clusterSize >= 16384 && r.nextInt(3) == 0;
-    CompressionType compression = version == 3 && r.nextBoolean() ? CompressionType.ZSTD : CompressionType.ZLIB;
+    CompressionType compression =
+        version == 3 && r.nextBoolean() ? CompressionType.ZSTD : CompressionType.ZLIB;
     long size = (clusterSize >= (2 << 20) ? 32L << 20 : 4L << 20) + 512L * r.nextInt(64);
-    String backing = switch (r.nextInt(3)) {
-      case 0 -> "qcow2";
-      case 1 -> "raw";
-      default -> null;
-    };
+    String backing =
+        switch (r.nextInt(3)) {
+          case 0 -> "qcow2";
+          case 1 -> "raw";
+          default -> null;
+        };
 
     boolean lazy = version == 3 && r.nextInt(4) == 0;
     boolean external = version == 3 && r.nextInt(5) == 0;
@@ -106,16 +110,34 @@ class RandomWriteTest {
     }
     byte[] model = new byte[(int) size];
     String baseDigest = null;
-    CreateOptions.Builder options = CreateOptions.builder(size)
-        .version(version).clusterSize(clusterSize).refcountBits(bits)
-        .extendedL2(extendedL2).compressionType(compression).preallocation(prealloc).lazyRefcounts(lazy)
-        .dataFile(external ? "ours.data" : null, rawData);
-    StringBuilder qemuOptions = new StringBuilder("compat=" + (version == 2 ? "0.10" : "1.1")
-        + ",cluster_size=" + clusterSize + ",refcount_bits=" + bits
-        + ",extended_l2=" + (extendedL2 ? "on" : "off") + ",compression_type=" + compression.qemuName()
-        + ",preallocation=" + prealloc.name().toLowerCase(java.util.Locale.ROOT)
-        + (version == 3 ? ",lazy_refcounts=" + (lazy ? "on" : "off") : "")
-        + (external ? ",data_file=theirs.data,data_file_raw=" + (rawData ? "on" : "off") : ""));
+    CreateOptions.Builder options =
+        CreateOptions.builder(size)
+            .version(version)
+            .clusterSize(clusterSize)
+            .refcountBits(bits)
+            .extendedL2(extendedL2)
+            .compressionType(compression)
+            .preallocation(prealloc)
+            .lazyRefcounts(lazy)
+            .dataFile(external ? "ours.data" : null, rawData);
+    StringBuilder qemuOptions =
+        new StringBuilder(
+            "compat="
+                + (version == 2 ? "0.10" : "1.1")
+                + ",cluster_size="
+                + clusterSize
+                + ",refcount_bits="
+                + bits
+                + ",extended_l2="
+                + (extendedL2 ? "on" : "off")
+                + ",compression_type="
+                + compression.qemuName()
+                + ",preallocation="
+                + prealloc.name().toLowerCase(java.util.Locale.ROOT)
+                + (version == 3 ? ",lazy_refcounts=" + (lazy ? "on" : "off") : "")
+                + (external
+                    ? ",data_file=theirs.data,data_file_raw=" + (rawData ? "on" : "off")
+                    : ""));
     if (backing != null) {
       long baseSize = size - 512L * r.nextInt(2048); // sometimes shorter than the overlay
       Path base = dir.resolve("base." + backing);
@@ -123,14 +145,19 @@ class RandomWriteTest {
       if (backing.equals("raw")) {
         Files.move(dir.resolve("base.src"), base);
       } else {
-        Qemu.img(dir, "convert", "-O", "qcow2", "-o", "cluster_size=65536", "base.src", "base.qcow2");
+        Qemu.img(
+            dir, "convert", "-O", "qcow2", "-o", "cluster_size=65536", "base.src", "base.qcow2");
       }
       Path raw = Qemu.toRaw(dir, base.getFileName().toString(), "base.raw.view");
       byte[] content = Files.readAllBytes(raw);
       System.arraycopy(content, 0, model, 0, content.length);
       baseDigest = digest(base);
       options.backingFile(base.getFileName().toString(), backing);
-      qemuOptions.append(",backing_file=").append(base.getFileName()).append(",backing_fmt=").append(backing);
+      qemuOptions
+          .append(",backing_file=")
+          .append(base.getFileName())
+          .append(",backing_fmt=")
+          .append(backing);
     }
 
     List<Op> ops = new ArrayList<>();
@@ -168,7 +195,10 @@ class RandomWriteTest {
     }
 
     Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "ours.qcow2"));
-    assertEquals(0, check.exitCode(), () -> "qemu-img check: " + check.stdout() + check.stderr() + "\nops " + ops);
+    assertEquals(
+        0,
+        check.exitCode(),
+        () -> "qemu-img check: " + check.stdout() + check.stderr() + "\nops " + ops);
     assertTrue(check.stdout().contains("No errors were found"), check.stdout());
     CheckReport ourCheck = ImageChecker.check(ours, ImageChecker.Repair.NONE);
     assertTrue(ourCheck.isClean(), () -> "our check: " + ourCheck.messages());
@@ -176,7 +206,16 @@ class RandomWriteTest {
     assertModel(model, Files.readAllBytes(raw), "qemu's read of our image, ops " + ops);
 
     // The same operations through qemu-io on qemu's own image give the same bytes.
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", qemuOptions.toString(), "theirs.qcow2", Long.toString(size));
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        qemuOptions.toString(),
+        "theirs.qcow2",
+        Long.toString(size));
     // qemu 7.2 keeps packing compressed data into the host cluster it last used even after that
     // cluster was freed and reused within the same session, and then reports its own image
     // corrupt (OFLAG_COPIED, refcount 3). A new qemu-io process after each compressed write
@@ -195,7 +234,10 @@ class RandomWriteTest {
     Qemu.Result theirCheck = Qemu.exec(dir, List.of("qemu-img", "check", "theirs.qcow2"));
     assertEquals(0, theirCheck.exitCode(), () -> "qemu's own image: " + theirCheck.stdout());
     Path theirs = Qemu.toRaw(dir, "theirs.qcow2", "theirs.raw");
-    assertModel(Files.readAllBytes(theirs), Files.readAllBytes(raw), "ours against qemu-io's, options " + qemuOptions + ", ops " + ops);
+    assertModel(
+        Files.readAllBytes(theirs),
+        Files.readAllBytes(raw),
+        "ours against qemu-io's, options " + qemuOptions + ", ops " + ops);
 
     if (rawData) {
       assertModel(model, Files.readAllBytes(dir.resolve("ours.data")), "our raw data file");
@@ -245,31 +287,34 @@ class RandomWriteTest {
 
   static void apply(Qcow2Image img, Op op) throws IOException {
     switch (op.kind()) {
-      case "write": {
-        byte[] b = new byte[(int) op.length()];
-        Arrays.fill(b, (byte) op.pattern());
-        img.write(ByteBuffer.wrap(b), op.offset());
-        break;
-      }
+      case "write":
+        {
+          byte[] b = new byte[(int) op.length()];
+          Arrays.fill(b, (byte) op.pattern());
+          img.write(ByteBuffer.wrap(b), op.offset());
+          break;
+        }
       case "zero":
         img.writeZeroes(op.offset(), op.length());
         break;
       case "discard":
         img.discard(op.offset(), op.length());
         break;
-      case "compressed": {
-        byte[] b = new byte[(int) op.length()];
-        Arrays.fill(b, (byte) op.pattern());
-        img.writeCompressed(ByteBuffer.wrap(b), op.offset());
-        break;
-      }
+      case "compressed":
+        {
+          byte[] b = new byte[(int) op.length()];
+          Arrays.fill(b, (byte) op.pattern());
+          img.writeCompressed(ByteBuffer.wrap(b), op.offset());
+          break;
+        }
       default:
         img.flush();
     }
   }
 
   /** What each operation does to the guest's view, as qemu defines it. */
-  static void applyToModel(byte[] model, boolean hasBacking, Op op, int version, int clusterSize, long size) {
+  static void applyToModel(
+      byte[] model, boolean hasBacking, Op op, int version, int clusterSize, long size) {
     int from = (int) op.offset();
     int to = (int) (op.offset() + op.length());
     switch (op.kind()) {
@@ -280,21 +325,22 @@ class RandomWriteTest {
       case "zero":
         Arrays.fill(model, from, to, (byte) 0);
         break;
-      case "discard": {
-        // qemu refuses to discard in a version 2 image with a backing file: stale backing data
-        // would show through.
-        if (version < 3 && hasBacking) {
+      case "discard":
+        {
+          // qemu refuses to discard in a version 2 image with a backing file: stale backing data
+          // would show through.
+          if (version < 3 && hasBacking) {
+            break;
+          }
+          // Only whole clusters are discarded (and the disk's last, partial one).
+          long first = (op.offset() + clusterSize - 1) / clusterSize * clusterSize;
+          long end = to == size ? size : (long) to / clusterSize * clusterSize;
+          for (long c = first; c < end; c += clusterSize) {
+            int cEnd = (int) Math.min(size, c + clusterSize);
+            Arrays.fill(model, (int) c, cEnd, (byte) 0);
+          }
           break;
         }
-        // Only whole clusters are discarded (and the disk's last, partial one).
-        long first = (op.offset() + clusterSize - 1) / clusterSize * clusterSize;
-        long end = to == size ? size : (long) to / clusterSize * clusterSize;
-        for (long c = first; c < end; c += clusterSize) {
-          int cEnd = (int) Math.min(size, c + clusterSize);
-          Arrays.fill(model, (int) c, cEnd, (byte) 0);
-        }
-        break;
-      }
       default:
         break;
     }
@@ -310,13 +356,21 @@ class RandomWriteTest {
     assertEquals(expected.length, actual.length, what + ": size");
     int mismatch = Arrays.mismatch(expected, actual);
     if (mismatch >= 0) {
-      fail(what + ": first difference at byte " + mismatch + " (expected " + (expected[mismatch] & 0xff)
-          + ", found " + (actual[mismatch] & 0xff) + ")");
+      fail(
+          what
+              + ": first difference at byte "
+              + mismatch
+              + " (expected "
+              + (expected[mismatch] & 0xff)
+              + ", found "
+              + (actual[mismatch] & 0xff)
+              + ")");
     }
     assertArrayEquals(expected, actual);
   }
 
   static String digest(Path file) throws IOException, NoSuchAlgorithmException {
-    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+    return HexFormat.of()
+        .formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
   }
 }

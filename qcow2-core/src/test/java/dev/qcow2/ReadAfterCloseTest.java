@@ -14,7 +14,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A closed image refuses reads and block status, read-only or writable, with the same exception. */
+/**
+ * A closed image refuses reads and block status, read-only or writable, with the same exception.
+ */
 @Timeout(60)
 class ReadAfterCloseTest {
   private static final long SIZE = 4L << 20;
@@ -22,7 +24,16 @@ class ReadAfterCloseTest {
   @TempDir Path dir;
 
   private Path qemuImage() {
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", "a.qcow2", Long.toString(SIZE));
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        "cluster_size=65536",
+        "a.qcow2",
+        Long.toString(SIZE));
     Qemu.io(dir, "a.qcow2", "write -P 7 0 64k", "write -c -P 9 1M 64k");
     return dir.resolve("a.qcow2");
   }
@@ -31,7 +42,8 @@ class ReadAfterCloseTest {
   void readOnlyAndWritableImagesRefuseReadsOnceClosed() throws IOException {
     Path image = qemuImage();
     IllegalStateException readOnly = refusedAfterClose(Qcow2Image.open(image));
-    IllegalStateException writable = refusedAfterClose(Qcow2Image.open(image, OpenOptions.builder().writable(true).build()));
+    IllegalStateException writable =
+        refusedAfterClose(Qcow2Image.open(image, OpenOptions.builder().writable(true).build()));
     assertEquals(writable.getMessage(), readOnly.getMessage());
     assertTrue(readOnly.getMessage().contains("closed"), readOnly.getMessage());
     Qemu.img(dir, "check", "a.qcow2");
@@ -47,11 +59,13 @@ class ReadAfterCloseTest {
     img.close();
     img.close(); // a second close is harmless
     IllegalStateException first = refused(() -> read(img, 0)); // allocated
-    for (Executable call : new Executable[] {
-        () -> read(img, 2 << 20), // unallocated: would read zeros without touching the file
-        () -> read(img, 1 << 20), // compressed
-        () -> img.blockStatus(0, SIZE),
-        () -> img.blockStatus(2 << 20, 512)}) {
+    for (Executable call :
+        new Executable[] {
+          () -> read(img, 2 << 20), // unallocated: would read zeros without touching the file
+          () -> read(img, 1 << 20), // compressed
+          () -> img.blockStatus(0, SIZE),
+          () -> img.blockStatus(2 << 20, 512)
+        }) {
       assertEquals(first.getMessage(), refused(call).getMessage());
     }
     return first;

@@ -46,7 +46,12 @@ class ReadCompatibilityTest {
         cases.add(
             Arguments.of(
                 "plain compat=" + compat + " cluster=" + cs + " refcount_bits=" + bits,
-                (Recipe) dir -> plain(dir, "compat=" + compat + ",cluster_size=" + cs + ",refcount_bits=" + bits, sizeFor(cs))));
+                (Recipe)
+                    dir ->
+                        plain(
+                            dir,
+                            "compat=" + compat + ",cluster_size=" + cs + ",refcount_bits=" + bits,
+                            sizeFor(cs))));
       }
     }
     for (int cs : new int[] {16384, 65536, 2 << 20}) {
@@ -60,30 +65,60 @@ class ReadCompatibilityTest {
         cases.add(
             Arguments.of(
                 "compressed " + type + " cluster=" + cs,
-                (Recipe) dir -> compressed(dir, "compression_type=" + type + ",cluster_size=" + cs, sizeFor(cs))));
+                (Recipe)
+                    dir ->
+                        compressed(
+                            dir, "compression_type=" + type + ",cluster_size=" + cs, sizeFor(cs))));
       }
     }
-    cases.add(Arguments.of("compressed zlib compat=0.10", (Recipe) dir -> compressed(dir, "compat=0.10", 8 * MiB)));
-    cases.add(Arguments.of("compressed zstd extended_l2", (Recipe) dir -> compressed(dir, "compression_type=zstd,extended_l2=on", 8 * MiB)));
-    cases.add(Arguments.of("compressed then overwritten", (Recipe) ReadCompatibilityTest::compressedOverwritten));
+    cases.add(
+        Arguments.of(
+            "compressed zlib compat=0.10",
+            (Recipe) dir -> compressed(dir, "compat=0.10", 8 * MiB)));
+    cases.add(
+        Arguments.of(
+            "compressed zstd extended_l2",
+            (Recipe) dir -> compressed(dir, "compression_type=zstd,extended_l2=on", 8 * MiB)));
+    cases.add(
+        Arguments.of(
+            "compressed then overwritten", (Recipe) ReadCompatibilityTest::compressedOverwritten));
     for (int depth = 1; depth <= 4; depth++) {
       int d = depth;
-      cases.add(Arguments.of("chain depth " + d + " over raw", (Recipe) dir -> chain(dir, d, true, "")));
-      cases.add(Arguments.of("chain depth " + d + " over qcow2", (Recipe) dir -> chain(dir, d, false, "")));
+      cases.add(
+          Arguments.of("chain depth " + d + " over raw", (Recipe) dir -> chain(dir, d, true, "")));
+      cases.add(
+          Arguments.of(
+              "chain depth " + d + " over qcow2", (Recipe) dir -> chain(dir, d, false, "")));
     }
-    cases.add(Arguments.of("chain extended_l2 overlay", (Recipe) dir -> chain(dir, 2, false, "extended_l2=on,cluster_size=65536")));
-    cases.add(Arguments.of("chain extended_l2 2M overlay", (Recipe) dir -> chain(dir, 1, false, "extended_l2=on,cluster_size=2M")));
-    cases.add(Arguments.of("chain compat=0.10", (Recipe) dir -> chain(dir, 2, false, "compat=0.10")));
+    cases.add(
+        Arguments.of(
+            "chain extended_l2 overlay",
+            (Recipe) dir -> chain(dir, 2, false, "extended_l2=on,cluster_size=65536")));
+    cases.add(
+        Arguments.of(
+            "chain extended_l2 2M overlay",
+            (Recipe) dir -> chain(dir, 1, false, "extended_l2=on,cluster_size=2M")));
+    cases.add(
+        Arguments.of("chain compat=0.10", (Recipe) dir -> chain(dir, 2, false, "compat=0.10")));
     cases.add(Arguments.of("backing format probed", (Recipe) ReadCompatibilityTest::probedBacking));
     cases.add(Arguments.of("snapshots", (Recipe) ReadCompatibilityTest::snapshots));
     cases.add(Arguments.of("bitmaps", (Recipe) ReadCompatibilityTest::bitmaps));
     cases.add(Arguments.of("data_file", (Recipe) dir -> dataFile(dir, false)));
     cases.add(Arguments.of("data_file_raw", (Recipe) dir -> dataFile(dir, true)));
     cases.add(Arguments.of("dirty bit", (Recipe) ReadCompatibilityTest::dirty));
-    cases.add(Arguments.of("preallocation=metadata", (Recipe) dir -> plain(dir, "preallocation=metadata", 8 * MiB)));
-    cases.add(Arguments.of("preallocation=full", (Recipe) dir -> plain(dir, "preallocation=full", 8 * MiB)));
-    cases.add(Arguments.of("header_length 120 with unknown bytes", (Recipe) ReadCompatibilityTest::longHeader));
-    cases.add(Arguments.of("odd virtual size", (Recipe) dir -> plain(dir, "cluster_size=4096", 5 * MiB + 512)));
+    cases.add(
+        Arguments.of(
+            "preallocation=metadata",
+            (Recipe) dir -> plain(dir, "preallocation=metadata", 8 * MiB)));
+    cases.add(
+        Arguments.of(
+            "preallocation=full", (Recipe) dir -> plain(dir, "preallocation=full", 8 * MiB)));
+    cases.add(
+        Arguments.of(
+            "header_length 120 with unknown bytes", (Recipe) ReadCompatibilityTest::longHeader));
+    cases.add(
+        Arguments.of(
+            "odd virtual size", (Recipe) dir -> plain(dir, "cluster_size=4096", 5 * MiB + 512)));
     return cases.stream();
   }
 
@@ -113,15 +148,17 @@ class ReadCompatibilityTest {
 
   static String plain(Path dir, String options, long size) {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, "img.qcow2", Long.toString(size));
-    List<String> cmds = new ArrayList<>(List.of(
-        "write -P 0x11 0 5000",
-        "write -P 0x22 70000 100000",
-        "write -P 0x33 1048576 65536",
-        "write -z 1114112 65536",
-        "write -P 0x44 3000000 1234567",
-        "discard 3145728 1048576",
-        "write -P 0x66 4608 1024",
-        "write -P 0x55 " + (size - 4096) + " 4096"));
+    List<String> cmds =
+        new ArrayList<>(
+            List.of(
+                "write -P 0x11 0 5000",
+                "write -P 0x22 70000 100000",
+                "write -P 0x33 1048576 65536",
+                "write -z 1114112 65536",
+                "write -P 0x44 3000000 1234567",
+                "discard 3145728 1048576",
+                "write -P 0x66 4608 1024",
+                "write -P 0x55 " + (size - 4096) + " 4096"));
     if (size > 32 * MiB) {
       cmds.add("write -P 0x77 " + (33 * MiB + 1000) + " 3000000");
       cmds.add("write -z " + (40 * MiB) + " " + (4 * MiB));
@@ -139,15 +176,21 @@ class ReadCompatibilityTest {
   static String compressedOverwritten(Path dir) throws IOException {
     compressed(dir, "cluster_size=65536", 8 * MiB);
     // Partial writes into compressed clusters make qemu decompress, merge and store them plainly.
-    Qemu.io(dir, "img.qcow2", "write -P 0x99 100000 5000", "write -z 2000000 70000", "discard 4194304 65536");
+    Qemu.io(
+        dir,
+        "img.qcow2",
+        "write -P 0x99 100000 5000",
+        "write -z 2000000 70000",
+        "discard 4194304 65536");
     return "img.qcow2";
   }
 
   /**
-   * A chain of {@code depth} overlays over a base in its own folder, each overlay in its own
-   * folder naming its backing file relatively. The top is larger than the base.
+   * A chain of {@code depth} overlays over a base in its own folder, each overlay in its own folder
+   * naming its backing file relatively. The top is larger than the base.
    */
-  static String chain(Path dir, int depth, boolean rawBase, String overlayOptions) throws IOException {
+  static String chain(Path dir, int depth, boolean rawBase, String overlayOptions)
+      throws IOException {
     Files.createDirectories(dir.resolve("l0"));
     String below;
     String belowFormat;
@@ -168,7 +211,9 @@ class ReadCompatibilityTest {
       String name = "l" + level + "/layer.qcow2";
       String backingName = "../" + below;
       long size = (6 + 2L * level) * MiB;
-      List<String> create = new ArrayList<>(List.of("create", "-q", "-f", "qcow2", "-b", backingName, "-F", belowFormat));
+      List<String> create =
+          new ArrayList<>(
+              List.of("create", "-q", "-f", "qcow2", "-b", backingName, "-F", belowFormat));
       if (!overlayOptions.isEmpty()) {
         create.add("-o");
         create.add(overlayOptions);
@@ -177,9 +222,15 @@ class ReadCompatibilityTest {
       create.add(Long.toString(size));
       Qemu.img(dir, create.toArray(new String[0]));
       long step = 300000L * level;
-      Qemu.io(dir, name,
+      Qemu.io(
+          dir,
+          name,
           "write -P 0x" + Integer.toHexString(0xc0 + level) + " " + step + " 4096",
-          "write -P 0x" + Integer.toHexString(0xd0 + level) + " " + (2 * MiB + 512 * level) + " 70000",
+          "write -P 0x"
+              + Integer.toHexString(0xd0 + level)
+              + " "
+              + (2 * MiB + 512 * level)
+              + " 70000",
           "write -z " + (3 * MiB + 65536L * level) + " 65536",
           "discard " + (4 * MiB) + " " + (65536L * level),
           "write -P 0xee " + (size - 8192) + " 8192");
@@ -192,7 +243,8 @@ class ReadCompatibilityTest {
   static String probedBacking(Path dir) throws IOException {
     plain(dir, "cluster_size=65536", 8 * MiB);
     Files.move(dir.resolve("img.qcow2"), dir.resolve("base.qcow2"));
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2", "8M");
+    Qemu.img(
+        dir, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2", "8M");
     Qemu.io(dir, "top.qcow2", "write -P 0x12 1000000 100000");
     // Turn the backing format extension into an unknown one: readers must skip it and probe.
     Path top = dir.resolve("top.qcow2");
@@ -218,8 +270,22 @@ class ReadCompatibilityTest {
   }
 
   static String dataFile(Path dir, boolean raw) {
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "data_file=img.data,data_file_raw=" + (raw ? "on" : "off"), "img.qcow2", "8M");
-    Qemu.io(dir, "img.qcow2", "write -P 0x21 0 70000", "write -P 0x22 3000000 100000", "write -z 3000000 4096");
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        "data_file=img.data,data_file_raw=" + (raw ? "on" : "off"),
+        "img.qcow2",
+        "8M");
+    Qemu.io(
+        dir,
+        "img.qcow2",
+        "write -P 0x21 0 70000",
+        "write -P 0x22 3000000 100000",
+        "write -z 3000000 4096");
     return "img.qcow2";
   }
 
@@ -270,12 +336,14 @@ class ReadCompatibilityTest {
       for (int i = 0; i < 200; i++) {
         long at = (long) (random.nextDouble() * img.size());
         int len = (int) Math.min(img.size() - at, 1 + random.nextInt(300_000));
-        ByteBuffer ours = random.nextBoolean() ? ByteBuffer.allocate(len) : ByteBuffer.allocateDirect(len);
+        ByteBuffer ours =
+            random.nextBoolean() ? ByteBuffer.allocate(len) : ByteBuffer.allocateDirect(len);
         ByteBuffer theirs = ByteBuffer.allocate(len);
         img.readFully(ours, at);
         expected.read(theirs, at);
         long where = at;
-        assertEquals(theirs.flip(), ours.flip(), () -> "seed " + seed + ": " + len + " bytes at " + where);
+        assertEquals(
+            theirs.flip(), ours.flip(), () -> "seed " + seed + ": " + len + " bytes at " + where);
       }
     }
   }
@@ -298,7 +366,8 @@ class ReadCompatibilityTest {
 
   static void assertFilesEqual(Path expected, Path actual) throws IOException {
     assertEquals(Files.size(expected), Files.size(actual), "size of " + actual);
-    try (FileChannel a = FileChannel.open(expected); FileChannel b = FileChannel.open(actual)) {
+    try (FileChannel a = FileChannel.open(expected);
+        FileChannel b = FileChannel.open(actual)) {
       ByteBuffer x = ByteBuffer.allocate(1 << 20);
       ByteBuffer y = ByteBuffer.allocate(1 << 20);
       for (long at = 0; at < a.size(); at += x.capacity()) {

@@ -13,9 +13,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Filling small-cluster images with wide refcounts makes the refcount table outgrow its cluster
@@ -26,13 +26,20 @@ class RefcountGrowthTest {
 
   @ParameterizedTest(name = "cluster={0} refcount_bits={1}")
   @CsvSource({"512, 64", "512, 16", "512, 32", "1024, 64", "512, 1", "4096, 64"})
-  void tableGrowsAndStaysConsistent(int clusterSize, int refcountBits, @TempDir Path dir) throws IOException {
+  void tableGrowsAndStaysConsistent(int clusterSize, int refcountBits, @TempDir Path dir)
+      throws IOException {
     long size = 12L << 20;
     Path path = dir.resolve("g.qcow2");
     long tableBefore;
     Random r = new Random(clusterSize * 131L + refcountBits);
     byte[] model = new byte[(int) size];
-    try (Qcow2Image img = Qcow2Image.create(path, CreateOptions.builder(size).clusterSize(clusterSize).refcountBits(refcountBits).build())) {
+    try (Qcow2Image img =
+        Qcow2Image.create(
+            path,
+            CreateOptions.builder(size)
+                .clusterSize(clusterSize)
+                .refcountBits(refcountBits)
+                .build())) {
       tableBefore = img.header().refcountTableOffset();
       List<Long> chunks = new ArrayList<>();
       for (long at = 0; at < size; at += 64 << 10) {

@@ -23,7 +23,8 @@ class ResizeTest {
   @CsvSource({"65536, 8589934592", "512, 67108864", "4096, 1073741824", "65536, 16777216"})
   void growingKeepsDataAndQemuReadsTheNewSize(int clusterSize, long newSize) throws IOException {
     Path path = dir.resolve("r.qcow2");
-    try (Qcow2Image img = Qcow2Image.create(path, CreateOptions.builder(8L << 20).clusterSize(clusterSize).build())) {
+    try (Qcow2Image img =
+        Qcow2Image.create(path, CreateOptions.builder(8L << 20).clusterSize(clusterSize).build())) {
       img.write(pattern(100_000, 1), 12_345);
       img.resize(newSize);
       assertEquals(newSize, img.size());
@@ -35,7 +36,11 @@ class ResizeTest {
     Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "r.qcow2"));
     assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
     assertTrue(Qemu.img(dir, "info", "r.qcow2").contains("(" + newSize + " bytes)"));
-    Qemu.io(dir, "r.qcow2", "read -P 1 12345 100000", "read -P 2 " + (newSize - 70_000) + " 70000",
+    Qemu.io(
+        dir,
+        "r.qcow2",
+        "read -P 1 12345 100000",
+        "read -P 2 " + (newSize - 70_000) + " 70000",
         "read -P 0 " + (8L << 20) + " 4096");
     assertTrue(ImageChecker.check(path, ImageChecker.Repair.NONE).isClean());
   }
@@ -45,8 +50,10 @@ class ResizeTest {
     Path path = dir.resolve("s.qcow2");
     try (Qcow2Image img = Qcow2Image.create(path, CreateOptions.builder(8L << 20).build())) {
       // qemu's words, which qcow2 resize prints unchanged.
-      assertEquals("The new size must be a multiple of 512",
-          assertThrows(IllegalArgumentException.class, () -> img.resize((8L << 20) + 1)).getMessage());
+      assertEquals(
+          "The new size must be a multiple of 512",
+          assertThrows(IllegalArgumentException.class, () -> img.resize((8L << 20) + 1))
+              .getMessage());
       assertThrows(IllegalArgumentException.class, () -> img.resize((4L << 20) + 1));
       assertEquals(8L << 20, img.size());
     }
@@ -56,7 +63,8 @@ class ResizeTest {
   void version2ImageWithSnapshotsCannotBeResized() throws IOException {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "compat=0.10", "v2.qcow2", "8M");
     Qemu.img(dir, "snapshot", "-c", "s", "v2.qcow2");
-    try (Qcow2Image img = Qcow2Image.open(dir.resolve("v2.qcow2"), OpenOptions.builder().writable(true).build())) {
+    try (Qcow2Image img =
+        Qcow2Image.open(dir.resolve("v2.qcow2"), OpenOptions.builder().writable(true).build())) {
       assertThrows(UnsupportedImageException.class, () -> img.resize(16L << 20));
     }
   }

@@ -24,9 +24,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Internal snapshots: ours are listed, read and applied by qemu-img, qemu's are applied and
- * deleted by us, and random sequences of snapshot create/apply/delete mixed with writes keep
- * {@code qemu-img check} clean with every snapshot holding what it held when taken.
+ * Internal snapshots: ours are listed, read and applied by qemu-img, qemu's are applied and deleted
+ * by us, and random sequences of snapshot create/apply/delete mixed with writes keep {@code
+ * qemu-img check} clean with every snapshot holding what it held when taken.
  */
 class SnapshotTest {
   @TempDir Path dir;
@@ -75,7 +75,8 @@ class SnapshotTest {
       image.deleteSnapshot("1"); // by id
       assertEquals(1, image.snapshots().size());
       image.applySnapshot("s2");
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> image.deleteSnapshot("s1"));
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> image.deleteSnapshot("s1"));
       assertTrue(e.getMessage().endsWith("Can't find the snapshot 's1'"), e.getMessage());
     }
     assertClean("a.qcow2");
@@ -96,16 +97,29 @@ class SnapshotTest {
     if (fixed != null) {
       return Stream.of(fixed);
     }
-    return LongStream.range(0, Integer.getInteger("qcow2.sequences", 24)).map(i -> 0x5851f42d4c957f2dL * (i + 7)).boxed();
+    return LongStream.range(0, Integer.getInteger("qcow2.sequences", 24))
+        .map(i -> 0x5851f42d4c957f2dL * (i + 7))
+        .boxed();
   }
 
-  /** Random snapshot create/apply/delete mixed with writes, against a model of the disk and of each snapshot. */
+  /**
+   * Random snapshot create/apply/delete mixed with writes, against a model of the disk and of each
+   * snapshot.
+   */
   @ParameterizedTest(name = "seed {0}")
   @MethodSource("seeds")
   void randomSnapshotSequencesMatchTheModel(long seed) throws Exception {
     Random r = new Random(seed);
-    String[] options = {"cluster_size=65536", "cluster_size=4096", "cluster_size=512", "extended_l2=on",
-        "compat=0.10", "refcount_bits=2", "lazy_refcounts=on", "refcount_bits=64,cluster_size=16384"};
+    String[] options = {
+      "cluster_size=65536",
+      "cluster_size=4096",
+      "cluster_size=512",
+      "extended_l2=on",
+      "compat=0.10",
+      "refcount_bits=2",
+      "lazy_refcounts=on",
+      "refcount_bits=64,cluster_size=16384"
+    };
     String opts = options[r.nextInt(options.length)];
     long size = (1 + r.nextInt(4)) << 20;
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", opts, "a.qcow2", Long.toString(size));
@@ -163,8 +177,12 @@ class SnapshotTest {
     assertEquals(0, check.exitCode(), context + "\n" + check.stdout() + check.stderr());
     assertArrayEquals(model, raw("a.qcow2"), context + ": active disk");
     for (Map.Entry<String, byte[]> e : snapshots.entrySet()) {
-      Qemu.img(dir, "convert", "-l", "snapshot.name=" + e.getKey(), "-O", "raw", "a.qcow2", "snap.raw");
-      assertArrayEquals(e.getValue(), Files.readAllBytes(dir.resolve("snap.raw")), context + ": snapshot " + e.getKey());
+      Qemu.img(
+          dir, "convert", "-l", "snapshot.name=" + e.getKey(), "-O", "raw", "a.qcow2", "snap.raw");
+      assertArrayEquals(
+          e.getValue(),
+          Files.readAllBytes(dir.resolve("snap.raw")),
+          context + ": snapshot " + e.getKey());
     }
   }
 
@@ -204,8 +222,8 @@ class SnapshotTest {
 
   /**
    * Found by PowerCutTest: the L2 cache was sized to the tables of the disk at the open; after a
-   * resize that grew the L1 table and writes that dirtied every table, the snapshot's COPIED
-   * update went to a table the cache no longer held (NullPointerException in writeBack).
+   * resize that grew the L1 table and writes that dirtied every table, the snapshot's COPIED update
+   * went to a table the cache no longer held (NullPointerException in writeBack).
    */
   @Test
   void snapshotAfterAResizeThatGrowsTheL1TableKeepsEveryTable() throws Exception {
@@ -227,7 +245,8 @@ class SnapshotTest {
     }
     assertClean("g.qcow2");
     assertArrayEquals(model, raw("g.qcow2"));
-    Qemu.img(dir, "convert", "-l", "snapshot.name=after-resize", "-O", "raw", "g.qcow2", "snap.raw");
+    Qemu.img(
+        dir, "convert", "-l", "snapshot.name=after-resize", "-O", "raw", "g.qcow2", "snap.raw");
     assertArrayEquals(model, Files.readAllBytes(dir.resolve("snap.raw")));
   }
 

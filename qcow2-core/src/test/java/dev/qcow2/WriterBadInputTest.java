@@ -39,8 +39,12 @@ class WriterBadInputTest {
     return OpenOptions.builder().writable(true).build();
   }
 
-  /** Runs {@code body} on the image opened writable, and asserts that the file is unchanged afterwards. */
-  private void unchangedAfter(Path image, OpenOptions options, ImageAction body) throws IOException {
+  /**
+   * Runs {@code body} on the image opened writable, and asserts that the file is unchanged
+   * afterwards.
+   */
+  private void unchangedAfter(Path image, OpenOptions options, ImageAction body)
+      throws IOException {
     String before = ConcurrencyTest.sha256(image);
     try (Qcow2Image img = Qcow2Image.open(image, options)) {
       body.run(img);
@@ -54,7 +58,9 @@ class WriterBadInputTest {
 
   private static void refused(Class<? extends Throwable> type, String text, Executable call) {
     Throwable e = assertThrowsExactly(type, call);
-    assertTrue(e.getMessage() != null && e.getMessage().contains(text), () -> "message should contain '" + text + "': " + e.getMessage());
+    assertTrue(
+        e.getMessage() != null && e.getMessage().contains(text),
+        () -> "message should contain '" + text + "': " + e.getMessage());
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -63,60 +69,140 @@ class WriterBadInputTest {
   @Test
   void writePastTheEnd() throws IOException {
     Path image = qemuImage("past.qcow2", "cluster_size=65536");
-    unchangedAfter(image, writable(), img -> {
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.write(ByteBuffer.allocate(512), SIZE - 100));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.write(ByteBuffer.allocate(1), SIZE));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.writeZeroes(SIZE - 512, 1024));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.discard(SIZE, 65536));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.writeCompressed(ByteBuffer.allocate(65536), SIZE));
-      // The last byte itself is inside the disk.
-      assertEquals(0, read(img, SIZE - 1, 1)[0]);
-    });
+    unchangedAfter(
+        image,
+        writable(),
+        img -> {
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.write(ByteBuffer.allocate(512), SIZE - 100));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.write(ByteBuffer.allocate(1), SIZE));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.writeZeroes(SIZE - 512, 1024));
+          refused(
+              IllegalArgumentException.class, "outside the disk", () -> img.discard(SIZE, 65536));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.writeCompressed(ByteBuffer.allocate(65536), SIZE));
+          // The last byte itself is inside the disk.
+          assertEquals(0, read(img, SIZE - 1, 1)[0]);
+        });
   }
 
   @Test
   void negativeOffsetsAndLengths() throws IOException {
     Path image = qemuImage("negative.qcow2", "cluster_size=65536");
-    unchangedAfter(image, writable(), img -> {
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.write(ByteBuffer.allocate(512), -1));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.write(ByteBuffer.allocate(512), Long.MIN_VALUE));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.writeZeroes(-512, 512));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.writeZeroes(0, -1));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.discard(-65536, 131072));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.discard(65536, -65536));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.writeCompressed(ByteBuffer.allocate(65536), -65536));
-    });
+    unchangedAfter(
+        image,
+        writable(),
+        img -> {
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.write(ByteBuffer.allocate(512), -1));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.write(ByteBuffer.allocate(512), Long.MIN_VALUE));
+          refused(
+              IllegalArgumentException.class, "outside the disk", () -> img.writeZeroes(-512, 512));
+          refused(IllegalArgumentException.class, "outside the disk", () -> img.writeZeroes(0, -1));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.discard(-65536, 131072));
+          refused(
+              IllegalArgumentException.class, "outside the disk", () -> img.discard(65536, -65536));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.writeCompressed(ByteBuffer.allocate(65536), -65536));
+        });
   }
 
   @Test
   void lengthOverflowNearLongMax() throws IOException {
     Path image = qemuImage("overflow.qcow2", "cluster_size=65536");
-    unchangedAfter(image, writable(), img -> {
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.write(ByteBuffer.allocate(512), Long.MAX_VALUE - 10));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.write(ByteBuffer.allocate(512), Long.MAX_VALUE));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.writeZeroes(Long.MAX_VALUE - 511, 512));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.writeZeroes(512, Long.MAX_VALUE));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.writeZeroes(Long.MAX_VALUE, Long.MAX_VALUE));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.discard(65536, Long.MAX_VALUE - 1));
-      refused(IllegalArgumentException.class, "outside the disk", () -> img.discard(Long.MAX_VALUE - 65535, 65536));
-      refused(IllegalArgumentException.class, "outside the disk",
-          () -> img.writeCompressed(ByteBuffer.allocate(65536), Long.MAX_VALUE & ~65535L));
-    });
+    unchangedAfter(
+        image,
+        writable(),
+        img -> {
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.write(ByteBuffer.allocate(512), Long.MAX_VALUE - 10));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.write(ByteBuffer.allocate(512), Long.MAX_VALUE));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.writeZeroes(Long.MAX_VALUE - 511, 512));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.writeZeroes(512, Long.MAX_VALUE));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.writeZeroes(Long.MAX_VALUE, Long.MAX_VALUE));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.discard(65536, Long.MAX_VALUE - 1));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.discard(Long.MAX_VALUE - 65535, 65536));
+          refused(
+              IllegalArgumentException.class,
+              "outside the disk",
+              () -> img.writeCompressed(ByteBuffer.allocate(65536), Long.MAX_VALUE & ~65535L));
+        });
   }
 
   @Test
   void compressedWriteUnalignedOrNotOneCluster() throws IOException {
     Path image = qemuImage("compressed.qcow2", "cluster_size=65536");
-    unchangedAfter(image, writable(), img -> {
-      refused(IllegalArgumentException.class, "cluster boundary", () -> img.writeCompressed(ByteBuffer.allocate(65536), 512));
-      refused(IllegalArgumentException.class, "cluster boundary", () -> img.writeCompressed(ByteBuffer.allocate(65536), 65535));
-      refused(IllegalArgumentException.class, "whole cluster", () -> img.writeCompressed(ByteBuffer.allocate(4096), 0));
-      refused(IllegalArgumentException.class, "whole cluster", () -> img.writeCompressed(ByteBuffer.allocate(131072), 65536));
-      refused(IllegalArgumentException.class, "whole cluster", () -> img.writeCompressed(ByteBuffer.allocate(0), 65536));
-      // Shorter than a cluster is allowed only for a last cluster that is itself shorter; this
-      // disk's last cluster is whole.
-      refused(IllegalArgumentException.class, "whole cluster", () -> img.writeCompressed(ByteBuffer.allocate(512), SIZE - 65536));
-    });
+    unchangedAfter(
+        image,
+        writable(),
+        img -> {
+          refused(
+              IllegalArgumentException.class,
+              "cluster boundary",
+              () -> img.writeCompressed(ByteBuffer.allocate(65536), 512));
+          refused(
+              IllegalArgumentException.class,
+              "cluster boundary",
+              () -> img.writeCompressed(ByteBuffer.allocate(65536), 65535));
+          refused(
+              IllegalArgumentException.class,
+              "whole cluster",
+              () -> img.writeCompressed(ByteBuffer.allocate(4096), 0));
+          refused(
+              IllegalArgumentException.class,
+              "whole cluster",
+              () -> img.writeCompressed(ByteBuffer.allocate(131072), 65536));
+          refused(
+              IllegalArgumentException.class,
+              "whole cluster",
+              () -> img.writeCompressed(ByteBuffer.allocate(0), 65536));
+          // Shorter than a cluster is allowed only for a last cluster that is itself shorter; this
+          // disk's last cluster is whole.
+          refused(
+              IllegalArgumentException.class,
+              "whole cluster",
+              () -> img.writeCompressed(ByteBuffer.allocate(512), SIZE - 65536));
+        });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -125,15 +211,24 @@ class WriterBadInputTest {
   @Test
   void writesOnAReadOnlyImage() throws IOException {
     Path image = qemuImage("readonly.qcow2", "cluster_size=65536");
-    unchangedAfter(image, OpenOptions.defaults(), img -> {
-      assertFalse(img.isWritable());
-      refused(IllegalStateException.class, "read-only", () -> img.write(ByteBuffer.allocate(512), 0));
-      refused(IllegalStateException.class, "read-only", () -> img.writeZeroes(0, 65536));
-      refused(IllegalStateException.class, "read-only", () -> img.discard(0, 65536));
-      refused(IllegalStateException.class, "read-only", () -> img.writeCompressed(ByteBuffer.allocate(65536), 0));
-      refused(IllegalStateException.class, "read-only", img::flush);
-      assertEquals(7, read(img, 0, 1)[0], "still readable");
-    });
+    unchangedAfter(
+        image,
+        OpenOptions.defaults(),
+        img -> {
+          assertFalse(img.isWritable());
+          refused(
+              IllegalStateException.class,
+              "read-only",
+              () -> img.write(ByteBuffer.allocate(512), 0));
+          refused(IllegalStateException.class, "read-only", () -> img.writeZeroes(0, 65536));
+          refused(IllegalStateException.class, "read-only", () -> img.discard(0, 65536));
+          refused(
+              IllegalStateException.class,
+              "read-only",
+              () -> img.writeCompressed(ByteBuffer.allocate(65536), 0));
+          refused(IllegalStateException.class, "read-only", img::flush);
+          assertEquals(7, read(img, 0, 1)[0], "still readable");
+        });
   }
 
   @Test
@@ -145,7 +240,10 @@ class WriterBadInputTest {
     refused(IllegalStateException.class, "closed", () -> img.write(ByteBuffer.allocate(512), 0));
     refused(IllegalStateException.class, "closed", () -> img.writeZeroes(0, 65536));
     refused(IllegalStateException.class, "closed", () -> img.discard(0, 65536));
-    refused(IllegalStateException.class, "closed", () -> img.writeCompressed(ByteBuffer.allocate(65536), 0));
+    refused(
+        IllegalStateException.class,
+        "closed",
+        () -> img.writeCompressed(ByteBuffer.allocate(65536), 0));
     refused(IllegalStateException.class, "closed", img::flush);
     refused(IllegalStateException.class, "closed", () -> img.read(ByteBuffer.allocate(512), 0));
     img.close(); // a second close is harmless
@@ -155,7 +253,8 @@ class WriterBadInputTest {
   // ---------------------------------------------------------------------------------------------
   // Images we must not write
 
-  private void refusedOpen(Path image, Class<? extends Throwable> type, Structure structure, long offset, Path... others)
+  private void refusedOpen(
+      Path image, Class<? extends Throwable> type, Structure structure, long offset, Path... others)
       throws IOException {
     String before = ConcurrencyTest.sha256(image);
     String[] othersBefore = new String[others.length];
@@ -168,9 +267,13 @@ class WriterBadInputTest {
       assertEquals(offset, q.offset(), e.getMessage());
       assertTrue(e.getMessage().contains(image.toString()), "names the image: " + e.getMessage());
     }
-    assertEquals(before, ConcurrencyTest.sha256(image), "a refused writable open changed the image");
+    assertEquals(
+        before, ConcurrencyTest.sha256(image), "a refused writable open changed the image");
     for (int i = 0; i < others.length; i++) {
-      assertEquals(othersBefore[i], ConcurrencyTest.sha256(others[i]), "a refused writable open changed " + others[i]);
+      assertEquals(
+          othersBefore[i],
+          ConcurrencyTest.sha256(others[i]),
+          "a refused writable open changed " + others[i]);
     }
     // The refusal leaves no file open and no lock behind: qemu can still open the image.
     Qemu.img(dir, "info", image.getFileName().toString());
@@ -186,7 +289,10 @@ class WriterBadInputTest {
   @Test
   void corruptAndDirtyBitsRefuseWritingWithoutRepair() throws IOException {
     Path image = qemuImage("corrupt-dirty.qcow2", "cluster_size=65536,lazy_refcounts=on");
-    Poke.u64(image, 72, Poke.readU64(image, 72) | FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY);
+    Poke.u64(
+        image,
+        72,
+        Poke.readU64(image, 72) | FeatureBits.INCOMPAT_CORRUPT | FeatureBits.INCOMPAT_DIRTY);
     refusedOpen(image, CorruptImageException.class, Structure.HEADER, 72);
   }
 
@@ -209,9 +315,19 @@ class WriterBadInputTest {
 
   @Test
   void imageWithAnExternalDataFileIsWrittenInPlace() throws IOException {
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "data_file=ext.raw", "ext.qcow2", Long.toString(SIZE));
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        "data_file=ext.raw",
+        "ext.qcow2",
+        Long.toString(SIZE));
     Qemu.io(dir, "ext.qcow2", "write -P 7 0 200k");
-    try (Qcow2Image img = Qcow2Image.open(dir.resolve("ext.qcow2"), OpenOptions.builder().writable(true).build())) {
+    try (Qcow2Image img =
+        Qcow2Image.open(dir.resolve("ext.qcow2"), OpenOptions.builder().writable(true).build())) {
       byte[] b = new byte[100_000];
       Arrays.fill(b, (byte) 9);
       img.write(ByteBuffer.wrap(b), 150_000);
@@ -223,7 +339,16 @@ class WriterBadInputTest {
 
   @Test
   void dirtyImageWithAnExternalDataFileIsRepairedOnWritableOpen() throws IOException {
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "data_file=ext.raw,lazy_refcounts=on", "ext.qcow2", Long.toString(SIZE));
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        "data_file=ext.raw,lazy_refcounts=on",
+        "ext.qcow2",
+        Long.toString(SIZE));
     Qemu.io(dir, "ext.qcow2", "write -P 7 0 200k");
     Path image = dir.resolve("ext.qcow2");
     Poke.u64(image, 72, Poke.readU64(image, 72) | FeatureBits.INCOMPAT_DIRTY);
@@ -239,18 +364,24 @@ class WriterBadInputTest {
   // Images with snapshots and bitmaps
 
   @ParameterizedTest
-  @ValueSource(strings = {
-    "cluster_size=65536",
-    "cluster_size=16384,extended_l2=on",
-    "compat=0.10,cluster_size=4096",
-    "cluster_size=512,refcount_bits=4",
-    "cluster_size=65536,lazy_refcounts=on,compression_type=zstd"
-  })
+  @ValueSource(
+      strings = {
+        "cluster_size=65536",
+        "cluster_size=16384,extended_l2=on",
+        "compat=0.10,cluster_size=4096",
+        "cluster_size=512,refcount_bits=4",
+        "cluster_size=65536,lazy_refcounts=on,compression_type=zstd"
+      })
   void writingAnImageWithInternalSnapshotsKeepsThem(String options) throws IOException {
     long size = 4L << 20;
     int cs = Integer.parseInt(options.replaceAll(".*cluster_size=(\\d+).*", "$1"));
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, "snap.qcow2", Long.toString(size));
-    Qemu.io(dir, "snap.qcow2", "write -P 1 0 1M", "write -P 2 1M 512k", "write -c -P 3 2M " + cs,
+    Qemu.io(
+        dir,
+        "snap.qcow2",
+        "write -P 1 0 1M",
+        "write -P 2 1M 512k",
+        "write -c -P 3 2M " + cs,
         "write -P 4 3M 100k");
     Qemu.img(dir, "snapshot", "-c", "first", "snap.qcow2");
     Qemu.io(dir, "snap.qcow2", "write -P 5 512k 1M", "write -z 3M 64k", "discard 1536k 128k");
@@ -258,7 +389,8 @@ class WriterBadInputTest {
     byte[] first = snapshotRaw("first");
     byte[] second = snapshotRaw("second");
     byte[] model = Files.readAllBytes(Qemu.toRaw(dir, "snap.qcow2", "active.before.raw"));
-    assertEquals(-1, Arrays.mismatch(second, model), "the active layer starts as the second snapshot");
+    assertEquals(
+        -1, Arrays.mismatch(second, model), "the active layer starts as the second snapshot");
 
     // Our writes: partial and whole clusters, zeros, discards, compressed, over shared clusters.
     CrashWriter.Ops ops = new CrashWriter.Ops(options.hashCode(), size, cs);
@@ -271,27 +403,50 @@ class WriterBadInputTest {
         CrashWriter.apply(img, op);
         CrashWriter.applyToModel(model, op, cs, false);
       }
-      assertEquals(-1, Arrays.mismatch(model, read(img, 0, (int) size)), () -> "our read before close; ops " + done);
+      assertEquals(
+          -1,
+          Arrays.mismatch(model, read(img, 0, (int) size)),
+          () -> "our read before close; ops " + done);
     }
     Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "snap.qcow2"));
-    assertEquals(0, check.exitCode(), () -> "qemu-img check; ops " + done + ":\n" + check.stdout() + check.stderr());
+    assertEquals(
+        0,
+        check.exitCode(),
+        () -> "qemu-img check; ops " + done + ":\n" + check.stdout() + check.stderr());
     assertTrue(check.stdout().contains("No errors were found"), check.stdout());
     String list = Qemu.img(dir, "snapshot", "-l", "snap.qcow2");
-    assertTrue(list.contains("first") && list.contains("second"), "qemu-img snapshot -l still lists both:\n" + list);
-    assertEquals(-1, Arrays.mismatch(first, snapshotRaw("first")), () -> "snapshot 'first' changed; ops " + done);
-    assertEquals(-1, Arrays.mismatch(second, snapshotRaw("second")), () -> "snapshot 'second' changed; ops " + done);
+    assertTrue(
+        list.contains("first") && list.contains("second"),
+        "qemu-img snapshot -l still lists both:\n" + list);
+    assertEquals(
+        -1,
+        Arrays.mismatch(first, snapshotRaw("first")),
+        () -> "snapshot 'first' changed; ops " + done);
+    assertEquals(
+        -1,
+        Arrays.mismatch(second, snapshotRaw("second")),
+        () -> "snapshot 'second' changed; ops " + done);
     byte[] active = Files.readAllBytes(Qemu.toRaw(dir, "snap.qcow2", "active.after.raw"));
     int m = Arrays.mismatch(model, active);
     assertEquals(-1, m, () -> "qemu's read of the active layer differs at " + m + "; ops " + done);
     try (Qcow2Image img = Qcow2Image.open(dir.resolve("snap.qcow2"))) {
-      assertEquals(-1, Arrays.mismatch(model, read(img, 0, (int) size)), "our read after reopening");
+      assertEquals(
+          -1, Arrays.mismatch(model, read(img, 0, (int) size)), "our read after reopening");
     }
   }
 
   private byte[] snapshotRaw(String name) throws IOException {
     Path raw = dir.resolve("snapshot-" + name + ".raw");
     Files.deleteIfExists(raw);
-    Qemu.img(dir, "convert", "-l", "snapshot.name=" + name, "-O", "raw", "snap.qcow2", raw.getFileName().toString());
+    Qemu.img(
+        dir,
+        "convert",
+        "-l",
+        "snapshot.name=" + name,
+        "-O",
+        "raw",
+        "snap.qcow2",
+        raw.getFileName().toString());
     return Files.readAllBytes(raw);
   }
 
@@ -303,7 +458,8 @@ class WriterBadInputTest {
     Qemu.img(dir, "bitmap", "--add", "-g", "128k", "bitmaps.qcow2", "b2");
     Qemu.io(dir, "bitmaps.qcow2", "write -P 8 512k 64k"); // marks both bitmaps dirty there
     Path image = dir.resolve("bitmaps.qcow2");
-    assertEquals(FeatureBits.AUTOCLEAR_BITMAPS, Poke.readU64(image, 88) & FeatureBits.AUTOCLEAR_BITMAPS);
+    assertEquals(
+        FeatureBits.AUTOCLEAR_BITMAPS, Poke.readU64(image, 88) & FeatureBits.AUTOCLEAR_BITMAPS);
     assertTrue(Qemu.img(dir, "info", "bitmaps.qcow2").contains("b2"));
 
     try (Qcow2Image img = Qcow2Image.open(image, writable())) {
@@ -312,10 +468,16 @@ class WriterBadInputTest {
     // We do not maintain bitmaps, so the autoclear bit that vouches for them is cleared: qemu
     // then ignores the bitmap extension (and, like qemu after such a writer, may see the
     // bitmaps' clusters as leaked; never as corrupt).
-    assertEquals(0, Poke.readU64(image, 88) & FeatureBits.AUTOCLEAR_BITMAPS, "bitmaps autoclear bit cleared");
-    Qemu.Result info = Qemu.exec(dir, List.of("qemu-img", "info", "--output=json", "bitmaps.qcow2"));
+    assertEquals(
+        0,
+        Poke.readU64(image, 88) & FeatureBits.AUTOCLEAR_BITMAPS,
+        "bitmaps autoclear bit cleared");
+    Qemu.Result info =
+        Qemu.exec(dir, List.of("qemu-img", "info", "--output=json", "bitmaps.qcow2"));
     assertEquals(0, info.exitCode(), info.stderr());
-    assertFalse(info.stdout().contains("\"b1\"") || info.stdout().contains("\"b2\""), "qemu-img info no longer lists the bitmaps:\n" + info.stdout());
+    assertFalse(
+        info.stdout().contains("\"b1\"") || info.stdout().contains("\"b2\""),
+        "qemu-img info no longer lists the bitmaps:\n" + info.stdout());
     CrashTest.assertNoCorruption(dir, "bitmaps.qcow2", "after writing an image with bitmaps");
     byte[] raw = Files.readAllBytes(Qemu.toRaw(dir, "bitmaps.qcow2", "bitmaps.raw"));
     assertEquals(7, raw[0]);

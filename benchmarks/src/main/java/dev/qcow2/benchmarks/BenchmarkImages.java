@@ -34,8 +34,8 @@ final class BenchmarkImages implements AutoCloseable {
   final long size;
 
   /**
-   * Writes {@code size} bytes of realistic data (seed 42) and converts it to each of {@code
-   * kinds}; deletes what it made if a step fails.
+   * Writes {@code size} bytes of realistic data (seed 42) and converts it to each of {@code kinds};
+   * deletes what it made if a step fails.
    */
   BenchmarkImages(long size, String... kinds) throws IOException, InterruptedException {
     this.size = size;
@@ -47,8 +47,10 @@ final class BenchmarkImages implements AutoCloseable {
         List<String> args = new ArrayList<>(List.of("convert"));
         switch (kind) {
           case "plain" -> args.addAll(List.of("-O", "qcow2"));
-          case "zlib", "zstd" -> args.addAll(List.of("-c", "-O", "qcow2", "-o", "compression_type=" + kind));
-          default -> throw new IllegalArgumentException("kind must be one of " + KINDS + ": " + kind);
+          case "zlib", "zstd" ->
+              args.addAll(List.of("-c", "-O", "qcow2", "-o", "compression_type=" + kind));
+          default ->
+              throw new IllegalArgumentException("kind must be one of " + KINDS + ": " + kind);
         }
         args.add(raw.toString());
         args.add(path(kind).toString());
@@ -86,8 +88,8 @@ final class BenchmarkImages implements AutoCloseable {
   }
 
   /**
-   * Writes {@code size} bytes of compressible, varied content, the same for the same seed. Each
-   * 1 MiB block is, with probability 1/8, all zeros (unused disk space, which qemu-img leaves
+   * Writes {@code size} bytes of compressible, varied content, the same for the same seed. Each 1
+   * MiB block is, with probability 1/8, all zeros (unused disk space, which qemu-img leaves
    * unallocated); otherwise it is a sequence of runs of 512 B to 32 KiB: 10 % zeros, 25 % random
    * bytes (already-compressed files) and 65 % text drawn from a 4096-word vocabulary with a skewed
    * (roughly Zipf-like) word frequency, spaces, punctuation and line breaks. qemu-img's zlib

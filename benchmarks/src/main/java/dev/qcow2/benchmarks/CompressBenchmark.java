@@ -21,8 +21,8 @@ import org.openjdk.jmh.annotations.TearDown;
 
 /**
  * Compressed conversion of a raw disk of realistic data to qcow2: {@link ImageConverter} with
- * compression on all cores, out of order ({@code tool=ours}), against {@code qemu-img convert -c
- * -m 8 -W} ({@code tool=qemu-img}), for zlib and zstd. The secondary score {@code :bytes} is guest
+ * compression on all cores, out of order ({@code tool=ours}), against {@code qemu-img convert -c -m
+ * 8 -W} ({@code tool=qemu-img}), for zlib and zstd. The secondary score {@code :bytes} is guest
  * bytes per second.
  *
  * <pre>{@code
@@ -65,15 +65,34 @@ public class CompressBenchmark {
   public void compress(ConvertBenchmark.Converted converted) throws Exception {
     if (tool.equals("ours")) {
       try (DiskImage image = DiskImage.open(images.raw)) {
-        ImageConverter.convert(image, target, ConvertOptions.builder().targetFormat("qcow2").compress(true)
-            .outOfOrder(true).threads(Runtime.getRuntime().availableProcessors())
-            .createOptions(CreateOptions.builder(0)
-                .compressionType(codec.equals("zstd") ? CompressionType.ZSTD : CompressionType.ZLIB).build())
-            .build());
+        ImageConverter.convert(
+            image,
+            target,
+            ConvertOptions.builder()
+                .targetFormat("qcow2")
+                .compress(true)
+                .outOfOrder(true)
+                .threads(Runtime.getRuntime().availableProcessors())
+                .createOptions(
+                    CreateOptions.builder(0)
+                        .compressionType(
+                            codec.equals("zstd") ? CompressionType.ZSTD : CompressionType.ZLIB)
+                        .build())
+                .build());
       }
     } else {
-      BenchmarkImages.qemuImg("convert", "-c", "-m", "8", "-W", "-O", "qcow2", "-o", "compression_type=" + codec,
-          images.raw.toString(), target.toString());
+      BenchmarkImages.qemuImg(
+          "convert",
+          "-c",
+          "-m",
+          "8",
+          "-W",
+          "-O",
+          "qcow2",
+          "-o",
+          "compression_type=" + codec,
+          images.raw.toString(),
+          target.toString());
     }
     converted.bytes += images.size;
   }

@@ -79,7 +79,9 @@ public class ConvertBenchmark {
     images.close();
   }
 
-  /** Guest bytes converted, reported by JMH per second as {@code ConvertBenchmark.convert:bytes}. */
+  /**
+   * Guest bytes converted, reported by JMH per second as {@code ConvertBenchmark.convert:bytes}.
+   */
   @State(Scope.Thread)
   @AuxCounters(AuxCounters.Type.OPERATIONS)
   public static class Converted {

@@ -20,8 +20,8 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * The content hasher over plain and compressed images of realistic data: sha1, sha256 and
  * tree-sha256 of the whole virtual disk, on all cores. The secondary score {@code :bytes} is guest
- * bytes per second. (The side-by-side comparison with qemu-nbd, nbdcopy and sha1sum is in
- * {@code benchmarks/compare-qemu.sh --convert}.)
+ * bytes per second. (The side-by-side comparison with qemu-nbd, nbdcopy and sha1sum is in {@code
+ * benchmarks/compare-qemu.sh --convert}.)
  *
  * <pre>{@code
  * java -jar benchmarks/target/benchmarks.jar HashBenchmark -f 1 -wi 1 -i 3
@@ -68,8 +68,13 @@ public class HashBenchmark {
   @Benchmark
   public String hash(Hashed hashed) throws Exception {
     try (DiskImage image = DiskImage.open(source)) {
-      String hex = ContentHasher.hash(image, HashAlgorithm.of(algorithm), Runtime.getRuntime().availableProcessors(),
-          null).hex();
+      String hex =
+          ContentHasher.hash(
+                  image,
+                  HashAlgorithm.of(algorithm),
+                  Runtime.getRuntime().availableProcessors(),
+                  null)
+              .hex();
       hashed.bytes += images.size;
       return hex;
     }

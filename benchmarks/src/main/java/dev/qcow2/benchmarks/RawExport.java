@@ -7,8 +7,8 @@ import java.nio.file.Path;
 /**
  * {@code convert -O raw} with nothing around it: opens SRC (qcow2 or raw) and writes its virtual
  * disk to DST as a sparse raw file with {@link ImageConverter#toRaw}, on N threads (default: all
- * available processors). It is the stand-in that {@code compare-qemu.sh} can time instead of
- * {@code bin/qcow2}, to tell the library's cost from the CLI's.
+ * available processors). It is the stand-in that {@code compare-qemu.sh} can time instead of {@code
+ * bin/qcow2}, to tell the library's cost from the CLI's.
  *
  * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar dev.qcow2.benchmarks.RawExport [-m N]
  * SRC DST}, or for the script: {@code OURS_CMD="java -cp benchmarks/target/benchmarks.jar

@@ -55,9 +55,13 @@ public class WriteBenchmark {
 
   @Setup(Level.Iteration)
   public void newImage() throws Exception {
-    CreateOptions options = CreateOptions.builder((long) sizeMiB << 20)
-        .compressionType("zstd".equals(compression) ? dev.qcow2.CompressionType.ZSTD : dev.qcow2.CompressionType.ZLIB)
-        .build();
+    CreateOptions options =
+        CreateOptions.builder((long) sizeMiB << 20)
+            .compressionType(
+                "zstd".equals(compression)
+                    ? dev.qcow2.CompressionType.ZSTD
+                    : dev.qcow2.CompressionType.ZLIB)
+            .build();
     image = Qcow2Image.create(dir.resolve("bench.qcow2"), options);
     next = 0;
   }

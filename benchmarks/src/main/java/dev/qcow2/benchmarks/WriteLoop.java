@@ -8,8 +8,7 @@ import java.nio.file.Path;
 /**
  * The write pattern of {@code qemu-img bench -w -c COUNT -s SIZE -S STEP} on a new qcow2 image:
  * COUNT writes of SIZE bytes at offsets 0, STEP, 2*STEP, ... modulo the disk size, as qemu-img
- * bench steps. The
- * compare script runs both side by side.
+ * bench steps. The compare script runs both side by side.
  *
  * <p>Usage: {@code java -cp benchmarks.jar dev.qcow2.benchmarks.WriteLoop IMAGE DISK_SIZE COUNT
  * SIZE STEP}; prints the seconds taken, image creation and close included.

@@ -12,10 +12,10 @@ import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 
 /**
- * The bitmap directory: a seed with three persistent bitmaps ({@code qemu-img bitmap --add})
- * whose autoclear bit, bitmaps extension (count, directory size and offset), directory entries
- * (table offset and size, flags, type, granularity, name and extra data lengths) and bitmap tables
- * are mutated; then the bitmaps listed and their tables walked.
+ * The bitmap directory: a seed with three persistent bitmaps ({@code qemu-img bitmap --add}) whose
+ * autoclear bit, bitmaps extension (count, directory size and offset), directory entries (table
+ * offset and size, flags, type, granularity, name and extra data lengths) and bitmap tables are
+ * mutated; then the bitmaps listed and their tables walked.
  */
 class BitmapDirectoryFuzzTest {
 
@@ -31,7 +31,8 @@ class BitmapDirectoryFuzzTest {
       return;
     }
     SeedImage seed = Mutator.pick(data, Seeds.named("bitmaps"));
-    byte[] bytes = Mutator.mutate(data, seed, Kind.BITMAP_EXTENSION, Kind.BITMAP_DIRECTORY, Kind.BITMAP_TABLE);
+    byte[] bytes =
+        Mutator.mutate(data, seed, Kind.BITMAP_EXTENSION, Kind.BITMAP_DIRECTORY, Kind.BITMAP_TABLE);
     try (Qcow2Image image = Images.open(bytes, Images.READ)) {
       image.bitmaps();
       image.backingFormat();

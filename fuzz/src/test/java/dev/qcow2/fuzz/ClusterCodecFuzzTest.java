@@ -16,14 +16,16 @@ import java.util.zip.Deflater;
 /**
  * Compressed-cluster decoding, deflate and zstd: arbitrary bytes given to the decoder as one
  * cluster of 512 bytes, 4 KiB, 64 KiB and 2 MiB (the qcow2 range), and valid streams of
- * fuzzer-chosen content that are then damaged. The decoder may only say yes or no: it never
- * throws, never writes past one cluster, and says yes only with exactly one cluster decoded. An
- * undamaged stream must decode to its content.
+ * fuzzer-chosen content that are then damaged. The decoder may only say yes or no: it never throws,
+ * never writes past one cluster, and says yes only with exactly one cluster decoded. An undamaged
+ * stream must decode to its content.
  */
 class ClusterCodecFuzzTest {
   private static final int[] CLUSTER_BITS = {9, 12, 16, 21};
+
   /** One heap and one direct buffer per cluster size, with a guard area after the cluster. */
   private static final ByteBuffer[] HEAP = new ByteBuffer[CLUSTER_BITS.length];
+
   private static final ByteBuffer[] DIRECT = new ByteBuffer[CLUSTER_BITS.length];
   private static final int GUARD = 64;
 
@@ -60,13 +62,15 @@ class ClusterCodecFuzzTest {
     byte[] padded = Arrays.copyOf(stream, (stream.length + 511) & ~511);
     ByteBuffer out = HEAP[size].duplicate().clear().limit(clusterSize);
     assertTrue(FuzzAccess.decompress(type, padded, out), "a valid stream decodes");
-    assertArrayEquals(content, Arrays.copyOf(out.array(), clusterSize), "a valid stream decodes to its content");
+    assertArrayEquals(
+        content, Arrays.copyOf(out.array(), clusterSize), "a valid stream decodes to its content");
 
     int damages = data.consumeInt(1, 4);
     for (int i = 0; i < damages; i++) {
       // Once cut to nothing, only an appended tail can damage it further.
       switch (padded.length == 0 ? 3 : data.consumeInt(0, 3)) {
-        case 0 -> padded[data.consumeInt(0, padded.length - 1)] ^= (byte) (1 << data.consumeInt(0, 7));
+        case 0 ->
+            padded[data.consumeInt(0, padded.length - 1)] ^= (byte) (1 << data.consumeInt(0, 7));
         case 1 -> padded[data.consumeInt(0, padded.length - 1)] = data.consumeByte();
         case 2 -> padded = Arrays.copyOf(padded, data.consumeInt(0, padded.length));
         default -> {

@@ -18,13 +18,13 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * check and check -r all, on a copy: arbitrary bytes, and seed images with any of their
- * structures mutated. Only the library's typed exceptions may come out; after a repair that
- * completes the image must check clean, but for what qemu cannot repair either: a cluster
- * referenced more often than its refcount width counts, which must then hold the largest count
- * (never a wrapped one: 0 would make it free), and metadata structures that share a cluster, which
- * -r all must leave exactly as they are (any write for one would change the other) while the report
- * keeps naming the overlap. Every unchanged seed (qemu-made) must check clean.
+ * check and check -r all, on a copy: arbitrary bytes, and seed images with any of their structures
+ * mutated. Only the library's typed exceptions may come out; after a repair that completes the
+ * image must check clean, but for what qemu cannot repair either: a cluster referenced more often
+ * than its refcount width counts, which must then hold the largest count (never a wrapped one: 0
+ * would make it free), and metadata structures that share a cluster, which -r all must leave
+ * exactly as they are (any write for one would change the other) while the report keeps naming the
+ * overlap. Every unchanged seed (qemu-made) must check clean.
  */
 class ImageCheckFuzzTest {
 
@@ -58,16 +58,21 @@ class ImageCheckFuzzTest {
       byte[] before = Files.readAllBytes(file);
       CheckReport repaired = ImageChecker.check(file, ImageChecker.Repair.ALL);
       if (repaired.messages().stream().anyMatch(ImageCheckFuzzTest::isOverlap)) {
-        assertArrayEquals(before, Files.readAllBytes(file), "-r all wrote to an image with overlapping metadata");
-        assertEquals(first.messages(), repaired.messages(), "the report of an image left as it is changed");
-        assertEquals(0, repaired.corruptionsFixed() + repaired.leaksFixed(), "repairs counted but not made");
+        assertArrayEquals(
+            before, Files.readAllBytes(file), "-r all wrote to an image with overlapping metadata");
+        assertEquals(
+            first.messages(), repaired.messages(), "the report of an image left as it is changed");
+        assertEquals(
+            0, repaired.corruptionsFixed() + repaired.leaksFixed(), "repairs counted but not made");
         return;
       }
       long max = maxRefcount(Files.readAllBytes(file));
       boolean overflow = repaired.messages().stream().anyMatch(m -> isOverflow(m, max));
       for (String m : repaired.messages()) {
         // An overflowing cluster keeps COPIED clear (it is shared), which check then also names.
-        boolean allowed = isOverflow(m, max) || overflow && m.startsWith("ERROR OFLAG_COPIED") && m.endsWith("refcount=" + max);
+        boolean allowed =
+            isOverflow(m, max)
+                || overflow && m.startsWith("ERROR OFLAG_COPIED") && m.endsWith("refcount=" + max);
         assertTrue(allowed, () -> "not clean after -r all: " + repaired.messages());
       }
       assertTrue(repaired.leaks() == 0, () -> "leaks after -r all: " + repaired.messages());
@@ -79,10 +84,12 @@ class ImageCheckFuzzTest {
   }
 
   private static boolean isOverlap(String message) {
-    return message.startsWith("ERROR cluster ") && message.endsWith("(metadata overlap; -r all leaves the image as it is)");
+    return message.startsWith("ERROR cluster ")
+        && message.endsWith("(metadata overlap; -r all leaves the image as it is)");
   }
 
-  private static final Pattern REFCOUNT = Pattern.compile("ERROR cluster \\d+ refcount=(\\d+) reference=(\\d+)");
+  private static final Pattern REFCOUNT =
+      Pattern.compile("ERROR cluster \\d+ refcount=(\\d+) reference=(\\d+)");
 
   /**
    * The one problem -r all may leave, as qemu leaves it: a cluster referenced more often than the

@@ -41,8 +41,15 @@ class ImageReadFuzzTest {
       return;
     }
     SeedImage seed = Mutator.pick(data, Seeds.all());
-    byte[] bytes = Mutator.mutate(
-        data, seed, Kind.L1, Kind.L2, Kind.REFCOUNT_TABLE, Kind.REFCOUNT_BLOCK, Kind.COMPRESSED_DATA);
+    byte[] bytes =
+        Mutator.mutate(
+            data,
+            seed,
+            Kind.L1,
+            Kind.L2,
+            Kind.REFCOUNT_TABLE,
+            Kind.REFCOUNT_BLOCK,
+            Kind.COMPRESSED_DATA);
     try (Qcow2Image image = Images.open(bytes, Images.READ)) {
       Images.readAll(image);
       FuzzAccess.walkReferences(image);

@@ -40,7 +40,9 @@ class ImageWriteFuzzTest {
   void writeIntoSeed(FuzzedDataProvider data) throws IOException {
     if (data.remainingBytes() == 0) {
       for (SeedImage seed : Seeds.all()) {
-        writeValid(seed, new long[][] {{0, 4096, 70_000}, {1, 1 << 20, 8192}, {2, 0, 4096}, {3, 65536, 0}});
+        writeValid(
+            seed,
+            new long[][] {{0, 4096, 70_000}, {1, 1 << 20, 8192}, {2, 0, 4096}, {3, 65536, 0}});
       }
       return;
     }
@@ -58,7 +60,10 @@ class ImageWriteFuzzTest {
       try {
         img = Qcow2Image.open(file, Images.WRITE);
       } catch (Qcow2Exception | NoSuchFileException refused) {
-        assertArrayEquals(bytes, Files.readAllBytes(file), () -> "a refused writable open changed the image: " + refused);
+        assertArrayEquals(
+            bytes,
+            Files.readAllBytes(file),
+            () -> "a refused writable open changed the image: " + refused);
         return;
       }
       try (img) {
@@ -82,7 +87,10 @@ class ImageWriteFuzzTest {
       CheckReport report = ImageChecker.check(file, ImageChecker.Repair.NONE);
       // Leaks are allowed: writing drops bitmaps (their autoclear bit), as qemu expects of a writer
       // that does not maintain them, and their clusters then show as leaked, as in qemu.
-      assertEquals(0, report.corruptions(), () -> seed.name() + " corrupt after writes: " + report.messages());
+      assertEquals(
+          0,
+          report.corruptions(),
+          () -> seed.name() + " corrupt after writes: " + report.messages());
     } finally {
       Files.deleteIfExists(file);
     }
@@ -92,7 +100,10 @@ class ImageWriteFuzzTest {
     int ops = data.consumeInt(1, 8);
     long[][] plan = new long[ops][];
     for (int i = 0; i < ops; i++) {
-      plan[i] = new long[] {data.consumeInt(0, 3), data.consumeLong(0, 64L << 20), data.consumeInt(1, 200_000)};
+      plan[i] =
+          new long[] {
+            data.consumeInt(0, 3), data.consumeLong(0, 64L << 20), data.consumeInt(1, 200_000)
+          };
     }
     return plan;
   }

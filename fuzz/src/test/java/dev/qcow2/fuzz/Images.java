@@ -11,13 +11,14 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 
 /**
- * What the targets share: the open options (limits low enough that a fuzzing process never needs
- * a large heap, and a folder policy under which no backing or external data file is ever opened),
- * and a bounded read of everything an opened image offers.
+ * What the targets share: the open options (limits low enough that a fuzzing process never needs a
+ * large heap, and a folder policy under which no backing or external data file is ever opened), and
+ * a bounded read of everything an opened image offers.
  *
- * <p>The guarantee every target asserts: a malformed image ends in a {@link dev.qcow2.Qcow2Exception}
- * (or, for a named data file that is missing, a {@link java.nio.file.NoSuchFileException}); any
- * other exception or error escapes the target and Jazzer reports it as a finding.
+ * <p>The guarantee every target asserts: a malformed image ends in a {@link
+ * dev.qcow2.Qcow2Exception} (or, for a named data file that is missing, a {@link
+ * java.nio.file.NoSuchFileException}); any other exception or error escapes the target and Jazzer
+ * reports it as a finding.
  */
 final class Images {
   static final Path NAME = Path.of("fuzz.qcow2");

@@ -9,10 +9,10 @@ import java.util.List;
 
 /**
  * Structured mutation of a seed image: the fuzzer picks a seed, then one to four times a field of
- * the structures the target is about (a header field, an L2 entry, a snapshot's name length...)
- * and a value for it. Values come from the places where parsers go wrong: zero, all ones, the top
- * bit, the file size and its neighbours, another structure's offset (overlaps), a flipped bit, a
- * small step, or any number. A few mutations overwrite a byte anywhere or cut the file short.
+ * the structures the target is about (a header field, an L2 entry, a snapshot's name length...) and
+ * a value for it. Values come from the places where parsers go wrong: zero, all ones, the top bit,
+ * the file size and its neighbours, another structure's offset (overlaps), a flipped bit, a small
+ * step, or any number. A few mutations overwrite a byte anywhere or cut the file short.
  */
 final class Mutator {
   private static final long OFFSET_BITS = 0x00fffffffffffe00L;
@@ -60,7 +60,8 @@ final class Mutator {
     return length == image.length ? image : Arrays.copyOf(image, length);
   }
 
-  private static long value(FuzzedDataProvider data, int op, long current, int width, SeedImage seed, List<Field> all) {
+  private static long value(
+      FuzzedDataProvider data, int op, long current, int width, SeedImage seed, List<Field> all) {
     long fileSize = seed.bytes().length;
     long cluster = seed.clusterSize();
     switch (op) {
@@ -74,22 +75,43 @@ final class Mutator {
         return current ^ (1L << data.consumeInt(0, width * 8 - 1));
       case 4:
         return current + data.consumeInt(-1024, 1024);
-      case 5: {
-        long[] sizes = {fileSize, fileSize - cluster, fileSize + cluster, fileSize - 1, fileSize + 512, 1L << 56, 1L << 62};
-        long v = sizes[data.consumeInt(0, sizes.length - 1)];
-        // Keep the flags of a table entry, so the entry still says "allocated" or "compressed".
-        return width == 8 ? (current & ~OFFSET_BITS) | (v & OFFSET_BITS) | (v & 0x1ff) : v;
-      }
-      case 6: {
-        long[] edges = {1L << (width * 8 - 1), (1L << (width * 8 - 1)) - 1, Integer.MAX_VALUE, 0x80000000L, 0xffffL, 1 << 16, 1};
-        return edges[data.consumeInt(0, edges.length - 1)];
-      }
-      case 7: {
-        // Point at another structure, or inside it: overlapping and self-referencing tables.
-        Field other = all.get(data.consumeInt(0, all.size() - 1));
-        long target = other.offset() + (data.consumeBoolean() ? 0 : data.consumeInt(0, 4095));
-        return width == 8 ? (current & ~OFFSET_BITS) | (target & OFFSET_BITS) | (target & 0x1ff) : target;
-      }
+      case 5:
+        {
+          long[] sizes = {
+            fileSize,
+            fileSize - cluster,
+            fileSize + cluster,
+            fileSize - 1,
+            fileSize + 512,
+            1L << 56,
+            1L << 62
+          };
+          long v = sizes[data.consumeInt(0, sizes.length - 1)];
+          // Keep the flags of a table entry, so the entry still says "allocated" or "compressed".
+          return width == 8 ? (current & ~OFFSET_BITS) | (v & OFFSET_BITS) | (v & 0x1ff) : v;
+        }
+      case 6:
+        {
+          long[] edges = {
+            1L << (width * 8 - 1),
+            (1L << (width * 8 - 1)) - 1,
+            Integer.MAX_VALUE,
+            0x80000000L,
+            0xffffL,
+            1 << 16,
+            1
+          };
+          return edges[data.consumeInt(0, edges.length - 1)];
+        }
+      case 7:
+        {
+          // Point at another structure, or inside it: overlapping and self-referencing tables.
+          Field other = all.get(data.consumeInt(0, all.size() - 1));
+          long target = other.offset() + (data.consumeBoolean() ? 0 : data.consumeInt(0, 4095));
+          return width == 8
+              ? (current & ~OFFSET_BITS) | (target & OFFSET_BITS) | (target & 0x1ff)
+              : target;
+        }
       case 8:
         return cluster * data.consumeLong(0, fileSize / cluster + 2);
       default:

@@ -56,8 +56,8 @@ record SeedImage(String name, byte[] bytes, int clusterSize, Map<Kind, List<Fiel
     int clusterBits = b.getInt(20);
     int clusterSize = 1 << clusterBits;
     int[][] header = {
-      {4, 4}, {8, 8}, {16, 4}, {20, 4}, {24, 8}, {32, 4}, {36, 4}, {40, 8}, {48, 8}, {56, 4}, {60, 4}, {64, 8},
-      {72, 8}, {80, 8}, {88, 8}, {96, 4}, {100, 4}, {104, 1}
+      {4, 4}, {8, 8}, {16, 4}, {20, 4}, {24, 8}, {32, 4}, {36, 4}, {40, 8}, {48, 8}, {56, 4},
+      {60, 4}, {64, 8}, {72, 8}, {80, 8}, {88, 8}, {96, 4}, {100, 4}, {104, 1}
     };
     int headerLength = version == 2 ? 72 : b.getInt(100);
     for (int[] h : header) {
@@ -126,13 +126,16 @@ record SeedImage(String name, byte[] bytes, int clusterSize, Map<Kind, List<Fiel
       }
     }
 
-    // The header fields that locate the snapshot table and vouch for the bitmaps belong to them too.
+    // The header fields that locate the snapshot table and vouch for the bitmaps belong to them
+    // too.
     add(f, Kind.SNAPSHOT_TABLE, 60, 4, 1);
     add(f, Kind.SNAPSHOT_TABLE, 64, 8, 1);
     int nbSnapshots = b.getInt(60);
     long at = b.getLong(64);
     for (int i = 0; i < nbSnapshots; i++) {
-      int[][] entry = {{0, 8}, {8, 4}, {12, 2}, {14, 2}, {16, 4}, {20, 4}, {24, 8}, {32, 4}, {36, 4}};
+      int[][] entry = {
+        {0, 8}, {8, 4}, {12, 2}, {14, 2}, {16, 4}, {20, 4}, {24, 8}, {32, 4}, {36, 4}
+      };
       for (int[] e : entry) {
         add(f, Kind.SNAPSHOT_TABLE, at + e[0], e[1], 1);
       }
@@ -141,7 +144,8 @@ record SeedImage(String name, byte[] bytes, int clusterSize, Map<Kind, List<Fiel
         add(f, Kind.SNAPSHOT_TABLE, at + 40, 8, extra / 8);
       }
       add(f, Kind.SNAPSHOT_L1, b.getLong((int) at), 8, b.getInt((int) at + 8));
-      int variable = extra + (b.getShort((int) at + 12) & 0xffff) + (b.getShort((int) at + 14) & 0xffff);
+      int variable =
+          extra + (b.getShort((int) at + 12) & 0xffff) + (b.getShort((int) at + 14) & 0xffff);
       add(f, Kind.SNAPSHOT_TABLE, at + 40 + extra, 1, variable - extra);
       at += 40 + ((variable + 7L) & ~7L);
     }
@@ -172,7 +176,8 @@ record SeedImage(String name, byte[] bytes, int clusterSize, Map<Kind, List<Fiel
     return new SeedImage(name, file, clusterSize, f);
   }
 
-  private static void add(Map<Kind, List<Field>> f, Kind kind, long offset, int width, int entries) {
+  private static void add(
+      Map<Kind, List<Field>> f, Kind kind, long offset, int width, int entries) {
     if (entries > 0) {
       f.computeIfAbsent(kind, k -> new ArrayList<>()).add(new Field(offset, width, entries));
     }

@@ -33,7 +33,8 @@ final class Seeds {
       }
     }
     if (list.isEmpty()) {
-      throw new IllegalStateException("no seed image named *" + part + "*: run fuzz/make-corpus.sh");
+      throw new IllegalStateException(
+          "no seed image named *" + part + "*: run fuzz/make-corpus.sh");
     }
     return List.copyOf(list);
   }
@@ -44,12 +45,14 @@ final class Seeds {
       if (index == null) {
         throw new IllegalStateException("seeds/index.txt is missing: run fuzz/make-corpus.sh");
       }
-      BufferedReader lines = new BufferedReader(new InputStreamReader(index, StandardCharsets.UTF_8));
+      BufferedReader lines =
+          new BufferedReader(new InputStreamReader(index, StandardCharsets.UTF_8));
       for (String name; (name = lines.readLine()) != null; ) {
         if (name.isBlank()) {
           continue;
         }
-        try (InputStream in = new GZIPInputStream(Seeds.class.getResourceAsStream("seeds/" + name + ".gz"))) {
+        try (InputStream in =
+            new GZIPInputStream(Seeds.class.getResourceAsStream("seeds/" + name + ".gz"))) {
           list.add(SeedImage.map(name, in.readAllBytes()));
         }
       }

@@ -13,10 +13,10 @@ import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 
 /**
- * The snapshot table: seeds with two internal snapshots ({@code qemu-img snapshot -c}) whose
- * {@code nb_snapshots}, {@code snapshots_offset}, entry fields (L1 offset and size, id and name
- * lengths, extra data size and contents), strings and snapshot L1 tables are mutated; then the
- * table listed, the disk read, every snapshot's L1 and L2 tables walked, and every snapshot read.
+ * The snapshot table: seeds with two internal snapshots ({@code qemu-img snapshot -c}) whose {@code
+ * nb_snapshots}, {@code snapshots_offset}, entry fields (L1 offset and size, id and name lengths,
+ * extra data size and contents), strings and snapshot L1 tables are mutated; then the table listed,
+ * the disk read, every snapshot's L1 and L2 tables walked, and every snapshot read.
  */
 class SnapshotTableFuzzTest {
 
@@ -45,10 +45,14 @@ class SnapshotTableFuzzTest {
     }
   }
 
-  /** Reads every snapshot of {@code image} (whose file holds {@code bytes}) as qemu-img convert -l does. */
+  /**
+   * Reads every snapshot of {@code image} (whose file holds {@code bytes}) as qemu-img convert -l
+   * does.
+   */
   private static void readSnapshots(byte[] bytes, Qcow2Image image) throws IOException {
     for (Snapshot s : image.snapshots()) {
-      try (Qcow2Image view = Images.open(bytes, Images.READ.toBuilder().snapshot(s.id(), s.name()).build())) {
+      try (Qcow2Image view =
+          Images.open(bytes, Images.READ.toBuilder().snapshot(s.id(), s.name()).build())) {
         Images.readAll(view);
       }
     }

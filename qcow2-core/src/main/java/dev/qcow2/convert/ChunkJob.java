@@ -10,8 +10,8 @@ import java.util.BitSet;
 import java.util.function.Supplier;
 
 /**
- * What every worker of one conversion shares, and a worker's part for one chunk: read it (runs
- * the source reports as zeros are not read), compare it with the backing file (-B), decide each
+ * What every worker of one conversion shares, and a worker's part for one chunk: read it (runs the
+ * source reports as zeros are not read), compare it with the backing file (-B), decide each
  * cluster's action, and compress the clusters to store compressed.
  *
  * @param base the backing file the target is compared with, or null
@@ -20,8 +20,14 @@ import java.util.function.Supplier;
  * @param compressors makes each worker's compressor; null without compression
  * @param holes chunks known beforehand to need nothing, or null
  */
-record ChunkJob(DiskImage source, DiskImage base, int clusterSize, boolean explicitZeros,
-    boolean writeZeroClusters, Supplier<ClusterCompressor> compressors, Holes holes) {
+record ChunkJob(
+    DiskImage source,
+    DiskImage base,
+    int clusterSize,
+    boolean explicitZeros,
+    boolean writeZeroClusters,
+    Supplier<ClusterCompressor> compressors,
+    Holes holes) {
 
   /** Chunks known to need no work (no cluster of theirs is stored). */
   interface Holes {
@@ -32,12 +38,18 @@ record ChunkJob(DiskImage source, DiskImage base, int clusterSize, boolean expli
     return compressors != null;
   }
 
-  /** What one worker owns: made by the calling thread, so that making it cannot fail in a worker. */
-  record WorkerState(ClusterCompressor compressor, ByteBuffer baseBuffer, ByteBuffer lastCluster,
+  /**
+   * What one worker owns: made by the calling thread, so that making it cannot fail in a worker.
+   */
+  record WorkerState(
+      ClusterCompressor compressor,
+      ByteBuffer baseBuffer,
+      ByteBuffer lastCluster,
       ByteBuffer scratch) {}
 
   /** The work of the chunk [start, start + length), read into {@code buffer}. */
-  ChunkWork prepare(ByteBuffer buffer, long start, int length, WorkerState state) throws IOException {
+  ChunkWork prepare(ByteBuffer buffer, long start, int length, WorkerState state)
+      throws IOException {
     int cs = clusterSize;
     int clusters = (length + cs - 1) / cs;
     byte[] actions = new byte[clusters];
@@ -49,11 +61,20 @@ record ChunkJob(DiskImage source, DiskImage base, int clusterSize, boolean expli
     if (base != null) {
       long baseEnd = Math.min(start + length, base.size());
       baseBuffer.clear().limit(length);
-      baseData = start < baseEnd
-          ? read(base, baseBuffer.slice(0, (int) (baseEnd - start)), start, (int) (baseEnd - start), cs)
-          : new BitSet();
+      baseData =
+          start < baseEnd
+              ? read(
+                  base,
+                  baseBuffer.slice(0, (int) (baseEnd - start)),
+                  start,
+                  (int) (baseEnd - start),
+                  cs)
+              : new BitSet();
       if (baseEnd < start + length) {
-        Zeros.fill(baseBuffer.slice((int) Math.max(0, baseEnd - start), (int) (start + length - Math.max(start, baseEnd))));
+        Zeros.fill(
+            baseBuffer.slice(
+                (int) Math.max(0, baseEnd - start),
+                (int) (start + length - Math.max(start, baseEnd))));
       }
     }
     for (int i = 0; i < clusters; i++) {
@@ -62,16 +83,19 @@ record ChunkJob(DiskImage source, DiskImage base, int clusterSize, boolean expli
       boolean zero = !maybeData.get(i) || Zeros.isZero(buffer, from, to);
       byte action;
       if (base != null) {
-        boolean same = !maybeData.get(i) && !baseData.get(i)
-            || buffer.slice(from, to - from).mismatch(baseBuffer.slice(from, to - from)) < 0;
+        boolean same =
+            !maybeData.get(i) && !baseData.get(i)
+                || buffer.slice(from, to - from).mismatch(baseBuffer.slice(from, to - from)) < 0;
         action = same ? ChunkWork.SKIP : zero ? ChunkWork.ZERO : ChunkWork.DATA;
       } else if (zero) {
-        action = writeZeroClusters ? ChunkWork.DATA : explicitZeros ? ChunkWork.ZERO : ChunkWork.SKIP;
+        action =
+            writeZeroClusters ? ChunkWork.DATA : explicitZeros ? ChunkWork.ZERO : ChunkWork.SKIP;
       } else {
         action = ChunkWork.DATA;
       }
       if (action == ChunkWork.DATA && compress()) {
-        CompressedCluster c = state.compressor().compressCluster(wholeCluster(buffer, from, to, state.lastCluster()));
+        CompressedCluster c =
+            state.compressor().compressCluster(wholeCluster(buffer, from, to, state.lastCluster()));
         if (c != null) {
           packed[i] = c;
           action = ChunkWork.PACKED;
@@ -83,7 +107,10 @@ record ChunkJob(DiskImage source, DiskImage base, int clusterSize, boolean expli
     return new ChunkWork(start, length, buffer, actions, packed);
   }
 
-  /** Bytes [from, to) of {@code buffer} as a whole cluster: the disk's last one padded with zeros, as qemu does. */
+  /**
+   * Bytes [from, to) of {@code buffer} as a whole cluster: the disk's last one padded with zeros,
+   * as qemu does.
+   */
   private ByteBuffer wholeCluster(ByteBuffer buffer, int from, int to, ByteBuffer lastCluster) {
     ByteBuffer cluster = buffer.slice(from, to - from);
     if (to - from < clusterSize) {

@@ -1,7 +1,7 @@
 package dev.qcow2.convert;
 
-import dev.qcow2.parallel.Workers;
 import dev.qcow2.ClusterCompressor;
+import dev.qcow2.parallel.Workers;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -28,9 +28,9 @@ import java.util.function.LongConsumer;
  * writes in the order chunks are ready. In guest order what the sink sees does not depend on the
  * number of threads.
  *
- * <p>Workers are never interrupted: an interrupt in the middle of a read would close the
- * caller's source channel. On failure they see {@code failed} within {@link #RECHECK_MILLIS},
- * and the writer waits until they have all stopped before it returns or throws.
+ * <p>Workers are never interrupted: an interrupt in the middle of a read would close the caller's
+ * source channel. On failure they see {@code failed} within {@link #RECHECK_MILLIS}, and the writer
+ * waits until they have all stopped before it returns or throws.
  */
 final class ChunkPipeline {
   /**
@@ -42,10 +42,10 @@ final class ChunkPipeline {
 
   /**
    * How far, in chunks, workers may run ahead of the writer. Only chunks that hold data keep a
-   * buffer (there are {@code 2 * threads + 2} buffers); a chunk that needs none (a hole, zeros, data
-   * equal to the backing file's) gives its buffer back at once. So while the writer is busy with
-   * data, the workers get through the holes that follow, instead of leaving the writer idle when
-   * it reaches them (raw sources are read whole: the JDK cannot ask where their holes are).
+   * buffer (there are {@code 2 * threads + 2} buffers); a chunk that needs none (a hole, zeros,
+   * data equal to the backing file's) gives its buffer back at once. So while the writer is busy
+   * with data, the workers get through the holes that follow, instead of leaving the writer idle
+   * when it reaches them (raw sources are read whole: the JDK cannot ask where their holes are).
    */
   private static final int LEAD_CHUNKS = 1024;
 
@@ -63,25 +63,32 @@ final class ChunkPipeline {
   private final long chunks;
   private final int lead;
   private final HoleProbe probe;
+
   /** The buffers; a chunk holding plain or compressed data keeps one until it is stored. */
   private final BlockingQueue<ByteBuffer> free;
+
   /** At most {@code lead} chunks claimed and not yet stored. */
   private final Semaphore leadPermits;
+
   /**
    * In guest order: chunk c's result in slot c % lead (a chunk is claimed only once the one lead
    * chunks before it has been stored and its slot cleared).
    */
   private final AtomicReferenceArray<CompletableFuture<ChunkWork>> slots;
+
   /** Out of order: results as they are ready; null in guest order. */
   private final BlockingQueue<CompletableFuture<ChunkWork>> ready;
+
   /** Completed with the error of a worker that died outside a chunk's work. */
   private final CompletableFuture<ChunkWork> abort = new CompletableFuture<>();
+
   private final Object claim = new Object();
   private final AtomicLong nextChunk = new AtomicLong();
   private final AtomicLong stored = new AtomicLong();
   private final AtomicBoolean failed = new AtomicBoolean();
 
-  private ChunkPipeline(ChunkJob job, int chunkSize, int window, boolean outOfOrder, HoleProbe probe) {
+  private ChunkPipeline(
+      ChunkJob job, int chunkSize, int window, boolean outOfOrder, HoleProbe probe) {
     this.job = job;
     this.size = job.source().size();
     this.chunkSize = chunkSize;
@@ -98,12 +105,13 @@ final class ChunkPipeline {
   }
 
   /**
-   * Runs {@code job} on {@code threads} workers, handing every chunk's work to {@code sink} on
-   * the calling thread, in guest order unless {@code outOfOrder}.
+   * Runs {@code job} on {@code threads} workers, handing every chunk's work to {@code sink} on the
+   * calling thread, in guest order unless {@code outOfOrder}.
    *
    * @param progress called with the guest bytes done so far, on the calling thread; may be null
    */
-  static void run(ChunkJob job, int threads, boolean outOfOrder, LongConsumer progress, Sink sink) throws IOException {
+  static void run(ChunkJob job, int threads, boolean outOfOrder, LongConsumer progress, Sink sink)
+      throws IOException {
     // The writer is a thread too. Where the workers only read and scan (a raw source, nothing to
     // compress) it is the one that limits, and a worker on every core takes time from it
     // (measured on 2 cores, raw -> qcow2 of 1.7 GB: 498 ms with one worker, 511 ms with two).
@@ -112,17 +120,22 @@ final class ChunkPipeline {
     int chunkSize = Math.max(CHUNK_SIZE, job.clusterSize());
     // Zeros of a raw source are found ahead in the workers' idle time (see HoleProbe); not where
     // clusters are compared with a backing file or zeros are written as data.
-    HoleProbe probe = rawSource && job.base() == null && !job.writeZeroClusters()
-        ? new HoleProbe(job.source(), chunkSize) : null;
+    HoleProbe probe =
+        rawSource && job.base() == null && !job.writeZeroClusters()
+            ? new HoleProbe(job.source(), chunkSize)
+            : null;
     List<ChunkJob.WorkerState> states = new ArrayList<>();
     try {
       for (int t = 0; t < workers; t++) {
-        states.add(new ChunkJob.WorkerState(job.compress() ? job.compressors().get() : null,
-            job.base() != null ? ByteBuffer.allocateDirect(chunkSize) : null,
-            job.compress() ? ByteBuffer.allocateDirect(job.clusterSize()) : null,
-            probe != null ? ByteBuffer.allocateDirect(HoleProbe.PIECE) : null));
+        states.add(
+            new ChunkJob.WorkerState(
+                job.compress() ? job.compressors().get() : null,
+                job.base() != null ? ByteBuffer.allocateDirect(chunkSize) : null,
+                job.compress() ? ByteBuffer.allocateDirect(job.clusterSize()) : null,
+                probe != null ? ByteBuffer.allocateDirect(HoleProbe.PIECE) : null));
       }
-      ChunkPipeline pipeline = new ChunkPipeline(job, chunkSize, 2 * workers + 2, outOfOrder, probe);
+      ChunkPipeline pipeline =
+          new ChunkPipeline(job, chunkSize, 2 * workers + 2, outOfOrder, probe);
       ExecutorService pool = Executors.newFixedThreadPool(workers, Workers.named("qcow2-convert"));
       try {
         for (ChunkJob.WorkerState state : states) {
@@ -181,7 +194,9 @@ final class ChunkPipeline {
     }
   }
 
-  /** One worker: claims chunks and prepares them until there are none left or the conversion failed. */
+  /**
+   * One worker: claims chunks and prepares them until there are none left or the conversion failed.
+   */
   private void work(ChunkJob.WorkerState state) throws InterruptedException {
     // A probe that fails once is not tried again: the chunk's own read will report the failure.
     boolean[] probing = {probe != null};
@@ -194,12 +209,16 @@ final class ChunkPipeline {
       if (chunk < 0) {
         return;
       }
-      CompletableFuture<ChunkWork> result = ready != null ? new CompletableFuture<>() : slot((int) (chunk % lead));
+      CompletableFuture<ChunkWork> result =
+          ready != null ? new CompletableFuture<>() : slot((int) (chunk % lead));
       long start = chunk * chunkSize;
       int length = (int) Math.min(chunkSize, size - start);
       try {
-        boolean hole = probe != null && probe.takeZero(chunk) || job.holes() != null && job.holes().isHole(start, length);
-        ChunkWork w = hole ? ChunkWork.zeros(job, start, length) : job.prepare(buffer, start, length, state);
+        boolean hole =
+            probe != null && probe.takeZero(chunk)
+                || job.holes() != null && job.holes().isHole(start, length);
+        ChunkWork w =
+            hole ? ChunkWork.zeros(job, start, length) : job.prepare(buffer, start, length, state);
         if (!w.holdsData()) {
           w = w.withoutData();
           free.add(buffer);
@@ -220,7 +239,8 @@ final class ChunkPipeline {
   }
 
   /** A free buffer, probing for holes while there is none; null once the conversion failed. */
-  private ByteBuffer takeBuffer(ChunkJob.WorkerState state, boolean[] probing) throws InterruptedException {
+  private ByteBuffer takeBuffer(ChunkJob.WorkerState state, boolean[] probing)
+      throws InterruptedException {
     ByteBuffer buffer = free.poll();
     boolean more = true;
     while (buffer == null && probing[0] && more && !failed.get()) {
@@ -241,8 +261,8 @@ final class ChunkPipeline {
   }
 
   /**
-   * Claims the next chunk for a worker holding {@code buffer}, in guest order; -1 (the buffer
-   * given back) when there is none left or the conversion failed.
+   * Claims the next chunk for a worker holding {@code buffer}, in guest order; -1 (the buffer given
+   * back) when there is none left or the conversion failed.
    */
   private long claim(ByteBuffer buffer) throws InterruptedException {
     synchronized (claim) {
@@ -260,14 +280,17 @@ final class ChunkPipeline {
     }
   }
 
-  /** The future of the chunk whose slot is {@code i}, made by whichever of worker and writer comes first. */
+  /**
+   * The future of the chunk whose slot is {@code i}, made by whichever of worker and writer comes
+   * first.
+   */
   private CompletableFuture<ChunkWork> slot(int i) {
     return slots.updateAndGet(i, f -> f != null ? f : new CompletableFuture<>());
   }
 
   /** The result of {@code next}, or the failure of {@code abort} if that comes first. */
-  private static ChunkWork awaitEither(CompletableFuture<ChunkWork> next, CompletableFuture<ChunkWork> abort)
-      throws IOException {
+  private static ChunkWork awaitEither(
+      CompletableFuture<ChunkWork> next, CompletableFuture<ChunkWork> abort) throws IOException {
     if (!next.isDone()) {
       try {
         CompletableFuture.anyOf(next, abort).get();

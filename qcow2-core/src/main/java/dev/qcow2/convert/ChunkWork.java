@@ -10,9 +10,11 @@ import java.util.Arrays;
  *
  * @param data the chunk's bytes from position 0, or null when no cluster needs them
  */
-record ChunkWork(long start, int length, ByteBuffer data, byte[] actions, CompressedCluster[] packed) {
+record ChunkWork(
+    long start, int length, ByteBuffer data, byte[] actions, CompressedCluster[] packed) {
   /** What the writer does with one cluster of a chunk. */
   static final byte SKIP = 0;
+
   static final byte DATA = 1;
   static final byte ZERO = 2;
   static final byte PACKED = 3;
@@ -22,7 +24,12 @@ record ChunkWork(long start, int length, ByteBuffer data, byte[] actions, Compre
     int cs = job.clusterSize();
     byte[] actions = new byte[(length + cs - 1) / cs];
     Arrays.fill(actions, job.explicitZeros() ? ZERO : SKIP);
-    return new ChunkWork(start, length, null, actions, job.compress() ? new CompressedCluster[actions.length] : null);
+    return new ChunkWork(
+        start,
+        length,
+        null,
+        actions,
+        job.compress() ? new CompressedCluster[actions.length] : null);
   }
 
   /**

@@ -5,8 +5,8 @@ import java.util.function.LongConsumer;
 
 /**
  * How {@link ImageConverter#convert} writes its target: qemu-img convert's options as an immutable
- * value. The defaults are qemu-img's: a raw target, no compression, holes for every 4 KiB of
- * zeros, guest order.
+ * value. The defaults are qemu-img's: a raw target, no compression, holes for every 4 KiB of zeros,
+ * guest order.
  */
 public final class ConvertOptions {
   private final String targetFormat;
@@ -172,11 +172,14 @@ public final class ConvertOptions {
     }
 
     public ConvertOptions build() {
-      if ("raw".equals(targetFormat) && (compress || backingFile != null || createOptions != null)) {
-        throw new IllegalArgumentException("compression, backing files and create options need a qcow2 target");
+      if ("raw".equals(targetFormat)
+          && (compress || backingFile != null || createOptions != null)) {
+        throw new IllegalArgumentException(
+            "compression, backing files and create options need a qcow2 target");
       }
       if (targetIsZero && !noCreate) {
-        throw new IllegalArgumentException("target-is-zero is only for existing targets (no-create)");
+        throw new IllegalArgumentException(
+            "target-is-zero is only for existing targets (no-create)");
       }
       return new ConvertOptions(this);
     }

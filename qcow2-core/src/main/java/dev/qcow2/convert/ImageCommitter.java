@@ -12,11 +12,11 @@ import java.nio.file.Path;
 import java.util.function.LongConsumer;
 
 /**
- * Writes an overlay's data down into its backing file, as {@code qemu-img commit} does: every
- * range allocated in the overlay (or, committing to a deeper base, in any image above that base)
- * is copied into the base, which grows if the overlay is larger. The overlay is then emptied,
- * unless asked to keep it or when committing past an intermediate image, whose content would no
- * longer be consistent below the top.
+ * Writes an overlay's data down into its backing file, as {@code qemu-img commit} does: every range
+ * allocated in the overlay (or, committing to a deeper base, in any image above that base) is
+ * copied into the base, which grows if the overlay is larger. The overlay is then emptied, unless
+ * asked to keep it or when committing past an intermediate image, whose content would no longer be
+ * consistent below the top.
  */
 public final class ImageCommitter {
   private static final int CHUNK = 1 << 20;
@@ -33,7 +33,8 @@ public final class ImageCommitter {
    *     deeper than the immediate backing file
    * @param progress called with guest bytes done; may be null
    */
-  public static Result commit(Path top, Path base, boolean keepTop, LongConsumer progress) throws IOException {
+  public static Result commit(Path top, Path base, boolean keepTop, LongConsumer progress)
+      throws IOException {
     // First, with everything read-only, find the base and the ranges that lie above it. The base
     // is then opened for writing, and nothing reads its metadata through another handle.
     Path basePath;
@@ -54,7 +55,8 @@ public final class ImageCommitter {
         level = level.backing();
         depth++;
         if (level == null) {
-          throw new IllegalArgumentException("Did not find '" + base + "' in the backing chain of '" + top + "'");
+          throw new IllegalArgumentException(
+              "Did not find '" + base + "' in the backing chain of '" + top + "'");
         }
       }
       basePath = Path.of(level.filename()).toRealPath();
@@ -77,17 +79,24 @@ public final class ImageCommitter {
     boolean emptyTop = !keepTop && depth == 1;
     long copied = 0;
     if ("qcow2".equals(baseFormat)) {
-      try (Qcow2Image out = Qcow2Image.open(basePath, OpenOptions.builder().writable(true).build())) {
+      try (Qcow2Image out =
+          Qcow2Image.open(basePath, OpenOptions.builder().writable(true).build())) {
         if (out.size() < topSize) {
           out.resize(topSize);
         }
-        copied = copy(top, ranges, topSize, progress, (data, at) -> {
-          if (ImageConverter.isZero(data, data.position(), data.limit())) {
-            out.writeZeroes(at, data.remaining());
-          } else {
-            out.write(data, at);
-          }
-        });
+        copied =
+            copy(
+                top,
+                ranges,
+                topSize,
+                progress,
+                (data, at) -> {
+                  if (ImageConverter.isZero(data, data.position(), data.limit())) {
+                    out.writeZeroes(at, data.remaining());
+                  } else {
+                    out.write(data, at);
+                  }
+                });
         out.flush();
       }
     } else {
@@ -96,16 +105,23 @@ public final class ImageCommitter {
           file.setLength(topSize);
         }
         FileChannel ch = file.getChannel();
-        copied = copy(top, ranges, topSize, progress, (data, at) -> {
-          while (data.hasRemaining()) {
-            at += ch.write(data, at);
-          }
-        });
+        copied =
+            copy(
+                top,
+                ranges,
+                topSize,
+                progress,
+                (data, at) -> {
+                  while (data.hasRemaining()) {
+                    at += ch.write(data, at);
+                  }
+                });
         ch.force(true);
       }
     }
     if (emptyTop) {
-      try (Qcow2Image image = Qcow2Image.open(top, OpenOptions.builder().writable(true).openBacking(false).build())) {
+      try (Qcow2Image image =
+          Qcow2Image.open(top, OpenOptions.builder().writable(true).openBacking(false).build())) {
         image.makeEmpty();
       }
     }
@@ -117,7 +133,8 @@ public final class ImageCommitter {
   }
 
   /** Reads each range through the top image (only images above the base hold it) into the sink. */
-  private static long copy(Path top, java.util.List<long[]> ranges, long topSize, LongConsumer progress, Sink sink)
+  private static long copy(
+      Path top, java.util.List<long[]> ranges, long topSize, LongConsumer progress, Sink sink)
       throws IOException {
     long copied = 0;
     ByteBuffer buffer = ByteBuffer.allocateDirect(CHUNK);

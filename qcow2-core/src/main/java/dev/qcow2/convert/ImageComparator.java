@@ -58,10 +58,11 @@ public final class ImageComparator {
 
   /**
    * qemu-img compare -s over disks of the same size: walking both in runs, the first place where
-   * the block status differs (data, zero, allocated, stored at a host offset, reaching the end),
-   * or where the content differs, whichever comes first; null if neither does.
+   * the block status differs (data, zero, allocated, stored at a host offset, reaching the end), or
+   * where the content differs, whichever comes first; null if neither does.
    */
-  public static StrictDifference firstStrictDifference(DiskImage a, DiskImage b) throws IOException {
+  public static StrictDifference firstStrictDifference(DiskImage a, DiskImage b)
+      throws IOException {
     long size = Math.min(a.size(), b.size());
     ByteBuffer x = ByteBuffer.allocateDirect(CHUNK);
     ByteBuffer y = ByteBuffer.allocateDirect(CHUNK);
@@ -93,11 +94,17 @@ public final class ImageComparator {
 
   /** qemu's BDRV_BLOCK_* bits for a run: DATA 1, ZERO 2, OFFSET_VALID 4, ALLOCATED 16, EOF 32. */
   private static int flags(BlockStatus s, long size) {
-    return (s.data() ? 1 : 0) | (s.zero() ? 2 : 0) | (s.hasHostOffset() && !s.compressed() ? 4 : 0)
-        | (s.present() ? 16 : 0) | (s.start() + s.length() == size ? 32 : 0);
+    return (s.data() ? 1 : 0)
+        | (s.zero() ? 2 : 0)
+        | (s.hasHostOffset() && !s.compressed() ? 4 : 0)
+        | (s.present() ? 16 : 0)
+        | (s.start() + s.length() == size ? 32 : 0);
   }
 
-  /** The offset of the first 512-byte sector from {@code from} on that does not read as zeros, or -1. */
+  /**
+   * The offset of the first 512-byte sector from {@code from} on that does not read as zeros, or
+   * -1.
+   */
   public static long firstNonZeroSector(DiskImage longer, long from) throws IOException {
     ByteBuffer x = ByteBuffer.allocateDirect(CHUNK);
     for (long at = from; at < longer.size(); ) {

@@ -10,17 +10,16 @@ import java.nio.file.Path;
 import java.util.function.LongConsumer;
 
 /**
- * Converts images: any image to a sparse raw file, to a new qcow2 image, or to a stream that
- * cannot seek ({@link ImageStream}); and a raw disk read once from a channel (standard input) to
- * any of these.
+ * Converts images: any image to a sparse raw file, to a new qcow2 image, or to a stream that cannot
+ * seek ({@link ImageStream}); and a raw disk read once from a channel (standard input) to any of
+ * these.
  *
  * <p>The conversions split the disk into fixed chunks. A worker asks the source for block status
- * first, so runs that read as zeros are never read; everything else is read, decompressing on
- * that worker's thread, and scanned for zero blocks, which are not written. For a raw file each
- * worker writes its own chunks with positional writes ({@code RawTarget}); for a qcow2 file
- * ({@code Qcow2Target}) and for a stream ({@code StreamTarget}) one writer takes the chunks in
- * guest order ({@code ChunkPipeline}), so that the output does not depend on the number of
- * threads.
+ * first, so runs that read as zeros are never read; everything else is read, decompressing on that
+ * worker's thread, and scanned for zero blocks, which are not written. For a raw file each worker
+ * writes its own chunks with positional writes ({@code RawTarget}); for a qcow2 file ({@code
+ * Qcow2Target}) and for a stream ({@code StreamTarget}) one writer takes the chunks in guest order
+ * ({@code ChunkPipeline}), so that the output does not depend on the number of threads.
  */
 public final class ImageConverter {
   private ImageConverter() {}
@@ -44,17 +43,26 @@ public final class ImageConverter {
    * threads; one writer stores the chunks in guest order, so the target's clusters lie in order.
    * Clusters that read as zeros are not written: a new image reads zeros there already.
    */
-  public static void toQcow2(DiskImage source, Path target, CreateOptions options, int threads, LongConsumer progress)
+  public static void toQcow2(
+      DiskImage source, Path target, CreateOptions options, int threads, LongConsumer progress)
       throws IOException {
-    convert(source, target, ConvertOptions.builder().targetFormat("qcow2").createOptions(options)
-        .threads(threads).progress(progress).build());
+    convert(
+        source,
+        target,
+        ConvertOptions.builder()
+            .targetFormat("qcow2")
+            .createOptions(options)
+            .threads(threads)
+            .progress(progress)
+            .build());
   }
 
   /**
    * Converts {@code source} (with its backing chain) into {@code target} as {@code options} say:
    * qemu-img convert's job.
    */
-  public static void convert(DiskImage source, Path target, ConvertOptions options) throws IOException {
+  public static void convert(DiskImage source, Path target, ConvertOptions options)
+      throws IOException {
     if ("raw".equals(options.targetFormat())) {
       RawTarget.convert(source, target, options);
     } else {
@@ -63,14 +71,14 @@ public final class ImageConverter {
   }
 
   /**
-   * Writes {@code source} to {@code target} front to back, raw or qcow2 as {@code options} say,
-   * in bounded memory and without a scratch file, and finishes the stream; the caller closes it.
-   * A qcow2 image comes out in one pass where the stream takes its head last, else in two (see
-   * {@code StreamTarget}). The bytes do not depend on the number of threads. A stream target is
-   * always new and has no backing file: {@code options} with no-create or a backing file are
-   * refused.
+   * Writes {@code source} to {@code target} front to back, raw or qcow2 as {@code options} say, in
+   * bounded memory and without a scratch file, and finishes the stream; the caller closes it. A
+   * qcow2 image comes out in one pass where the stream takes its head last, else in two (see {@code
+   * StreamTarget}). The bytes do not depend on the number of threads. A stream target is always new
+   * and has no backing file: {@code options} with no-create or a backing file are refused.
    */
-  public static void convert(DiskImage source, ImageStream target, ConvertOptions options) throws IOException {
+  public static void convert(DiskImage source, ImageStream target, ConvertOptions options)
+      throws IOException {
     StreamTarget.convert(source, target, options);
   }
 
@@ -80,31 +88,36 @@ public final class ImageConverter {
    * backing files are refused: the disk's size is known only at the end). Returns the disk's size:
    * the bytes read.
    */
-  public static long convert(ReadableByteChannel source, Path target, ConvertOptions options) throws IOException {
+  public static long convert(ReadableByteChannel source, Path target, ConvertOptions options)
+      throws IOException {
     refuseForStreamSource(options);
     RawStreamSource in = new RawStreamSource(source);
-    return "raw".equals(options.targetFormat()) ? in.toRaw(target, options) : in.toQcow2(target, options);
+    return "raw".equals(options.targetFormat())
+        ? in.toRaw(target, options)
+        : in.toQcow2(target, options);
   }
 
   /**
-   * Copies a raw disk from {@code source} to {@code target} as raw bytes and finishes the stream.
-   * A qcow2 target is refused: its layout cannot be planned from a source read once. Returns the
+   * Copies a raw disk from {@code source} to {@code target} as raw bytes and finishes the stream. A
+   * qcow2 target is refused: its layout cannot be planned from a source read once. Returns the
    * disk's size.
    */
   public static long convert(ReadableByteChannel source, ImageStream target, ConvertOptions options)
       throws IOException {
     refuseForStreamSource(options);
     if (!"raw".equals(options.targetFormat())) {
-      throw new IllegalArgumentException("a qcow2 image cannot be written as a stream from a source read as a stream: "
-          + "its layout cannot be planned");
+      throw new IllegalArgumentException(
+          "a qcow2 image cannot be written as a stream from a source read as a stream: "
+              + "its layout cannot be planned");
     }
     return new RawStreamSource(source).toStream(target);
   }
 
   private static void refuseForStreamSource(ConvertOptions options) {
     if (options.noCreate() || options.backingFile() != null) {
-      throw new IllegalArgumentException("a source read as a stream cannot go into an existing target or one with a "
-          + "backing file");
+      throw new IllegalArgumentException(
+          "a source read as a stream cannot go into an existing target or one with a "
+              + "backing file");
     }
   }
 
@@ -114,7 +127,8 @@ public final class ImageConverter {
    * block boundaries); with {@code zeroBlock} 0, writes every byte. The sparse writer of raw
    * targets, here and in the tools' deploy.
    */
-  public static void writeSparse(FileChannel out, ByteBuffer buffer, int length, long offset, int zeroBlock)
+  public static void writeSparse(
+      FileChannel out, ByteBuffer buffer, int length, long offset, int zeroBlock)
       throws IOException {
     RawTarget.writeSparse(out, buffer, length, offset, zeroBlock);
   }

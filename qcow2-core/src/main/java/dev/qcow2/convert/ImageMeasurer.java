@@ -10,8 +10,8 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * How large a new image would be: qemu-img measure's numbers, by qemu's formulas
- * (qcow2_measure, qcow2_calc_prealloc_size, qcow2_refcount_metadata_size).
+ * How large a new image would be: qemu-img measure's numbers, by qemu's formulas (qcow2_measure,
+ * qcow2_calc_prealloc_size, qcow2_refcount_metadata_size).
  */
 public final class ImageMeasurer {
   private ImageMeasurer() {}
@@ -19,8 +19,8 @@ public final class ImageMeasurer {
   /**
    * The file sizes, in bytes.
    *
-   * @param required what the image needs for the given content (metadata for a fully allocated
-   *     disk is counted, as qemu counts it)
+   * @param required what the image needs for the given content (metadata for a fully allocated disk
+   *     is counted, as qemu counts it)
    * @param fullyAllocated what it needs with every cluster allocated
    * @param bitmaps bytes for the source's persistent bitmaps, or -1 when not reported
    */
@@ -57,7 +57,12 @@ public final class ImageMeasurer {
     if (p == CreateOptions.Preallocation.FULL || p == CreateOptions.Preallocation.FALLOC) {
       required = virtual;
     }
-    long fully = preallocatedSize(virtual, cs, Integer.numberOfTrailingZeros(options.refcountBits()), options.extendedL2());
+    long fully =
+        preallocatedSize(
+            virtual,
+            cs,
+            Integer.numberOfTrailingZeros(options.refcountBits()),
+            options.extendedL2());
     long bitmaps = -1;
     if (options.version() >= 3 && source instanceof Qcow2Image q) {
       bitmaps = bitmapBytes(q, cs);
@@ -66,9 +71,9 @@ public final class ImageMeasurer {
   }
 
   /**
-   * qemu's walk: zero runs are skipped; a run holding data counts from its start to the end of
-   * its last cluster, plus (qemu's arithmetic, kept) its offset into its first cluster. A raw
-   * source reports data everywhere (the JDK cannot see holes), so its clusters count by content.
+   * qemu's walk: zero runs are skipped; a run holding data counts from its start to the end of its
+   * last cluster, plus (qemu's arithmetic, kept) its offset into its first cluster. A raw source
+   * reports data everywhere (the JDK cannot see holes), so its clusters count by content.
    */
   private static long dataBytes(DiskImage source, int cs) throws IOException {
     long size = source.size();
@@ -129,7 +134,10 @@ public final class ImageMeasurer {
     return meta + aligned;
   }
 
-  /** qcow2_refcount_metadata_size without the generous increase: the fixed point of blocks and table. */
+  /**
+   * qcow2_refcount_metadata_size without the generous increase: the fixed point of blocks and
+   * table.
+   */
   static long refcountMetadataSize(long clusters, int cs, int refcountOrder) {
     long perTableCluster = cs / 8;
     long perBlock = (long) cs * 8 / (1L << refcountOrder);

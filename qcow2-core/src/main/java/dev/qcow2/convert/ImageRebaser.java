@@ -15,8 +15,8 @@ import java.util.function.LongConsumer;
 /**
  * Gives a qcow2 image another backing file, as {@code qemu-img rebase} does. In {@link
  * RebaseMode#SAFE} mode the disk reads the same afterwards: every range the image does not hold
- * itself is compared between the old chain and the new backing file, and where they differ the
- * old content is written into the image first. Only then, with that data durable, is the header
+ * itself is compared between the old chain and the new backing file, and where they differ the old
+ * content is written into the image first. Only then, with that data durable, is the header
  * switched to the new name in one write.
  */
 public final class ImageRebaser {
@@ -32,7 +32,8 @@ public final class ImageRebaser {
    * @param newFormat "qcow2" or "raw", or null to detect it from the file
    * @param progress called with guest bytes compared so far; may be null
    */
-  public static void rebase(Path image, String newBacking, String newFormat, RebaseMode mode, LongConsumer progress)
+  public static void rebase(
+      Path image, String newBacking, String newFormat, RebaseMode mode, LongConsumer progress)
       throws IOException {
     String name = newBacking == null || newBacking.isEmpty() ? null : newBacking;
     // Absolute, so that the message of a missing file names where it was looked for.
@@ -42,7 +43,8 @@ public final class ImageRebaser {
     if (mode == RebaseMode.SAFE) {
       // Unsafely a missing file is only a name, as with qemu-img rebase -u.
       if (name != null && probed == null) {
-        throw new NoSuchFileException(newPath.toString(), null, "Could not open new backing file '" + newPath + "'");
+        throw new NoSuchFileException(
+            newPath.toString(), null, "Could not open new backing file '" + newPath + "'");
       }
       copyDifferences(image, newPath, format, progress);
     }
@@ -52,8 +54,10 @@ public final class ImageRebaser {
   private static void copyDifferences(Path path, Path newPath, String format, LongConsumer progress)
       throws IOException {
     try (Qcow2Image image = Qcow2Image.open(path, OpenOptions.builder().writable(true).build());
-        DiskImage newBacking = newPath == null ? null
-            : "raw".equals(format) ? RawImage.open(newPath, false) : DiskImage.open(newPath)) {
+        DiskImage newBacking =
+            newPath == null
+                ? null
+                : "raw".equals(format) ? RawImage.open(newPath, false) : DiskImage.open(newPath)) {
       long size = image.size();
       int cs = image.clusterSize();
       ByteBuffer old = ByteBuffer.allocateDirect(CHUNK);
@@ -80,8 +84,15 @@ public final class ImageRebaser {
    * Compares [at, at + n) of the old view (the image itself, which reads its old chain there) with
    * the new backing file, cluster by cluster, and writes the old content where they differ.
    */
-  private static void copyRange(Qcow2Image image, DiskImage newBacking, long at, int n, int cs, ByteBuffer old,
-      ByteBuffer fresh) throws IOException {
+  private static void copyRange(
+      Qcow2Image image,
+      DiskImage newBacking,
+      long at,
+      int n,
+      int cs,
+      ByteBuffer old,
+      ByteBuffer fresh)
+      throws IOException {
     old.clear().limit(n);
     image.readFully(old, at);
     fresh.clear().limit(n);

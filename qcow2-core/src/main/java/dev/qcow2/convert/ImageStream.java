@@ -6,8 +6,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 
 /**
- * A target that takes an image as one forward stream of bytes and cannot seek: standard output,
- * a pipe, an object store's multipart upload. {@link ImageConverter#convert(dev.qcow2.DiskImage,
+ * A target that takes an image as one forward stream of bytes and cannot seek: standard output, a
+ * pipe, an object store's multipart upload. {@link ImageConverter#convert(dev.qcow2.DiskImage,
  * ImageStream, ConvertOptions)} writes raw and qcow2 images to it; {@link #of} makes one over a
  * channel.
  *
@@ -26,10 +26,10 @@ import java.nio.channels.WritableByteChannel;
  *       #deferHead} with the head's exact length before its first write, then writes everything
  *       after the head, then calls {@link #writeHead} once with exactly that many bytes, which
  *       belong before the first written byte. An implementation that offers this keeps, for
- *       example, the first part of an upload open until the head comes (S3: the part holding
- *       the head may be uploaded last, under part number 1).
- *   <li>{@link #finish} is called once, after the last write (and the head): the image is
- *       complete and must now become visible whole (flush; complete the upload).
+ *       example, the first part of an upload open until the head comes (S3: the part holding the
+ *       head may be uploaded last, under part number 1).
+ *   <li>{@link #finish} is called once, after the last write (and the head): the image is complete
+ *       and must now become visible whole (flush; complete the upload).
  *   <li>{@link #close} releases what the stream holds. Closed without {@link #finish} (the
  *       conversion failed or was interrupted), it abandons the image: an upload is aborted and
  *       leaves no object behind.
@@ -49,8 +49,8 @@ public interface ImageStream extends Closeable {
   }
 
   /**
-   * Announces, before the first {@link #write}, that the image's first {@code length} bytes
-   * (at most {@link #headCapacity}) will come last, through {@link #writeHead}.
+   * Announces, before the first {@link #write}, that the image's first {@code length} bytes (at
+   * most {@link #headCapacity}) will come last, through {@link #writeHead}.
    */
   default void deferHead(long length) throws IOException {
     throw new UnsupportedOperationException("this target cannot take its head last");

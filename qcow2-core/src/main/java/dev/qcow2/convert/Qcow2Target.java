@@ -11,8 +11,8 @@ import java.nio.file.Path;
 
 /**
  * A qcow2 file as the target: made new (or opened, with -n), then filled by the chunk pipeline's
- * one writer, in guest order or, with out-of-order writes, in the order chunks are ready.
- * Clusters that read as zeros are not written: a new image reads zeros there already.
+ * one writer, in guest order or, with out-of-order writes, in the order chunks are ready. Clusters
+ * that read as zeros are not written: a new image reads zeros there already.
  */
 final class Qcow2Target {
   private Qcow2Target() {}
@@ -23,8 +23,15 @@ final class Qcow2Target {
       DiskImage base = o.backingFile() != null ? out.backing() : null;
       // An existing target keeps its old content where nothing is written: write the zeros too.
       boolean explicitZeros = o.noCreate() && !o.targetIsZero();
-      ChunkJob job = new ChunkJob(source, base, out.clusterSize(), explicitZeros, o.minSparse() == 0,
-          o.compress() ? out::newCompressor : null, null);
+      ChunkJob job =
+          new ChunkJob(
+              source,
+              base,
+              out.clusterSize(),
+              explicitZeros,
+              o.minSparse() == 0,
+              o.compress() ? out::newCompressor : null,
+              null);
       ChunkPipeline.run(job, o.threads(), o.outOfOrder(), o.progress(), w -> store(out, w));
       out.flush();
     }
@@ -35,22 +42,24 @@ final class Qcow2Target {
     if (out.size() < size) {
       long has = out.size();
       out.close();
-      throw new IllegalArgumentException(target + ": the target is smaller than the source ("
-          + has + " < " + size + " bytes)");
+      throw new IllegalArgumentException(
+          target + ": the target is smaller than the source (" + has + " < " + size + " bytes)");
     }
     return out;
   }
 
   private static Qcow2Image create(Path target, long size, ConvertOptions o) throws IOException {
-    CreateOptions.Builder b = (o.createOptions() != null ? o.createOptions().toBuilder() : CreateOptions.builder(0))
-        .size((size + 511) & ~511L);
+    CreateOptions.Builder b =
+        (o.createOptions() != null ? o.createOptions().toBuilder() : CreateOptions.builder(0))
+            .size((size + 511) & ~511L);
     if (o.backingFile() != null) {
       String format = o.backingFormat();
       if (format == null) {
         format = BackingName.probeFormat(target.toAbsolutePath(), o.backingFile());
         if (format == null) {
           // -B names the file whose content the target leaves out, so it must be there to compare.
-          throw new NoSuchFileException(BackingName.resolve(target.toAbsolutePath(), o.backingFile()).toString());
+          throw new NoSuchFileException(
+              BackingName.resolve(target.toAbsolutePath(), o.backingFile()).toString());
         }
       }
       b.backingFile(o.backingFile(), format);
@@ -78,7 +87,7 @@ final class Qcow2Target {
         case ChunkWork.DATA -> out.write(w.slice(from, to), at);
         case ChunkWork.ZERO -> out.writeZeroes(at, to - from);
         case ChunkWork.PACKED -> out.writeCompressed(w.packed()[i], at);
-        default -> { }
+        default -> {}
       }
       i = j;
     }

@@ -1,10 +1,10 @@
 package dev.qcow2.convert;
 
-import dev.qcow2.parallel.Workers;
 import dev.qcow2.ClusterCompressor;
 import dev.qcow2.CompressedCluster;
 import dev.qcow2.CreateOptions;
 import dev.qcow2.Qcow2Image;
+import dev.qcow2.parallel.Workers;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -21,14 +21,15 @@ import java.util.concurrent.Future;
 
 /**
  * A raw disk read once, front to back, from a channel that cannot seek (standard input, a pipe):
- * its size is what was read. Zero runs still become holes in a raw file or unallocated clusters
- * in a qcow2 image, since both targets can seek; a stream target takes raw bytes only (a qcow2
- * image's layout cannot be planned from a source read once). One thread reads and writes, in
- * order; with compression, workers compress the blocks read ahead.
+ * its size is what was read. Zero runs still become holes in a raw file or unallocated clusters in
+ * a qcow2 image, since both targets can seek; a stream target takes raw bytes only (a qcow2 image's
+ * layout cannot be planned from a source read once). One thread reads and writes, in order; with
+ * compression, workers compress the blocks read ahead.
  */
 final class RawStreamSource {
   /** Read unit: a whole number of clusters of any size qcow2 allows (up to 2 MiB). */
   private static final int BLOCK = 2 << 20;
+
   /** A new qcow2 target starts this large and doubles when the source outgrows it. */
   private static final long FIRST_SIZE = 1L << 30;
 
@@ -92,8 +93,10 @@ final class RawStreamSource {
    * read at the end. Returns the disk's size.
    */
   long toQcow2(Path target, ConvertOptions o) throws IOException {
-    CreateOptions co = (o.createOptions() != null ? o.createOptions().toBuilder() : CreateOptions.builder(0))
-        .size(FIRST_SIZE).build();
+    CreateOptions co =
+        (o.createOptions() != null ? o.createOptions().toBuilder() : CreateOptions.builder(0))
+            .size(FIRST_SIZE)
+            .build();
     long size;
     try (Qcow2Image out = Qcow2Image.create(target, co)) {
       size = o.compress() ? compressed(out, o) : plain(out, o);
@@ -110,7 +113,9 @@ final class RawStreamSource {
     }
   }
 
-  /** Plain clusters: zero ones left out (unless every byte is written), runs of data in one write. */
+  /**
+   * Plain clusters: zero ones left out (unless every byte is written), runs of data in one write.
+   */
   private long plain(Qcow2Image out, ConvertOptions o) throws IOException {
     int cs = out.clusterSize();
     boolean sparse = o.minSparse() != 0;
@@ -138,12 +143,13 @@ final class RawStreamSource {
   }
 
   /** A block whose clusters were compressed: null where a cluster is left out or stored plainly. */
-  private record PackedBlock(long start, ByteBuffer data, int length, CompressedCluster[] packed, boolean[] zero) {}
+  private record PackedBlock(
+      long start, ByteBuffer data, int length, CompressedCluster[] packed, boolean[] zero) {}
 
   /**
    * Compressed clusters: this thread reads blocks and stores them in order, while {@code threads}
-   * workers compress the blocks read ahead (a few blocks at a time, so memory stays bounded).
-   * The image does not depend on the number of threads.
+   * workers compress the blocks read ahead (a few blocks at a time, so memory stays bounded). The
+   * image does not depend on the number of threads.
    */
   private long compressed(Qcow2Image out, ConvertOptions o) throws IOException {
     int threads = o.threads();
@@ -188,9 +194,17 @@ final class RawStreamSource {
     }
   }
 
-  /** A worker's part: which clusters are zeros, and the compressed form of the others that shrink. */
-  private static PackedBlock pack(ByteBuffer data, int n, long start, int cs, boolean sparse,
-      BlockingQueue<ClusterCompressor> compressors) throws InterruptedException {
+  /**
+   * A worker's part: which clusters are zeros, and the compressed form of the others that shrink.
+   */
+  private static PackedBlock pack(
+      ByteBuffer data,
+      int n,
+      long start,
+      int cs,
+      boolean sparse,
+      BlockingQueue<ClusterCompressor> compressors)
+      throws InterruptedException {
     int clusters = (n + cs - 1) / cs;
     CompressedCluster[] packed = new CompressedCluster[clusters];
     boolean[] zero = new boolean[clusters];
@@ -211,7 +225,8 @@ final class RawStreamSource {
   }
 
   /** The writer's part for one block, in guest order; returns the block's buffer. */
-  private static ByteBuffer store(Qcow2Image out, PackedBlock b, ConvertOptions o) throws IOException {
+  private static ByteBuffer store(Qcow2Image out, PackedBlock b, ConvertOptions o)
+      throws IOException {
     int cs = out.clusterSize();
     for (int i = 0; i < b.packed().length; i++) {
       int from = i * cs;

@@ -1,8 +1,8 @@
 package dev.qcow2.convert;
 
-import dev.qcow2.parallel.Workers;
 import dev.qcow2.BlockStatus;
 import dev.qcow2.DiskImage;
+import dev.qcow2.parallel.Workers;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -42,8 +42,13 @@ final class RawTarget {
         file.setLength(0);
         file.setLength(size);
       } else if (Files.isRegularFile(target) && file.length() < size) {
-        throw new IllegalArgumentException(target + ": the target is smaller than the source ("
-            + file.length() + " < " + size + " bytes)");
+        throw new IllegalArgumentException(
+            target
+                + ": the target is smaller than the source ("
+                + file.length()
+                + " < "
+                + size
+                + " bytes)");
       }
       FileChannel out = file.getChannel();
       long chunks = (size + CHUNK_SIZE - 1) / CHUNK_SIZE;
@@ -56,33 +61,35 @@ final class RawTarget {
       try {
         List<Future<Void>> futures = new ArrayList<>();
         for (int i = 0; i < workers; i++) {
-          futures.add(pool.submit(() -> {
-            ByteBuffer buffer = ByteBuffer.allocateDirect(CHUNK_SIZE);
-            long chunk;
-            while (!failed.get() && (chunk = nextChunk.getAndIncrement()) < chunks) {
-              long start = chunk * CHUNK_SIZE;
-              int length = (int) Math.min(CHUNK_SIZE, size - start);
-              try {
-                if (writeZeros) {
-                  buffer.clear().limit(length);
-                  source.readFully(buffer, start);
-                  writeSparse(out, buffer, length, start, 0);
-                } else {
-                  copyChunk(source, out, buffer, start, length, zeroBlock);
-                }
-              } catch (IOException | RuntimeException e) {
-                failed.set(true);
-                throw e;
-              }
-              long now = done.addAndGet(length);
-              if (progress != null) {
-                synchronized (progress) {
-                  progress.accept(now);
-                }
-              }
-            }
-            return null;
-          }));
+          futures.add(
+              pool.submit(
+                  () -> {
+                    ByteBuffer buffer = ByteBuffer.allocateDirect(CHUNK_SIZE);
+                    long chunk;
+                    while (!failed.get() && (chunk = nextChunk.getAndIncrement()) < chunks) {
+                      long start = chunk * CHUNK_SIZE;
+                      int length = (int) Math.min(CHUNK_SIZE, size - start);
+                      try {
+                        if (writeZeros) {
+                          buffer.clear().limit(length);
+                          source.readFully(buffer, start);
+                          writeSparse(out, buffer, length, start, 0);
+                        } else {
+                          copyChunk(source, out, buffer, start, length, zeroBlock);
+                        }
+                      } catch (IOException | RuntimeException e) {
+                        failed.set(true);
+                        throw e;
+                      }
+                      long now = done.addAndGet(length);
+                      if (progress != null) {
+                        synchronized (progress) {
+                          progress.accept(now);
+                        }
+                      }
+                    }
+                    return null;
+                  }));
         }
         for (Future<Void> f : futures) {
           Workers.await(f, "conversion");
@@ -96,8 +103,9 @@ final class RawTarget {
   }
 
   /** Copies guest bytes [start, start + length) into the target, leaving zero blocks as holes. */
-  private static void copyChunk(DiskImage source, FileChannel out, ByteBuffer buffer, long start, int length,
-      int zeroBlock) throws IOException {
+  private static void copyChunk(
+      DiskImage source, FileChannel out, ByteBuffer buffer, long start, int length, int zeroBlock)
+      throws IOException {
     long at = start;
     long end = start + length;
     while (at < end) {
@@ -119,7 +127,8 @@ final class RawTarget {
    * block of {@code zeroBlock} bytes (aligned on file offsets, so that holes fall on file-system
    * block boundaries); with {@code zeroBlock} 0, writes every byte.
    */
-  static void writeSparse(FileChannel out, ByteBuffer buffer, int length, long offset, int zeroBlock)
+  static void writeSparse(
+      FileChannel out, ByteBuffer buffer, int length, long offset, int zeroBlock)
       throws IOException {
     int pos = 0;
     while (pos < length) {

@@ -9,56 +9,70 @@ import java.nio.channels.WritableByteChannel;
 import java.util.function.LongConsumer;
 
 /**
- * An {@link ImageStream} as the target: the image written front to back, raw or qcow2, through
- * the chunk pipeline in guest order (so the bytes do not depend on the number of threads).
+ * An {@link ImageStream} as the target: the image written front to back, raw or qcow2, through the
+ * chunk pipeline in guest order (so the bytes do not depend on the number of threads).
  *
- * <p>A qcow2 image's head points past its data ({@link ForwardWriter}). When the stream takes
- * the head last, one pass suffices. Otherwise a first pass walks the source (block status, then
- * the data: reads, zero scans and, with compression, compression) and records only which clusters
- * are stored and in how many bytes; the head goes out, and a second pass reads and compresses
- * again, skipping the chunks that store nothing. The second pass must agree with the first, cluster
- * for cluster, or the conversion fails.
+ * <p>A qcow2 image's head points past its data ({@link ForwardWriter}). When the stream takes the
+ * head last, one pass suffices. Otherwise a first pass walks the source (block status, then the
+ * data: reads, zero scans and, with compression, compression) and records only which clusters are
+ * stored and in how many bytes; the head goes out, and a second pass reads and compresses again,
+ * skipping the chunks that store nothing. The second pass must agree with the first, cluster for
+ * cluster, or the conversion fails.
  */
 final class StreamTarget {
   private StreamTarget() {}
 
   static void convert(DiskImage source, ImageStream target, ConvertOptions o) throws IOException {
     if (o.noCreate() || o.backingFile() != null) {
-      throw new IllegalArgumentException("an image written as a stream is always new and has no backing file");
+      throw new IllegalArgumentException(
+          "an image written as a stream is always new and has no backing file");
     }
     WritableByteChannel out = channel(target);
     if ("raw".equals(o.targetFormat())) {
       ChunkJob job = new ChunkJob(source, null, 64 << 10, false, false, null, null);
-      ChunkPipeline.run(job, o.threads(), false, o.progress(), w -> storeRaw(w, out, job.clusterSize()));
+      ChunkPipeline.run(
+          job, o.threads(), false, o.progress(), w -> storeRaw(w, out, job.clusterSize()));
     } else {
       qcow2(source, target, out, o);
     }
     target.finish();
   }
 
-  private static void qcow2(DiskImage source, ImageStream target, WritableByteChannel out, ConvertOptions o)
+  private static void qcow2(
+      DiskImage source, ImageStream target, WritableByteChannel out, ConvertOptions o)
       throws IOException {
-    CreateOptions co = (o.createOptions() != null ? o.createOptions().toBuilder() : CreateOptions.builder(0))
-        .size((source.size() + 511) & ~511L).build();
+    CreateOptions co =
+        (o.createOptions() != null ? o.createOptions().toBuilder() : CreateOptions.builder(0))
+            .size((source.size() + 511) & ~511L)
+            .build();
     ForwardWriter last = target.headCapacity() > 0 ? headLast(co) : null;
     LongConsumer progress = o.progress();
     if (last != null && last.headLength() <= target.headCapacity()) {
       target.deferHead(last.headLength());
-      ChunkPipeline.run(job(source, last, o, null), o.threads(), false, progress, w -> emit(last, w, out));
+      ChunkPipeline.run(
+          job(source, last, o, null), o.threads(), false, progress, w -> emit(last, w, out));
       last.tail(out);
       target.writeHead(last.head());
       return;
     }
     ForwardWriter w = ForwardWriter.headFirst(co);
     long size = source.size();
-    ChunkPipeline.run(job(source, w, o, null), o.threads(), false,
-        progress == null ? null : done -> progress.accept(done / 2), work -> plan(w, work));
+    ChunkPipeline.run(
+        job(source, w, o, null),
+        o.threads(),
+        false,
+        progress == null ? null : done -> progress.accept(done / 2),
+        work -> plan(w, work));
     ByteBuffer head = w.head();
     while (head.hasRemaining()) {
       out.write(head);
     }
-    ChunkPipeline.run(job(source, w, o, (start, length) -> !w.plansData(start, length)), o.threads(), false,
-        progress == null ? null : done -> progress.accept(size / 2 + done / 2), work -> emit(w, work, out));
+    ChunkPipeline.run(
+        job(source, w, o, (start, length) -> !w.plansData(start, length)),
+        o.threads(),
+        false,
+        progress == null ? null : done -> progress.accept(size / 2 + done / 2),
+        work -> emit(w, work, out));
     w.tail(out);
   }
 
@@ -71,9 +85,16 @@ final class StreamTarget {
     }
   }
 
-  private static ChunkJob job(DiskImage source, ForwardWriter w, ConvertOptions o, ChunkJob.Holes holes) {
-    return new ChunkJob(source, null, w.clusterSize(), false, o.minSparse() == 0,
-        o.compress() ? w::newCompressor : null, holes);
+  private static ChunkJob job(
+      DiskImage source, ForwardWriter w, ConvertOptions o, ChunkJob.Holes holes) {
+    return new ChunkJob(
+        source,
+        null,
+        w.clusterSize(),
+        false,
+        o.minSparse() == 0,
+        o.compress() ? w::newCompressor : null,
+        holes);
   }
 
   /** First pass: which clusters are stored, and in how many bytes. */
@@ -85,20 +106,22 @@ final class StreamTarget {
       switch (actions[i]) {
         case ChunkWork.DATA -> w.plan(at, cs);
         case ChunkWork.PACKED -> w.plan(at, work.packed()[i].length());
-        default -> { }
+        default -> {}
       }
     }
   }
 
-  private static void emit(ForwardWriter w, ChunkWork work, WritableByteChannel out) throws IOException {
+  private static void emit(ForwardWriter w, ChunkWork work, WritableByteChannel out)
+      throws IOException {
     int cs = w.clusterSize();
     byte[] actions = work.actions();
     for (int i = 0; i < actions.length; i++) {
       long at = work.start() + (long) i * cs;
       switch (actions[i]) {
-        case ChunkWork.DATA -> w.writeData(at, work.slice(i * cs, Math.min(work.length(), (i + 1) * cs)), out);
+        case ChunkWork.DATA ->
+            w.writeData(at, work.slice(i * cs, Math.min(work.length(), (i + 1) * cs)), out);
         case ChunkWork.PACKED -> w.writeCompressed(at, work.packed()[i], out);
-        default -> { }
+        default -> {}
       }
     }
   }

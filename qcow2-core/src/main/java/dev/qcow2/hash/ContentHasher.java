@@ -19,10 +19,10 @@ import java.util.function.LongConsumer;
 /**
  * Digests of an image's virtual disk content.
  *
- * <p>{@link HashAlgorithm#SHA1} and {@link HashAlgorithm#SHA256} digest the disk byte for byte,
- * as {@code sha256sum} of {@code qemu-img convert -O raw} would: worker threads read and
- * decompress 1 MiB chunks ahead of the calling thread, which alone feeds the digest in order; runs
- * the image reports as zeros are fed from a zero buffer without being read.
+ * <p>{@link HashAlgorithm#SHA1} and {@link HashAlgorithm#SHA256} digest the disk byte for byte, as
+ * {@code sha256sum} of {@code qemu-img convert -O raw} would: worker threads read and decompress 1
+ * MiB chunks ahead of the calling thread, which alone feeds the digest in order; runs the image
+ * reports as zeros are fed from a zero buffer without being read.
  *
  * <p>{@link HashAlgorithm#TREE_SHA256} is {@code SHA-256(D0 || D1 || ... || Dn-1 || be64(size))},
  * where {@code Di} is the SHA-256 of the disk's bytes {@code [i MiB, min(size, (i + 1) MiB))}.
@@ -43,7 +43,8 @@ public final class ContentHasher {
    * @param threads reader threads (at least 1); the digest itself runs on the calling thread
    * @param progress called on the calling thread with the guest bytes done so far; may be null
    */
-  public static ContentHash hash(DiskImage image, HashAlgorithm algorithm, int threads, LongConsumer progress)
+  public static ContentHash hash(
+      DiskImage image, HashAlgorithm algorithm, int threads, LongConsumer progress)
       throws IOException {
     if (threads < 1) {
       throw new IllegalArgumentException("threads must be at least 1: " + threads);
@@ -81,8 +82,13 @@ public final class ContentHasher {
   /** One run of the disk in guest order: zeros, or the future bytes (or digest) of a chunk. */
   private record Segment(long start, long length, Future<byte[]> result) {}
 
-  private static ContentHash stream(DiskImage image, HashAlgorithm algorithm, int threads,
-      ExecutorService pool, LongConsumer progress) throws IOException {
+  private static ContentHash stream(
+      DiskImage image,
+      HashAlgorithm algorithm,
+      int threads,
+      ExecutorService pool,
+      LongConsumer progress)
+      throws IOException {
     MessageDigest md = digest(algorithm);
     long size = image.size();
     int window = 2 * threads + 2;
@@ -102,10 +108,15 @@ public final class ContentHasher {
         int length = (int) Math.min(CHUNK, size - planned);
         byte[] buffer = free.isEmpty() ? new byte[CHUNK] : free.poll();
         long start = planned;
-        pending.add(new Segment(start, length, pool.submit(() -> {
-          image.readFully(ByteBuffer.wrap(buffer, 0, length), start);
-          return buffer;
-        })));
+        pending.add(
+            new Segment(
+                start,
+                length,
+                pool.submit(
+                    () -> {
+                      image.readFully(ByteBuffer.wrap(buffer, 0, length), start);
+                      return buffer;
+                    })));
         reading++;
         planned += length;
       }
@@ -129,7 +140,8 @@ public final class ContentHasher {
     return new ContentHash(algorithm, md.digest());
   }
 
-  private static ContentHash tree(DiskImage image, int threads, ExecutorService pool, LongConsumer progress)
+  private static ContentHash tree(
+      DiskImage image, int threads, ExecutorService pool, LongConsumer progress)
       throws IOException {
     MessageDigest top = digest(HashAlgorithm.TREE_SHA256);
     long size = image.size();
@@ -156,13 +168,18 @@ public final class ContentHasher {
           planned += whole;
           continue;
         }
-        pending.add(new Segment(start, 1, pool.submit(() -> {
-          byte[] buffer = buffers.get();
-          image.readFully(ByteBuffer.wrap(buffer, 0, length), start);
-          MessageDigest md = digest(HashAlgorithm.SHA256);
-          md.update(buffer, 0, length);
-          return md.digest();
-        })));
+        pending.add(
+            new Segment(
+                start,
+                1,
+                pool.submit(
+                    () -> {
+                      byte[] buffer = buffers.get();
+                      image.readFully(ByteBuffer.wrap(buffer, 0, length), start);
+                      MessageDigest md = digest(HashAlgorithm.SHA256);
+                      md.update(buffer, 0, length);
+                      return md.digest();
+                    })));
         reading++;
         planned++;
       }

@@ -36,6 +36,7 @@ public enum HashAlgorithm {
         return a;
       }
     }
-    throw new IllegalArgumentException("unknown hash algorithm '" + label + "' (sha1, sha256, tree-sha256)");
+    throw new IllegalArgumentException(
+        "unknown hash algorithm '" + label + "' (sha1, sha256, tree-sha256)");
   }
 }

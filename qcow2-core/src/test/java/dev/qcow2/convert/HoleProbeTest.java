@@ -20,13 +20,13 @@ class HoleProbeTest {
   void findsExactlyTheChunksThatReadAsZerosWithinItsLimits(@TempDir Path dir) throws IOException {
     Path raw = dir.resolve("src.raw");
     try (RandomAccessFile f = new RandomAccessFile(raw.toFile(), "rw")) {
-      f.setLength(5L * CHUNK + 4096);       // chunk 5 is a short last chunk
+      f.setLength(5L * CHUNK + 4096); // chunk 5 is a short last chunk
       f.seek(0);
-      f.write(1);                           // chunk 0: data in its first byte
+      f.write(1); // chunk 0: data in its first byte
       f.seek(3L * CHUNK - 1);
-      f.write(2);                           // chunk 2: data in its last byte only
+      f.write(2); // chunk 2: data in its last byte only
       f.seek(4L * CHUNK + 100_000);
-      f.write(3);                           // chunk 4: data in its second piece
+      f.write(3); // chunk 4: data in its second piece
     }
     try (DiskImage src = DiskImage.open(raw)) {
       HoleProbe probe = new HoleProbe(src, CHUNK);
@@ -45,7 +45,9 @@ class HoleProbeTest {
       for (int c = 0; c < 6; c++) {
         zero[c] = probe.takeZero(c);
       }
-      assertEquals("[false, true, false, false, false, true]", java.util.Arrays.toString(zero),
+      assertEquals(
+          "[false, true, false, false, false, true]",
+          java.util.Arrays.toString(zero),
           "chunk 3 was never probed; chunks 1 and 5 read as zeros");
       assertFalse(probe.takeZero(1), "a chunk is handed out once");
     }

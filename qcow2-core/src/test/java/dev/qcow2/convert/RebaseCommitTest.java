@@ -30,11 +30,27 @@ class RebaseCommitTest {
     TestData.writeRaw(d.resolve("b1.raw"), 6L << 20, 11);
     Files.copy(d.resolve("b1.raw"), d.resolve("b2.raw"));
     // base2: the same but for two ranges, and 1 MiB shorter.
-    Qemu.exec(d, List.of("qemu-io", "-f", "raw", "-c", "write -P 7 1M 100k", "-c", "write -z 3M 64k", "b2.raw"));
+    Qemu.exec(
+        d,
+        List.of(
+            "qemu-io", "-f", "raw", "-c", "write -P 7 1M 100k", "-c", "write -z 3M 64k", "b2.raw"));
     Qemu.img(d, "convert", "-O", "qcow2", "-o", options, "b1.raw", "base1.qcow2");
     Qemu.img(d, "convert", "-O", "qcow2", "-o", options, "b2.raw", "base2.qcow2");
     Qemu.img(d, "resize", "-q", "--shrink", "base2.qcow2", "5M");
-    Qemu.img(d, "create", "-q", "-f", "qcow2", "-o", options, "-b", "base1.qcow2", "-F", "qcow2", "top.qcow2", "7M");
+    Qemu.img(
+        d,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        options,
+        "-b",
+        "base1.qcow2",
+        "-F",
+        "qcow2",
+        "top.qcow2",
+        "7M");
     Qemu.io(d, "top.qcow2", "write -P 3 1040k 8k", "write -z 2M 4k", "write -P 4 6M 512k");
   }
 
@@ -86,14 +102,19 @@ class RebaseCommitTest {
     Qemu.img(theirs, "rebase", "-u", "-b", "base2.qcow2", "-F", "qcow2", "top.qcow2");
     assertClean(ours, "top.qcow2");
     assertArrayEquals(raw(theirs, "top.qcow2"), raw(ours, "top.qcow2"));
-    assertEquals(Qemu.img(theirs, "map", "--output=json", "top.qcow2").replace(theirs.toString(), ""),
+    assertEquals(
+        Qemu.img(theirs, "map", "--output=json", "top.qcow2").replace(theirs.toString(), ""),
         Qemu.img(ours, "map", "--output=json", "top.qcow2").replace(ours.toString(), ""));
     // A name that does not exist is fine unsafely, refused safely.
     ImageRebaser.rebase(ours.resolve("top.qcow2"), "gone.qcow2", "qcow2", RebaseMode.UNSAFE, null);
     Qemu.Result info = Qemu.exec(ours, List.of("qemu-img", "info", "top.qcow2"));
-    assertTrue((info.stdout() + info.stderr()).contains("gone.qcow2"), info.stdout() + info.stderr());
-    assertThrows(java.nio.file.NoSuchFileException.class,
-        () -> ImageRebaser.rebase(ours.resolve("top.qcow2"), "gone2.qcow2", "qcow2", RebaseMode.SAFE, null));
+    assertTrue(
+        (info.stdout() + info.stderr()).contains("gone.qcow2"), info.stdout() + info.stderr());
+    assertThrows(
+        java.nio.file.NoSuchFileException.class,
+        () ->
+            ImageRebaser.rebase(
+                ours.resolve("top.qcow2"), "gone2.qcow2", "qcow2", RebaseMode.SAFE, null));
   }
 
   @ParameterizedTest(name = "keep top: {0}")
@@ -135,8 +156,12 @@ class RebaseCommitTest {
     assertArrayEquals(raw(theirs, "base1.qcow2"), raw(ours, "base1.qcow2"));
     assertArrayEquals(before, raw(ours, "base1.qcow2"));
     assertArrayEquals(before, raw(ours, "top2.qcow2"), "-b implies keeping the top");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> ImageCommitter.commit(ours.resolve("top2.qcow2"), ours.resolve("b1.raw"), false, null));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                ImageCommitter.commit(
+                    ours.resolve("top2.qcow2"), ours.resolve("b1.raw"), false, null));
     assertTrue(e.getMessage().startsWith("Did not find"), e.getMessage());
   }
 

@@ -19,7 +19,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.HexFormat;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +33,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 class StreamConvertTest {
   @TempDir Path dir;
 
-  /** 20 MiB of varied data, then qemu-io's zeros, a discarded hole and zero-filled data; size not a whole cluster. */
+  /**
+   * 20 MiB of varied data, then qemu-io's zeros, a discarded hole and zero-filled data; size not a
+   * whole cluster.
+   */
   private Path qcow2Source(String createOptions) {
     Path raw = dir.resolve("data.raw");
     try {
@@ -43,24 +45,40 @@ class StreamConvertTest {
       throw new java.io.UncheckedIOException(e);
     }
     Qemu.img(dir, "convert", "-O", "qcow2", "-o", createOptions, "data.raw", "src.qcow2");
-    Qemu.io(dir, "src.qcow2", "write -z 1M 2M", "discard 5M 3M", "write -P 0 10M 1M", "write -P 0x5a 22M 64k");
+    Qemu.io(
+        dir,
+        "src.qcow2",
+        "write -z 1M 2M",
+        "discard 5M 3M",
+        "write -P 0 10M 1M",
+        "write -P 0x5a 22M 64k");
     return dir.resolve("src.qcow2");
   }
 
   private static ConvertOptions.Builder options(String format, String compression, int threads) {
-    ConvertOptions.Builder b = ConvertOptions.builder().targetFormat(format.equals("raw") ? "raw" : "qcow2")
-        .threads(threads);
+    ConvertOptions.Builder b =
+        ConvertOptions.builder()
+            .targetFormat(format.equals("raw") ? "raw" : "qcow2")
+            .threads(threads);
     if (!compression.equals("none")) {
-      b.compress(true).createOptions(CreateOptions.builder(0)
-          .compressionType(compression.equals("zstd") ? CompressionType.ZSTD : CompressionType.ZLIB).build());
+      b.compress(true)
+          .createOptions(
+              CreateOptions.builder(0)
+                  .compressionType(
+                      compression.equals("zstd") ? CompressionType.ZSTD : CompressionType.ZLIB)
+                  .build());
     }
     return b;
   }
 
   private static void toStream(Path source, Path out, ConvertOptions o) throws IOException {
     try (DiskImage src = DiskImage.open(source);
-        FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING);
+        FileChannel ch =
+            FileChannel.open(
+                out,
+                StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING);
         ImageStream stream = ImageStream.of(ch)) {
       ImageConverter.convert(src, stream, o);
     }
@@ -75,9 +93,16 @@ class StreamConvertTest {
   }
 
   @ParameterizedTest(name = "{0}, compression {1}, {2} threads")
-  @CsvSource({"raw, none, 2", "qcow2, none, 1", "qcow2, none, 3", "qcow2, zlib, 2", "qcow2, zstd, 4"})
+  @CsvSource({
+    "raw, none, 2",
+    "qcow2, none, 1",
+    "qcow2, none, 3",
+    "qcow2, zlib, 2",
+    "qcow2, zstd, 4"
+  })
   @Timeout(120)
-  void streamEqualsSourceAndFileConversion(String format, String compression, int threads) throws IOException {
+  void streamEqualsSourceAndFileConversion(String format, String compression, int threads)
+      throws IOException {
     Path src = qcow2Source("cluster_size=65536");
     ConvertOptions o = options(format, compression, threads).build();
     toStream(src, dir.resolve("stream.out"), o);
@@ -118,8 +143,13 @@ class StreamConvertTest {
     if (!compression.equals("none")) {
       co.compressionType(compression.equals("zstd") ? CompressionType.ZSTD : CompressionType.ZLIB);
     }
-    ConvertOptions o = ConvertOptions.builder().targetFormat("qcow2").threads(2)
-        .compress(!compression.equals("none")).createOptions(co.build()).build();
+    ConvertOptions o =
+        ConvertOptions.builder()
+            .targetFormat("qcow2")
+            .threads(2)
+            .compress(!compression.equals("none"))
+            .createOptions(co.build())
+            .build();
     toStream(src, dir.resolve("stream.qcow2"), o);
     assertClean("stream.qcow2");
     assertSameDisk("src.qcow2", "stream.qcow2");
@@ -140,8 +170,12 @@ class StreamConvertTest {
     boolean finished;
 
     HeadLastFile(Path file, long capacity) throws IOException {
-      this.ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-          StandardOpenOption.TRUNCATE_EXISTING);
+      this.ch =
+          FileChannel.open(
+              file,
+              StandardOpenOption.CREATE,
+              StandardOpenOption.WRITE,
+              StandardOpenOption.TRUNCATE_EXISTING);
       this.capacity = capacity;
     }
 
@@ -189,7 +223,8 @@ class StreamConvertTest {
   @ParameterizedTest(name = "head capacity {0}, compression {1}")
   @CsvSource({"1000000000, zstd", "1000000000, none", "1, zlib"})
   @Timeout(120)
-  void aTargetThatTakesItsHeadLastGetsACleanImage(long capacity, String compression) throws IOException {
+  void aTargetThatTakesItsHeadLastGetsACleanImage(long capacity, String compression)
+      throws IOException {
     Path src = qcow2Source("cluster_size=65536");
     ConvertOptions o = options("qcow2", compression, 2).build();
     try (HeadLastFile target = new HeadLastFile(dir.resolve("last.qcow2"), capacity);
@@ -251,8 +286,11 @@ class StreamConvertTest {
     Path raw = rawSource();
     Path out = dir.resolve("out." + format);
     try (FileChannel in = FileChannel.open(raw)) {
-      long size = ImageConverter.convert((java.nio.channels.ReadableByteChannel) in, out,
-          options(format, compression, 2).build());
+      long size =
+          ImageConverter.convert(
+              (java.nio.channels.ReadableByteChannel) in,
+              out,
+              options(format, compression, 2).build());
       assertEquals(Files.size(raw), size);
     }
     if (format.equals("raw")) {
@@ -263,23 +301,28 @@ class StreamConvertTest {
     assertSameDisk("src.raw", out.getFileName().toString());
     // The 5 MiB of zeros are a hole, or unallocated clusters.
     String map = Qemu.img(dir, "map", "--output=json", "-f", format, out.getFileName().toString());
-    java.util.regex.Matcher m = java.util.regex.Pattern
-        .compile("\"start\": (\\d+), \"length\": (\\d+),[^}]*\"data\": true").matcher(map);
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("\"start\": (\\d+), \"length\": (\\d+),[^}]*\"data\": true")
+            .matcher(map);
     while (m.find()) {
       long start = Long.parseLong(m.group(1));
       long end = start + Long.parseLong(m.group(2));
-      assertTrue(end <= (2L << 20) || start >= (7L << 20), "data in the zeros at [2 MiB, 7 MiB): " + map);
+      assertTrue(
+          end <= (2L << 20) || start >= (7L << 20), "data in the zeros at [2 MiB, 7 MiB): " + map);
     }
   }
 
   @ParameterizedTest(name = "compression {0}")
   @CsvSource({"zlib", "zstd"})
   @Timeout(120)
-  void aRawDiskReadAsAStreamGivesTheSameImageWhateverTheThreadCount(String compression) throws Exception {
+  void aRawDiskReadAsAStreamGivesTheSameImageWhateverTheThreadCount(String compression)
+      throws Exception {
     Path raw = rawSource();
     for (int threads : new int[] {1, 4}) {
       try (FileChannel in = FileChannel.open(raw)) {
-        ImageConverter.convert((java.nio.channels.ReadableByteChannel) in, dir.resolve("out-" + threads),
+        ImageConverter.convert(
+            (java.nio.channels.ReadableByteChannel) in,
+            dir.resolve("out-" + threads),
             options("qcow2", compression, threads).build());
       }
     }
@@ -293,16 +336,25 @@ class StreamConvertTest {
   void aRawDiskReadAsAStreamCopiesToAStreamAsRawOnly() throws IOException {
     Path raw = rawSource();
     try (FileChannel in = FileChannel.open(raw);
-        FileChannel ch = FileChannel.open(dir.resolve("copy.raw"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileChannel ch =
+            FileChannel.open(
+                dir.resolve("copy.raw"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         ImageStream out = ImageStream.of(ch)) {
-      assertEquals(Files.size(raw), ImageConverter.convert(in, out, ConvertOptions.builder().build()));
+      assertEquals(
+          Files.size(raw), ImageConverter.convert(in, out, ConvertOptions.builder().build()));
     }
     assertArrayEquals(Files.readAllBytes(raw), Files.readAllBytes(dir.resolve("copy.raw")));
     try (FileChannel in = FileChannel.open(raw);
-        FileChannel ch = FileChannel.open(dir.resolve("no.qcow2"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileChannel ch =
+            FileChannel.open(
+                dir.resolve("no.qcow2"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         ImageStream out = ImageStream.of(ch)) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> ImageConverter.convert(in, out, ConvertOptions.builder().targetFormat("qcow2").build()));
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  ImageConverter.convert(
+                      in, out, ConvertOptions.builder().targetFormat("qcow2").build()));
       assertTrue(e.getMessage().contains("cannot be planned"), e.getMessage());
     }
   }
@@ -311,11 +363,15 @@ class StreamConvertTest {
   @Timeout(60)
   void anEmptyDiskIsAnEmptyImage() throws IOException {
     Qemu.img(dir, "create", "-f", "qcow2", "empty.qcow2", "0");
-    toStream(dir.resolve("empty.qcow2"), dir.resolve("out.qcow2"), options("qcow2", "zstd", 2).build());
+    toStream(
+        dir.resolve("empty.qcow2"), dir.resolve("out.qcow2"), options("qcow2", "zstd", 2).build());
     assertClean("out.qcow2");
     assertSameDisk("empty.qcow2", "out.qcow2");
     try (FileChannel in = FileChannel.open(Files.createFile(dir.resolve("empty.raw")))) {
-      assertEquals(0, ImageConverter.convert(in, dir.resolve("fromstdin.qcow2"), options("qcow2", "none", 1).build()));
+      assertEquals(
+          0,
+          ImageConverter.convert(
+              in, dir.resolve("fromstdin.qcow2"), options("qcow2", "none", 1).build()));
     }
     assertClean("fromstdin.qcow2");
   }
@@ -324,35 +380,46 @@ class StreamConvertTest {
   @Timeout(60)
   void streamsRefuseExistingTargetsAndBackingFiles() throws IOException {
     Path src = qcow2Source("cluster_size=65536");
-    ConvertOptions backed = ConvertOptions.builder().targetFormat("qcow2").backing("base.qcow2", "qcow2").build();
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> toStream(src, dir.resolve("x"), backed));
+    ConvertOptions backed =
+        ConvertOptions.builder().targetFormat("qcow2").backing("base.qcow2", "qcow2").build();
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> toStream(src, dir.resolve("x"), backed));
     assertTrue(e.getMessage().contains("backing file"), e.getMessage());
   }
 
   @ParameterizedTest(name = "compression {0}, the cluster reads {1}")
-  @CsvSource({"none, 0, the source changed", "zstd, 0, the source changed", "zstd, 7, compression is not deterministic"})
+  @CsvSource({
+    "none, 0, the source changed",
+    "zstd, 0, the source changed",
+    "zstd, 7, compression is not deterministic"
+  })
   @Timeout(60)
-  void aSourceThatChangesBetweenThePassesFailsTheConversion(String compression, byte fill, String expected)
-      throws IOException {
+  void aSourceThatChangesBetweenThePassesFailsTheConversion(
+      String compression, byte fill, String expected) throws IOException {
     Path raw = rawSource();
     // qemu (and we) count a raw disk in whole sectors.
     long size = (Files.size(raw) + 511) & ~511L;
     // Half way is the end of the first pass: then a data cluster changes on disk.
-    ConvertOptions o = options("qcow2", compression, 2).progress(done -> {
-      if (done == size / 2) {
-        try (FileChannel ch = FileChannel.open(raw, StandardOpenOption.WRITE)) {
-          byte[] b = new byte[65536];
-          java.util.Arrays.fill(b, fill);
-          ch.write(ByteBuffer.wrap(b), 8L << 20);
-        } catch (IOException e) {
-          throw new java.io.UncheckedIOException(e);
-        }
-      }
-    }).build();
+    ConvertOptions o =
+        options("qcow2", compression, 2)
+            .progress(
+                done -> {
+                  if (done == size / 2) {
+                    try (FileChannel ch = FileChannel.open(raw, StandardOpenOption.WRITE)) {
+                      byte[] b = new byte[65536];
+                      java.util.Arrays.fill(b, fill);
+                      ch.write(ByteBuffer.wrap(b), 8L << 20);
+                    } catch (IOException e) {
+                      throw new java.io.UncheckedIOException(e);
+                    }
+                  }
+                })
+            .build();
     IOException e;
     try (DiskImage image = DiskImage.open(raw);
-        FileChannel ch = FileChannel.open(dir.resolve("x"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileChannel ch =
+            FileChannel.open(
+                dir.resolve("x"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         ImageStream out = ImageStream.of(ch)) {
       e = assertThrows(IOException.class, () -> ImageConverter.convert(image, out, o));
     }

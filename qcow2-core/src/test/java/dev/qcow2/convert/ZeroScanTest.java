@@ -11,7 +11,8 @@ class ZeroScanTest {
 
   @Test
   void everyRangeAndEveryNonZeroPositionOfHeapAndDirectBuffers() {
-    for (ByteBuffer b : new ByteBuffer[] {ByteBuffer.allocate(200), ByteBuffer.allocateDirect(200)}) {
+    for (ByteBuffer b :
+        new ByteBuffer[] {ByteBuffer.allocate(200), ByteBuffer.allocateDirect(200)}) {
       for (int from = 0; from < 70; from++) {
         for (int to = from; to <= 200; to += 7) {
           assertEquals(true, ImageConverter.isZero(b, from, to), "zeros " + from + ".." + to);
@@ -22,7 +23,10 @@ class ZeroScanTest {
         for (int from = 0; from <= at; from += 3) {
           for (int to = from; to <= 200; to += 5) {
             boolean expected = !(from <= at && at < to);
-            assertEquals(expected, ImageConverter.isZero(b, from, to), "byte " + at + " in " + from + ".." + to);
+            assertEquals(
+                expected,
+                ImageConverter.isZero(b, from, to),
+                "byte " + at + " in " + from + ".." + to);
           }
         }
         b.put(at, (byte) 0);
@@ -49,7 +53,8 @@ class ZeroScanTest {
       for (int i = from; i < to; i++) {
         expected &= b.get(i) == 0;
       }
-      assertEquals(expected, ImageConverter.isZero(b, from, to), "seed " + seed + ", round " + round);
+      assertEquals(
+          expected, ImageConverter.isZero(b, from, to), "seed " + seed + ", round " + round);
     }
   }
 }

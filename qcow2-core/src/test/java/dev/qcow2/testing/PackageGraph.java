@@ -22,6 +22,7 @@ import java.util.stream.Stream;
  */
 public final class PackageGraph {
   private static final Pattern PACKAGE = Pattern.compile("(?m)^package\\s+([\\w.]+)\\s*;");
+
   /** A package name (lower-case segments) followed by a class name or a wildcard. */
   private static final Pattern REFERENCE =
       Pattern.compile("\\b((?:[a-z_][a-z0-9_]*\\.)*[a-z_][a-z0-9_]*)\\.(?:[A-Z]\\w*|\\*)");
@@ -117,7 +118,8 @@ public final class PackageGraph {
   @Override
   public String toString() {
     StringBuilder sb = new StringBuilder();
-    uses.forEach((pkg, used) -> sb.append(pkg).append(" -> ").append(String.join(", ", used)).append('\n'));
+    uses.forEach(
+        (pkg, used) -> sb.append(pkg).append(" -> ").append(String.join(", ", used)).append('\n'));
     return sb.toString();
   }
 }

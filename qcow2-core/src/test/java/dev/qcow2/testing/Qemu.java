@@ -36,7 +36,8 @@ public final class Qemu {
       }
       return new Result(p.exitValue(), out.join(), err.join());
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot run " + String.join(" ", command) + " (is qemu-utils installed?)", e);
+      throw new UncheckedIOException(
+          "cannot run " + String.join(" ", command) + " (is qemu-utils installed?)", e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
@@ -58,7 +59,14 @@ public final class Qemu {
   public static String run(Path dir, String... command) {
     Result r = exec(dir, Arrays.asList(command));
     if (r.exitCode() != 0) {
-      fail("exit " + r.exitCode() + ": " + String.join(" ", command) + "\n" + r.stdout() + r.stderr());
+      fail(
+          "exit "
+              + r.exitCode()
+              + ": "
+              + String.join(" ", command)
+              + "\n"
+              + r.stdout()
+              + r.stderr());
     }
     return r.stdout();
   }
@@ -68,8 +76,8 @@ public final class Qemu {
   }
 
   /**
-   * Runs qemu-io on {@code image} with one {@code -c} per command. Discards are passed down
-   * ({@code --discard=unmap}); qemu-io ignores them by default.
+   * Runs qemu-io on {@code image} with one {@code -c} per command. Discards are passed down ({@code
+   * --discard=unmap}); qemu-io ignores them by default.
    */
   public static String io(Path dir, String image, String... commands) {
     List<String> cmd = new ArrayList<>(List.of("qemu-io", "-f", "qcow2", "--discard=unmap"));

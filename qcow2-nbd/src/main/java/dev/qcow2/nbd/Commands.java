@@ -12,7 +12,10 @@ import java.util.List;
  * from the session, so worker threads call it concurrently.
  */
 final class Commands {
-  /** Holes shorter than this inside a read are sent as data: a chunk header costs more than they save. */
+  /**
+   * Holes shorter than this inside a read are sent as data: a chunk header costs more than they
+   * save.
+   */
   private static final int MIN_HOLE = 4096;
 
   private final Export export;
@@ -39,12 +42,14 @@ final class Commands {
   }
 
   /**
-   * The error {@code r} gets without being run, or 0 if it may run. A write's payload has been
-   * read (or refused) by then, so that the connection stays in step.
+   * The error {@code r} gets without being run, or 0 if it may run. A write's payload has been read
+   * (or refused) by then, so that the connection stays in step.
    */
   int refusal(Request r) {
     int type = r.type();
-    if (type > Nbd.CMD_BLOCK_STATUS || type == Nbd.CMD_DISC || (r.flags() & ~allowedFlags(type)) != 0) {
+    if (type > Nbd.CMD_BLOCK_STATUS
+        || type == Nbd.CMD_DISC
+        || (r.flags() & ~allowedFlags(type)) != 0) {
       return Nbd.EINVAL;
     }
     boolean inside = r.inside(export.size());
@@ -55,15 +60,23 @@ final class Commands {
     return switch (type) {
       case Nbd.CMD_READ -> r.length() > Nbd.MAX_PAYLOAD ? Nbd.EOVERFLOW : inside ? 0 : Nbd.EINVAL;
       case Nbd.CMD_WRITE -> r.length() > Nbd.MAX_PAYLOAD ? Nbd.EINVAL : inside ? 0 : Nbd.ENOSPC;
-      case Nbd.CMD_WRITE_ZEROES -> !inside ? Nbd.ENOSPC
-          : r.has(Nbd.CMD_FLAG_FAST_ZERO) && !export.fastZero(r.has(Nbd.CMD_FLAG_NO_HOLE)) ? Nbd.ENOTSUP : 0;
-      case Nbd.CMD_BLOCK_STATUS -> contexts.isEmpty() || r.length() == 0 || !inside ? Nbd.EINVAL : 0;
+      case Nbd.CMD_WRITE_ZEROES ->
+          !inside
+              ? Nbd.ENOSPC
+              : r.has(Nbd.CMD_FLAG_FAST_ZERO) && !export.fastZero(r.has(Nbd.CMD_FLAG_NO_HOLE))
+                  ? Nbd.ENOTSUP
+                  : 0;
+      case Nbd.CMD_BLOCK_STATUS ->
+          contexts.isEmpty() || r.length() == 0 || !inside ? Nbd.EINVAL : 0;
       case Nbd.CMD_FLUSH -> 0;
       default -> inside ? 0 : Nbd.EINVAL; // TRIM, CACHE
     };
   }
 
-  /** The reply to a request that cannot be served: an error chunk for a structured read, else simple. */
+  /**
+   * The reply to a request that cannot be served: an error chunk for a structured read, else
+   * simple.
+   */
   Reply error(Request r, int error, String message) {
     if (structured && r.type() == Nbd.CMD_READ) {
       return Reply.of(Replies.error(r.cookie(), error, message));
@@ -103,10 +116,11 @@ final class Commands {
     boolean fua = r.has(Nbd.CMD_FLAG_FUA);
     switch (r.type()) {
       case Nbd.CMD_WRITE -> export.write(r.payload(), r.offset(), fua);
-      case Nbd.CMD_WRITE_ZEROES -> export.writeZeroes(r.offset(), r.length(), r.has(Nbd.CMD_FLAG_NO_HOLE), fua);
+      case Nbd.CMD_WRITE_ZEROES ->
+          export.writeZeroes(r.offset(), r.length(), r.has(Nbd.CMD_FLAG_NO_HOLE), fua);
       case Nbd.CMD_TRIM -> export.trim(r.offset(), r.length(), fua);
       case Nbd.CMD_FLUSH -> export.flush();
-      default -> { } // CACHE: the image reads on demand; there is nothing to warm.
+      default -> {} // CACHE: the image reads on demand; there is nothing to warm.
     }
   }
 
@@ -179,7 +193,8 @@ final class Commands {
     long[][] extents = export.extents(r.offset(), r.length(), contexts, max);
     ByteBuffer[] out = new ByteBuffer[contexts.size()];
     for (int i = 0; i < out.length; i++) {
-      out[i] = Replies.blockStatus(r.cookie(), i == out.length - 1, contexts.get(i).id(), extents[i]);
+      out[i] =
+          Replies.blockStatus(r.cookie(), i == out.length - 1, contexts.get(i).id(), extents[i]);
     }
     return out;
   }

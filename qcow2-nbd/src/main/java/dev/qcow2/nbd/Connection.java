@@ -10,15 +10,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * One client: its handshake, then its transmission phase. This thread reads requests and hands
- * them to the shared workers; each reply goes out through the connection's {@link ReplyWriter} as
- * soon as its request is done, so replies may overtake one another as the spec allows. The
- * connection stops reading while its requests and unsent replies hold
- * {@link ServerOptions#maxBytesInFlight()} bytes.
+ * One client: its handshake, then its transmission phase. This thread reads requests and hands them
+ * to the shared workers; each reply goes out through the connection's {@link ReplyWriter} as soon
+ * as its request is done, so replies may overtake one another as the spec allows. The connection
+ * stops reading while its requests and unsent replies hold {@link ServerOptions#maxBytesInFlight()}
+ * bytes.
  */
 final class Connection implements Runnable {
   /** What a request costs in flight beyond its data: the request, its reply headers, the task. */
   private static final int REQUEST_COST = 4096;
+
   /** How long a disconnecting client's outstanding replies may take to be written. */
   private static final long DRAIN_SECONDS = 30;
 
@@ -34,7 +35,12 @@ final class Connection implements Runnable {
   private final Runnable onClose;
   private final AtomicInteger state = new AtomicInteger(HANDSHAKE);
 
-  Connection(Transport ch, Export export, ServerOptions options, Executor workers, BufferPool buffers,
+  Connection(
+      Transport ch,
+      Export export,
+      ServerOptions options,
+      Executor workers,
+      BufferPool buffers,
       Runnable onClose) {
     this.ch = ch;
     this.export = export;
@@ -107,7 +113,8 @@ final class Connection implements Runnable {
           budget.acquireUninterruptibly(REQUEST_COST);
           writer.accepted();
           writer.send(Reply.of(Replies.simple(cookie, Nbd.EINVAL)), REQUEST_COST);
-          throw new ProtocolException("write of " + length + " bytes, more than " + Nbd.MAX_PAYLOAD);
+          throw new ProtocolException(
+              "write of " + length + " bytes, more than " + Nbd.MAX_PAYLOAD);
         }
         boolean data = payload || (type == Nbd.CMD_READ && length <= Nbd.MAX_PAYLOAD);
         int cost = REQUEST_COST + (data ? (int) length : 0);
@@ -155,8 +162,20 @@ final class Connection implements Runnable {
     int refusal = commands.refusal(r);
     if (refusal != 0) {
       buffers.give(r.payload());
-      writer.send(commands.error(r, refusal, "request refused (type " + r.type() + ", offset " + r.offset()
-          + ", length " + r.length() + ", flags 0x" + Integer.toHexString(r.flags()) + ")"), cost);
+      writer.send(
+          commands.error(
+              r,
+              refusal,
+              "request refused (type "
+                  + r.type()
+                  + ", offset "
+                  + r.offset()
+                  + ", length "
+                  + r.length()
+                  + ", flags 0x"
+                  + Integer.toHexString(r.flags())
+                  + ")"),
+          cost);
       return;
     }
     try {

@@ -12,15 +12,22 @@ import java.util.List;
  * questions the handshake asks about it. Thread-safe, as the library's images are.
  */
 final class Export {
-  /** At most this many status lookups answer one NBD_CMD_BLOCK_STATUS, so that one request is bounded. */
+  /**
+   * At most this many status lookups answer one NBD_CMD_BLOCK_STATUS, so that one request is
+   * bounded.
+   */
   private static final int MAX_LOOKUPS = 1 << 16;
+
   /** At most this many descriptors per context in one NBD_REPLY_TYPE_BLOCK_STATUS chunk. */
   static final int MAX_EXTENTS = 1 << 12;
+
   private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 20);
 
   private final DiskImage image;
+
   /** The image written through, or null when the export is read-only. */
   private final Qcow2Image writable;
+
   private final ServerOptions options;
   private final boolean zeroFlag;
 
@@ -28,7 +35,8 @@ final class Export {
     this.image = image;
     this.options = options;
     this.zeroFlag = "1.1".equals(image.info().compat());
-    this.writable = !options.readOnly() && image instanceof Qcow2Image q && q.isWritable() ? q : null;
+    this.writable =
+        !options.readOnly() && image instanceof Qcow2Image q && q.isWritable() ? q : null;
   }
 
   String name() {
@@ -51,7 +59,9 @@ final class Export {
     return context != MetaContext.ALLOCATION_DEPTH || options.allocationDepth();
   }
 
-  /** The preferred block size of NBD_INFO_BLOCK_SIZE: a cluster, so that clients write whole ones. */
+  /**
+   * The preferred block size of NBD_INFO_BLOCK_SIZE: a cluster, so that clients write whole ones.
+   */
   int preferredBlockSize() {
     if (image instanceof Qcow2Image q) {
       return Math.max(4096, Math.min(q.clusterSize(), 2 << 20));
@@ -65,7 +75,11 @@ final class Export {
     if (readOnly()) {
       flags |= Nbd.FLAG_READ_ONLY;
     } else {
-      flags |= Nbd.FLAG_SEND_FLUSH | Nbd.FLAG_SEND_FUA | Nbd.FLAG_SEND_WRITE_ZEROES | Nbd.FLAG_SEND_FAST_ZERO;
+      flags |=
+          Nbd.FLAG_SEND_FLUSH
+              | Nbd.FLAG_SEND_FUA
+              | Nbd.FLAG_SEND_WRITE_ZEROES
+              | Nbd.FLAG_SEND_FAST_ZERO;
       if (options.discard()) {
         flags |= Nbd.FLAG_SEND_TRIM;
       }
@@ -135,11 +149,12 @@ final class Export {
   }
 
   /**
-   * The status descriptors of [offset, offset + length) in each of {@code contexts}: one
-   * {@code long[]} of (length, value) pairs per context, equal neighbours merged, at most
-   * {@code max} descriptors each. They may stop short of the end, as the spec allows.
+   * The status descriptors of [offset, offset + length) in each of {@code contexts}: one {@code
+   * long[]} of (length, value) pairs per context, equal neighbours merged, at most {@code max}
+   * descriptors each. They may stop short of the end, as the spec allows.
    */
-  long[][] extents(long offset, long length, List<MetaContext> contexts, int max) throws IOException {
+  long[][] extents(long offset, long length, List<MetaContext> contexts, int max)
+      throws IOException {
     int n = contexts.size();
     long[][] out = new long[n][2 * Math.min(max, 64)];
     int[] counts = new int[n];

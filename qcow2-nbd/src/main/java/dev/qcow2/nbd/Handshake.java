@@ -9,10 +9,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The fixed newstyle handshake, server side: greeting, client flags, then option haggling until
- * the client picks the export (NBD_OPT_GO or NBD_OPT_EXPORT_NAME) or leaves. Every option's
- * length is checked before its data is read, and every field inside it against the length, so a
- * client can make the server neither allocate more than {@code maxOptionLength} nor misread.
+ * The fixed newstyle handshake, server side: greeting, client flags, then option haggling until the
+ * client picks the export (NBD_OPT_GO or NBD_OPT_EXPORT_NAME) or leaves. Every option's length is
+ * checked before its data is read, and every field inside it against the length, so a client can
+ * make the server neither allocate more than {@code maxOptionLength} nor misread.
  */
 final class Handshake {
   /** What the client chose, in force for the transmission phase. */
@@ -24,8 +24,10 @@ final class Handshake {
   private final Transport ch;
   private final Export export;
   private final int maxOptionLength;
+
   /** The TLS the server demands before anything but NBD_OPT_STARTTLS and NBD_OPT_ABORT, or null. */
   private final ServerOptions tlsOptions;
+
   private boolean noZeroes;
   private boolean structured;
   private List<MetaContext> selected = List.of();
@@ -48,8 +50,12 @@ final class Handshake {
   }
 
   private Session run() throws IOException {
-    ByteBuffer greeting = ByteBuffer.allocate(18).putLong(Nbd.NBDMAGIC).putLong(Nbd.IHAVEOPT)
-        .putShort((short) (Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES)).flip();
+    ByteBuffer greeting =
+        ByteBuffer.allocate(18)
+            .putLong(Nbd.NBDMAGIC)
+            .putLong(Nbd.IHAVEOPT)
+            .putShort((short) (Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES))
+            .flip();
     ch.writeFully(greeting);
     int clientFlags = ch.read(4).getInt();
     if ((clientFlags & ~(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES)) != 0) {
@@ -61,14 +67,23 @@ final class Handshake {
       ByteBuffer head = ch.read(16);
       long magic = head.getLong();
       if (magic != Nbd.IHAVEOPT) {
-        throw new ProtocolException("option magic 0x" + Long.toHexString(magic) + ", expected IHAVEOPT");
+        throw new ProtocolException(
+            "option magic 0x" + Long.toHexString(magic) + ", expected IHAVEOPT");
       }
       int option = head.getInt();
       long length = head.getInt() & 0xffffffffL;
       if (length > maxOptionLength) {
         // Its data cannot be skipped cheaply: say why, then hang up.
-        reply(option, Nbd.REP_ERR_TOO_BIG, "option " + option + " has " + length + " bytes of data, more than the "
-            + maxOptionLength + " this server accepts");
+        reply(
+            option,
+            Nbd.REP_ERR_TOO_BIG,
+            "option "
+                + option
+                + " has "
+                + length
+                + " bytes of data, more than the "
+                + maxOptionLength
+                + " this server accepts");
         throw new ProtocolException("option " + option + " of " + length + " bytes is too long");
       }
       ByteBuffer data = ch.read((int) length);
@@ -99,8 +114,10 @@ final class Handshake {
           // The spec leaves no way to refuse NBD_OPT_EXPORT_NAME but hanging up.
           throw new ProtocolException("no export named \"" + name + "\"");
         }
-        ByteBuffer b = ByteBuffer.allocate(noZeroes ? 10 : 134)
-            .putLong(export.size()).putShort((short) export.transmissionFlags());
+        ByteBuffer b =
+            ByteBuffer.allocate(noZeroes ? 10 : 134)
+                .putLong(export.size())
+                .putShort((short) export.transmissionFlags());
         ch.writeFully(b.position(b.limit()).flip());
         return session();
       }
@@ -113,9 +130,16 @@ final class Handshake {
           return invalid(option, "NBD_OPT_LIST takes no data");
         }
         byte[] name = utf8(export.name());
-        byte[] description = export.description() == null ? new byte[0] : utf8(export.description());
-        reply(option, Nbd.REP_SERVER, ByteBuffer.allocate(4 + name.length + description.length)
-            .putInt(name.length).put(name).put(description).flip());
+        byte[] description =
+            export.description() == null ? new byte[0] : utf8(export.description());
+        reply(
+            option,
+            Nbd.REP_SERVER,
+            ByteBuffer.allocate(4 + name.length + description.length)
+                .putInt(name.length)
+                .put(name)
+                .put(description)
+                .flip());
         reply(option, Nbd.REP_ACK);
         return null;
       }
@@ -166,7 +190,8 @@ final class Handshake {
     }
     int count = data.getShort() & 0xffff;
     if (data.remaining() != 2 * count) {
-      return invalid(option, "information request count " + count + " does not match the option's length");
+      return invalid(
+          option, "information request count " + count + " does not match the option's length");
     }
     boolean wantName = false;
     boolean wantDescription = false;
@@ -179,26 +204,45 @@ final class Handshake {
       reply(option, Nbd.REP_ERR_UNKNOWN, "no export named \"" + name + "\"");
       return null;
     }
-    reply(option, Nbd.REP_INFO, ByteBuffer.allocate(12).putShort((short) Nbd.INFO_EXPORT)
-        .putLong(export.size()).putShort((short) export.transmissionFlags()).flip());
+    reply(
+        option,
+        Nbd.REP_INFO,
+        ByteBuffer.allocate(12)
+            .putShort((short) Nbd.INFO_EXPORT)
+            .putLong(export.size())
+            .putShort((short) export.transmissionFlags())
+            .flip());
     if (wantName) {
       infoString(option, Nbd.INFO_NAME, export.name());
     }
     if (wantDescription && export.description() != null) {
       infoString(option, Nbd.INFO_DESCRIPTION, export.description());
     }
-    reply(option, Nbd.REP_INFO, ByteBuffer.allocate(14).putShort((short) Nbd.INFO_BLOCK_SIZE)
-        .putInt(1).putInt(export.preferredBlockSize()).putInt(Nbd.MAX_PAYLOAD).flip());
+    reply(
+        option,
+        Nbd.REP_INFO,
+        ByteBuffer.allocate(14)
+            .putShort((short) Nbd.INFO_BLOCK_SIZE)
+            .putInt(1)
+            .putInt(export.preferredBlockSize())
+            .putInt(Nbd.MAX_PAYLOAD)
+            .flip());
     reply(option, Nbd.REP_ACK);
     return option == Nbd.OPT_GO ? session() : null;
   }
 
   private void infoString(int option, int type, String value) throws IOException {
     byte[] b = utf8(value);
-    reply(option, Nbd.REP_INFO, ByteBuffer.allocate(2 + b.length).putShort((short) type).put(b).flip());
+    reply(
+        option,
+        Nbd.REP_INFO,
+        ByteBuffer.allocate(2 + b.length).putShort((short) type).put(b).flip());
   }
 
-  /** LIST_META_CONTEXT and SET_META_CONTEXT: export name, then a count of queries, each length-prefixed. */
+  /**
+   * LIST_META_CONTEXT and SET_META_CONTEXT: export name, then a count of queries, each
+   * length-prefixed.
+   */
   private Session metaContext(int option, ByteBuffer data) throws IOException {
     if (!structured) {
       return invalid(option, "metadata contexts need structured replies first");
@@ -212,7 +256,8 @@ final class Handshake {
     for (long i = 0; i < count; i++) {
       String q = prefixedString(data, 0);
       if (q == null) {
-        return invalid(option, "query " + i + " of " + count + " is malformed or runs past the option's end");
+        return invalid(
+            option, "query " + i + " of " + count + " is malformed or runs past the option's end");
       }
       queries.add(q);
     }
@@ -229,7 +274,10 @@ final class Handshake {
       if (export.offers(c) && (listAll || queries.stream().anyMatch(c::matches))) {
         chosen.add(c);
         byte[] b = utf8(c.fullName());
-        reply(option, Nbd.REP_META_CONTEXT, ByteBuffer.allocate(4 + b.length).putInt(c.id()).put(b).flip());
+        reply(
+            option,
+            Nbd.REP_META_CONTEXT,
+            ByteBuffer.allocate(4 + b.length).putInt(c.id()).put(b).flip());
       }
     }
     if (option == Nbd.OPT_SET_META_CONTEXT) {
@@ -271,8 +319,13 @@ final class Handshake {
     ByteBuffer bytes = data.slice().limit(n);
     data.position(data.position() + n);
     try {
-      String s = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(bytes).toString();
+      String s =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(bytes)
+              .toString();
       return s.indexOf('\0') >= 0 ? null : s;
     } catch (CharacterCodingException e) {
       return null;
@@ -292,8 +345,13 @@ final class Handshake {
   }
 
   private void reply(int option, int type, ByteBuffer data) throws IOException {
-    ByteBuffer head = ByteBuffer.allocate(20).putLong(Nbd.REPLY_MAGIC).putInt(option).putInt(type)
-        .putInt(data.remaining()).flip();
+    ByteBuffer head =
+        ByteBuffer.allocate(20)
+            .putLong(Nbd.REPLY_MAGIC)
+            .putInt(option)
+            .putInt(type)
+            .putInt(data.remaining())
+            .flip();
     ch.writeFully(head, data);
   }
 }

@@ -7,11 +7,14 @@ import dev.qcow2.BlockStatus;
  * says in each.
  */
 enum MetaContext {
-  /** The spec's context: NBD_STATE_HOLE for a run with no data, NBD_STATE_ZERO for one that reads zeros. */
+  /**
+   * The spec's context: NBD_STATE_HOLE for a run with no data, NBD_STATE_ZERO for one that reads
+   * zeros.
+   */
   BASE_ALLOCATION("base", "allocation"),
   /**
-   * qemu's context: 0 where no image of the chain allocates the run, 1 where the served image
-   * does, N where the image N - 1 levels down the backing chain does.
+   * qemu's context: 0 where no image of the chain allocates the run, 1 where the served image does,
+   * N where the image N - 1 levels down the backing chain does.
    */
   ALLOCATION_DEPTH("qemu", "allocation-depth");
 
@@ -33,8 +36,8 @@ enum MetaContext {
   }
 
   /**
-   * Whether a client's query selects this context: its full name, or its namespace alone
-   * ({@code "base:"}), which the spec lets a list query use for every context in it.
+   * Whether a client's query selects this context: its full name, or its namespace alone ({@code
+   * "base:"}), which the spec lets a list query use for every context in it.
    */
   boolean matches(String query) {
     return query.equals(fullName()) || query.equals(namespace + ":");

@@ -100,6 +100,7 @@ final class Nbd {
 
   /** The largest read or write payload, as qemu's NBD_MAX_BUFFER_SIZE. */
   static final int MAX_PAYLOAD = 32 << 20;
+
   /** Strings (export names, context names) are at most this long, as the spec says. */
   static final int MAX_STRING = 4096;
 }

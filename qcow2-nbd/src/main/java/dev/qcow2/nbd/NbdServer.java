@@ -31,10 +31,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>A {@link Qcow2Image} opened writable is served writable (unless the options say read-only);
  * any other {@link DiskImage} is served read-only. Each connection has a thread that reads its
  * requests; a small pool shared by all connections serves them, and each reply is sent as soon as
- * its request is done. Memory is bounded: a connection holds at most
- * {@link ServerOptions#maxBytesInFlight()} bytes of requests and replies, and at most
- * {@link ServerOptions#maxConnections()} clients are served at once (the next one waits to be
- * accepted, as with qemu-nbd's {@code -e}).
+ * its request is done. Memory is bounded: a connection holds at most {@link
+ * ServerOptions#maxBytesInFlight()} bytes of requests and replies, and at most {@link
+ * ServerOptions#maxConnections()} clients are served at once (the next one waits to be accepted, as
+ * with qemu-nbd's {@code -e}).
  *
  * <p>The server never closes the image: its owner does, after {@link #close()}, which stops
  * accepting, ends every connection, waits for requests being served and flushes a writable image.
@@ -59,7 +59,8 @@ public final class NbdServer implements Closeable {
   private final Thread acceptor;
   private volatile IOException flushFailure;
 
-  private NbdServer(ServerSocketChannel listener, Export export, ServerOptions options) throws IOException {
+  private NbdServer(ServerSocketChannel listener, Export export, ServerOptions options)
+      throws IOException {
     this.listener = listener;
     this.address = listener.getLocalAddress();
     this.export = export;
@@ -71,15 +72,17 @@ public final class NbdServer implements Closeable {
   }
 
   /**
-   * Binds {@code address} (an {@link InetSocketAddress}, port 0 for any free port, or a
-   * {@link UnixDomainSocketAddress}, whose file is replaced) and starts serving {@code image}.
+   * Binds {@code address} (an {@link InetSocketAddress}, port 0 for any free port, or a {@link
+   * UnixDomainSocketAddress}, whose file is replaced) and starts serving {@code image}.
    */
-  public static NbdServer start(DiskImage image, SocketAddress address, ServerOptions options) throws IOException {
+  public static NbdServer start(DiskImage image, SocketAddress address, ServerOptions options)
+      throws IOException {
     Export export = new Export(image, options);
     ServerSocketChannel listener;
     if (address instanceof UnixDomainSocketAddress unix) {
       if (options.tlsContext() != null) {
-        throw new IllegalArgumentException("TLS is offered over TCP only, not on Unix socket " + unix);
+        throw new IllegalArgumentException(
+            "TLS is offered over TCP only, not on Unix socket " + unix);
       }
       Files.deleteIfExists(unix.getPath());
       listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
@@ -114,8 +117,8 @@ public final class NbdServer implements Closeable {
   }
 
   /**
-   * Waits until the server has stopped: closed, or (unless {@link ServerOptions#persistent()})
-   * left by its last client.
+   * Waits until the server has stopped: closed, or (unless {@link ServerOptions#persistent()}) left
+   * by its last client.
    */
   public void awaitTermination() throws InterruptedException {
     stopped.await();
@@ -145,24 +148,29 @@ public final class NbdServer implements Closeable {
         release();
         return;
       }
-      Connection c = new Connection(new Transport(ch), export, options, workers, buffers, this::release);
+      Connection c =
+          new Connection(new Transport(ch), export, options, workers, buffers, this::release);
       connections.add(c);
-      Thread t = new Thread(() -> {
-        try {
-          c.run();
-        } finally {
-          connections.remove(c);
-          threads.remove(Thread.currentThread());
-          if (!options.persistent() && connections.isEmpty()) {
-            // As qemu-nbd without --persistent: the last client to leave ends the server.
-            stopInBackground();
-          }
-        }
-      }, "nbd-connection-" + ids.incrementAndGet());
+      Thread t =
+          new Thread(
+              () -> {
+                try {
+                  c.run();
+                } finally {
+                  connections.remove(c);
+                  threads.remove(Thread.currentThread());
+                  if (!options.persistent() && connections.isEmpty()) {
+                    // As qemu-nbd without --persistent: the last client to leave ends the server.
+                    stopInBackground();
+                  }
+                }
+              },
+              "nbd-connection-" + ids.incrementAndGet());
       t.setDaemon(true);
       threads.add(t);
       if (!options.handshakeLimit().isZero()) {
-        timer.schedule(c::handshakeExpired, options.handshakeLimit().toMillis(), TimeUnit.MILLISECONDS);
+        timer.schedule(
+            c::handshakeExpired, options.handshakeLimit().toMillis(), TimeUnit.MILLISECONDS);
       }
       t.start();
     }
@@ -175,13 +183,16 @@ public final class NbdServer implements Closeable {
   }
 
   private void stopInBackground() {
-    Thread t = new Thread(() -> {
-      try {
-        close();
-      } catch (IOException e) {
-        flushFailure = e;
-      }
-    }, "nbd-stop");
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                close();
+              } catch (IOException e) {
+                flushFailure = e;
+              }
+            },
+            "nbd-stop");
     t.setDaemon(true);
     t.start();
   }

@@ -10,17 +10,18 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The one thread that writes a connection's replies, in the order they are finished, those
- * finished together in one write. Workers hand
- * their replies here instead of writing them, so that a client that stops reading stalls only its
- * own connection: its replies wait in this queue, counted against the connection's bytes in
- * flight, and the connection's reader stops taking requests until they drain.
+ * The one thread that writes a connection's replies, in the order they are finished, those finished
+ * together in one write. Workers hand their replies here instead of writing them, so that a client
+ * that stops reading stalls only its own connection: its replies wait in this queue, counted
+ * against the connection's bytes in flight, and the connection's reader stops taking requests until
+ * they drain.
  */
 final class ReplyWriter implements Runnable {
   /** A reply and the bytes in flight it releases once sent. */
   private record Queued(Reply reply, int cost) {}
 
   private static final Queued END = new Queued(Reply.of(), 0);
+
   /** The most replies written in one system call. */
   private static final int MAX_BATCH = 32;
 
@@ -28,8 +29,10 @@ final class ReplyWriter implements Runnable {
   private final Semaphore budget;
   private final BufferPool buffers;
   private final BlockingQueue<Queued> queue = new LinkedBlockingQueue<>();
+
   /** Requests accepted and not yet answered, plus one while the reader runs. */
   private final AtomicInteger pending = new AtomicInteger(1);
+
   private volatile boolean broken;
 
   ReplyWriter(Transport ch, Semaphore budget, BufferPool buffers) {
@@ -43,7 +46,10 @@ final class ReplyWriter implements Runnable {
     pending.incrementAndGet();
   }
 
-  /** Queues the reply to an accepted request; {@code cost} bytes in flight are released once it is sent. */
+  /**
+   * Queues the reply to an accepted request; {@code cost} bytes in flight are released once it is
+   * sent.
+   */
   void send(Reply reply, int cost) {
     queue.add(new Queued(reply, cost));
   }
@@ -83,8 +89,8 @@ final class ReplyWriter implements Runnable {
   }
 
   /**
-   * Writes the replies finished meanwhile in one gathering write: under many small requests that
-   * is one system call for several replies rather than one each.
+   * Writes the replies finished meanwhile in one gathering write: under many small requests that is
+   * one system call for several replies rather than one each.
    */
   private void write(List<Queued> batch, List<ByteBuffer> out) {
     if (broken || batch.isEmpty()) {

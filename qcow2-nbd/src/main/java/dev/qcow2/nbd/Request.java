@@ -13,7 +13,10 @@ record Request(int flags, int type, long cookie, long offset, long length, ByteB
     return (flags & flag) != 0;
   }
 
-  /** Whether [offset, offset + length) lies inside a disk of {@code size} bytes; the offset is unsigned. */
+  /**
+   * Whether [offset, offset + length) lies inside a disk of {@code size} bytes; the offset is
+   * unsigned.
+   */
   boolean inside(long size) {
     return offset >= 0 && offset <= size && length <= size - offset;
   }

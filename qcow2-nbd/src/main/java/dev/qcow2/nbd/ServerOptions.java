@@ -57,7 +57,9 @@ public final class ServerOptions {
     return description;
   }
 
-  /** Whether writes are refused ({@code -r}); a plain {@code DiskImage} is always served read-only. */
+  /**
+   * Whether writes are refused ({@code -r}); a plain {@code DiskImage} is always served read-only.
+   */
   public boolean readOnly() {
     return readOnly;
   }
@@ -79,8 +81,8 @@ public final class ServerOptions {
 
   /**
    * The bytes one connection may hold in requests being served and replies not yet sent; the
-   * connection stops reading requests while it is reached. Default 64 MiB; at least 32 MiB plus
-   * one request header, so that the largest request fits.
+   * connection stops reading requests while it is reached. Default 64 MiB; at least 32 MiB plus one
+   * request header, so that the largest request fits.
    */
   public long maxBytesInFlight() {
     return maxBytesInFlight;
@@ -121,11 +123,27 @@ public final class ServerOptions {
 
   @Override
   public String toString() {
-    return "ServerOptions[export=\"" + exportName + "\", readOnly=" + readOnly + ", shared=" + maxConnections
-        + ", persistent=" + persistent + ", handshakeLimit=" + handshakeLimit + ", maxBytesInFlight="
-        + maxBytesInFlight + ", discard=" + (discard ? "unmap" : "ignore") + ", allocationDepth="
-        + allocationDepth + ", workers=" + workers + ", tls=" + (tlsContext == null ? "off"
-        : tlsVerifyPeer ? "verify-peer" : "on") + "]";
+    return "ServerOptions[export=\""
+        + exportName
+        + "\", readOnly="
+        + readOnly
+        + ", shared="
+        + maxConnections
+        + ", persistent="
+        + persistent
+        + ", handshakeLimit="
+        + handshakeLimit
+        + ", maxBytesInFlight="
+        + maxBytesInFlight
+        + ", discard="
+        + (discard ? "unmap" : "ignore")
+        + ", allocationDepth="
+        + allocationDepth
+        + ", workers="
+        + workers
+        + ", tls="
+        + (tlsContext == null ? "off" : tlsVerifyPeer ? "verify-peer" : "on")
+        + "]";
   }
 
   /** Builds {@link ServerOptions}; every setter checks its value. */
@@ -149,8 +167,12 @@ public final class ServerOptions {
     public Builder exportName(String name) {
       Objects.requireNonNull(name, "exportName");
       if (name.length() > Nbd.MAX_STRING || name.indexOf('\0') >= 0) {
-        throw new IllegalArgumentException("export name must be at most " + Nbd.MAX_STRING
-            + " characters without NUL: \"" + name + "\"");
+        throw new IllegalArgumentException(
+            "export name must be at most "
+                + Nbd.MAX_STRING
+                + " characters without NUL: \""
+                + name
+                + "\"");
       }
       this.exportName = name;
       return this;
@@ -158,7 +180,8 @@ public final class ServerOptions {
 
     public Builder description(String text) {
       if (text != null && text.length() > Nbd.MAX_STRING) {
-        throw new IllegalArgumentException("description longer than " + Nbd.MAX_STRING + " characters");
+        throw new IllegalArgumentException(
+            "description longer than " + Nbd.MAX_STRING + " characters");
       }
       this.description = text;
       return this;
@@ -192,8 +215,11 @@ public final class ServerOptions {
 
     public Builder maxBytesInFlight(long bytes) {
       if (bytes < Nbd.MAX_PAYLOAD + 4096L) {
-        throw new IllegalArgumentException("maxBytesInFlight must be at least " + (Nbd.MAX_PAYLOAD + 4096L)
-            + " (one largest request): " + bytes);
+        throw new IllegalArgumentException(
+            "maxBytesInFlight must be at least "
+                + (Nbd.MAX_PAYLOAD + 4096L)
+                + " (one largest request): "
+                + bytes);
       }
       this.maxBytesInFlight = bytes;
       return this;
@@ -201,8 +227,11 @@ public final class ServerOptions {
 
     public Builder maxOptionLength(int bytes) {
       if (bytes < 2 * Nbd.MAX_STRING + 16) {
-        throw new IllegalArgumentException("maxOptionLength must be at least " + (2 * Nbd.MAX_STRING + 16)
-            + " (an export name and a context name): " + bytes);
+        throw new IllegalArgumentException(
+            "maxOptionLength must be at least "
+                + (2 * Nbd.MAX_STRING + 16)
+                + " (an export name and a context name): "
+                + bytes);
       }
       this.maxOptionLength = bytes;
       return this;
@@ -226,7 +255,10 @@ public final class ServerOptions {
       return this;
     }
 
-    /** Demands TLS with {@code context} (null for none); {@code verifyPeer} demands client certificates. */
+    /**
+     * Demands TLS with {@code context} (null for none); {@code verifyPeer} demands client
+     * certificates.
+     */
     public Builder tls(SSLContext context, boolean verifyPeer) {
       this.tlsContext = context;
       this.tlsVerifyPeer = verifyPeer;

@@ -7,8 +7,8 @@ import java.net.InetSocketAddress;
 import java.util.function.Consumer;
 
 /**
- * What every command that serves an image does, as qemu-nbd does it: listen on loopback unless
- * told otherwise (elsewhere only with TLS), serve until the last client leaves or the process is
+ * What every command that serves an image does, as qemu-nbd does it: listen on loopback unless told
+ * otherwise (elsewhere only with TLS), serve until the last client leaves or the process is
  * stopped, and on SIGTERM or SIGINT flush and close the image before the process ends.
  */
 public final class Serving {
@@ -22,7 +22,8 @@ public final class Serving {
   private boolean stopped;
   private boolean failed;
 
-  private Serving(NbdServer server, DiskImage image, Consumer<IOException> closeFailure, Runnable afterStop) {
+  private Serving(
+      NbdServer server, DiskImage image, Consumer<IOException> closeFailure, Runnable afterStop) {
     this.server = server;
     this.image = image;
     this.closeFailure = closeFailure;
@@ -33,11 +34,16 @@ public final class Serving {
    * The TCP address for qemu-nbd's {@code -b ADDR -p PORT} (either may be null: loopback, port
    * {@value #DEFAULT_PORT}); a non-loopback address is refused unless the server demands TLS.
    */
-  public static InetSocketAddress tcpAddress(String bind, Integer port, boolean tls) throws IOException {
-    InetAddress host = bind == null ? InetAddress.getLoopbackAddress() : InetAddress.getByName(bind);
+  public static InetSocketAddress tcpAddress(String bind, Integer port, boolean tls)
+      throws IOException {
+    InetAddress host =
+        bind == null ? InetAddress.getLoopbackAddress() : InetAddress.getByName(bind);
     if (!host.isLoopbackAddress() && !tls) {
-      throw new IllegalArgumentException("-b " + bind + " is not a loopback address: serving there needs TLS "
-          + "(--object tls-creds-x509,... --tls-creds ID)");
+      throw new IllegalArgumentException(
+          "-b "
+              + bind
+              + " is not a loopback address: serving there needs TLS "
+              + "(--object tls-creds-x509,... --tls-creds ID)");
     }
     return new InetSocketAddress(host, port == null ? DEFAULT_PORT : port);
   }
@@ -47,8 +53,13 @@ public final class Serving {
    * final flush or close failed, if it does, and {@code afterStop} runs once the image is closed
    * (also when the process is stopped by a signal). Call {@link #await()} next.
    */
-  public static Serving start(DiskImage image, java.net.SocketAddress address, ServerOptions options,
-      Consumer<IOException> closeFailure, Runnable afterStop) throws IOException {
+  public static Serving start(
+      DiskImage image,
+      java.net.SocketAddress address,
+      ServerOptions options,
+      Consumer<IOException> closeFailure,
+      Runnable afterStop)
+      throws IOException {
     NbdServer server;
     try {
       server = NbdServer.start(image, address, options);

@@ -21,10 +21,10 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
- * A server's TLS context from the files qemu's {@code tls-creds-x509} object reads in its
- * {@code dir}: {@code server-cert.pem} (the certificate, then any chain), {@code server-key.pem}
- * (its private key: PKCS #8, or PKCS #1 RSA, unencrypted) and {@code ca-cert.pem} (the
- * authorities whose client certificates {@code verify-peer} accepts).
+ * A server's TLS context from the files qemu's {@code tls-creds-x509} object reads in its {@code
+ * dir}: {@code server-cert.pem} (the certificate, then any chain), {@code server-key.pem} (its
+ * private key: PKCS #8, or PKCS #1 RSA, unencrypted) and {@code ca-cert.pem} (the authorities whose
+ * client certificates {@code verify-peer} accepts).
  */
 public final class TlsCredentials {
   private TlsCredentials() {}
@@ -41,7 +41,8 @@ public final class TlsCredentials {
       KeyStore keys = KeyStore.getInstance("PKCS12");
       keys.load(null, null);
       keys.setKeyEntry("server", key, new char[0], chain.toArray(new Certificate[0]));
-      KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      KeyManagerFactory kmf =
+          KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       kmf.init(keys, new char[0]);
       TrustManagerFactory tmf = null;
       Path ca = dir.resolve("ca-cert.pem");
@@ -63,9 +64,11 @@ public final class TlsCredentials {
     }
   }
 
-  private static Collection<? extends Certificate> certificates(Path file) throws IOException, GeneralSecurityException {
-    Collection<? extends Certificate> certs = CertificateFactory.getInstance("X.509")
-        .generateCertificates(new ByteArrayInputStream(Files.readAllBytes(file)));
+  private static Collection<? extends Certificate> certificates(Path file)
+      throws IOException, GeneralSecurityException {
+    Collection<? extends Certificate> certs =
+        CertificateFactory.getInstance("X.509")
+            .generateCertificates(new ByteArrayInputStream(Files.readAllBytes(file)));
     if (certs.isEmpty()) {
       throw new IOException(file + ": no certificate in it");
     }
@@ -83,7 +86,8 @@ public final class TlsCredentials {
     } else if (pem.contains("-----BEGIN RSA PRIVATE KEY-----")) {
       pkcs8 = rsaPkcs1ToPkcs8(pemBody(pem, "RSA PRIVATE KEY"));
     } else {
-      throw new IOException(file + ": not an unencrypted PKCS #8 or PKCS #1 RSA private key in PEM form");
+      throw new IOException(
+          file + ": not an unencrypted PKCS #8 or PKCS #1 RSA private key in PEM form");
     }
     GeneralSecurityException last = null;
     for (String algorithm : new String[] {"RSA", "EC", "Ed25519"}) {
@@ -93,7 +97,8 @@ public final class TlsCredentials {
         last = e;
       }
     }
-    throw new IOException(file + ": a private key of no algorithm this server knows (RSA, EC, Ed25519)", last);
+    throw new IOException(
+        file + ": a private key of no algorithm this server knows (RSA, EC, Ed25519)", last);
   }
 
   private static byte[] pemBody(String pem, String label) throws IOException {
@@ -108,12 +113,27 @@ public final class TlsCredentials {
   }
 
   /**
-   * Wraps a PKCS #1 RSAPrivateKey in a PKCS #8 PrivateKeyInfo (version 0, rsaEncryption, the key
-   * as an OCTET STRING), which is what the JDK's key factory reads.
+   * Wraps a PKCS #1 RSAPrivateKey in a PKCS #8 PrivateKeyInfo (version 0, rsaEncryption, the key as
+   * an OCTET STRING), which is what the JDK's key factory reads.
    */
   private static byte[] rsaPkcs1ToPkcs8(byte[] pkcs1) {
-    byte[] algorithm = {0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01, 0x01,
-        0x01, 0x05, 0x00};
+    byte[] algorithm = {
+      0x30,
+      0x0d,
+      0x06,
+      0x09,
+      0x2a,
+      (byte) 0x86,
+      0x48,
+      (byte) 0x86,
+      (byte) 0xf7,
+      0x0d,
+      0x01,
+      0x01,
+      0x01,
+      0x05,
+      0x00
+    };
     byte[] version = {0x02, 0x01, 0x00};
     ByteArrayOutputStream body = new ByteArrayOutputStream();
     body.writeBytes(version);

@@ -12,10 +12,10 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 
 /**
- * A connection's socket: plain, or TLS once NBD_OPT_STARTTLS has switched it. One thread reads
- * (the connection's) while another writes (its {@link ReplyWriter}); both go straight to the
- * channel, never through {@code Channels.newInputStream}, whose streams share one lock on a
- * selectable channel, so that a reader waiting for the next request would stall every reply.
+ * A connection's socket: plain, or TLS once NBD_OPT_STARTTLS has switched it. One thread reads (the
+ * connection's) while another writes (its {@link ReplyWriter}); both go straight to the channel,
+ * never through {@code Channels.newInputStream}, whose streams share one lock on a selectable
+ * channel, so that a reader waiting for the next request would stall every reply.
  */
 final class Transport implements Closeable {
   private static final int TLS_CHUNK = 64 << 10;
@@ -24,8 +24,10 @@ final class Transport implements Closeable {
   private SSLSocket tls;
   private InputStream tlsIn;
   private OutputStream tlsOut;
+
   /** Copies through the TLS streams, which take arrays: one for the reader, one for the writer. */
   private byte[] readChunk;
+
   private byte[] writeChunk;
 
   Transport(SocketChannel ch) {
@@ -42,7 +44,8 @@ final class Transport implements Closeable {
    */
   void startTls(SSLContext context, boolean needClientAuth) throws IOException {
     Socket plain = ch.socket();
-    SSLSocket s = (SSLSocket) context.getSocketFactory().createSocket(plain, null, plain.getPort(), true);
+    SSLSocket s =
+        (SSLSocket) context.getSocketFactory().createSocket(plain, null, plain.getPort(), true);
     s.setUseClientMode(false);
     s.setNeedClientAuth(needClientAuth);
     s.startHandshake();
@@ -57,7 +60,8 @@ final class Transport implements Closeable {
   void readFully(ByteBuffer b) throws IOException {
     while (b.hasRemaining()) {
       if (read(b) < 0) {
-        throw new EOFException("client closed the connection with " + b.remaining() + " bytes of a message unread");
+        throw new EOFException(
+            "client closed the connection with " + b.remaining() + " bytes of a message unread");
       }
     }
   }
@@ -102,8 +106,8 @@ final class Transport implements Closeable {
   }
 
   /**
-   * Closes the socket at once, without TLS's close_notify: a close from outside must not wait
-   * for a writer stuck on a client that stopped reading.
+   * Closes the socket at once, without TLS's close_notify: a close from outside must not wait for a
+   * writer stuck on a client that stopped reading.
    */
   @Override
   public void close() throws IOException {

@@ -25,8 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Clients that misbehave, against a writable server taking four clients at once: each gets the
- * protocol's error or is disconnected, and after each the server still serves the right bytes to
- * a well-behaved client (nbdcopy), and the image stays {@code qemu-img check} clean.
+ * protocol's error or is disconnected, and after each the server still serves the right bytes to a
+ * well-behaved client (nbdcopy), and the image stays {@code qemu-img check} clean.
  */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
@@ -41,7 +41,9 @@ class HostileClientTest {
     image = Samples.qcow2(dir, "a.qcow2", "zlib");
     Tools.run(dir, "qemu-img", "convert", "-O", "raw", image.toString(), "expected.raw");
     expected = Files.readAllBytes(dir.resolve("expected.raw"));
-    served = Served.writable(image, ServerOptions.builder().maxConnections(4).handshakeLimit(Duration.ofSeconds(2)));
+    served =
+        Served.writable(
+            image, ServerOptions.builder().maxConnections(4).handshakeLimit(Duration.ofSeconds(2)));
   }
 
   @AfterEach
@@ -102,11 +104,15 @@ class HostileClientTest {
   @Test
   void malformed_options_get_errors_and_the_handshake_goes_on() throws Exception {
     try (RawClient c = new RawClient(port()).greet()) {
-      c.option(Nbd.OPT_GO, ByteBuffer.allocate(8).putInt(1000).putInt(0).array()); // name runs past the end
+      c.option(
+          Nbd.OPT_GO,
+          ByteBuffer.allocate(8).putInt(1000).putInt(0).array()); // name runs past the end
       assertEquals(Nbd.REP_ERR_INVALID, c.optionReply().type());
       c.option(Nbd.OPT_SET_META_CONTEXT, new byte[0]); // before structured replies
       assertEquals(Nbd.REP_ERR_INVALID, c.optionReply().type());
-      c.option(Nbd.OPT_INFO, ByteBuffer.allocate(9).putInt(3).put("nop".getBytes()).putShort((short) 0).array());
+      c.option(
+          Nbd.OPT_INFO,
+          ByteBuffer.allocate(9).putInt(3).put("nop".getBytes()).putShort((short) 0).array());
       assertEquals(Nbd.REP_ERR_UNKNOWN, c.optionReply().type());
       c.option(4242, new byte[10]);
       assertEquals(Nbd.REP_ERR_UNSUP, c.optionReply().type());
@@ -126,15 +132,17 @@ class HostileClientTest {
         assertEquals(1, r.cookie());
         assertEquals(Nbd.EOVERFLOW, r.error());
         c.request(0, Nbd.CMD_READ, 2, 4096, 4096);
-        assertArrayEquals(java.util.Arrays.copyOfRange(expected, 4096, 8192), readData(c, 2, 4096, 4096, structured));
+        assertArrayEquals(
+            java.util.Arrays.copyOfRange(expected, 4096, 8192),
+            readData(c, 2, 4096, 4096, structured));
       }
     }
     assertStillServing();
   }
 
   /** The data of a read's reply, simple or structured (data and hole chunks reassembled). */
-  private static byte[] readData(RawClient c, long cookie, long offset, int length, boolean structured)
-      throws IOException {
+  private static byte[] readData(
+      RawClient c, long cookie, long offset, int length, boolean structured) throws IOException {
     byte[] out = new byte[length];
     while (true) {
       RawClient.Reply r = c.reply(length);
@@ -148,7 +156,9 @@ class HostileClientTest {
         long at = b.getLong();
         b.get(out, (int) (at - offset), b.remaining());
       } else {
-        assertTrue(r.type() == Nbd.REPLY_TYPE_OFFSET_HOLE || r.type() == Nbd.REPLY_TYPE_NONE, "chunk " + r.type());
+        assertTrue(
+            r.type() == Nbd.REPLY_TYPE_OFFSET_HOLE || r.type() == Nbd.REPLY_TYPE_NONE,
+            "chunk " + r.type());
       }
       if ((r.flags() & Nbd.REPLY_FLAG_DONE) != 0) {
         return out;
@@ -182,7 +192,8 @@ class HostileClientTest {
 
   @Test
   void writes_to_a_read_only_export_get_eperm() throws Exception {
-    try (Served ro = Served.readOnly(image.resolveSibling("a.qcow2.src.raw"), ServerOptions.builder());
+    try (Served ro =
+            Served.readOnly(image.resolveSibling("a.qcow2.src.raw"), ServerOptions.builder());
         RawClient c = new RawClient(ro.server.port()).go("", false)) {
       c.request(0, Nbd.CMD_WRITE, 1, 0, 4096);
       c.out.write(new byte[4096]);
@@ -215,7 +226,8 @@ class HostileClientTest {
 
   @Test
   void a_silent_connection_is_dropped_after_the_handshake_limit() throws Exception {
-    try (RawClient silent = new RawClient(port()); RawClient greeted = new RawClient(port()).greet()) {
+    try (RawClient silent = new RawClient(port());
+        RawClient greeted = new RawClient(port()).greet()) {
       assertEquals(Nbd.NBDMAGIC, silent.in.readLong());
       assertStillServing(); // while two clients sit in their handshakes
       long start = System.nanoTime();
@@ -276,7 +288,8 @@ class HostileClientTest {
     }
   }
 
-  private static void assertThrows(Class<? extends Throwable> type, org.junit.jupiter.api.function.Executable e) {
+  private static void assertThrows(
+      Class<? extends Throwable> type, org.junit.jupiter.api.function.Executable e) {
     org.junit.jupiter.api.Assertions.assertThrows(type, e);
   }
 }

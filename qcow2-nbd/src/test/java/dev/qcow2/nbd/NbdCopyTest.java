@@ -45,7 +45,8 @@ class NbdCopyTest {
   @Test
   void copies_a_raw_file_into_a_served_qcow2_image() throws Exception {
     Path raw = Samples.qcow2(dir, "src.qcow2", null).resolveSibling("src.qcow2.src.raw");
-    Tools.run(dir, "qemu-img", "create", "-q", "-f", "qcow2", "dst.qcow2", String.valueOf(Samples.SIZE));
+    Tools.run(
+        dir, "qemu-img", "create", "-q", "-f", "qcow2", "dst.qcow2", String.valueOf(Samples.SIZE));
     try (Served s = Served.writable(dir.resolve("dst.qcow2"), ServerOptions.builder())) {
       Tools.run(dir, "nbdcopy", raw.toString(), s.uri());
     }
@@ -55,9 +56,19 @@ class NbdCopyTest {
   @Test
   void copies_in_with_four_connections_and_64_requests_each() throws Exception {
     Path raw = Samples.qcow2(dir, "src.qcow2", null).resolveSibling("src.qcow2.src.raw");
-    Tools.run(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", "dst.qcow2",
+    Tools.run(
+        dir,
+        "qemu-img",
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        "cluster_size=4096",
+        "dst.qcow2",
         String.valueOf(Samples.SIZE));
-    try (Served s = Served.writable(dir.resolve("dst.qcow2"), ServerOptions.builder().maxConnections(4))) {
+    try (Served s =
+        Served.writable(dir.resolve("dst.qcow2"), ServerOptions.builder().maxConnections(4))) {
       Tools.run(dir, "nbdcopy", "--connections=4", "--requests=64", raw.toString(), s.uri());
     }
     assertCleanAndEqual(raw, "dst.qcow2");

@@ -22,7 +22,9 @@ class NbdInfoTest {
   @Test
   void lists_the_export_with_its_name_description_and_size() throws Exception {
     Path image = Samples.qcow2(dir, "a.qcow2", null);
-    try (Served s = Served.readOnly(image, ServerOptions.builder().exportName("disk").description("a test disk"))) {
+    try (Served s =
+        Served.readOnly(
+            image, ServerOptions.builder().exportName("disk").description("a test disk"))) {
       String list = Tools.run(dir, "nbdinfo", "--list", s.uri());
       assertTrue(list.contains("export=\"disk\":"), list);
       assertTrue(list.contains("description: a test disk"), list);
@@ -52,8 +54,10 @@ class NbdInfoTest {
   @Test
   void says_what_a_writable_shared_export_can_do() throws Exception {
     Path image = Samples.qcow2(dir, "a.qcow2", null);
-    try (Served s = Served.writable(image, ServerOptions.builder().maxConnections(4).discard(true))) {
-      for (String can : new String[] {"write", "flush", "fua", "trim", "zero", "fast-zero", "multi-conn"}) {
+    try (Served s =
+        Served.writable(image, ServerOptions.builder().maxConnections(4).discard(true))) {
+      for (String can :
+          new String[] {"write", "flush", "fua", "trim", "zero", "fast-zero", "multi-conn"}) {
         assertCan(s, can, true);
       }
     }
@@ -88,18 +92,23 @@ class NbdInfoTest {
     Path top = Samples.overlay(dir, base, "top.qcow2");
     try (Served s = Served.readOnly(top, ServerOptions.builder().allocationDepth(true))) {
       String map = Tools.run(dir, "nbdinfo", "--map=qemu:allocation-depth", s.uri());
-      // qemu-img map --output=json gives the depth of each run; the context says depth + 1, 0 when absent.
+      // qemu-img map --output=json gives the depth of each run; the context says depth + 1, 0 when
+      // absent.
       assertEquals(qemuDepths(top), nbdinfoMap(map), map);
       String contexts = Tools.run(dir, "nbdinfo", "--list", "--content", s.uri());
       assertTrue(contexts.contains("qemu:allocation-depth"), contexts);
     }
     try (Served s = Served.readOnly(top, ServerOptions.builder())) {
       Tools.Result r = Tools.exec(dir, List.of("nbdinfo", "--map=qemu:allocation-depth", s.uri()));
-      assertTrue(r.exitCode() != 0, "the context is offered only with --allocation-depth: " + r.stdout());
+      assertTrue(
+          r.exitCode() != 0, "the context is offered only with --allocation-depth: " + r.stdout());
     }
   }
 
-  /** nbdinfo --map lines "offset length type description" as "offset length type", neighbours merged. */
+  /**
+   * nbdinfo --map lines "offset length type description" as "offset length type", neighbours
+   * merged.
+   */
   static List<String> nbdinfoMap(String text) {
     List<long[]> runs = new ArrayList<>();
     for (String line : text.strip().split("\n")) {
@@ -109,13 +118,16 @@ class NbdInfoTest {
     return merged(runs);
   }
 
-  /** qemu-img map --output=json as base:allocation runs: HOLE (1) without data, ZERO (2) for zeros. */
+  /**
+   * qemu-img map --output=json as base:allocation runs: HOLE (1) without data, ZERO (2) for zeros.
+   */
   private List<String> qemuMap(Path image) {
     List<long[]> runs = new ArrayList<>();
     for (String[] e : qemuEntries(image)) {
       boolean data = e[3].equals("true");
       boolean zero = e[4].equals("true");
-      runs.add(new long[] {Long.parseLong(e[0]), Long.parseLong(e[1]), (data ? 0 : 1) | (zero ? 2 : 0)});
+      runs.add(
+          new long[] {Long.parseLong(e[0]), Long.parseLong(e[1]), (data ? 0 : 1) | (zero ? 2 : 0)});
     }
     return merged(runs);
   }
@@ -124,7 +136,10 @@ class NbdInfoTest {
     List<long[]> runs = new ArrayList<>();
     for (String[] e : qemuEntries(image)) {
       boolean present = e[5].equals("true");
-      runs.add(new long[] {Long.parseLong(e[0]), Long.parseLong(e[1]), present ? Long.parseLong(e[2]) + 1 : 0});
+      runs.add(
+          new long[] {
+            Long.parseLong(e[0]), Long.parseLong(e[1]), present ? Long.parseLong(e[2]) + 1 : 0
+          });
     }
     return merged(runs);
   }
@@ -137,8 +152,15 @@ class NbdInfoTest {
       if (!line.contains("\"start\"")) {
         continue;
       }
-      entries.add(new String[] {field(line, "start"), field(line, "length"), field(line, "depth"),
-          field(line, "data"), field(line, "zero"), field(line, "present")});
+      entries.add(
+          new String[] {
+            field(line, "start"),
+            field(line, "length"),
+            field(line, "depth"),
+            field(line, "data"),
+            field(line, "zero"),
+            field(line, "present")
+          });
     }
     return entries;
   }

@@ -34,9 +34,11 @@ class QemuClientTest {
       String uri = s.uri("top");
       String info = Tools.run(dir, "qemu-img", "info", "--output=json", uri);
       assertTrue(info.contains("\"virtual-size\": " + Samples.SIZE), info);
-      assertEquals(flagsOf(Tools.run(dir, "qemu-img", "map", "--output=json", top.toString())),
+      assertEquals(
+          flagsOf(Tools.run(dir, "qemu-img", "map", "--output=json", top.toString())),
           flagsOf(Tools.run(dir, "qemu-img", "map", "--output=json", "-f", "raw", uri)));
-      String same = Tools.run(dir, "qemu-img", "compare", "-f", "raw", "-F", "qcow2", uri, top.toString());
+      String same =
+          Tools.run(dir, "qemu-img", "compare", "-f", "raw", "-F", "qcow2", uri, top.toString());
       assertTrue(same.contains("Images are identical."), same);
       Tools.run(dir, "qemu-img", "convert", "-f", "raw", "-O", "raw", uri, "copy.raw");
     }
@@ -44,7 +46,9 @@ class QemuClientTest {
     assertEquals(-1, Files.mismatch(dir.resolve("expected.raw"), dir.resolve("copy.raw")));
   }
 
-  /** qemu-img map --output=json lines reduced to start, length, data and zero, neighbours merged. */
+  /**
+   * qemu-img map --output=json lines reduced to start, length, data and zero, neighbours merged.
+   */
   private static List<String> flagsOf(String json) {
     List<String> runs = new ArrayList<>();
     long start = 0;
@@ -109,8 +113,8 @@ class QemuClientTest {
   }
 
   /**
-   * Writes of a one-byte pattern, zeroes with and without unmapping, discards and reads, applied
-   * to {@code model} as the server should apply them. A read checks its pattern ({@code read -P})
+   * Writes of a one-byte pattern, zeroes with and without unmapping, discards and reads, applied to
+   * {@code model} as the server should apply them. A read checks its pattern ({@code read -P})
    * where the model says the range holds one byte value. A discard zeroes the whole clusters it
    * covers and leaves the rest, as the library's discard does.
    */

@@ -11,8 +11,8 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * A hand-driven NBD client for the hostile-client tests: it sends exactly the bytes a test asks
- * for and reads the server's answers field by field. Every read has a socket timeout.
+ * A hand-driven NBD client for the hostile-client tests: it sends exactly the bytes a test asks for
+ * and reads the server's answers field by field. Every read has a socket timeout.
  */
 final class RawClient implements AutoCloseable {
   final Socket socket;
@@ -59,7 +59,10 @@ final class RawClient implements AutoCloseable {
     return new OptionReply(magic, option, type, data);
   }
 
-  /** Negotiates structured replies (if asked) and enters transmission with NBD_OPT_GO on {@code name}. */
+  /**
+   * Negotiates structured replies (if asked) and enters transmission with NBD_OPT_GO on {@code
+   * name}.
+   */
   RawClient go(String name, boolean structured) throws IOException {
     greet();
     if (structured) {
@@ -67,7 +70,9 @@ final class RawClient implements AutoCloseable {
       assertEquals(Nbd.REP_ACK, optionReply().type());
     }
     byte[] n = name.getBytes(StandardCharsets.UTF_8);
-    option(Nbd.OPT_GO, ByteBuffer.allocate(6 + n.length).putInt(n.length).put(n).putShort((short) 0).array());
+    option(
+        Nbd.OPT_GO,
+        ByteBuffer.allocate(6 + n.length).putInt(n.length).put(n).putShort((short) 0).array());
     while (true) {
       OptionReply r = optionReply();
       if (r.type() == Nbd.REP_ACK) {
@@ -87,7 +92,9 @@ final class RawClient implements AutoCloseable {
     out.flush();
   }
 
-  /** Reads one reply; {@code readLength} is the data a simple reply to a successful read carries. */
+  /**
+   * Reads one reply; {@code readLength} is the data a simple reply to a successful read carries.
+   */
   Reply reply(int readLength) throws IOException {
     int magic = in.readInt();
     if (magic == Nbd.SIMPLE_REPLY_MAGIC) {

@@ -22,10 +22,27 @@ final class Samples {
     if (compression == null) {
       Tools.run(dir, "qemu-img", "convert", "-O", "qcow2", raw.toString(), image.toString());
     } else {
-      Tools.run(dir, "qemu-img", "convert", "-c", "-O", "qcow2", "-o", "compression_type=" + compression,
-          raw.toString(), image.toString());
+      Tools.run(
+          dir,
+          "qemu-img",
+          "convert",
+          "-c",
+          "-O",
+          "qcow2",
+          "-o",
+          "compression_type=" + compression,
+          raw.toString(),
+          image.toString());
     }
-    Tools.run(dir, "qemu-io", "-f", "qcow2", "-c", "write -z 1M 256k", "-c", "write -P 0 3M 64k",
+    Tools.run(
+        dir,
+        "qemu-io",
+        "-f",
+        "qcow2",
+        "-c",
+        "write -z 1M 256k",
+        "-c",
+        "write -P 0 3M 64k",
         image.toString());
     return image;
   }
@@ -33,8 +50,28 @@ final class Samples {
   /** An overlay over {@code base} that rewrites a little of it. */
   static Path overlay(Path dir, Path base, String name) {
     Path top = dir.resolve(name);
-    Tools.run(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base.toString(), top.toString());
-    Tools.run(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 7 2M 128k", "-c", "write -z 5M 64k", top.toString());
+    Tools.run(
+        dir,
+        "qemu-img",
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-F",
+        "qcow2",
+        "-b",
+        base.toString(),
+        top.toString());
+    Tools.run(
+        dir,
+        "qemu-io",
+        "-f",
+        "qcow2",
+        "-c",
+        "write -P 7 2M 128k",
+        "-c",
+        "write -z 5M 64k",
+        top.toString());
     return top;
   }
 }

@@ -8,7 +8,10 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 
-/** An image served on 127.0.0.1 at a free port for one test; closing stops the server, then closes the image. */
+/**
+ * An image served on 127.0.0.1 at a free port for one test; closing stops the server, then closes
+ * the image.
+ */
 final class Served implements AutoCloseable {
   final DiskImage image;
   final NbdServer server;
@@ -28,8 +31,11 @@ final class Served implements AutoCloseable {
 
   static Served serve(DiskImage image, ServerOptions.Builder options) throws IOException {
     try {
-      NbdServer server = NbdServer.start(image,
-          new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), options.persistent(true).build());
+      NbdServer server =
+          NbdServer.start(
+              image,
+              new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+              options.persistent(true).build());
       return new Served(image, server);
     } catch (IOException | RuntimeException e) {
       image.close();

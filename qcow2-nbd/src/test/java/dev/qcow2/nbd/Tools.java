@@ -13,8 +13,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs the clients nobody here wrote (nbdinfo, nbdcopy, qemu-img, qemu-io), each with a time
- * limit: a process still running after it is killed and the test fails.
+ * Runs the clients nobody here wrote (nbdinfo, nbdcopy, qemu-img, qemu-io), each with a time limit:
+ * a process still running after it is killed and the test fails.
  */
 final class Tools {
   private Tools() {}
@@ -44,20 +44,28 @@ final class Tools {
   }
 
   private static CompletableFuture<String> drain(InputStream in) {
-    return CompletableFuture.supplyAsync(() -> {
-      try (in) {
-        return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try (in) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        });
   }
 
   /** Runs a command that must succeed; returns its standard output. */
   static String run(Path dir, String... command) {
     Result r = exec(dir, Arrays.asList(command));
     if (r.exitCode() != 0) {
-      fail("exit " + r.exitCode() + ": " + String.join(" ", command) + "\n" + r.stdout() + r.stderr());
+      fail(
+          "exit "
+              + r.exitCode()
+              + ": "
+              + String.join(" ", command)
+              + "\n"
+              + r.stdout()
+              + r.stderr());
     }
     return r.stdout();
   }

@@ -7,8 +7,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * The blocks of a remote object held in memory, least recently used first out, each as the future
  * of its bytes: a block being fetched is in the cache already, so that a second reader of it waits
- * for the first fetch instead of sending its own. A block still being fetched is never evicted
- * (the map may pass its bound by the blocks in flight, which the callers bound).
+ * for the first fetch instead of sending its own. A block still being fetched is never evicted (the
+ * map may pass its bound by the blocks in flight, which the callers bound).
  */
 final class BlockCache {
   private final int maxBlocks;

@@ -10,10 +10,10 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Flow;
 
 /**
- * A response body read into an array of at most {@code limit} bytes. A body that runs longer is
- * cut off (the subscription is cancelled, which closes the connection) and fails; a limit of 0
- * cancels at once, which is how answers whose body we do not want (errors, a whole object sent
- * for a range) are left unread.
+ * A response body read into an array of at most {@code limit} bytes. A body that runs longer is cut
+ * off (the subscription is cancelled, which closes the connection) and fails; a limit of 0 cancels
+ * at once, which is how answers whose body we do not want (errors, a whole object sent for a range)
+ * are left unread.
  */
 final class BoundedBody implements BodySubscriber<byte[]> {
   private final CompletableFuture<byte[]> result = new CompletableFuture<>();
@@ -50,7 +50,8 @@ final class BoundedBody implements BodySubscriber<byte[]> {
       int n = b.remaining();
       if (n > bytes.length - filled) {
         subscription.cancel();
-        result.completeExceptionally(new IOException("the body runs past the " + bytes.length + " bytes asked for"));
+        result.completeExceptionally(
+            new IOException("the body runs past the " + bytes.length + " bytes asked for"));
         return;
       }
       b.get(bytes, filled, n);

@@ -1,8 +1,8 @@
 package dev.qcow2.remote;
 
 /**
- * A Content-Range header of a byte range (RFC 9110, 14.4): {@code bytes FIRST-LAST/LENGTH} in a
- * 206 answer, {@code bytes *}{@code /LENGTH} in a 416 answer. An unknown length ({@code /*}) is
+ * A Content-Range header of a byte range (RFC 9110, 14.4): {@code bytes FIRST-LAST/LENGTH} in a 206
+ * answer, {@code bytes *}{@code /LENGTH} in a 416 answer. An unknown length ({@code /*}) is
  * refused: an object whose length we cannot pin cannot be read safely.
  *
  * @param first the first byte sent, or -1 for an unsatisfied range

@@ -44,18 +44,22 @@ public final class HttpRangeSource implements RangeSource {
     this.uri = uri;
     this.name = uri.toString();
     this.options = options;
-    HttpClient.Builder client = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(options.connectTimeout())
-        .followRedirects(HttpClient.Redirect.NEVER)
-        .proxy(new ProxyVariables(options.environment()));
+    HttpClient.Builder client =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(options.connectTimeout())
+            .followRedirects(HttpClient.Redirect.NEVER)
+            .proxy(new ProxyVariables(options.environment()));
     if (options.sslContext() != null) {
       client.sslContext(options.sslContext());
     }
     this.client = client.build();
   }
 
-  /** A source for {@code uri} (http or https); nothing is sent until the first read or {@link #length()}. */
+  /**
+   * A source for {@code uri} (http or https); nothing is sent until the first read or {@link
+   * #length()}.
+   */
   public static HttpRangeSource open(URI uri, RemoteOptions options) {
     String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
     if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
@@ -78,8 +82,15 @@ public final class HttpRangeSource implements RangeSource {
   public void read(ByteBuffer dst, long position) throws IOException {
     ObjectVersion pin = pin();
     if (position < 0 || position + dst.remaining() > pin.length()) {
-      throw new IllegalArgumentException(name + ": bytes " + position + "+" + dst.remaining()
-          + " lie outside the object's " + pin.length() + " bytes");
+      throw new IllegalArgumentException(
+          name
+              + ": bytes "
+              + position
+              + "+"
+              + dst.remaining()
+              + " lie outside the object's "
+              + pin.length()
+              + " bytes");
     }
     while (dst.hasRemaining()) {
       // A server may send fewer bytes than asked (RFC 9110 lets it); ask again for the rest.
@@ -134,7 +145,8 @@ public final class HttpRangeSource implements RangeSource {
         last = e;
       }
     }
-    throw new RemoteObjectException(name, last.getMessage() + " (after " + options.maxRetries() + " retries)", last.getCause());
+    throw new RemoteObjectException(
+        name, last.getMessage() + " (after " + options.maxRetries() + " retries)", last.getCause());
   }
 
   private void backoff(int attempt) throws InterruptedIOException {
@@ -165,7 +177,8 @@ public final class HttpRangeSource implements RangeSource {
   private URI redirect(URI from, HttpResponse<byte[]> r, int hop) throws IOException {
     String location = r.headers().firstValue("Location").orElse(null);
     if (location == null) {
-      throw new RemoteObjectException(name, "HTTP " + r.statusCode() + " without a Location to follow");
+      throw new RemoteObjectException(
+          name, "HTTP " + r.statusCode() + " without a Location to follow");
     }
     if (hop >= options.maxRedirects()) {
       throw new RemoteObjectException(name, "more than " + options.maxRedirects() + " redirects");
@@ -174,14 +187,17 @@ public final class HttpRangeSource implements RangeSource {
     try {
       next = from.resolve(location);
     } catch (IllegalArgumentException e) {
-      throw new RemoteObjectException(name, "redirected to a malformed address \"" + location + "\"");
+      throw new RemoteObjectException(
+          name, "redirected to a malformed address \"" + location + "\"");
     }
     String scheme = next.getScheme() == null ? "" : next.getScheme().toLowerCase(Locale.ROOT);
     if (!(scheme.equals("http") || scheme.equals("https")) || next.getHost() == null) {
-      throw new RemoteObjectException(name, "redirected to \"" + location + "\", which is not an http or https URL");
+      throw new RemoteObjectException(
+          name, "redirected to \"" + location + "\", which is not an http or https URL");
     }
     if (from.getScheme().equalsIgnoreCase("https") && scheme.equals("http")) {
-      throw new RemoteObjectException(name, "redirected from https to plain http (" + next + "), which is not followed");
+      throw new RemoteObjectException(
+          name, "redirected from https to plain http (" + next + "), which is not followed");
     }
     return next;
   }
@@ -189,15 +205,17 @@ public final class HttpRangeSource implements RangeSource {
   private HttpResponse<byte[]> send(URI target, long position, int length, ObjectVersion pin)
       throws IOException {
     Duration timeout = options.requestTimeout();
-    HttpRequest.Builder rb = HttpRequest.newBuilder(target)
-        .GET()
-        .timeout(timeout)
-        .header("Range", "bytes=" + position + "-" + (position + length - 1));
+    HttpRequest.Builder rb =
+        HttpRequest.newBuilder(target)
+            .GET()
+            .timeout(timeout)
+            .header("Range", "bytes=" + position + "-" + (position + length - 1));
     String ifMatch = pin == null ? null : pin.ifMatch();
     if (ifMatch != null) {
       rb.header("If-Match", ifMatch);
     }
-    CompletableFuture<HttpResponse<byte[]>> f = client.sendAsync(rb.build(), bodyLimit(position, length));
+    CompletableFuture<HttpResponse<byte[]>> f =
+        client.sendAsync(rb.build(), bodyLimit(position, length));
     try {
       // The request's own time-out ends with the headers; this bounds the body as well.
       return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -210,15 +228,17 @@ public final class HttpRangeSource implements RangeSource {
       throw new Retryable("no complete answer within " + timeout.toMillis() + " ms", e);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
-      throw new Retryable(cause.getClass().getSimpleName()
-          + (cause.getMessage() != null ? ": " + cause.getMessage() : ""), cause);
+      throw new Retryable(
+          cause.getClass().getSimpleName()
+              + (cause.getMessage() != null ? ": " + cause.getMessage() : ""),
+          cause);
     }
   }
 
   /**
-   * How much of each answer's body is read: the range asked for from a 206, nothing from any
-   * other answer, except a 200 for a range that starts at 0 and that the whole object fills
-   * exactly (a server may answer so when a range covers all of it).
+   * How much of each answer's body is read: the range asked for from a 206, nothing from any other
+   * answer, except a 200 for a range that starts at 0 and that the whole object fills exactly (a
+   * server may answer so when a range covers all of it).
    */
   private static BodyHandler<byte[]> bodyLimit(long position, int length) {
     return info -> {
@@ -240,20 +260,36 @@ public final class HttpRangeSource implements RangeSource {
       case 206 -> {
         ContentRange cr = ContentRange.parse(r.headers().firstValue("Content-Range").orElse(null));
         if (cr == null || cr.first() != position || cr.last() > position + length - 1) {
-          throw new RangeNotSupportedException(name, "the server answered " + range + " with Content-Range \""
-              + r.headers().firstValue("Content-Range").orElse("") + "\"; range requests are not served correctly");
+          throw new RangeNotSupportedException(
+              name,
+              "the server answered "
+                  + range
+                  + " with Content-Range \""
+                  + r.headers().firstValue("Content-Range").orElse("")
+                  + "\"; range requests are not served correctly");
         }
         byte[] body = r.body();
         if (body.length != cr.size()) {
-          throw new Retryable("the answer for " + range + " ended after " + body.length + " of " + cr.size() + " bytes", null);
+          throw new Retryable(
+              "the answer for "
+                  + range
+                  + " ended after "
+                  + body.length
+                  + " of "
+                  + cr.size()
+                  + " bytes",
+              null);
         }
         accept(pin, etag, lastModified, cr.length());
         return body;
       }
       case 200 -> {
         if (r.body().length != length) {
-          throw new RangeNotSupportedException(name, "the server ignores range requests (it answered "
-              + range + " with 200 and the whole object); it cannot be read lazily");
+          throw new RangeNotSupportedException(
+              name,
+              "the server ignores range requests (it answered "
+                  + range
+                  + " with 200 and the whole object); it cannot be read lazily");
         }
         accept(pin, etag, lastModified, length);
         return r.body();
@@ -264,13 +300,19 @@ public final class HttpRangeSource implements RangeSource {
           accept(null, etag, lastModified, 0);
           return new byte[0];
         }
-        throw new RangeNotSupportedException(name, "the server answered 416 (range not satisfiable) for "
-            + range + (pin != null ? " of a " + pin.length() + "-byte object" : "")
-            + "; range requests are not served correctly");
+        throw new RangeNotSupportedException(
+            name,
+            "the server answered 416 (range not satisfiable) for "
+                + range
+                + (pin != null ? " of a " + pin.length() + "-byte object" : "")
+                + "; range requests are not served correctly");
       }
-      case 412 -> throw ObjectVersion.changed(name, "the server no longer matches ETag " + (pin == null ? "" : pin.etag()));
+      case 412 ->
+          throw ObjectVersion.changed(
+              name, "the server no longer matches ETag " + (pin == null ? "" : pin.etag()));
       case 404, 410 -> throw new NoSuchObjectException(name, "not found (HTTP " + status + ")");
-      case 401, 403 -> throw new ObjectAccessDeniedException(name, "access denied (HTTP " + status + ")");
+      case 401, 403 ->
+          throw new ObjectAccessDeniedException(name, "access denied (HTTP " + status + ")");
       case 408, 429 -> throw new Retryable("HTTP " + status, null);
       default -> {
         if (status >= 500) {

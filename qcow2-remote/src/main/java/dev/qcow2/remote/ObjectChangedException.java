@@ -1,8 +1,8 @@
 package dev.qcow2.remote;
 
 /**
- * The object was replaced after we first read it (its ETag, length or modification time differ
- * from those pinned on first contact): reading on would mix two versions of it.
+ * The object was replaced after we first read it (its ETag, length or modification time differ from
+ * those pinned on first contact): reading on would mix two versions of it.
  */
 public class ObjectChangedException extends RemoteObjectException {
   private static final long serialVersionUID = 1L;

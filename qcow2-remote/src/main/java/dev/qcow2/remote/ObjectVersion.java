@@ -15,14 +15,16 @@ import java.util.Objects;
  */
 record ObjectVersion(String etag, String lastModified, long length) {
 
-  /** The ETag to send as If-Match, or null: a weak ETag never matches (If-Match compares strongly). */
+  /**
+   * The ETag to send as If-Match, or null: a weak ETag never matches (If-Match compares strongly).
+   */
   String ifMatch() {
     return etag != null && !etag.startsWith("W/") ? etag : null;
   }
 
   /**
-   * Refuses an answer that describes another version: a different ETag, Last-Modified or length.
-   * A header the answer leaves out is not compared.
+   * Refuses an answer that describes another version: a different ETag, Last-Modified or length. A
+   * header the answer leaves out is not compared.
    */
   void check(String object, String answerEtag, String answerLastModified, long answerLength)
       throws ObjectChangedException {
@@ -32,7 +34,9 @@ record ObjectVersion(String etag, String lastModified, long length) {
     if (etag != null && answerEtag != null && !etag.equals(answerEtag)) {
       throw changed(object, "its ETag is now " + answerEtag + ", not " + etag);
     }
-    if (lastModified != null && answerLastModified != null && !Objects.equals(lastModified, answerLastModified)) {
+    if (lastModified != null
+        && answerLastModified != null
+        && !Objects.equals(lastModified, answerLastModified)) {
       throw changed(object, "it was modified at " + answerLastModified + ", after " + lastModified);
     }
   }

@@ -11,8 +11,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The proxy variables curl and wget honour, as a {@link ProxySelector}: {@code http_proxy} for
- * http URLs, {@code https_proxy} (or {@code HTTPS_PROXY}) for https, {@code all_proxy} (or {@code
+ * The proxy variables curl and wget honour, as a {@link ProxySelector}: {@code http_proxy} for http
+ * URLs, {@code https_proxy} (or {@code HTTPS_PROXY}) for https, {@code all_proxy} (or {@code
  * ALL_PROXY}) for either when those are unset, and {@code no_proxy} (or {@code NO_PROXY}): host
  * names whose own name or domain is listed, or {@code *}, go direct. As curl, the upper-case {@code
  * HTTP_PROXY} is ignored: a CGI program gets it from a request's Proxy header ("httpoxy").
@@ -32,9 +32,10 @@ final class ProxyVariables extends ProxySelector {
     if (host == null || bypassed(host.toLowerCase(Locale.ROOT))) {
       return DIRECT;
     }
-    String value = "https".equalsIgnoreCase(uri.getScheme())
-        ? first("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
-        : first("http_proxy", "all_proxy", "ALL_PROXY");
+    String value =
+        "https".equalsIgnoreCase(uri.getScheme())
+            ? first("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+            : first("http_proxy", "all_proxy", "ALL_PROXY");
     if (value == null) {
       return DIRECT;
     }
@@ -44,7 +45,8 @@ final class ProxyVariables extends ProxySelector {
     }
     // curl's default proxy port.
     int port = proxy.getPort() >= 0 ? proxy.getPort() : 1080;
-    return List.of(new Proxy(Proxy.Type.HTTP, InetSocketAddress.createUnresolved(proxy.getHost(), port)));
+    return List.of(
+        new Proxy(Proxy.Type.HTTP, InetSocketAddress.createUnresolved(proxy.getHost(), port)));
   }
 
   private boolean bypassed(String host) {

@@ -6,7 +6,10 @@ import java.net.URISyntaxException;
 import java.util.List;
 import java.util.Locale;
 
-/** The kinds of remote object, by URL scheme: the one place that maps a scheme to a {@link RangeSource}. */
+/**
+ * The kinds of remote object, by URL scheme: the one place that maps a scheme to a {@link
+ * RangeSource}.
+ */
 public final class RangeSources {
   private RangeSources() {}
 
@@ -26,8 +29,14 @@ public final class RangeSources {
       case "http", "https" -> HttpRangeSource.open(uri, options);
       // The SDK's classes load here, on the first s3:// name, and not before.
       case "s3" -> S3RangeSource.open(S3Clients.shared(), s3Location(uri));
-      default -> throw new IllegalArgumentException(
-          uri + ": the scheme \"" + scheme + "\" is not one we read (" + String.join(", ", SCHEMES) + ")");
+      default ->
+          throw new IllegalArgumentException(
+              uri
+                  + ": the scheme \""
+                  + scheme
+                  + "\" is not one we read ("
+                  + String.join(", ", SCHEMES)
+                  + ")");
     };
   }
 

@@ -1,8 +1,8 @@
 package dev.qcow2.remote;
 
 /**
- * When to fetch ahead of a reader, and how far: judged from the cache rather than from who reads.
- * A read whose block ends a run of cached (or incoming) blocks at least {@link #MIN_RUN} long is
+ * When to fetch ahead of a reader, and how far: judged from the cache rather than from who reads. A
+ * read whose block ends a run of cached (or incoming) blocks at least {@link #MIN_RUN} long is
  * taken as part of a sequential scan, and the next blocks are fetched, twice the run's length
  * ahead, up to the limit. The parallel converter's workers read neighbouring chunks out of order;
  * together they still build one run, so they share one read-ahead. A random reader's block rarely
@@ -14,7 +14,9 @@ final class ReadAhead {
 
   private final int maxBlocks;
 
-  /** @param maxBlocks the most blocks fetched ahead of a read (0: none) */
+  /**
+   * @param maxBlocks the most blocks fetched ahead of a read (0: none)
+   */
   ReadAhead(int maxBlocks) {
     this.maxBlocks = maxBlocks;
   }

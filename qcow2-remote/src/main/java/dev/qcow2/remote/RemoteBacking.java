@@ -35,16 +35,25 @@ final class RemoteBacking implements BackingOpener {
   public DiskImage open(String name, String format, OpenOptions options) throws IOException {
     URI target = RemoteImages.resolveInFolder(image, name);
     if (depth + 1 > options.maxChainDepth()) {
-      throw new ImageLimitException(image.toString(), Structure.BACKING_CHAIN, -1,
+      throw new ImageLimitException(
+          image.toString(),
+          Structure.BACKING_CHAIN,
+          -1,
           "is deeper than the limit of " + options.maxChainDepth() + " images");
     }
     Set<URI> next = new HashSet<>(chain);
     if (!next.add(target.normalize())) {
-      throw new CorruptImageException(image.toString(), Structure.BACKING_CHAIN, -1,
+      throw new CorruptImageException(
+          image.toString(),
+          Structure.BACKING_CHAIN,
+          -1,
           "loops: \"" + name + "\" is already in the chain");
     }
     if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
-      throw new UnsupportedImageException(image.toString(), Structure.HEADER_EXTENSION, -1,
+      throw new UnsupportedImageException(
+          image.toString(),
+          Structure.HEADER_EXTENSION,
+          -1,
           "backing format \"" + format + "\" is not supported (qcow2 or raw)");
     }
     return RemoteImages.open(target, format, options, remote, depth + 1, Set.copyOf(next));

@@ -15,8 +15,8 @@ import java.util.Set;
 /**
  * Opens images that live on a web server (and, through {@link RangeSources}, in other remote
  * stores) without downloading them: only the clusters a read needs are fetched. The format is
- * detected from the first bytes as for a local file. Backing files resolve against the image's
- * URL (RFC 3986) by {@link RemoteBacking}: within the image's own folder, never a local path.
+ * detected from the first bytes as for a local file. Backing files resolve against the image's URL
+ * (RFC 3986) by {@link RemoteBacking}: within the image's own folder, never a local path.
  *
  * <pre>{@code
  * try (DiskImage disk = RemoteImages.open(URI.create("https://example.org/images/disk.qcow2"), OpenOptions.defaults())) {
@@ -27,7 +27,9 @@ import java.util.Set;
 public final class RemoteImages {
   private RemoteImages() {}
 
-  /** Opens a remote qcow2 or raw image read-only, the format detected, with default remote options. */
+  /**
+   * Opens a remote qcow2 or raw image read-only, the format detected, with default remote options.
+   */
   public static DiskImage open(URI uri, OpenOptions options) throws IOException {
     return open(uri, null, options, RemoteOptions.defaults());
   }
@@ -44,14 +46,16 @@ public final class RemoteImages {
       throw new IllegalArgumentException(uri + ": a remote image is opened read-only");
     }
     if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
-      throw new IllegalArgumentException(uri + ": format \"" + format + "\" is not supported (qcow2 or raw)");
+      throw new IllegalArgumentException(
+          uri + ": format \"" + format + "\" is not supported (qcow2 or raw)");
     }
     return open(uri, format, options, remote, 0, Set.of(uri.normalize()));
   }
 
   /** Opens one image of a chain, {@code depth} images below the one the user named. */
-  static DiskImage open(URI uri, String format, OpenOptions options, RemoteOptions remote, int depth,
-      Set<URI> chain) throws IOException {
+  static DiskImage open(
+      URI uri, String format, OpenOptions options, RemoteOptions remote, int depth, Set<URI> chain)
+      throws IOException {
     RemoteStorage storage = RemoteStorage.open(RangeSources.open(uri, remote), remote);
     boolean handedOver = false;
     try {
@@ -60,7 +64,9 @@ public final class RemoteImages {
         image = raw(storage, options);
       } else {
         try {
-          image = Qcow2Image.open(storage.name(), storage, options, new RemoteBacking(uri, remote, depth, chain));
+          image =
+              Qcow2Image.open(
+                  storage.name(), storage, options, new RemoteBacking(uri, remote, depth, chain));
         } catch (NotQcow2Exception e) {
           if (format != null) {
             throw e;
@@ -80,7 +86,8 @@ public final class RemoteImages {
   private static DiskImage raw(RemoteStorage storage, OpenOptions options) throws IOException {
     if (options.readsSnapshot()) {
       // As the library's detecting open of a local file.
-      throw new UnsupportedOperationException(storage.name() + ": a raw image has no internal snapshots to read");
+      throw new UnsupportedOperationException(
+          storage.name() + ": a raw image has no internal snapshots to read");
     }
     return RawImage.of(storage);
   }
@@ -113,16 +120,25 @@ public final class RemoteImages {
     }
     if (refusal == null) {
       String folder = folder(image.normalize());
-      boolean same = target.getScheme().equalsIgnoreCase(image.getScheme())
-          && target.getRawAuthority() != null && target.getRawAuthority().equalsIgnoreCase(image.getRawAuthority())
-          && target.getRawPath().startsWith(folder);
+      boolean same =
+          target.getScheme().equalsIgnoreCase(image.getScheme())
+              && target.getRawAuthority() != null
+              && target.getRawAuthority().equalsIgnoreCase(image.getRawAuthority())
+              && target.getRawPath().startsWith(folder);
       if (!same) {
         refusal = "resolves to " + target + ", outside the image's folder";
       }
     }
     if (refusal != null) {
-      throw new UnsupportedImageException(image.toString(), Structure.BACKING_FILE_NAME, -1,
-          "\"" + name + "\" " + refusal + ": a remote image's backing file must lie in its own folder");
+      throw new UnsupportedImageException(
+          image.toString(),
+          Structure.BACKING_FILE_NAME,
+          -1,
+          "\""
+              + name
+              + "\" "
+              + refusal
+              + ": a remote image's backing file must lie in its own folder");
     }
     return target;
   }
@@ -134,8 +150,14 @@ public final class RemoteImages {
     try {
       target = location.resolve(name);
     } catch (IOException e) {
-      throw new UnsupportedImageException(image.toString(), Structure.BACKING_FILE_NAME, -1,
-          "\"" + name + "\" does not stay inside " + location.folder()
+      throw new UnsupportedImageException(
+          image.toString(),
+          Structure.BACKING_FILE_NAME,
+          -1,
+          "\""
+              + name
+              + "\" does not stay inside "
+              + location.folder()
               + ": a remote image's backing file must lie in its own folder");
     }
     return RangeSources.s3Uri(target.toString());

@@ -54,7 +54,9 @@ public final class RemoteOptions {
     return requestTimeout;
   }
 
-  /** How many times a request is repeated after a connection failure, a time-out or a 5xx answer. */
+  /**
+   * How many times a request is repeated after a connection failure, a time-out or a 5xx answer.
+   */
   public int maxRetries() {
     return maxRetries;
   }
@@ -94,17 +96,34 @@ public final class RemoteOptions {
     return environment;
   }
 
-  /** The TLS context of https connections (the certificates trusted), or null for the JDK's default. */
+  /**
+   * The TLS context of https connections (the certificates trusted), or null for the JDK's default.
+   */
   public SSLContext sslContext() {
     return sslContext;
   }
 
   @Override
   public String toString() {
-    return "RemoteOptions[connectTimeout=" + connectTimeout + ", requestTimeout=" + requestTimeout
-        + ", maxRetries=" + maxRetries + ", retryDelay=" + retryDelay + ", maxRedirects=" + maxRedirects
-        + ", blockSize=" + blockSize + ", cacheSize=" + cacheSize + ", readAhead=" + readAhead
-        + ", parallelRequests=" + parallelRequests + "]";
+    return "RemoteOptions[connectTimeout="
+        + connectTimeout
+        + ", requestTimeout="
+        + requestTimeout
+        + ", maxRetries="
+        + maxRetries
+        + ", retryDelay="
+        + retryDelay
+        + ", maxRedirects="
+        + maxRedirects
+        + ", blockSize="
+        + blockSize
+        + ", cacheSize="
+        + cacheSize
+        + ", readAhead="
+        + readAhead
+        + ", parallelRequests="
+        + parallelRequests
+        + "]";
   }
 
   /** Builds {@link RemoteOptions}; every setter checks its value at once. */
@@ -161,7 +180,8 @@ public final class RemoteOptions {
 
     public Builder blockSize(int bytes) {
       if (bytes < 4096 || bytes > (16 << 20) || Integer.bitCount(bytes) != 1) {
-        throw new IllegalArgumentException("blockSize must be a power of two from 4 KiB to 16 MiB: " + bytes);
+        throw new IllegalArgumentException(
+            "blockSize must be a power of two from 4 KiB to 16 MiB: " + bytes);
       }
       this.blockSize = bytes;
       return this;
@@ -185,7 +205,8 @@ public final class RemoteOptions {
 
     public Builder parallelRequests(int requests) {
       if (requests < 1 || requests > 256) {
-        throw new IllegalArgumentException("parallelRequests must be between 1 and 256: " + requests);
+        throw new IllegalArgumentException(
+            "parallelRequests must be between 1 and 256: " + requests);
       }
       this.parallelRequests = requests;
       return this;
@@ -196,7 +217,10 @@ public final class RemoteOptions {
       return this;
     }
 
-    /** Trusts what {@code context} trusts for https (a private CA, say) instead of the JDK's default. */
+    /**
+     * Trusts what {@code context} trusts for https (a private CA, say) instead of the JDK's
+     * default.
+     */
     public Builder sslContext(SSLContext context) {
       this.sslContext = context;
       return this;

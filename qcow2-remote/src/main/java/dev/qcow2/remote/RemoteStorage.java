@@ -16,12 +16,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * A read-only {@link Storage} over a {@link RangeSource}: the object is read in blocks of {@link
  * RemoteOptions#blockSize()} bytes, fetched when a read first needs them and kept in a bounded LRU
- * cache. A read that needs several missing blocks fetches them with one range request (up to
- * {@link #MAX_REQUEST} bytes). Readers that need a block already being fetched wait for that fetch
- * instead of sending their own. Each caller fetches what it misses in its own thread, so parallel
- * callers (the converter's and hasher's workers) have as many requests in flight; sequential
- * scans are also served ahead ({@link ReadAhead}), on a pool of {@link
- * RemoteOptions#parallelRequests()} threads.
+ * cache. A read that needs several missing blocks fetches them with one range request (up to {@link
+ * #MAX_REQUEST} bytes). Readers that need a block already being fetched wait for that fetch instead
+ * of sending their own. Each caller fetches what it misses in its own thread, so parallel callers
+ * (the converter's and hasher's workers) have as many requests in flight; sequential scans are also
+ * served ahead ({@link ReadAhead}), on a pool of {@link RemoteOptions#parallelRequests()} threads.
  *
  * <p>Memory stays bounded: the cache's blocks, plus the requests in flight.
  *
@@ -46,18 +45,29 @@ public final class RemoteStorage implements Storage {
     this.blockSize = options.blockSize();
     this.blockShift = Integer.numberOfTrailingZeros(blockSize);
     this.maxRequestBlocks = Math.max(1, MAX_REQUEST / blockSize);
-    int blocks = (int) Math.min(Integer.MAX_VALUE, Math.max(4L * maxRequestBlocks, options.cacheSize() / blockSize));
+    int blocks =
+        (int)
+            Math.min(
+                Integer.MAX_VALUE,
+                Math.max(4L * maxRequestBlocks, options.cacheSize() / blockSize));
     this.cache = new BlockCache(blocks);
     // Read-ahead fills at most a quarter of the cache, so that it is read before it is evicted.
     long maxWindow = Math.min(options.readAhead(), (long) blocks * blockSize / 4);
     this.readAhead = new ReadAhead((int) (maxWindow / blockSize));
-    this.prefetcher = new ThreadPoolExecutor(
-        options.parallelRequests(), options.parallelRequests(), 30, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), Workers.named("remote-read-ahead"));
+    this.prefetcher =
+        new ThreadPoolExecutor(
+            options.parallelRequests(),
+            options.parallelRequests(),
+            30,
+            TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(),
+            Workers.named("remote-read-ahead"));
     prefetcher.allowCoreThreadTimeOut(true);
   }
 
-  /** A storage over {@code source}, which it then owns; learns the object's length (first contact). */
+  /**
+   * A storage over {@code source}, which it then owns; learns the object's length (first contact).
+   */
   public static RemoteStorage open(RangeSource source, RemoteOptions options) throws IOException {
     try {
       return new RemoteStorage(source, source.length(), options);
@@ -145,7 +155,9 @@ public final class RemoteStorage implements Storage {
     return parts;
   }
 
-  /** Claims blocks {@code first..last} where no one has them, and fetches them in the background. */
+  /**
+   * Claims blocks {@code first..last} where no one has them, and fetches them in the background.
+   */
   private void prefetch(long first, long last) {
     long b = first;
     while (b <= last && !prefetcher.isShutdown()) {
@@ -229,6 +241,12 @@ public final class RemoteStorage implements Storage {
 
   @Override
   public String toString() {
-    return "RemoteStorage[" + name() + ", " + length + " bytes, " + cache.size() + " blocks cached]";
+    return "RemoteStorage["
+        + name()
+        + ", "
+        + length
+        + " bytes, "
+        + cache.size()
+        + " blocks cached]";
   }
 }

@@ -30,15 +30,15 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
  * <ul>
  *   <li>Credentials: see {@link S3Credentials} (the default chain's local sources, IMDS only on
  *       EC2, anonymous when there are none).
- *   <li>Region: {@code AWS_REGION}, else {@code AWS_DEFAULT_REGION}, else the profile's
- *       {@code region}, else {@code us-east-1}. With no endpoint set, cross-region access is on, so
- *       a bucket in another region is still found (the SDK follows S3's redirect).
+ *   <li>Region: {@code AWS_REGION}, else {@code AWS_DEFAULT_REGION}, else the profile's {@code
+ *       region}, else {@code us-east-1}. With no endpoint set, cross-region access is on, so a
+ *       bucket in another region is still found (the SDK follows S3's redirect).
  *   <li>Endpoint: {@code AWS_ENDPOINT_URL_S3}, else {@code AWS_ENDPOINT_URL} (MinIO, Ceph RGW,
  *       s3proxy), then with path-style requests, which those stores expect, and request checksums
- *       and response validation only where S3 requires them: s3proxy answers NotImplemented to
- *       the flexible checksums newer SDKs send by default.
- *   <li>{@code AWS_CA_BUNDLE}: a PEM file whose certificates are the only ones trusted for TLS,
- *       as the AWS CLI does (the Java SDK does not read this variable).
+ *       and response validation only where S3 requires them: s3proxy answers NotImplemented to the
+ *       flexible checksums newer SDKs send by default.
+ *   <li>{@code AWS_CA_BUNDLE}: a PEM file whose certificates are the only ones trusted for TLS, as
+ *       the AWS CLI does (the Java SDK does not read this variable).
  *   <li>Bounded waits: 10 s to connect, 60 s of silence on a socket, the SDK's standard retry mode
  *       (3 attempts in all, with backoff, on 5xx, throttling and connection failures).
  * </ul>
@@ -71,26 +71,29 @@ public final class S3Clients {
   }
 
   /**
-   * A new client configured from {@code env}, read as the process environment would be. The
-   * caller closes it.
+   * A new client configured from {@code env}, read as the process environment would be. The caller
+   * closes it.
    */
   public static S3Client create(Map<String, String> env) throws IOException {
     Optional<URI> endpoint = endpoint(env);
-    UrlConnectionHttpClient.Builder http = UrlConnectionHttpClient.builder()
-        .connectionTimeout(Duration.ofSeconds(10))
-        .socketTimeout(Duration.ofSeconds(60));
+    UrlConnectionHttpClient.Builder http =
+        UrlConnectionHttpClient.builder()
+            .connectionTimeout(Duration.ofSeconds(10))
+            .socketTimeout(Duration.ofSeconds(60));
     String caBundle = env.get("AWS_CA_BUNDLE");
     if (S3Credentials.notBlank(caBundle)) {
       TrustManager[] trust = trustManagers(Path.of(caBundle));
       http.tlsTrustManagersProvider(() -> trust);
     }
-    S3ClientBuilder builder = S3Client.builder()
-        .httpClientBuilder(http)
-        .credentialsProvider(S3Credentials.provider(env))
-        .region(region(env))
-        .overrideConfiguration(c -> c.retryStrategy(RetryMode.STANDARD));
+    S3ClientBuilder builder =
+        S3Client.builder()
+            .httpClientBuilder(http)
+            .credentialsProvider(S3Credentials.provider(env))
+            .region(region(env))
+            .overrideConfiguration(c -> c.retryStrategy(RetryMode.STANDARD));
     if (endpoint.isPresent()) {
-      builder.endpointOverride(endpoint.get())
+      builder
+          .endpointOverride(endpoint.get())
           .forcePathStyle(true)
           .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
           .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);
@@ -109,7 +112,8 @@ public final class S3Clients {
       if (S3Credentials.notBlank(value)) {
         try {
           URI uri = new URI(value.strip());
-          if (uri.getHost() == null || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
+          if (uri.getHost() == null
+              || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
             throw new IOException(variable + "=" + value + ": not an http:// or https:// URL");
           }
           return Optional.of(uri);
@@ -128,9 +132,11 @@ public final class S3Clients {
       }
     }
     try {
-      Optional<String> fromProfile = S3Credentials.profileFile(env).get()
-          .profile(env.getOrDefault("AWS_PROFILE", "default"))
-          .flatMap(p -> p.property("region"));
+      Optional<String> fromProfile =
+          S3Credentials.profileFile(env)
+              .get()
+              .profile(env.getOrDefault("AWS_PROFILE", "default"))
+              .flatMap(p -> p.property("region"));
       if (fromProfile.isPresent()) {
         return Region.of(fromProfile.get().strip());
       }
@@ -143,7 +149,8 @@ public final class S3Clients {
   /** Trust managers that trust exactly the certificates of a PEM bundle. */
   static TrustManager[] trustManagers(Path pem) throws IOException {
     try (InputStream in = Files.newInputStream(pem)) {
-      Collection<? extends Certificate> certs = CertificateFactory.getInstance("X.509").generateCertificates(in);
+      Collection<? extends Certificate> certs =
+          CertificateFactory.getInstance("X.509").generateCertificates(in);
       if (certs.isEmpty()) {
         throw new IOException("AWS_CA_BUNDLE=" + pem + ": holds no PEM certificate");
       }
@@ -153,11 +160,13 @@ public final class S3Clients {
       for (Certificate c : certs) {
         store.setCertificateEntry("ca-" + i++, c);
       }
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      TrustManagerFactory tmf =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(store);
       return tmf.getTrustManagers();
     } catch (GeneralSecurityException e) {
-      throw new IOException("AWS_CA_BUNDLE=" + pem + ": not a PEM certificate bundle (" + e.getMessage() + ")", e);
+      throw new IOException(
+          "AWS_CA_BUNDLE=" + pem + ": not a PEM certificate bundle (" + e.getMessage() + ")", e);
     } catch (java.nio.file.NoSuchFileException e) {
       throw new IOException("AWS_CA_BUNDLE=" + pem + ": no such file", e);
     }

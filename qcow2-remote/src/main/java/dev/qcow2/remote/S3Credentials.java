@@ -22,49 +22,54 @@ import software.amazon.awssdk.profiles.ProfileFile;
 /**
  * The credentials an S3 client signs with: the AWS default chain's sources in its order, except
  * that the instance-metadata service (IMDS) is asked only on a machine that is an EC2 instance, and
- * that finding nothing means unsigned (anonymous) requests, so that public buckets are read
- * without credentials.
+ * that finding nothing means unsigned (anonymous) requests, so that public buckets are read without
+ * credentials.
  *
  * <p>Why not the SDK's {@code DefaultCredentialsProvider} as it is: when it finds nothing else it
- * asks IMDS at 169.254.169.254, which off EC2 costs a connect timeout and retries on every
- * command, and then it throws rather than falling back to anonymous requests. Here the sources
- * are, in the default chain's order: the access key variables, a web identity token (EKS service
- * accounts, through STS), the profile files ({@code AWS_PROFILE}, {@code ~/.aws/credentials} and
- * {@code config}, with SSO, processes and assumed roles), the container endpoint; the network
- * ones only when their variables are set; IMDS is added
- * only when the machine's firmware says it is an EC2 instance (DMI vendor or board asset tag, Xen
- * hypervisor UUID) and {@code AWS_EC2_METADATA_DISABLED} is not {@code true}; there the SDK's IMDS
- * client bounds the lookup with its own short timeouts. The chain is resolved once when the
- * client is built; if no source has credentials, the client is anonymous, and an "access denied"
- * answer says so.
+ * asks IMDS at 169.254.169.254, which off EC2 costs a connect timeout and retries on every command,
+ * and then it throws rather than falling back to anonymous requests. Here the sources are, in the
+ * default chain's order: the access key variables, a web identity token (EKS service accounts,
+ * through STS), the profile files ({@code AWS_PROFILE}, {@code ~/.aws/credentials} and {@code
+ * config}, with SSO, processes and assumed roles), the container endpoint; the network ones only
+ * when their variables are set; IMDS is added only when the machine's firmware says it is an EC2
+ * instance (DMI vendor or board asset tag, Xen hypervisor UUID) and {@code
+ * AWS_EC2_METADATA_DISABLED} is not {@code true}; there the SDK's IMDS client bounds the lookup
+ * with its own short timeouts. The chain is resolved once when the client is built; if no source
+ * has credentials, the client is anonymous, and an "access denied" answer says so.
  */
 final class S3Credentials {
   private S3Credentials() {}
 
-  /** The provider for a client configured by {@code env} (the process environment in production). */
+  /**
+   * The provider for a client configured by {@code env} (the process environment in production).
+   */
   static AwsCredentialsProvider provider(Map<String, String> env) {
     List<AwsCredentialsProvider> sources = new ArrayList<>();
     String keyId = env.get("AWS_ACCESS_KEY_ID");
     String secret = env.get("AWS_SECRET_ACCESS_KEY");
     if (notBlank(keyId) && notBlank(secret)) {
       String token = env.get("AWS_SESSION_TOKEN");
-      sources.add(StaticCredentialsProvider.create(notBlank(token)
-          ? AwsSessionCredentials.create(keyId, secret, token)
-          : AwsBasicCredentials.create(keyId, secret)));
+      sources.add(
+          StaticCredentialsProvider.create(
+              notBlank(token)
+                  ? AwsSessionCredentials.create(keyId, secret, token)
+                  : AwsBasicCredentials.create(keyId, secret)));
     }
     String tokenFile = env.get("AWS_WEB_IDENTITY_TOKEN_FILE");
     String role = env.get("AWS_ROLE_ARN");
     if (notBlank(tokenFile) && notBlank(role)) {
-      sources.add(WebIdentityTokenFileCredentialsProvider.builder()
-          .webIdentityTokenFile(Path.of(tokenFile))
-          .roleArn(role)
-          .roleSessionName(env.getOrDefault("AWS_ROLE_SESSION_NAME", "qcow2"))
-          .build());
+      sources.add(
+          WebIdentityTokenFileCredentialsProvider.builder()
+              .webIdentityTokenFile(Path.of(tokenFile))
+              .roleArn(role)
+              .roleSessionName(env.getOrDefault("AWS_ROLE_SESSION_NAME", "qcow2"))
+              .build());
     }
-    sources.add(ProfileCredentialsProvider.builder()
-        .profileFile(profileFile(env))
-        .profileName(env.getOrDefault("AWS_PROFILE", "default"))
-        .build());
+    sources.add(
+        ProfileCredentialsProvider.builder()
+            .profileFile(profileFile(env))
+            .profileName(env.getOrDefault("AWS_PROFILE", "default"))
+            .build());
     if (notBlank(env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))
         || notBlank(env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"))) {
       sources.add(ContainerCredentialsProvider.builder().build());
@@ -72,10 +77,11 @@ final class S3Credentials {
     if (!"true".equalsIgnoreCase(env.get("AWS_EC2_METADATA_DISABLED")) && isEc2Instance()) {
       sources.add(InstanceProfileCredentialsProvider.builder().build());
     }
-    AwsCredentialsProviderChain chain = AwsCredentialsProviderChain.builder()
-        .credentialsProviders(sources)
-        .reuseLastProviderEnabled(true)
-        .build();
+    AwsCredentialsProviderChain chain =
+        AwsCredentialsProviderChain.builder()
+            .credentialsProviders(sources)
+            .reuseLastProviderEnabled(true)
+            .build();
     try {
       chain.resolveCredentials();
       return chain;
@@ -99,10 +105,15 @@ final class S3Credentials {
     Path credentialsPath = credentials != null ? Path.of(credentials) : home.resolve("credentials");
     ProfileFile.Aggregator files = ProfileFile.aggregator();
     if (Files.isRegularFile(credentialsPath)) {
-      files.addFile(ProfileFile.builder().content(credentialsPath).type(ProfileFile.Type.CREDENTIALS).build());
+      files.addFile(
+          ProfileFile.builder()
+              .content(credentialsPath)
+              .type(ProfileFile.Type.CREDENTIALS)
+              .build());
     }
     if (Files.isRegularFile(configPath)) {
-      files.addFile(ProfileFile.builder().content(configPath).type(ProfileFile.Type.CONFIGURATION).build());
+      files.addFile(
+          ProfileFile.builder().content(configPath).type(ProfileFile.Type.CONFIGURATION).build());
     }
     ProfileFile merged = files.build();
     return () -> merged;
@@ -118,7 +129,8 @@ final class S3Credentials {
   private static boolean startsWith(String file, String prefix) {
     try {
       Path p = Path.of(file);
-      return Files.isReadable(p) && Files.readString(p).strip().toLowerCase().startsWith(prefix.toLowerCase());
+      return Files.isReadable(p)
+          && Files.readString(p).strip().toLowerCase().startsWith(prefix.toLowerCase());
     } catch (IOException | RuntimeException e) {
       return false;
     }

@@ -23,7 +23,9 @@ final class S3Errors {
   static S3RequestException translateHead(S3Client client, S3Location location, SdkException e) {
     if (e instanceof S3Exception s && (s.statusCode() == 403 || s.statusCode() == 404)) {
       try {
-        client.getObject(b -> b.bucket(location.bucket()).key(location.key()).range("bytes=0-0")).close();
+        client
+            .getObject(b -> b.bucket(location.bucket()).key(location.key()).range("bytes=0-0"))
+            .close();
       } catch (S3Exception detailed) {
         if (code(detailed) != null) {
           return translate(client, location, detailed);
@@ -42,7 +44,8 @@ final class S3Errors {
       String code = code(s);
       int status = s.statusCode();
       if (status == 412 || "PreconditionFailed".equals(code)) {
-        return new S3RequestException(name, Reason.CHANGED, "changed while being read (its ETag no longer matches)", e);
+        return new S3RequestException(
+            name, Reason.CHANGED, "changed while being read (its ETag no longer matches)", e);
       }
       if ("NoSuchBucket".equals(code)) {
         return new S3RequestException(name, Reason.NO_SUCH_BUCKET, "no such bucket", e);
@@ -51,28 +54,40 @@ final class S3Errors {
         return new S3RequestException(name, Reason.NO_SUCH_OBJECT, "no such object", e);
       }
       if ("InvalidAccessKeyId".equals(code)) {
-        return new S3RequestException(name, Reason.BAD_CREDENTIALS, "the store does not know this access key ID", e);
+        return new S3RequestException(
+            name, Reason.BAD_CREDENTIALS, "the store does not know this access key ID", e);
       }
       if ("SignatureDoesNotMatch".equals(code)) {
-        return new S3RequestException(name, Reason.BAD_CREDENTIALS, "the secret access key does not match the access key ID", e);
+        return new S3RequestException(
+            name,
+            Reason.BAD_CREDENTIALS,
+            "the secret access key does not match the access key ID",
+            e);
       }
-      if ("ExpiredToken".equals(code) || "InvalidToken".equals(code) || "TokenRefreshRequired".equals(code)) {
-        return new S3RequestException(name, Reason.BAD_CREDENTIALS, "the session token is expired or invalid", e);
+      if ("ExpiredToken".equals(code)
+          || "InvalidToken".equals(code)
+          || "TokenRefreshRequired".equals(code)) {
+        return new S3RequestException(
+            name, Reason.BAD_CREDENTIALS, "the session token is expired or invalid", e);
       }
       if (status == 403) {
-        String hint = isAnonymous(client)
-            ? " (no credentials were found, so the request was sent unsigned; set AWS_ACCESS_KEY_ID"
-                + " and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
-            : "";
+        String hint =
+            isAnonymous(client)
+                ? " (no credentials were found, so the request was sent unsigned; set AWS_ACCESS_KEY_ID"
+                    + " and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
+                : "";
         return new S3RequestException(name, Reason.ACCESS_DENIED, "access denied" + hint, e);
       }
       String what = status + (code != null ? " " + code : "");
-      String message = s.awsErrorDetails() != null && s.awsErrorDetails().errorMessage() != null
-          ? ": " + s.awsErrorDetails().errorMessage() : "";
+      String message =
+          s.awsErrorDetails() != null && s.awsErrorDetails().errorMessage() != null
+              ? ": " + s.awsErrorDetails().errorMessage()
+              : "";
       return new S3RequestException(name, Reason.FAILED, "the store answered " + what + message, e);
     }
     if (e instanceof SdkClientException) {
-      return new S3RequestException(name, Reason.UNREACHABLE, "cannot reach the store: " + rootMessage(e), e);
+      return new S3RequestException(
+          name, Reason.UNREACHABLE, "cannot reach the store: " + rootMessage(e), e);
     }
     return new S3RequestException(name, Reason.FAILED, rootMessage(e), e);
   }
@@ -83,7 +98,8 @@ final class S3Errors {
   }
 
   private static boolean isAnonymous(S3Client client) {
-    return client.serviceClientConfiguration().credentialsProvider() instanceof AnonymousCredentialsProvider;
+    return client.serviceClientConfiguration().credentialsProvider()
+        instanceof AnonymousCredentialsProvider;
   }
 
   /** The innermost cause's message: the SDK's own wrapping adds only advice about retries. */

@@ -6,15 +6,15 @@ import java.nio.ByteBuffer;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
- * An image converted straight into an S3 object ({@code s3://BUCKET/KEY}): an {@link
- * ImageStream} over an {@link S3Upload} whose part 1 is held back, so that a qcow2 writer may send
- * its head (header and tables) last and a compressed image needs one pass. Parts go up in
- * parallel from a bounded number of buffers.
+ * An image converted straight into an S3 object ({@code s3://BUCKET/KEY}): an {@link ImageStream}
+ * over an {@link S3Upload} whose part 1 is held back, so that a qcow2 writer may send its head
+ * (header and tables) last and a compressed image needs one pass. Parts go up in parallel from a
+ * bounded number of buffers.
  *
  * <p>Nothing appears under the key before {@link #finish}. Closed without it, on a failure or an
  * interrupt, the multipart upload is aborted. While the stream is open a shutdown hook does the
- * same on SIGINT or SIGTERM. A SIGKILL
- * leaves an unfinished multipart upload, which is not an object.
+ * same on SIGINT or SIGTERM. A SIGKILL leaves an unfinished multipart upload, which is not an
+ * object.
  */
 public final class S3ImageStream implements ImageStream {
   private final S3Upload upload;
@@ -34,19 +34,26 @@ public final class S3ImageStream implements ImageStream {
    * from the environment; {@code expectedLength} (or -1) chooses the part size so that the object
    * fits S3's 10,000 parts.
    */
-  public static S3ImageStream open(String name, long expectedLength, int threads) throws IOException {
-    S3UploadOptions options = S3UploadOptions.builder().expectedLength(expectedLength)
-        .threads(Math.max(1, Math.min(threads, 8))).holdFirstPart(true).build();
+  public static S3ImageStream open(String name, long expectedLength, int threads)
+      throws IOException {
+    S3UploadOptions options =
+        S3UploadOptions.builder()
+            .expectedLength(expectedLength)
+            .threads(Math.max(1, Math.min(threads, 8)))
+            .holdFirstPart(true)
+            .build();
     return open(S3Clients.shared(), S3Location.parse(name), options);
   }
 
   /** Opens an upload with {@code client} (the caller's) and {@code options}, part 1 held back. */
-  public static S3ImageStream open(S3Client client, S3Location target, S3UploadOptions options) throws IOException {
+  public static S3ImageStream open(S3Client client, S3Location target, S3UploadOptions options)
+      throws IOException {
     if (!options.holdFirstPart()) {
       throw new IllegalArgumentException("an image stream holds part 1 back for its head");
     }
-    S3ImageStream stream = new S3ImageStream(S3Upload.start(client, target, options), target.toString(),
-        options.firstPartSize());
+    S3ImageStream stream =
+        new S3ImageStream(
+            S3Upload.start(client, target, options), target.toString(), options.firstPartSize());
     Runtime.getRuntime().addShutdownHook(stream.hook);
     return stream;
   }
@@ -95,8 +102,8 @@ public final class S3ImageStream implements ImageStream {
 
   /**
    * SIGINT or SIGTERM while uploading: the upload is aborted from the hook, the writer left to run
-   * until the process halts (an interrupt in the middle of a request could lose the id of an
-   * upload the store has just begun).
+   * until the process halts (an interrupt in the middle of a request could lose the id of an upload
+   * the store has just begun).
    */
   private void onShutdown() {
     try {

@@ -39,8 +39,12 @@ public final class S3Location {
     String bucket = slash < 0 ? rest : rest.substring(0, slash);
     String key = slash < 0 ? "" : rest.substring(slash + 1);
     if (!validBucket(bucket)) {
-      throw new IOException(name + ": \"" + bucket + "\" is not a valid bucket name"
-          + " (3 to 63 lower-case letters, digits, dots and hyphens)");
+      throw new IOException(
+          name
+              + ": \""
+              + bucket
+              + "\" is not a valid bucket name"
+              + " (3 to 63 lower-case letters, digits, dots and hyphens)");
     }
     return new S3Location(bucket, key);
   }
@@ -105,8 +109,15 @@ public final class S3Location {
       }
     }
     if (why != null) {
-      throw new IOException(this + ": backing file name \"" + name + "\" " + why
-          + "; only names inside " + folder() + " are followed");
+      throw new IOException(
+          this
+              + ": backing file name \""
+              + name
+              + "\" "
+              + why
+              + "; only names inside "
+              + folder()
+              + " are followed");
     }
     return new S3Location(bucket, folder().key + name);
   }

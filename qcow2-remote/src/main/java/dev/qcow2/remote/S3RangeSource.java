@@ -1,11 +1,11 @@
 package dev.qcow2.remote;
 
+import dev.qcow2.remote.S3RequestException.Reason;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
-import dev.qcow2.remote.S3RequestException.Reason;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.s3.S3Client;
@@ -16,9 +16,9 @@ import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
  * An object in an S3-compatible store read by ranges ({@code s3://BUCKET/KEY}).
  *
  * <p>The object is pinned on first contact: a HeadObject gives its length and ETag, and every
- * ranged GetObject sends that ETag back as {@code If-Match}, so a replaced object answers 412,
- * and a reply whose ETag differs anyway (a store that ignores {@code If-Match}) is refused too:
- * either way the read fails with {@link Reason#CHANGED}, never mixing two versions.
+ * ranged GetObject sends that ETag back as {@code If-Match}, so a replaced object answers 412, and
+ * a reply whose ETag differs anyway (a store that ignores {@code If-Match}) is refused too: either
+ * way the read fails with {@link Reason#CHANGED}, never mixing two versions.
  *
  * <p>Failures of a request are retried by the SDK (bounded, see {@link S3Clients}); a body cut off
  * mid-transfer (a connection reset after the headers) is taken up again where it stopped, at most
@@ -48,7 +48,8 @@ public final class S3RangeSource implements RangeSource {
   /** Opens an object, pinning its length and ETag with one HeadObject. */
   public static S3RangeSource open(S3Client client, S3Location location) throws IOException {
     if (!location.isObject()) {
-      throw new S3RequestException(location.toString(), Reason.NO_SUCH_OBJECT, "names a folder, not an object");
+      throw new S3RequestException(
+          location.toString(), Reason.NO_SUCH_OBJECT, "names a folder, not an object");
     }
     HeadObjectResponse head;
     try {
@@ -57,7 +58,8 @@ public final class S3RangeSource implements RangeSource {
       throw S3Errors.translateHead(client, location, e);
     }
     if (head.contentLength() == null || head.contentLength() < 0) {
-      throw new S3RequestException(location.toString(), Reason.FAILED, "the store gave no length for the object");
+      throw new S3RequestException(
+          location.toString(), Reason.FAILED, "the store gave no length for the object");
     }
     return new S3RangeSource(client, location, head.contentLength(), head.eTag());
   }
@@ -84,8 +86,15 @@ public final class S3RangeSource implements RangeSource {
   @Override
   public void read(ByteBuffer dst, long position) throws IOException {
     if (position < 0 || position > length - dst.remaining()) {
-      throw new EOFException(name() + ": a read of " + dst.remaining() + " bytes at " + position
-          + " passes the end of the object (" + length + " bytes)");
+      throw new EOFException(
+          name()
+              + ": a read of "
+              + dst.remaining()
+              + " bytes at "
+              + position
+              + " passes the end of the object ("
+              + length
+              + " bytes)");
     }
     int start = dst.position();
     long last = position + dst.remaining() - 1;
@@ -95,10 +104,23 @@ public final class S3RangeSource implements RangeSource {
         checkReply(in.response(), from, dst.remaining());
         copy(in, dst);
       } catch (IOException e) {
-        if (e instanceof S3RequestException || e instanceof InterruptedIOException || attempt >= BODY_ATTEMPTS) {
-          throw e instanceof S3RequestException ? e : new S3RequestException(name(), Reason.FAILED,
-              "the reply for bytes " + from + " to " + last
-                  + " was cut off " + attempt + " times: " + S3Errors.rootMessage(e), e);
+        if (e instanceof S3RequestException
+            || e instanceof InterruptedIOException
+            || attempt >= BODY_ATTEMPTS) {
+          throw e instanceof S3RequestException
+              ? e
+              : new S3RequestException(
+                  name(),
+                  Reason.FAILED,
+                  "the reply for bytes "
+                      + from
+                      + " to "
+                      + last
+                      + " was cut off "
+                      + attempt
+                      + " times: "
+                      + S3Errors.rootMessage(e),
+                  e);
         }
         pause(attempt);
       } catch (SdkException e) {
@@ -108,10 +130,15 @@ public final class S3RangeSource implements RangeSource {
     }
   }
 
-  private ResponseInputStream<GetObjectResponse> get(long first, long last) throws S3RequestException {
+  private ResponseInputStream<GetObjectResponse> get(long first, long last)
+      throws S3RequestException {
     try {
-      return client.getObject(b -> b.bucket(location.bucket()).key(location.key())
-          .range("bytes=" + first + "-" + last).ifMatch(etag));
+      return client.getObject(
+          b ->
+              b.bucket(location.bucket())
+                  .key(location.key())
+                  .range("bytes=" + first + "-" + last)
+                  .ifMatch(etag));
     } catch (SdkException e) {
       throw S3Errors.translate(client, location, e);
     }
@@ -120,16 +147,22 @@ public final class S3RangeSource implements RangeSource {
   /** A reply for another version or another range is never read as this one. */
   private void checkReply(GetObjectResponse r, long first, int count) throws S3RequestException {
     if (etag != null && r.eTag() != null && !etag.equals(r.eTag())) {
-      throw new S3RequestException(name(), Reason.CHANGED,
+      throw new S3RequestException(
+          name(),
+          Reason.CHANGED,
           "changed while being read (ETag " + r.eTag() + ", was " + etag + ")");
     }
     String expected = "bytes " + first + "-" + (first + count - 1) + "/" + length;
     if (r.contentRange() != null && !r.contentRange().equals(expected)) {
-      throw new S3RequestException(name(), r.contentRange().endsWith("/" + length) ? Reason.FAILED : Reason.CHANGED,
+      throw new S3RequestException(
+          name(),
+          r.contentRange().endsWith("/" + length) ? Reason.FAILED : Reason.CHANGED,
           "asked for \"" + expected + "\", the store answered \"" + r.contentRange() + "\"");
     }
     if (r.contentRange() == null && (r.contentLength() == null || r.contentLength() != count)) {
-      throw new S3RequestException(name(), Reason.FAILED,
+      throw new S3RequestException(
+          name(),
+          Reason.FAILED,
           "the store ignored the range request (asked for " + count + " bytes at " + first + ")");
     }
   }
@@ -137,9 +170,10 @@ public final class S3RangeSource implements RangeSource {
   private static void copy(InputStream in, ByteBuffer dst) throws IOException {
     byte[] chunk = dst.hasArray() ? null : new byte[(int) Math.min(dst.remaining(), 64 << 10)];
     while (dst.hasRemaining()) {
-      int n = chunk == null
-          ? in.read(dst.array(), dst.arrayOffset() + dst.position(), dst.remaining())
-          : in.read(chunk, 0, Math.min(chunk.length, dst.remaining()));
+      int n =
+          chunk == null
+              ? in.read(dst.array(), dst.arrayOffset() + dst.position(), dst.remaining())
+              : in.read(chunk, 0, Math.min(chunk.length, dst.remaining()));
       if (n < 0) {
         throw new EOFException("the body ended " + dst.remaining() + " bytes early");
       }

@@ -7,8 +7,8 @@ import software.amazon.awssdk.services.s3.S3Client;
 /**
  * A request to an S3-compatible store that failed for a reason the user can act on: a missing
  * bucket or object, refused credentials, an object replaced while it was read, an endpoint that
- * cannot be reached. The message is one line, {@code s3://BUCKET/KEY: <what went wrong>}, meant
- * to be shown as it is.
+ * cannot be reached. The message is one line, {@code s3://BUCKET/KEY: <what went wrong>}, meant to
+ * be shown as it is.
  */
 public final class S3RequestException extends IOException {
   private static final long serialVersionUID = 1L;

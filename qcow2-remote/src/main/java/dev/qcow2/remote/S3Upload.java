@@ -35,8 +35,8 @@ import software.amazon.awssdk.services.s3.model.MultipartUpload;
  *
  * <p>Part 1 can be sent last ({@link S3UploadOptions.Builder#holdFirstPart}): its bytes stay in
  * memory until {@link #finish()}, and {@link #writeHead} may overwrite them until then, so that a
- * qcow2 writer patches its header and tables after the data. An object that fits in its first
- * part is sent with one PutObject instead, and no multipart upload is ever started for it.
+ * qcow2 writer patches its header and tables after the data. An object that fits in its first part
+ * is sent with one PutObject instead, and no multipart upload is ever started for it.
  *
  * <p>Nothing appears under the key before {@link #finish()} completes the upload. On any failure,
  * on an interrupt of the writing thread, or on {@link #close()} before {@code finish()}, the
@@ -44,18 +44,24 @@ import software.amazon.awssdk.services.s3.model.MultipartUpload;
  * process killed mid-upload leaves an unfinished upload, which is not an object (readers see
  * nothing under the key) and which {@link #abortUnfinished} removes.
  *
- * <p>Not thread-safe: one thread writes and finishes. Every part carries its Content-MD5, so a
- * part damaged on the way is refused by the store.
+ * <p>Not thread-safe: one thread writes and finishes. Every part carries its Content-MD5, so a part
+ * damaged on the way is refused by the store.
  */
 public final class S3Upload implements Closeable {
-  private enum State { OPEN, DONE, ABORTED }
+  private enum State {
+    OPEN,
+    DONE,
+    ABORTED
+  }
 
   private final S3Client client;
   private final S3Location target;
   private final S3UploadOptions options;
   private final ExecutorService pool;
+
   /** One permit per part buffer (after the first) that may exist at once. */
   private final Semaphore buffers;
+
   private final ConcurrentLinkedQueue<byte[]> free = new ConcurrentLinkedQueue<>();
   private final Map<Integer, String> etags = new ConcurrentSkipListMap<>();
   private final List<Future<?>> sending = new ArrayList<>();
@@ -63,18 +69,25 @@ public final class S3Upload implements Closeable {
 
   /** Part 1 when held back, once full. */
   private byte[] head;
+
   /** The part being filled, its number and how much of it is filled. */
   private byte[] current;
+
   private int part = 1;
   private int fill;
   private long written;
+
   /** Set by the writer; read by {@link #abortAtExit} from a shutdown hook. */
   private volatile String uploadId;
+
   /** While the writer asks the store for an upload id. */
   private volatile boolean creating;
+
   private int sent;
+
   /** Part buffers (after the first) allocated so far, for the tests of the memory bound. */
   private int allocated;
+
   private State state = State.OPEN;
 
   private S3Upload(S3Client client, S3Location target, S3UploadOptions options) {
@@ -83,23 +96,29 @@ public final class S3Upload implements Closeable {
     this.options = options;
     this.buffers = new Semaphore(options.bufferedParts());
     AtomicInteger n = new AtomicInteger();
-    this.pool = Executors.newFixedThreadPool(options.threads(), r -> {
-      Thread t = new Thread(r, "s3-upload-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    this.pool =
+        Executors.newFixedThreadPool(
+            options.threads(),
+            r -> {
+              Thread t = new Thread(r, "s3-upload-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   /** Starts an upload to {@code target}; nothing is sent until the first part is full. */
-  public static S3Upload start(S3Client client, S3Location target, S3UploadOptions options) throws IOException {
+  public static S3Upload start(S3Client client, S3Location target, S3UploadOptions options)
+      throws IOException {
     if (!target.isObject()) {
-      throw new S3RequestException(target.toString(), Reason.FAILED, "names a folder, not an object");
+      throw new S3RequestException(
+          target.toString(), Reason.FAILED, "names a folder, not an object");
     }
     return new S3Upload(client, target, options);
   }
 
   /** Puts a small object with one request: below 5 MiB a multipart upload is not possible. */
-  public static void put(S3Client client, S3Location target, ByteBuffer content, Map<String, String> metadata)
+  public static void put(
+      S3Client client, S3Location target, ByteBuffer content, Map<String, String> metadata)
       throws IOException {
     if (content.remaining() > S3UploadOptions.MAX_PART_SIZE) {
       throw new IllegalArgumentException("a single put takes at most 1 GiB; use start()");
@@ -109,11 +128,18 @@ public final class S3Upload implements Closeable {
     put(client, target, bytes, bytes.length, metadata);
   }
 
-  private static void put(S3Client client, S3Location target, byte[] bytes, int length, Map<String, String> metadata)
+  private static void put(
+      S3Client client, S3Location target, byte[] bytes, int length, Map<String, String> metadata)
       throws S3RequestException {
     try {
-      client.putObject(b -> b.bucket(target.bucket()).key(target.key()).metadata(metadata)
-          .contentLength((long) length).contentMD5(md5(bytes, length)), body(bytes, length));
+      client.putObject(
+          b ->
+              b.bucket(target.bucket())
+                  .key(target.key())
+                  .metadata(metadata)
+                  .contentLength((long) length)
+                  .contentMD5(md5(bytes, length)),
+          body(bytes, length));
     } catch (SdkException e) {
       throw S3Errors.translate(client, target, e);
     }
@@ -147,8 +173,8 @@ public final class S3Upload implements Closeable {
   }
 
   /**
-   * Overwrites the first {@code src.remaining()} bytes of the object, which must have been
-   * written already and lie in the held first part.
+   * Overwrites the first {@code src.remaining()} bytes of the object, which must have been written
+   * already and lie in the held first part.
    */
   public void writeHead(ByteBuffer src) throws IOException {
     checkOpen();
@@ -158,16 +184,21 @@ public final class S3Upload implements Closeable {
     byte[] first = part == 1 ? current : head;
     long inFirst = Math.min(written, options.firstPartSize());
     if (!options.holdFirstPart() || src.remaining() > inFirst) {
-      throw new IllegalStateException(!options.holdFirstPart()
-          ? "the first part is not held back (S3UploadOptions.holdFirstPart)"
-          : "a head of " + src.remaining() + " bytes is longer than the " + inFirst + " bytes of part 1 written so far");
+      throw new IllegalStateException(
+          !options.holdFirstPart()
+              ? "the first part is not held back (S3UploadOptions.holdFirstPart)"
+              : "a head of "
+                  + src.remaining()
+                  + " bytes is longer than the "
+                  + inFirst
+                  + " bytes of part 1 written so far");
     }
     src.get(first, 0, src.remaining());
   }
 
   /**
-   * Sends what is left and completes the upload: the object then appears under the key, whole.
-   * On failure the upload is aborted.
+   * Sends what is left and completes the upload: the object then appears under the key, whole. On
+   * failure the upload is aborted.
    */
   public void finish() throws IOException {
     checkOpen();
@@ -176,7 +207,12 @@ public final class S3Upload implements Closeable {
       if (uploadId == null && (part == 1 || fill == 0)) {
         // Everything is in part 1: one PutObject, no multipart upload.
         byte[] only = part == 1 ? current : head;
-        put(client, target, only == null ? new byte[0] : only, part == 1 ? fill : head.length, options.metadata());
+        put(
+            client,
+            target,
+            only == null ? new byte[0] : only,
+            part == 1 ? fill : head.length,
+            options.metadata());
       } else {
         if (fill > 0) {
           send(part, current, fill, part > 1);
@@ -221,7 +257,9 @@ public final class S3Upload implements Closeable {
       release();
       abortMultipart();
       if (!stopped) {
-        throw new S3RequestException(target.toString(), Reason.FAILED,
+        throw new S3RequestException(
+            target.toString(),
+            Reason.FAILED,
             "aborted, but a part upload had not stopped after 2 minutes");
       }
     } catch (SdkException e) {
@@ -238,8 +276,8 @@ public final class S3Upload implements Closeable {
 
   /**
    * The process is exiting (a shutdown hook): the multipart upload is aborted now, from this
-   * thread, without waiting for the writer or the parts in flight (they die with the process).
-   * Does nothing once the upload is complete.
+   * thread, without waiting for the writer or the parts in flight (they die with the process). Does
+   * nothing once the upload is complete.
    */
   void abortAtExit() throws IOException {
     if (state == State.DONE) {
@@ -287,10 +325,13 @@ public final class S3Upload implements Closeable {
   public static int abortUnfinished(S3Client client, S3Location target) throws IOException {
     int aborted = 0;
     try {
-      for (MultipartUpload u : client.listMultipartUploadsPaginator(
-          b -> b.bucket(target.bucket()).prefix(target.key())).uploads()) {
+      for (MultipartUpload u :
+          client
+              .listMultipartUploadsPaginator(b -> b.bucket(target.bucket()).prefix(target.key()))
+              .uploads()) {
         if (u.key().equals(target.key())) {
-          client.abortMultipartUpload(b -> b.bucket(target.bucket()).key(u.key()).uploadId(u.uploadId()));
+          client.abortMultipartUpload(
+              b -> b.bucket(target.bucket()).key(u.key()).uploadId(u.uploadId()));
           aborted++;
         }
       }
@@ -320,12 +361,15 @@ public final class S3Upload implements Closeable {
   }
 
   /**
-   * The buffer for the part being filled. Part 1 grows from 256 KiB as it fills, so a small
-   * object costs little; later parts wait for one of the bounded buffers.
+   * The buffer for the part being filled. Part 1 grows from 256 KiB as it fills, so a small object
+   * costs little; later parts wait for one of the bounded buffers.
    */
   private byte[] nextBuffer() throws IOException {
     if (part == 1) {
-      int size = current == null ? Math.min(256 << 10, partLength(1)) : Math.min(current.length * 2, partLength(1));
+      int size =
+          current == null
+              ? Math.min(256 << 10, partLength(1))
+              : Math.min(current.length * 2, partLength(1));
       byte[] grown = new byte[size];
       if (current != null) {
         System.arraycopy(current, 0, grown, 0, fill);
@@ -333,15 +377,23 @@ public final class S3Upload implements Closeable {
       return grown;
     }
     if (part > options.maxParts()) {
-      throw new S3RequestException(target.toString(), Reason.FAILED, "the object is longer than "
-          + options.maxLength() + " bytes, the most " + options.maxParts() + " parts of "
-          + options.partSize() + " bytes hold; give the expected length to choose larger parts");
+      throw new S3RequestException(
+          target.toString(),
+          Reason.FAILED,
+          "the object is longer than "
+              + options.maxLength()
+              + " bytes, the most "
+              + options.maxParts()
+              + " parts of "
+              + options.partSize()
+              + " bytes hold; give the expected length to choose larger parts");
     }
     try {
       buffers.acquire();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new InterruptedIOException(target + ": interrupted while waiting for a part to be sent");
+      throw new InterruptedIOException(
+          target + ": interrupted while waiting for a part to be sent");
     }
     checkFailure();
     byte[] b = free.poll();
@@ -369,8 +421,11 @@ public final class S3Upload implements Closeable {
     if (uploadId == null) {
       creating = true;
       try {
-        uploadId = client.createMultipartUpload(
-            b -> b.bucket(target.bucket()).key(target.key()).metadata(options.metadata())).uploadId();
+        uploadId =
+            client
+                .createMultipartUpload(
+                    b -> b.bucket(target.bucket()).key(target.key()).metadata(options.metadata()))
+                .uploadId();
       } catch (SdkException e) {
         throw S3Errors.translate(client, target, e);
       } finally {
@@ -379,21 +434,32 @@ public final class S3Upload implements Closeable {
     }
     String id = uploadId;
     sent++;
-    sending.add(pool.submit(() -> {
-      try {
-        String etag = client.uploadPart(b -> b.bucket(target.bucket()).key(target.key()).uploadId(id)
-            .partNumber(number).contentLength((long) length).contentMD5(md5(bytes, length)),
-            body(bytes, length)).eTag();
-        etags.put(number, etag);
-      } catch (Throwable t) {
-        failure.compareAndSet(null, t);
-      } finally {
-        if (pooled) {
-          free.add(bytes);
-          buffers.release();
-        }
-      }
-    }));
+    sending.add(
+        pool.submit(
+            () -> {
+              try {
+                String etag =
+                    client
+                        .uploadPart(
+                            b ->
+                                b.bucket(target.bucket())
+                                    .key(target.key())
+                                    .uploadId(id)
+                                    .partNumber(number)
+                                    .contentLength((long) length)
+                                    .contentMD5(md5(bytes, length)),
+                            body(bytes, length))
+                        .eTag();
+                etags.put(number, etag);
+              } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+              } finally {
+                if (pooled) {
+                  free.add(bytes);
+                  buffers.release();
+                }
+              }
+            }));
     sending.removeIf(Future::isDone);
   }
 
@@ -403,7 +469,8 @@ public final class S3Upload implements Closeable {
         f.get();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new InterruptedIOException(target + ": interrupted while waiting for the parts to be sent");
+        throw new InterruptedIOException(
+            target + ": interrupted while waiting for the parts to be sent");
       } catch (ExecutionException e) {
         failure.compareAndSet(null, e.getCause());
       }
@@ -411,7 +478,9 @@ public final class S3Upload implements Closeable {
     sending.clear();
     checkFailure();
     if (etags.size() != sent) {
-      throw new S3RequestException(target.toString(), Reason.FAILED,
+      throw new S3RequestException(
+          target.toString(),
+          Reason.FAILED,
           "the store acknowledged " + etags.size() + " of " + sent + " parts");
     }
   }
@@ -420,8 +489,12 @@ public final class S3Upload implements Closeable {
     List<CompletedPart> parts = new ArrayList<>();
     etags.forEach((n, etag) -> parts.add(CompletedPart.builder().partNumber(n).eTag(etag).build()));
     try {
-      client.completeMultipartUpload(b -> b.bucket(target.bucket()).key(target.key()).uploadId(uploadId)
-          .multipartUpload(m -> m.parts(parts)));
+      client.completeMultipartUpload(
+          b ->
+              b.bucket(target.bucket())
+                  .key(target.key())
+                  .uploadId(uploadId)
+                  .multipartUpload(m -> m.parts(parts)));
     } catch (SdkException e) {
       throw S3Errors.translate(client, target, e);
     }
@@ -436,12 +509,14 @@ public final class S3Upload implements Closeable {
     if (t instanceof SdkException e) {
       throw S3Errors.translate(client, target, e);
     }
-    throw new S3RequestException(target.toString(), Reason.FAILED, "a part upload failed: " + S3Errors.rootMessage(t), t);
+    throw new S3RequestException(
+        target.toString(), Reason.FAILED, "a part upload failed: " + S3Errors.rootMessage(t), t);
   }
 
   private void checkOpen() {
     if (state != State.OPEN) {
-      throw new IllegalStateException(target + ": the upload is " + (state == State.DONE ? "finished" : "aborted"));
+      throw new IllegalStateException(
+          target + ": the upload is " + (state == State.DONE ? "finished" : "aborted"));
     }
   }
 
@@ -463,8 +538,8 @@ public final class S3Upload implements Closeable {
 
   private static RequestBody body(byte[] bytes, int length) {
     // A new stream over the same bytes for every attempt: retries resend without a copy.
-    return RequestBody.fromContentProvider(() -> new ByteArrayInputStream(bytes, 0, length), length,
-        "application/octet-stream");
+    return RequestBody.fromContentProvider(
+        () -> new ByteArrayInputStream(bytes, 0, length), length, "application/octet-stream");
   }
 
   private static String md5(byte[] bytes, int length) {

@@ -10,9 +10,9 @@ import java.util.Map;
  *
  * <p>S3's rules: at most {@value #MAX_PARTS} parts, every part but the last at least 5 MiB, an
  * object at most 5 TiB. The part size is chosen from the expected length when it is known (the
- * smallest whole number of MiB, at least 8 MiB, that fits the object in {@value #MAX_PARTS}
- * parts), else {@value #DEFAULT_PART_MIB} MiB, which lets an object of unknown length grow to
- * about 156 GiB; past what fits, the upload fails and is aborted.
+ * smallest whole number of MiB, at least 8 MiB, that fits the object in {@value #MAX_PARTS} parts),
+ * else {@value #DEFAULT_PART_MIB} MiB, which lets an object of unknown length grow to about 156
+ * GiB; past what fits, the upload fails and is aborted.
  *
  * <p>Memory: the first part (held until {@link S3Upload#finish()} when {@link
  * Builder#holdFirstPart} is set) plus at most {@link #bufferedParts()} other parts, being filled,
@@ -21,8 +21,10 @@ import java.util.Map;
 public final class S3UploadOptions {
   public static final int MAX_PARTS = 10_000;
   public static final int MIN_PART_SIZE = 5 << 20;
+
   /** One part is one array; S3 would take up to 5 GiB. */
   public static final int MAX_PART_SIZE = 1 << 30;
+
   public static final long MAX_OBJECT_SIZE = 5L << 40;
   static final int DEFAULT_PART_MIB = 16;
   static final int SMALLEST_CHOSEN_MIB = 8;
@@ -168,18 +170,29 @@ public final class S3UploadOptions {
         throw new IllegalArgumentException("negative bufferedParts or firstPartSize");
       }
       if (expectedLength > MAX_OBJECT_SIZE) {
-        throw new IOException("an object of " + expectedLength + " bytes is larger than S3's limit of 5 TiB");
+        throw new IOException(
+            "an object of " + expectedLength + " bytes is larger than S3's limit of 5 TiB");
       }
       int size = partSize > 0 ? partSize : chosenPartSize(expectedLength);
-      if (size < MIN_PART_SIZE || size > MAX_PART_SIZE
-          || (firstPartSize > 0 && (firstPartSize < MIN_PART_SIZE || firstPartSize > MAX_PART_SIZE))) {
-        throw new IllegalArgumentException("parts must be 5 MiB to 1 GiB, not " + size
-            + (firstPartSize > 0 ? " (first part " + firstPartSize + ")" : ""));
+      if (size < MIN_PART_SIZE
+          || size > MAX_PART_SIZE
+          || (firstPartSize > 0
+              && (firstPartSize < MIN_PART_SIZE || firstPartSize > MAX_PART_SIZE))) {
+        throw new IllegalArgumentException(
+            "parts must be 5 MiB to 1 GiB, not "
+                + size
+                + (firstPartSize > 0 ? " (first part " + firstPartSize + ")" : ""));
       }
       S3UploadOptions options = new S3UploadOptions(this, size);
       if (expectedLength > options.maxLength()) {
-        throw new IOException("an object of " + expectedLength + " bytes does not fit in " + maxParts
-            + " parts of " + size + " bytes");
+        throw new IOException(
+            "an object of "
+                + expectedLength
+                + " bytes does not fit in "
+                + maxParts
+                + " parts of "
+                + size
+                + " bytes");
       }
       return options;
     }

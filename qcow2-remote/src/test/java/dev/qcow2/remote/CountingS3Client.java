@@ -34,30 +34,32 @@ final class CountingS3Client implements S3Client {
   public ResponseInputStream<GetObjectResponse> getObject(GetObjectRequest request) {
     gets.incrementAndGet();
     ResponseInputStream<GetObjectResponse> in = delegate.getObject(request);
-    InputStream counting = new FilterInputStream(in) {
-      @Override
-      public int read() throws IOException {
-        int b = super.read();
-        if (b >= 0) {
-          bytes.incrementAndGet();
-        }
-        return b;
-      }
+    InputStream counting =
+        new FilterInputStream(in) {
+          @Override
+          public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) {
+              bytes.incrementAndGet();
+            }
+            return b;
+          }
 
-      @Override
-      public int read(byte[] buf, int off, int len) throws IOException {
-        int n = super.read(buf, off, len);
-        if (n > 0) {
-          bytes.addAndGet(n);
-        }
-        return n;
-      }
-    };
+          @Override
+          public int read(byte[] buf, int off, int len) throws IOException {
+            int n = super.read(buf, off, len);
+            if (n > 0) {
+              bytes.addAndGet(n);
+            }
+            return n;
+          }
+        };
     return new ResponseInputStream<>(in.response(), counting);
   }
 
   @Override
-  public software.amazon.awssdk.services.s3.S3ServiceClientConfiguration serviceClientConfiguration() {
+  public software.amazon.awssdk.services.s3.S3ServiceClientConfiguration
+      serviceClientConfiguration() {
     return delegate.serviceClientConfiguration();
   }
 

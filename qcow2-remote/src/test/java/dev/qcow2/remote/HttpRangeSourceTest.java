@@ -34,9 +34,13 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class HttpRangeSourceTest {
   /** Quick retries, no proxy whatever the environment holds. */
-  static final RemoteOptions FAST = RemoteOptions.builder()
-      .retryDelay(Duration.ofMillis(1)).maxRetries(3)
-      .requestTimeout(Duration.ofSeconds(10)).environment(Map.of()).build();
+  static final RemoteOptions FAST =
+      RemoteOptions.builder()
+          .retryDelay(Duration.ofMillis(1))
+          .maxRetries(3)
+          .requestTimeout(Duration.ofSeconds(10))
+          .environment(Map.of())
+          .build();
 
   @TempDir Path dir;
   RangeServer server;
@@ -68,7 +72,8 @@ class HttpRangeSourceTest {
         int len = Math.min(content.length - pos, 1 + r.nextInt(200_000));
         ByteBuffer b = ByteBuffer.allocate(len);
         src.read(b, pos);
-        assertArrayEquals(Arrays.copyOfRange(content, pos, pos + len), b.array(), "range at " + pos);
+        assertArrayEquals(
+            Arrays.copyOfRange(content, pos, pos + len), b.array(), "range at " + pos);
         asked += len;
       }
       // The first contact asks for one byte.
@@ -95,12 +100,15 @@ class HttpRangeSourceTest {
     server.put("big", big);
     server.ignoreRange = true;
     try (HttpRangeSource src = HttpRangeSource.open(server.uri("big"), FAST)) {
-      RangeNotSupportedException e = assertThrowsExactly(RangeNotSupportedException.class, src::length);
+      RangeNotSupportedException e =
+          assertThrowsExactly(RangeNotSupportedException.class, src::length);
       assertOneLineNaming(e, server.uri("big"));
       assertTrue(e.getMessage().contains("ignores range requests"), e.getMessage());
     }
     assertEquals(1, server.requests.get(), "refused at once, not retried");
-    assertTrue(server.bytesSent.get() < (32L << 20), "sent " + server.bytesSent.get() + " bytes of a 256 MiB body");
+    assertTrue(
+        server.bytesSent.get() < (32L << 20),
+        "sent " + server.bytesSent.get() + " bytes of a 256 MiB body");
   }
 
   @Test
@@ -108,8 +116,9 @@ class HttpRangeSourceTest {
     server.wrong416 = true;
     try (HttpRangeSource src = HttpRangeSource.open(server.uri("object"), FAST)) {
       assertEquals(content.length, src.length());
-      RangeNotSupportedException e = assertThrowsExactly(
-          RangeNotSupportedException.class, () -> src.read(ByteBuffer.allocate(100), 1 << 20));
+      RangeNotSupportedException e =
+          assertThrowsExactly(
+              RangeNotSupportedException.class, () -> src.read(ByteBuffer.allocate(100), 1 << 20));
       assertOneLineNaming(e, server.uri("object"));
       assertTrue(e.getMessage().contains("416"), e.getMessage());
     }
@@ -152,8 +161,10 @@ class HttpRangeSourceTest {
   private void serveCuttingEveryOther(ServerSocket raw) {
     for (int n = 0; ; n++) {
       try (Socket s = raw.accept()) {
-        java.io.BufferedReader in = new java.io.BufferedReader(
-            new java.io.InputStreamReader(s.getInputStream(), java.nio.charset.StandardCharsets.ISO_8859_1));
+        java.io.BufferedReader in =
+            new java.io.BufferedReader(
+                new java.io.InputStreamReader(
+                    s.getInputStream(), java.nio.charset.StandardCharsets.ISO_8859_1));
         long first = 0;
         long last = content.length - 1;
         for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
@@ -165,9 +176,17 @@ class HttpRangeSourceTest {
         }
         int len = (int) (last - first + 1);
         java.io.OutputStream out = s.getOutputStream();
-        out.write(("HTTP/1.1 206 Partial Content\r\nContent-Length: " + len + "\r\nContent-Range: bytes "
-            + first + "-" + last + "/" + content.length + "\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n")
-            .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        out.write(
+            ("HTTP/1.1 206 Partial Content\r\nContent-Length: "
+                    + len
+                    + "\r\nContent-Range: bytes "
+                    + first
+                    + "-"
+                    + last
+                    + "/"
+                    + content.length
+                    + "\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
         boolean cut = n % 2 == 1;
         out.write(content, (int) first, cut ? len / 2 : len);
         out.flush();
@@ -201,7 +220,8 @@ class HttpRangeSourceTest {
       assertTrue(e.getMessage().contains("not found (HTTP 404)"), e.getMessage());
     }
     try (HttpRangeSource src = HttpRangeSource.open(server.uri("denied/x"), FAST)) {
-      ObjectAccessDeniedException e = assertThrowsExactly(ObjectAccessDeniedException.class, src::length);
+      ObjectAccessDeniedException e =
+          assertThrowsExactly(ObjectAccessDeniedException.class, src::length);
       assertOneLineNaming(e, server.uri("denied/x"));
       assertTrue(e.getMessage().contains("access denied (HTTP 403)"), e.getMessage());
     }
@@ -226,8 +246,9 @@ class HttpRangeSourceTest {
     try (HttpRangeSource src = HttpRangeSource.open(server.uri("object"), FAST)) {
       src.read(ByteBuffer.allocate(1000), 0);
       server.put("object", Files.write(dir.resolve("longer"), new byte[content.length + 1]));
-      ObjectChangedException e = assertThrowsExactly(
-          ObjectChangedException.class, () -> src.read(ByteBuffer.allocate(1000), 5000));
+      ObjectChangedException e =
+          assertThrowsExactly(
+              ObjectChangedException.class, () -> src.read(ByteBuffer.allocate(1000), 5000));
       assertOneLineNaming(e, server.uri("object"));
     }
   }
@@ -238,8 +259,9 @@ class HttpRangeSourceTest {
       byte[] other = content.clone();
       other[5000] ^= 1;
       server.put("object", Files.write(dir.resolve("other"), other));
-      ObjectChangedException e = assertThrowsExactly(
-          ObjectChangedException.class, () -> src.read(ByteBuffer.allocate(1000), 5000));
+      ObjectChangedException e =
+          assertThrowsExactly(
+              ObjectChangedException.class, () -> src.read(ByteBuffer.allocate(1000), 5000));
       assertOneLineNaming(e, server.uri("object"));
       assertTrue(e.getMessage().contains("changed while being read"), e.getMessage());
     }
@@ -255,7 +277,9 @@ class HttpRangeSourceTest {
     server.resetCounts();
     try (HttpRangeSource src = HttpRangeSource.open(server.uri("loop"), FAST)) {
       RemoteObjectException e = assertThrowsExactly(RemoteObjectException.class, src::length);
-      assertTrue(e.getMessage().contains("more than " + FAST.maxRedirects() + " redirects"), e.getMessage());
+      assertTrue(
+          e.getMessage().contains("more than " + FAST.maxRedirects() + " redirects"),
+          e.getMessage());
     }
     assertEquals(FAST.maxRedirects() + 1, server.requests.get());
   }
@@ -272,20 +296,26 @@ class HttpRangeSourceTest {
   void aServerThatNeverAnswersTimesOut() throws IOException {
     List<Socket> held = new ArrayList<>();
     try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-      Thread acceptor = new Thread(() -> {
-        try {
-          while (true) {
-            held.add(silent.accept()); // and never answer
-          }
-        } catch (IOException e) {
-          // closed
-        }
-      });
+      Thread acceptor =
+          new Thread(
+              () -> {
+                try {
+                  while (true) {
+                    held.add(silent.accept()); // and never answer
+                  }
+                } catch (IOException e) {
+                  // closed
+                }
+              });
       acceptor.setDaemon(true);
       acceptor.start();
-      RemoteOptions quick = RemoteOptions.builder()
-          .environment(Map.of()).retryDelay(Duration.ofMillis(1)).maxRetries(2)
-          .requestTimeout(Duration.ofMillis(300)).build();
+      RemoteOptions quick =
+          RemoteOptions.builder()
+              .environment(Map.of())
+              .retryDelay(Duration.ofMillis(1))
+              .maxRetries(2)
+              .requestTimeout(Duration.ofMillis(300))
+              .build();
       URI uri = URI.create("http://127.0.0.1:" + silent.getLocalPort() + "/x.qcow2");
       try (HttpRangeSource src = HttpRangeSource.open(uri, quick)) {
         RemoteObjectException e = assertThrowsExactly(RemoteObjectException.class, src::length);
@@ -314,26 +344,45 @@ class HttpRangeSourceTest {
 
   @Test
   void onlyHttpAndHttpsAreAccepted() {
-    assertThrows(IllegalArgumentException.class, () -> HttpRangeSource.open(URI.create("ftp://h/x"), FAST));
-    assertThrows(IllegalArgumentException.class, () -> HttpRangeSource.open(URI.create("file:///etc/passwd"), FAST));
+    assertThrows(
+        IllegalArgumentException.class, () -> HttpRangeSource.open(URI.create("ftp://h/x"), FAST));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> HttpRangeSource.open(URI.create("file:///etc/passwd"), FAST));
   }
 
   @Test
   void proxyVariablesAsCurlReadsThem() {
-    ProxyVariables p = new ProxyVariables(Map.of(
-        "http_proxy", "http://proxy.example:3128",
-        "HTTPS_PROXY", "sproxy.example",
-        "no_proxy", "localhost, .internal.example,10.0.0.1:8080"));
-    assertEquals(List.of(new Proxy(Proxy.Type.HTTP, InetSocketAddress.createUnresolved("proxy.example", 3128))),
+    ProxyVariables p =
+        new ProxyVariables(
+            Map.of(
+                "http_proxy", "http://proxy.example:3128",
+                "HTTPS_PROXY", "sproxy.example",
+                "no_proxy", "localhost, .internal.example,10.0.0.1:8080"));
+    assertEquals(
+        List.of(
+            new Proxy(Proxy.Type.HTTP, InetSocketAddress.createUnresolved("proxy.example", 3128))),
         p.select(URI.create("http://h.example/x")));
-    assertEquals(List.of(new Proxy(Proxy.Type.HTTP, InetSocketAddress.createUnresolved("sproxy.example", 1080))),
+    assertEquals(
+        List.of(
+            new Proxy(Proxy.Type.HTTP, InetSocketAddress.createUnresolved("sproxy.example", 1080))),
         p.select(URI.create("https://h.example/x")));
-    for (String direct : List.of("http://localhost/x", "http://a.internal.example/x", "http://internal.example/x", "http://10.0.0.1/x")) {
+    for (String direct :
+        List.of(
+            "http://localhost/x",
+            "http://a.internal.example/x",
+            "http://internal.example/x",
+            "http://10.0.0.1/x")) {
       assertEquals(List.of(Proxy.NO_PROXY), p.select(URI.create(direct)), direct);
     }
     // The upper-case HTTP_PROXY is not honoured ("httpoxy").
-    assertEquals(List.of(Proxy.NO_PROXY), new ProxyVariables(Map.of("HTTP_PROXY", "p:1")).select(URI.create("http://h/x")));
-    assertEquals(List.of(Proxy.NO_PROXY), new ProxyVariables(Map.of("http_proxy", "p:1", "no_proxy", "*")).select(URI.create("http://h/x")));
+    assertEquals(
+        List.of(Proxy.NO_PROXY),
+        new ProxyVariables(Map.of("HTTP_PROXY", "p:1")).select(URI.create("http://h/x")));
+    assertEquals(
+        List.of(Proxy.NO_PROXY),
+        new ProxyVariables(Map.of("http_proxy", "p:1", "no_proxy", "*"))
+            .select(URI.create("http://h/x")));
   }
 
   static void assertOneLineNaming(Exception e, URI uri) {

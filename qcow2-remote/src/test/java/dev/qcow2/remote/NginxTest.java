@@ -50,7 +50,8 @@ class NginxTest {
   }
 
   private DiskImage open(String name) throws Exception {
-    return RemoteImages.open(nginx.uri(name), null, OpenOptions.defaults(), HttpRangeSourceTest.FAST);
+    return RemoteImages.open(
+        nginx.uri(name), null, OpenOptions.defaults(), HttpRangeSourceTest.FAST);
   }
 
   @Test
@@ -58,25 +59,39 @@ class NginxTest {
     TestData.writeRaw(dir.resolve("src.raw"), 40 * MiB, 3);
     for (String type : new String[] {"zstd", "zlib"}) {
       String name = type + ".qcow2";
-      Qemu.img(www, "convert", "-c", "-O", "qcow2", "-o", "compression_type=" + type, "../src.raw", name);
+      Qemu.img(
+          www,
+          "convert",
+          "-c",
+          "-O",
+          "qcow2",
+          "-o",
+          "compression_type=" + type,
+          "../src.raw",
+          name);
       Path expected = Qemu.toRaw(www, name, "../" + type + ".raw");
       long before = nginx.bytesSent();
-      try (DiskImage remote = open(name); DiskImage local = DiskImage.open(www.resolve(name))) {
+      try (DiskImage remote = open(name);
+          DiskImage local = DiskImage.open(www.resolve(name))) {
         assertEquals("qcow2", remote.format());
         RemoteImagesTest.assertSameStatus(local, remote);
         RemoteImagesTest.assertReadsEqual(remote, expected, 4);
       }
       long sent = nginx.bytesSent() - before;
-      assertTrue(sent <= Files.size(www.resolve(name)) + 1, "nginx sent " + sent + " bytes of " + Files.size(www.resolve(name)));
+      assertTrue(
+          sent <= Files.size(www.resolve(name)) + 1,
+          "nginx sent " + sent + " bytes of " + Files.size(www.resolve(name)));
     }
   }
 
   @Test
   void aRawImageAndItsHashAsFromTheFile() throws Exception {
     TestData.writeRaw(www.resolve("disk.raw"), 16 * MiB + 512, 8);
-    try (DiskImage remote = open("disk.raw"); DiskImage local = DiskImage.open(www.resolve("disk.raw"))) {
+    try (DiskImage remote = open("disk.raw");
+        DiskImage local = DiskImage.open(www.resolve("disk.raw"))) {
       assertEquals("raw", remote.format());
-      assertEquals(ContentHasher.hash(local, HashAlgorithm.SHA256, 3, null),
+      assertEquals(
+          ContentHasher.hash(local, HashAlgorithm.SHA256, 3, null),
           ContentHasher.hash(remote, HashAlgorithm.SHA256, 3, null));
     }
   }
@@ -85,7 +100,16 @@ class NginxTest {
   void aChainOfThreeServedFromOneFolderReadsThrough() throws Exception {
     Path repo = Files.createDirectories(www.resolve("repo"));
     TestData.writeRaw(dir.resolve("src.raw"), 8 * MiB, 4);
-    Qemu.img(repo, "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", "../../src.raw", "base.qcow2");
+    Qemu.img(
+        repo,
+        "convert",
+        "-c",
+        "-O",
+        "qcow2",
+        "-o",
+        "compression_type=zstd",
+        "../../src.raw",
+        "base.qcow2");
     Qemu.img(repo, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "mid.qcow2");
     Qemu.io(repo, "mid.qcow2", "write -P 0x44 1M 2M");
     Qemu.img(repo, "create", "-q", "-f", "qcow2", "-b", "mid.qcow2", "-F", "qcow2", "top.qcow2");
@@ -105,32 +129,83 @@ class NginxTest {
       Path next = dir.resolve("next.qcow2");
       Files.copy(www.resolve("img.qcow2"), next);
       // nginx's ETag is its mtime and size: a replacement with another mtime has another ETag.
-      Files.setLastModifiedTime(next, FileTime.fromMillis(Files.getLastModifiedTime(next).toMillis() + 10_000));
-      Files.move(next, www.resolve("img.qcow2"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      ObjectChangedException e = assertThrowsExactly(ObjectChangedException.class,
-          () -> img.readFully(ByteBuffer.allocate((int) MiB), 6 * MiB));
-      assertTrue(e.getMessage().startsWith(nginx.uri("img.qcow2") + ": changed while being read"), e.getMessage());
+      Files.setLastModifiedTime(
+          next, FileTime.fromMillis(Files.getLastModifiedTime(next).toMillis() + 10_000));
+      Files.move(
+          next,
+          www.resolve("img.qcow2"),
+          StandardCopyOption.REPLACE_EXISTING,
+          StandardCopyOption.ATOMIC_MOVE);
+      ObjectChangedException e =
+          assertThrowsExactly(
+              ObjectChangedException.class,
+              () -> img.readFully(ByteBuffer.allocate((int) MiB), 6 * MiB));
+      assertTrue(
+          e.getMessage().startsWith(nginx.uri("img.qcow2") + ": changed while being read"),
+          e.getMessage());
     }
   }
 
   @Test
   void httpsWithTheCertificateTrustedAndRefusedOtherwise() throws Exception {
     Path tls = Files.createDirectories(dir.resolve("tls"));
-    Qemu.run(tls, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "key.pem", "-out", "cert.pem");
+    Qemu.run(
+        tls,
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.pem");
     TestData.writeRaw(dir.resolve("src.raw"), 6 * MiB, 12);
-    Qemu.img(www, "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", "../src.raw", "img.qcow2");
+    Qemu.img(
+        www,
+        "convert",
+        "-c",
+        "-O",
+        "qcow2",
+        "-o",
+        "compression_type=zstd",
+        "../src.raw",
+        "img.qcow2");
     Path expected = Qemu.toRaw(www, "img.qcow2", "../expected.raw");
-    try (Nginx https = new Nginx(www, dir.resolve("nginx-tls"), tls.resolve("cert.pem"), tls.resolve("key.pem"))) {
-      RemoteOptions trusting = RemoteOptions.builder().environment(Map.of())
-          .retryDelay(Duration.ofMillis(1)).maxRetries(1).sslContext(trusting(tls.resolve("cert.pem"))).build();
-      try (DiskImage img = RemoteImages.open(https.uri("img.qcow2"), null, OpenOptions.defaults(), trusting)) {
+    try (Nginx https =
+        new Nginx(www, dir.resolve("nginx-tls"), tls.resolve("cert.pem"), tls.resolve("key.pem"))) {
+      RemoteOptions trusting =
+          RemoteOptions.builder()
+              .environment(Map.of())
+              .retryDelay(Duration.ofMillis(1))
+              .maxRetries(1)
+              .sslContext(trusting(tls.resolve("cert.pem")))
+              .build();
+      try (DiskImage img =
+          RemoteImages.open(https.uri("img.qcow2"), null, OpenOptions.defaults(), trusting)) {
         RemoteImagesTest.assertReadsEqual(img, expected, 2);
       }
       // The JDK's default trust does not know a certificate made a moment ago.
-      RemoteObjectException e = assertThrowsExactly(RemoteObjectException.class, () -> RemoteImages.open(
-          https.uri("img.qcow2"), null, OpenOptions.defaults(), RemoteOptions.builder().environment(Map.of())
-              .retryDelay(Duration.ofMillis(1)).maxRetries(1).build()));
+      RemoteObjectException e =
+          assertThrowsExactly(
+              RemoteObjectException.class,
+              () ->
+                  RemoteImages.open(
+                      https.uri("img.qcow2"),
+                      null,
+                      OpenOptions.defaults(),
+                      RemoteOptions.builder()
+                          .environment(Map.of())
+                          .retryDelay(Duration.ofMillis(1))
+                          .maxRetries(1)
+                          .build()));
       HttpRangeSourceTest.assertOneLineNaming(e, https.uri("img.qcow2"));
       assertTrue(e.getMessage().contains("SSLHandshakeException"), e.getMessage());
     }
@@ -140,7 +215,8 @@ class NginxTest {
     KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
     store.load(null, null);
     try (InputStream in = Files.newInputStream(certificate)) {
-      store.setCertificateEntry("test", CertificateFactory.getInstance("X.509").generateCertificate(in));
+      store.setCertificateEntry(
+          "test", CertificateFactory.getInstance("X.509").generateCertificate(in));
     }
     TrustManagerFactory tmf =
         TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
@@ -152,7 +228,8 @@ class NginxTest {
 
   @Test
   void aMissingFileIsOneTypedLine() {
-    NoSuchObjectException e = assertThrowsExactly(NoSuchObjectException.class, () -> open("none.qcow2"));
+    NoSuchObjectException e =
+        assertThrowsExactly(NoSuchObjectException.class, () -> open("none.qcow2"));
     HttpRangeSourceTest.assertOneLineNaming(e, nginx.uri("none.qcow2"));
   }
 }

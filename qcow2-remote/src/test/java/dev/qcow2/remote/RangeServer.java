@@ -23,14 +23,16 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A small HTTP server for the tests (the tools' too), on a loopback port: serves files by name with single byte
- * ranges, ETags, Last-Modified and If-Match as a static file server does, and counts the requests
- * it answers and the body bytes it sends. Its faults are switched on by the tests: ignoring Range,
- * answering 416 to every range past the first byte, a 503 every few requests, no ETag, a redirect
- * under {@code /r/}, a redirect loop at {@code /loop}, 403 under {@code /denied/}, and an object replaced with {@link #put} while it is read.
+ * A small HTTP server for the tests (the tools' too), on a loopback port: serves files by name with
+ * single byte ranges, ETags, Last-Modified and If-Match as a static file server does, and counts
+ * the requests it answers and the body bytes it sends. Its faults are switched on by the tests:
+ * ignoring Range, answering 416 to every range past the first byte, a 503 every few requests, no
+ * ETag, a redirect under {@code /r/}, a redirect loop at {@code /loop}, 403 under {@code /denied/},
+ * and an object replaced with {@link #put} while it is read.
  */
 public final class RangeServer implements AutoCloseable {
-  private static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.RFC_1123_DATE_TIME.withZone(ZoneOffset.UTC);
+  private static final DateTimeFormatter HTTP_DATE =
+      DateTimeFormatter.RFC_1123_DATE_TIME.withZone(ZoneOffset.UTC);
 
   private final HttpServer server;
   private final ExecutorService executor = Executors.newFixedThreadPool(8);
@@ -38,6 +40,7 @@ public final class RangeServer implements AutoCloseable {
   private final Map<String, Integer> generations = new ConcurrentHashMap<>();
   public final AtomicLong bytesSent = new AtomicLong();
   public final AtomicInteger requests = new AtomicInteger();
+
   /** The paths asked for since the last {@link #resetCounts()}. */
   public final java.util.Set<String> paths = ConcurrentHashMap.newKeySet();
 
@@ -45,6 +48,7 @@ public final class RangeServer implements AutoCloseable {
   public volatile boolean lastModified = true;
   public volatile boolean ignoreRange;
   public volatile boolean wrong416;
+
   /** Every n-th request is answered 503 (0: never). */
   public volatile int failEvery;
 
@@ -107,7 +111,10 @@ public final class RangeServer implements AutoCloseable {
         ex.getResponseHeaders().set("ETag", etag);
       }
       if (lastModified) {
-        ex.getResponseHeaders().set("Last-Modified", HTTP_DATE.format(Instant.ofEpochSecond(1_700_000_000L + generation)));
+        ex.getResponseHeaders()
+            .set(
+                "Last-Modified",
+                HTTP_DATE.format(Instant.ofEpochSecond(1_700_000_000L + generation)));
       }
       String ifMatch = ex.getRequestHeaders().getFirst("If-Match");
       if (etags && ifMatch != null && !ifMatch.equals(etag)) {
@@ -145,9 +152,11 @@ public final class RangeServer implements AutoCloseable {
     return new long[] {first, last};
   }
 
-  private void send(HttpExchange ex, int status, Path file, long from, long length) throws IOException {
+  private void send(HttpExchange ex, int status, Path file, long from, long length)
+      throws IOException {
     ex.sendResponseHeaders(status, length == 0 ? -1 : length);
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); OutputStream out = ex.getResponseBody()) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+        OutputStream out = ex.getResponseBody()) {
       ByteBuffer buf = ByteBuffer.allocate(64 << 10);
       long at = from;
       long end = from + length;

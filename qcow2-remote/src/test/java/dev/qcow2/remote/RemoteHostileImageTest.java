@@ -83,35 +83,43 @@ class RemoteHostileImageTest {
 
   @Test
   void l2TablePastTheEnd() throws Exception {
-    assertSameRefusal(plain(), img -> {
-      long l1Entry = Poke.readU64(img, 40);
-      Poke.u64(img, l1Entry, COPIED | clusterPastEnd(img));
-    });
+    assertSameRefusal(
+        plain(),
+        img -> {
+          long l1Entry = Poke.readU64(img, 40);
+          Poke.u64(img, l1Entry, COPIED | clusterPastEnd(img));
+        });
   }
 
   @Test
   void dataClusterNotAligned() throws Exception {
-    assertSameRefusal(plain(), img -> {
-      long l2Entry = Poke.readU64(img, Poke.readU64(img, 40)) & OFFSET_MASK;
-      Poke.u64(img, l2Entry, Poke.readU64(img, l2Entry) + 512);
-    });
+    assertSameRefusal(
+        plain(),
+        img -> {
+          long l2Entry = Poke.readU64(img, Poke.readU64(img, 40)) & OFFSET_MASK;
+          Poke.u64(img, l2Entry, Poke.readU64(img, l2Entry) + 512);
+        });
   }
 
   @Test
   void zlibClusterWithGarbage() throws Exception {
-    assertSameRefusal(compressed("zlib"), img -> Poke.bytes(img, firstCompressedCluster(img), filled(512, 0xff)));
+    assertSameRefusal(
+        compressed("zlib"), img -> Poke.bytes(img, firstCompressedCluster(img), filled(512, 0xff)));
   }
 
   @Test
   void zstdClusterWithGarbage() throws Exception {
-    assertSameRefusal(compressed("zstd"), img -> Poke.bytes(img, firstCompressedCluster(img), filled(512, 0xa5)));
+    assertSameRefusal(
+        compressed("zstd"), img -> Poke.bytes(img, firstCompressedCluster(img), filled(512, 0xa5)));
   }
 
   @Test
   void backingNamedAsJsonOrProtocol() throws Exception {
-    for (String name : new String[] {"json:{\"file.filename\":\"/etc/passwd\"}", "nbd:127.0.0.1:10809"}) {
-      Qemu.img(dir, "create", "-q", "-f", "qcow2", "-u", "-b", name, "-F", "raw", "top.qcow2", "1M");
-      assertSameRefusal(dir.resolve("top.qcow2"), img -> { });
+    for (String name :
+        new String[] {"json:{\"file.filename\":\"/etc/passwd\"}", "nbd:127.0.0.1:10809"}) {
+      Qemu.img(
+          dir, "create", "-q", "-f", "qcow2", "-u", "-b", name, "-F", "raw", "top.qcow2", "1M");
+      assertSameRefusal(dir.resolve("top.qcow2"), img -> {});
     }
   }
 
@@ -119,7 +127,8 @@ class RemoteHostileImageTest {
   void anExternalDataFileIsNotFollowedFromARemoteImage() throws Exception {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "data_file=data.raw", "img.qcow2", "1M");
     server.put("img.qcow2", dir.resolve("img.qcow2")).put("data.raw", dir.resolve("data.raw"));
-    UnsupportedImageException e = assertThrows(UnsupportedImageException.class, () -> readAll(remote("img.qcow2")));
+    UnsupportedImageException e =
+        assertThrows(UnsupportedImageException.class, () -> readAll(remote("img.qcow2")));
     assertEquals(Structure.EXTERNAL_DATA_FILE, e.structure());
     assertEquals(java.util.Set.of("/img.qcow2"), server.paths);
   }
@@ -143,15 +152,19 @@ class RemoteHostileImageTest {
     assertEquals(local.getClass(), remote.getClass(), remote.getMessage());
     assertEquals(local.structure(), remote.structure(), remote.getMessage());
     assertEquals(local.offset(), remote.offset(), remote.getMessage());
-    assertEquals(local.getMessage().replace(image.toString(), server.uri(name).toString()), remote.getMessage());
+    assertEquals(
+        local.getMessage().replace(image.toString(), server.uri(name).toString()),
+        remote.getMessage());
   }
 
   private static Qcow2Exception refusal(Executable read) {
-    return assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThrows(Qcow2Exception.class, read));
+    return assertTimeoutPreemptively(
+        Duration.ofSeconds(10), () -> assertThrows(Qcow2Exception.class, read));
   }
 
   private DiskImage remote(String name) throws IOException {
-    return RemoteImages.open(server.uri(name), null, OpenOptions.defaults(), HttpRangeSourceTest.FAST);
+    return RemoteImages.open(
+        server.uri(name), null, OpenOptions.defaults(), HttpRangeSourceTest.FAST);
   }
 
   private static void readAll(DiskImage image) throws IOException {
@@ -172,7 +185,16 @@ class RemoteHostileImageTest {
 
   private Path compressed(String type) throws IOException {
     TestData.writeRaw(dir.resolve("src.raw"), 2 * MiB, 42);
-    Qemu.img(dir, "convert", "-c", "-O", "qcow2", "-o", "compression_type=" + type, "src.raw", "img.qcow2");
+    Qemu.img(
+        dir,
+        "convert",
+        "-c",
+        "-O",
+        "qcow2",
+        "-o",
+        "compression_type=" + type,
+        "src.raw",
+        "img.qcow2");
     Files.delete(dir.resolve("src.raw"));
     return dir.resolve("img.qcow2");
   }

@@ -48,7 +48,8 @@ class RemoteStorageTest {
   }
 
   private RemoteStorage open() throws IOException {
-    return RemoteStorage.open(HttpRangeSource.open(server.uri("object"), HttpRangeSourceTest.FAST),
+    return RemoteStorage.open(
+        HttpRangeSource.open(server.uri("object"), HttpRangeSourceTest.FAST),
         HttpRangeSourceTest.FAST);
   }
 
@@ -61,16 +62,21 @@ class RemoteStorageTest {
       List<Future<?>> tasks = new ArrayList<>();
       for (int t = 0; t < 8; t++) {
         Random r = new Random(seed + t);
-        tasks.add(pool.submit(() -> {
-          for (int i = 0; i < 200; i++) {
-            int pos = r.nextInt(content.length);
-            ByteBuffer b = ByteBuffer.allocate(1 + r.nextInt(300_000));
-            int n = s.read(b, pos);
-            assertEquals(Math.min(b.capacity(), content.length - pos), n, "seed " + seed);
-            assertArrayEquals(Arrays.copyOfRange(content, pos, pos + n), Arrays.copyOf(b.array(), n), "seed " + seed);
-          }
-          return null;
-        }));
+        tasks.add(
+            pool.submit(
+                () -> {
+                  for (int i = 0; i < 200; i++) {
+                    int pos = r.nextInt(content.length);
+                    ByteBuffer b = ByteBuffer.allocate(1 + r.nextInt(300_000));
+                    int n = s.read(b, pos);
+                    assertEquals(Math.min(b.capacity(), content.length - pos), n, "seed " + seed);
+                    assertArrayEquals(
+                        Arrays.copyOfRange(content, pos, pos + n),
+                        Arrays.copyOf(b.array(), n),
+                        "seed " + seed);
+                  }
+                  return null;
+                }));
       }
       for (Future<?> f : tasks) {
         f.get();
@@ -79,8 +85,14 @@ class RemoteStorageTest {
       pool.shutdownNow();
     }
     // Concurrent readers of a block share one fetch, and the cache holds the whole object.
-    assertTrue(server.bytesSent.get() <= content.length + 1,
-        "sent " + server.bytesSent.get() + " bytes for a " + content.length + "-byte object, seed " + seed);
+    assertTrue(
+        server.bytesSent.get() <= content.length + 1,
+        "sent "
+            + server.bytesSent.get()
+            + " bytes for a "
+            + content.length
+            + "-byte object, seed "
+            + seed);
   }
 
   @Test
@@ -96,7 +108,9 @@ class RemoteStorageTest {
       assertArrayEquals(content, all);
     }
     int blocks = (content.length + 65535) / 65536;
-    assertTrue(server.requests.get() < blocks / 3, server.requests.get() + " requests for " + blocks + " blocks");
+    assertTrue(
+        server.requests.get() < blocks / 3,
+        server.requests.get() + " requests for " + blocks + " blocks");
     assertTrue(server.bytesSent.get() <= content.length + 1, "sent " + server.bytesSent.get());
   }
 
@@ -108,7 +122,9 @@ class RemoteStorageTest {
       assertEquals(0, s.read(ByteBuffer.allocate(10), content.length));
       ByteBuffer z = ByteBuffer.allocate(1000);
       s.readOrZero(z, content.length - 10);
-      assertArrayEquals(Arrays.copyOfRange(content, content.length - 10, content.length), Arrays.copyOf(z.array(), 10));
+      assertArrayEquals(
+          Arrays.copyOfRange(content, content.length - 10, content.length),
+          Arrays.copyOf(z.array(), 10));
       assertTrue(s.isReadOnly());
       assertThrows(IOException.class, () -> s.write(ByteBuffer.allocate(1), 0));
     }
@@ -124,14 +140,16 @@ class RemoteStorageTest {
       for (int t = 0; t < 4; t++) {
         int from = t * quarter;
         int to = t == 3 ? content.length : from + quarter;
-        tasks.add(pool.submit(() -> {
-          ByteBuffer b = ByteBuffer.allocate(to - from);
-          while (b.hasRemaining()) {
-            s.read(b, from + b.position());
-          }
-          assertArrayEquals(Arrays.copyOfRange(content, from, to), b.array());
-          return null;
-        }));
+        tasks.add(
+            pool.submit(
+                () -> {
+                  ByteBuffer b = ByteBuffer.allocate(to - from);
+                  while (b.hasRemaining()) {
+                    s.read(b, from + b.position());
+                  }
+                  assertArrayEquals(Arrays.copyOfRange(content, from, to), b.array());
+                  return null;
+                }));
       }
       for (Future<?> f : tasks) {
         f.get();
@@ -148,7 +166,8 @@ class RemoteStorageTest {
       byte[] other = content.clone();
       other[3 << 20] ^= 1;
       server.put("object", Files.write(dir.resolve("other"), other));
-      assertThrowsExactly(ObjectChangedException.class, () -> s.read(ByteBuffer.allocate(100), 3 << 20));
+      assertThrowsExactly(
+          ObjectChangedException.class, () -> s.read(ByteBuffer.allocate(100), 3 << 20));
     }
   }
 

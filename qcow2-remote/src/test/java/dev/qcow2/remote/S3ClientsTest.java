@@ -41,7 +41,9 @@ class S3ClientsTest {
   @Test
   void withNothingConfiguredTheClientIsAnonymousInUsEast1() throws Exception {
     try (S3Client client = S3Clients.create(isolated())) {
-      assertInstanceOf(AnonymousCredentialsProvider.class, client.serviceClientConfiguration().credentialsProvider());
+      assertInstanceOf(
+          AnonymousCredentialsProvider.class,
+          client.serviceClientConfiguration().credentialsProvider());
       assertEquals(Region.US_EAST_1, client.serviceClientConfiguration().region());
     }
   }
@@ -49,7 +51,8 @@ class S3ClientsTest {
   @Test
   void theRegionComesFromTheEnvironmentThenTheProfile() throws Exception {
     Path config = dir.resolve("config");
-    Files.writeString(config, "[profile ops]\nregion = eu-west-3\n[default]\nregion = ap-south-1\n");
+    Files.writeString(
+        config, "[profile ops]\nregion = eu-west-3\n[default]\nregion = ap-south-1\n");
     Map<String, String> env = isolated();
     env.put("AWS_CONFIG_FILE", config.toString());
     assertEquals(Region.AP_SOUTH_1, S3Clients.region(env));
@@ -71,7 +74,9 @@ class S3ClientsTest {
     assertEquals(Optional.of(URI.create("https://s3.example.test")), S3Clients.endpoint(env));
     env.put("AWS_ENDPOINT_URL_S3", "ftp://s3.example.test");
     IOException e = assertThrows(IOException.class, () -> S3Clients.endpoint(env));
-    assertEquals("AWS_ENDPOINT_URL_S3=ftp://s3.example.test: not an http:// or https:// URL", e.getMessage());
+    assertEquals(
+        "AWS_ENDPOINT_URL_S3=ftp://s3.example.test: not an http:// or https:// URL",
+        e.getMessage());
     env.put("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true");
     assertEquals(Optional.empty(), S3Clients.endpoint(env));
   }
@@ -80,11 +85,18 @@ class S3ClientsTest {
   @Timeout(120)
   void aProfileGivesTheCredentials() throws Exception {
     try (S3TestServer server = S3TestServer.start(dir, "profiled")) {
-      server.client().putObject(b -> b.bucket("profiled").key("x"), RequestBody.fromBytes(new byte[] {42}));
+      server
+          .client()
+          .putObject(b -> b.bucket("profiled").key("x"), RequestBody.fromBytes(new byte[] {42}));
       Path credentials = dir.resolve("credentials");
-      Files.writeString(credentials, "[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n"
-          + "[qcow2]\naws_access_key_id = " + S3TestServer.IDENTITY + "\naws_secret_access_key = "
-          + S3TestServer.CREDENTIAL + "\n");
+      Files.writeString(
+          credentials,
+          "[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n"
+              + "[qcow2]\naws_access_key_id = "
+              + S3TestServer.IDENTITY
+              + "\naws_secret_access_key = "
+              + S3TestServer.CREDENTIAL
+              + "\n");
       Map<String, String> env = isolated();
       env.put("AWS_ENDPOINT_URL", server.endpoint().toString());
       env.put("AWS_SHARED_CREDENTIALS_FILE", credentials.toString());
@@ -97,8 +109,10 @@ class S3ClientsTest {
       }
       env.remove("AWS_PROFILE");
       try (S3Client client = S3Clients.create(env)) {
-        S3RequestException e = assertThrows(S3RequestException.class,
-            () -> S3RangeSource.open(client, S3Location.parse("s3://profiled/x")));
+        S3RequestException e =
+            assertThrows(
+                S3RequestException.class,
+                () -> S3RangeSource.open(client, S3Location.parse("s3://profiled/x")));
         assertEquals(Reason.BAD_CREDENTIALS, e.reason());
       }
     }
@@ -108,25 +122,62 @@ class S3ClientsTest {
   @Timeout(120)
   void theCaBundleIsWhatMakesATlsEndpointTrusted() throws Exception {
     String password = "changeit-test";
-    Qemu.run(dir, "keytool", "-genkeypair", "-alias", "s3proxy", "-keyalg", "RSA", "-keysize", "2048",
-        "-dname", "CN=127.0.0.1", "-ext", "SAN=ip:127.0.0.1", "-validity", "2",
-        "-keystore", "server.jks", "-storetype", "JKS", "-storepass", password, "-keypass", password);
-    Qemu.run(dir, "keytool", "-exportcert", "-rfc", "-alias", "s3proxy", "-keystore", "server.jks",
-        "-storepass", password, "-file", "ca.pem");
+    Qemu.run(
+        dir,
+        "keytool",
+        "-genkeypair",
+        "-alias",
+        "s3proxy",
+        "-keyalg",
+        "RSA",
+        "-keysize",
+        "2048",
+        "-dname",
+        "CN=127.0.0.1",
+        "-ext",
+        "SAN=ip:127.0.0.1",
+        "-validity",
+        "2",
+        "-keystore",
+        "server.jks",
+        "-storetype",
+        "JKS",
+        "-storepass",
+        password,
+        "-keypass",
+        password);
+    Qemu.run(
+        dir,
+        "keytool",
+        "-exportcert",
+        "-rfc",
+        "-alias",
+        "s3proxy",
+        "-keystore",
+        "server.jks",
+        "-storepass",
+        password,
+        "-file",
+        "ca.pem");
     Path store = Files.createDirectories(dir.resolve("store"));
-    try (S3TestServer server = S3TestServer.startWithTls(store, dir.resolve("server.jks"), password)) {
+    try (S3TestServer server =
+        S3TestServer.startWithTls(store, dir.resolve("server.jks"), password)) {
       server.client().createBucket(b -> b.bucket("images"));
-      server.client().putObject(b -> b.bucket("images").key("tls"), RequestBody.fromBytes(new byte[] {7, 8}));
+      server
+          .client()
+          .putObject(b -> b.bucket("images").key("tls"), RequestBody.fromBytes(new byte[] {7, 8}));
       Map<String, String> env = server.env();
       env.put("AWS_ENDPOINT_URL", server.secureEndpoint().toString());
       S3Location tls = S3Location.parse("s3://images/tls");
       try (S3Client untrusting = S3Clients.create(env)) {
-        S3RequestException e = assertThrows(S3RequestException.class, () -> S3RangeSource.open(untrusting, tls));
+        S3RequestException e =
+            assertThrows(S3RequestException.class, () -> S3RangeSource.open(untrusting, tls));
         assertEquals(Reason.UNREACHABLE, e.reason());
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
       }
       env.put("AWS_CA_BUNDLE", dir.resolve("ca.pem").toString());
-      try (S3Client trusting = S3Clients.create(env); S3RangeSource source = S3RangeSource.open(trusting, tls)) {
+      try (S3Client trusting = S3Clients.create(env);
+          S3RangeSource source = S3RangeSource.open(trusting, tls)) {
         assertEquals(2, source.length());
       }
     }

@@ -49,11 +49,13 @@ class S3FaultsTest extends S3ServerTest {
   /** The real client, except that every GetObject's reply goes through {@code change}. */
   @SuppressWarnings("unchecked")
   static S3Client changingGets(UnaryOperator<ResponseInputStream<GetObjectResponse>> change) {
-    return wrap((method, args) -> {
-      Object result = method.invoke(client, args);
-      return method.getName().equals("getObject") && result instanceof ResponseInputStream<?> r
-          ? change.apply((ResponseInputStream<GetObjectResponse>) r) : result;
-    });
+    return wrap(
+        (method, args) -> {
+          Object result = method.invoke(client, args);
+          return method.getName().equals("getObject") && result instanceof ResponseInputStream<?> r
+              ? change.apply((ResponseInputStream<GetObjectResponse>) r)
+              : result;
+        });
   }
 
   interface Call {
@@ -61,31 +63,35 @@ class S3FaultsTest extends S3ServerTest {
   }
 
   static S3Client wrap(Call call) {
-    InvocationHandler h = (proxy, method, args) -> {
-      try {
-        return call.invoke(method, args);
-      } catch (InvocationTargetException e) {
-        throw e.getCause();
-      }
-    };
-    return (S3Client) Proxy.newProxyInstance(S3Client.class.getClassLoader(), new Class<?>[] {S3Client.class}, h);
+    InvocationHandler h =
+        (proxy, method, args) -> {
+          try {
+            return call.invoke(method, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+        };
+    return (S3Client)
+        Proxy.newProxyInstance(S3Client.class.getClassLoader(), new Class<?>[] {S3Client.class}, h);
   }
 
   /** A body that breaks with a connection reset after {@code limit} bytes. */
-  static ResponseInputStream<GetObjectResponse> cutAfter(ResponseInputStream<GetObjectResponse> r, int limit) {
-    InputStream cut = new FilterInputStream(r) {
-      int left = limit;
+  static ResponseInputStream<GetObjectResponse> cutAfter(
+      ResponseInputStream<GetObjectResponse> r, int limit) {
+    InputStream cut =
+        new FilterInputStream(r) {
+          int left = limit;
 
-      @Override
-      public int read(byte[] b, int off, int len) throws IOException {
-        if (left <= 0) {
-          throw new SocketException("Connection reset");
-        }
-        int n = super.read(b, off, Math.min(len, left));
-        left -= Math.max(n, 0);
-        return n;
-      }
-    };
+          @Override
+          public int read(byte[] b, int off, int len) throws IOException {
+            if (left <= 0) {
+              throw new SocketException("Connection reset");
+            }
+            int n = super.read(b, off, Math.min(len, left));
+            left -= Math.max(n, 0);
+            return n;
+          }
+        };
     return new ResponseInputStream<>(r.response(), AbortableInputStream.create(cut));
   }
 
@@ -106,15 +112,21 @@ class S3FaultsTest extends S3ServerTest {
   void aBodyCutOffAgainAndAgainIsOneTypedLine() throws Exception {
     putRandom("cut/always", 1 << 20, 2);
     AtomicInteger gets = new AtomicInteger();
-    S3Client broken = changingGets(r -> {
-      gets.incrementAndGet();
-      return cutAfter(r, 1000);
-    });
+    S3Client broken =
+        changingGets(
+            r -> {
+              gets.incrementAndGet();
+              return cutAfter(r, 1000);
+            });
     try (S3RangeSource source = S3RangeSource.open(broken, at("cut/always"))) {
-      S3RequestException e = assertThrows(S3RequestException.class, () -> source.read(ByteBuffer.allocate(1 << 20), 0));
+      S3RequestException e =
+          assertThrows(
+              S3RequestException.class, () -> source.read(ByteBuffer.allocate(1 << 20), 0));
       assertEquals(Reason.FAILED, e.reason());
-      assertEquals("s3://images/cut/always: the reply for bytes 2000 to 1048575 was cut off 3 times:"
-          + " SocketException: Connection reset", e.getMessage());
+      assertEquals(
+          "s3://images/cut/always: the reply for bytes 2000 to 1048575 was cut off 3 times:"
+              + " SocketException: Connection reset",
+          e.getMessage());
       assertEquals(S3RangeSource.BODY_ATTEMPTS, gets.get());
     }
   }
@@ -122,12 +134,20 @@ class S3FaultsTest extends S3ServerTest {
   @Test
   void aStoreThatIgnoresIfMatchStillCannotMixVersions() throws Exception {
     putRandom("etag/blob", 10_000, 3);
-    S3Client ignoring = changingGets(r -> new ResponseInputStream<>(
-        r.response().toBuilder().eTag("\"another-version\"").build(), AbortableInputStream.create(r)));
+    S3Client ignoring =
+        changingGets(
+            r ->
+                new ResponseInputStream<>(
+                    r.response().toBuilder().eTag("\"another-version\"").build(),
+                    AbortableInputStream.create(r)));
     try (S3RangeSource source = S3RangeSource.open(ignoring, at("etag/blob"))) {
-      S3RequestException e = assertThrows(S3RequestException.class, () -> source.read(ByteBuffer.allocate(10), 0));
+      S3RequestException e =
+          assertThrows(S3RequestException.class, () -> source.read(ByteBuffer.allocate(10), 0));
       assertEquals(Reason.CHANGED, e.reason());
-      assertTrue(e.getMessage().startsWith("s3://images/etag/blob: changed while being read (ETag \"another-version\""),
+      assertTrue(
+          e.getMessage()
+              .startsWith(
+                  "s3://images/etag/blob: changed while being read (ETag \"another-version\""),
           e.getMessage());
     }
   }
@@ -135,12 +155,18 @@ class S3FaultsTest extends S3ServerTest {
   @Test
   void aStoreThatIgnoresRangeIsRefused() throws Exception {
     putRandom("range/blob", 10_000, 4);
-    S3Client whole = changingGets(r -> new ResponseInputStream<>(
-        r.response().toBuilder().contentRange(null).contentLength(10_000L).build(), AbortableInputStream.create(r)));
+    S3Client whole =
+        changingGets(
+            r ->
+                new ResponseInputStream<>(
+                    r.response().toBuilder().contentRange(null).contentLength(10_000L).build(),
+                    AbortableInputStream.create(r)));
     try (S3RangeSource source = S3RangeSource.open(whole, at("range/blob"))) {
-      S3RequestException e = assertThrows(S3RequestException.class, () -> source.read(ByteBuffer.allocate(10), 100));
+      S3RequestException e =
+          assertThrows(S3RequestException.class, () -> source.read(ByteBuffer.allocate(10), 100));
       assertEquals(Reason.FAILED, e.reason());
-      assertEquals("s3://images/range/blob: the store ignored the range request (asked for 10 bytes at 100)",
+      assertEquals(
+          "s3://images/range/blob: the store ignored the range request (asked for 10 bytes at 100)",
           e.getMessage());
     }
   }
@@ -154,17 +180,21 @@ class S3FaultsTest extends S3ServerTest {
       List<Future<?>> reads = new ArrayList<>();
       for (int t = 0; t < 4; t++) {
         Random random = new Random(seed + t);
-        reads.add(pool.submit(() -> {
-          for (int i = 0; i < 25; i++) {
-            int len = 1 + random.nextInt(100_000);
-            int at = random.nextInt(content.length - len);
-            ByteBuffer dst = ByteBuffer.allocate(len);
-            source.read(dst, at);
-            assertArrayEquals(java.util.Arrays.copyOfRange(content, at, at + len), dst.array(),
-                "range " + at + "+" + len + ", seed " + seed);
-          }
-          return null;
-        }));
+        reads.add(
+            pool.submit(
+                () -> {
+                  for (int i = 0; i < 25; i++) {
+                    int len = 1 + random.nextInt(100_000);
+                    int at = random.nextInt(content.length - len);
+                    ByteBuffer dst = ByteBuffer.allocate(len);
+                    source.read(dst, at);
+                    assertArrayEquals(
+                        java.util.Arrays.copyOfRange(content, at, at + len),
+                        dst.array(),
+                        "range " + at + "+" + len + ", seed " + seed);
+                  }
+                  return null;
+                }));
       }
       for (Future<?> f : reads) {
         f.get();
@@ -176,17 +206,24 @@ class S3FaultsTest extends S3ServerTest {
 
   @Test
   void aSlowStoreHoldsTheWriterWithinTheBufferedParts() throws Exception {
-    S3Client slow = wrap((method, args) -> {
-      if (method.getName().equals("uploadPart")) {
-        Thread.sleep(150);
-      }
-      return method.invoke(client, args);
-    });
+    S3Client slow =
+        wrap(
+            (method, args) -> {
+              if (method.getName().equals("uploadPart")) {
+                Thread.sleep(150);
+              }
+              return method.invoke(client, args);
+            });
     long seed = System.nanoTime();
     byte[] content = new byte[(42 << 20) + 17];
     new Random(seed).nextBytes(content);
-    S3UploadOptions options = S3UploadOptions.builder().partSize(5 << 20).holdFirstPart(true).threads(2)
-        .bufferedParts(3).build();
+    S3UploadOptions options =
+        S3UploadOptions.builder()
+            .partSize(5 << 20)
+            .holdFirstPart(true)
+            .threads(2)
+            .bufferedParts(3)
+            .build();
     try (S3Upload upload = S3Upload.start(slow, at("slow/blob"), options)) {
       for (int at = 0; at < content.length; at += 1 << 20) {
         upload.write(ByteBuffer.wrap(content, at, Math.min(1 << 20, content.length - at)));
@@ -195,35 +232,51 @@ class S3FaultsTest extends S3ServerTest {
       assertEquals(9, upload.partsUploaded());
       assertTrue(upload.partBuffers() <= 3, upload.partBuffers() + " part buffers");
     }
-    assertArrayEquals(content, client.getObjectAsBytes(b -> b.bucket(BUCKET).key("slow/blob")).asByteArray(),
+    assertArrayEquals(
+        content,
+        client.getObjectAsBytes(b -> b.bucket(BUCKET).key("slow/blob")).asByteArray(),
         "seed " + seed);
   }
 
   @Test
   void aFailingPartAbortsTheUploadAndLeavesNothing() throws Exception {
     AtomicInteger parts = new AtomicInteger();
-    S3Client failing = wrap((method, args) -> {
-      if (method.getName().equals("uploadPart") && parts.incrementAndGet() == 2) {
-        throw SdkClientException.create("Unable to execute HTTP request: Connection reset");
-      }
-      return method.invoke(client, args);
-    });
+    S3Client failing =
+        wrap(
+            (method, args) -> {
+              if (method.getName().equals("uploadPart") && parts.incrementAndGet() == 2) {
+                throw SdkClientException.create("Unable to execute HTTP request: Connection reset");
+              }
+              return method.invoke(client, args);
+            });
     String key = "failing/blob";
-    S3UploadOptions options = S3UploadOptions.builder().partSize(5 << 20).holdFirstPart(true).threads(1).bufferedParts(1).build();
+    S3UploadOptions options =
+        S3UploadOptions.builder()
+            .partSize(5 << 20)
+            .holdFirstPart(true)
+            .threads(1)
+            .bufferedParts(1)
+            .build();
     byte[] content = new byte[20 << 20];
     S3RequestException e;
     try (S3Upload upload = S3Upload.start(failing, at(key), options)) {
-      e = assertThrows(S3RequestException.class, () -> {
-        for (int at = 0; at < content.length; at += 1 << 20) {
-          upload.write(ByteBuffer.wrap(content, at, 1 << 20));
-        }
-        upload.finish();
-      });
+      e =
+          assertThrows(
+              S3RequestException.class,
+              () -> {
+                for (int at = 0; at < content.length; at += 1 << 20) {
+                  upload.write(ByteBuffer.wrap(content, at, 1 << 20));
+                }
+                upload.finish();
+              });
     }
     assertEquals(Reason.UNREACHABLE, e.reason());
-    assertEquals("s3://images/failing/blob: cannot reach the store: SdkClientException: Unable to execute HTTP request:"
-        + " Connection reset", e.getMessage());
+    assertEquals(
+        "s3://images/failing/blob: cannot reach the store: SdkClientException: Unable to execute HTTP request:"
+            + " Connection reset",
+        e.getMessage());
     assertThrows(NoSuchKeyException.class, () -> client.headObject(b -> b.bucket(BUCKET).key(key)));
-    assertEquals(List.of(), client.listMultipartUploads(b -> b.bucket(BUCKET).prefix(key)).uploads());
+    assertEquals(
+        List.of(), client.listMultipartUploads(b -> b.bucket(BUCKET).prefix(key)).uploads());
   }
 }

@@ -45,7 +45,8 @@ class S3ImagesTest extends S3ServerTest {
   }
 
   private static DiskImage open(String key) throws Exception {
-    return RemoteImages.open(RangeSources.s3Uri("s3://" + BUCKET + "/" + key), OpenOptions.defaults());
+    return RemoteImages.open(
+        RangeSources.s3Uri("s3://" + BUCKET + "/" + key), OpenOptions.defaults());
   }
 
   @Test
@@ -53,7 +54,8 @@ class S3ImagesTest extends S3ServerTest {
     Path d = Files.createDirectories(dir.resolve("chain"));
     Qemu.img(d, "create", "-q", "-f", "qcow2", "base.qcow2", "24M");
     Qemu.io(d, "base.qcow2", "write -P 0x11 0 8M", "write -P 0x12 20M 1M");
-    Qemu.img(d, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "mid image.qcow2");
+    Qemu.img(
+        d, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "mid image.qcow2");
     Qemu.io(d, "mid image.qcow2", "write -P 0x22 4M 8M", "write -z 1M 1M");
     Qemu.img(d, "create", "-q", "-f", "qcow2", "-b", "mid image.qcow2", "-F", "qcow2", "top.qcow2");
     Qemu.io(d, "top.qcow2", "write -c -P 0x33 6M 1M", "write -P 0x34 23M 64k");
@@ -73,13 +75,28 @@ class S3ImagesTest extends S3ServerTest {
   void aBackingNameOutsideTheImagesFolderIsRefusedAndNeverFetched() throws Exception {
     Path d = Files.createDirectories(dir.resolve("escape"));
     Qemu.img(d, "create", "-q", "-f", "qcow2", "base.qcow2", "1M");
-    Qemu.img(d, "create", "-q", "-f", "qcow2", "-u", "-b", "../base.qcow2", "-F", "qcow2", "top.qcow2", "1M");
+    Qemu.img(
+        d,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-u",
+        "-b",
+        "../base.qcow2",
+        "-F",
+        "qcow2",
+        "top.qcow2",
+        "1M");
     upload(d.resolve("base.qcow2"), "up/base.qcow2");
     upload(d.resolve("top.qcow2"), "up/in/top.qcow2");
     long gets = counting.gets.get();
-    UnsupportedImageException e = assertThrowsExactly(UnsupportedImageException.class, () -> open("up/in/top.qcow2"));
+    UnsupportedImageException e =
+        assertThrowsExactly(UnsupportedImageException.class, () -> open("up/in/top.qcow2"));
     assertFalse(e.getMessage().contains("\n"), e.getMessage());
-    assertTrue(e.getMessage().contains("\"../base.qcow2\"") && e.getMessage().contains("s3://images/up/in/"),
+    assertTrue(
+        e.getMessage().contains("\"../base.qcow2\"")
+            && e.getMessage().contains("s3://images/up/in/"),
         e.getMessage());
     assertTrue(counting.gets.get() - gets <= 2, "only the top image's head is fetched");
   }

@@ -26,8 +26,16 @@ class S3LocationTest {
 
   @Test
   void refusesBadBucketNames() {
-    for (String bad : new String[] {"s3://ab/x", "s3://Upper/x", "s3://-lead/x", "s3://trail-/x",
-        "s3://under_score/x", "s3:///x", "http://bucket/x"}) {
+    for (String bad :
+        new String[] {
+          "s3://ab/x",
+          "s3://Upper/x",
+          "s3://-lead/x",
+          "s3://trail-/x",
+          "s3://under_score/x",
+          "s3:///x",
+          "http://bucket/x"
+        }) {
       IOException e = assertThrows(IOException.class, () -> S3Location.parse(bad), bad);
       assertTrue(e.getMessage().startsWith(bad + ": "), e.getMessage());
     }
@@ -38,14 +46,31 @@ class S3LocationTest {
     S3Location image = S3Location.parse("s3://repo/cangallo/abc.qcow2");
     assertEquals("s3://repo/cangallo/def.qcow2", image.resolve("def.qcow2").toString());
     assertEquals("s3://repo/cangallo/sub/def.qcow2", image.resolve("sub/def.qcow2").toString());
-    assertEquals("s3://repo/top.qcow2", S3Location.parse("s3://repo/child.qcow2").resolve("top.qcow2").toString());
-    for (String bad : new String[] {"", "/abs.qcow2", "../up.qcow2", "sub/../../up.qcow2", "./x.qcow2",
-        "a//b.qcow2", "sub/", "json:{\"file\":\"x\"}", "s3://other/x.qcow2", "http://host/x.qcow2",
-        "a\\..\\b"}) {
+    assertEquals(
+        "s3://repo/top.qcow2",
+        S3Location.parse("s3://repo/child.qcow2").resolve("top.qcow2").toString());
+    for (String bad :
+        new String[] {
+          "",
+          "/abs.qcow2",
+          "../up.qcow2",
+          "sub/../../up.qcow2",
+          "./x.qcow2",
+          "a//b.qcow2",
+          "sub/",
+          "json:{\"file\":\"x\"}",
+          "s3://other/x.qcow2",
+          "http://host/x.qcow2",
+          "a\\..\\b"
+        }) {
       IOException e = assertThrows(IOException.class, () -> image.resolve(bad), bad);
-      assertTrue(e.getMessage().startsWith("s3://repo/cangallo/abc.qcow2: backing file name \"" + bad + "\" "),
+      assertTrue(
+          e.getMessage()
+              .startsWith("s3://repo/cangallo/abc.qcow2: backing file name \"" + bad + "\" "),
           e.getMessage());
-      assertTrue(e.getMessage().endsWith("; only names inside s3://repo/cangallo/ are followed"), e.getMessage());
+      assertTrue(
+          e.getMessage().endsWith("; only names inside s3://repo/cangallo/ are followed"),
+          e.getMessage());
     }
   }
 }

@@ -4,8 +4,8 @@ import java.nio.file.Path;
 
 /**
  * s3proxy as a process of its own, for the benchmarks and manual runs: {@code S3ProxyMain DIR
- * BUCKET [--no-auth]} stores under DIR, makes BUCKET, prints the endpoint on one line, and serves on
- * loopback until its standard input closes (or it is killed). {@code --no-auth} checks no
+ * BUCKET [--no-auth]} stores under DIR, makes BUCKET, prints the endpoint on one line, and serves
+ * on loopback until its standard input closes (or it is killed). {@code --no-auth} checks no
  * signature, so that a plain {@code curl -T} can PUT.
  */
 public final class S3ProxyMain {
@@ -18,7 +18,8 @@ public final class S3ProxyMain {
       System.exit(2);
     }
     Path dir = Path.of(args[0]);
-    try (S3TestServer server = noAuth ? S3TestServer.startWithoutAuth(dir, args[1]) : S3TestServer.start(dir, args[1])) {
+    try (S3TestServer server =
+        noAuth ? S3TestServer.startWithoutAuth(dir, args[1]) : S3TestServer.start(dir, args[1])) {
       System.out.println("endpoint " + server.endpoint());
       System.out.flush();
       while (System.in.read() >= 0) {

@@ -56,7 +56,9 @@ class S3RangeSourceTest extends S3ServerTest {
         byte[] want = java.util.Arrays.copyOfRange(content, at, at + len);
         assertArrayEquals(want, got, "range " + at + "+" + len + ", seed " + seed);
       }
-      assertThrows(java.io.EOFException.class, () -> source.read(ByteBuffer.allocate(2), content.length - 1));
+      assertThrows(
+          java.io.EOFException.class,
+          () -> source.read(ByteBuffer.allocate(2), content.length - 1));
     }
   }
 
@@ -65,8 +67,14 @@ class S3RangeSourceTest extends S3ServerTest {
   void qcow2ImageInABucketReadsAsQemuConvertsIt() throws Exception {
     Path work = Files.createDirectories(dir.resolve("qcow2"));
     Qemu.img(work, "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", "disk.qcow2", "24M");
-    Qemu.io(work, "disk.qcow2", "write -P 0x5a 0 1M", "write -P 0xa5 5M 300k", "write -z 8M 1M",
-        "write -P 0x11 16M 64k", "write -P 0x22 24510k 66k");
+    Qemu.io(
+        work,
+        "disk.qcow2",
+        "write -P 0x5a 0 1M",
+        "write -P 0xa5 5M 300k",
+        "write -z 8M 1M",
+        "write -P 0x11 16M 64k",
+        "write -P 0x22 24510k 66k");
     Qemu.img(work, "convert", "-c", "-O", "qcow2", "disk.qcow2", "packed.qcow2");
     Path raw = Qemu.toRaw(work, "disk.qcow2", "disk.raw");
     byte[] expected = Files.readAllBytes(raw);
@@ -74,7 +82,8 @@ class S3RangeSourceTest extends S3ServerTest {
       put("vm/" + name, Files.readAllBytes(work.resolve(name)));
       S3RangeSource source = S3RangeSource.open(client, at("vm/" + name));
       OpenOptions options = OpenOptions.builder().openBacking(false).build();
-      try (DiskImage image = Qcow2Image.open(Path.of(source.name()), new S3TestStorage(source), options)) {
+      try (DiskImage image =
+          Qcow2Image.open(Path.of(source.name()), new S3TestStorage(source), options)) {
         assertEquals(expected.length, image.size());
         ByteBuffer all = ByteBuffer.allocate(expected.length);
         image.readFully(all, 0);
@@ -94,8 +103,9 @@ class S3RangeSourceTest extends S3ServerTest {
       byte[] second = first.clone();
       second[5] ^= 1;
       put("changing/blob", second);
-      S3RequestException e = assertThrows(S3RequestException.class,
-          () -> source.read(ByteBuffer.allocate(1000), 1000));
+      S3RequestException e =
+          assertThrows(
+              S3RequestException.class, () -> source.read(ByteBuffer.allocate(1000), 1000));
       assertEquals(Reason.CHANGED, e.reason());
       assertOneLine(e, "s3://images/changing/blob: changed while being read");
     }
@@ -111,8 +121,15 @@ class S3RangeSourceTest extends S3ServerTest {
         S3RangeSource base = child.resolve("base.qcow2")) {
       assertEquals("s3://images/repo/base.qcow2", base.name());
       assertEquals(3, base.length());
-      for (String bad : new String[] {"../elsewhere.qcow2", "/elsewhere.qcow2", "s3://images/elsewhere.qcow2",
-          "json:{}", "./base.qcow2", "a//b"}) {
+      for (String bad :
+          new String[] {
+            "../elsewhere.qcow2",
+            "/elsewhere.qcow2",
+            "s3://images/elsewhere.qcow2",
+            "json:{}",
+            "./base.qcow2",
+            "a//b"
+          }) {
         Exception e = assertThrows(java.io.IOException.class, () -> child.resolve(bad), bad);
         assertOneLine(e, "s3://images/repo/child.qcow2: backing file name \"" + bad + "\"");
       }
@@ -122,12 +139,15 @@ class S3RangeSourceTest extends S3ServerTest {
   @Test
   @Timeout(60)
   void aMissingBucketOrObjectIsOneTypedLine() throws Exception {
-    S3RequestException noBucket = assertThrows(S3RequestException.class,
-        () -> S3RangeSource.open(client, S3Location.parse("s3://no-such-bucket/x.qcow2")));
+    S3RequestException noBucket =
+        assertThrows(
+            S3RequestException.class,
+            () -> S3RangeSource.open(client, S3Location.parse("s3://no-such-bucket/x.qcow2")));
     assertEquals(Reason.NO_SUCH_BUCKET, noBucket.reason());
     assertOneLine(noBucket, "s3://no-such-bucket/x.qcow2: no such bucket");
-    S3RequestException noKey = assertThrows(S3RequestException.class,
-        () -> S3RangeSource.open(client, at("no/such.qcow2")));
+    S3RequestException noKey =
+        assertThrows(
+            S3RequestException.class, () -> S3RangeSource.open(client, at("no/such.qcow2")));
     assertEquals(Reason.NO_SUCH_OBJECT, noKey.reason());
     assertOneLine(noKey, "s3://images/no/such.qcow2: no such object");
   }
@@ -139,15 +159,17 @@ class S3RangeSourceTest extends S3ServerTest {
     Map<String, String> env = server.env();
     env.put("AWS_SECRET_ACCESS_KEY", "not-the-secret");
     try (S3Client wrongSecret = S3Clients.create(env)) {
-      S3RequestException e = assertThrows(S3RequestException.class,
-          () -> S3RangeSource.open(wrongSecret, at("secret/blob")));
+      S3RequestException e =
+          assertThrows(
+              S3RequestException.class, () -> S3RangeSource.open(wrongSecret, at("secret/blob")));
       assertEquals(Reason.BAD_CREDENTIALS, e.reason());
       assertOneLine(e, "s3://images/secret/blob: the secret access key does not match");
     }
     env.put("AWS_ACCESS_KEY_ID", "nobody");
     try (S3Client wrongKey = S3Clients.create(env)) {
-      S3RequestException e = assertThrows(S3RequestException.class,
-          () -> S3RangeSource.open(wrongKey, at("secret/blob")));
+      S3RequestException e =
+          assertThrows(
+              S3RequestException.class, () -> S3RangeSource.open(wrongKey, at("secret/blob")));
       assertEquals(Reason.BAD_CREDENTIALS, e.reason());
       assertOneLine(e, "s3://images/secret/blob: the store does not know this access key ID");
     }
@@ -161,10 +183,12 @@ class S3RangeSourceTest extends S3ServerTest {
     env.remove("AWS_ACCESS_KEY_ID");
     env.remove("AWS_SECRET_ACCESS_KEY");
     try (S3Client anonymous = S3Clients.create(env)) {
-      assertInstanceOf(AnonymousCredentialsProvider.class,
+      assertInstanceOf(
+          AnonymousCredentialsProvider.class,
           anonymous.serviceClientConfiguration().credentialsProvider());
-      S3RequestException e = assertThrows(S3RequestException.class,
-          () -> S3RangeSource.open(anonymous, at("private/blob")));
+      S3RequestException e =
+          assertThrows(
+              S3RequestException.class, () -> S3RangeSource.open(anonymous, at("private/blob")));
       assertEquals(Reason.ACCESS_DENIED, e.reason());
       assertOneLine(e, "s3://images/private/blob: access denied (no credentials were found");
     }
@@ -176,8 +200,8 @@ class S3RangeSourceTest extends S3ServerTest {
     Map<String, String> env = server.env();
     env.put("AWS_ENDPOINT_URL", "http://127.0.0.1:1");
     try (S3Client nowhere = S3Clients.create(env)) {
-      S3RequestException e = assertThrows(S3RequestException.class,
-          () -> S3RangeSource.open(nowhere, at("any/blob")));
+      S3RequestException e =
+          assertThrows(S3RequestException.class, () -> S3RangeSource.open(nowhere, at("any/blob")));
       assertEquals(Reason.UNREACHABLE, e.reason());
       assertOneLine(e, "s3://images/any/blob: cannot reach the store");
     }

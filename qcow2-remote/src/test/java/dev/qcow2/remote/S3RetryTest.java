@@ -29,8 +29,9 @@ class S3RetryTest extends S3ServerTest {
 
   /** Relays connections to s3proxy, except those {@code refuse} picks (numbered from 1). */
   static final class SlowDownRelay implements AutoCloseable {
-    private static final String BODY = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
-        + "<Message>Please reduce your request rate.</Message></Error>";
+    private static final String BODY =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
+            + "<Message>Please reduce your request rate.</Message></Error>";
     final ServerSocket socket;
     final AtomicInteger connections = new AtomicInteger();
     private final int target;
@@ -65,8 +66,11 @@ class S3RetryTest extends S3ServerTest {
           readHead(client.getInputStream());
           byte[] body = BODY.getBytes(StandardCharsets.UTF_8);
           OutputStream out = client.getOutputStream();
-          out.write(("HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: " + body.length
-              + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+          out.write(
+              ("HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: "
+                      + body.length
+                      + "\r\nConnection: close\r\n\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
           out.write(body);
           out.flush();
           return;
@@ -121,14 +125,16 @@ class S3RetryTest extends S3ServerTest {
 
   @Test
   void twoServerErrorsInARowAreRetried() throws Exception {
-    client.putObject(b -> b.bucket(BUCKET).key("retry/blob"), RequestBody.fromBytes(new byte[] {1, 2, 3}));
+    client.putObject(
+        b -> b.bucket(BUCKET).key("retry/blob"), RequestBody.fromBytes(new byte[] {1, 2, 3}));
     try (SlowDownRelay relay = new SlowDownRelay(server.endpoint().getPort(), n -> n <= 2);
         S3Client retrying = through(relay);
         S3RangeSource source = S3RangeSource.open(retrying, at("retry/blob"))) {
       ByteBuffer b = ByteBuffer.allocate(3);
       source.read(b, 0);
       assertEquals(3, b.get(2));
-      assertEquals(3, relay.connections.get(), "two refused connections, then one for both requests");
+      assertEquals(
+          3, relay.connections.get(), "two refused connections, then one for both requests");
     }
   }
 
@@ -136,10 +142,12 @@ class S3RetryTest extends S3ServerTest {
   void aStoreThatKeepsFailingGivesUpAfterThreeAttempts() throws Exception {
     try (SlowDownRelay relay = new SlowDownRelay(server.endpoint().getPort(), n -> true);
         S3Client retrying = through(relay)) {
-      S3RequestException e = assertThrows(S3RequestException.class,
-          () -> S3RangeSource.open(retrying, at("retry/none")));
+      S3RequestException e =
+          assertThrows(
+              S3RequestException.class, () -> S3RangeSource.open(retrying, at("retry/none")));
       assertEquals(Reason.FAILED, e.reason());
-      assertEquals("s3://images/retry/none: the store answered 503 SlowDown: Please reduce your request rate.",
+      assertEquals(
+          "s3://images/retry/none: the store answered 503 SlowDown: Please reduce your request rate.",
           e.getMessage());
       assertEquals(3, relay.connections.get(), "three attempts in all");
     }

@@ -51,34 +51,42 @@ public final class S3TestServer implements AutoCloseable {
   }
 
   /**
-   * A server storing its buckets under {@code dir}, with one bucket made, that checks no
-   * signature: a plain {@code curl -T} can PUT to it (for benchmarks against curl).
+   * A server storing its buckets under {@code dir}, with one bucket made, that checks no signature:
+   * a plain {@code curl -T} can PUT to it (for benchmarks against curl).
    */
   public static S3TestServer startWithoutAuth(Path dir, String bucket) throws Exception {
-    S3TestServer server = start(Files.createDirectories(dir.resolve("store")),
-        b -> b.awsAuthentication(AuthenticationType.NONE, null, null));
+    S3TestServer server =
+        start(
+            Files.createDirectories(dir.resolve("store")),
+            b -> b.awsAuthentication(AuthenticationType.NONE, null, null));
     server.client().createBucket(b -> b.bucket(bucket));
     return server;
   }
 
   /** A server that also answers TLS, with the key in {@code keyStore} (JKS). */
   static S3TestServer startWithTls(Path baseDir, Path keyStore, String password) throws Exception {
-    return start(baseDir, b -> b.secureEndpoint(URI.create("https://127.0.0.1:0"))
-        .keyStore(keyStore.toString(), password));
+    return start(
+        baseDir,
+        b ->
+            b.secureEndpoint(URI.create("https://127.0.0.1:0"))
+                .keyStore(keyStore.toString(), password));
   }
 
-  private static S3TestServer start(Path baseDir, Consumer<S3Proxy.Builder> extra) throws Exception {
+  private static S3TestServer start(Path baseDir, Consumer<S3Proxy.Builder> extra)
+      throws Exception {
     long t0 = System.nanoTime();
     Properties props = new Properties();
     props.setProperty("jclouds.filesystem.basedir", baseDir.toString());
-    BlobStoreContext context = ContextBuilder.newBuilder("filesystem-nio2")
-        .credentials("identity", "credential")
-        .overrides(props)
-        .buildView(BlobStoreContext.class);
-    S3Proxy.Builder builder = S3Proxy.builder()
-        .blobStore(context.getBlobStore())
-        .endpoint(URI.create("http://127.0.0.1:0"))
-        .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, IDENTITY, CREDENTIAL);
+    BlobStoreContext context =
+        ContextBuilder.newBuilder("filesystem-nio2")
+            .credentials("identity", "credential")
+            .overrides(props)
+            .buildView(BlobStoreContext.class);
+    S3Proxy.Builder builder =
+        S3Proxy.builder()
+            .blobStore(context.getBlobStore())
+            .endpoint(URI.create("http://127.0.0.1:0"))
+            .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, IDENTITY, CREDENTIAL);
     extra.accept(builder);
     S3Proxy proxy = builder.build();
     proxy.start();

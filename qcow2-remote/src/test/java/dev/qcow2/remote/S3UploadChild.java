@@ -8,15 +8,15 @@ import java.util.Random;
  * writing, lets any part still in flight land, says "UPLOADING" and waits to be killed (or gives up
  * after about a minute). It is killed between parts: s3proxy's file store, unlike S3, keeps a
  * broken part file when a part's body is cut off, and then fails every listing of the bucket's
- * uploads with a 500.
- * Configured from its environment, as the tools are.
+ * uploads with a 500. Configured from its environment, as the tools are.
  */
 public final class S3UploadChild {
   private S3UploadChild() {}
 
   public static void main(String[] args) throws Exception {
     S3Location target = S3Location.parse(args[0]);
-    S3UploadOptions options = S3UploadOptions.builder().partSize(S3UploadOptions.MIN_PART_SIZE).threads(2).build();
+    S3UploadOptions options =
+        S3UploadOptions.builder().partSize(S3UploadOptions.MIN_PART_SIZE).threads(2).build();
     S3Upload upload = S3Upload.start(S3Clients.shared(), target, options);
     byte[] chunk = new byte[1 << 20];
     Random random = new Random(11);

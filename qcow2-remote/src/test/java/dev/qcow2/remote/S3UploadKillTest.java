@@ -21,15 +21,19 @@ class S3UploadKillTest extends S3ServerTest {
   void aChildKilledMidUploadLeavesNoObject() throws Exception {
     String key = "vm/disk.qcow2";
     Path log = dir.resolve("child.err");
-    ProcessBuilder pb = new ProcessBuilder(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"),
-        "-Daws.disableEc2Metadata=true",
-        S3UploadChild.class.getName(), "s3://" + BUCKET + "/" + key)
-        .redirectError(log.toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "-Daws.disableEc2Metadata=true",
+                S3UploadChild.class.getName(),
+                "s3://" + BUCKET + "/" + key)
+            .redirectError(log.toFile());
     pb.environment().putAll(server.env());
     Process child = pb.start();
-    try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+    try (BufferedReader out =
+        new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
       String line = out.readLine();
       assertEquals("UPLOADING", line, "the child's stderr: " + Files.readString(log));
       child.destroyForcibly().waitFor();
@@ -40,7 +44,8 @@ class S3UploadKillTest extends S3ServerTest {
     assertEquals(List.of(), client.listObjectsV2(b -> b.bucket(BUCKET).prefix("vm/")).contents());
     // What a killed upload leaves is an unfinished multipart upload, which is not an object.
     assertEquals(1, client.listMultipartUploads(b -> b.bucket(BUCKET)).uploads().size());
-    assertEquals(1, S3Upload.abortUnfinished(client, S3Location.parse("s3://" + BUCKET + "/" + key)));
+    assertEquals(
+        1, S3Upload.abortUnfinished(client, S3Location.parse("s3://" + BUCKET + "/" + key)));
     assertEquals(List.of(), client.listMultipartUploads(b -> b.bucket(BUCKET)).uploads());
   }
 }

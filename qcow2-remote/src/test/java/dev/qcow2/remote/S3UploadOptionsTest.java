@@ -46,23 +46,48 @@ class S3UploadOptionsTest {
 
   @Test
   void aLargerFirstPartIsKept() throws Exception {
-    S3UploadOptions o = S3UploadOptions.builder().partSize(5 << 20).firstPartSize(64 << 20).holdFirstPart(true).build();
+    S3UploadOptions o =
+        S3UploadOptions.builder()
+            .partSize(5 << 20)
+            .firstPartSize(64 << 20)
+            .holdFirstPart(true)
+            .build();
     assertEquals(64 * MIB, o.firstPartSize());
     assertEquals(5 * MIB, o.partSize());
-    assertEquals(8 * MIB, S3UploadOptions.builder().firstPartSize(1 << 20 << 3).expectedLength(1).build().firstPartSize());
+    assertEquals(
+        8 * MIB,
+        S3UploadOptions.builder()
+            .firstPartSize(1 << 20 << 3)
+            .expectedLength(1)
+            .build()
+            .firstPartSize());
   }
 
   @Test
   void whatS3CannotTakeIsRefused() {
-    IOException tooLarge = assertThrows(IOException.class,
-        () -> S3UploadOptions.builder().expectedLength((5L << 40) + 1).build());
-    assertEquals("an object of 5497558138881 bytes is larger than S3's limit of 5 TiB", tooLarge.getMessage());
-    IOException tooMany = assertThrows(IOException.class,
-        () -> S3UploadOptions.builder().partSize(5 << 20).expectedLength(60 * GIB).build());
-    assertTrue(tooMany.getMessage().startsWith("an object of 64424509440 bytes does not fit in 10000 parts"),
+    IOException tooLarge =
+        assertThrows(
+            IOException.class,
+            () -> S3UploadOptions.builder().expectedLength((5L << 40) + 1).build());
+    assertEquals(
+        "an object of 5497558138881 bytes is larger than S3's limit of 5 TiB",
+        tooLarge.getMessage());
+    IOException tooMany =
+        assertThrows(
+            IOException.class,
+            () -> S3UploadOptions.builder().partSize(5 << 20).expectedLength(60 * GIB).build());
+    assertTrue(
+        tooMany
+            .getMessage()
+            .startsWith("an object of 64424509440 bytes does not fit in 10000 parts"),
         tooMany.getMessage());
-    assertThrows(IllegalArgumentException.class, () -> S3UploadOptions.builder().partSize((5 << 20) - 1).build());
-    assertThrows(IllegalArgumentException.class, () -> S3UploadOptions.builder().firstPartSize(1 << 20).build());
-    assertThrows(IllegalArgumentException.class, () -> S3UploadOptions.builder().threads(0).build());
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> S3UploadOptions.builder().partSize((5 << 20) - 1).build());
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> S3UploadOptions.builder().firstPartSize(1 << 20).build());
+    assertThrows(
+        IllegalArgumentException.class, () -> S3UploadOptions.builder().threads(0).build());
   }
 }

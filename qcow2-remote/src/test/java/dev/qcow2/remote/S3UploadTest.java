@@ -20,7 +20,9 @@ import org.junit.jupiter.api.Timeout;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 
-/** Multipart uploads to s3proxy: the object equals what was written, and a failure leaves nothing. */
+/**
+ * Multipart uploads to s3proxy: the object equals what was written, and a failure leaves nothing.
+ */
 @Timeout(120)
 class S3UploadTest extends S3ServerTest {
   static final int MIB = 1 << 20;
@@ -30,7 +32,12 @@ class S3UploadTest extends S3ServerTest {
   }
 
   static S3UploadOptions heldHead() throws Exception {
-    return S3UploadOptions.builder().partSize(5 * MIB).holdFirstPart(true).threads(3).bufferedParts(2).build();
+    return S3UploadOptions.builder()
+        .partSize(5 * MIB)
+        .holdFirstPart(true)
+        .threads(3)
+        .bufferedParts(2)
+        .build();
   }
 
   /** Nothing under the key: no object, and no unfinished multipart upload either. */
@@ -44,7 +51,8 @@ class S3UploadTest extends S3ServerTest {
   }
 
   /** Writes {@code content} in chunks of random sizes. */
-  static void writeInChunks(S3Upload upload, byte[] content, int from, int to, Random random) throws Exception {
+  static void writeInChunks(S3Upload upload, byte[] content, int from, int to, Random random)
+      throws Exception {
     for (int at = from; at < to; ) {
       int n = Math.min(to - at, 1 + random.nextInt(700_000));
       upload.write(ByteBuffer.wrap(content, at, n));
@@ -69,7 +77,8 @@ class S3UploadTest extends S3ServerTest {
       assertEquals(content.length, upload.written());
       upload.writeHead(ByteBuffer.wrap(content, 0, headLength));
       assertFalse(upload.acknowledged(1), "part 1 is held until finish");
-      assertThrows(NoSuchKeyException.class, () -> client.headObject(b -> b.bucket(BUCKET).key(key)));
+      assertThrows(
+          NoSuchKeyException.class, () -> client.headObject(b -> b.bucket(BUCKET).key(key)));
       upload.finish();
       assertEquals(3, upload.partsUploaded());
     }
@@ -85,7 +94,8 @@ class S3UploadTest extends S3ServerTest {
     Qemu.io(work, "disk.qcow2", "write -P 0x3c 1M 6M", "write -P 0xc3 40M 5M", "write -z 50M 2M");
     byte[] image = Files.readAllBytes(work.resolve("disk.qcow2"));
     assertTrue(image.length > 10 * MIB, "a multipart upload: " + image.length);
-    int head = 4 * 65536; // header, L1 and refcount tables of a fresh image lie in its first clusters
+    int head =
+        4 * 65536; // header, L1 and refcount tables of a fresh image lie in its first clusters
     try (S3Upload upload = S3Upload.start(client, at("image/disk.qcow2"), heldHead())) {
       upload.write(ByteBuffer.allocate(head));
       upload.write(ByteBuffer.wrap(image, head, image.length - head));
@@ -105,7 +115,8 @@ class S3UploadTest extends S3ServerTest {
     Random random = new Random(seed);
     byte[] content = new byte[11 * MIB];
     random.nextBytes(content);
-    S3UploadOptions options = S3UploadOptions.builder().partSize(5 * MIB).threads(2).bufferedParts(1).build();
+    S3UploadOptions options =
+        S3UploadOptions.builder().partSize(5 * MIB).threads(2).bufferedParts(1).build();
     try (S3Upload upload = S3Upload.start(client, at("plain/blob"), options)) {
       writeInChunks(upload, content, 0, content.length, random);
       upload.finish();
@@ -119,8 +130,12 @@ class S3UploadTest extends S3ServerTest {
   void anObjectThatFitsInPartOneIsOnePutWithItsMetadata() throws Exception {
     byte[] content = new byte[700_000];
     new Random(7).nextBytes(content);
-    S3UploadOptions options = S3UploadOptions.builder().partSize(5 * MIB).holdFirstPart(true)
-        .metadata("sha256", "abc").build();
+    S3UploadOptions options =
+        S3UploadOptions.builder()
+            .partSize(5 * MIB)
+            .holdFirstPart(true)
+            .metadata("sha256", "abc")
+            .build();
     try (S3Upload upload = S3Upload.start(client, at("small/blob"), options)) {
       upload.write(ByteBuffer.allocate(4096));
       upload.write(ByteBuffer.wrap(content, 4096, content.length - 4096));
@@ -129,7 +144,9 @@ class S3UploadTest extends S3ServerTest {
       assertEquals(0, upload.partsUploaded());
     }
     assertArrayEquals(content, get("small/blob"));
-    assertEquals(Map.of("sha256", "abc"), client.headObject(b -> b.bucket(BUCKET).key("small/blob")).metadata());
+    assertEquals(
+        Map.of("sha256", "abc"),
+        client.headObject(b -> b.bucket(BUCKET).key("small/blob")).metadata());
     try (S3Upload upload = S3Upload.start(client, at("small/empty"), S3UploadOptions.defaults())) {
       upload.finish();
     }
@@ -184,9 +201,12 @@ class S3UploadTest extends S3ServerTest {
     String key = "toolong/blob";
     try (S3Upload upload = S3Upload.start(client, at(key), options)) {
       upload.write(ByteBuffer.allocate(10 * MIB));
-      S3RequestException e = assertThrows(S3RequestException.class, () -> upload.write(ByteBuffer.allocate(1)));
-      assertEquals("s3://images/toolong/blob: the object is longer than 10485760 bytes, the most 2 parts of"
-          + " 5242880 bytes hold; give the expected length to choose larger parts", e.getMessage());
+      S3RequestException e =
+          assertThrows(S3RequestException.class, () -> upload.write(ByteBuffer.allocate(1)));
+      assertEquals(
+          "s3://images/toolong/blob: the object is longer than 10485760 bytes, the most 2 parts of"
+              + " 5242880 bytes hold; give the expected length to choose larger parts",
+          e.getMessage());
       assertThrows(IllegalStateException.class, upload::finish);
     }
     assertNothingUnder(key);
@@ -198,8 +218,8 @@ class S3UploadTest extends S3ServerTest {
     S3UploadOptions options = S3UploadOptions.builder().partSize(5 * MIB).build();
     S3Location target = S3Location.parse("s3://no-such-bucket/x.qcow2");
     try (S3Upload upload = S3Upload.start(client, target, options)) {
-      S3RequestException e = assertThrows(S3RequestException.class,
-          () -> upload.write(ByteBuffer.allocate(6 * MIB)));
+      S3RequestException e =
+          assertThrows(S3RequestException.class, () -> upload.write(ByteBuffer.allocate(6 * MIB)));
       assertEquals(Reason.NO_SUCH_BUCKET, e.reason());
       assertEquals("s3://no-such-bucket/x.qcow2: no such bucket", e.getMessage());
     }

@@ -9,12 +9,11 @@ import java.util.Comparator;
 import java.util.stream.Stream;
 
 /**
- * The training run behind the launchers' class-data-sharing archive: runs the common verbs of
- * both commands once, on a small image in a temporary folder, so that the JVM archives every
- * class they load ({@code -XX:ArchiveClassesAtExit}). A later start maps those classes instead of
- * loading, parsing and verifying them: about half of a short command's start-up. Nothing is
- * printed and nothing outside the temporary folder is touched; a verb that fails only archives
- * fewer classes.
+ * The training run behind the launchers' class-data-sharing archive: runs the common verbs of both
+ * commands once, on a small image in a temporary folder, so that the JVM archives every class they
+ * load ({@code -XX:ArchiveClassesAtExit}). A later start maps those classes instead of loading,
+ * parsing and verifying them: about half of a short command's start-up. Nothing is printed and
+ * nothing outside the temporary folder is touched; a verb that fails only archives fewer classes.
  */
 public final class CdsTraining {
   private CdsTraining() {}
@@ -27,15 +26,42 @@ public final class CdsTraining {
       String config = dir.resolve("canga.yaml").toString();
       String[][] runs = {
         {"qcow2", "create", "-q", "-f", "qcow2", img, "4M"},
-        {"qcow2", "io", "-c", "write -P 0x5a 0 1M", "-c", "write -z 2M 64k", "-c", "read -P 0x5a 0 4k", img},
+        {
+          "qcow2",
+          "io",
+          "-c",
+          "write -P 0x5a 0 1M",
+          "-c",
+          "write -z 2M 64k",
+          "-c",
+          "read -P 0x5a 0 4k",
+          img
+        },
         {"qcow2", "info", img},
         {"qcow2", "info", "--output=json", img},
         {"qcow2", "map", "--output=json", img},
         {"qcow2", "check", "--output=json", img},
         {"qcow2", "measure", "-O", "qcow2", img},
         {"qcow2", "convert", "-O", "raw", img, dir.resolve("a.raw").toString()},
-        {"qcow2", "convert", "-O", "qcow2", dir.resolve("a.raw").toString(), dir.resolve("b.qcow2").toString()},
-        {"qcow2", "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", img, dir.resolve("c.qcow2").toString()},
+        {
+          "qcow2",
+          "convert",
+          "-O",
+          "qcow2",
+          dir.resolve("a.raw").toString(),
+          dir.resolve("b.qcow2").toString()
+        },
+        {
+          "qcow2",
+          "convert",
+          "-c",
+          "-O",
+          "qcow2",
+          "-o",
+          "compression_type=zstd",
+          img,
+          dir.resolve("c.qcow2").toString()
+        },
         {"qcow2", "convert", "-c", "-O", "qcow2", img, dir.resolve("d.qcow2").toString()},
         {"qcow2", "compare", img, dir.resolve("d.qcow2").toString()},
         {"qcow2", "hash", img},

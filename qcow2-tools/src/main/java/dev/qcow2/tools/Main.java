@@ -14,9 +14,9 @@ import java.util.List;
 import picocli.CommandLine;
 
 /**
- * Entry point of both launchers: the first argument names the command set ({@code qcow2} or
- * {@code canga}), the rest goes to it. Errors are one line, {@code <command>: <message>}, and exit
- * code 1, as qemu-img's; {@code --debug} adds the stack trace.
+ * Entry point of both launchers: the first argument names the command set ({@code qcow2} or {@code
+ * canga}), the rest goes to it. Errors are one line, {@code <command>: <message>}, and exit code 1,
+ * as qemu-img's; {@code --debug} adds the stack trace.
  */
 public final class Main {
   private Main() {}

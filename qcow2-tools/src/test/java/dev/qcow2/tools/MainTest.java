@@ -10,8 +10,6 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /** The entry point: command sets, exit codes and the one-line error shape. */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
@@ -38,16 +36,25 @@ class MainTest {
     assertTrue(Cli.run("canga", "--help").stdout().startsWith("Usage: canga"));
     Cli.Result convert = Cli.run("qcow2", "convert", "--help");
     assertEquals(0, convert.exitCode());
-    assertTrue(convert.stdout().startsWith("Usage: qcow2 convert [OPTIONS] SRC DST\n"), convert.stdout());
+    assertTrue(
+        convert.stdout().startsWith("Usage: qcow2 convert [OPTIONS] SRC DST\n"), convert.stdout());
     assertTrue(convert.stdout().contains("\n  -O FMT "), convert.stdout());
   }
 
   @Test
   void should_refuse_a_bad_size_in_one_line() {
-    Cli.Result r = Cli.run("canga", "--config", dir.resolve("config.yaml").toString(), "create",
-        dir.resolve("x.qcow2").toString(), "abc");
+    Cli.Result r =
+        Cli.run(
+            "canga",
+            "--config",
+            dir.resolve("config.yaml").toString(),
+            "create",
+            dir.resolve("x.qcow2").toString(),
+            "abc");
     assertEquals(1, r.exitCode());
-    assertEquals("canga: 'abc' is not a valid size (a whole number of bytes; k, M, G, T, P, E suffixes)\n", r.stderr());
+    assertEquals(
+        "canga: 'abc' is not a valid size (a whole number of bytes; k, M, G, T, P, E suffixes)\n",
+        r.stderr());
   }
 
   @Test
@@ -79,7 +86,8 @@ class MainTest {
     Path missing = dir.resolve("missing.qcow2");
     Cli.Result r = Cli.run("qcow2", "info", missing.toString());
     assertEquals(1, r.exitCode());
-    assertEquals("qcow2: Could not open '" + missing + "': No such file or directory\n", r.stderr());
+    assertEquals(
+        "qcow2: Could not open '" + missing + "': No such file or directory\n", r.stderr());
     assertEquals("", r.stdout());
   }
 

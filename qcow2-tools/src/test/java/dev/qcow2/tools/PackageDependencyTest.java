@@ -14,9 +14,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The tools' packages name each other in one direction, as their sources say: the launchers
- * ({@code Main}) use the command sets, the command sets use the shared helpers of {@code cli},
- * and nothing points back up.
+ * The tools' packages name each other in one direction, as their sources say: the launchers ({@code
+ * Main}) use the command sets, the command sets use the shared helpers of {@code cli}, and nothing
+ * points back up.
  */
 @Timeout(60)
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)

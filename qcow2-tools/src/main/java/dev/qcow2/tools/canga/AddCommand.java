@@ -28,7 +28,10 @@ final class AddCommand extends CangaCommand {
   @Option(names = "--tag", paramLabel = "TAG", description = "tag name of the new image")
   String tag;
 
-  @Option(names = "--copy", negatable = true, description = "do not process the image, make an exact copy")
+  @Option(
+      names = "--copy",
+      negatable = true,
+      description = "do not process the image, make an exact copy")
   boolean copy;
 
   @Override
@@ -41,15 +44,20 @@ final class AddCommand extends CangaCommand {
     String parentSha = null;
     if (parent != null) {
       if (copy) {
-        throw new CangaException("--copy stores the file as it is; it cannot be a delta on --parent");
+        throw new CangaException(
+            "--copy stores the file as it is; it cannot be a delta on --parent");
       }
       Repositories.Found found = repos().find(parent);
       if (found == null) {
         throw new CangaException("Image \"" + parent + "\" not found");
       }
       if (!found.repo().name().equals(target.name())) {
-        throw new CangaException("The parent " + found.displayName() + " is not in repository '"
-            + target.name() + "'; import it first");
+        throw new CangaException(
+            "The parent "
+                + found.displayName()
+                + " is not in repository '"
+                + target.name()
+                + "'; import it first");
       }
       parentSha = found.sha256();
     }

@@ -14,9 +14,18 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code canga base add|list|latest|rm}: read-only bases for layers (oVirt imgbased's workflow). */
-@Command(name = "base", description = "manage bases (read-only images that layers build on)",
-    subcommands = {BaseCommand.Add.class, BaseCommand.ListBases.class, BaseCommand.Latest.class, BaseCommand.Remove.class})
+/**
+ * {@code canga base add|list|latest|rm}: read-only bases for layers (oVirt imgbased's workflow).
+ */
+@Command(
+    name = "base",
+    description = "manage bases (read-only images that layers build on)",
+    subcommands = {
+      BaseCommand.Add.class,
+      BaseCommand.ListBases.class,
+      BaseCommand.Latest.class,
+      BaseCommand.Remove.class
+    })
 final class BaseCommand extends CangaCommand {
   @Override
   int run() {
@@ -41,14 +50,16 @@ final class BaseCommand extends CangaCommand {
       Repository repo = repos().repo(null);
       String sha;
       if (Files.isRegularFile(Path.of(from))) {
-        sha = repo.addImage(new Repository.AddRequest(Path.of(from), null, false, null, null), out());
+        sha =
+            repo.addImage(new Repository.AddRequest(Path.of(from), null, false, null, null), out());
       } else {
         Repositories.Found found = repos().find(from);
         if (found == null) {
           throw new CangaException("Image not found: " + from);
         }
         if (!found.repo().name().equals(repo.name())) {
-          throw new CangaException("A base must be an image of the default repository, not of " + found.repo().name());
+          throw new CangaException(
+              "A base must be an image of the default repository, not of " + found.repo().name());
         }
         sha = found.sha256();
       }
@@ -79,7 +90,10 @@ final class BaseCommand extends CangaCommand {
       }
       out().print(String.format("%-24s %-12s %s%n", "NAME", "IMAGE", "CREATED"));
       for (Layers.Base b : l.bases()) {
-        out().print(String.format("%-24s %-12s %s%n", b.name(), b.sha256().substring(0, 12), b.created()));
+        out()
+            .print(
+                String.format(
+                    "%-24s %-12s %s%n", b.name(), b.sha256().substring(0, 12), b.created()));
       }
       return 0;
     }
@@ -94,7 +108,10 @@ final class BaseCommand extends CangaCommand {
     }
   }
 
-  @Command(name = "rm", aliases = "del", description = "forget a base (refused while layers use it)")
+  @Command(
+      name = "rm",
+      aliases = "del",
+      description = "forget a base (refused while layers use it)")
   static final class Remove extends CangaCommand {
     @Parameters(index = "0", paramLabel = "NAME")
     String name;

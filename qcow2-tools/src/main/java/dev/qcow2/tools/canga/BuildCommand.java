@@ -31,9 +31,11 @@ final class BuildCommand extends CangaCommand {
     }
     if (root != null && dev.qcow2.tools.cangafile.MultiBuild.isMultiTarget(root)) {
       if (tag != null) {
-        throw new IllegalArgumentException("--tag is for a Cangafile; the targets of a build file are tagged by name");
+        throw new IllegalArgumentException(
+            "--tag is for a Cangafile; the targets of a build file are tagged by name");
       }
-      dev.qcow2.tools.cangafile.MultiBuild build = dev.qcow2.tools.cangafile.MultiBuild.read(file, repos());
+      dev.qcow2.tools.cangafile.MultiBuild build =
+          dev.qcow2.tools.cangafile.MultiBuild.read(file, repos());
       GuestCustomizer customizer = new GuestCustomizer("virt-customize", cli().env());
       build.build(repos(), repos().repo(null), customizer, out(), err());
       return 0;

@@ -34,7 +34,8 @@ public final class CangaCli implements Callable<Integer> {
       names = "--config",
       paramLabel = "FILE",
       scope = ScopeType.INHERIT,
-      description = "Configuration file (default: $CANGALLO_HOME/config.yaml, else ~/.cangallo/config.yaml).")
+      description =
+          "Configuration file (default: $CANGALLO_HOME/config.yaml, else ~/.cangallo/config.yaml).")
   Path config;
 
   private final Map<String, String> env;
@@ -57,8 +58,8 @@ public final class CangaCli implements Callable<Integer> {
   /**
    * The command line to run {@code args} with: with the one verb they name, if they name exactly
    * one; with none for the version; or else with every verb (help, a mistake, an ambiguous
-   * abbreviation: picocli's words for it then). picocli builds the model of each verb it is given, which for all of them took about
-   * 50 ms of every command's start.
+   * abbreviation: picocli's words for it then). picocli builds the model of each verb it is given,
+   * which for all of them took about 50 ms of every command's start.
    */
   public static CommandLine commandLine(Map<String, String> env, List<String> args) {
     CommandLine cmd = new CommandLine(new CangaCli(env));
@@ -79,10 +80,36 @@ public final class CangaCli implements Callable<Integer> {
 
   /** Every verb's name and aliases, in the order help lists them. */
   static final String[][] VERBS = {
-    {"add"}, {"base"}, {"build"}, {"check_system", "check-system"}, {"create"}, {"del", "rm"},
-    {"deltag", "rmtag"}, {"deploy"}, {"export"}, {"fetch"}, {"import"}, {"layer"}, {"layout"},
-    {"list"}, {"overlay"}, {"pull"}, {"push"}, {"show"}, {"sign"}, {"tag"}, {"verify"}, {"store"}, {"images"},
-    {"layers"}, {"instances"}, {"instance"}, {"mount"}, {"umount"}, {"wipe"}, {"serve"},
+    {"add"},
+    {"base"},
+    {"build"},
+    {"check_system", "check-system"},
+    {"create"},
+    {"del", "rm"},
+    {"deltag", "rmtag"},
+    {"deploy"},
+    {"export"},
+    {"fetch"},
+    {"import"},
+    {"layer"},
+    {"layout"},
+    {"list"},
+    {"overlay"},
+    {"pull"},
+    {"push"},
+    {"show"},
+    {"sign"},
+    {"tag"},
+    {"verify"},
+    {"store"},
+    {"images"},
+    {"layers"},
+    {"instances"},
+    {"instance"},
+    {"mount"},
+    {"umount"},
+    {"wipe"},
+    {"serve"},
   };
 
   /** The class of the verb named {@code name} (not an alias). */
@@ -122,7 +149,9 @@ public final class CangaCli implements Callable<Integer> {
     };
   }
 
-  /** The first argument that is not an option of canga itself (or the value of --config); or null. */
+  /**
+   * The first argument that is not an option of canga itself (or the value of --config); or null.
+   */
   static String verbOf(List<String> args) {
     for (int i = 0; i < args.size(); i++) {
       String a = args.get(i);
@@ -139,8 +168,8 @@ public final class CangaCli implements Callable<Integer> {
   }
 
   /**
-   * The class of the one verb {@code word} names, as Thor reads it: its name or an alias, or else
-   * a prefix of the names and aliases of one verb alone; null if it names none or several.
+   * The class of the one verb {@code word} names, as Thor reads it: its name or an alias, or else a
+   * prefix of the names and aliases of one verb alone; null if it names none or several.
    */
   static Class<?> verbClass(String word) {
     if (word == null || word.isEmpty()) {

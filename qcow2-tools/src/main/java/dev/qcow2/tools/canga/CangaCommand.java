@@ -16,8 +16,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /**
- * What every verb shares: the parent command (configuration), the output streams, and the
- * mapping of {@link CangaException} to one line on standard error and exit status 255.
+ * What every verb shares: the parent command (configuration), the output streams, and the mapping
+ * of {@link CangaException} to one line on standard error and exit status 255.
  */
 abstract class CangaCommand implements Callable<Integer> {
   static final int HANDLED_ERROR = 255;

@@ -12,14 +12,18 @@ import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 
 /**
- * {@code canga check_system}: what {@code build} needs from the host. qemu-img is no longer
- * needed (canga is native), so the checks are libguestfs's: a kernel in /boot readable by the
- * user, virt-customize 1.30 or newer, and whether KVM is usable (else TCG, slower). Unlike
- * Cangallo every check runs; exit status 255 if one failed.
+ * {@code canga check_system}: what {@code build} needs from the host. qemu-img is no longer needed
+ * (canga is native), so the checks are libguestfs's: a kernel in /boot readable by the user,
+ * virt-customize 1.30 or newer, and whether KVM is usable (else TCG, slower). Unlike Cangallo every
+ * check runs; exit status 255 if one failed.
  */
-@Command(name = "check_system", aliases = "check-system", description = "check system configuration")
+@Command(
+    name = "check_system",
+    aliases = "check-system",
+    description = "check system configuration")
 final class CheckSystemCommand extends CangaCommand {
-  private static final Pattern VERSION = Pattern.compile("(?m)^virt-customize (\\d+)\\.(\\d+)\\.(\\d+).*$");
+  private static final Pattern VERSION =
+      Pattern.compile("(?m)^virt-customize (\\d+)\\.(\\d+)\\.(\\d+).*$");
 
   @Override
   int run() throws Exception {
@@ -27,7 +31,8 @@ final class CheckSystemCommand extends CangaCommand {
     boolean problem = false;
     if (!readableKernel(Path.of("/boot"))) {
       problem = true;
-      err.print("""
+      err.print(
+          """
           libguestfs needs a kernel to boot it's qemu appliance. There is no kernel
           in your /boot directory readable by your kernel. Change the permissions of
           at least one kernel in that directory to be readable by the current user.
@@ -40,14 +45,17 @@ final class CheckSystemCommand extends CangaCommand {
       err.print("Could not get virt-customize version. Is libguestfs installed?\n\n");
     } else if (version[0] < 1 || version[0] == 1 && version[1] < 30) {
       problem = true;
-      err.print("libguestfs 1.30.0 or newer is needed (canga uses virt-customize --commands-from-file).\n\n");
+      err.print(
+          "libguestfs 1.30.0 or newer is needed (canga uses virt-customize --commands-from-file).\n\n");
     }
     if (!GuestCustomizer.kvmUsable()) {
-      err.print("KVM is not usable (/dev/kvm): libguestfs will run with LIBGUESTFS_BACKEND_SETTINGS=force_tcg,\n"
-          + "which works but is slower.\n\n");
+      err.print(
+          "KVM is not usable (/dev/kvm): libguestfs will run with LIBGUESTFS_BACKEND_SETTINGS=force_tcg,\n"
+              + "which works but is slower.\n\n");
     }
     if (problem) {
-      err.print("""
+      err.print(
+          """
           There is at least one problem in your system. You can go this page to
           get more information on how to fix it:
 
@@ -55,7 +63,8 @@ final class CheckSystemCommand extends CangaCommand {
 
           """);
     }
-    err.print("""
+    err.print(
+        """
         It's also a good idea to execute libguestfs test tool:
 
             $ libguestfs-test-tool
@@ -79,7 +88,8 @@ final class CheckSystemCommand extends CangaCommand {
 
   private static int[] virtCustomizeVersion() {
     try {
-      Process p = new ProcessBuilder("virt-customize", "--version").redirectErrorStream(true).start();
+      Process p =
+          new ProcessBuilder("virt-customize", "--version").redirectErrorStream(true).start();
       p.getOutputStream().close();
       String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       p.waitFor();
@@ -87,7 +97,9 @@ final class CheckSystemCommand extends CangaCommand {
       if (!m.find()) {
         return null;
       }
-      return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))};
+      return new int[] {
+        Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))
+      };
     } catch (IOException e) {
       return null;
     } catch (InterruptedException e) {

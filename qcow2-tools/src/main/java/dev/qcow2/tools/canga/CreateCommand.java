@@ -15,8 +15,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code canga create FILE [SIZE] [--parent PARENT]}: a new qcow2 image outside the repository.
- * PARENT is a file path, as for Cangallo, or else an image name of the repository; without SIZE
- * the parent's size is taken. FILE and SIZE are echoed first, as Cangallo does.
+ * PARENT is a file path, as for Cangallo, or else an image name of the repository; without SIZE the
+ * parent's size is taken. FILE and SIZE are echoed first, as Cangallo does.
  */
 @Command(name = "create", description = "create a new qcow2 image")
 final class CreateCommand extends CangaCommand {
@@ -44,9 +44,11 @@ final class CreateCommand extends CangaCommand {
         }
         parentPath = found.repo().imagePath(found.sha256()).toAbsolutePath();
       }
-      try (DiskImage p = DiskImage.open(parentPath, OpenOptions.builder().openBacking(false).build())) {
-        options = CreateOptions.builder(bytes != null ? bytes : p.size())
-            .backingFile(parentPath.toString(), p.format());
+      try (DiskImage p =
+          DiskImage.open(parentPath, OpenOptions.builder().openBacking(false).build())) {
+        options =
+            CreateOptions.builder(bytes != null ? bytes : p.size())
+                .backingFile(parentPath.toString(), p.format());
       }
     } else if (bytes == null) {
       throw new IllegalArgumentException("Image creation needs a size parameter");

@@ -45,13 +45,17 @@ final class DelCommand extends CangaCommand {
       }
     }
     // The index goes first: a crash in between leaves an unlisted file, not a listed missing one.
-    found.repo().update(index -> {
-      List<String> children = index.children(sha);
-      if (!children.isEmpty() && !force) {
-        throw parentOf(new Repositories.Found(found.repo(), found.entry(), index), children);
-      }
-      return index.withoutImage(sha);
-    });
+    found
+        .repo()
+        .update(
+            index -> {
+              List<String> children = index.children(sha);
+              if (!children.isEmpty() && !force) {
+                throw parentOf(
+                    new Repositories.Found(found.repo(), found.entry(), index), children);
+              }
+              return index.withoutImage(sha);
+            });
     if (!present && !deletedRemotely) {
       err().print("Image file not found\n");
     }

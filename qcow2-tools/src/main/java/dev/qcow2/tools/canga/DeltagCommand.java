@@ -11,9 +11,9 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code canga deltag TAGNAME} (alias {@code rmtag}): delete a tag, from the named repository, or
- * else from the first repository holding it (the default one first). Unlike Cangallo, a tag
- * living in another repository than the default one is found. In the cache of a writable remote
- * ({@code s3://}) the tag is removed from the remote first.
+ * else from the first repository holding it (the default one first). Unlike Cangallo, a tag living
+ * in another repository than the default one is found. In the cache of a writable remote ({@code
+ * s3://}) the tag is removed from the remote first.
  */
 @Command(name = "deltag", aliases = "rmtag", description = "delete a tag")
 final class DeltagCommand extends CangaCommand {

@@ -20,7 +20,9 @@ import picocli.CommandLine.Parameters;
  * {@code canga deploy SOURCE TARGET [--type T] [--hooks DIR]}: a repository image, a file or an
  * http(s) URL written onto a block device or a file (Ganeti's instance-simpleimage workflow).
  */
-@Command(name = "deploy", description = "write an image (repository image, file or URL) onto a disk or file")
+@Command(
+    name = "deploy",
+    description = "write an image (repository image, file or URL) onto a disk or file")
 final class DeployCommand extends CangaCommand {
   @Parameters(index = "0", paramLabel = "SOURCE")
   String source;
@@ -28,11 +30,16 @@ final class DeployCommand extends CangaCommand {
   @Parameters(index = "1", paramLabel = "TARGET")
   Path target;
 
-  @Option(names = "--type", paramLabel = "TYPE",
+  @Option(
+      names = "--type",
+      paramLabel = "TYPE",
       description = "raw, raw+gz, raw+bz2, raw+xz or qcow2 (default: detected from the content)")
   String type;
 
-  @Option(names = "--hooks", paramLabel = "DIR", description = "run the executables in DIR afterwards, in name order")
+  @Option(
+      names = "--hooks",
+      paramLabel = "DIR",
+      description = "run the executables in DIR afterwards, in name order")
   Path hooks;
 
   @Override
@@ -45,7 +52,8 @@ final class DeployCommand extends CangaCommand {
     Path file;
     if (source.startsWith("http://") || source.startsWith("https://")) {
       RepositoryConfig config = repos().config();
-      DownloadCache cache = new DownloadCache(config.cacheDir(), config.cacheMaxDays(), config.proxy(), cli().env());
+      DownloadCache cache =
+          new DownloadCache(config.cacheDir(), config.cacheMaxDays(), config.proxy(), cli().env());
       try {
         file = cache.get(source, null);
       } catch (IOException e) {
@@ -56,11 +64,13 @@ final class DeployCommand extends CangaCommand {
     } else {
       Repositories.Found found = repos().find(source);
       if (found == null) {
-        throw new CangaException("Image not found: " + source + " (not a repository image, file or URL)");
+        throw new CangaException(
+            "Image not found: " + source + " (not a repository image, file or URL)");
       }
       file = found.repo().imagePath(found.sha256());
       if (!Files.exists(file)) {
-        throw new CangaException("The file of image " + found.sha256() + " is not present (pull it first)");
+        throw new CangaException(
+            "The file of image " + found.sha256() + " is not present (pull it first)");
       }
       knownSha = found.sha256();
     }
@@ -72,8 +82,19 @@ final class DeployCommand extends CangaCommand {
       if (bar != null) {
         bar.finish();
       }
-      out().print("Deployed " + source + " (" + result.type().label() + ") to " + target + ": " + result.bytes()
-          + " bytes, sha256 " + result.sha256() + "\n");
+      out()
+          .print(
+              "Deployed "
+                  + source
+                  + " ("
+                  + result.type().label()
+                  + ") to "
+                  + target
+                  + ": "
+                  + result.bytes()
+                  + " bytes, sha256 "
+                  + result.sha256()
+                  + "\n");
       out().flush();
       Map<String, String> facts = new LinkedHashMap<>();
       facts.put("TARGET_DISK_DEVICE", target.toString());
@@ -84,7 +105,8 @@ final class DeployCommand extends CangaCommand {
     } catch (Deployer.DeployException e) {
       throw new CangaException(e.getMessage());
     } catch (IOException e) {
-      throw new CangaException("deploy of " + source + " to " + target + " failed: " + e.getMessage());
+      throw new CangaException(
+          "deploy of " + source + " to " + target + " failed: " + e.getMessage());
     }
     return 0;
   }

@@ -30,19 +30,30 @@ final class ExportCommand extends CangaCommand {
   @Parameters(index = "1", paramLabel = "OUTPUT", arity = "0..1")
   Path output;
 
-  @Option(names = {"-f", "--format"}, paramLabel = "FORMAT", defaultValue = "qcow2",
+  @Option(
+      names = {"-f", "--format"},
+      paramLabel = "FORMAT",
+      defaultValue = "qcow2",
       description = "format for output image (qcow2 or raw; default: qcow2)")
   String format;
 
-  @Option(names = {"-c", "--compress"}, negatable = true, description = "compress output qcow2 image")
+  @Option(
+      names = {"-c", "--compress"},
+      negatable = true,
+      description = "compress output qcow2 image")
   boolean compress;
 
-  @Option(names = "--containerdisk", paramLabel = "REF",
-      description = "write a KubeVirt containerDisk to oci://HOST[:PORT]/NAMESPACE/REPO[:TAG], oci:DIR[:TAG] or "
-          + "oci-archive:FILE[:TAG] (TAG: the image's first tag, else its short sha256)")
+  @Option(
+      names = "--containerdisk",
+      paramLabel = "REF",
+      description =
+          "write a KubeVirt containerDisk to oci://HOST[:PORT]/NAMESPACE/REPO[:TAG], oci:DIR[:TAG] or "
+              + "oci-archive:FILE[:TAG] (TAG: the image's first tag, else its short sha256)")
   String containerDisk;
 
-  @Option(names = "--plain-http", description = "reach the --containerdisk registry over HTTP (loopback hosts always are)")
+  @Option(
+      names = "--plain-http",
+      description = "reach the --containerdisk registry over HTTP (loopback hosts always are)")
   boolean plainHttp;
 
   @Override
@@ -50,7 +61,8 @@ final class ExportCommand extends CangaCommand {
     if ((output == null) == (containerDisk == null)) {
       throw new UsageException("export needs either OUTPUT or --containerdisk REF");
     }
-    ContainerDiskTarget target = containerDisk == null ? null : ContainerDiskTarget.parse(containerDisk);
+    ContainerDiskTarget target =
+        containerDisk == null ? null : ContainerDiskTarget.parse(containerDisk);
     Repositories.Found found = repos().find(image);
     if (found == null) {
       throw new CangaException("Image not found");
@@ -59,7 +71,8 @@ final class ExportCommand extends CangaCommand {
       throw new IllegalArgumentException("Unknown file format '" + format + "' (qcow2 or raw)");
     }
     if (target != null && !format.equals("qcow2")) {
-      throw new IllegalArgumentException("A containerDisk holds a qcow2 image (-f " + format + " given)");
+      throw new IllegalArgumentException(
+          "A containerDisk holds a qcow2 image (-f " + format + " given)");
     }
     if (compress && format.equals("raw")) {
       throw new IllegalArgumentException("Compression not supported for this file format");
@@ -74,7 +87,8 @@ final class ExportCommand extends CangaCommand {
     Path flat = Files.createTempFile("canga-containerdisk-", ".qcow2");
     try {
       flatten(found, flat);
-      Set<String> insecure = plainHttp && target.registry() != null ? Set.of(target.registry().registry()) : Set.of();
+      Set<String> insecure =
+          plainHttp && target.registry() != null ? Set.of(target.registry().registry()) : Set.of();
       ContainerDisk.export(flat, target, CredentialStore.fromEnvironment(), insecure);
     } finally {
       Files.deleteIfExists(flat);
@@ -85,11 +99,14 @@ final class ExportCommand extends CangaCommand {
 
   private void flatten(Repositories.Found found, Path to) throws Exception {
     try (DiskImage source = DiskImage.open(found.repo().imagePath(found.sha256()))) {
-      ImageConverter.convert(source, to, ConvertOptions.builder()
-          .targetFormat(format)
-          .compress(compress)
-          .threads(Runtime.getRuntime().availableProcessors())
-          .build());
+      ImageConverter.convert(
+          source,
+          to,
+          ConvertOptions.builder()
+              .targetFormat(format)
+              .compress(compress)
+              .threads(Runtime.getRuntime().availableProcessors())
+              .build());
     }
   }
 

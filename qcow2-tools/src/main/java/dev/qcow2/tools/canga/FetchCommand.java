@@ -12,11 +12,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code canga fetch [REPO]}: download the index of a repository of {@code type: remote}
- * (anything else: nothing to do, as in Cangallo). Images built locally on top of the remote's
- * (present here but not in the remote index) are kept. When nothing local had to be kept the
- * remote bytes are stored as they are, with {@code index.yaml.sig} when the remote has one, so
- * {@code canga verify} can check the cache.
+ * {@code canga fetch [REPO]}: download the index of a repository of {@code type: remote} (anything
+ * else: nothing to do, as in Cangallo). Images built locally on top of the remote's (present here
+ * but not in the remote index) are kept. When nothing local had to be kept the remote bytes are
+ * stored as they are, with {@code index.yaml.sig} when the remote has one, so {@code canga verify}
+ * can check the cache.
  */
 @Command(name = "fetch", description = "download the index of the repository")
 final class FetchCommand extends CangaCommand {
@@ -67,20 +67,25 @@ final class FetchCommand extends CangaCommand {
     try {
       fetched = RepositoryIndex.parse(text);
     } catch (IllegalArgumentException | com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new CangaException(remote.url() + "index.yaml: not a Cangallo index: "
-          + e.getMessage().replaceAll("\\s*[\\r\\n]+\\s*", " "));
+      throw new CangaException(
+          remote.url()
+              + "index.yaml: not a Cangallo index: "
+              + e.getMessage().replaceAll("\\s*[\\r\\n]+\\s*", " "));
     }
     byte[] signature = remote.fetchOptional("index.yaml.sig");
-    r.locked(() -> {
-      RepositoryIndex merged = r.index().mergedInto(fetched, sha -> Files.exists(r.imagePath(sha)));
-      boolean verbatim = merged.images().equals(fetched.images()) && merged.tags().equals(fetched.tags());
-      IndexWriter.write(r.indexFile(), verbatim ? text : merged.toYaml());
-      if (verbatim && signature != null) {
-        IndexWriter.write(r.dir().resolve("index.yaml.sig"), signature);
-      } else {
-        Files.deleteIfExists(r.dir().resolve("index.yaml.sig"));
-      }
-      return null;
-    });
+    r.locked(
+        () -> {
+          RepositoryIndex merged =
+              r.index().mergedInto(fetched, sha -> Files.exists(r.imagePath(sha)));
+          boolean verbatim =
+              merged.images().equals(fetched.images()) && merged.tags().equals(fetched.tags());
+          IndexWriter.write(r.indexFile(), verbatim ? text : merged.toYaml());
+          if (verbatim && signature != null) {
+            IndexWriter.write(r.dir().resolve("index.yaml.sig"), signature);
+          } else {
+            Files.deleteIfExists(r.dir().resolve("index.yaml.sig"));
+          }
+          return null;
+        });
   }
 }

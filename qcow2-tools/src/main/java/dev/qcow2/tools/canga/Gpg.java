@@ -23,7 +23,14 @@ final class Gpg {
     if (localUser != null) {
       argv.addAll(List.of("--local-user", localUser));
     }
-    argv.addAll(List.of("--yes", "--armor", "--detach-sign", "--output", signature.toString(), index.toString()));
+    argv.addAll(
+        List.of(
+            "--yes",
+            "--armor",
+            "--detach-sign",
+            "--output",
+            signature.toString(),
+            index.toString()));
     return argv;
   }
 

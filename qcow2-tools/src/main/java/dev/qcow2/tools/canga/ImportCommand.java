@@ -41,8 +41,12 @@ final class ImportCommand extends CangaCommand {
       throw new CangaException("Image not found");
     }
     Repository dest = repos().repo(repo);
-    if (dest.dir().toAbsolutePath().normalize().equals(found.repo().dir().toAbsolutePath().normalize())) {
-      throw new CangaException("Image " + found.displayName() + " is already in repository '" + dest.name() + "'");
+    if (dest.dir()
+        .toAbsolutePath()
+        .normalize()
+        .equals(found.repo().dir().toAbsolutePath().normalize())) {
+      throw new CangaException(
+          "Image " + found.displayName() + " is already in repository '" + dest.name() + "'");
     }
     List<String> chain = new ArrayList<>(found.index().ancestors(found.sha256()));
     Collections.reverse(chain);
@@ -55,8 +59,12 @@ final class ImportCommand extends CangaCommand {
       }
       Path source = found.repo().imagePath(sha);
       if (!Files.exists(source)) {
-        throw new CangaException("The file of " + found.repo().name() + ":" + found.index().shortName(sha)
-            + " is not here; pull it first");
+        throw new CangaException(
+            "The file of "
+                + found.repo().name()
+                + ":"
+                + found.index().shortName(sha)
+                + " is not here; pull it first");
       }
       if (!Files.exists(target)) {
         linkOrCopy(source, target);
@@ -64,18 +72,21 @@ final class ImportCommand extends CangaCommand {
       entries.add(found.index().image(sha));
     }
     String sha = found.sha256();
-    dest.update(index -> {
-      RepositoryIndex next = index;
-      for (ImageEntry e : entries) {
-        next = next.withImage(e);
-      }
-      return tag == null ? next : next.withTag(tag, sha);
-    });
+    dest.update(
+        index -> {
+          RepositoryIndex next = index;
+          for (ImageEntry e : entries) {
+            next = next.withImage(e);
+          }
+          return tag == null ? next : next.withTag(tag, sha);
+        });
     return 0;
   }
 
   private static void linkOrCopy(Path source, Path target) throws IOException {
-    Path tmp = target.resolveSibling(".canga-import-" + ProcessHandle.current().pid() + "-" + target.getFileName());
+    Path tmp =
+        target.resolveSibling(
+            ".canga-import-" + ProcessHandle.current().pid() + "-" + target.getFileName());
     Files.deleteIfExists(tmp);
     try {
       try {

@@ -10,9 +10,15 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code canga layer add|list|rm|commit}: writable overlays on bases, named BASE+N. */
-@Command(name = "layer", description = "manage writable layers on bases",
-    subcommands = {LayerCommand.Add.class, LayerCommand.ListLayers.class, LayerCommand.Remove.class,
-        LayerCommand.Commit.class})
+@Command(
+    name = "layer",
+    description = "manage writable layers on bases",
+    subcommands = {
+      LayerCommand.Add.class,
+      LayerCommand.ListLayers.class,
+      LayerCommand.Remove.class,
+      LayerCommand.Commit.class
+    })
 final class LayerCommand extends CangaCommand {
   @Override
   int run() {
@@ -20,7 +26,9 @@ final class LayerCommand extends CangaCommand {
     return 0;
   }
 
-  @Command(name = "add", description = "a new layer on the latest layer of the latest base (or of BASE)")
+  @Command(
+      name = "add",
+      description = "a new layer on the latest layer of the latest base (or of BASE)")
   static final class Add extends CangaCommand {
     @Parameters(index = "0", arity = "0..1", paramLabel = "BASE")
     String base;
@@ -57,13 +65,20 @@ final class LayerCommand extends CangaCommand {
       }
       out().print(String.format("%-24s %-24s %s%n", "NAME", "ON", "CREATED"));
       for (Layers.Layer l : layers.layers()) {
-        out().print(String.format("%-24s %-24s %s%n", l.name(), l.parent() != null ? l.parent() : l.base(), l.created()));
+        out()
+            .print(
+                String.format(
+                    "%-24s %-24s %s%n",
+                    l.name(), l.parent() != null ? l.parent() : l.base(), l.created()));
       }
       return 0;
     }
   }
 
-  @Command(name = "rm", aliases = "del", description = "remove a layer (refused while another layer is on it)")
+  @Command(
+      name = "rm",
+      aliases = "del",
+      description = "remove a layer (refused while another layer is on it)")
   static final class Remove extends CangaCommand {
     @Parameters(index = "0", paramLabel = "NAME")
     String name;
@@ -75,12 +90,16 @@ final class LayerCommand extends CangaCommand {
     }
   }
 
-  @Command(name = "commit", description = "store a layer as a repository image: a compressed delta on its base")
+  @Command(
+      name = "commit",
+      description = "store a layer as a repository image: a compressed delta on its base")
   static final class Commit extends CangaCommand {
     @Parameters(index = "0", paramLabel = "NAME")
     String name;
 
-    @Option(names = {"-t", "--tag"}, paramLabel = "TAG")
+    @Option(
+        names = {"-t", "--tag"},
+        paramLabel = "TAG")
     String tag;
 
     @Override

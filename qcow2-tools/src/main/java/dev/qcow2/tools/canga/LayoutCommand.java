@@ -35,7 +35,12 @@ final class LayoutCommand extends CangaCommand {
   }
 
   /** The layers of {@code base} whose parent is {@code parent}, each followed by its own. */
-  private static void draw(StringBuilder sb, List<Layers.Layer> all, String base, String parent, String indent,
+  private static void draw(
+      StringBuilder sb,
+      List<Layers.Layer> all,
+      String base,
+      String parent,
+      String indent,
       ArrayNode json) {
     List<Layers.Layer> kids = new ArrayList<>();
     for (Layers.Layer l : all) {

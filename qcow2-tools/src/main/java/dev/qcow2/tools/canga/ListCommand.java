@@ -34,7 +34,11 @@ final class ListCommand extends CangaCommand {
   @Parameters(paramLabel = "REPO", arity = "0..1")
   String repo;
 
-  @Option(names = "--output", paramLabel = "FMT", defaultValue = "human", description = "human (default) or json")
+  @Option(
+      names = "--output",
+      paramLabel = "FMT",
+      defaultValue = "human",
+      description = "human (default) or json")
   String output;
 
   /** One listed image. */
@@ -61,11 +65,17 @@ final class ListCommand extends CangaCommand {
 
   static String table(List<Row> rows, Instant now) {
     StringBuilder sb = new StringBuilder();
-    sb.append("\u001b[1;4m").append(String.format(FORMAT, "NAME", "SIZE", "DAYS_AGO")).append("\u001b[0m\n");
+    sb.append("\u001b[1;4m")
+        .append(String.format(FORMAT, "NAME", "SIZE", "DAYS_AGO"))
+        .append("\u001b[0m\n");
     for (Row row : rows) {
       ImageEntry e = row.entry();
-      String name = (e.parent() != null ? "^" : " ") + (row.available() ? " " : "*")
-          + row.repo() + ":" + row.index().shortName(e.sha256());
+      String name =
+          (e.parent() != null ? "^" : " ")
+              + (row.available() ? " " : "*")
+              + row.repo()
+              + ":"
+              + row.index().shortName(e.sha256());
       String size = rubyRound1(e.actualSize() / (1024.0 * 1024.0)) + " Mb";
       OffsetDateTime created = e.creationTime();
       String days = created == null ? "N/A" : rubyRound1(days(created, now));
@@ -82,7 +92,9 @@ final class ListCommand extends CangaCommand {
     return (d.getSeconds() + d.getNano() / 1e9) / 86400.0;
   }
 
-  /** Ruby's {@code Float#round(1).to_s}: round half away from zero on x * 10, then "%.1f"-like text. */
+  /**
+   * Ruby's {@code Float#round(1).to_s}: round half away from zero on x * 10, then "%.1f"-like text.
+   */
   static String rubyRound1(double x) {
     double s = 10.0;
     double xs = x * s;
@@ -140,6 +152,7 @@ final class ListCommand extends CangaCommand {
       o.put("description", e.description());
       o.put("os", e.os());
     }
-    return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(list) + "\n";
+    return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(list)
+        + "\n";
   }
 }

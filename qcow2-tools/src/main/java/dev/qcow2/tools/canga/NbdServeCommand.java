@@ -21,25 +21,38 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code canga serve}: a repository image (read-only) or an instance (writable) over NBD, as
- * {@code qcow2 serve} serves a file. An image of a remote repository that was not pulled is read
- * lazily from the repository's http(s) URL.
+ * {@code canga serve}: a repository image (read-only) or an instance (writable) over NBD, as {@code
+ * qcow2 serve} serves a file. An image of a remote repository that was not pulled is read lazily
+ * from the repository's http(s) URL.
  */
-@Command(name = "serve", description = "serve an image (read-only) or an instance (writable) over NBD")
+@Command(
+    name = "serve",
+    description = "serve an image (read-only) or an instance (writable) over NBD")
 final class NbdServeCommand extends CangaCommand {
   @Parameters(index = "0", paramLabel = "IMAGE|INSTANCE")
   String what;
 
-  @Option(names = {"-p", "--port"}, paramLabel = "PORT", description = "TCP port to listen on (default 10809; 0 for any free port).")
+  @Option(
+      names = {"-p", "--port"},
+      paramLabel = "PORT",
+      description = "TCP port to listen on (default 10809; 0 for any free port).")
   Integer port;
 
-  @Option(names = {"-b", "--bind"}, paramLabel = "ADDR", description = "Address to listen on (default: loopback).")
+  @Option(
+      names = {"-b", "--bind"},
+      paramLabel = "ADDR",
+      description = "Address to listen on (default: loopback).")
   String bind;
 
-  @Option(names = {"-e", "--shared"}, paramLabel = "NUM", description = "Clients served at once; 0 for no limit (default 1).")
+  @Option(
+      names = {"-e", "--shared"},
+      paramLabel = "NUM",
+      description = "Clients served at once; 0 for no limit (default 1).")
   int shared = 1;
 
-  @Option(names = {"-t", "--persistent"}, description = "Keep serving when the last client leaves.")
+  @Option(
+      names = {"-t", "--persistent"},
+      description = "Keep serving when the last client leaves.")
   boolean persistent;
 
   @Override
@@ -58,8 +71,13 @@ final class NbdServeCommand extends CangaCommand {
     ServerOptions options;
     try {
       address = Serving.tcpAddress(bind, port, false);
-      options = ServerOptions.builder().exportName(what).readOnly(!writable).maxConnections(shared)
-          .persistent(persistent).build();
+      options =
+          ServerOptions.builder()
+              .exportName(what)
+              .readOnly(!writable)
+              .maxConnections(shared)
+              .persistent(persistent)
+              .build();
     } catch (IllegalArgumentException e) {
       image.close();
       throw new CangaException(e.getMessage());
@@ -67,10 +85,16 @@ final class NbdServeCommand extends CangaCommand {
       image.close();
       throw e;
     }
-    Serving serving = Serving.start(image, address, options, e -> {
-      err().print("canga: " + what + ": " + e.getMessage() + "\n");
-      err().flush();
-    }, () -> { });
+    Serving serving =
+        Serving.start(
+            image,
+            address,
+            options,
+            e -> {
+              err().print("canga: " + what + ": " + e.getMessage() + "\n");
+              err().flush();
+            },
+            () -> {});
     out().print(uri(serving.server().address()) + "\n");
     out().flush();
     return serving.await() ? 0 : 1;
@@ -89,8 +113,12 @@ final class NbdServeCommand extends CangaCommand {
     }
     String url = repo.settings().url();
     if (url == null || !(url.startsWith("http://") || url.startsWith("https://"))) {
-      throw new CangaException("Image " + found.displayName() + " is not downloaded and its repository has no "
-          + "http(s) url to read it from: canga pull " + what);
+      throw new CangaException(
+          "Image "
+              + found.displayName()
+              + " is not downloaded and its repository has no "
+              + "http(s) url to read it from: canga pull "
+              + what);
     }
     URI remote = URI.create(url.endsWith("/") ? url : url + "/").resolve(found.sha256() + ".qcow2");
     return RemoteImages.open(remote, "qcow2", OpenOptions.defaults(), RemoteOptions.defaults());
@@ -100,7 +128,14 @@ final class NbdServeCommand extends CangaCommand {
   private String uri(java.net.SocketAddress address) {
     InetSocketAddress inet = (InetSocketAddress) address;
     try {
-      return new URI("nbd", null, inet.getAddress().getHostAddress(), inet.getPort(), "/" + what, null, null)
+      return new URI(
+              "nbd",
+              null,
+              inet.getAddress().getHostAddress(),
+              inet.getPort(),
+              "/" + what,
+              null,
+              null)
           .toASCIIString();
     } catch (URISyntaxException e) {
       throw new IllegalStateException(e);

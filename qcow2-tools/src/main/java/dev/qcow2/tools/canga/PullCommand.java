@@ -33,13 +33,16 @@ final class PullCommand extends CangaCommand {
     return 0;
   }
 
-  /** Downloads every missing file of the image's chain, root first, with this process's environment. */
+  /**
+   * Downloads every missing file of the image's chain, root first, with this process's environment.
+   */
   static void pullChain(Repositories.Found found, PrintStream err) throws Exception {
     pullChain(found, err, System.getenv());
   }
 
   /** Downloads every missing file of the image's chain, root first; {@code env} configures S3. */
-  static void pullChain(Repositories.Found found, PrintStream err, Map<String, String> env) throws Exception {
+  static void pullChain(Repositories.Found found, PrintStream err, Map<String, String> env)
+      throws Exception {
     Repository repo = found.repo();
     List<String> chain = new ArrayList<>(found.index().ancestors(found.sha256()));
     Collections.reverse(chain);
@@ -55,7 +58,8 @@ final class PullCommand extends CangaCommand {
         err.flush();
         if (remote == null) {
           if (repo.settings().url() == null) {
-            throw new CangaException("Repository '" + repo.name() + "' has no url to download from");
+            throw new CangaException(
+                "Repository '" + repo.name() + "' has no url to download from");
           }
           remote = Remote.open(repo.settings(), env);
         }

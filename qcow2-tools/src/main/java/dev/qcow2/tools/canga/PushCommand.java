@@ -20,11 +20,13 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code canga push IMAGE [REPO]} (ours): upload the image and every ancestor the remote lacks,
  * root first, then add their entries and tags to the remote index and refresh the local cache of
- * the remote. REPO is a {@code type: remote} repository whose url names a writable store
- * ({@code s3://}); without it, the only {@code type: remote} repository of the configuration.
- * A progress bar is drawn on a terminal only.
+ * the remote. REPO is a {@code type: remote} repository whose url names a writable store ({@code
+ * s3://}); without it, the only {@code type: remote} repository of the configuration. A progress
+ * bar is drawn on a terminal only.
  */
-@Command(name = "push", description = "upload an image and its missing ancestors to a remote repository")
+@Command(
+    name = "push",
+    description = "upload an image and its missing ancestors to a remote repository")
 final class PushCommand extends CangaCommand {
   @Parameters(index = "0", paramLabel = "IMAGE")
   String image;
@@ -40,24 +42,33 @@ final class PushCommand extends CangaCommand {
     }
     Repository target = repos().repo(repo != null ? repo : onlyRemote(repos().config()));
     if (!target.settings().isRemote()) {
-      throw new CangaException("Repository '" + target.name() + "' is not a remote (type: remote with a url)");
+      throw new CangaException(
+          "Repository '" + target.name() + "' is not a remote (type: remote with a url)");
     }
     List<String> chain = new ArrayList<>(found.index().ancestors(found.sha256()));
     Collections.reverse(chain);
     List<ImageEntry> entries = new ArrayList<>();
     for (String sha : chain) {
       if (!Files.exists(found.repo().imagePath(sha))) {
-        throw new CangaException("The file of " + display(found, sha) + " is not in " + found.repo().dir()
-            + " (pull it first)");
+        throw new CangaException(
+            "The file of "
+                + display(found, sha)
+                + " is not in "
+                + found.repo().dir()
+                + " (pull it first)");
       }
       entries.add(found.index().image(sha));
     }
     Map<String, String> tags = new LinkedHashMap<>();
-    found.index().tags().forEach((tag, sha) -> {
-      if (chain.contains(sha)) {
-        tags.put(tag, sha);
-      }
-    });
+    found
+        .index()
+        .tags()
+        .forEach(
+            (tag, sha) -> {
+              if (chain.contains(sha)) {
+                tags.put(tag, sha);
+              }
+            });
     PrintStream bar = System.console() != null ? err() : null;
     try (Remote remote = FetchCommand.remoteOf(target, cli().env())) {
       for (ImageEntry e : entries) {
@@ -86,8 +97,11 @@ final class PushCommand extends CangaCommand {
       }
     }
     if (remotes.size() != 1) {
-      throw new CangaException("Name the remote repository to push to: canga push IMAGE REPO"
-          + (remotes.isEmpty() ? " (none is configured)" : " (one of " + String.join(", ", remotes) + ")"));
+      throw new CangaException(
+          "Name the remote repository to push to: canga push IMAGE REPO"
+              + (remotes.isEmpty()
+                  ? " (none is configured)"
+                  : " (one of " + String.join(", ", remotes) + ")"));
     }
     return remotes.get(0);
   }

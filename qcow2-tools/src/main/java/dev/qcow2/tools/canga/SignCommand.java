@@ -22,10 +22,16 @@ final class SignCommand extends CangaCommand {
   @Parameters(paramLabel = "REPO", arity = "0..1")
   String repo;
 
-  @Option(names = {"-u", "--local-user"}, paramLabel = "KEY", description = "key to sign with (gpg's default key otherwise)")
+  @Option(
+      names = {"-u", "--local-user"},
+      paramLabel = "KEY",
+      description = "key to sign with (gpg's default key otherwise)")
   String localUser;
 
-  @Option(names = "--gpg-homedir", paramLabel = "DIR", description = "gpg home folder (default: gpg's own)")
+  @Option(
+      names = "--gpg-homedir",
+      paramLabel = "DIR",
+      description = "gpg home folder (default: gpg's own)")
   String homedir;
 
   @Override
@@ -39,21 +45,29 @@ final class SignCommand extends CangaCommand {
       }
     }
     // Under the index lock, so the signature is of the index as it stays.
-    int status = r.locked(() -> {
-      if (!Files.exists(r.indexFile())) {
-        r.update(index -> index);
-      }
-      return Gpg.run(gpg.signArgs(r.indexFile(), r.dir().resolve("index.yaml.sig"), localUser), err());
-    });
+    int status =
+        r.locked(
+            () -> {
+              if (!Files.exists(r.indexFile())) {
+                r.update(index -> index);
+              }
+              return Gpg.run(
+                  gpg.signArgs(r.indexFile(), r.dir().resolve("index.yaml.sig"), localUser), err());
+            });
     check(status);
     return 0;
   }
 
   private void signRemote(Repository r, Remote remote, Gpg gpg) throws Exception {
     byte[] index = remote.fetchOptional("index.yaml");
-    if (index == null || !Arrays.equals(index, remote.fetchIndex().getBytes(StandardCharsets.UTF_8))) {
-      throw new CangaException("The index of " + remote.url() + " is " + (index == null ? "missing" : "being changed")
-          + "; push to it, or sign when the push is done");
+    if (index == null
+        || !Arrays.equals(index, remote.fetchIndex().getBytes(StandardCharsets.UTF_8))) {
+      throw new CangaException(
+          "The index of "
+              + remote.url()
+              + " is "
+              + (index == null ? "missing" : "being changed")
+              + "; push to it, or sign when the push is done");
     }
     Path dir = Files.createTempDirectory(r.dir(), ".canga-sign-");
     try {

@@ -48,7 +48,9 @@ final class StoreCommands {
     }
   }
 
-  @Command(name = "store", description = "show the store: configuration, repositories, counts and bytes used")
+  @Command(
+      name = "store",
+      description = "show the store: configuration, repositories, counts and bytes used")
   static final class Store extends CangaCommand {
     @Option(names = "--output", paramLabel = "human|json", defaultValue = "human")
     String output;
@@ -61,8 +63,15 @@ final class StoreCommands {
       o.put("default-repo", config.defaultRepo());
       o.put("cache", config.cacheDir().toString());
       ArrayNode list = o.putArray("repos");
-      StringBuilder sb = new StringBuilder("config: " + config.file() + "\ndefault repo: " + config.defaultRepo()
-          + "\ncache: " + config.cacheDir() + "\n");
+      StringBuilder sb =
+          new StringBuilder(
+              "config: "
+                  + config.file()
+                  + "\ndefault repo: "
+                  + config.defaultRepo()
+                  + "\ncache: "
+                  + config.cacheDir()
+                  + "\n");
       for (String name : config.names()) {
         RepositoryConfig.RepoSettings s = config.repo(name);
         Repository repo = repos().repo(name);
@@ -77,9 +86,17 @@ final class StoreCommands {
         r.put("layers", index.section("layers").size());
         r.put("instances", index.section("instances").size());
         r.put("bytes", bytes);
-        sb.append(String.format("%s: %s %s%s, %d images, %d layers, %d instances, %d bytes%n", name, s.type(), s.path(),
-            s.url() != null ? " (" + s.url() + ")" : "", index.images().size(), index.section("layers").size(),
-            index.section("instances").size(), bytes));
+        sb.append(
+            String.format(
+                "%s: %s %s%s, %d images, %d layers, %d instances, %d bytes%n",
+                name,
+                s.type(),
+                s.path(),
+                s.url() != null ? " (" + s.url() + ")" : "",
+                index.images().size(),
+                index.section("layers").size(),
+                index.section("instances").size(),
+                bytes));
       }
       out().print(output.equals("json") ? JsonOutput.pretty(o) + "\n" : sb.toString());
       return 0;
@@ -94,7 +111,9 @@ final class StoreCommands {
     @Override
     int run() throws Exception {
       ArrayNode a = JsonNodeFactory.instance.arrayNode();
-      StringBuilder sb = new StringBuilder(String.format("%-40s %-12s %12s %s%n", "NAME", "IMAGE", "SIZE", "PRESENT"));
+      StringBuilder sb =
+          new StringBuilder(
+              String.format("%-40s %-12s %12s %s%n", "NAME", "IMAGE", "SIZE", "PRESENT"));
       for (String name : repos().config().names()) {
         Repository repo = repos().repo(name);
         RepositoryIndex index = repo.index();
@@ -107,8 +126,13 @@ final class StoreCommands {
           o.put("virtual-size", e.virtualSize());
           o.put("present", present);
           o.put("parent", e.parent());
-          sb.append(String.format("%-40s %-12s %12d %s%n", name + ":" + index.shortName(e.sha256()),
-              e.sha256().substring(0, 12), e.virtualSize(), present ? "yes" : "no"));
+          sb.append(
+              String.format(
+                  "%-40s %-12s %12d %s%n",
+                  name + ":" + index.shortName(e.sha256()),
+                  e.sha256().substring(0, 12),
+                  e.virtualSize(),
+                  present ? "yes" : "no"));
         }
       }
       out().print(output.equals("json") ? JsonOutput.pretty(a) + "\n" : sb.toString());
@@ -127,7 +151,8 @@ final class StoreCommands {
     @Override
     int run() throws Exception {
       ArrayNode a = JsonNodeFactory.instance.arrayNode();
-      StringBuilder sb = new StringBuilder(String.format("%-24s %-12s %s%n", "NAME", "IMAGE", "PATH"));
+      StringBuilder sb =
+          new StringBuilder(String.format("%-24s %-12s %s%n", "NAME", "IMAGE", "PATH"));
       for (String name : repos().config().names()) {
         Repository repo = repos().repo(name);
         for (var e : repo.index().section("instances").properties()) {
@@ -138,8 +163,12 @@ final class StoreCommands {
           o.put("image", sha);
           o.put("path", instancePath(repo, e.getKey()).toString());
           o.put("creation-time", e.getValue().path("creation-time").asText());
-          sb.append(String.format("%-24s %-12s %s%n", e.getKey(), sha.substring(0, Math.min(12, sha.length())),
-              instancePath(repo, e.getKey())));
+          sb.append(
+              String.format(
+                  "%-24s %-12s %s%n",
+                  e.getKey(),
+                  sha.substring(0, Math.min(12, sha.length())),
+                  instancePath(repo, e.getKey())));
         }
       }
       out().print(output.equals("json") ? JsonOutput.pretty(a) + "\n" : sb.toString());
@@ -147,7 +176,9 @@ final class StoreCommands {
     }
   }
 
-  @Command(name = "instance", description = "manage instances: writable overlays of images",
+  @Command(
+      name = "instance",
+      description = "manage instances: writable overlays of images",
       subcommands = {InstanceCreate.class, InstanceRemove.class, InstancePath.class})
   static final class Instance extends CangaCommand {
     @Override
@@ -157,7 +188,9 @@ final class StoreCommands {
     }
   }
 
-  @Command(name = "create", description = "a writable instance of IMAGE (pulled first with its ancestors if needed)")
+  @Command(
+      name = "create",
+      description = "a writable instance of IMAGE (pulled first with its ancestors if needed)")
   static final class InstanceCreate extends CangaCommand {
     @Parameters(index = "0", paramLabel = "IMAGE")
     String image;
@@ -174,35 +207,43 @@ final class StoreCommands {
       PullCommand.pullChain(found, err());
       Repository repo = found.repo();
       String sha = found.sha256();
-      return repo.locked(() -> {
-        RepositoryIndex index = repo.index();
-        ObjectNode instances = index.section("instances");
-        String n = name;
-        if (n == null) {
-          int i = 1;
-          String stem = index.shortName(sha).replace('/', '-').replace(':', '-');
-          while (instances.has(stem + "-" + i)) {
-            i++;
-          }
-          n = stem + "-" + i;
-        }
-        if (n.isEmpty() || n.contains("/") || instances.has(n)) {
-          throw new CangaException("Instance name taken or invalid: " + n);
-        }
-        Path file = instancePath(repo, n);
-        Files.createDirectories(file.getParent());
-        long size;
-        try (Qcow2Image img = Qcow2Image.open(repo.imagePath(sha), OpenOptions.builder().openBacking(false).build())) {
-          size = img.size();
-        }
-        Qcow2Image.create(file, CreateOptions.builder(size).backingFile("../" + sha + ".qcow2", "qcow2").build()).close();
-        ObjectNode o = instances.putObject(n);
-        o.put("image", sha);
-        o.put("creation-time", ImageEntry.formatTimestamp(OffsetDateTime.now()));
-        IndexWriter.write(repo.indexFile(), index.withSection("instances", instances).toYaml());
-        out().print(n + "\n");
-        return 0;
-      });
+      return repo.locked(
+          () -> {
+            RepositoryIndex index = repo.index();
+            ObjectNode instances = index.section("instances");
+            String n = name;
+            if (n == null) {
+              int i = 1;
+              String stem = index.shortName(sha).replace('/', '-').replace(':', '-');
+              while (instances.has(stem + "-" + i)) {
+                i++;
+              }
+              n = stem + "-" + i;
+            }
+            if (n.isEmpty() || n.contains("/") || instances.has(n)) {
+              throw new CangaException("Instance name taken or invalid: " + n);
+            }
+            Path file = instancePath(repo, n);
+            Files.createDirectories(file.getParent());
+            long size;
+            try (Qcow2Image img =
+                Qcow2Image.open(
+                    repo.imagePath(sha), OpenOptions.builder().openBacking(false).build())) {
+              size = img.size();
+            }
+            Qcow2Image.create(
+                    file,
+                    CreateOptions.builder(size)
+                        .backingFile("../" + sha + ".qcow2", "qcow2")
+                        .build())
+                .close();
+            ObjectNode o = instances.putObject(n);
+            o.put("image", sha);
+            o.put("creation-time", ImageEntry.formatTimestamp(OffsetDateTime.now()));
+            IndexWriter.write(repo.indexFile(), index.withSection("instances", instances).toYaml());
+            out().print(n + "\n");
+            return 0;
+          });
     }
   }
 
@@ -225,16 +266,17 @@ final class StoreCommands {
     @Override
     int run() throws Exception {
       Repository repo = instanceRepo(this, name);
-      repo.update(index -> {
-        ObjectNode instances = index.section("instances");
-        instances.remove(name);
-        try {
-          Files.deleteIfExists(instancePath(repo, name));
-        } catch (IOException e) {
-          throw new java.io.UncheckedIOException(e);
-        }
-        return index.withSection("instances", instances);
-      });
+      repo.update(
+          index -> {
+            ObjectNode instances = index.section("instances");
+            instances.remove(name);
+            try {
+              Files.deleteIfExists(instancePath(repo, name));
+            } catch (IOException e) {
+              throw new java.io.UncheckedIOException(e);
+            }
+            return index.withSection("instances", instances);
+          });
       return 0;
     }
   }
@@ -251,7 +293,9 @@ final class StoreCommands {
     }
   }
 
-  @Command(name = "mount", description = "mount an image (read-only) or instance (writable) with guestmount")
+  @Command(
+      name = "mount",
+      description = "mount an image (read-only) or instance (writable) with guestmount")
   static final class Mount extends CangaCommand {
     @Parameters(index = "0", paramLabel = "IMAGE|INSTANCE")
     String what;
@@ -279,7 +323,8 @@ final class StoreCommands {
       }
       // An operating system's disk is inspected (-i); a bare filesystem is mounted as the whole
       // disk, or as its first partition.
-      List<List<String>> ways = List.of(List.of("-i"), List.of("-m", "/dev/sda"), List.of("-m", "/dev/sda1"));
+      List<List<String>> ways =
+          List.of(List.of("-i"), List.of("-m", "/dev/sda"), List.of("-m", "/dev/sda1"));
       StringBuilder messages = new StringBuilder();
       for (List<String> way : ways) {
         List<String> argv = new ArrayList<>(List.of("guestmount", "-a", file.toString()));
@@ -289,15 +334,19 @@ final class StoreCommands {
         }
         argv.add(dir.toString());
         ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
-        pb.environment().putAll(dev.qcow2.tools.cangafile.GuestCustomizer.libguestfsEnvironment(
-            cli().env(), dev.qcow2.tools.cangafile.GuestCustomizer.kvmUsable()));
+        pb.environment()
+            .putAll(
+                dev.qcow2.tools.cangafile.GuestCustomizer.libguestfsEnvironment(
+                    cli().env(), dev.qcow2.tools.cangafile.GuestCustomizer.kvmUsable()));
         Process p;
         try {
           p = pb.start();
         } catch (IOException e) {
-          throw new CangaException("cannot run guestmount (is libguestfs-tools installed?): " + e.getMessage());
+          throw new CangaException(
+              "cannot run guestmount (is libguestfs-tools installed?): " + e.getMessage());
         }
-        String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        String output =
+            new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         if (p.waitFor() == 0) {
           return 0;
         }
@@ -319,7 +368,8 @@ final class StoreCommands {
       try {
         p = new ProcessBuilder("guestunmount", dir.toString()).redirectErrorStream(true).start();
       } catch (IOException e) {
-        throw new CangaException("cannot run guestunmount (is libguestfs-tools installed?): " + e.getMessage());
+        throw new CangaException(
+            "cannot run guestunmount (is libguestfs-tools installed?): " + e.getMessage());
       }
       p.getInputStream().transferTo(err());
       int code = p.waitFor();
@@ -330,7 +380,9 @@ final class StoreCommands {
     }
   }
 
-  @Command(name = "wipe", description = "remove every image, layer and instance of a repository (with --yes)")
+  @Command(
+      name = "wipe",
+      description = "remove every image, layer and instance of a repository (with --yes)")
   static final class Wipe extends CangaCommand {
     @Parameters(index = "0", arity = "0..1", paramLabel = "REPO")
     String repoName;
@@ -354,22 +406,35 @@ final class StoreCommands {
         files.add(instancePath(repo, e.getKey()));
       }
       if (!yes) {
-        out().print("Would remove from " + repo.name() + " (" + repo.dir() + "): " + index.images().size() + " images, "
-            + layers.layers().size() + " layers, " + index.section("instances").size() + " instances, "
-            + bytesUnder(repo.dir()) + " bytes. Run with --yes to remove them.\n");
+        out()
+            .print(
+                "Would remove from "
+                    + repo.name()
+                    + " ("
+                    + repo.dir()
+                    + "): "
+                    + index.images().size()
+                    + " images, "
+                    + layers.layers().size()
+                    + " layers, "
+                    + index.section("instances").size()
+                    + " instances, "
+                    + bytesUnder(repo.dir())
+                    + " bytes. Run with --yes to remove them.\n");
         return 0;
       }
-      repo.update(i -> {
-        RepositoryIndex empty = RepositoryIndex.empty();
-        for (Path f : files) {
-          try {
-            Files.deleteIfExists(f);
-          } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-          }
-        }
-        return empty;
-      });
+      repo.update(
+          i -> {
+            RepositoryIndex empty = RepositoryIndex.empty();
+            for (Path f : files) {
+              try {
+                Files.deleteIfExists(f);
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            }
+            return empty;
+          });
       out().print("Removed " + files.size() + " files from " + repo.name() + "\n");
       return 0;
     }

@@ -31,12 +31,15 @@ final class TagCommand extends CangaCommand {
         remote.tag(tag, sha);
       }
     }
-    found.repo().update(index -> {
-      if (index.image(sha) == null) {
-        throw new CangaException("Image \"" + image + "\" not found");
-      }
-      return index.withTag(tag, sha);
-    });
+    found
+        .repo()
+        .update(
+            index -> {
+              if (index.image(sha) == null) {
+                throw new CangaException("Image \"" + image + "\" not found");
+              }
+              return index.withTag(tag, sha);
+            });
     return 0;
   }
 

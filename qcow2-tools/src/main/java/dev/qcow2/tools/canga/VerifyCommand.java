@@ -15,14 +15,19 @@ final class VerifyCommand extends CangaCommand {
   @Parameters(paramLabel = "REPO", arity = "0..1")
   String repo;
 
-  @Option(names = "--gpg-homedir", paramLabel = "DIR", description = "gpg home folder (default: gpg's own)")
+  @Option(
+      names = "--gpg-homedir",
+      paramLabel = "DIR",
+      description = "gpg home folder (default: gpg's own)")
   String homedir;
 
   @Override
   int run() throws Exception {
     Repository r = repos().repo(repo);
     Gpg gpg = new Gpg(homedir);
-    int status = r.locked(() -> Gpg.run(gpg.verifyArgs(r.indexFile(), r.dir().resolve("index.yaml.sig")), err()));
+    int status =
+        r.locked(
+            () -> Gpg.run(gpg.verifyArgs(r.indexFile(), r.dir().resolve("index.yaml.sig")), err()));
     if (status != 0) {
       throw new IllegalStateException("Error executing gpg verify command");
     }

@@ -80,8 +80,10 @@ public final class Cangafile {
       tasks.add(p.run(run, lines.key("run")));
     }
     JsonNode taskNode = data.get("tasks");
-    if (taskNode == null && files == null && run == null || taskNode != null && !taskNode.isArray()) {
-      throw new CangafileException(where(name, lines.key("tasks")) + "No tasks defined or it's not an array");
+    if (taskNode == null && files == null && run == null
+        || taskNode != null && !taskNode.isArray()) {
+      throw new CangafileException(
+          where(name, lines.key("tasks")) + "No tasks defined or it's not an array");
     }
     if (taskNode != null) {
       for (int i = 0; i < taskNode.size(); i++) {
@@ -93,7 +95,8 @@ public final class Cangafile {
       throw new CangafileException(name + ": no parent image (the key 'parent' is missing)");
     }
     if (!parent.isValueNode() || parent.asText().isEmpty()) {
-      throw new CangafileException(where(name, lines.key("parent")) + "parent must be an image name");
+      throw new CangafileException(
+          where(name, lines.key("parent")) + "parent must be an image name");
     }
     for (String key : List.of("description", "os", "tag")) {
       JsonNode v = data.get(key);
@@ -147,7 +150,10 @@ public final class Cangafile {
   }
 
   public List<Task.Password> passwords() {
-    return tasks.stream().filter(t -> t instanceof Task.Password).map(t -> (Task.Password) t).toList();
+    return tasks.stream()
+        .filter(t -> t instanceof Task.Password)
+        .map(t -> (Task.Password) t)
+        .toList();
   }
 
   /**
@@ -222,7 +228,8 @@ public final class Cangafile {
       } else if (v.isArray()) {
         for (JsonNode c : v) {
           if (!c.isValueNode() || c.isNull()) {
-            throw error(line, "Action parameters for \"run\" must be \"[Array, String]\" of strings");
+            throw error(
+                line, "Action parameters for \"run\" must be \"[Array, String]\" of strings");
           }
           commands.addAll(nonEmptyLines(c.asText()));
         }
@@ -309,7 +316,10 @@ public final class Cangafile {
             continue;
           }
           JsonStreamContext owner = holder.getParent();
-          if (owner != null && owner.inObject() && owner.getParent() != null && owner.getParent().inRoot()
+          if (owner != null
+              && owner.inObject()
+              && owner.getParent() != null
+              && owner.getParent().inRoot()
               && "tasks".equals(owner.getCurrentName())) {
             tasks.add(line);
           }

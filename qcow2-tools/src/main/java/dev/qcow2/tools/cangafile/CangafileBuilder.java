@@ -18,13 +18,13 @@ import java.time.format.DateTimeFormatter;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * Builds a derived image from a {@link Cangafile}, as Cangallo's {@code build}: prints the
- * rendered commands; makes a temporary qcow2 overlay on the parent inside the parent's
- * repository; lets {@link GuestCustomizer} apply the tasks in the guest; then stores the overlay
- * as a compressed delta on the parent, which writes only the clusters that differ from the parent
- * (this is the sparsify step: clusters the guest zeroed are not stored when the parent reads zeros
- * there), with {@code parent}, {@code description}, {@code os} and {@code cangafile} recorded; and
- * finally removes the overlay and sets the tag.
+ * Builds a derived image from a {@link Cangafile}, as Cangallo's {@code build}: prints the rendered
+ * commands; makes a temporary qcow2 overlay on the parent inside the parent's repository; lets
+ * {@link GuestCustomizer} apply the tasks in the guest; then stores the overlay as a compressed
+ * delta on the parent, which writes only the clusters that differ from the parent (this is the
+ * sparsify step: clusters the guest zeroed are not stored when the parent reads zeros there), with
+ * {@code parent}, {@code description}, {@code os} and {@code cangafile} recorded; and finally
+ * removes the overlay and sets the tag.
  */
 public final class CangafileBuilder {
   private final Repositories repos;
@@ -32,7 +32,8 @@ public final class CangafileBuilder {
   private final PrintStream out;
   private final PrintStream err;
 
-  public CangafileBuilder(Repositories repos, GuestCustomizer customizer, PrintStream out, PrintStream err) {
+  public CangafileBuilder(
+      Repositories repos, GuestCustomizer customizer, PrintStream out, PrintStream err) {
     this.repos = repos;
     this.customizer = customizer;
     this.out = out;
@@ -62,11 +63,19 @@ public final class CangafileBuilder {
     Repository repo = parent.repo();
     Path parentPath = repo.imagePath(parent.sha256()).toAbsolutePath();
     if (!Files.exists(parentPath)) {
-      throw new CangaException("The file of " + parent.displayName() + " is not here; pull it first");
+      throw new CangaException(
+          "The file of " + parent.displayName() + " is not here; pull it first");
     }
-    Path overlay = repo.dir().resolve(fileName + LocalDate.now().format(DateTimeFormatter.BASIC_ISO_DATE)
-        + "-" + ProcessHandle.current().pid() + "-" + Long.toString(ThreadLocalRandom.current().nextLong() >>> 1, 36)
-        + ".qcow2");
+    Path overlay =
+        repo.dir()
+            .resolve(
+                fileName
+                    + LocalDate.now().format(DateTimeFormatter.BASIC_ISO_DATE)
+                    + "-"
+                    + ProcessHandle.current().pid()
+                    + "-"
+                    + Long.toString(ThreadLocalRandom.current().nextLong() >>> 1, 36)
+                    + ".qcow2");
     try {
       createOverlay(parentPath, overlay);
       int status = customizer.customize(overlay, cangafile, out, err);
@@ -88,7 +97,10 @@ public final class CangafileBuilder {
     }
   }
 
-  /** A qcow2 overlay on {@code parent} (absolute backing path, detected format), as large as its disk. */
+  /**
+   * A qcow2 overlay on {@code parent} (absolute backing path, detected format), as large as its
+   * disk.
+   */
   public static void createOverlay(Path parent, Path overlay) throws IOException {
     long size;
     String format;
@@ -96,7 +108,8 @@ public final class CangafileBuilder {
       size = p.size();
       format = p.format();
     }
-    CreateOptions options = CreateOptions.builder(size).backingFile(parent.toAbsolutePath().toString(), format).build();
+    CreateOptions options =
+        CreateOptions.builder(size).backingFile(parent.toAbsolutePath().toString(), format).build();
     Qcow2Image.create(overlay, options).close();
   }
 }

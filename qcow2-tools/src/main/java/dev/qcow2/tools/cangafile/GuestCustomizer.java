@@ -15,11 +15,11 @@ import java.util.Map;
 
 /**
  * Runs {@code virt-customize} on an image: the only step of canga that is not native, since it
- * changes files inside the guest. Commands go through {@code --commands-from-file} (libguestfs
- * 1.30 or newer); passwords through {@code --password USER:file:F} with F a private temporary
- * file, so they never appear on a command line. libguestfs runs with {@code
- * LIBGUESTFS_BACKEND=direct} and, when {@code /dev/kvm} is not usable, {@code
- * LIBGUESTFS_BACKEND_SETTINGS=force_tcg}; values the user set already are kept.
+ * changes files inside the guest. Commands go through {@code --commands-from-file} (libguestfs 1.30
+ * or newer); passwords through {@code --password USER:file:F} with F a private temporary file, so
+ * they never appear on a command line. libguestfs runs with {@code LIBGUESTFS_BACKEND=direct} and,
+ * when {@code /dev/kvm} is not usable, {@code LIBGUESTFS_BACKEND_SETTINGS=force_tcg}; values the
+ * user set already are kept.
  */
 public final class GuestCustomizer {
   private final String program;
@@ -45,9 +45,26 @@ public final class GuestCustomizer {
     // MSRs: qemu aborts at once). libguestfs starts qemu with -cpu host, so probe that: a KVM that
     // works keeps the probe running; a broken one kills it within milliseconds.
     try {
-      Process p = new ProcessBuilder("qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-nodefaults",
-          "-display", "none", "-monitor", "none", "-serial", "none", "-m", "64", "-no-reboot")
-          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      Process p =
+          new ProcessBuilder(
+                  "qemu-system-x86_64",
+                  "-accel",
+                  "kvm",
+                  "-cpu",
+                  "host",
+                  "-nodefaults",
+                  "-display",
+                  "none",
+                  "-monitor",
+                  "none",
+                  "-serial",
+                  "none",
+                  "-m",
+                  "64",
+                  "-no-reboot")
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
       boolean exited = p.waitFor(1500, java.util.concurrent.TimeUnit.MILLISECONDS);
       if (!exited) {
         p.destroyForcibly();
@@ -63,7 +80,8 @@ public final class GuestCustomizer {
   }
 
   /** The libguestfs variables to add to {@code current} (none that it sets already). */
-  public static Map<String, String> libguestfsEnvironment(Map<String, String> current, boolean kvmUsable) {
+  public static Map<String, String> libguestfsEnvironment(
+      Map<String, String> current, boolean kvmUsable) {
     Map<String, String> add = new HashMap<>();
     if (!current.containsKey("LIBGUESTFS_BACKEND")) {
       add.put("LIBGUESTFS_BACKEND", "direct");
@@ -83,7 +101,10 @@ public final class GuestCustomizer {
     return sb.toString();
   }
 
-  /** The argument vector: {@code virt-customize -a IMAGE [--password SEL]... --commands-from-file F}. */
+  /**
+   * The argument vector: {@code virt-customize -a IMAGE [--password SEL]... --commands-from-file
+   * F}.
+   */
   public List<String> argv(Path image, List<String> passwordSelectors, Path commandFile) {
     List<String> argv = new ArrayList<>(List.of(program, "-a", image.toString()));
     for (String sel : passwordSelectors) {
@@ -96,19 +117,28 @@ public final class GuestCustomizer {
   }
 
   /**
-   * Applies {@code cangafile}'s tasks to {@code image}; virt-customize's output is copied to
-   * {@code out} and {@code err}.
+   * Applies {@code cangafile}'s tasks to {@code image}; virt-customize's output is copied to {@code
+   * out} and {@code err}.
    *
    * @return virt-customize's exit status
    */
-  public int customize(Path image, Cangafile cangafile, PrintStream out, PrintStream err) throws IOException {
+  public int customize(Path image, Cangafile cangafile, PrintStream out, PrintStream err)
+      throws IOException {
     return customize(image, cangafile.commandLines(), cangafile.passwords(), out, err);
   }
 
   /** Runs virt-customize with these command lines and passwords on {@code image}. */
-  public int customize(Path image, List<String> commandLines, List<Task.Password> passwords, PrintStream out,
-      PrintStream err) throws IOException {
-    Path work = Files.createTempDirectory("canga", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+  public int customize(
+      Path image,
+      List<String> commandLines,
+      List<Task.Password> passwords,
+      PrintStream out,
+      PrintStream err)
+      throws IOException {
+    Path work =
+        Files.createTempDirectory(
+            "canga",
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     try {
       Path commands = work.resolve("commands");
       Files.writeString(commands, commandFile(commandLines), StandardCharsets.UTF_8);
@@ -129,7 +159,8 @@ public final class GuestCustomizer {
       try {
         process = pb.start();
       } catch (IOException e) {
-        throw new IOException("cannot run " + program + " (is libguestfs-tools installed?): " + e.getMessage(), e);
+        throw new IOException(
+            "cannot run " + program + " (is libguestfs-tools installed?): " + e.getMessage(), e);
       }
       process.getOutputStream().close();
       Thread o = pump(process.getInputStream(), out);
@@ -155,18 +186,21 @@ public final class GuestCustomizer {
   }
 
   private static Thread pump(InputStream in, PrintStream to) {
-    Thread t = new Thread(() -> {
-      try (in) {
-        byte[] buf = new byte[8192];
-        int n;
-        while ((n = in.read(buf)) > 0) {
-          to.write(buf, 0, n);
-          to.flush();
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }, "canga-pump");
+    Thread t =
+        new Thread(
+            () -> {
+              try (in) {
+                byte[] buf = new byte[8192];
+                int n;
+                while ((n = in.read(buf)) > 0) {
+                  to.write(buf, 0, n);
+                  to.flush();
+                }
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            },
+            "canga-pump");
     t.start();
     return t;
   }

@@ -33,15 +33,25 @@ import java.util.stream.Stream;
  * A build file of several named targets (genoci's workflow), each on a base: {@code empty} (a new
  * disk with one ext4 file system made by {@code mkfs.ext4 -d} from the expanded tarball, with no
  * guest started), an existing image, or an earlier target. Actions: {@code expand}, {@code copy},
- * {@code run}, {@code install} (in the guest, through virt-customize), {@code pre} and
- * {@code post} (on the host, before and after). Targets are built in dependency order, each
- * tagged {@code NAME-YYYY-MM-DD_N} with {@code NAME} moved to the newest; a target whose inputs
- * (base image, actions, input files) did not change is reused. The last build of each target is
- * recorded in index.yaml under {@code builds} (Cangallo ignores the key).
+ * {@code run}, {@code install} (in the guest, through virt-customize), {@code pre} and {@code post}
+ * (on the host, before and after). Targets are built in dependency order, each tagged {@code
+ * NAME-YYYY-MM-DD_N} with {@code NAME} moved to the newest; a target whose inputs (base image,
+ * actions, input files) did not change is reused. The last build of each target is recorded in
+ * index.yaml under {@code builds} (Cangallo ignores the key).
  */
 public final class MultiBuild {
-  private static final Set<String> KEYS = Set.of("base", "size", "filesystem", "expand", "copy", "run", "install",
-      "pre", "post", "description");
+  private static final Set<String> KEYS =
+      Set.of(
+          "base",
+          "size",
+          "filesystem",
+          "expand",
+          "copy",
+          "run",
+          "install",
+          "pre",
+          "post",
+          "description");
 
   /** One target as written. */
   public record Target(String name, String base, ObjectNode spec) {}
@@ -56,7 +66,9 @@ public final class MultiBuild {
     this.targets = targets;
   }
 
-  /** Whether {@code root} is a build file of targets: a mapping of mappings that each name a base. */
+  /**
+   * Whether {@code root} is a build file of targets: a mapping of mappings that each name a base.
+   */
   public static boolean isMultiTarget(JsonNode root) {
     if (!root.isObject() || root.isEmpty()) {
       return false;
@@ -83,7 +95,8 @@ public final class MultiBuild {
       ObjectNode spec = (ObjectNode) e.getValue();
       for (var k : spec.properties()) {
         if (!KEYS.contains(k.getKey())) {
-          throw new CangaException(file + ": target " + e.getKey() + ": unknown key '" + k.getKey() + "'");
+          throw new CangaException(
+              file + ": target " + e.getKey() + ": unknown key '" + k.getKey() + "'");
         }
       }
       String base = spec.get("base").asText();
@@ -94,14 +107,18 @@ public final class MultiBuild {
         SizeParser.parse(spec.get("size").asText());
         String fs = spec.path("filesystem").asText("ext4");
         if (!fs.equals("ext4")) {
-          throw new CangaException(file + ": target " + e.getKey() + ": only ext4 file systems are made, not " + fs);
+          throw new CangaException(
+              file + ": target " + e.getKey() + ": only ext4 file systems are made, not " + fs);
         }
       }
       targets.put(e.getKey(), new Target(e.getKey(), base, spec));
     }
     for (Target t : targets.values()) {
-      if (!t.base().equals("empty") && !targets.containsKey(t.base()) && repos.find(t.base()) == null) {
-        throw new CangaException(file + ": target " + t.name() + ": unknown base '" + t.base() + "'");
+      if (!t.base().equals("empty")
+          && !targets.containsKey(t.base())
+          && repos.find(t.base()) == null) {
+        throw new CangaException(
+            file + ": target " + t.name() + ": unknown base '" + t.base() + "'");
       }
     }
     MultiBuild b = new MultiBuild(file, targets);
@@ -119,7 +136,8 @@ public final class MultiBuild {
     return done;
   }
 
-  private void visit(Target t, Set<String> placed, java.util.LinkedHashSet<String> path, List<Target> done) {
+  private void visit(
+      Target t, Set<String> placed, java.util.LinkedHashSet<String> path, List<Target> done) {
     if (placed.contains(t.name())) {
       return;
     }
@@ -127,7 +145,8 @@ public final class MultiBuild {
       List<String> cycle = new ArrayList<>(path);
       cycle = cycle.subList(cycle.indexOf(t.name()), cycle.size());
       cycle.add(t.name());
-      throw new CangaException(file + ": the targets' bases form a cycle: " + String.join(" -> ", cycle));
+      throw new CangaException(
+          file + ": the targets' bases form a cycle: " + String.join(" -> ", cycle));
     }
     Target base = targets.get(t.base());
     if (base != null) {
@@ -163,13 +182,18 @@ public final class MultiBuild {
     if (s.has("expand") && !t.base().equals("empty")) {
       Path tar = input(s.get("expand").asText());
       lines.add("copy-in " + tar + ":/tmp");
-      lines.add("run-command tar -xf /tmp/" + tar.getFileName() + " -C / && rm -f /tmp/" + tar.getFileName());
+      lines.add(
+          "run-command tar -xf /tmp/"
+              + tar.getFileName()
+              + " -C / && rm -f /tmp/"
+              + tar.getFileName());
     }
     int n = 0;
     for (String c : list(s.get("copy"))) {
       String[] parts = c.trim().split("\\s+");
       if (parts.length != 2) {
-        throw new CangaException(file + ": target " + t.name() + ": copy wants \"SRC DST\", not \"" + c + "\"");
+        throw new CangaException(
+            file + ": target " + t.name() + ": copy wants \"SRC DST\", not \"" + c + "\"");
       }
       Path src = input(parts[0]);
       String dst = parts[1];
@@ -180,11 +204,23 @@ public final class MultiBuild {
       } else {
         // To a path: copy-in wants a folder, so go through one and move the copy into place.
         String tmp = "/tmp/canga-copy-" + ++n;
-        String parent = dst.contains("/") && dst.lastIndexOf('/') > 0 ? dst.substring(0, dst.lastIndexOf('/')) : "/";
+        String parent =
+            dst.contains("/") && dst.lastIndexOf('/') > 0
+                ? dst.substring(0, dst.lastIndexOf('/'))
+                : "/";
         lines.add("mkdir " + tmp);
         lines.add("copy-in " + src + ":" + tmp);
-        lines.add("run-command mkdir -p " + parent + " && mv " + tmp + "/" + src.getFileName() + " " + dst
-            + " && rmdir " + tmp);
+        lines.add(
+            "run-command mkdir -p "
+                + parent
+                + " && mv "
+                + tmp
+                + "/"
+                + src.getFileName()
+                + " "
+                + dst
+                + " && rmdir "
+                + tmp);
       }
     }
     for (String pkg : list(s.get("install"))) {
@@ -196,7 +232,8 @@ public final class MultiBuild {
       } else if (name.endsWith(".rpm")) {
         lines.add("run-command rpm -i /tmp/" + name + " && rm -f /tmp/" + name);
       } else {
-        throw new CangaException(file + ": target " + t.name() + ": install takes .deb or .rpm files, not " + name);
+        throw new CangaException(
+            file + ": target " + t.name() + ": install takes .deb or .rpm files, not " + name);
       }
     }
     for (String c : list(s.get("run"))) {
@@ -259,8 +296,13 @@ public final class MultiBuild {
    *
    * @param customizer what runs virt-customize for targets with guest actions
    */
-  public Map<String, String> build(Repositories repos, Repository repo, GuestCustomizer customizer, PrintStream out,
-      PrintStream err) throws IOException {
+  public Map<String, String> build(
+      Repositories repos,
+      Repository repo,
+      GuestCustomizer customizer,
+      PrintStream out,
+      PrintStream err)
+      throws IOException {
     Map<String, String> built = new LinkedHashMap<>();
     for (Target t : order()) {
       String baseSha = null;
@@ -282,7 +324,9 @@ public final class MultiBuild {
     return built;
   }
 
-  /** The image of the target's last build if it was made from the same inputs and is still there. */
+  /**
+   * The image of the target's last build if it was made from the same inputs and is still there.
+   */
   private static String findBuilt(RepositoryIndex index, String target, String inputs) {
     JsonNode b = index.section("builds").get(target);
     if (b == null || !inputs.equals(b.path("inputs").asText(null))) {
@@ -292,8 +336,15 @@ public final class MultiBuild {
     return sha != null && index.image(sha) != null ? sha : null;
   }
 
-  private String buildOne(Target t, String baseSha, String inputs, Repository repo, GuestCustomizer customizer,
-      PrintStream out, PrintStream err) throws IOException {
+  private String buildOne(
+      Target t,
+      String baseSha,
+      String inputs,
+      Repository repo,
+      GuestCustomizer customizer,
+      PrintStream out,
+      PrintStream err)
+      throws IOException {
     Path work = Files.createTempDirectory(repo.dir(), ".canga-build-");
     try {
       for (String c : list(t.spec().get("pre"))) {
@@ -303,7 +354,15 @@ public final class MultiBuild {
       if (baseSha == null) {
         Path root = Files.createDirectories(work.resolve("root"));
         if (t.spec().has("expand")) {
-          run(List.of("tar", "-xf", input(t.spec().get("expand").asText()).toString(), "-C", root.toString()), t, out);
+          run(
+              List.of(
+                  "tar",
+                  "-xf",
+                  input(t.spec().get("expand").asText()).toString(),
+                  "-C",
+                  root.toString()),
+              t,
+              out);
         }
         disk = work.resolve("disk.raw");
         long size = SizeParser.parse(t.spec().get("size").asText());
@@ -319,7 +378,8 @@ public final class MultiBuild {
       if (!guest.isEmpty()) {
         int status = customizer.customize(disk, guest, List.of(), out, err);
         if (status != 0) {
-          throw new CangaException("target " + t.name() + ": virt-customize failed with exit status " + status);
+          throw new CangaException(
+              "target " + t.name() + ": virt-customize failed with exit status " + status);
         }
       }
       for (String c : list(t.spec().get("post"))) {
@@ -329,15 +389,17 @@ public final class MultiBuild {
       if (t.spec().has("description")) {
         metadata.put("description", t.spec().get("description").asText());
       }
-      String sha = repo.addImage(new Repository.AddRequest(disk, baseSha, false, metadata, null), out);
-      repo.update(index -> {
-        String dated = datedTag(index, t.name());
-        ObjectNode builds = index.section("builds");
-        ObjectNode b = builds.putObject(t.name());
-        b.put("inputs", inputs);
-        b.put("image", sha);
-        return index.withTag(dated, sha).withTag(t.name(), sha).withSection("builds", builds);
-      });
+      String sha =
+          repo.addImage(new Repository.AddRequest(disk, baseSha, false, metadata, null), out);
+      repo.update(
+          index -> {
+            String dated = datedTag(index, t.name());
+            ObjectNode builds = index.section("builds");
+            ObjectNode b = builds.putObject(t.name());
+            b.put("inputs", inputs);
+            b.put("image", sha);
+            return index.withTag(dated, sha).withTag(t.name(), sha).withSection("builds", builds);
+          });
       return sha;
     } finally {
       try (Stream<Path> s = Files.walk(work)) {
@@ -385,7 +447,8 @@ public final class MultiBuild {
       throw new IOException("interrupted", e);
     }
     if (code != 0) {
-      throw new CangaException("target " + t.name() + ": " + what + " failed with exit code " + code);
+      throw new CangaException(
+          "target " + t.name() + ": " + what + " failed with exit code " + code);
     }
   }
 

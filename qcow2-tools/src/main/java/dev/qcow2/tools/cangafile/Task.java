@@ -31,14 +31,20 @@ public sealed interface Task {
   }
 
   /**
-   * {@code change: {file, regexp, text}}: {@code sed -i 's/REGEXP/TEXT/g' FILE} in the guest. As
-   * in Cangallo, {@code /} is escaped in REGEXP; unlike it, also in TEXT, single quotes are
-   * escaped for the shell, and FILE is quoted when it needs to be.
+   * {@code change: {file, regexp, text}}: {@code sed -i 's/REGEXP/TEXT/g' FILE} in the guest. As in
+   * Cangallo, {@code /} is escaped in REGEXP; unlike it, also in TEXT, single quotes are escaped
+   * for the shell, and FILE is quoted when it needs to be.
    */
   record Change(String file, String regexp, String text) implements Task {
     @Override
     public List<String> lines() {
-      return List.of("run-command sed -i 's/" + sedPart(regexp) + "/" + sedPart(text) + "/g' " + shellWord(file));
+      return List.of(
+          "run-command sed -i 's/"
+              + sedPart(regexp)
+              + "/"
+              + sedPart(text)
+              + "/g' "
+              + shellWord(file));
     }
 
     private static String sedPart(String s) {
@@ -62,8 +68,8 @@ public sealed interface Task {
   }
 
   /**
-   * {@code password: {user, password}} or {@code {user, disabled: true}}: a virt-customize
-   * {@code --password} option, applied by virt-customize after every other step.
+   * {@code password: {user, password}} or {@code {user, disabled: true}}: a virt-customize {@code
+   * --password} option, applied by virt-customize after every other step.
    *
    * @param password the password, or null when disabled
    */

@@ -12,7 +12,8 @@ public final class ErrorLine {
   private ErrorLine() {}
 
   public static String describe(Exception e) {
-    if (e instanceof UsageException || e instanceof CommandLine.ParameterException
+    if (e instanceof UsageException
+        || e instanceof CommandLine.ParameterException
         || e instanceof CommandLine.TypeConversionException) {
       // A TypeConversionException is one of ours too: SizeParser's, called from a command's work.
       return e.getMessage();
@@ -25,9 +26,12 @@ public final class ErrorLine {
       if (fse.getReason() != null) {
         return fse.getReason();
       }
-      String why = e instanceof NoSuchFileException ? "No such file or directory"
-          : e instanceof AccessDeniedException ? "Permission denied"
-          : e.getClass().getSimpleName();
+      String why =
+          e instanceof NoSuchFileException
+              ? "No such file or directory"
+              : e instanceof AccessDeniedException
+                  ? "Permission denied"
+                  : e.getClass().getSimpleName();
       return "Could not open '" + fse.getFile() + "': " + why;
     }
     if (e instanceof IOException

@@ -5,8 +5,8 @@ import java.util.Locale;
 import java.util.function.LongConsumer;
 
 /**
- * qemu-img's {@code -p} progress, "    (12.34/100%)" redrawn with a carriage return, printed each
- * time the job advances by at least one percent (qemu's min_skip) and once more at the end.
+ * qemu-img's {@code -p} progress, " (12.34/100%)" redrawn with a carriage return, printed each time
+ * the job advances by at least one percent (qemu's min_skip) and once more at the end.
  */
 public final class ProgressBar implements LongConsumer {
   private final PrintStream out;

@@ -38,7 +38,9 @@ public final class SizeParser implements ITypeConverter<Long> {
       return parseSigned(value);
     } catch (InvalidSizeException e) {
       throw new TypeConversionException(
-          "'" + value + "' is not a valid size (a whole number of bytes; k, M, G, T, P, E suffixes)");
+          "'"
+              + value
+              + "' is not a valid size (a whole number of bytes; k, M, G, T, P, E suffixes)");
     }
   }
 

@@ -47,7 +47,8 @@ public final class Sizes {
     int exponent = rounded.precision() - rounded.scale() - 1;
     if (exponent < -4 || exponent >= 3) {
       BigDecimal mantissa = rounded.movePointLeft(exponent).stripTrailingZeros();
-      String m = mantissa.scale() <= 0 ? mantissa.toBigInteger().toString() : mantissa.toPlainString();
+      String m =
+          mantissa.scale() <= 0 ? mantissa.toBigInteger().toString() : mantissa.toPlainString();
       String e = String.valueOf(Math.abs(exponent));
       return m + "e" + (exponent < 0 ? "-" : "+") + (e.length() < 2 ? "0" + e : e);
     }

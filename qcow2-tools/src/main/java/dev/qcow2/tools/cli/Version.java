@@ -8,8 +8,8 @@ import picocli.CommandLine.IVersionProvider;
 /** The version Maven wrote into the jar (pom.properties); "dev" when run from classes. */
 public final class Version implements IVersionProvider {
   static String number() {
-    try (InputStream in = Version.class.getResourceAsStream(
-        "/META-INF/maven/dev.qcow2/qcow2-tools/pom.properties")) {
+    try (InputStream in =
+        Version.class.getResourceAsStream("/META-INF/maven/dev.qcow2/qcow2-tools/pom.properties")) {
       if (in != null) {
         Properties p = new Properties();
         p.load(in);

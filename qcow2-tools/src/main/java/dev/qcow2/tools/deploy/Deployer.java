@@ -27,10 +27,10 @@ import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
 import org.tukaani.xz.XZInputStream;
 
 /**
- * Writes a disk image onto a target, as Ganeti's instance-simpleimage does: a qcow2 image (with
- * its chain) converted natively, a raw disk copied, a gzip, bzip2 or xz raw disk decompressed on
- * the fly. On a file target runs of 4 KiB zeros stay holes; a block device is first zeroed with
- * {@code blkdiscard --zeroout} and then gets only its non-zero runs (every byte where that is not
+ * Writes a disk image onto a target, as Ganeti's instance-simpleimage does: a qcow2 image (with its
+ * chain) converted natively, a raw disk copied, a gzip, bzip2 or xz raw disk decompressed on the
+ * fly. On a file target runs of 4 KiB zeros stay holes; a block device is first zeroed with {@code
+ * blkdiscard --zeroout} and then gets only its non-zero runs (every byte where that is not
  * possible). Then every executable in the hooks folder runs, in name order.
  */
 public final class Deployer {
@@ -56,7 +56,8 @@ public final class Deployer {
    * @param knownSha256 the disk's sha256 when known (a repository image's id), else null
    * @param progress called with source bytes consumed; may be null
    */
-  public static Result deploy(Path source, ImageType type, Path target, String knownSha256, LongConsumer progress)
+  public static Result deploy(
+      Path source, ImageType type, Path target, String knownSha256, LongConsumer progress)
       throws IOException {
     ImageType t = type != null ? type : ImageType.detect(source);
     boolean device = Files.exists(target) && !Files.isRegularFile(target);
@@ -68,12 +69,26 @@ public final class Deployer {
     try {
       if (t == ImageType.QCOW2) {
         try (DiskImage image = DiskImage.open(source)) {
-          ImageConverter.convert(image, target, ConvertOptions.builder().targetFormat("raw")
-              .noCreate(device).targetIsZero(zeroed).minSparse(device && !zeroed ? 0 : BLOCK).progress(progress)
-              .build());
+          ImageConverter.convert(
+              image,
+              target,
+              ConvertOptions.builder()
+                  .targetFormat("raw")
+                  .noCreate(device)
+                  .targetIsZero(zeroed)
+                  .minSparse(device && !zeroed ? 0 : BLOCK)
+                  .progress(progress)
+                  .build());
           written[0] = image.size();
-          String sha = knownSha256 != null ? knownSha256
-              : ContentHasher.hash(image, HashAlgorithm.SHA256, Runtime.getRuntime().availableProcessors(), null).hex();
+          String sha =
+              knownSha256 != null
+                  ? knownSha256
+                  : ContentHasher.hash(
+                          image,
+                          HashAlgorithm.SHA256,
+                          Runtime.getRuntime().availableProcessors(),
+                          null)
+                      .hex();
           return new Result(image.size(), sha, t);
         }
       }
@@ -100,8 +115,18 @@ public final class Deployer {
       return new Result(written[0], HexFormat.of().formatHex(md.digest()), t);
     } catch (IOException | RuntimeException e) {
       String why = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
-      throw new DeployException("deploy of " + source + " (" + t.label() + ") to " + target + " failed after "
-          + written[0] + " bytes were written: " + why, e);
+      throw new DeployException(
+          "deploy of "
+              + source
+              + " ("
+              + t.label()
+              + ") to "
+              + target
+              + " failed after "
+              + written[0]
+              + " bytes were written: "
+              + why,
+          e);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
@@ -110,8 +135,11 @@ public final class Deployer {
   /** Zeroes a whole block device with blkdiscard --zeroout; false if that is not possible here. */
   static boolean zeroOut(Path device) {
     try {
-      Process p = new ProcessBuilder("blkdiscard", "--zeroout", device.toString()).redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      Process p =
+          new ProcessBuilder("blkdiscard", "--zeroout", device.toString())
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
       return p.waitFor() == 0;
     } catch (IOException e) {
       return false;
@@ -138,7 +166,8 @@ public final class Deployer {
    *
    * @throws DeployException naming the first hook that fails and its exit code
    */
-  public static void runHooks(Path hooks, Map<String, String> facts, PrintStream out) throws IOException {
+  public static void runHooks(Path hooks, Map<String, String> facts, PrintStream out)
+      throws IOException {
     if (hooks == null) {
       return;
     }
@@ -147,7 +176,9 @@ public final class Deployer {
     }
     List<Path> scripts = new ArrayList<>();
     try (var list = Files.list(hooks)) {
-      list.filter(p -> Files.isRegularFile(p) && Files.isExecutable(p)).sorted().forEach(scripts::add);
+      list.filter(p -> Files.isRegularFile(p) && Files.isExecutable(p))
+          .sorted()
+          .forEach(scripts::add);
     }
     for (Path script : scripts) {
       ProcessBuilder pb = new ProcessBuilder(script.toString()).redirectErrorStream(true);
@@ -166,7 +197,8 @@ public final class Deployer {
       }
       out.flush();
       if (code != 0) {
-        throw new DeployException("hook " + script.getFileName() + " failed with exit code " + code, null);
+        throw new DeployException(
+            "hook " + script.getFileName() + " failed with exit code " + code, null);
       }
     }
   }

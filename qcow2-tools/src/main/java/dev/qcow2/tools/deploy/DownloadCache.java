@@ -24,8 +24,8 @@ import java.util.Properties;
 import java.util.function.LongConsumer;
 
 /**
- * Downloads for deploy, kept in a cache folder: each URL's file under the sha256 of the URL, with
- * a small properties file beside it (url, size, sha256, time). A cached file is used while it is
+ * Downloads for deploy, kept in a cache folder: each URL's file under the sha256 of the URL, with a
+ * small properties file beside it (url, size, sha256, time). A cached file is used while it is
  * younger than the maximum age and still has the size and digest recorded when it was fetched;
  * otherwise it is fetched again. Downloads go to a temporary file first, so a failed one never
  * replaces a good file.
@@ -41,15 +41,18 @@ public final class DownloadCache {
   public DownloadCache(Path dir, int maxDays, String proxy, Map<String, String> env) {
     this.dir = dir;
     this.maxDays = maxDays;
-    HttpClient.Builder b = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NORMAL)
-        .connectTimeout(Duration.ofSeconds(30));
+    HttpClient.Builder b =
+        HttpClient.newBuilder()
+            .followRedirects(HttpClient.Redirect.NORMAL)
+            .connectTimeout(Duration.ofSeconds(30));
     String p = proxy;
     if (p == null) {
       p = firstSet(env, "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY");
     }
     if (p != null && !p.isBlank()) {
       URI u = URI.create(p.contains("://") ? p : "http://" + p);
-      b.proxy(ProxySelector.of(new InetSocketAddress(u.getHost(), u.getPort() < 0 ? 80 : u.getPort())));
+      b.proxy(
+          ProxySelector.of(new InetSocketAddress(u.getHost(), u.getPort() < 0 ? 80 : u.getPort())));
     }
     this.client = b.build();
   }
@@ -89,7 +92,8 @@ public final class DownloadCache {
       }
       MessageDigest md = digest();
       long size = 0;
-      try (InputStream in = new DigestInputStream(response.body(), md); OutputStream out = Files.newOutputStream(tmp)) {
+      try (InputStream in = new DigestInputStream(response.body(), md);
+          OutputStream out = Files.newOutputStream(tmp)) {
         byte[] buf = new byte[1 << 16];
         int n;
         while ((n = in.read(buf)) >= 0) {
@@ -102,7 +106,8 @@ public final class DownloadCache {
       }
       long expected = response.headers().firstValueAsLong("content-length").orElse(-1);
       if (expected >= 0 && expected != size) {
-        throw new IOException("download of " + url + " is incomplete: " + size + " of " + expected + " bytes");
+        throw new IOException(
+            "download of " + url + " is incomplete: " + size + " of " + expected + " bytes");
       }
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       Properties p = new Properties();
@@ -134,7 +139,8 @@ public final class DownloadCache {
       if (fetched.plus(Duration.ofDays(maxDays)).isBefore(Instant.now())) {
         return false;
       }
-      if (!url.equals(p.getProperty("url")) || Files.size(file) != Long.parseLong(p.getProperty("size", "-1"))) {
+      if (!url.equals(p.getProperty("url"))
+          || Files.size(file) != Long.parseLong(p.getProperty("size", "-1"))) {
         return false;
       }
     } catch (RuntimeException e) {

@@ -31,10 +31,13 @@ public enum ImageType {
         return t;
       }
     }
-    throw new IllegalArgumentException("unknown image type '" + label + "' (raw, raw+gz, raw+bz2, raw+xz, qcow2)");
+    throw new IllegalArgumentException(
+        "unknown image type '" + label + "' (raw, raw+gz, raw+bz2, raw+xz, qcow2)");
   }
 
-  /** The type the first bytes show: qcow2, gzip, bzip2 and xz magic numbers; anything else is raw. */
+  /**
+   * The type the first bytes show: qcow2, gzip, bzip2 and xz magic numbers; anything else is raw.
+   */
   public static ImageType detect(Path file) throws IOException {
     byte[] head = new byte[6];
     int n;

@@ -17,16 +17,23 @@ import java.util.Set;
  */
 final class AmendCommand extends Verb {
   AmendCommand() {
-    super("amend", "Change the options of an existing qcow2 image.", "FILE", 1, 1,
-        Opt.value("-o", "OPTIONS", "The options to change, as qemu-img create's -o; may be repeated."),
+    super(
+        "amend",
+        "Change the options of an existing qcow2 image.",
+        "FILE",
+        1,
+        1,
+        Opt.value(
+            "-o", "OPTIONS", "The options to change, as qemu-img create's -o; may be repeated."),
         Opt.value("-f", "FMT", "The image's format: qcow2."),
         Opt.flag("-q", "Quiet."),
         Opt.flag("-p", "Show progress (accepted; amend is quick)."),
-        Opt.flag("--force", "Accepted for qemu-img compatibility."), Images.CACHE);
+        Opt.flag("--force", "Accepted for qemu-img compatibility."),
+        Images.CACHE);
   }
 
-  private static final Set<String> AMENDABLE = Set.of("compat", "lazy_refcounts", "refcount_bits", "backing_file",
-      "backing_fmt");
+  private static final Set<String> AMENDABLE =
+      Set.of("compat", "lazy_refcounts", "refcount_bits", "backing_file", "backing_fmt");
 
   final List<String> options = new ArrayList<>();
   String format;
@@ -69,19 +76,30 @@ final class AmendCommand extends Verb {
       }
     }
     AmendOptions.Builder b = AmendOptions.builder();
-    for (String name : List.of("size", "cluster_size", "preallocation", "extended_l2", "compression_type", "data_file",
-        "data_file_raw", "encryption", "encrypt.format")) {
+    for (String name :
+        List.of(
+            "size",
+            "cluster_size",
+            "preallocation",
+            "extended_l2",
+            "compression_type",
+            "data_file",
+            "data_file_raw",
+            "encryption",
+            "encrypt.format")) {
       if (opts.knows(name) && opts.isSet(name) && !AMENDABLE.contains(name)) {
-        throw new UsageException("Invalid parameter '" + name + "'\nThis option is only supported for image creation");
+        throw new UsageException(
+            "Invalid parameter '" + name + "'\nThis option is only supported for image creation");
       }
     }
     if (opts.isSet("compat")) {
       String compat = opts.string("compat");
-      b.version(switch (compat) {
-        case "0.10", "v2" -> 2;
-        case "1.1", "v3" -> 3;
-        default -> throw new UsageException("Invalid compatibility level: '" + compat + "'");
-      });
+      b.version(
+          switch (compat) {
+            case "0.10", "v2" -> 2;
+            case "1.1", "v3" -> 3;
+            default -> throw new UsageException("Invalid compatibility level: '" + compat + "'");
+          });
     }
     if (opts.isSet("lazy_refcounts")) {
       b.lazyRefcounts(opts.bool("lazy_refcounts"));
@@ -103,7 +121,9 @@ final class AmendCommand extends Verb {
   }
 
   private String currentBacking() throws IOException {
-    try (Qcow2Image img = Qcow2Image.open(Path.of(file), dev.qcow2.OpenOptions.builder().openBacking(false).build())) {
+    try (Qcow2Image img =
+        Qcow2Image.open(
+            Path.of(file), dev.qcow2.OpenOptions.builder().openBacking(false).build())) {
       return img.backingFileName();
     }
   }

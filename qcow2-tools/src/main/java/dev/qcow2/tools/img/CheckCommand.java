@@ -16,11 +16,18 @@ import java.util.Locale;
  */
 final class CheckCommand extends Verb {
   CheckCommand() {
-    super("check", "Check an image's consistency and repair it (as qemu-img check).", "FILE", 1, 1,
-        ReportOptions.OUTPUT, ReportOptions.FORCE_SHARE,
+    super(
+        "check",
+        "Check an image's consistency and repair it (as qemu-img check).",
+        "FILE",
+        1,
+        1,
+        ReportOptions.OUTPUT,
+        ReportOptions.FORCE_SHARE,
         Opt.value("-r", "leaks|all", "Repair leaks, or everything."),
         Opt.value("-f", "FMT", "Image format: only qcow2 can be checked."),
-        Opt.flag("-q", "Quiet: print nothing."), Images.SOURCE_CACHE);
+        Opt.flag("-q", "Quiet: print nothing."),
+        Images.SOURCE_CACHE);
   }
 
   final ReportOptions report = new ReportOptions();
@@ -61,7 +68,10 @@ final class CheckCommand extends Verb {
       throw new UsageException("This image format does not support checks");
     }
     Path path = Images.isRemote(file) ? null : Path.of(file);
-    CheckReport first = path == null ? Images.checkRemote(file, mode) : ImageChecker.check(path, ImageChecker.Repair.NONE);
+    CheckReport first =
+        path == null
+            ? Images.checkRemote(file, mode)
+            : ImageChecker.check(path, ImageChecker.Repair.NONE);
     if (!quiet) {
       first.messages().forEach(m -> err.print(m + "\n"));
     }
@@ -69,7 +79,8 @@ final class CheckCommand extends Verb {
     if (mode != ImageChecker.Repair.NONE && !first.isClean()) {
       if (!quiet) {
         for (String m : first.messages()) {
-          if (m.startsWith("Leaked cluster ") || (mode == ImageChecker.Repair.ALL && m.startsWith("ERROR cluster "))) {
+          if (m.startsWith("Leaked cluster ")
+              || (mode == ImageChecker.Repair.ALL && m.startsWith("ERROR cluster "))) {
             err.print("Repairing " + m.substring(m.indexOf("cluster ")) + "\n");
           }
         }
@@ -119,31 +130,45 @@ final class CheckCommand extends Verb {
     StringBuilder sb = new StringBuilder();
     if (r.leaksFixed() > 0 || r.corruptionsFixed() > 0) {
       sb.append("The following inconsistencies were found and repaired:\n\n")
-          .append("    ").append(r.leaksFixed()).append(" leaked clusters\n")
-          .append("    ").append(r.corruptionsFixed()).append(" corruptions\n\n")
+          .append("    ")
+          .append(r.leaksFixed())
+          .append(" leaked clusters\n")
+          .append("    ")
+          .append(r.corruptionsFixed())
+          .append(" corruptions\n\n")
           .append("Double checking the fixed image now...\n");
     }
     if (r.isClean()) {
       sb.append("No errors were found on the image.\n");
     } else {
       if (r.corruptions() > 0) {
-        sb.append('\n').append(r.corruptions()).append(" errors were found on the image.\n")
+        sb.append('\n')
+            .append(r.corruptions())
+            .append(" errors were found on the image.\n")
             .append("Data may be corrupted, or further writes to the image may corrupt it.\n");
       }
       if (r.leaks() > 0) {
-        sb.append('\n').append(r.leaks()).append(" leaked clusters were found on the image.\n")
+        sb.append('\n')
+            .append(r.leaks())
+            .append(" leaked clusters were found on the image.\n")
             .append("This means waste of disk space, but no harm to data.\n");
       }
       if (r.checkErrors() > 0) {
-        sb.append('\n').append(r.checkErrors()).append(" internal errors have occurred during the check.\n");
+        sb.append('\n')
+            .append(r.checkErrors())
+            .append(" internal errors have occurred during the check.\n");
       }
     }
     if (r.totalClusters() != 0 && r.allocatedClusters() != 0) {
-      sb.append(String.format(Locale.ROOT, "%d/%d = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed clusters\n",
-          r.allocatedClusters(), r.totalClusters(),
-          r.allocatedClusters() * 100.0 / r.totalClusters(),
-          r.fragmentedClusters() * 100.0 / r.allocatedClusters(),
-          r.compressedClusters() * 100.0 / r.allocatedClusters()));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "%d/%d = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed clusters\n",
+              r.allocatedClusters(),
+              r.totalClusters(),
+              r.allocatedClusters() * 100.0 / r.totalClusters(),
+              r.fragmentedClusters() * 100.0 / r.allocatedClusters(),
+              r.compressedClusters() * 100.0 / r.allocatedClusters()));
     }
     if (r.imageEndOffset() > 0) {
       sb.append("Image end offset: ").append(r.imageEndOffset()).append('\n');

@@ -11,17 +11,23 @@ import java.util.List;
 
 /**
  * {@code qcow2 commit [-b BASE] [-d] FILE}: the overlay's data written into its backing file (or a
- * deeper base), then the overlay emptied unless {@code -d} (which {@code -b} implies), and
- * "Image committed." printed as qemu-img prints it.
+ * deeper base), then the overlay emptied unless {@code -d} (which {@code -b} implies), and "Image
+ * committed." printed as qemu-img prints it.
  */
 final class CommitCommand extends Verb {
   CommitCommand() {
-    super("commit", "Write an overlay's data into its backing file.", "FILE", 1, 1,
+    super(
+        "commit",
+        "Write an overlay's data into its backing file.",
+        "FILE",
+        1,
+        1,
         Opt.value("-b", "BASE", "The image of the backing chain to commit into."),
         Opt.flag("-d", "Do not empty the overlay afterwards."),
         Opt.value("-f", "FMT", "The image's format: qcow2."),
         Opt.flag("-p", "Show progress on a terminal."),
-        Opt.flag("-q", "Quiet."), Images.CACHE);
+        Opt.flag("-q", "Quiet."),
+        Images.CACHE);
   }
 
   String base;
@@ -55,10 +61,12 @@ final class CommitCommand extends Verb {
     }
     Path path = Path.of(file);
     long size;
-    try (DiskImage image = Images.open(file, "qcow2", dev.qcow2.OpenOptions.builder().openBacking(false).build())) {
+    try (DiskImage image =
+        Images.open(file, "qcow2", dev.qcow2.OpenOptions.builder().openBacking(false).build())) {
       size = image.size();
     }
-    ProgressBar bar = progress && !quiet && System.console() != null ? new ProgressBar(terminal, size) : null;
+    ProgressBar bar =
+        progress && !quiet && System.console() != null ? new ProgressBar(terminal, size) : null;
     Path basePath = base == null ? null : resolveBase(path, base);
     ImageCommitter.commit(path, basePath, keep || base != null, bar);
     if (bar != null) {

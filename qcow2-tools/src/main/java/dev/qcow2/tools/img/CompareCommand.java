@@ -14,12 +14,18 @@ import java.util.List;
  */
 final class CompareCommand extends Verb {
   CompareCommand() {
-    super("compare", "Compare the contents of two images (as qemu-img compare).", "FILE1 FILE2", 2, 2,
+    super(
+        "compare",
+        "Compare the contents of two images (as qemu-img compare).",
+        "FILE1 FILE2",
+        2,
+        2,
         Opt.value("-f", "FMT", "Format of the first image (default: detect)."),
         Opt.value("-F", "FMT", "Format of the second image (default: detect)."),
         Opt.flag("-q", "Quiet: print nothing, only the exit code tells."),
         Opt.flag("-s", "Strict: the sizes and the block status must match too."),
-        Images.SOURCE_CACHE, ReportOptions.FORCE_SHARE);
+        Images.SOURCE_CACHE,
+        ReportOptions.FORCE_SHARE);
   }
 
   String format1;
@@ -37,7 +43,7 @@ final class CompareCommand extends Verb {
       case "-q" -> quiet = true;
       case "-s" -> strict = true;
       case "-T" -> Images.checkCacheMode(value, true, 2); // compare's errors are 2
-      default -> { } // -U: images are never locked
+      default -> {} // -U: images are never locked
     }
   }
 
@@ -49,7 +55,8 @@ final class CompareCommand extends Verb {
 
   @Override
   int run() {
-    try (DiskImage a = open(file1, format1, err); DiskImage b = open(file2, format2, err)) {
+    try (DiskImage a = open(file1, format1, err);
+        DiskImage b = open(file2, format2, err)) {
       if (a == null || b == null) {
         return 2;
       }
@@ -62,7 +69,9 @@ final class CompareCommand extends Verb {
         if (!quiet) {
           out.print("Warning: Image size mismatch!\n");
         }
-        at = ImageComparator.firstNonZeroSector(a.size() > b.size() ? a : b, Math.min(a.size(), b.size()));
+        at =
+            ImageComparator.firstNonZeroSector(
+                a.size() > b.size() ? a : b, Math.min(a.size(), b.size()));
       }
       if (at >= 0) {
         if (!quiet) {

@@ -6,12 +6,12 @@ import dev.qcow2.NoSuchSnapshotException;
 import dev.qcow2.OpenOptions;
 import dev.qcow2.convert.ConvertOptions;
 import dev.qcow2.convert.ImageConverter;
-import dev.qcow2.tools.cli.ProgressBar;
-import dev.qcow2.tools.cli.SizeParser;
-import dev.qcow2.tools.cli.UsageException;
 import dev.qcow2.convert.ImageStream;
 import dev.qcow2.remote.S3ImageStream;
 import dev.qcow2.remote.S3Location;
+import dev.qcow2.tools.cli.ProgressBar;
+import dev.qcow2.tools.cli.SizeParser;
+import dev.qcow2.tools.cli.UsageException;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
@@ -24,29 +24,46 @@ import java.util.List;
 
 /**
  * {@code qcow2 convert}: the virtual disk as a sparse raw file, or as a qcow2 image made with
- * {@code -o} options, compressed with {@code -c}, or as a delta against a backing file with
- * {@code -B}; reading, comparing and compressing on several threads, one writer.
+ * {@code -o} options, compressed with {@code -c}, or as a delta against a backing file with {@code
+ * -B}; reading, comparing and compressing on several threads, one writer.
  */
 final class ConvertCommand extends Verb {
   ConvertCommand() {
-    super("convert", "Convert an image to raw or qcow2; SRC - writes it to standard output, "
-        + "-f raw - DST reads a raw disk from standard input.", "SRC DST", 2, 2,
+    super(
+        "convert",
+        "Convert an image to raw or qcow2; SRC - writes it to standard output, "
+            + "-f raw - DST reads a raw disk from standard input.",
+        "SRC DST",
+        2,
+        2,
         Opt.value("-f", "FMT", "Source format: qcow2 or raw (default: detect)."),
-        Opt.value("-l", "SNAPSHOT", "Read this internal snapshot of SRC instead of its active layer: "
-            + "snapshot.id=ID and/or snapshot.name=NAME (comma-separated), or an id or a name."),
+        Opt.value(
+            "-l",
+            "SNAPSHOT",
+            "Read this internal snapshot of SRC instead of its active layer: "
+                + "snapshot.id=ID and/or snapshot.name=NAME (comma-separated), or an id or a name."),
         Opt.value("-O", "FMT", "Output format: raw (the default, as qemu-img's) or qcow2."),
-        Opt.value("-o", "OPTIONS", "Options for the new qcow2 image, as qemu-img create's -o; may be repeated."),
+        Opt.value(
+            "-o",
+            "OPTIONS",
+            "Options for the new qcow2 image, as qemu-img create's -o; may be repeated."),
         Opt.flag("-p", "Show progress on a terminal."),
         Opt.flag("-q", "Quiet: no progress."),
         Opt.value("-m", "N", "Threads (default: available processors)."),
         Opt.flag("-c", "Compress the clusters (qcow2 targets; -o compression_type=zlib|zstd)."),
-        Opt.value("-B", "BACKING", "Give the target this backing file and write only the clusters that differ from it."),
+        Opt.value(
+            "-B",
+            "BACKING",
+            "Give the target this backing file and write only the clusters that differ from it."),
         Opt.value("-F", "FMT", "The backing file's format (default: detect)."),
         Opt.value("-S", "SIZE", "Shortest run of zeros left unwritten (default 4k; 0 writes all)."),
         Opt.flag("-W", "Write clusters in the order they are ready, not guest order."),
         Opt.flag("-n", "Write into the existing target instead of creating it."),
-        Opt.flag("--target-is-zero", "With -n: the target reads zeros, so zeros need not be written."),
-        Images.CACHE, Images.SOURCE_CACHE, ReportOptions.FORCE_SHARE);
+        Opt.flag(
+            "--target-is-zero", "With -n: the target reads zeros, so zeros need not be written."),
+        Images.CACHE,
+        Images.SOURCE_CACHE,
+        ReportOptions.FORCE_SHARE);
   }
 
   String format;
@@ -88,7 +105,7 @@ final class ConvertCommand extends Verb {
       case "--target-is-zero" -> targetIsZero = true;
       case "-t" -> Images.checkCacheMode(value, false, 1);
       case "-T" -> Images.checkCacheMode(value, true, 1);
-      default -> { } // -U: images are never locked
+      default -> {} // -U: images are never locked
     }
   }
 
@@ -120,18 +137,22 @@ final class ConvertCommand extends Verb {
       throw new UsageException("-B makes no sense when skipping image creation (-n)");
     }
     // qemu-img refuses a -m that is not a number with the same words as one out of range.
-    int n = threads != null ? Images.integerOr(threads, 0)
-        : Math.min(16, Runtime.getRuntime().availableProcessors());
+    int n =
+        threads != null
+            ? Images.integerOr(threads, 0)
+            : Math.min(16, Runtime.getRuntime().availableProcessors());
     if (n < 1 || n > 16) {
-      throw new UsageException("Invalid number of coroutines. Allowed number of coroutines is between 1 and 16");
+      throw new UsageException(
+          "Invalid number of coroutines. Allowed number of coroutines is between 1 and 16");
     }
     long minSparse = 4096;
     if (sparse != null) {
       minSparse = SizeParser.strtosz(sparse);
       if (minSparse < 0 || minSparse % 512 != 0 || minSparse > 2147483136L) {
-        throw new UsageException("Invalid buffer size for sparse output specified. "
-            + "Valid sizes are multiples of 512 up to 2147483136. Select 0 to disable sparse detection "
-            + "(fully allocates output).");
+        throw new UsageException(
+            "Invalid buffer size for sparse output specified. "
+                + "Valid sizes are multiples of 512 up to 2147483136. Select 0 to disable sparse detection "
+                + "(fully allocates output).");
       }
     }
     boolean fromStdin = STDIO.equals(source);
@@ -139,8 +160,14 @@ final class ConvertCommand extends Verb {
     boolean toStdout = STDIO.equals(target) || toS3;
     refuseForStandardStreams(fromStdin, toStdout);
     // Out of order has no meaning on a stream: the image goes out in guest order.
-    ConvertOptions.Builder o = ConvertOptions.builder().targetFormat(outputFormat).threads(n)
-        .outOfOrder(outOfOrder && !toStdout).minSparse(minSparse).noCreate(noCreate).targetIsZero(targetIsZero);
+    ConvertOptions.Builder o =
+        ConvertOptions.builder()
+            .targetFormat(outputFormat)
+            .threads(n)
+            .outOfOrder(outOfOrder && !toStdout)
+            .minSparse(minSparse)
+            .noCreate(noCreate)
+            .targetIsZero(targetIsZero);
     if (fromStdin) {
       // The size is known only at the end: no progress bar, and a qcow2 image grows as it is read.
       targetOptions(o, 0, toStdout);
@@ -155,8 +182,10 @@ final class ConvertCommand extends Verb {
     }
     try (DiskImage image = openSource()) {
       // qemu-img draws progress only for a person watching; keep pipes and logs clean.
-      ProgressBar bar = progress && !quiet && System.console() != null
-          ? new ProgressBar(terminal, image.size()) : null;
+      ProgressBar bar =
+          progress && !quiet && System.console() != null
+              ? new ProgressBar(terminal, image.size())
+              : null;
       if (bar != null) {
         bar.accept(0);
       }
@@ -217,8 +246,8 @@ final class ConvertCommand extends Verb {
   }
 
   /**
-   * The forward-only target: an S3 multipart upload for an s3:// name (about {@code size} bytes,
-   * or -1 when unknown), else standard output.
+   * The forward-only target: an S3 multipart upload for an s3:// name (about {@code size} bytes, or
+   * -1 when unknown), else standard output.
    */
   private ImageStream stream(long size, int threads) throws IOException {
     if (S3Location.isS3(target)) {
@@ -227,6 +256,7 @@ final class ConvertCommand extends Verb {
     }
     return ImageStream.of(standardOutput());
   }
+
   private static final String READING_STDIN = "reading standard input";
 
   private static void refuse(boolean used, String what, String stream) {
@@ -248,15 +278,18 @@ final class ConvertCommand extends Verb {
       return;
     }
     if (!"raw".equals(format)) {
-      throw new UsageException("reading standard input needs -f raw (no format can be detected on a stream)");
+      throw new UsageException(
+          "reading standard input needs -f raw (no format can be detected on a stream)");
     }
     refuse(snapshot != null, "-l", READING_STDIN);
     refuse(noCreate, "-n", READING_STDIN);
     refuse(backing != null, "-B", READING_STDIN);
     if (toStdout && !"raw".equals(outputFormat)) {
-      throw new UsageException("a qcow2 image cannot be " + writing().replace("writing", "written")
-          + " from standard input: "
-          + "its layout cannot be planned from a source read once");
+      throw new UsageException(
+          "a qcow2 image cannot be "
+              + writing().replace("writing", "written")
+              + " from standard input: "
+              + "its layout cannot be planned from a source read once");
     }
   }
 
@@ -282,8 +315,9 @@ final class ConvertCommand extends Verb {
       throw new UsageException("Failed to load snapshot: Can't find snapshot");
     } catch (UnsupportedOperationException e) {
       if (snapshot != null) {
-        throw new UsageException("Failed to load snapshot: Block format 'raw' used by device '' does not "
-            + "support temporarily loading internal snapshots");
+        throw new UsageException(
+            "Failed to load snapshot: Block format 'raw' used by device '' does not "
+                + "support temporarily loading internal snapshots");
       }
       throw e;
     }
@@ -306,9 +340,15 @@ final class ConvertCommand extends Verb {
       switch (key) {
         case "snapshot.id" -> id = value;
         case "snapshot.name" -> name = value;
-        case "id" -> { } // the option group's own id, which qemu's parser takes and ignores here
-        default -> throw new UsageException("Invalid parameter '" + key + "'\n"
-            + "qcow2: Failed in parsing snapshot param '" + param + "'");
+        case "id" -> {} // the option group's own id, which qemu's parser takes and ignores here
+        default ->
+            throw new UsageException(
+                "Invalid parameter '"
+                    + key
+                    + "'\n"
+                    + "qcow2: Failed in parsing snapshot param '"
+                    + param
+                    + "'");
       }
     }
     return OpenOptions.builder().snapshot(id, name).build();

@@ -24,9 +24,17 @@ import java.util.List;
  */
 final class CreateCommand extends Verb {
   CreateCommand() {
-    super("create", "Create a new image (as qemu-img create).", "FILE [SIZE]", 0, Integer.MAX_VALUE,
+    super(
+        "create",
+        "Create a new image (as qemu-img create).",
+        "FILE [SIZE]",
+        0,
+        Integer.MAX_VALUE,
         Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: raw, as qemu-img's)."),
-        Opt.value("-o", "OPTIONS", "Format options, comma-separated (-o help lists them); may be repeated."),
+        Opt.value(
+            "-o",
+            "OPTIONS",
+            "Format options, comma-separated (-o help lists them); may be repeated."),
         Opt.value("-b", "BACKING", "Backing file, relative to FILE's folder."),
         Opt.value("-F", "FMT", "Backing file format: qcow2 or raw."),
         Opt.flag("-u", "Do not open the backing file (SIZE is then needed)."),
@@ -134,7 +142,8 @@ final class CreateCommand extends Verb {
     String backingFmt = opts.knows("backing_fmt") ? opts.string("backing_fmt") : null;
     if (backing != null) {
       if (backing.equals(file)) {
-        throw fail(file, "Error: Trying to create an image with the same filename as the backing file");
+        throw fail(
+            file, "Error: Trying to create an image with the same filename as the backing file");
       }
       if (backing.isEmpty()) {
         throw fail(file, "Expected backing file name, got empty string");
@@ -168,7 +177,8 @@ final class CreateCommand extends Verb {
         createQcow2(file, qcow2Options(file, opts, size));
       }
     } catch (NoSuchFileException | AccessDeniedException e) {
-      String why = e instanceof NoSuchFileException ? "No such file or directory" : "Permission denied";
+      String why =
+          e instanceof NoSuchFileException ? "No such file or directory" : "Permission denied";
       throw fail(file, "Could not create '" + file + "': " + why);
     } catch (IOException | UnsupportedOperationException e) {
       throw fail(file, ErrorLine.describe(e));
@@ -186,8 +196,11 @@ final class CreateCommand extends Verb {
     }
     try (image) {
       if (backingFmt == null) {
-        throw fail(file, "Backing file specified without backing format\nDetected format of "
-            + image.format() + ".");
+        throw fail(
+            file,
+            "Backing file specified without backing format\nDetected format of "
+                + image.format()
+                + ".");
       }
       return (image.size() + 511) & ~511L;
     } catch (IOException e) {
@@ -203,29 +216,37 @@ final class CreateCommand extends Verb {
     String compat = opts.string("compat");
     int version = 3;
     if (compat != null) {
-      version = switch (compat) {
-        case "0.10", "v2" -> 2;
-        case "1.1", "v3" -> 3;
-        default -> throw fail(file, "Parameter 'version' does not accept value '" + compat + "'");
-      };
+      version =
+          switch (compat) {
+            case "0.10", "v2" -> 2;
+            case "1.1", "v3" -> 3;
+            default ->
+                throw fail(file, "Parameter 'version' does not accept value '" + compat + "'");
+          };
     }
     String prealloc = opts.string("preallocation");
     CreateOptions.Preallocation preallocation = CreateOptions.Preallocation.OFF;
     if (prealloc != null) {
-      preallocation = switch (prealloc) {
-        case "off" -> CreateOptions.Preallocation.OFF;
-        case "metadata" -> CreateOptions.Preallocation.METADATA;
-        case "falloc" -> CreateOptions.Preallocation.FALLOC;
-        case "full" -> CreateOptions.Preallocation.FULL;
-        default -> throw fail(file, "Parameter 'preallocation' does not accept value '" + prealloc + "'");
-      };
+      preallocation =
+          switch (prealloc) {
+            case "off" -> CreateOptions.Preallocation.OFF;
+            case "metadata" -> CreateOptions.Preallocation.METADATA;
+            case "falloc" -> CreateOptions.Preallocation.FALLOC;
+            case "full" -> CreateOptions.Preallocation.FULL;
+            default ->
+                throw fail(
+                    file, "Parameter 'preallocation' does not accept value '" + prealloc + "'");
+          };
     }
     String compression = opts.string("compression_type");
-    CompressionType compressionType = switch (compression) {
-      case "zlib" -> CompressionType.ZLIB;
-      case "zstd" -> CompressionType.ZSTD;
-      default -> throw fail(file, "Parameter 'compression-type' does not accept value '" + compression + "'");
-    };
+    CompressionType compressionType =
+        switch (compression) {
+          case "zlib" -> CompressionType.ZLIB;
+          case "zstd" -> CompressionType.ZSTD;
+          default ->
+              throw fail(
+                  file, "Parameter 'compression-type' does not accept value '" + compression + "'");
+        };
     try {
       return CreateOptions.builder(size)
           .version(version)
@@ -236,7 +257,8 @@ final class CreateCommand extends Verb {
           .compressionType(compressionType)
           .preallocation(preallocation)
           .backingFile(opts.string("backing_file"), opts.string("backing_fmt"))
-          .dataFile(opts.string("data_file"), opts.isSet("data_file_raw") && opts.bool("data_file_raw"))
+          .dataFile(
+              opts.string("data_file"), opts.isSet("data_file_raw") && opts.bool("data_file_raw"))
           .build();
     } catch (IllegalArgumentException e) {
       throw fail(file, e.getMessage());
@@ -275,8 +297,10 @@ final class CreateCommand extends Verb {
       f.setLength(size);
     } catch (java.io.FileNotFoundException e) {
       // RandomAccessFile says why only in its message: "FILE (No such file or directory)".
-      String why = e.getMessage() != null && e.getMessage().endsWith("(No such file or directory)")
-          ? "No such file or directory" : "Permission denied";
+      String why =
+          e.getMessage() != null && e.getMessage().endsWith("(No such file or directory)")
+              ? "No such file or directory"
+              : "Permission denied";
       throw fail(file, "Could not create '" + file + "': " + why);
     } catch (IOException e) {
       if ("File too large".equals(e.getMessage())) {

@@ -9,13 +9,16 @@ import java.util.Map;
 
 /**
  * qemu-img create's {@code -o} options for one format, as qemu 7.2's QemuOpts holds them: the
- * comma-separated list is parsed in order (",," is a literal comma, the last value of a name
- * wins), each value is checked against its type, and {@link #formattingLine} prints them in the
- * order and form of qemu's "Formatting" line ({@code qemu_opts_print}).
+ * comma-separated list is parsed in order (",," is a literal comma, the last value of a name wins),
+ * each value is checked against its type, and {@link #formattingLine} prints them in the order and
+ * form of qemu's "Formatting" line ({@code qemu_opts_print}).
  */
 final class CreateOptionList {
   enum Type {
-    STRING("str"), BOOL("bool (on/off)"), SIZE("size"), NUMBER("num");
+    STRING("str"),
+    BOOL("bool (on/off)"),
+    SIZE("size"),
+    NUMBER("num");
 
     final String helpName;
 
@@ -28,25 +31,36 @@ final class CreateOptionList {
   record Desc(String name, Type type, String defaultValue, String help) {}
 
   private static final Desc SIZE = new Desc("size", Type.SIZE, null, "Virtual disk size");
-  private static final Desc PREALLOCATION = new Desc("preallocation", Type.STRING, null,
-      "Preallocation mode (allowed values: off, metadata, falloc, full)");
+  private static final Desc PREALLOCATION =
+      new Desc(
+          "preallocation",
+          Type.STRING,
+          null,
+          "Preallocation mode (allowed values: off, metadata, falloc, full)");
 
   /** qcow2's options in the order qemu 7.2 prints them in the Formatting line. */
-  private static final List<Desc> QCOW2 = List.of(
-      new Desc("cluster_size", Type.SIZE, "65536", "qcow2 cluster size"),
-      new Desc("extended_l2", Type.BOOL, "off", "Extended L2 tables"),
-      PREALLOCATION,
-      new Desc("compression_type", Type.STRING, "zlib",
-          "Compression method used for image cluster compression"),
-      SIZE,
-      new Desc("compat", Type.STRING, null, "Compatibility level (v2 [0.10] or v3 [1.1])"),
-      new Desc("backing_file", Type.STRING, null, "File name of a base image"),
-      new Desc("backing_fmt", Type.STRING, null, "Image format of the base image"),
-      new Desc("data_file", Type.STRING, null, "File name of an external data file"),
-      new Desc("data_file_raw", Type.BOOL, null,
-          "The external data file must stay valid as a raw image"),
-      new Desc("lazy_refcounts", Type.BOOL, "off", "Postpone refcount updates"),
-      new Desc("refcount_bits", Type.NUMBER, "16", "Width of a reference count entry in bits"));
+  private static final List<Desc> QCOW2 =
+      List.of(
+          new Desc("cluster_size", Type.SIZE, "65536", "qcow2 cluster size"),
+          new Desc("extended_l2", Type.BOOL, "off", "Extended L2 tables"),
+          PREALLOCATION,
+          new Desc(
+              "compression_type",
+              Type.STRING,
+              "zlib",
+              "Compression method used for image cluster compression"),
+          SIZE,
+          new Desc("compat", Type.STRING, null, "Compatibility level (v2 [0.10] or v3 [1.1])"),
+          new Desc("backing_file", Type.STRING, null, "File name of a base image"),
+          new Desc("backing_fmt", Type.STRING, null, "Image format of the base image"),
+          new Desc("data_file", Type.STRING, null, "File name of an external data file"),
+          new Desc(
+              "data_file_raw",
+              Type.BOOL,
+              null,
+              "The external data file must stay valid as a raw image"),
+          new Desc("lazy_refcounts", Type.BOOL, "off", "Postpone refcount updates"),
+          new Desc("refcount_bits", Type.NUMBER, "16", "Width of a reference count entry in bits"));
 
   /** raw's own option and the file protocol's preallocation. */
   private static final List<Desc> RAW = List.of(SIZE, PREALLOCATION);
@@ -88,15 +102,21 @@ final class CreateOptionList {
   String help() {
     StringBuilder sb = new StringBuilder("Supported " + format + " options:\n");
     // raw's preallocation belongs to the file protocol, which qemu lists only with a file name.
-    descs.stream().filter(d -> format.equals("qcow2") || d == SIZE).sorted(Comparator.comparing(Desc::name)).forEach(d -> {
-      StringBuilder line = new StringBuilder("  " + d.name() + "=<" + d.type().helpName + ">");
-      while (line.length() < 24) {
-        line.append(' ');
-      }
-      sb.append(line).append(" - ").append(d.help()).append('\n');
-    });
-    sb.append("\nThe protocol level may support further options.\n"
-        + "Specify the target filename to include those options.\n");
+    descs.stream()
+        .filter(d -> format.equals("qcow2") || d == SIZE)
+        .sorted(Comparator.comparing(Desc::name))
+        .forEach(
+            d -> {
+              StringBuilder line =
+                  new StringBuilder("  " + d.name() + "=<" + d.type().helpName + ">");
+              while (line.length() < 24) {
+                line.append(' ');
+              }
+              sb.append(line).append(" - ").append(d.help()).append('\n');
+            });
+    sb.append(
+        "\nThe protocol level may support further options.\n"
+            + "Specify the target filename to include those options.\n");
     return sb.toString();
   }
 
@@ -113,7 +133,8 @@ final class CreateOptionList {
       Desc d = find(name);
       if (d == null) {
         if (UNSUPPORTED.contains(name) || name.startsWith("encrypt.")) {
-          throw new IllegalArgumentException("option '" + name + "' is not supported by qcow2 create");
+          throw new IllegalArgumentException(
+              "option '" + name + "' is not supported by qcow2 create");
         }
         throw new IllegalArgumentException("Invalid parameter '" + name + "'");
       }
@@ -204,14 +225,16 @@ final class CreateOptionList {
         try {
           numbers.put(d.name(), SizeParser.strtosz(value));
         } catch (SizeParser.InvalidSizeException e) {
-          throw new IllegalArgumentException("Parameter '" + d.name()
-              + "' expects a non-negative number below 2^64\n"
-              + "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
-              + "and exabytes, respectively.");
+          throw new IllegalArgumentException(
+              "Parameter '"
+                  + d.name()
+                  + "' expects a non-negative number below 2^64\n"
+                  + "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
+                  + "and exabytes, respectively.");
         }
       }
       case NUMBER -> numbers.put(d.name(), parseNumber(d.name(), value));
-      case STRING -> { }
+      case STRING -> {}
     }
     strings.put(d.name(), value);
   }

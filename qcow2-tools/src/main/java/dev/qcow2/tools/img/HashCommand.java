@@ -12,11 +12,16 @@ import java.util.List;
 
 /**
  * {@code qcow2 hash}: the digest of each image's virtual disk, printed as sha256sum prints a file's
- * ("digest  name"), so that it can be compared with {@code qemu-img convert -O raw | sha256sum}.
+ * ("digest name"), so that it can be compared with {@code qemu-img convert -O raw | sha256sum}.
  */
 final class HashCommand extends Verb {
   HashCommand() {
-    super("hash", "Print the digest of the virtual disk content.", "FILE...", 1, Integer.MAX_VALUE,
+    super(
+        "hash",
+        "Print the digest of the virtual disk content.",
+        "FILE...",
+        1,
+        Integer.MAX_VALUE,
         Opt.value("-a,--algorithm", "ALG", "sha1, sha256 (the default) or tree-sha256."),
         Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."),
         Opt.value("-m", "N", "Reader threads (default: available processors)."),
@@ -37,7 +42,7 @@ final class HashCommand extends Verb {
       case "-f" -> format = value;
       case "-m" -> threads = Images.integer("-m", value);
       case "-p" -> progress = true;
-      default -> { } // -U: images are never locked
+      default -> {} // -U: images are never locked
     }
   }
 
@@ -60,8 +65,8 @@ final class HashCommand extends Verb {
     }
     for (String file : files) {
       try (DiskImage image = Images.open(file, format, OpenOptions.defaults())) {
-        ProgressBar bar = progress && System.console() != null
-            ? new ProgressBar(terminal, image.size()) : null;
+        ProgressBar bar =
+            progress && System.console() != null ? new ProgressBar(terminal, image.size()) : null;
         ContentHash hash = ContentHasher.hash(image, alg, n, bar);
         if (bar != null) {
           bar.finish();

@@ -24,8 +24,11 @@ final class ImageInfoText {
     StringBuilder sb = new StringBuilder();
     sb.append("image: ").append(info.filename()).append('\n');
     sb.append("file format: ").append(info.format()).append('\n');
-    sb.append("virtual size: ").append(Sizes.toHuman(info.virtualSize()))
-        .append(" (").append(info.virtualSize()).append(" bytes)\n");
+    sb.append("virtual size: ")
+        .append(Sizes.toHuman(info.virtualSize()))
+        .append(" (")
+        .append(info.virtualSize())
+        .append(" bytes)\n");
     sb.append("disk size: ")
         .append(info.actualSize() >= 0 ? Sizes.toHuman(info.actualSize()) : "unavailable")
         .append('\n');
@@ -61,8 +64,17 @@ final class ImageInfoText {
   /** qemu's "Snapshot list:" table, as info and snapshot -l print it. */
   static void snapshotList(StringBuilder sb, java.util.List<Snapshot> snapshots, ZoneId zone) {
     sb.append("Snapshot list:\n");
-    sb.append(String.format(Locale.ROOT, "%-10s%-17s%8s%20s%13s%11s",
-        "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT")).append('\n');
+    sb.append(
+            String.format(
+                Locale.ROOT,
+                "%-10s%-17s%8s%20s%13s%11s",
+                "ID",
+                "TAG",
+                "VM SIZE",
+                "DATE",
+                "VM CLOCK",
+                "ICOUNT"))
+        .append('\n');
     for (Snapshot s : snapshots) {
       snapshotLine(sb, s, zone);
     }
@@ -72,14 +84,28 @@ final class ImageInfoText {
   private static void snapshotLine(StringBuilder sb, Snapshot s, ZoneId zone) {
     long clock = s.vmClockNanos();
     long secs = clock / 1_000_000_000L;
-    String clockText = String.format(Locale.ROOT, "%02d:%02d:%02d.%03d",
-        (int) (secs / 3600), (int) ((secs / 60) % 60), (int) (secs % 60),
-        (int) ((clock / 1_000_000L) % 1000));
+    String clockText =
+        String.format(
+            Locale.ROOT,
+            "%02d:%02d:%02d.%03d",
+            (int) (secs / 3600),
+            (int) ((secs / 60) % 60),
+            (int) (secs % 60),
+            (int) ((clock / 1_000_000L) % 1000));
     String date = DATE.format(Instant.ofEpochSecond(s.dateSeconds()).atZone(zone));
     String icount = s.icount() != -1 ? Long.toString(s.icount()) : "";
-    sb.append(padBytes(s.id(), 9)).append(' ').append(padBytes(s.name(), 16)).append(' ')
-        .append(String.format(Locale.ROOT, "%8s%20s%13s%11s",
-            Sizes.toHuman(s.vmStateSize()), date, clockText, icount))
+    sb.append(padBytes(s.id(), 9))
+        .append(' ')
+        .append(padBytes(s.name(), 16))
+        .append(' ')
+        .append(
+            String.format(
+                Locale.ROOT,
+                "%8s%20s%13s%11s",
+                Sizes.toHuman(s.vmStateSize()),
+                date,
+                clockText,
+                icount))
         .append('\n');
   }
 

@@ -22,9 +22,9 @@ final class Images {
   private Images() {}
 
   /**
-   * Opens {@code file} read-only: a local file, or an image on a web server or in an S3 bucket
-   * when {@code file} is an http, https or s3 URL (read lazily, never downloaded). Without a format the library detects it;
-   * {@code -f raw} reads even a qcow2 file as raw bytes, as qemu-img does.
+   * Opens {@code file} read-only: a local file, or an image on a web server or in an S3 bucket when
+   * {@code file} is an http, https or s3 URL (read lazily, never downloaded). Without a format the
+   * library detects it; {@code -f raw} reads even a qcow2 file as raw bytes, as qemu-img does.
    */
   static DiskImage open(String file, String format, OpenOptions options) throws IOException {
     if (isRemote(file)) {
@@ -42,7 +42,8 @@ final class Images {
       case "raw" -> {
         // As the library's detecting open: a raw file has no snapshots to read.
         if (options.readsSnapshot()) {
-          throw new UnsupportedOperationException(file + ": a raw image has no internal snapshots to read");
+          throw new UnsupportedOperationException(
+              file + ": a raw image has no internal snapshots to read");
         }
         yield RawImage.open(path, false);
       }
@@ -51,10 +52,13 @@ final class Images {
   }
 
   private static IllegalArgumentException unknownDriver(String format) {
-    return new IllegalArgumentException("Unknown driver '" + format + "' (only qcow2 and raw are supported)");
+    return new IllegalArgumentException(
+        "Unknown driver '" + format + "' (only qcow2 and raw are supported)");
   }
 
-  /** Whether {@code file} names a remote image (an http, https or s3 URL) rather than a local file. */
+  /**
+   * Whether {@code file} names a remote image (an http, https or s3 URL) rather than a local file.
+   */
   static boolean isRemote(String file) {
     return RangeSources.isRemote(file);
   }
@@ -66,14 +70,16 @@ final class Images {
     try {
       return new URI(file);
     } catch (URISyntaxException e) {
-      throw new IllegalArgumentException(file + ": not a valid URL (" + e.getReason() + " at index " + e.getIndex() + ")");
+      throw new IllegalArgumentException(
+          file + ": not a valid URL (" + e.getReason() + " at index " + e.getIndex() + ")");
     }
   }
 
   /** qemu-img check of a remote image: read-only, so nothing can be repaired. */
   static CheckReport checkRemote(String file, ImageChecker.Repair repair) throws IOException {
     if (repair != ImageChecker.Repair.NONE) {
-      throw new IllegalArgumentException(file + ": a remote image is read-only and cannot be repaired");
+      throw new IllegalArgumentException(
+          file + ": a remote image is read-only and cannot be repaired");
     }
     try (DiskImage image = open(file, "qcow2", OpenOptions.builder().openBacking(false).build())) {
       return ImageChecker.check((Qcow2Image) image);
@@ -92,7 +98,8 @@ final class Images {
     try {
       return Integer.parseInt(value);
     } catch (NumberFormatException e) {
-      throw new UsageException("Invalid value for option '" + option + "': '" + value + "' is not an int");
+      throw new UsageException(
+          "Invalid value for option '" + option + "': '" + value + "' is not an int");
     }
   }
 
@@ -110,26 +117,36 @@ final class Images {
     try {
       return SizeParser.parseSigned(value);
     } catch (SizeParser.InvalidSizeException e) {
-      throw new UsageException("Invalid value for option '" + option + "': '" + value
-          + "' is not a valid size (a whole number of bytes; k, M, G, T, P, E suffixes)");
+      throw new UsageException(
+          "Invalid value for option '"
+              + option
+              + "': '"
+              + value
+              + "' is not a valid size (a whole number of bytes; k, M, G, T, P, E suffixes)");
     }
   }
 
   /** qemu-img create's and measure's refusal of an image size, in their words. */
   static UsageException invalidImageSize(SizeParser.InvalidSizeException e) {
-    return new UsageException(e.tooLarge()
-        ? "Invalid image size specified. Must be between 0 and 9223372036854775807."
-        : "Invalid image size specified. You may use k, M, G, T, P or E suffixes for\n"
-            + "qcow2: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+    return new UsageException(
+        e.tooLarge()
+            ? "Invalid image size specified. Must be between 0 and 9223372036854775807."
+            : "Invalid image size specified. You may use k, M, G, T, P or E suffixes for\n"
+                + "qcow2: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
   }
 
   /** qemu-img's -t: the target's cache mode. */
-  static final Verb.Opt CACHE = Verb.Opt.value("-t", "CACHE",
-      "Cache mode of the image written (none, writeback, unsafe, directsync, writethrough): "
-          + "checked and accepted for qemu-img compatibility; I/O always goes through the page cache.");
+  static final Verb.Opt CACHE =
+      Verb.Opt.value(
+          "-t",
+          "CACHE",
+          "Cache mode of the image written (none, writeback, unsafe, directsync, writethrough): "
+              + "checked and accepted for qemu-img compatibility; I/O always goes through the page cache.");
+
   /** qemu-img's -T: the source's cache mode. */
-  static final Verb.Opt SOURCE_CACHE = Verb.Opt.value("-T", "SRC_CACHE",
-      "Cache mode of the images read: checked and accepted as -t is.");
+  static final Verb.Opt SOURCE_CACHE =
+      Verb.Opt.value(
+          "-T", "SRC_CACHE", "Cache mode of the images read: checked and accepted as -t is.");
 
   /**
    * Checks a -t or -T value as qemu's bdrv_parse_cache_mode does. The mode itself changes nothing
@@ -138,9 +155,10 @@ final class Images {
    */
   static void checkCacheMode(String mode, boolean source, int exitCode) {
     switch (mode) {
-      case "none", "off", "writeback", "unsafe", "directsync", "writethrough" -> { }
-      default -> throw new UsageException(
-          "Invalid " + (source ? "source " : "") + "cache option: " + mode, exitCode);
+      case "none", "off", "writeback", "unsafe", "directsync", "writethrough" -> {}
+      default ->
+          throw new UsageException(
+              "Invalid " + (source ? "source " : "") + "cache option: " + mode, exitCode);
     }
   }
 }

@@ -16,8 +16,14 @@ import java.util.Set;
 /** {@code qcow2 info}: what qemu-img info prints, in its human or JSON form. */
 final class InfoCommand extends Verb {
   InfoCommand() {
-    super("info", "Show facts about an image (as qemu-img info).", "FILE", 1, 1,
-        ReportOptions.OUTPUT, ReportOptions.FORCE_SHARE,
+    super(
+        "info",
+        "Show facts about an image (as qemu-img info).",
+        "FILE",
+        1,
+        1,
+        ReportOptions.OUTPUT,
+        ReportOptions.FORCE_SHARE,
         Opt.flag("--backing-chain", "Also show every image of the backing chain."),
         Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."));
   }
@@ -104,8 +110,11 @@ final class InfoCommand extends Verb {
         int slash = stored.indexOf('/');
         if (stored.startsWith("json:") || (colon >= 0 && (slash < 0 || colon < slash))) {
           // As the library: protocol and JSON pseudo-file names are never followed.
-          throw new IllegalArgumentException(name + ": backing file name \"" + stored
-              + "\" is a protocol or JSON pseudo-file name, which is never followed");
+          throw new IllegalArgumentException(
+              name
+                  + ": backing file name \""
+                  + stored
+                  + "\" is a protocol or JSON pseudo-file name, which is never followed");
         }
       }
       name = info.fullBackingFilename();

@@ -15,13 +15,18 @@ import java.util.List;
 
 /**
  * {@code qcow2 io}: qemu-io's {@code read}, {@code write}, {@code discard} and {@code flush}
- * commands, printing what qemu-io 7.2 prints. As qemu-io, every command runs even after one
- * fails; each failure is one line on the error stream, and the exit code is then 1 (a pattern
- * mismatch too). The image is opened writable only if a command writes.
+ * commands, printing what qemu-io 7.2 prints. As qemu-io, every command runs even after one fails;
+ * each failure is one line on the error stream, and the exit code is then 1 (a pattern mismatch
+ * too). The image is opened writable only if a command writes.
  */
 final class IoCommand extends Verb {
   IoCommand() {
-    super("io", "Run qemu-io commands (read, write, discard, flush) on an image.", "FILE", 1, 1,
+    super(
+        "io",
+        "Run qemu-io commands (read, write, discard, flush) on an image.",
+        "FILE",
+        1,
+        1,
         Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."),
         Opt.value("-c", "CMD", "A qemu-io command; may be repeated."),
         Opt.flag("-r,--read-only", "Open the image read-only."));
@@ -29,6 +34,7 @@ final class IoCommand extends Verb {
 
   /** qemu's BDRV_REQUEST_MAX_BYTES: the largest request qemu-io accepts. */
   private static final long REQUEST_MAX_BYTES = 2147483136L;
+
   private static final int CHUNK = 1 << 20;
   private static final List<String> WRITING = List.of("write", "w", "discard", "d");
 
@@ -63,15 +69,18 @@ final class IoCommand extends Verb {
     if (commands.isEmpty()) {
       throw new UsageException("no command given: use -c CMD");
     }
-    boolean writable = !readOnly && commands.stream()
-        .map(c -> words(c).isEmpty() ? "" : words(c).get(0))
-        .anyMatch(WRITING::contains);
+    boolean writable =
+        !readOnly
+            && commands.stream()
+                .map(c -> words(c).isEmpty() ? "" : words(c).get(0))
+                .anyMatch(WRITING::contains);
     OpenOptions options = OpenOptions.builder().writable(writable).build();
     DiskImage image;
     try {
       image = Images.open(file, format, options);
     } catch (IOException | RuntimeException e) {
-      throw new IllegalArgumentException("can't open device " + file + ": " + ErrorLine.describe(e));
+      throw new IllegalArgumentException(
+          "can't open device " + file + ": " + ErrorLine.describe(e));
     }
     boolean failed = false;
     try (image) {
@@ -116,10 +125,14 @@ final class IoCommand extends Verb {
         }
         default -> throw new Failure("command \"" + name + "\" not found");
       }
-    } catch (IOException | IllegalArgumentException | IllegalStateException
+    } catch (IOException
+        | IllegalArgumentException
+        | IllegalStateException
         | UnsupportedOperationException e) {
-      String op = name.startsWith("r") ? "read" : name.startsWith("w") ? "write"
-          : name.startsWith("d") ? "discard" : "flush";
+      String op =
+          name.startsWith("r")
+              ? "read"
+              : name.startsWith("w") ? "write" : name.startsWith("d") ? "discard" : "flush";
       throw new Failure(op + " failed: " + ErrorLine.describe(e));
     }
   }
@@ -187,7 +200,8 @@ final class IoCommand extends Verb {
       out.print(IoReport.report("read", offset, count, count, nanos));
     }
     if (mismatch) {
-      throw new Failure("read -P " + pattern + " found other bytes in [" + pFrom + ", " + pTo + ")");
+      throw new Failure(
+          "read -P " + pattern + " found other bytes in [" + pFrom + ", " + pTo + ")");
     }
   }
 
@@ -204,7 +218,7 @@ final class IoCommand extends Verb {
     for (char c; (c = g.next()) != 0; ) {
       switch (c) {
         case 'c' -> compressed = true;
-        case 'f', 'n' -> { } // FUA and no-cache: every write reaches the file at close anyway
+        case 'f', 'n' -> {} // FUA and no-cache: every write reaches the file at close anyway
         case 'q' -> quiet = true;
         case 'u' -> unmap = true;
         case 'z' -> zero = true;
@@ -238,8 +252,14 @@ final class IoCommand extends Verb {
     } else if (compressed) {
       int cs = q.clusterSize();
       if (offset % cs != 0 || (count % cs != 0 && offset + count != q.size())) {
-        throw new Failure("write failed: compressed writes need whole clusters of " + cs
-            + " bytes (offset " + offset + ", length " + count + ")");
+        throw new Failure(
+            "write failed: compressed writes need whole clusters of "
+                + cs
+                + " bytes (offset "
+                + offset
+                + ", length "
+                + count
+                + ")");
       }
       ByteBuffer cluster = filled(cs, pattern);
       for (long at = offset; at < offset + count; at += cs) {
@@ -265,7 +285,7 @@ final class IoCommand extends Verb {
     boolean quiet = false;
     for (char c; (c = g.next()) != 0; ) {
       switch (c) {
-        case 'C' -> { }
+        case 'C' -> {}
         case 'q' -> quiet = true;
         default -> throw g.usage();
       }
@@ -292,8 +312,15 @@ final class IoCommand extends Verb {
   /** qemu checks every request against the disk size and answers EIO; we say why. */
   private static void checkRange(DiskImage image, String op, long offset, long count) {
     if (offset > image.size() || count > image.size() - offset) {
-      throw new Failure(op + " failed: Input/output error (offset " + offset + " + length " + count
-          + " is past the end of the disk, " + image.size() + " bytes)");
+      throw new Failure(
+          op
+              + " failed: Input/output error (offset "
+              + offset
+              + " + length "
+              + count
+              + " is past the end of the disk, "
+              + image.size()
+              + " bytes)");
     }
   }
 
@@ -308,8 +335,10 @@ final class IoCommand extends Verb {
     try {
       return SizeParser.parseSigned(s);
     } catch (SizeParser.InvalidSizeException e) {
-      throw new Failure(e.tooLarge() ? "Parsing error: argument too large -- " + s
-          : "Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- " + s);
+      throw new Failure(
+          e.tooLarge()
+              ? "Parsing error: argument too large -- " + s
+              : "Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- " + s);
     }
   }
 
@@ -353,12 +382,26 @@ final class IoCommand extends Verb {
     int n = argv.size() - 1;
     if (n < min || (max != -1 && n > max)) {
       String name = argv.get(0);
-      throw new Failure(max == -1
-          ? "bad argument count " + n + " to " + name + ", expected at least " + min + " arguments"
-          : min == max
-              ? "bad argument count " + n + " to " + name + ", expected " + min + " arguments"
-              : "bad argument count " + n + " to " + name + ", expected between " + min + " and "
-                  + max + " arguments");
+      throw new Failure(
+          max == -1
+              ? "bad argument count "
+                  + n
+                  + " to "
+                  + name
+                  + ", expected at least "
+                  + min
+                  + " arguments"
+              : min == max
+                  ? "bad argument count " + n + " to " + name + ", expected " + min + " arguments"
+                  : "bad argument count "
+                      + n
+                      + " to "
+                      + name
+                      + ", expected between "
+                      + min
+                      + " and "
+                      + max
+                      + " arguments");
     }
   }
 
@@ -380,7 +423,9 @@ final class IoCommand extends Verb {
     /** The next option letter, or 0 at the first positional argument (or "--"). */
     char next() {
       if (inWord == 0) {
-        if (index >= argv.size() || !argv.get(index).startsWith("-") || argv.get(index).length() < 2) {
+        if (index >= argv.size()
+            || !argv.get(index).startsWith("-")
+            || argv.get(index).length() < 2) {
           return 0;
         }
         if (argv.get(index).equals("--")) {

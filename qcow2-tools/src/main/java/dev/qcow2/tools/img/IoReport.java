@@ -12,14 +12,20 @@ final class IoReport {
   private IoReport() {}
 
   /**
-   * "wrote 65536/65536 bytes at offset 0" and "64 KiB, 1 ops; 00.00 sec (X MiB/sec and Y
-   * ops/sec)", each with its newline.
+   * "wrote 65536/65536 bytes at offset 0" and "64 KiB, 1 ops; 00.00 sec (X MiB/sec and Y ops/sec)",
+   * each with its newline.
    */
   static String report(String op, long offset, long count, long total, long nanos) {
     double seconds = Math.max(nanos, 1) / 1e9;
     return String.format(Locale.ROOT, "%s %d/%d bytes at offset %d\n", op, total, count, offset)
-        + String.format(Locale.ROOT, "%s, %d ops; %s (%s/sec and %.4f ops/sec)\n",
-            cvtstr(total), 1, timestr(nanos), cvtstr(total / seconds), 1 / seconds);
+        + String.format(
+            Locale.ROOT,
+            "%s, %d ops; %s (%s/sec and %.4f ops/sec)\n",
+            cvtstr(total),
+            1,
+            timestr(nanos),
+            cvtstr(total / seconds),
+            1 / seconds);
   }
 
   /** cvtstr: "%.3f" in the largest binary unit that keeps the value at least 1, ".000" dropped. */
@@ -53,7 +59,7 @@ final class IoReport {
   }
 
   /**
-   * dump_buffer: 16 bytes a line, "%08x:  " then "%02x " per byte, a space, and the bytes as
+   * dump_buffer: 16 bytes a line, "%08x: " then "%02x " per byte, a space, and the bytes as
    * characters (letters and digits; '.' for anything else). {@code at} is the guest offset of
    * {@code buf}'s first byte; a read dumped in pieces must cut them at multiples of 16 bytes.
    */

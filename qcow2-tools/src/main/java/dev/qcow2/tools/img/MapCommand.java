@@ -14,8 +14,14 @@ import java.util.Locale;
  */
 final class MapCommand extends Verb {
   MapCommand() {
-    super("map", "Show where the guest bytes are stored (as qemu-img map).", "FILE", 1, 1,
-        ReportOptions.OUTPUT, ReportOptions.FORCE_SHARE,
+    super(
+        "map",
+        "Show where the guest bytes are stored (as qemu-img map).",
+        "FILE",
+        1,
+        1,
+        ReportOptions.OUTPUT,
+        ReportOptions.FORCE_SHARE,
         Opt.value("-s,--start-offset", "N", "First guest byte to map."),
         Opt.value("-l,--max-length", "N", "Map at most N bytes."),
         Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."));
@@ -90,8 +96,11 @@ final class MapCommand extends Verb {
       if (maxLength != null) {
         length = Math.min(startOffset + maxLength, length);
       }
-      out.print(json ? "[" : String.format(Locale.ROOT, "%-16s%-16s%-16s%s\n",
-          "Offset", "Length", "Mapped to", "File"));
+      out.print(
+          json
+              ? "["
+              : String.format(
+                  Locale.ROOT, "%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File"));
       Entry curr = new Entry();
       curr.start = startOffset;
       while (curr.start + curr.length < length) {
@@ -120,11 +129,16 @@ final class MapCommand extends Verb {
     if (!json) {
       if (e.data && e.offset < 0) {
         out.flush();
-        throw new IllegalStateException("File contains external, encrypted or compressed clusters.");
+        throw new IllegalStateException(
+            "File contains external, encrypted or compressed clusters.");
       }
       if (e.data && !e.zero) {
-        out.print(hex16(e.start) + hex16(e.length) + hex16(Math.max(e.offset, 0))
-            + (e.file != null ? e.file : "") + "\n");
+        out.print(
+            hex16(e.start)
+                + hex16(e.length)
+                + hex16(Math.max(e.offset, 0))
+                + (e.file != null ? e.file : "")
+                + "\n");
       }
       // The human form does not tell zero from unallocated, so qemu folds them to merge more.
       if (next != null && (!next.data || next.zero)) {
@@ -134,9 +148,18 @@ final class MapCommand extends Verb {
       return;
     }
     StringBuilder sb = new StringBuilder();
-    sb.append("{ \"start\": ").append(e.start).append(", \"length\": ").append(e.length)
-        .append(", \"depth\": ").append(e.depth).append(", \"present\": ").append(e.present)
-        .append(", \"zero\": ").append(e.zero).append(", \"data\": ").append(e.data);
+    sb.append("{ \"start\": ")
+        .append(e.start)
+        .append(", \"length\": ")
+        .append(e.length)
+        .append(", \"depth\": ")
+        .append(e.depth)
+        .append(", \"present\": ")
+        .append(e.present)
+        .append(", \"zero\": ")
+        .append(e.zero)
+        .append(", \"data\": ")
+        .append(e.data);
     if (e.offset >= 0) {
       sb.append(", \"offset\": ").append(e.offset);
     }

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qcow2.CreateOptions;
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
-import dev.qcow2.convert.ImageMeasurer.Measurement;
 import dev.qcow2.convert.ImageMeasurer;
+import dev.qcow2.convert.ImageMeasurer.Measurement;
 import dev.qcow2.tools.cli.JsonOutput;
 import dev.qcow2.tools.cli.SizeParser;
 import dev.qcow2.tools.cli.UsageException;
@@ -14,13 +14,19 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * {@code qcow2 measure [--output=human|json] [-O FMT] [-o OPTIONS] (--size N | [-f FMT] FILE)}:
- * the size a new image would need, with qemu-img measure's fields and numbers.
+ * {@code qcow2 measure [--output=human|json] [-O FMT] [-o OPTIONS] (--size N | [-f FMT] FILE)}: the
+ * size a new image would need, with qemu-img measure's fields and numbers.
  */
 final class MeasureCommand extends Verb {
   MeasureCommand() {
-    super("measure", "Measure the size a new image needs.", "[FILE]", 0, 1,
-        ReportOptions.OUTPUT, ReportOptions.FORCE_SHARE,
+    super(
+        "measure",
+        "Measure the size a new image needs.",
+        "[FILE]",
+        0,
+        1,
+        ReportOptions.OUTPUT,
+        ReportOptions.FORCE_SHARE,
         Opt.value("-O", "FMT", "Target format (default raw)."),
         Opt.value("-o", "OPTIONS", "Create options of the target; may be repeated."),
         Opt.value("-f", "FMT", "Source format (default: detect)."),
@@ -72,7 +78,8 @@ final class MeasureCommand extends Verb {
       }
     }
     Measurement m;
-    try (DiskImage source = file == null ? null : Images.open(file, format, OpenOptions.defaults())) {
+    try (DiskImage source =
+        file == null ? null : Images.open(file, format, OpenOptions.defaults())) {
       if (outputFormat.equals("raw")) {
         m = ImageMeasurer.raw(source, bytes);
       } else {
@@ -81,7 +88,8 @@ final class MeasureCommand extends Verb {
           opts.parse(list);
         }
         long s = source != null ? source.size() : bytes;
-        CreateOptions options = CreateCommand.qcow2Options(file == null ? "" : file, opts, (s + 511) & ~511L);
+        CreateOptions options =
+            CreateCommand.qcow2Options(file == null ? "" : file, opts, (s + 511) & ~511L);
         m = ImageMeasurer.qcow2(options, source);
       }
     }

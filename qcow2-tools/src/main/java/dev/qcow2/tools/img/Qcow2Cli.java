@@ -12,8 +12,21 @@ public final class Qcow2Cli {
 
   /** Every verb, in the order help lists them. */
   private static final String[] VERBS = {
-    "info", "map", "convert", "create", "io", "check", "resize", "compare", "hash", "rebase", "commit",
-    "snapshot", "measure", "amend", "serve",
+    "info",
+    "map",
+    "convert",
+    "create",
+    "io",
+    "check",
+    "resize",
+    "compare",
+    "hash",
+    "rebase",
+    "commit",
+    "snapshot",
+    "measure",
+    "amend",
+    "serve",
   };
 
   /** A new object for {@code verb}, or null if there is no such verb. */
@@ -62,7 +75,7 @@ public final class Qcow2Cli {
         out.flush();
         return 0;
       }
-      default -> { }
+      default -> {}
     }
     if (first.startsWith("-")) {
       throw new UsageException("Unknown option: '" + first + "'");
@@ -85,13 +98,17 @@ public final class Qcow2Cli {
     StringBuilder sb = new StringBuilder();
     sb.append("Usage: qcow2 [-hV] [--debug] COMMAND [OPTIONS] [ARGS]\n")
         .append("Inspect, create, write and convert qcow2 images, as qemu-img and qemu-io do.\n\n")
-        .append("  -h, --help      Show this help and exit; 'qcow2 COMMAND --help' shows a command's.\n")
+        .append(
+            "  -h, --help      Show this help and exit; 'qcow2 COMMAND --help' shows a command's.\n")
         .append("  -V, --version   Print the version and exit.\n")
         .append("      --debug     Print the stack trace of a failure.\n\n")
         .append("Commands:\n");
     for (String name : VERBS) {
-      sb.append("  ").append(name).append(" ".repeat(10 - name.length()))
-          .append(verb(name).description()).append('\n');
+      sb.append("  ")
+          .append(name)
+          .append(" ".repeat(10 - name.length()))
+          .append(verb(name).description())
+          .append('\n');
     }
     return sb.toString();
   }

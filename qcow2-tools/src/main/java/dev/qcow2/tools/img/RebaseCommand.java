@@ -16,14 +16,21 @@ import java.util.List;
  */
 final class RebaseCommand extends Verb {
   RebaseCommand() {
-    super("rebase", "Change the backing file of a qcow2 image.", "FILE", 1, 1,
+    super(
+        "rebase",
+        "Change the backing file of a qcow2 image.",
+        "FILE",
+        1,
+        1,
         Opt.value("-b", "BACKING", "The new backing file (\"\" for none)."),
         Opt.value("-F", "FMT", "The new backing file's format (default: detect)."),
         Opt.value("-f", "FMT", "The image's format: qcow2."),
         Opt.flag("-u", "Unsafe: rewrite the name only, copying nothing."),
         Opt.flag("-p", "Show progress on a terminal."),
         Opt.flag("-q", "Quiet."),
-        Images.CACHE, Images.SOURCE_CACHE, ReportOptions.FORCE_SHARE);
+        Images.CACHE,
+        Images.SOURCE_CACHE,
+        ReportOptions.FORCE_SHARE);
   }
 
   String backing;
@@ -45,7 +52,7 @@ final class RebaseCommand extends Verb {
       case "-q" -> quiet = true;
       case "-t" -> Images.checkCacheMode(value, false, 1);
       case "-T" -> Images.checkCacheMode(value, true, 1);
-      default -> { } // -U: images are never locked
+      default -> {} // -U: images are never locked
     }
   }
 
@@ -73,11 +80,14 @@ final class RebaseCommand extends Verb {
       throw new IllegalArgumentException("'" + file + "' is not a qcow2 image");
     }
     long size;
-    try (DiskImage image = DiskImage.open(path, dev.qcow2.OpenOptions.builder().openBacking(false).build())) {
+    try (DiskImage image =
+        DiskImage.open(path, dev.qcow2.OpenOptions.builder().openBacking(false).build())) {
       size = image.size();
     }
-    ProgressBar bar = progress && !quiet && System.console() != null ? new ProgressBar(terminal, size) : null;
-    ImageRebaser.rebase(path, backing, backingFormat, unsafe ? RebaseMode.UNSAFE : RebaseMode.SAFE, bar);
+    ProgressBar bar =
+        progress && !quiet && System.console() != null ? new ProgressBar(terminal, size) : null;
+    ImageRebaser.rebase(
+        path, backing, backingFormat, unsafe ? RebaseMode.UNSAFE : RebaseMode.SAFE, bar);
     if (bar != null) {
       bar.finish();
     }

@@ -2,11 +2,13 @@ package dev.qcow2.tools.img;
 
 import dev.qcow2.tools.img.Verb.Opt;
 
-/** The options the reporting verbs (info, map, check, measure) share with qemu-img: --output and -U. */
+/**
+ * The options the reporting verbs (info, map, check, measure) share with qemu-img: --output and -U.
+ */
 final class ReportOptions {
   static final Opt OUTPUT = Opt.value("--output", "human|json", "Output format (default: human).");
-  static final Opt FORCE_SHARE = Opt.flag("-U,--force-share",
-      "Accepted for qemu-img compatibility; images are never locked.");
+  static final Opt FORCE_SHARE =
+      Opt.flag("-U,--force-share", "Accepted for qemu-img compatibility; images are never locked.");
 
   String output = "human";
   boolean forceShare;

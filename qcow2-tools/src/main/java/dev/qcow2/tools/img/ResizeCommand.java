@@ -17,7 +17,12 @@ import java.util.List;
  */
 final class ResizeCommand extends Verb {
   ResizeCommand() {
-    super("resize", "Change the virtual size of an image (as qemu-img resize).", "FILE [+|-]SIZE", 2, 2,
+    super(
+        "resize",
+        "Change the virtual size of an image (as qemu-img resize).",
+        "FILE [+|-]SIZE",
+        2,
+        2,
         Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."),
         Opt.flag("--shrink", "Allow the image to get smaller."),
         Opt.flag("-q", "Quiet: print nothing on success."));
@@ -55,7 +60,8 @@ final class ResizeCommand extends Verb {
     Path path = Path.of(file);
     boolean qcow2 = format != null ? format.equals("qcow2") : DiskImage.isQcow2(path);
     if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
-      throw new UsageException("Unknown driver '" + format + "' (only qcow2 and raw are supported)");
+      throw new UsageException(
+          "Unknown driver '" + format + "' (only qcow2 and raw are supported)");
     }
     if (qcow2) {
       try (Qcow2Image img = Qcow2Image.open(path, OpenOptions.builder().writable(true).build())) {
@@ -84,13 +90,16 @@ final class ResizeCommand extends Verb {
   /** qemu-img's refusal: the error, then its warning about what shrinking would do. */
   private static int refuseShrink(PrintWriter err) {
     err.print("qcow2: Use the --shrink option to perform a shrink operation.\n");
-    err.print("qcow2: warning: Shrinking an image will delete all data beyond the shrunken image's end. "
-        + "Before performing such an operation, make sure there is no important data there.\n");
+    err.print(
+        "qcow2: warning: Shrinking an image will delete all data beyond the shrunken image's end. "
+            + "Before performing such an operation, make sure there is no important data there.\n");
     err.flush();
     return 1;
   }
 
-  /** The new size from "SIZE", "+SIZE" or "-SIZE" (raw files take any size, qcow2 whole sectors). */
+  /**
+   * The new size from "SIZE", "+SIZE" or "-SIZE" (raw files take any size, qcow2 whole sectors).
+   */
   private long target(long current) {
     String s = sizeArgument;
     long size;
@@ -112,11 +121,12 @@ final class ResizeCommand extends Verb {
     try {
       return SizeParser.parseSigned(text);
     } catch (SizeParser.InvalidSizeException e) {
-      throw new UsageException(e.tooLarge()
-          ? "Value '" + text + "' is out of range for parameter 'size'"
-          : "Parameter 'size' expects a non-negative number below 2^64\n"
-              + "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
-              + "and exabytes, respectively.");
+      throw new UsageException(
+          e.tooLarge()
+              ? "Value '" + text + "' is out of range for parameter 'size'"
+              : "Parameter 'size' expects a non-negative number below 2^64\n"
+                  + "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
+                  + "and exabytes, respectively.");
     }
   }
 }

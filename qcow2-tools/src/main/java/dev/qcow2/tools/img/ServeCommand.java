@@ -22,16 +22,22 @@ import javax.net.ssl.SSLContext;
 
 /**
  * {@code qcow2 serve}: exports an image over NBD, with qemu-nbd's options, defaults and meanings,
- * except that it listens on loopback unless {@code -b} says otherwise, and then only with TLS. SIGTERM and SIGINT flush and
- * close the image before the process ends.
+ * except that it listens on loopback unless {@code -b} says otherwise, and then only with TLS.
+ * SIGTERM and SIGINT flush and close the image before the process ends.
  */
 final class ServeCommand extends Verb {
   /** Set in the child of {@code --fork}: the file it creates once it serves. */
   private static final String READY_ENV = "QCOW2_SERVE_READY";
+
   private static final long FORK_WAIT_SECONDS = 60;
 
   ServeCommand() {
-    super("serve", "Export an image over NBD (as qemu-nbd); a URL read-only.", "FILE|URL", 1, 1,
+    super(
+        "serve",
+        "Export an image over NBD (as qemu-nbd); a URL read-only.",
+        "FILE|URL",
+        1,
+        1,
         Opt.value("-f,--format", "FMT", "Image format: qcow2 or raw (default: detect)."),
         Opt.flag("-r,--read-only", "Export read-only (a raw image is always read-only)."),
         Opt.value("-x,--export-name", "NAME", "The export's name (default: empty)."),
@@ -43,13 +49,21 @@ final class ServeCommand extends Verb {
         Opt.flag("-t,--persistent", "Keep serving when the last client leaves."),
         Opt.value("--discard", "MODE", "What trim requests do: ignore (default) or unmap."),
         Opt.flag("-A,--allocation-depth", "Offer the qemu:allocation-depth metadata context."),
-        Opt.value("-l,--load-snapshot", "SNAPSHOT", "Export an internal snapshot, read-only: "
-            + "snapshot.id=ID and/or snapshot.name=NAME, or an id or a name."),
-        Opt.flag("--fork", "Return once the server is ready, leaving it running in the background."),
+        Opt.value(
+            "-l,--load-snapshot",
+            "SNAPSHOT",
+            "Export an internal snapshot, read-only: "
+                + "snapshot.id=ID and/or snapshot.name=NAME, or an id or a name."),
+        Opt.flag(
+            "--fork", "Return once the server is ready, leaving it running in the background."),
         Opt.value("--pid-file", "FILE", "Write the serving process's id to FILE."),
-        Opt.value("--handshake-limit", "N", "Seconds a client has to finish its handshake; 0 for "
-            + "no limit (default 10)."),
-        Opt.value("--object", "tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off]",
+        Opt.value(
+            "--handshake-limit",
+            "N",
+            "Seconds a client has to finish its handshake; 0 for " + "no limit (default 10)."),
+        Opt.value(
+            "--object",
+            "tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off]",
             "TLS credentials: the files qemu reads in DIR."),
         Opt.value("--tls-creds", "ID", "Require TLS with the credentials object ID."));
   }
@@ -109,7 +123,8 @@ final class ServeCommand extends Verb {
   private static int nonNegative(String option, String value) {
     int n = Images.integer(option, value);
     if (n < 0) {
-      throw new UsageException("Invalid value for option '" + option + "': '" + value + "' is negative");
+      throw new UsageException(
+          "Invalid value for option '" + option + "': '" + value + "' is negative");
     }
     return n;
   }
@@ -118,7 +133,8 @@ final class ServeCommand extends Verb {
   private void tlsObject(String value) {
     List<String> items = CreateOptionList.split(value);
     if (items.isEmpty() || !items.get(0).equals("tls-creds-x509")) {
-      throw new UsageException("--object: only tls-creds-x509 objects are supported: '" + value + "'");
+      throw new UsageException(
+          "--object: only tls-creds-x509 objects are supported: '" + value + "'");
     }
     String endpoint = "client"; // qemu's default, which a server cannot use
     for (String item : items.subList(1, items.size())) {
@@ -129,12 +145,17 @@ final class ServeCommand extends Verb {
         case "id" -> tlsObjectId = v;
         case "dir" -> tlsDir = Path.of(v);
         case "endpoint" -> endpoint = v;
-        case "verify-peer" -> tlsVerifyPeer = switch (v) {
-          case "on", "yes", "true" -> true;
-          case "off", "no", "false" -> false;
-          default -> throw new UsageException("--object: verify-peer must be on or off: '" + v + "'");
-        };
-        default -> throw new UsageException("--object: tls-creds-x509 has no property '" + key + "'");
+        case "verify-peer" ->
+            tlsVerifyPeer =
+                switch (v) {
+                  case "on", "yes", "true" -> true;
+                  case "off", "no", "false" -> false;
+                  default ->
+                      throw new UsageException(
+                          "--object: verify-peer must be on or off: '" + v + "'");
+                };
+        default ->
+            throw new UsageException("--object: tls-creds-x509 has no property '" + key + "'");
       }
     }
     if (tlsObjectId == null || tlsDir == null) {
@@ -149,7 +170,8 @@ final class ServeCommand extends Verb {
     return switch (value) {
       case "ignore", "off" -> false;
       case "unmap", "on" -> true;
-      default -> throw new UsageException("Invalid discard option '" + value + "' (ignore or unmap)");
+      default ->
+          throw new UsageException("Invalid discard option '" + value + "' (ignore or unmap)");
     };
   }
 
@@ -172,13 +194,21 @@ final class ServeCommand extends Verb {
     if (fork && System.getenv(READY_ENV) == null) {
       return forkServer();
     }
-    SocketAddress address = socket != null ? UnixDomainSocketAddress.of(socket)
-        : Serving.tcpAddress(bind, port, tlsCreds != null);
+    SocketAddress address =
+        socket != null
+            ? UnixDomainSocketAddress.of(socket)
+            : Serving.tcpAddress(bind, port, tlsCreds != null);
     ServerOptions options = options();
-    Serving serving = Serving.start(open(), address, options, e -> {
-      err.print("qcow2: " + file + ": " + e.getMessage() + "\n");
-      err.flush();
-    }, this::removePidFile);
+    Serving serving =
+        Serving.start(
+            open(),
+            address,
+            options,
+            e -> {
+              err.print("qcow2: " + file + ": " + e.getMessage() + "\n");
+              err.flush();
+            },
+            this::removePidFile);
     try {
       writePidFile();
       signalReady();
@@ -191,7 +221,8 @@ final class ServeCommand extends Verb {
 
   /** Writable when it can be: a local qcow2 image, not -r, not a snapshot. */
   private DiskImage open() throws IOException {
-    OpenOptions options = snapshot != null ? ConvertCommand.snapshotOptions(snapshot) : OpenOptions.defaults();
+    OpenOptions options =
+        snapshot != null ? ConvertCommand.snapshotOptions(snapshot) : OpenOptions.defaults();
     if (Images.isRemote(file)) {
       if (!readOnly) {
         throw new UsageException(file + ": a remote image can only be served read-only (-r)");
@@ -214,9 +245,17 @@ final class ServeCommand extends Verb {
 
   private ServerOptions options() throws IOException {
     SSLContext tls = tlsCreds == null ? null : TlsCredentials.x509(tlsDir, tlsVerifyPeer);
-    return ServerOptions.builder().tls(tls, tlsVerifyPeer).exportName(exportName).description(description).readOnly(readOnly)
-        .maxConnections(shared).persistent(persistent).handshakeLimit(Duration.ofSeconds(handshakeLimit))
-        .discard(discard).allocationDepth(allocationDepth).build();
+    return ServerOptions.builder()
+        .tls(tls, tlsVerifyPeer)
+        .exportName(exportName)
+        .description(description)
+        .readOnly(readOnly)
+        .maxConnections(shared)
+        .persistent(persistent)
+        .handshakeLimit(Duration.ofSeconds(handshakeLimit))
+        .discard(discard)
+        .allocationDepth(allocationDepth)
+        .build();
   }
 
   private void removePidFile() {
@@ -231,7 +270,8 @@ final class ServeCommand extends Verb {
 
   private void writePidFile() throws IOException {
     if (pidFile != null) {
-      Files.writeString(Path.of(pidFile), ProcessHandle.current().pid() + "\n", StandardCharsets.US_ASCII);
+      Files.writeString(
+          Path.of(pidFile), ProcessHandle.current().pid() + "\n", StandardCharsets.US_ASCII);
     }
   }
 
@@ -250,14 +290,16 @@ final class ServeCommand extends Verb {
     Path proc = Path.of("/proc/self/cmdline");
     if (Files.isReadable(proc)) {
       String all = Files.readString(proc, StandardCharsets.UTF_8);
-      List<String> args = List.of((all.endsWith("\0") ? all.substring(0, all.length() - 1) : all).split("\0", -1));
+      List<String> args =
+          List.of((all.endsWith("\0") ? all.substring(0, all.length() - 1) : all).split("\0", -1));
       if (!args.get(0).isEmpty()) {
         return args;
       }
     }
     ProcessHandle.Info self = ProcessHandle.current().info();
     if (self.command().isEmpty() || self.arguments().isEmpty()) {
-      throw new IllegalStateException("--fork: cannot find this process's command line to start the server");
+      throw new IllegalStateException(
+          "--fork: cannot find this process's command line to start the server");
     }
     List<String> command = new ArrayList<>();
     command.add(self.command().get());
@@ -267,18 +309,19 @@ final class ServeCommand extends Verb {
 
   /**
    * --fork without fork(2): runs this same command line again as a child told by {@link #READY_ENV}
-   * to serve in the foreground, and returns once the child says it serves. A child that dies
-   * first has its error shown.
+   * to serve in the foreground, and returns once the child says it serves. A child that dies first
+   * has its error shown.
    */
   private int forkServer() throws Exception {
     List<String> command = commandLine();
     Path dir = Files.createTempDirectory("qcow2-serve");
     Path ready = dir.resolve("ready");
     Path log = dir.resolve("stderr");
-    ProcessBuilder pb = new ProcessBuilder(command)
-        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-        .redirectError(log.toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(command)
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .redirectError(log.toFile());
     pb.environment().put(READY_ENV, ready.toString());
     Process child = pb.start();
     try {
@@ -286,13 +329,17 @@ final class ServeCommand extends Verb {
       while (!Files.exists(ready)) {
         if (child.waitFor(20, TimeUnit.MILLISECONDS)) {
           String why = Files.readString(log).strip();
-          err.print(why.isEmpty() ? "qcow2: the server exited with status " + child.exitValue() + "\n" : why + "\n");
+          err.print(
+              why.isEmpty()
+                  ? "qcow2: the server exited with status " + child.exitValue() + "\n"
+                  : why + "\n");
           err.flush();
           return child.exitValue() == 0 ? 1 : child.exitValue();
         }
         if (System.nanoTime() > deadline) {
           child.destroy();
-          throw new IOException("--fork: the server did not start within " + FORK_WAIT_SECONDS + " s");
+          throw new IOException(
+              "--fork: the server did not start within " + FORK_WAIT_SECONDS + " s");
         }
       }
       return 0;

@@ -14,7 +14,12 @@ import java.util.List;
  */
 final class SnapshotCommand extends Verb {
   SnapshotCommand() {
-    super("snapshot", "List, create, apply or delete internal snapshots.", "FILE", 1, 1,
+    super(
+        "snapshot",
+        "List, create, apply or delete internal snapshots.",
+        "FILE",
+        1,
+        1,
         Opt.flag("-l", "List the snapshots."),
         Opt.value("-c", "NAME", "Create a snapshot."),
         Opt.value("-a", "NAME", "Apply a snapshot (by id or name)."),
@@ -41,7 +46,7 @@ final class SnapshotCommand extends Verb {
       case "-d" -> delete = value;
       case "-f" -> format = value;
       case "-q" -> quiet = true;
-      default -> { } // -U: images are never locked
+      default -> {} // -U: images are never locked
     }
   }
 
@@ -52,7 +57,11 @@ final class SnapshotCommand extends Verb {
 
   @Override
   int run() throws IOException {
-    int actions = (list ? 1 : 0) + (create != null ? 1 : 0) + (apply != null ? 1 : 0) + (delete != null ? 1 : 0);
+    int actions =
+        (list ? 1 : 0)
+            + (create != null ? 1 : 0)
+            + (apply != null ? 1 : 0)
+            + (delete != null ? 1 : 0);
     if (actions > 1) {
       throw new UsageException("Cannot mix '-l', '-a', '-c', '-d'");
     }
@@ -64,7 +73,8 @@ final class SnapshotCommand extends Verb {
     }
     Path path = Path.of(file);
     if (list) {
-      try (Qcow2Image image = Qcow2Image.open(path, OpenOptions.builder().openBacking(false).build())) {
+      try (Qcow2Image image =
+          Qcow2Image.open(path, OpenOptions.builder().openBacking(false).build())) {
         if (!image.snapshots().isEmpty()) {
           StringBuilder sb = new StringBuilder();
           ImageInfoText.snapshotList(sb, image.snapshots(), ZoneId.systemDefault());
@@ -81,14 +91,19 @@ final class SnapshotCommand extends Verb {
         try {
           image.applySnapshot(apply);
         } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException("Could not apply snapshot '" + apply + "': Failed to load snapshot: "
-              + "No such file or directory", e);
+          throw new IllegalArgumentException(
+              "Could not apply snapshot '"
+                  + apply
+                  + "': Failed to load snapshot: "
+                  + "No such file or directory",
+              e);
         }
       } else {
         try {
           image.deleteSnapshot(delete);
         } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException("Could not delete snapshot '" + delete + "': snapshot not found", e);
+          throw new IllegalArgumentException(
+              "Could not delete snapshot '" + delete + "': snapshot not found", e);
         }
       }
     }

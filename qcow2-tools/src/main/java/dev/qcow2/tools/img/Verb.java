@@ -10,15 +10,15 @@ import java.util.List;
  * One qemu-img verb: its options, its operands and its work.
  *
  * <p>The command line is parsed as qemu-img's {@code getopt_long} parses it: options and operands
- * in any order, short flags clustered ({@code -pc}), values attached or not ({@code -Oraw},
- * {@code -O raw}, {@code --output=json}, {@code --output json}), a long name shortened to any
- * unique prefix, {@code --} ending the options, and the last of a repeated option winning. This
- * class does it instead of picocli (which the {@code canga} commands keep) because the verbs are
- * short commands whose start-up counts: building picocli's model of one verb took about 35 ms of
- * every run (a 1 MiB {@code convert}: 89 ms with picocli, 51 ms without).
+ * in any order, short flags clustered ({@code -pc}), values attached or not ({@code -Oraw}, {@code
+ * -O raw}, {@code --output=json}, {@code --output json}), a long name shortened to any unique
+ * prefix, {@code --} ending the options, and the last of a repeated option winning. This class does
+ * it instead of picocli (which the {@code canga} commands keep) because the verbs are short
+ * commands whose start-up counts: building picocli's model of one verb took about 35 ms of every
+ * run (a 1 MiB {@code convert}: 89 ms with picocli, 51 ms without).
  *
- * <p>A verb object serves one run: {@link #parse} fills its fields through {@link #set} and
- * {@link #operands}, then {@link #run} does the work.
+ * <p>A verb object serves one run: {@link #parse} fills its fields through {@link #set} and {@link
+ * #operands}, then {@link #run} does the work.
  */
 abstract class Verb {
   /**
@@ -50,21 +50,29 @@ abstract class Verb {
   private final String operandLabel;
   private final int minOperands;
   private final int maxOperands;
+
   /** The verb's options, and -h/--help last. */
   private final List<Opt> options;
 
   /** Where the verb prints its results and its warnings. */
   PrintWriter out;
+
   PrintWriter err;
+
   /** The terminal stream a progress bar draws on (stderr, unbuffered). */
   PrintStream terminal;
 
   /**
-   * @param operandLabel the operands as help shows them, e.g. {@code "SRC DST"}; for a missing
-   *     one, the words of this label name what is missing
+   * @param operandLabel the operands as help shows them, e.g. {@code "SRC DST"}; for a missing one,
+   *     the words of this label name what is missing
    * @param maxOperands {@link Integer#MAX_VALUE} for any number
    */
-  Verb(String name, String description, String operandLabel, int minOperands, int maxOperands,
+  Verb(
+      String name,
+      String description,
+      String operandLabel,
+      int minOperands,
+      int maxOperands,
       Opt... options) {
     this.name = name;
     this.description = description;
@@ -132,7 +140,8 @@ abstract class Verb {
           return false;
         }
         set(opt.key(), value);
-      } else if (arg.length() > 1 && arg.charAt(0) == '-'
+      } else if (arg.length() > 1
+          && arg.charAt(0) == '-'
           && !(negativeNumbersAreOperands() && Character.isDigit(arg.charAt(1)))) {
         for (int j = 1; j < arg.length(); j++) {
           String spelled = "-" + arg.charAt(j);
@@ -169,8 +178,9 @@ abstract class Verb {
       for (int k = operands.size(); k < minOperands && k < labels.length; k++) {
         missing.add("'" + labels[k] + "'");
       }
-      throw new UsageException((missing.size() == 1 ? "Missing required parameter: "
-          : "Missing required parameters: ") + String.join(", ", missing));
+      throw new UsageException(
+          (missing.size() == 1 ? "Missing required parameter: " : "Missing required parameters: ")
+              + String.join(", ", missing));
     }
     if (operands.size() > maxOperands) {
       throw new UsageException("Unexpected argument: '" + operands.get(maxOperands) + "'");
@@ -214,12 +224,13 @@ abstract class Verb {
     if (candidates.isEmpty()) {
       throw new UsageException("Unknown option: '" + spelled + "'");
     }
-    throw new UsageException("option '" + spelled + "' is ambiguous; possibilities: "
-        + String.join(" ", candidates));
+    throw new UsageException(
+        "option '" + spelled + "' is ambiguous; possibilities: " + String.join(" ", candidates));
   }
 
   private static UsageException missingValue(Opt opt, String spelled) {
-    return new UsageException("Missing required parameter for option '" + spelled + "' (" + opt.label() + ")");
+    return new UsageException(
+        "Missing required parameter for option '" + spelled + "' (" + opt.label() + ")");
   }
 
   private void printHelp() {
@@ -244,8 +255,11 @@ abstract class Verb {
     }
     for (int k = 0; k < options.size(); k++) {
       String l = left.get(k);
-      sb.append("  ").append(l).append(" ".repeat(width - l.length() + 3))
-          .append(options.get(k).description()).append('\n');
+      sb.append("  ")
+          .append(l)
+          .append(" ".repeat(width - l.length() + 3))
+          .append(options.get(k).description())
+          .append('\n');
     }
     return sb.toString();
   }

@@ -19,10 +19,10 @@ import java.util.function.Supplier;
 /**
  * Blob uploads and downloads, as the distribution specification orders them.
  *
- * <p>Upload: {@code POST /blobs/uploads/} opens a session whose {@code Location} takes the data.
- * A blob that fits in one chunk goes in the closing {@code PUT ?digest=} (monolithic); a larger
- * one goes in order as {@code PATCH}es with {@code Content-Range: start-end}, each answered with
- * the session's next {@code Location}, then an empty closing {@code PUT ?digest=}. The sha256 is
+ * <p>Upload: {@code POST /blobs/uploads/} opens a session whose {@code Location} takes the data. A
+ * blob that fits in one chunk goes in the closing {@code PUT ?digest=} (monolithic); a larger one
+ * goes in order as {@code PATCH}es with {@code Content-Range: start-end}, each answered with the
+ * session's next {@code Location}, then an empty closing {@code PUT ?digest=}. The sha256 is
  * computed on the way, so a file is read once; memory is one chunk. A session that fails on the
  * registry's side is abandoned and the upload starts over, a bounded number of times.
  *
@@ -33,6 +33,7 @@ import java.util.function.Supplier;
 final class BlobTransfer {
   /** Chunk size of uploads, and the largest blob sent monolithically. */
   static final int CHUNK = 16 << 20;
+
   private static final int UPLOAD_ATTEMPTS = 3;
   private static final String OCTETS = "application/octet-stream";
 
@@ -74,7 +75,8 @@ final class BlobTransfer {
     }
   }
 
-  private Descriptor pushOnce(Path file, String mediaType, LongConsumer progress) throws OciException {
+  private Descriptor pushOnce(Path file, String mediaType, LongConsumer progress)
+      throws OciException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
       if (size <= chunk) {
@@ -109,7 +111,9 @@ final class BlobTransfer {
         }
       }
       if (sent != size) {
-        throw new OciException(OciException.Kind.INVALID, file + " changed size while being sent (" + size + " then " + sent + " bytes)");
+        throw new OciException(
+            OciException.Kind.INVALID,
+            file + " changed size while being sent (" + size + " then " + sent + " bytes)");
       }
       Digest digest = Digest.of(md);
       close(session, digest, HttpRequest.BodyPublishers::noBody);
@@ -117,7 +121,8 @@ final class BlobTransfer {
     } catch (OciException e) {
       throw e;
     } catch (IOException e) {
-      throw new OciException(OciException.Kind.INVALID, "cannot read " + file + ": " + e.getMessage(), e);
+      throw new OciException(
+          OciException.Kind.INVALID, "cannot read " + file + ": " + e.getMessage(), e);
     }
   }
 
@@ -130,16 +135,23 @@ final class BlobTransfer {
   }
 
   private URI open() throws OciException {
-    HttpResponse<InputStream> r = client.send("POST", client.path("blobs/uploads/"), null, null, true, false,
-        "blob upload");
+    HttpResponse<InputStream> r =
+        client.send("POST", client.path("blobs/uploads/"), null, null, true, false, "blob upload");
     client.expect(r, 202, "blob upload");
     RegistryClient.close(r);
     return location(r);
   }
 
   private URI patch(URI session, byte[] buf, int n, long offset) throws OciException {
-    HttpResponse<InputStream> r = client.send("PATCH", session, OCTETS, () -> HttpRequest.BodyPublishers.ofByteArray(buf, 0, n),
-        true, false, "blob upload chunk at " + offset);
+    HttpResponse<InputStream> r =
+        client.send(
+            "PATCH",
+            session,
+            OCTETS,
+            () -> HttpRequest.BodyPublishers.ofByteArray(buf, 0, n),
+            true,
+            false,
+            "blob upload chunk at " + offset);
     client.expect(r, 202, "blob upload chunk at " + offset);
     RegistryClient.close(r);
     return location(r);
@@ -150,7 +162,8 @@ final class BlobTransfer {
       throws OciException {
     String s = session.toString();
     URI put = URI.create(s + (s.contains("?") ? "&" : "?") + "digest=" + digest);
-    HttpResponse<InputStream> r = client.send("PUT", put, OCTETS, body, true, false, "blob " + digest);
+    HttpResponse<InputStream> r =
+        client.send("PUT", put, OCTETS, body, true, false, "blob " + digest);
     client.expect(r, 201, "blob " + digest);
     RegistryClient.close(r);
   }
@@ -158,7 +171,8 @@ final class BlobTransfer {
   private URI location(HttpResponse<InputStream> r) throws OciException {
     String loc = r.headers().firstValue("Location").orElse(null);
     if (loc == null) {
-      throw new OciException(OciException.Kind.INVALID, client.where() + ": upload answer without a Location");
+      throw new OciException(
+          OciException.Kind.INVALID, client.where() + ": upload answer without a Location");
     }
     return client.resolve(loc);
   }
@@ -169,8 +183,12 @@ final class BlobTransfer {
     Path part = target.resolveSibling(target.getFileName() + ".part");
     boolean done = false;
     try {
-      try (OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE,
-          StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+      try (OutputStream out =
+          Files.newOutputStream(
+              part,
+              StandardOpenOption.CREATE,
+              StandardOpenOption.TRUNCATE_EXISTING,
+              StandardOpenOption.WRITE)) {
         copy(blob, out, progress);
       }
       try (FileChannel ch = FileChannel.open(part, StandardOpenOption.WRITE)) {
@@ -181,8 +199,10 @@ final class BlobTransfer {
     } catch (OciException e) {
       throw e;
     } catch (IOException e) {
-      throw new OciException(OciException.Kind.UNAVAILABLE, client.where() + ": blob " + blob.digest()
-          + " to " + target + ": " + e.getMessage(), e);
+      throw new OciException(
+          OciException.Kind.UNAVAILABLE,
+          client.where() + ": blob " + blob.digest() + " to " + target + ": " + e.getMessage(),
+          e);
     } finally {
       if (!done) {
         try {
@@ -195,8 +215,8 @@ final class BlobTransfer {
   }
 
   /**
-   * Writes the blob's bytes to {@code out}, checking its size as they arrive and its digest at
-   * the end; on a failure the caller discards what {@code out} received.
+   * Writes the blob's bytes to {@code out}, checking its size as they arrive and its digest at the
+   * end; on a failure the caller discards what {@code out} received.
    */
   void copy(Descriptor blob, OutputStream out, LongConsumer progress) throws IOException {
     HttpResponse<InputStream> r = get(blob);
@@ -217,8 +237,17 @@ final class BlobTransfer {
         }
       }
     } catch (TimedBody.Stalled e) {
-      throw new OciException(OciException.Kind.UNAVAILABLE, client.where() + ": blob " + blob.digest()
-          + " stopped arriving after " + got + " bytes (" + e.getMessage() + "); nothing kept", e);
+      throw new OciException(
+          OciException.Kind.UNAVAILABLE,
+          client.where()
+              + ": blob "
+              + blob.digest()
+              + " stopped arriving after "
+              + got
+              + " bytes ("
+              + e.getMessage()
+              + "); nothing kept",
+          e);
     }
     out.flush();
     check(blob, got, Digest.of(md));
@@ -226,11 +255,18 @@ final class BlobTransfer {
 
   byte[] fetch(Descriptor blob) throws OciException {
     if (blob.size() > RegistryClient.DOCUMENT_LIMIT) {
-      throw new OciException(OciException.Kind.INVALID, client.where() + ": blob " + blob.digest() + " of "
-          + blob.size() + " bytes is too large to read in memory");
+      throw new OciException(
+          OciException.Kind.INVALID,
+          client.where()
+              + ": blob "
+              + blob.digest()
+              + " of "
+              + blob.size()
+              + " bytes is too large to read in memory");
     }
     HttpResponse<InputStream> r = get(blob);
-    byte[] bytes = RegistryClient.readLimited(r, RegistryClient.DOCUMENT_LIMIT, "blob " + blob.digest());
+    byte[] bytes =
+        RegistryClient.readLimited(r, RegistryClient.DOCUMENT_LIMIT, "blob " + blob.digest());
     if (bytes.length > blob.size()) {
       throw mismatch(blob, "more than its " + blob.size() + " bytes");
     }
@@ -239,8 +275,15 @@ final class BlobTransfer {
   }
 
   private HttpResponse<InputStream> get(Descriptor blob) throws OciException {
-    HttpResponse<InputStream> r = client.send("GET", client.path("blobs/" + blob.digest()), null, null, false, true,
-        "blob " + blob.digest());
+    HttpResponse<InputStream> r =
+        client.send(
+            "GET",
+            client.path("blobs/" + blob.digest()),
+            null,
+            null,
+            false,
+            true,
+            "blob " + blob.digest());
     client.expect(r, 200, "blob " + blob.digest());
     return r;
   }
@@ -255,7 +298,8 @@ final class BlobTransfer {
   }
 
   private OciException mismatch(Descriptor blob, String what) {
-    return new OciException(OciException.Kind.DIGEST_MISMATCH, client.where() + ": blob " + blob.digest()
-        + " was served with " + what + "; nothing kept");
+    return new OciException(
+        OciException.Kind.DIGEST_MISMATCH,
+        client.where() + ": blob " + blob.digest() + " was served with " + what + "; nothing kept");
   }
 }

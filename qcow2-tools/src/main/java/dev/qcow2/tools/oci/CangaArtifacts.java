@@ -37,10 +37,10 @@ import java.util.regex.Pattern;
  *
  * The manifest is tagged with the image's sha256 and with each canga tag that is a legal OCI tag
  * (and not 64 hex digits, which would read as an id). Other tags ({@code base+1}, {@code
- * team/base}, longer than 128 characters) live in the annotation; when two manifests claim one,
- * the newest {@code created} wins. A delta's layer keeps its relative backing name, so the pulled
- * files form a working chain as they do in a repository folder, and each layer is a blob shared
- * by every image and tag that uses it.
+ * team/base}, longer than 128 characters) live in the annotation; when two manifests claim one, the
+ * newest {@code created} wins. A delta's layer keeps its relative backing name, so the pulled files
+ * form a working chain as they do in a repository folder, and each layer is a blob shared by every
+ * image and tag that uses it.
  */
 public final class CangaArtifacts {
   public static final String ARTIFACT_TYPE = "application/vnd.qcow2.canga.image.v1";
@@ -53,12 +53,15 @@ public final class CangaArtifacts {
   static final String CREATED = "org.opencontainers.image.created";
   private static final Pattern ID = Pattern.compile("[0-9a-f]{64}");
 
-  /** One image to push: its index entry (with {@code sha256}, maybe {@code parent}) and its file. */
+  /**
+   * One image to push: its index entry (with {@code sha256}, maybe {@code parent}) and its file.
+   */
   public record Image(ObjectNode entry, Path file) {
     public Image {
       entry = entry.deepCopy();
       if (!ID.matcher(entry.path("sha256").asText()).matches()) {
-        throw new IllegalArgumentException("an image entry needs its sha256 (64 hex digits): " + entry);
+        throw new IllegalArgumentException(
+            "an image entry needs its sha256 (64 hex digits): " + entry);
       }
     }
 
@@ -93,13 +96,14 @@ public final class CangaArtifacts {
   }
 
   /**
-   * The canga images of the repository {@code url} ({@code oci://HOST[:PORT]/NAMESPACE/REPO}),
-   * with credentials from the environment ({@link CredentialStore#fromEnvironment}).
+   * The canga images of the repository {@code url} ({@code oci://HOST[:PORT]/NAMESPACE/REPO}), with
+   * credentials from the environment ({@link CredentialStore#fromEnvironment}).
    *
    * @param insecure registries ({@code host} or {@code host:port}) reached over plain HTTP
    */
   public static CangaArtifacts at(String url, Set<String> insecure) {
-    return new CangaArtifacts(new RegistryClient(OciReference.parse(url), CredentialStore.fromEnvironment(), insecure));
+    return new CangaArtifacts(
+        new RegistryClient(OciReference.parse(url), CredentialStore.fromEnvironment(), insecure));
   }
 
   /** The registry client, for messages ({@code client().repository()}). */
@@ -138,8 +142,13 @@ public final class CangaArtifacts {
   }
 
   /** The manifest of an image whose config and layer are stored. */
-  static ImageManifest manifest(Image image, Descriptor config, Descriptor layer, Digest parentLayer,
-      List<String> cangaTags, Instant created) {
+  static ImageManifest manifest(
+      Image image,
+      Descriptor config,
+      Descriptor layer,
+      Digest parentLayer,
+      List<String> cangaTags,
+      Instant created) {
     Map<String, String> a = new LinkedHashMap<>();
     a.put(SHA256, image.sha256());
     if (image.parent() != null) {
@@ -162,7 +171,9 @@ public final class CangaArtifacts {
     Map<String, String> y = new HashMap<>(b.annotations());
     x.remove(CREATED);
     y.remove(CREATED);
-    return x.equals(y) && a.config().equals(b.config()) && a.layers().equals(b.layers())
+    return x.equals(y)
+        && a.config().equals(b.config())
+        && a.layers().equals(b.layers())
         && Objects.equals(a.artifactType(), b.artifactType());
   }
 
@@ -170,29 +181,41 @@ public final class CangaArtifacts {
 
   /**
    * Pushes a chain, root first. A layer the registry already has (found through the image's
-   * manifest, else by the file's digest) is not sent again, and a manifest is kept when nothing
-   * but its time would change. Then each image is tagged with its sha256 and its legal canga tags.
+   * manifest, else by the file's digest) is not sent again, and a manifest is kept when nothing but
+   * its time would change. Then each image is tagged with its sha256 and its legal canga tags.
    *
-   * @param chain the images, each after its parent (a parent missing from the chain must already be there)
+   * @param chain the images, each after its parent (a parent missing from the chain must already be
+   *     there)
    * @param tags canga tags to sha256 (tags of images outside the chain are ignored)
    * @param progress told the bytes of the layer being sent, or null
    */
-  public List<Pushed> push(List<Image> chain, Map<String, String> tags, LongConsumer progress) throws OciException {
+  public List<Pushed> push(List<Image> chain, Map<String, String> tags, LongConsumer progress)
+      throws OciException {
     Map<String, Digest> layers = new HashMap<>();
     List<Pushed> done = new ArrayList<>();
     for (Image image : chain) {
       List<String> own = new ArrayList<>();
-      tags.forEach((t, sha) -> {
-        if (sha.equals(image.sha256())) {
-          own.add(t);
-        }
-      });
+      tags.forEach(
+          (t, sha) -> {
+            if (sha.equals(image.sha256())) {
+              own.add(t);
+            }
+          });
       Digest parentLayer = null;
       if (image.parent() != null) {
-        parentLayer = layers.containsKey(image.parent()) ? layers.get(image.parent()) : remoteLayer(image.parent());
+        parentLayer =
+            layers.containsKey(image.parent())
+                ? layers.get(image.parent())
+                : remoteLayer(image.parent());
         if (parentLayer == null) {
-          throw new OciException(OciException.Kind.NOT_FOUND, client.where() + ": the parent " + image.parent()
-              + " of " + image.sha256() + " is neither in the pushed chain nor in the registry");
+          throw new OciException(
+              OciException.Kind.NOT_FOUND,
+              client.where()
+                  + ": the parent "
+                  + image.parent()
+                  + " of "
+                  + image.sha256()
+                  + " is neither in the pushed chain nor in the registry");
         }
       }
       Pushed p = pushOne(image, parentLayer, own, progress);
@@ -202,12 +225,15 @@ public final class CangaArtifacts {
     return done;
   }
 
-  private Pushed pushOne(Image image, Digest parentLayer, List<String> cangaTags, LongConsumer progress)
+  private Pushed pushOne(
+      Image image, Digest parentLayer, List<String> cangaTags, LongConsumer progress)
       throws OciException {
     String sha = image.sha256();
     ImageManifest existing = existing(sha);
     Descriptor layer = null;
-    if (existing != null && existing.layers().size() == 1 && client.blobExists(existing.layers().get(0).digest())) {
+    if (existing != null
+        && existing.layers().size() == 1
+        && client.blobExists(existing.layers().get(0).digest())) {
       layer = existing.layers().get(0);
     }
     boolean upload = false;
@@ -221,7 +247,8 @@ public final class CangaArtifacts {
         layer = client.pushBlob(image.file(), LAYER_TYPE, progress);
         upload = true;
         if (!layer.digest().equals(digest)) {
-          throw new OciException(OciException.Kind.INVALID, image.file() + " changed while it was being pushed");
+          throw new OciException(
+              OciException.Kind.INVALID, image.file() + " changed while it was being pushed");
         }
       }
     }
@@ -242,7 +269,8 @@ public final class CangaArtifacts {
     try {
       return Digest.ofFile(file);
     } catch (IOException e) {
-      throw new OciException(OciException.Kind.INVALID, "cannot read " + file + ": " + e.getMessage(), e);
+      throw new OciException(
+          OciException.Kind.INVALID, "cannot read " + file + ": " + e.getMessage(), e);
     }
   }
 
@@ -250,7 +278,8 @@ public final class CangaArtifacts {
     try {
       return Files.size(file);
     } catch (IOException e) {
-      throw new OciException(OciException.Kind.INVALID, "cannot read " + file + ": " + e.getMessage(), e);
+      throw new OciException(
+          OciException.Kind.INVALID, "cannot read " + file + ": " + e.getMessage(), e);
     }
   }
 
@@ -267,8 +296,12 @@ public final class CangaArtifacts {
     return m == null ? null : m.layers().get(0).digest();
   }
 
-  /** The manifest if it is the canga image {@code sha256}; null for anything else the repository holds. */
-  private ImageManifest cangaManifest(RegistryClient.Manifest raw, String sha256) throws OciException {
+  /**
+   * The manifest if it is the canga image {@code sha256}; null for anything else the repository
+   * holds.
+   */
+  private ImageManifest cangaManifest(RegistryClient.Manifest raw, String sha256)
+      throws OciException {
     if (!ImageManifest.MEDIA_TYPE.equals(raw.mediaType())) {
       return null; // an index or a Docker manifest: not ours
     }
@@ -277,7 +310,8 @@ public final class CangaArtifacts {
   }
 
   private static boolean isCanga(ImageManifest m, String sha256) {
-    return CONFIG_TYPE.equals(m.config().mediaType()) && m.layers().size() == 1
+    return CONFIG_TYPE.equals(m.config().mediaType())
+        && m.layers().size() == 1
         && sha256.equals(m.annotations().get(SHA256));
   }
 
@@ -288,10 +322,10 @@ public final class CangaArtifacts {
   // ---- list and pull
 
   /**
-   * Builds the index from the registry: every manifest tagged with a sha256 is an image (its
-   * config read back as the entry), every other tag names the image its manifest carries, and
-   * the annotated tags are added where no registry tag or newer manifest claims them.
-   * Manifests that are not canga images are ignored.
+   * Builds the index from the registry: every manifest tagged with a sha256 is an image (its config
+   * read back as the entry), every other tag names the image its manifest carries, and the
+   * annotated tags are added where no registry tag or newer manifest claims them. Manifests that
+   * are not canga images are ignored.
    */
   public Listing list() throws OciException {
     List<String> tags = client.tags();
@@ -323,28 +357,33 @@ public final class CangaArtifacts {
       String sha = d == null ? null : byManifest.get(d);
       if (sha == null && d != null) {
         RegistryClient.Manifest raw = client.getManifest(t);
-        ImageManifest m = ImageManifest.MEDIA_TYPE.equals(raw.mediaType()) ? ImageManifest.parse(raw.bytes(), where(t)) : null;
+        ImageManifest m =
+            ImageManifest.MEDIA_TYPE.equals(raw.mediaType())
+                ? ImageManifest.parse(raw.bytes(), where(t))
+                : null;
         String claimed = m == null ? null : m.annotations().get(SHA256);
-        sha = claimed != null && entries.containsKey(claimed) && isCanga(m, claimed) ? claimed : null;
+        sha =
+            claimed != null && entries.containsKey(claimed) && isCanga(m, claimed) ? claimed : null;
       }
       if (sha != null) {
         tagMap.put(t, sha);
       }
     }
     Map<String, Instant> claimedAt = new HashMap<>();
-    annotated.forEach((sha, list) -> {
-      for (String t : list) {
-        Instant when = created.get(sha);
-        Instant other = claimedAt.get(t);
-        if (tagMap.containsKey(t) && other == null) {
-          continue; // a registry tag says where it is
-        }
-        if (other == null || when.isAfter(other)) {
-          tagMap.put(t, sha);
-          claimedAt.put(t, when);
-        }
-      }
-    });
+    annotated.forEach(
+        (sha, list) -> {
+          for (String t : list) {
+            Instant when = created.get(sha);
+            Instant other = claimedAt.get(t);
+            if (tagMap.containsKey(t) && other == null) {
+              continue; // a registry tag says where it is
+            }
+            if (other == null || when.isAfter(other)) {
+              tagMap.put(t, sha);
+              claimedAt.put(t, when);
+            }
+          }
+        });
     return new Listing(parentsFirst(entries), tagMap);
   }
 
@@ -357,7 +396,9 @@ public final class CangaArtifacts {
       throw new OciException(OciException.Kind.INVALID, where(sha256) + ": config is not JSON");
     }
     if (node == null || !node.isObject() || !sha256.equals(node.path("sha256").asText())) {
-      throw new OciException(OciException.Kind.INVALID, where(sha256) + ": config is not the index entry of " + sha256);
+      throw new OciException(
+          OciException.Kind.INVALID,
+          where(sha256) + ": config is not the index entry of " + sha256);
     }
     return (ObjectNode) node;
   }
@@ -373,7 +414,9 @@ public final class CangaArtifacts {
         list.add(t.asText());
       }
     } catch (IOException e) {
-      throw new OciException(OciException.Kind.INVALID, where(sha256) + ": annotation " + TAGS + " is not a JSON array");
+      throw new OciException(
+          OciException.Kind.INVALID,
+          where(sha256) + ": annotation " + TAGS + " is not a JSON array");
     }
     return list;
   }
@@ -404,19 +447,20 @@ public final class CangaArtifacts {
   }
 
   /**
-   * Downloads the layer of the image {@code entry} describes into {@code target}, verified
-   * against its digest ({@link RegistryClient#pullBlob}); refused before any download when the
-   * manifest names a parent whose layer the registry lacks.
+   * Downloads the layer of the image {@code entry} describes into {@code target}, verified against
+   * its digest ({@link RegistryClient#pullBlob}); refused before any download when the manifest
+   * names a parent whose layer the registry lacks.
    */
   public void pull(ObjectNode entry, Path target, LongConsumer progress) throws OciException {
     client.pullBlob(layerOf(entry), target, progress);
   }
 
   /**
-   * As {@link #pull(ObjectNode, Path, LongConsumer)}, into {@code out}: on an exception the
-   * caller discards what {@code out} received.
+   * As {@link #pull(ObjectNode, Path, LongConsumer)}, into {@code out}: on an exception the caller
+   * discards what {@code out} received.
    */
-  public void pull(ObjectNode entry, java.io.OutputStream out, LongConsumer progress) throws IOException {
+  public void pull(ObjectNode entry, java.io.OutputStream out, LongConsumer progress)
+      throws IOException {
     client.pullBlob(layerOf(entry), out, progress);
   }
 
@@ -434,11 +478,19 @@ public final class CangaArtifacts {
       try {
         parentLayer = Digest.parse(m.annotations().get(PARENT_LAYER));
       } catch (IllegalArgumentException e) {
-        throw new OciException(OciException.Kind.INVALID, where(sha) + ": annotation " + PARENT_LAYER + ": " + e.getMessage());
+        throw new OciException(
+            OciException.Kind.INVALID,
+            where(sha) + ": annotation " + PARENT_LAYER + ": " + e.getMessage());
       }
       if (!client.blobExists(parentLayer)) {
-        throw new OciException(OciException.Kind.NOT_FOUND, where(sha) + ": its parent " + parent
-            + " (layer " + parentLayer + ") is missing from the registry");
+        throw new OciException(
+            OciException.Kind.NOT_FOUND,
+            where(sha)
+                + ": its parent "
+                + parent
+                + " (layer "
+                + parentLayer
+                + ") is missing from the registry");
       }
     }
     return m.layers().get(0);

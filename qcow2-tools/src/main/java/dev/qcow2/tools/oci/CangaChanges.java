@@ -13,11 +13,11 @@ import java.util.Map;
  * Changes to the canga images of a registry repository after their push ({@link CangaArtifacts}):
  * tags moved or removed, images deleted.
  *
- * <p>Distribution removes a tag only by deleting the manifest it names, which takes every other
- * tag of that manifest with it. So a tag is removed by first storing a rewritten manifest (a new
- * {@code created}, the annotated tags changed) under the image's other tags, after which the old
- * manifest is named by the removed tag alone and can be deleted. The layer and config blobs stay
- * (the registry's garbage collection reclaims what nothing names).
+ * <p>Distribution removes a tag only by deleting the manifest it names, which takes every other tag
+ * of that manifest with it. So a tag is removed by first storing a rewritten manifest (a new {@code
+ * created}, the annotated tags changed) under the image's other tags, after which the old manifest
+ * is named by the removed tag alone and can be deleted. The layer and config blobs stay (the
+ * registry's garbage collection reclaims what nothing names).
  */
 public final class CangaChanges {
   private final CangaArtifacts artifacts;
@@ -95,7 +95,8 @@ public final class CangaChanges {
   private ImageManifest manifestOf(String sha256) throws OciException {
     ImageManifest m = artifacts.existing(sha256);
     if (m == null) {
-      throw new OciException(OciException.Kind.NOT_FOUND, client.where() + ": no canga image " + sha256);
+      throw new OciException(
+          OciException.Kind.NOT_FOUND, client.where() + ": no canga image " + sha256);
     }
     return m;
   }
@@ -109,7 +110,8 @@ public final class CangaChanges {
     try {
       RegistryClient.JSON.readTree(text).forEach(t -> list.add(t.asText()));
     } catch (IOException e) {
-      throw new OciException(OciException.Kind.INVALID, "annotation " + CangaArtifacts.TAGS + " is not a JSON array");
+      throw new OciException(
+          OciException.Kind.INVALID, "annotation " + CangaArtifacts.TAGS + " is not a JSON array");
     }
     return list;
   }
@@ -118,8 +120,13 @@ public final class CangaChanges {
    * Stores the manifest of {@code sha256} with a new time and {@code annotated} as its annotated
    * tags under its sha256 and its registry tags, but for {@code dropped}.
    */
-  private void rewrite(CangaArtifacts.Listing listing, String sha256, ImageManifest m, List<String> annotated,
-      String dropped) throws OciException {
+  private void rewrite(
+      CangaArtifacts.Listing listing,
+      String sha256,
+      ImageManifest m,
+      List<String> annotated,
+      String dropped)
+      throws OciException {
     Map<String, String> a = new LinkedHashMap<>(m.annotations());
     a.remove(CangaArtifacts.TAGS);
     a.remove(CangaArtifacts.CREATED);
@@ -131,11 +138,14 @@ public final class CangaChanges {
     a.put(CangaArtifacts.CREATED, Instant.now().toString());
     byte[] bytes = new ImageManifest(m.artifactType(), m.config(), m.layers(), a).toBytes();
     List<String> tags = new ArrayList<>(List.of(sha256));
-    listing.tags().forEach((t, sha) -> {
-      if (sha.equals(sha256) && CangaArtifacts.isRegistryTag(t) && !t.equals(dropped)) {
-        tags.add(t);
-      }
-    });
+    listing
+        .tags()
+        .forEach(
+            (t, sha) -> {
+              if (sha.equals(sha256) && CangaArtifacts.isRegistryTag(t) && !t.equals(dropped)) {
+                tags.add(t);
+              }
+            });
     for (String t : tags) {
       client.putManifest(t, bytes, ImageManifest.MEDIA_TYPE);
     }

@@ -6,8 +6,8 @@ import java.util.Map;
 
 /**
  * One {@code WWW-Authenticate} challenge (RFC 7235): a scheme ({@code basic}, {@code bearer},
- * lowercased) and its parameters ({@code realm}, {@code service}, {@code scope}). Quoted values
- * may hold commas ({@code scope="repository:a/b:pull,push"}) and backslash escapes.
+ * lowercased) and its parameters ({@code realm}, {@code service}, {@code scope}). Quoted values may
+ * hold commas ({@code scope="repository:a/b:pull,push"}) and backslash escapes.
  */
 record Challenge(String scheme, Map<String, String> params) {
   Challenge {

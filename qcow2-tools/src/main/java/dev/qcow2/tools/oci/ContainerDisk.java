@@ -22,10 +22,10 @@ import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 
 /**
- * A KubeVirt containerDisk: a regular container image for linux/amd64 whose one layer (a gzip
- * tar) holds {@code disk/disk.qcow2}, owned by uid and gid 107 (qemu in KubeVirt's launcher), as
- * {@code ADD --chown=107:107 disk.qcow2 /disk/} would build it. The layer's entries carry a fixed
- * time, so one disk always gives one layer digest.
+ * A KubeVirt containerDisk: a regular container image for linux/amd64 whose one layer (a gzip tar)
+ * holds {@code disk/disk.qcow2}, owned by uid and gid 107 (qemu in KubeVirt's launcher), as {@code
+ * ADD --chown=107:107 disk.qcow2 /disk/} would build it. The layer's entries carry a fixed time, so
+ * one disk always gives one layer digest.
  *
  * <pre>
  * manifest  application/vnd.oci.image.manifest.v1+json
@@ -49,7 +49,8 @@ public final class ContainerDisk {
    * @param insecure registries reached over plain HTTP
    * @return the manifest's digest
    */
-  public static Digest export(Path disk, ContainerDiskTarget target, CredentialStore credentials, Set<String> insecure)
+  public static Digest export(
+      Path disk, ContainerDiskTarget target, CredentialStore credentials, Set<String> insecure)
       throws IOException {
     if (target.tag() == null) {
       throw new IllegalArgumentException("no tag for " + target);
@@ -60,7 +61,8 @@ public final class ContainerDisk {
       Layer layer = writeLayer(disk, layerFile);
       byte[] config = config(layer.diffId());
       Descriptor configDescriptor = Descriptor.of(CONFIG_TYPE, config);
-      ImageManifest manifest = new ImageManifest(null, configDescriptor, List.of(layer.descriptor()), Map.of());
+      ImageManifest manifest =
+          new ImageManifest(null, configDescriptor, List.of(layer.descriptor()), Map.of());
       byte[] bytes = manifest.toBytes();
       if (target.registry() != null) {
         RegistryClient client = new RegistryClient(target.registry(), credentials, insecure);
@@ -85,7 +87,10 @@ public final class ContainerDisk {
     }
   }
 
-  /** Temporary files go beside a layout or archive (same file system for the final move), else to /tmp. */
+  /**
+   * Temporary files go beside a layout or archive (same file system for the final move), else to
+   * /tmp.
+   */
   private static Path tempParent(ContainerDiskTarget target) throws IOException {
     if (target.path() == null) {
       return Path.of(System.getProperty("java.io.tmpdir"));
@@ -104,12 +109,13 @@ public final class ContainerDisk {
     long size;
     try (OutputStream file = Files.newOutputStream(target);
         DigestOutputStream gzDigest = new DigestOutputStream(file, compressed);
-        GZIPOutputStream gz = new GZIPOutputStream(gzDigest, 1 << 16) {
-          {
-            // Disk images are large and a qcow2 is often compressed already: speed over ratio.
-            def.setLevel(Deflater.BEST_SPEED);
-          }
-        };
+        GZIPOutputStream gz =
+            new GZIPOutputStream(gzDigest, 1 << 16) {
+              {
+                // Disk images are large and a qcow2 is often compressed already: speed over ratio.
+                def.setLevel(Deflater.BEST_SPEED);
+              }
+            };
         DigestOutputStream plain = new DigestOutputStream(gz, tarDigest);
         TarArchiveOutputStream tar = new TarArchiveOutputStream(plain, 1 << 16)) {
       tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);

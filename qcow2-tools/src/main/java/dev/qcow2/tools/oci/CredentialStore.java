@@ -17,10 +17,10 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Registry credentials found where skopeo and podman look (containers-auth.json(5)):
- * {@code REGISTRY_AUTH_FILE} alone when set; else {@code ${XDG_RUNTIME_DIR}/containers/auth.json},
- * {@code ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json}, then {@code ~/.docker/config.json}.
- * The first file that knows the registry answers.
+ * Registry credentials found where skopeo and podman look (containers-auth.json(5)): {@code
+ * REGISTRY_AUTH_FILE} alone when set; else {@code ${XDG_RUNTIME_DIR}/containers/auth.json}, {@code
+ * ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json}, then {@code ~/.docker/config.json}. The
+ * first file that knows the registry answers.
  *
  * <p>In a file, {@code credHelpers.<registry>} names a helper, else an {@code auths} entry gives a
  * base64 {@code user:secret} in {@code auth} (the most specific key wins: {@code host/ns/repo}
@@ -39,8 +39,8 @@ public final class CredentialStore {
   private final Path home;
 
   /**
-   * @param env the environment to read ({@code REGISTRY_AUTH_FILE}, {@code XDG_RUNTIME_DIR},
-   *     {@code XDG_CONFIG_HOME}, {@code PATH})
+   * @param env the environment to read ({@code REGISTRY_AUTH_FILE}, {@code XDG_RUNTIME_DIR}, {@code
+   *     XDG_CONFIG_HOME}, {@code PATH})
    * @param home the user's home folder
    */
   public CredentialStore(Map<String, String> env, Path home) {
@@ -55,7 +55,8 @@ public final class CredentialStore {
 
   /** A store that knows no credentials (anonymous access). */
   public static CredentialStore none() {
-    return new CredentialStore(Map.of("REGISTRY_AUTH_FILE", "/nonexistent/auth.json"), Path.of("/nonexistent"));
+    return new CredentialStore(
+        Map.of("REGISTRY_AUTH_FILE", "/nonexistent/auth.json"), Path.of("/nonexistent"));
   }
 
   /** The files searched, in order. */
@@ -70,8 +71,10 @@ public final class CredentialStore {
       list.add(Path.of(runtime, "containers", "auth.json"));
     }
     String config = env.get("XDG_CONFIG_HOME");
-    list.add(config != null && !config.isEmpty() ? Path.of(config, "containers", "auth.json")
-        : home.resolve(".config/containers/auth.json"));
+    list.add(
+        config != null && !config.isEmpty()
+            ? Path.of(config, "containers", "auth.json")
+            : home.resolve(".config/containers/auth.json"));
     list.add(home.resolve(".docker/config.json"));
     return list;
   }
@@ -111,7 +114,8 @@ public final class CredentialStore {
         return null;
       }
       if (Files.size(file) > FILE_LIMIT) {
-        throw new OciException(OciException.Kind.INVALID, file + ": credentials file larger than 16 MiB");
+        throw new OciException(
+            OciException.Kind.INVALID, file + ": credentials file larger than 16 MiB");
       }
       JsonNode root = JSON.readTree(file.toFile());
       if (root == null || !root.isObject()) {
@@ -121,13 +125,14 @@ public final class CredentialStore {
     } catch (OciException e) {
       throw e;
     } catch (IOException e) {
-      throw new OciException(OciException.Kind.INVALID, file + ": not a credentials file: " + e.getMessage(), e);
+      throw new OciException(
+          OciException.Kind.INVALID, file + ": not a credentials file: " + e.getMessage(), e);
     }
   }
 
   /** The {@code auths} entry for the most specific key: host/ns/repo, host/ns, host. */
-  private static Credentials fromAuths(JsonNode auths, String registry, String repository, Path file)
-      throws OciException {
+  private static Credentials fromAuths(
+      JsonNode auths, String registry, String repository, Path file) throws OciException {
     if (!auths.isObject()) {
       return null;
     }
@@ -151,7 +156,10 @@ public final class CredentialStore {
     return null;
   }
 
-  /** Docker's legacy keys carry a scheme and a path ({@code https://host/v1/}): the host alone counts. */
+  /**
+   * Docker's legacy keys carry a scheme and a path ({@code https://host/v1/}): the host alone
+   * counts.
+   */
   private static String normalize(String key) {
     int scheme = key.indexOf("://");
     if (scheme < 0) {
@@ -174,47 +182,71 @@ public final class CredentialStore {
     try {
       plain = new String(Base64.getDecoder().decode(auth.trim()), StandardCharsets.UTF_8);
     } catch (IllegalArgumentException e) {
-      throw new OciException(OciException.Kind.INVALID, file + ": auths." + key + ".auth is not base64");
+      throw new OciException(
+          OciException.Kind.INVALID, file + ": auths." + key + ".auth is not base64");
     }
     int colon = plain.indexOf(':');
     if (colon < 0) {
-      throw new OciException(OciException.Kind.INVALID, file + ": auths." + key + ".auth is not base64 of user:secret");
+      throw new OciException(
+          OciException.Kind.INVALID,
+          file + ": auths." + key + ".auth is not base64 of user:secret");
     }
     return new Credentials(plain.substring(0, colon), plain.substring(colon + 1));
   }
 
-  /** Runs {@code docker-credential-NAME get}; null when the helper knows no credentials for the registry. */
+  /**
+   * Runs {@code docker-credential-NAME get}; null when the helper knows no credentials for the
+   * registry.
+   */
   Credentials helper(String name, String registry) throws OciException {
     if (!name.matches("[A-Za-z0-9._-]+")) {
-      throw new OciException(OciException.Kind.INVALID, "credential helper name '" + name + "' is not a plain name");
+      throw new OciException(
+          OciException.Kind.INVALID, "credential helper name '" + name + "' is not a plain name");
     }
     Path exe = onPath("docker-credential-" + name);
     if (exe == null) {
-      throw new OciException(OciException.Kind.UNAUTHORIZED,
+      throw new OciException(
+          OciException.Kind.UNAUTHORIZED,
           "credential helper docker-credential-" + name + " (for " + registry + ") is not on PATH");
     }
     try {
-      Process p = new ProcessBuilder(exe.toString(), "get").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+      Process p =
+          new ProcessBuilder(exe.toString(), "get")
+              .redirectError(ProcessBuilder.Redirect.DISCARD)
+              .start();
       try (OutputStream in = p.getOutputStream()) {
         in.write(registry.getBytes(StandardCharsets.UTF_8));
       }
       byte[] out = readBounded(p.getInputStream());
       if (!p.waitFor(HELPER_SECONDS, TimeUnit.SECONDS)) {
         p.destroyForcibly();
-        throw new OciException(OciException.Kind.UNAVAILABLE, "credential helper " + exe + " did not answer in " + HELPER_SECONDS + " s");
+        throw new OciException(
+            OciException.Kind.UNAVAILABLE,
+            "credential helper " + exe + " did not answer in " + HELPER_SECONDS + " s");
       }
       String text = new String(out, StandardCharsets.UTF_8).trim();
       if (p.exitValue() != 0) {
-        // Helpers say "credentials not found in native keychain" and exit 1 for an unknown registry.
+        // Helpers say "credentials not found in native keychain" and exit 1 for an unknown
+        // registry.
         if (text.toLowerCase(Locale.ROOT).contains("not found")) {
           return null;
         }
-        throw new OciException(OciException.Kind.UNAUTHORIZED, "credential helper " + exe + " failed for " + registry
-            + ": " + (text.isEmpty() ? "exit status " + p.exitValue() : text.lines().findFirst().orElse("")));
+        throw new OciException(
+            OciException.Kind.UNAUTHORIZED,
+            "credential helper "
+                + exe
+                + " failed for "
+                + registry
+                + ": "
+                + (text.isEmpty()
+                    ? "exit status " + p.exitValue()
+                    : text.lines().findFirst().orElse("")));
       }
       JsonNode answer = JSON.readTree(text);
       if (answer == null || !answer.hasNonNull("Username") || !answer.hasNonNull("Secret")) {
-        throw new OciException(OciException.Kind.INVALID, "credential helper " + exe + " gave no Username and Secret for " + registry);
+        throw new OciException(
+            OciException.Kind.INVALID,
+            "credential helper " + exe + " gave no Username and Secret for " + registry);
       }
       return new Credentials(answer.get("Username").asText(), answer.get("Secret").asText());
     } catch (InterruptedException e) {
@@ -223,7 +255,10 @@ public final class CredentialStore {
     } catch (OciException e) {
       throw e;
     } catch (IOException e) {
-      throw new OciException(OciException.Kind.INVALID, "credential helper " + exe + " for " + registry + ": " + e.getMessage(), e);
+      throw new OciException(
+          OciException.Kind.INVALID,
+          "credential helper " + exe + " for " + registry + ": " + e.getMessage(),
+          e);
     }
   }
 

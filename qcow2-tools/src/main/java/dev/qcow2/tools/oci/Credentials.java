@@ -13,7 +13,9 @@ public record Credentials(String user, String secret) {
 
   /** The value of an {@code Authorization: Basic} header. */
   String basic() {
-    return "Basic " + Base64.getEncoder().encodeToString((user + ":" + secret).getBytes(StandardCharsets.UTF_8));
+    return "Basic "
+        + Base64.getEncoder()
+            .encodeToString((user + ":" + secret).getBytes(StandardCharsets.UTF_8));
   }
 
   @Override

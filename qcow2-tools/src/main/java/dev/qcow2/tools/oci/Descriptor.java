@@ -8,10 +8,11 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * An OCI content descriptor: what a manifest or an index says about a blob it points to
- * ({@code mediaType}, {@code digest}, {@code size}, optional {@code annotations}).
+ * An OCI content descriptor: what a manifest or an index says about a blob it points to ({@code
+ * mediaType}, {@code digest}, {@code size}, optional {@code annotations}).
  */
-public record Descriptor(String mediaType, Digest digest, long size, Map<String, String> annotations) {
+public record Descriptor(
+    String mediaType, Digest digest, long size, Map<String, String> annotations) {
   public Descriptor {
     if (size < 0) {
       throw new IllegalArgumentException("descriptor size " + size + " < 0");
@@ -58,9 +59,15 @@ public record Descriptor(String mediaType, Digest digest, long size, Map<String,
     JsonNode media = n.get("mediaType");
     JsonNode digest = n.get("digest");
     JsonNode size = n.get("size");
-    if (media == null || !media.isTextual() || digest == null || !digest.isTextual()
-        || size == null || !size.canConvertToLong() || size.longValue() < 0) {
-      throw new OciException(OciException.Kind.INVALID,
+    if (media == null
+        || !media.isTextual()
+        || digest == null
+        || !digest.isTextual()
+        || size == null
+        || !size.canConvertToLong()
+        || size.longValue() < 0) {
+      throw new OciException(
+          OciException.Kind.INVALID,
           where + ": a descriptor needs mediaType, digest and a size >= 0");
     }
     Digest d;

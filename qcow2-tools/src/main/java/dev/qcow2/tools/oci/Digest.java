@@ -26,7 +26,8 @@ public record Digest(String hex) {
   /** Parses {@code sha256:<hex>}. */
   public static Digest parse(String text) {
     if (text == null || !text.startsWith("sha256:")) {
-      throw new IllegalArgumentException("not a sha256 digest: '" + text + "' (sha256:<64 hex digits>)");
+      throw new IllegalArgumentException(
+          "not a sha256 digest: '" + text + "' (sha256:<64 hex digits>)");
     }
     return new Digest(text.substring("sha256:".length()));
   }

@@ -12,12 +12,15 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * An OCI image manifest ({@code application/vnd.oci.image.manifest.v1+json}, schema version 2):
- * a config descriptor, the layer descriptors in order, an optional {@code artifactType} and
+ * An OCI image manifest ({@code application/vnd.oci.image.manifest.v1+json}, schema version 2): a
+ * config descriptor, the layer descriptors in order, an optional {@code artifactType} and
  * annotations. {@link #toBytes} writes the fields in the specification's order with sorted
  * annotations, so equal manifests have equal digests.
  */
-public record ImageManifest(String artifactType, Descriptor config, List<Descriptor> layers,
+public record ImageManifest(
+    String artifactType,
+    Descriptor config,
+    List<Descriptor> layers,
     Map<String, String> annotations) {
   public static final String MEDIA_TYPE = RegistryClient.OCI_MANIFEST;
 
@@ -61,11 +64,13 @@ public record ImageManifest(String artifactType, Descriptor config, List<Descrip
       throw new OciException(OciException.Kind.INVALID, where + ": not JSON");
     }
     if (n == null || !n.isObject() || n.path("schemaVersion").asInt() != 2) {
-      throw new OciException(OciException.Kind.INVALID, where + ": not a schema version 2 manifest");
+      throw new OciException(
+          OciException.Kind.INVALID, where + ": not a schema version 2 manifest");
     }
     String type = n.path("mediaType").asText(MEDIA_TYPE);
     if (!type.equals(MEDIA_TYPE)) {
-      throw new OciException(OciException.Kind.INVALID, where + ": a " + type + ", not an OCI image manifest");
+      throw new OciException(
+          OciException.Kind.INVALID, where + ": a " + type + ", not an OCI image manifest");
     }
     Descriptor config = Descriptor.fromJson(n.get("config"), where + " config");
     List<Descriptor> layers = new ArrayList<>();
@@ -77,6 +82,7 @@ public record ImageManifest(String artifactType, Descriptor config, List<Descrip
       layers.add(Descriptor.fromJson(l.get(i), where + " layer " + i));
     }
     String artifact = n.hasNonNull("artifactType") ? n.get("artifactType").asText() : null;
-    return new ImageManifest(artifact, config, layers, Descriptor.annotations(n.get("annotations")));
+    return new ImageManifest(
+        artifact, config, layers, Descriptor.annotations(n.get("annotations")));
   }
 }

@@ -4,8 +4,8 @@ import java.io.IOException;
 
 /**
  * A registry or layout failure, said in one line that names the registry, the repository and the
- * object: wrong credentials, a missing repository, manifest or blob, a blob whose bytes do not
- * hash to its digest, a malformed answer. {@link #kind} lets a caller tell them apart.
+ * object: wrong credentials, a missing repository, manifest or blob, a blob whose bytes do not hash
+ * to its digest, a malformed answer. {@link #kind} lets a caller tell them apart.
  */
 public final class OciException extends IOException {
   private static final long serialVersionUID = 1L;

@@ -24,9 +24,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * blobs/sha256/HEX    every blob, named by its digest
  * </pre>
  *
- * Adding an image to an existing layout keeps its other images and replaces the one with the
- * same name; {@code index.json} is replaced whole (written beside, then renamed).
- * {@link #archive} writes the folder as the tar that {@code oci-archive:} names.
+ * Adding an image to an existing layout keeps its other images and replaces the one with the same
+ * name; {@code index.json} is replaced whole (written beside, then renamed). {@link #archive}
+ * writes the folder as the tar that {@code oci-archive:} names.
  */
 final class OciLayout {
   static final String REF_NAME = "org.opencontainers.image.ref.name";
@@ -77,12 +77,18 @@ final class OciLayout {
         manifests.add(m);
       }
     }
-    manifests.add(new Descriptor(ImageManifest.MEDIA_TYPE, digest, manifest.length).toJson()
-        .set("annotations", JsonNodeFactory.instance.objectNode().put(REF_NAME, tag)));
+    manifests.add(
+        new Descriptor(ImageManifest.MEDIA_TYPE, digest, manifest.length)
+            .toJson()
+            .set("annotations", JsonNodeFactory.instance.objectNode().put(REF_NAME, tag)));
     index.set("manifests", manifests);
     Path tmp = dir.resolve("index.json.tmp");
     Files.write(tmp, RegistryClient.JSON.writeValueAsBytes(index));
-    Files.move(tmp, dir.resolve("index.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(
+        tmp,
+        dir.resolve("index.json"),
+        StandardCopyOption.REPLACE_EXISTING,
+        StandardCopyOption.ATOMIC_MOVE);
   }
 
   private ObjectNode readIndex() throws IOException {
@@ -97,15 +103,20 @@ final class OciLayout {
     try {
       n = RegistryClient.JSON.readTree(file.toFile());
     } catch (IOException e) {
-      throw new OciException(OciException.Kind.INVALID, file + ": not an OCI image index: " + e.getMessage());
+      throw new OciException(
+          OciException.Kind.INVALID, file + ": not an OCI image index: " + e.getMessage());
     }
     if (n == null || !n.isObject() || n.path("schemaVersion").asInt() != 2) {
-      throw new OciException(OciException.Kind.INVALID, file + ": not an OCI image index (schemaVersion 2)");
+      throw new OciException(
+          OciException.Kind.INVALID, file + ": not an OCI image index (schemaVersion 2)");
     }
     return (ObjectNode) n;
   }
 
-  /** Writes the folder as a tar at {@code archive}: {@code oci-layout}, {@code index.json}, {@code blobs/...}. */
+  /**
+   * Writes the folder as a tar at {@code archive}: {@code oci-layout}, {@code index.json}, {@code
+   * blobs/...}.
+   */
   void archive(Path archive) throws IOException {
     Path tmp = archive.resolveSibling(archive.getFileName() + ".tmp");
     try (OutputStream out = Files.newOutputStream(tmp);
@@ -117,7 +128,8 @@ final class OciLayout {
         entries = s.filter(p -> !p.equals(dir)).sorted().toList();
       }
       for (Path p : entries) {
-        String name = dir.relativize(p).toString().replace('\\', '/') + (Files.isDirectory(p) ? "/" : "");
+        String name =
+            dir.relativize(p).toString().replace('\\', '/') + (Files.isDirectory(p) ? "/" : "");
         TarArchiveEntry e = new TarArchiveEntry(p.toFile(), name);
         tar.putArchiveEntry(e);
         if (Files.isRegularFile(p)) {

@@ -21,22 +21,28 @@ import java.util.regex.Pattern;
 
 /**
  * A client of one repository of an OCI distribution registry (the distribution specification's
- * {@code /v2/} API): manifests, tags and the requests under blobs, which {@link BlobTransfer} drives.
+ * {@code /v2/} API): manifests, tags and the requests under blobs, which {@link BlobTransfer}
+ * drives.
  *
- * <p>HTTPS, except for loopback hosts and the registries listed as insecure, which get plain
- * HTTP. Authentication answers the registry's challenges ({@link RegistryAuth}). Every request has
- * a time limit; idempotent requests are retried with a growing pause on 5xx answers and broken
+ * <p>HTTPS, except for loopback hosts and the registries listed as insecure, which get plain HTTP.
+ * Authentication answers the registry's challenges ({@link RegistryAuth}). Every request has a time
+ * limit; idempotent requests are retried with a growing pause on 5xx answers and broken
  * connections. Failures are {@link OciException}s in one line. Thread-safe.
  */
 public final class RegistryClient {
   static final ObjectMapper JSON = new ObjectMapper();
   static final String OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
   static final String OCI_INDEX = "application/vnd.oci.image.index.v1+json";
-  private static final String ACCEPT_MANIFESTS = OCI_MANIFEST + ", " + OCI_INDEX
-      + ", application/vnd.docker.distribution.manifest.v2+json"
-      + ", application/vnd.docker.distribution.manifest.list.v2+json";
+  private static final String ACCEPT_MANIFESTS =
+      OCI_MANIFEST
+          + ", "
+          + OCI_INDEX
+          + ", application/vnd.docker.distribution.manifest.v2+json"
+          + ", application/vnd.docker.distribution.manifest.list.v2+json";
+
   /** Manifests and tag pages are small; a larger answer is refused rather than held in memory. */
   static final int DOCUMENT_LIMIT = 4 << 20;
+
   private static final int ATTEMPTS = 4;
   private static final int TAG_PAGES = 10_000;
   private static final Set<Integer> REDIRECTS = Set.of(301, 302, 303, 307, 308);
@@ -56,7 +62,8 @@ public final class RegistryClient {
    * @param credentials where credentials are looked up
    * @param insecure registries ({@code host} or {@code host:port}) reached over plain HTTP
    */
-  public RegistryClient(OciReference repository, CredentialStore credentials, Set<String> insecure) {
+  public RegistryClient(
+      OciReference repository, CredentialStore credentials, Set<String> insecure) {
     this(repository, credentials, insecure, Duration.ofSeconds(60), BlobTransfer.CHUNK, 1000);
   }
 
@@ -64,19 +71,29 @@ public final class RegistryClient {
    * @param chunk the upload chunk size (also the largest monolithic upload)
    * @param tagPage how many tags to ask for per page
    */
-  RegistryClient(OciReference repository, CredentialStore credentials, Set<String> insecure, Duration timeout,
-      int chunk, int tagPage) {
+  RegistryClient(
+      OciReference repository,
+      CredentialStore credentials,
+      Set<String> insecure,
+      Duration timeout,
+      int chunk,
+      int tagPage) {
     this.tagPage = tagPage;
     this.repository = repository.withTag(null);
-    boolean plain = repository.isLoopback() || insecure.contains(repository.registry())
-        || insecure.contains(repository.host());
+    boolean plain =
+        repository.isLoopback()
+            || insecure.contains(repository.registry())
+            || insecure.contains(repository.host());
     this.base = URI.create((plain ? "http://" : "https://") + repository.registry() + "/v2/");
     this.timeout = timeout;
-    this.http = HttpClient.newBuilder()
-        .followRedirects(HttpClient.Redirect.NEVER)
-        .connectTimeout(Duration.ofSeconds(30))
-        .build();
-    this.auth = new RegistryAuth(http, repository.registry(), repository.repository(), credentials, timeout);
+    this.http =
+        HttpClient.newBuilder()
+            .followRedirects(HttpClient.Redirect.NEVER)
+            .connectTimeout(Duration.ofSeconds(30))
+            .build();
+    this.auth =
+        new RegistryAuth(
+            http, repository.registry(), repository.repository(), credentials, timeout);
     this.blobs = new BlobTransfer(this, chunk);
   }
 
@@ -92,7 +109,8 @@ public final class RegistryClient {
 
   /** Whether the repository has the blob ({@code HEAD}). */
   public boolean blobExists(Digest digest) throws OciException {
-    HttpResponse<InputStream> r = send("HEAD", path("blobs/" + digest), null, null, false, true, "blob " + digest);
+    HttpResponse<InputStream> r =
+        send("HEAD", path("blobs/" + digest), null, null, false, true, "blob " + digest);
     close(r);
     if (r.statusCode() == 404) {
       return false;
@@ -110,7 +128,8 @@ public final class RegistryClient {
    */
   public boolean mountBlob(Digest digest, String fromRepository) throws OciException {
     URI uri = path("blobs/uploads/?mount=" + digest + "&from=" + fromRepository);
-    HttpResponse<InputStream> r = send("POST", uri, null, null, true, false, "mount of blob " + digest);
+    HttpResponse<InputStream> r =
+        send("POST", uri, null, null, true, false, "mount of blob " + digest);
     close(r);
     if (r.statusCode() == 201) {
       return true;
@@ -129,8 +148,8 @@ public final class RegistryClient {
   }
 
   /**
-   * Stores the file as a blob, its sha256 computed while it is sent (monolithic when it fits in
-   * one chunk, else chunked {@code PATCH}es); returns its descriptor.
+   * Stores the file as a blob, its sha256 computed while it is sent (monolithic when it fits in one
+   * chunk, else chunked {@code PATCH}es); returns its descriptor.
    *
    * @param progress told the bytes sent so far, or null
    */
@@ -143,8 +162,7 @@ public final class RegistryClient {
    * Downloads the blob into {@code target}, which appears only once the bytes hash to the
    * descriptor's digest and have its size; otherwise nothing is left behind.
    */
-  public void pullBlob(Descriptor blob, Path target, LongConsumer progress)
-      throws OciException {
+  public void pullBlob(Descriptor blob, Path target, LongConsumer progress) throws OciException {
     blobs.pull(blob, target, progress);
   }
 
@@ -152,7 +170,8 @@ public final class RegistryClient {
    * Writes the blob to {@code out}, verified against its size and digest at the end: on an
    * exception the caller must discard what {@code out} received.
    */
-  public void pullBlob(Descriptor blob, java.io.OutputStream out, LongConsumer progress) throws IOException {
+  public void pullBlob(Descriptor blob, java.io.OutputStream out, LongConsumer progress)
+      throws IOException {
     blobs.copy(blob, out, progress);
   }
 
@@ -169,22 +188,36 @@ public final class RegistryClient {
    * @return the manifest's digest
    */
   public Digest putManifest(String reference, byte[] body, String mediaType) throws OciException {
-    HttpResponse<InputStream> r = send("PUT", path("manifests/" + reference), mediaType,
-        () -> HttpRequest.BodyPublishers.ofByteArray(body), true, true, "manifest " + reference);
+    HttpResponse<InputStream> r =
+        send(
+            "PUT",
+            path("manifests/" + reference),
+            mediaType,
+            () -> HttpRequest.BodyPublishers.ofByteArray(body),
+            true,
+            true,
+            "manifest " + reference);
     expect(r, 201, "manifest " + reference);
     close(r);
     return Digest.of(body);
   }
 
   /**
-   * Deletes the manifest {@code digest} and so every tag that names it (distribution deletes
-   * tags only this way).
+   * Deletes the manifest {@code digest} and so every tag that names it (distribution deletes tags
+   * only this way).
    *
    * @return false if the registry had no such manifest
    */
   public boolean deleteManifest(Digest digest) throws OciException {
-    HttpResponse<InputStream> r = send("DELETE", path("manifests/" + digest), null, null, true, true,
-        "deletion of manifest " + digest);
+    HttpResponse<InputStream> r =
+        send(
+            "DELETE",
+            path("manifests/" + digest),
+            null,
+            null,
+            true,
+            true,
+            "deletion of manifest " + digest);
     if (r.statusCode() == 404) {
       close(r);
       return false;
@@ -196,29 +229,47 @@ public final class RegistryClient {
 
   /** The manifest {@code reference} (a tag or a digest) names; a digest reference is verified. */
   public Manifest getManifest(String reference) throws OciException {
-    HttpResponse<InputStream> r = send("GET", path("manifests/" + reference), null, null, false, true,
-        "manifest " + reference);
+    HttpResponse<InputStream> r =
+        send(
+            "GET",
+            path("manifests/" + reference),
+            null,
+            null,
+            false,
+            true,
+            "manifest " + reference);
     expect(r, 200, "manifest " + reference);
     byte[] body = readLimited(r, DOCUMENT_LIMIT, "manifest " + reference);
     Digest digest = Digest.of(body);
     if (reference.startsWith("sha256:") && !digest.toString().equals(reference)) {
-      throw new OciException(OciException.Kind.DIGEST_MISMATCH, where() + ": manifest " + reference
-          + " has digest " + digest);
+      throw new OciException(
+          OciException.Kind.DIGEST_MISMATCH,
+          where() + ": manifest " + reference + " has digest " + digest);
     }
     String type = r.headers().firstValue("Content-Type").orElse("");
     JsonNode declared;
     try {
       declared = JSON.readTree(body).path("mediaType");
     } catch (IOException e) {
-      throw new OciException(OciException.Kind.INVALID, where() + ": manifest " + reference + " is not JSON");
+      throw new OciException(
+          OciException.Kind.INVALID, where() + ": manifest " + reference + " is not JSON");
     }
     return new Manifest(body, declared.isTextual() ? declared.asText() : type, digest);
   }
 
-  /** The digest of the manifest {@code reference} names, or null if there is none ({@code HEAD}). */
+  /**
+   * The digest of the manifest {@code reference} names, or null if there is none ({@code HEAD}).
+   */
   public Digest manifestDigest(String reference) throws OciException {
-    HttpResponse<InputStream> r = send("HEAD", path("manifests/" + reference), null, null, false, true,
-        "manifest " + reference);
+    HttpResponse<InputStream> r =
+        send(
+            "HEAD",
+            path("manifests/" + reference),
+            null,
+            null,
+            false,
+            true,
+            "manifest " + reference);
     close(r);
     if (r.statusCode() == 404) {
       return null;
@@ -231,7 +282,8 @@ public final class RegistryClient {
     try {
       return Digest.parse(d);
     } catch (IllegalArgumentException e) {
-      throw new OciException(OciException.Kind.INVALID, where() + ": manifest " + reference + ": " + e.getMessage());
+      throw new OciException(
+          OciException.Kind.INVALID, where() + ": manifest " + reference + ": " + e.getMessage());
     }
   }
 
@@ -241,7 +293,8 @@ public final class RegistryClient {
     URI next = path("tags/list?n=" + tagPage);
     for (int page = 0; next != null; page++) {
       if (page == TAG_PAGES) {
-        throw new OciException(OciException.Kind.INVALID, where() + ": more than " + TAG_PAGES + " pages of tags");
+        throw new OciException(
+            OciException.Kind.INVALID, where() + ": more than " + TAG_PAGES + " pages of tags");
       }
       HttpResponse<InputStream> r = send("GET", next, null, null, false, true, "tag list");
       expect(r, 200, "tag list");
@@ -296,10 +349,18 @@ public final class RegistryClient {
    * broken connections. Answers other than 401 are returned for the caller to judge.
    *
    * @param push whether the request needs the push scope
-   * @param retry whether the request may be sent again (not for upload steps: the whole upload restarts)
+   * @param retry whether the request may be sent again (not for upload steps: the whole upload
+   *     restarts)
    */
-  HttpResponse<InputStream> send(String method, URI uri, String contentType,
-      Supplier<HttpRequest.BodyPublisher> body, boolean push, boolean retry, String what) throws OciException {
+  HttpResponse<InputStream> send(
+      String method,
+      URI uri,
+      String contentType,
+      Supplier<HttpRequest.BodyPublisher> body,
+      boolean push,
+      boolean retry,
+      String what)
+      throws OciException {
     String scope = "repository:" + repository.repository() + (push ? ":pull,push" : ":pull");
     boolean answered = false;
     for (int attempt = 1; ; attempt++) {
@@ -308,14 +369,21 @@ public final class RegistryClient {
         r = exchange(method, uri, contentType, body, auth.header(scope));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new OciException(OciException.Kind.UNAVAILABLE, where() + ": interrupted during " + what, e);
+        throw new OciException(
+            OciException.Kind.UNAVAILABLE, where() + ": interrupted during " + what, e);
       } catch (IOException e) {
         if (retry && attempt < ATTEMPTS) {
           pause(attempt);
           continue;
         }
-        throw new OciException(OciException.Kind.UNAVAILABLE, where() + ": cannot reach the registry for " + what
-            + ": " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
+        throw new OciException(
+            OciException.Kind.UNAVAILABLE,
+            where()
+                + ": cannot reach the registry for "
+                + what
+                + ": "
+                + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()),
+            e);
       }
       if (r.statusCode() == 401 && !answered) {
         close(r);
@@ -335,15 +403,22 @@ public final class RegistryClient {
 
   /**
    * One request, following the redirects of a GET or HEAD (registries send blob downloads to a
-   * storage host) a bounded number of times, never from HTTPS to HTTP, and without our
-   * credentials once the host changes: a storage host has its own signed URL.
+   * storage host) a bounded number of times, never from HTTPS to HTTP, and without our credentials
+   * once the host changes: a storage host has its own signed URL.
    */
-  private HttpResponse<InputStream> exchange(String method, URI uri, String contentType,
-      Supplier<HttpRequest.BodyPublisher> body, String authorization) throws IOException, InterruptedException {
+  private HttpResponse<InputStream> exchange(
+      String method,
+      URI uri,
+      String contentType,
+      Supplier<HttpRequest.BodyPublisher> body,
+      String authorization)
+      throws IOException, InterruptedException {
     URI at = uri;
     for (int hop = 0; ; hop++) {
-      HttpRequest.Builder req = HttpRequest.newBuilder(at).timeout(timeout)
-          .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : body.get());
+      HttpRequest.Builder req =
+          HttpRequest.newBuilder(at)
+              .timeout(timeout)
+              .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : body.get());
       if (contentType != null) {
         req.header("Content-Type", contentType);
       }
@@ -389,15 +464,36 @@ public final class RegistryClient {
     close(r);
     int s = r.statusCode();
     switch (s) {
-      case 401 -> throw new OciException(OciException.Kind.UNAUTHORIZED, where() + ": "
-          + (hasCredentials() ? "the registry refused the credentials" : "the registry needs credentials")
-          + " for " + what + " (HTTP 401" + detail + ")");
-      case 403 -> throw new OciException(OciException.Kind.DENIED, where() + ": access to " + what
-          + " denied (HTTP 403" + detail + ")");
-      case 404 -> throw new OciException(OciException.Kind.NOT_FOUND, where() + ": "
-          + (detail.contains("NAME_UNKNOWN") ? "no such repository" : what + " not found") + " (HTTP 404" + detail + ")");
-      default -> throw new OciException(s >= 500 ? OciException.Kind.UNAVAILABLE : OciException.Kind.INVALID,
-          where() + ": " + what + ": HTTP " + s + detail);
+      case 401 ->
+          throw new OciException(
+              OciException.Kind.UNAUTHORIZED,
+              where()
+                  + ": "
+                  + (hasCredentials()
+                      ? "the registry refused the credentials"
+                      : "the registry needs credentials")
+                  + " for "
+                  + what
+                  + " (HTTP 401"
+                  + detail
+                  + ")");
+      case 403 ->
+          throw new OciException(
+              OciException.Kind.DENIED,
+              where() + ": access to " + what + " denied (HTTP 403" + detail + ")");
+      case 404 ->
+          throw new OciException(
+              OciException.Kind.NOT_FOUND,
+              where()
+                  + ": "
+                  + (detail.contains("NAME_UNKNOWN") ? "no such repository" : what + " not found")
+                  + " (HTTP 404"
+                  + detail
+                  + ")");
+      default ->
+          throw new OciException(
+              s >= 500 ? OciException.Kind.UNAVAILABLE : OciException.Kind.INVALID,
+              where() + ": " + what + ": HTTP " + s + detail);
     }
   }
 
@@ -409,7 +505,9 @@ public final class RegistryClient {
     }
   }
 
-  /** ", CODE: message" from the registry's error body ({@code {"errors":[{code,message}]}}), or "". */
+  /**
+   * ", CODE: message" from the registry's error body ({@code {"errors":[{code,message}]}}), or "".
+   */
   private static String errorDetail(HttpResponse<InputStream> r) {
     try {
       byte[] body = readLimited(r, 64 << 10, "error");
@@ -423,11 +521,13 @@ public final class RegistryClient {
     }
   }
 
-  static byte[] readLimited(HttpResponse<InputStream> r, int limit, String what) throws OciException {
+  static byte[] readLimited(HttpResponse<InputStream> r, int limit, String what)
+      throws OciException {
     try (InputStream in = r.body()) {
       byte[] bytes = in.readNBytes(limit + 1);
       if (bytes.length > limit) {
-        throw new OciException(OciException.Kind.INVALID, what + ": answer larger than " + limit + " bytes");
+        throw new OciException(
+            OciException.Kind.INVALID, what + ": answer larger than " + limit + " bytes");
       }
       return bytes;
     } catch (OciException e) {

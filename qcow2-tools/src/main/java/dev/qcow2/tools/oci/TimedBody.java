@@ -14,11 +14,11 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * An answer's body as an {@link InputStream} whose every read waits at most {@code limit} for
- * data. The JDK's HTTP client times out only until the headers arrive, and its own body stream
- * blocks for ever when the registry stops sending (nor does an interrupt wake it on JDK 17): a
- * read that waits too long here cancels the exchange and throws {@link Stalled}. One list of
- * buffers is asked for at a time, so memory stays bounded by what the client hands over at once.
+ * An answer's body as an {@link InputStream} whose every read waits at most {@code limit} for data.
+ * The JDK's HTTP client times out only until the headers arrive, and its own body stream blocks for
+ * ever when the registry stops sending (nor does an interrupt wake it on JDK 17): a read that waits
+ * too long here cancels the exchange and throws {@link Stalled}. One list of buffers is asked for
+ * at a time, so memory stays bounded by what the client hands over at once.
  */
 final class TimedBody extends InputStream implements HttpResponse.BodySubscriber<InputStream> {
   /** A read that waited longer than the limit. */

@@ -8,10 +8,10 @@ import dev.qcow2.tools.cli.JsonOutput;
 import java.util.Map;
 
 /**
- * The {@code format-specific} object of {@code qemu-img info --output=json} for a qcow2 image,
- * with its keys in the order qemu prints them ({@link JsonOutput#qdictEntries}), which is the
- * order Cangallo stores them in: {@code compat, compression-type, lazy-refcounts, refcount-bits,
- * corrupt, extended-l2} for a version 3 image.
+ * The {@code format-specific} object of {@code qemu-img info --output=json} for a qcow2 image, with
+ * its keys in the order qemu prints them ({@link JsonOutput#qdictEntries}), which is the order
+ * Cangallo stores them in: {@code compat, compression-type, lazy-refcounts, refcount-bits, corrupt,
+ * extended-l2} for a version 3 image.
  */
 final class FormatSpecific {
   private FormatSpecific() {}

@@ -25,10 +25,11 @@ final class HttpRemote implements Remote {
    */
   HttpRemote(String url) {
     this.base = URI.create(url.endsWith("/") ? url : url + "/");
-    this.client = HttpClient.newBuilder()
-        .followRedirects(HttpClient.Redirect.NORMAL)
-        .connectTimeout(Duration.ofSeconds(30))
-        .build();
+    this.client =
+        HttpClient.newBuilder()
+            .followRedirects(HttpClient.Redirect.NORMAL)
+            .connectTimeout(Duration.ofSeconds(30))
+            .build();
   }
 
   @Override
@@ -39,7 +40,8 @@ final class HttpRemote implements Remote {
   @Override
   public String fetchIndex() throws IOException {
     URI uri = base.resolve("index.yaml");
-    HttpResponse<byte[]> r = send(HttpRequest.newBuilder(uri).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> r =
+        send(HttpRequest.newBuilder(uri).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
     if (r.statusCode() != 200) {
       throw new IOException("GET " + uri + ": HTTP " + r.statusCode());
     }
@@ -49,7 +51,8 @@ final class HttpRemote implements Remote {
   @Override
   public byte[] fetchOptional(String name) throws IOException {
     URI uri = base.resolve(name);
-    HttpResponse<byte[]> r = send(HttpRequest.newBuilder(uri).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> r =
+        send(HttpRequest.newBuilder(uri).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
     if (r.statusCode() == 404) {
       return null;
     }
@@ -77,7 +80,8 @@ final class HttpRemote implements Remote {
       long total;
       if (status == 416 && have > 0) {
         return; // already complete: verification decides
-      } else if (status == 206 && have > 0
+      } else if (status == 206
+          && have > 0
           && r.headers().firstValue("Content-Range").orElse("").startsWith("bytes " + have + "-")) {
         total = have + r.headers().firstValueAsLong("Content-Length").orElse(-1);
         ch.position(have);
@@ -93,7 +97,8 @@ final class HttpRemote implements Remote {
     }
   }
 
-  private <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler) throws IOException {
+  private <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler)
+      throws IOException {
     try {
       return client.send(request, handler);
     } catch (InterruptedException e) {

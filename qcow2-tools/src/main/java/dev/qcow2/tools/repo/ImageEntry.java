@@ -16,15 +16,16 @@ import java.util.regex.Pattern;
  * One image of {@code index.yaml}: the mapping stored under its sha256, keys in stored order,
  * unknown keys kept. Immutable: every accessor and {@link #with} works on copies.
  *
- * <p>Keys Cangallo writes, in its order: {@code parent}, {@code description}, {@code os},
- * {@code cangafile} (built images), {@code virtual-size}, {@code format}, {@code actual-size},
- * {@code format-specific}, {@code file-sha256}, {@code creation-time}, {@code sha256}.
+ * <p>Keys Cangallo writes, in its order: {@code parent}, {@code description}, {@code os}, {@code
+ * cangafile} (built images), {@code virtual-size}, {@code format}, {@code actual-size}, {@code
+ * format-specific}, {@code file-sha256}, {@code creation-time}, {@code sha256}.
  */
 public final class ImageEntry {
-  private static final Pattern STAMP = Pattern.compile(
-      "([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
-          + "(?:(?:[Tt]|[ \\t]+)([0-9]{1,2}):([0-9]{2}):([0-9]{2})(?:\\.([0-9]*))?"
-          + "(?:[ \\t]*(Z|([-+])([0-9]{1,2})(?::?([0-9]{2}))?))?)?");
+  private static final Pattern STAMP =
+      Pattern.compile(
+          "([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
+              + "(?:(?:[Tt]|[ \\t]+)([0-9]{1,2}):([0-9]{2}):([0-9]{2})(?:\\.([0-9]*))?"
+              + "(?:[ \\t]*(Z|([-+])([0-9]{1,2})(?::?([0-9]{2}))?))?)?");
   private static final DateTimeFormatter PSYCH =
       DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSSSSS xxx", Locale.ROOT);
 
@@ -37,7 +38,8 @@ public final class ImageEntry {
   /** An entry from its stored mapping (copied). */
   public static ImageEntry of(JsonNode mapping) {
     if (!mapping.isObject()) {
-      throw new IllegalArgumentException("an image entry must be a mapping, not " + mapping.getNodeType());
+      throw new IllegalArgumentException(
+          "an image entry must be a mapping, not " + mapping.getNodeType());
     }
     return new ImageEntry(((ObjectNode) mapping).deepCopy());
   }
@@ -90,7 +92,9 @@ public final class ImageEntry {
     return t == null ? null : parseTimestamp(t);
   }
 
-  /** A copy with {@code key} set ({@code null} value: a YAML null); an existing key keeps its place. */
+  /**
+   * A copy with {@code key} set ({@code null} value: a YAML null); an existing key keeps its place.
+   */
   public ImageEntry with(String key, JsonNode value) {
     ObjectNode copy = node.deepCopy();
     copy.set(key, value == null ? JsonNodeFactory.instance.nullNode() : value);
@@ -118,8 +122,8 @@ public final class ImageEntry {
   }
 
   /**
-   * Parses a YAML 1.1 timestamp as Psych reads one: date only (midnight UTC), or date and time
-   * with optional fraction and zone ({@code Z}, {@code +02:00}, {@code +2}; none means UTC).
+   * Parses a YAML 1.1 timestamp as Psych reads one: date only (midnight UTC), or date and time with
+   * optional fraction and zone ({@code Z}, {@code +02:00}, {@code +2}; none means UTC).
    *
    * @return the time, or null if {@code text} is no timestamp
    */
@@ -128,16 +132,22 @@ public final class ImageEntry {
     if (!m.matches()) {
       return null;
     }
-    LocalDate date = LocalDate.of(
-        Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3)));
+    LocalDate date =
+        LocalDate.of(
+            Integer.parseInt(m.group(1)),
+            Integer.parseInt(m.group(2)),
+            Integer.parseInt(m.group(3)));
     if (m.group(4) == null) {
       return date.atStartOfDay().atOffset(ZoneOffset.UTC);
     }
     String fraction = m.group(7) == null ? "" : m.group(7);
-    int nanos = fraction.isEmpty() ? 0
-        : Integer.parseInt((fraction + "000000000").substring(0, 9));
-    LocalDateTime local = date.atTime(
-        Integer.parseInt(m.group(4)), Integer.parseInt(m.group(5)), Integer.parseInt(m.group(6)), nanos);
+    int nanos = fraction.isEmpty() ? 0 : Integer.parseInt((fraction + "000000000").substring(0, 9));
+    LocalDateTime local =
+        date.atTime(
+            Integer.parseInt(m.group(4)),
+            Integer.parseInt(m.group(5)),
+            Integer.parseInt(m.group(6)),
+            nanos);
     ZoneOffset offset = ZoneOffset.UTC;
     if (m.group(9) != null) {
       int hours = Integer.parseInt(m.group(10));

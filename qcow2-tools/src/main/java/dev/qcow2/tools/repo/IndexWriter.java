@@ -15,9 +15,9 @@ import java.util.Set;
 
 /**
  * Replaces a file atomically: the new content goes to a temporary file in the same folder, is
- * forced to disk, and is renamed over the old one; then the folder is forced so the rename
- * itself survives a crash. A reader sees the old content or the new, never a mix, and a crash
- * at any point leaves one of them complete.
+ * forced to disk, and is renamed over the old one; then the folder is forced so the rename itself
+ * survives a crash. A reader sees the old content or the new, never a mix, and a crash at any point
+ * leaves one of them complete.
  */
 public final class IndexWriter {
   private IndexWriter() {}
@@ -35,15 +35,17 @@ public final class IndexWriter {
     Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
     try {
       // Readable by others, as Cangallo's files are: repositories are served over HTTP as they are.
-      Set<PosixFilePermission> mode = Files.exists(file)
-          ? Files.getPosixFilePermissions(file)
-          : PosixFilePermissions.fromString("rw-r--r--");
+      Set<PosixFilePermission> mode =
+          Files.exists(file)
+              ? Files.getPosixFilePermissions(file)
+              : PosixFilePermissions.fromString("rw-r--r--");
       try {
         Files.setPosixFilePermissions(tmp, mode);
       } catch (UnsupportedOperationException e) {
         // not a POSIX file system: its defaults apply
       }
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      try (FileChannel ch =
+          FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
         ByteBuffer buf = ByteBuffer.wrap(content);
         while (buf.hasRemaining()) {
           ch.write(buf);

@@ -21,13 +21,13 @@ import java.util.function.LongConsumer;
 
 /**
  * A repository of an OCI registry, {@code oci://HOST[:PORT]/NAMESPACE/REPO}, holding canga images
- * as artifacts ({@link CangaArtifacts}): the index is built from the registry's tags and
- * manifests on each fetch (a repository nobody pushed to yet is an empty index), a push stores
- * each image's layer once and tags its manifest, and a pull checks the layer's digest as it
- * arrives and the image's content sha256 before the file takes its place ({@link VerifiedDownload}).
+ * as artifacts ({@link CangaArtifacts}): the index is built from the registry's tags and manifests
+ * on each fetch (a repository nobody pushed to yet is an empty index), a push stores each image's
+ * layer once and tags its manifest, and a pull checks the layer's digest as it arrives and the
+ * image's content sha256 before the file takes its place ({@link VerifiedDownload}).
  *
- * <p>Credentials as skopeo and podman read them ({@link CredentialStore}); plain HTTP for
- * loopback registries and for those config.yaml lists as insecure.
+ * <p>Credentials as skopeo and podman read them ({@link CredentialStore}); plain HTTP for loopback
+ * registries and for those config.yaml lists as insecure.
  */
 final class OciRemote implements Remote {
   private final String url;
@@ -46,7 +46,8 @@ final class OciRemote implements Remote {
    * @param env where credentials are looked up ({@code REGISTRY_AUTH_FILE}, {@code HOME} ...)
    * @param insecure registries ({@code host} or {@code host:port}) reached over plain HTTP
    */
-  static OciRemote open(String url, Map<String, String> env, Set<String> insecure) throws IOException {
+  static OciRemote open(String url, Map<String, String> env, Set<String> insecure)
+      throws IOException {
     OciReference ref;
     try {
       ref = OciReference.parse(url);
@@ -54,7 +55,8 @@ final class OciRemote implements Remote {
       throw new CangaException("Remote url '" + url + "': " + e.getMessage());
     }
     if (ref.tag() != null) {
-      throw new CangaException("Remote url '" + url + "' names a tag; a remote is a whole repository");
+      throw new CangaException(
+          "Remote url '" + url + "' names a tag; a remote is a whole repository");
     }
     CredentialStore credentials = new CredentialStore(env, RepositoryConfig.userHome(env));
     return new OciRemote(url, new CangaArtifacts(new RegistryClient(ref, credentials, insecure)));
@@ -75,7 +77,8 @@ final class OciRemote implements Remote {
     try {
       return artifacts.list();
     } catch (OciException e) {
-      if (e.kind() == OciException.Kind.NOT_FOUND && e.getMessage().contains("no such repository")) {
+      if (e.kind() == OciException.Kind.NOT_FOUND
+          && e.getMessage().contains("no such repository")) {
         return new CangaArtifacts.Listing(Map.of(), Map.of());
       }
       throw e;
@@ -102,25 +105,32 @@ final class OciRemote implements Remote {
 
   @Override
   public void pull(Repository repo, ImageEntry entry, PrintStream progress) throws IOException {
-    VerifiedDownload.pull(repo, entry, (ch, p) -> {
-      // A digest is checked over the whole blob: a download always starts from its first byte.
-      ch.truncate(0);
-      ch.position(0);
-      OutputStream out = Channels.newOutputStream(ch);
-      try {
-        artifacts.pull(entry.node(), out, bar(p, entry.actualSize()));
-      } catch (IOException | RuntimeException e) {
-        ch.truncate(0); // nothing of a failed download is kept
-        throw e;
-      }
-    }, progress);
+    VerifiedDownload.pull(
+        repo,
+        entry,
+        (ch, p) -> {
+          // A digest is checked over the whole blob: a download always starts from its first byte.
+          ch.truncate(0);
+          ch.position(0);
+          OutputStream out = Channels.newOutputStream(ch);
+          try {
+            artifacts.pull(entry.node(), out, bar(p, entry.actualSize()));
+          } catch (IOException | RuntimeException e) {
+            ch.truncate(0); // nothing of a failed download is kept
+            throw e;
+          }
+        },
+        progress);
   }
 
   @Override
   public boolean push(Path file, ImageEntry entry, PrintStream progress) throws IOException {
     ObjectNode node = entry.node();
-    List<CangaArtifacts.Pushed> done = artifacts.push(List.of(new CangaArtifacts.Image(node, file)), Map.of(),
-        bar(progress, Files.size(file)));
+    List<CangaArtifacts.Pushed> done =
+        artifacts.push(
+            List.of(new CangaArtifacts.Image(node, file)),
+            Map.of(),
+            bar(progress, Files.size(file)));
     return done.get(0).layerUploaded();
   }
 
@@ -140,12 +150,20 @@ final class OciRemote implements Remote {
     if (!listing.images().containsKey(sha256)) {
       return false;
     }
-    List<String> children = listing.images().values().stream()
-        .filter(e -> sha256.equals(e.path("parent").asText(null)))
-        .map(e -> e.path("sha256").asText()).toList();
+    List<String> children =
+        listing.images().values().stream()
+            .filter(e -> sha256.equals(e.path("parent").asText(null)))
+            .map(e -> e.path("sha256").asText())
+            .toList();
     if (!children.isEmpty()) {
-      throw new CangaException("Image " + sha256 + " is the parent of " + String.join(", ", children)
-          + " in " + url() + "; delete them first");
+      throw new CangaException(
+          "Image "
+              + sha256
+              + " is the parent of "
+              + String.join(", ", children)
+              + " in "
+              + url()
+              + "; delete them first");
     }
     new CangaChanges(artifacts).delete(listing, sha256);
     return true;
@@ -171,8 +189,12 @@ final class OciRemote implements Remote {
 
   @Override
   public void store(String name, byte[] content) {
-    throw new CangaException("Remote " + url + " is an OCI registry, which holds no " + name
-        + ": sign and verify work on s3:// remotes and local repositories");
+    throw new CangaException(
+        "Remote "
+            + url
+            + " is an OCI registry, which holds no "
+            + name
+            + ": sign and verify work on s3:// remotes and local repositories");
   }
 
   private static LongConsumer bar(PrintStream progress, long size) {

@@ -9,9 +9,9 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * YAML as Cangallo reads and writes it. Reading goes through Jackson (key order kept, plain
- * scalars typed as YAML 1.1 would type them, except timestamps which stay text). Writing imitates
- * Ruby's Psych ({@code to_yaml}): a {@code ---} line, two-space nested mappings, sequences at the
+ * YAML as Cangallo reads and writes it. Reading goes through Jackson (key order kept, plain scalars
+ * typed as YAML 1.1 would type them, except timestamps which stay text). Writing imitates Ruby's
+ * Psych ({@code to_yaml}): a {@code ---} line, two-space nested mappings, sequences at the
  * indentation of their key, strings quoted only when Ruby would read them as something else, and
  * multi-line strings as literal blocks.
  *
@@ -22,19 +22,26 @@ import java.util.regex.Pattern;
 public final class PsychYaml {
   private static final YAMLMapper MAPPER = new YAMLMapper();
 
-  private static final Pattern TIMESTAMP = Pattern.compile(
-      "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
-          + "(?:(?:[Tt]|[ \\t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]*)?"
-          + "(?:[ \\t]*(?:Z|[-+][0-9]{1,2}(?::?[0-9]{2})?))?)?");
-  private static final Pattern SPECIAL = Pattern.compile(
-      "~|null|Null|NULL|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE"
-          + "|on|On|ON|off|Off|OFF|=|<<|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN)");
-  /** YAML 1.1 integers and floats (SnakeYAML's and Psych's resolvers, merged: quoting more is safe). */
-  private static final Pattern NUMBER = Pattern.compile(
-      "[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_,]*)|[-+]?0x[0-9a-fA-F_]+"
-          + "|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
-          + "|[-+]?(?:\\.[0-9]+|[0-9][0-9_,]*(?:\\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
-          + "|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.[0-9_]*");
+  private static final Pattern TIMESTAMP =
+      Pattern.compile(
+          "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+              + "(?:(?:[Tt]|[ \\t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]*)?"
+              + "(?:[ \\t]*(?:Z|[-+][0-9]{1,2}(?::?[0-9]{2})?))?)?");
+  private static final Pattern SPECIAL =
+      Pattern.compile(
+          "~|null|Null|NULL|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE"
+              + "|on|On|ON|off|Off|OFF|=|<<|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN)");
+
+  /**
+   * YAML 1.1 integers and floats (SnakeYAML's and Psych's resolvers, merged: quoting more is safe).
+   */
+  private static final Pattern NUMBER =
+      Pattern.compile(
+          "[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_,]*)|[-+]?0x[0-9a-fA-F_]+"
+              + "|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
+              + "|[-+]?(?:\\.[0-9]+|[0-9][0-9_,]*(?:\\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+              + "|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.[0-9_]*");
+
   private static final String INDICATORS = "-?:,[]{}#&*!|>'\"%@`";
 
   private PsychYaml() {}
@@ -268,7 +275,9 @@ public final class PsychYaml {
       String t = Double.toString(d).replace("E", "e");
       int e = t.indexOf('e');
       String exp = t.substring(e + 1);
-      return t.substring(0, e) + "e" + (exp.startsWith("-") ? "-" : "+")
+      return t.substring(0, e)
+          + "e"
+          + (exp.startsWith("-") ? "-" : "+")
           + String.format("%02d", Math.abs(Integer.parseInt(exp)));
     }
     String plain = new BigDecimal(Double.toString(d)).toPlainString();

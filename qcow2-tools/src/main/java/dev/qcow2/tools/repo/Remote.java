@@ -30,8 +30,12 @@ public interface Remote extends Closeable {
     return open(url, env, Set.of());
   }
 
-  /** The remote of the repository {@code settings}, with the insecure registries config.yaml lists for it. */
-  static Remote open(RepositoryConfig.RepoSettings settings, Map<String, String> env) throws IOException {
+  /**
+   * The remote of the repository {@code settings}, with the insecure registries config.yaml lists
+   * for it.
+   */
+  static Remote open(RepositoryConfig.RepoSettings settings, Map<String, String> env)
+      throws IOException {
     return open(settings.url(), env, settings.insecureRegistries());
   }
 
@@ -120,6 +124,7 @@ public interface Remote extends Closeable {
   }
 
   private CangaException readOnly(String verb) {
-    return new CangaException("Remote " + url() + " is read-only: " + verb + " needs an s3:// remote");
+    return new CangaException(
+        "Remote " + url() + " is read-only: " + verb + " needs an s3:// remote");
   }
 }

@@ -8,10 +8,10 @@ import java.util.Map;
 
 /**
  * Every repository of a configuration, and image names across them (Cangallo's {@code
- * lib/cangallo.rb}). A name is {@code repo:name} or {@code name}; {@code name} is a tag or a
- * sha256 prefix ({@link RepositoryIndex#candidates}). Without a repository the default one is
- * searched first, then the others in configuration order; the first repository with a match
- * answers, and a prefix that matches several of its images is an error listing them.
+ * lib/cangallo.rb}). A name is {@code repo:name} or {@code name}; {@code name} is a tag or a sha256
+ * prefix ({@link RepositoryIndex#candidates}). Without a repository the default one is searched
+ * first, then the others in configuration order; the first repository with a match answers, and a
+ * prefix that matches several of its images is an error listing them.
  */
 public final class Repositories {
   private final RepositoryConfig config;
@@ -85,7 +85,8 @@ public final class Repositories {
         return new Found(r, index.image(found.get(0)), index);
       }
       if (found.size() > 1) {
-        StringBuilder sb = new StringBuilder("Image name \"" + text + "\" is ambiguous; it matches:");
+        StringBuilder sb =
+            new StringBuilder("Image name \"" + text + "\" is ambiguous; it matches:");
         for (String sha : found) {
           sb.append("\n  ").append(r.name()).append(':').append(sha);
           String shortName = index.shortName(sha);

@@ -32,8 +32,8 @@ import java.util.function.UnaryOperator;
  * each ends with an atomic replacement of {@code index.yaml} ({@link IndexWriter}), so concurrent
  * canga processes lose no update and a crash leaves the old or the new index. Image files are
  * written under a temporary name, forced, and renamed into place (the folder forced) before the
- * index names them; every such step goes through {@link DurableFiles}. Long work
- * (hashing, converting, downloading) happens outside the lock.
+ * index names them; every such step goes through {@link DurableFiles}. Long work (hashing,
+ * converting, downloading) happens outside the lock.
  */
 public final class Repository {
   private static final Map<Path, ReentrantLock> THREAD_LOCKS = new ConcurrentHashMap<>();
@@ -44,19 +44,27 @@ public final class Repository {
   private final dev.qcow2.CompressionType compressionType;
   private final DurableFiles files;
 
-  /** Opens the repository, creating its folder as Cangallo does; images are stored zstd-compressed. */
+  /**
+   * Opens the repository, creating its folder as Cangallo does; images are stored zstd-compressed.
+   */
   public Repository(RepositoryConfig.RepoSettings settings) throws IOException {
     this(settings, dev.qcow2.CompressionType.ZSTD);
   }
 
   /** Opens the repository, creating its folder as Cangallo does. */
-  public Repository(RepositoryConfig.RepoSettings settings, dev.qcow2.CompressionType compressionType)
+  public Repository(
+      RepositoryConfig.RepoSettings settings, dev.qcow2.CompressionType compressionType)
       throws IOException {
     this(settings, compressionType, DurableFiles.REAL);
   }
 
-  /** As the public constructor, with the durable file operations given (tests cut the power there). */
-  Repository(RepositoryConfig.RepoSettings settings, dev.qcow2.CompressionType compressionType, DurableFiles files)
+  /**
+   * As the public constructor, with the durable file operations given (tests cut the power there).
+   */
+  Repository(
+      RepositoryConfig.RepoSettings settings,
+      dev.qcow2.CompressionType compressionType,
+      DurableFiles files)
       throws IOException {
     this.settings = settings;
     this.compressionType = compressionType;
@@ -92,11 +100,13 @@ public final class Repository {
 
   /** Applies {@code change} to the current index under the lock and stores the result. */
   public RepositoryIndex update(UnaryOperator<RepositoryIndex> change) throws IOException {
-    return locked(() -> {
-      RepositoryIndex next = change.apply(index());
-      IndexWriter.write(files, indexFile(), next.toYaml().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-      return next;
-    });
+    return locked(
+        () -> {
+          RepositoryIndex next = change.apply(index());
+          IndexWriter.write(
+              files, indexFile(), next.toYaml().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          return next;
+        });
   }
 
   /** Work that must not overlap with index updates of other threads or processes. */
@@ -105,10 +115,12 @@ public final class Repository {
   }
 
   public <T> T locked(LockedWork<T> work) throws IOException {
-    ReentrantLock threadLock = THREAD_LOCKS.computeIfAbsent(dir.toAbsolutePath().normalize(), d -> new ReentrantLock());
+    ReentrantLock threadLock =
+        THREAD_LOCKS.computeIfAbsent(dir.toAbsolutePath().normalize(), d -> new ReentrantLock());
     threadLock.lock();
-    try (FileChannel ch = FileChannel.open(dir.resolve("index.yaml.lock"),
-        StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+    try (FileChannel ch =
+        FileChannel.open(
+            dir.resolve("index.yaml.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
       FileLock lock = ch.lock();
       try {
         return work.run();
@@ -125,8 +137,8 @@ public final class Repository {
       Path file, String parentSha256, boolean copy, ObjectNode metadata, String tag) {}
 
   /**
-   * Stores {@code file} as a new image and returns its sha256 (the content hash of the whole
-   * disk). Without a parent the file becomes a compressed qcow2; with one, a compressed delta whose
+   * Stores {@code file} as a new image and returns its sha256 (the content hash of the whole disk).
+   * Without a parent the file becomes a compressed qcow2; with one, a compressed delta whose
    * backing file is {@code <parent>.qcow2} and that holds only the clusters that differ from the
    * parent; with {@code copy} the file's bytes are kept as they are. An image that is already there
    * is stored again and its entry replaced in place, as Cangallo does.
@@ -139,8 +151,12 @@ public final class Repository {
         throw new CangaException("Parent not found");
       }
       if (!Files.exists(imagePath(req.parentSha256()))) {
-        throw new CangaException("The file of parent image " + req.parentSha256() + " is not in "
-            + dir + " (pull it first)");
+        throw new CangaException(
+            "The file of parent image "
+                + req.parentSha256()
+                + " is not in "
+                + dir
+                + " (pull it first)");
       }
     }
     int threads = Runtime.getRuntime().availableProcessors();
@@ -168,9 +184,14 @@ public final class Repository {
       if (req.copy()) {
         Files.copy(req.file(), tmp, StandardCopyOption.REPLACE_EXISTING);
       } else {
-        ConvertOptions.Builder options = ConvertOptions.builder()
-            .targetFormat("qcow2").compress(true).outOfOrder(true).threads(threads)
-            .createOptions(dev.qcow2.CreateOptions.builder(0).compressionType(compressionType).build());
+        ConvertOptions.Builder options =
+            ConvertOptions.builder()
+                .targetFormat("qcow2")
+                .compress(true)
+                .outOfOrder(true)
+                .threads(threads)
+                .createOptions(
+                    dev.qcow2.CreateOptions.builder(0).compressionType(compressionType).build());
         if (parent != null) {
           options.backing(req.parentSha256() + ".qcow2", parent.format());
         }
@@ -183,7 +204,8 @@ public final class Repository {
     } finally {
       Files.deleteIfExists(tmp);
     }
-    ObjectNode entry = req.metadata() == null ? JsonNodeFactory.instance.objectNode() : req.metadata().deepCopy();
+    ObjectNode entry =
+        req.metadata() == null ? JsonNodeFactory.instance.objectNode() : req.metadata().deepCopy();
     if (parent != null) {
       ObjectNode withParent = JsonNodeFactory.instance.objectNode();
       withParent.put("parent", req.parentSha256());
@@ -192,7 +214,8 @@ public final class Repository {
       entry = withParent;
     }
     ImageInfo info;
-    try (DiskImage stored = DiskImage.open(target, OpenOptions.builder().openBacking(false).build())) {
+    try (DiskImage stored =
+        DiskImage.open(target, OpenOptions.builder().openBacking(false).build())) {
       info = stored.info();
     }
     entry.put("virtual-size", info.virtualSize());
@@ -202,23 +225,30 @@ public final class Repository {
     if (spec != null) {
       entry.set("format-specific", spec);
     }
-    entry.put("file-sha256", fileIsDisk ? sha : ContentHasher.hashFile(req.file(), HashAlgorithm.SHA256).hex());
+    entry.put(
+        "file-sha256",
+        fileIsDisk ? sha : ContentHasher.hashFile(req.file(), HashAlgorithm.SHA256).hex());
     entry.put("creation-time", ImageEntry.formatTimestamp(OffsetDateTime.now()));
     entry.put("sha256", sha);
     ImageEntry image = ImageEntry.of(entry);
-    update(index -> {
-      RepositoryIndex next = index.withImage(image);
-      return req.tag() == null ? next : next.withTag(req.tag(), sha);
-    });
+    update(
+        index -> {
+          RepositoryIndex next = index.withImage(image);
+          return req.tag() == null ? next : next.withTag(req.tag(), sha);
+        });
     return sha;
   }
 
   /** A unique name in the repository folder for work in progress. */
   Path tempPath(String suffix) {
-    return dir.resolve(".canga-" + ProcessHandle.current().pid() + "-" + System.nanoTime() + suffix);
+    return dir.resolve(
+        ".canga-" + ProcessHandle.current().pid() + "-" + System.nanoTime() + suffix);
   }
 
-  /** The entry of {@code sha256}, as a YAML node with {@code repo} appended (what {@code show} prints). */
+  /**
+   * The entry of {@code sha256}, as a YAML node with {@code repo} appended (what {@code show}
+   * prints).
+   */
   public static JsonNode withRepo(ImageEntry entry, String repo) {
     ObjectNode node = entry.node();
     node.put("repo", repo);

@@ -12,10 +12,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Cangallo's {@code ~/.cangallo/config.yaml}: {@code default_repo} and {@code repos}, a mapping
- * of names to {@code type} ({@code local} or {@code remote}), {@code path} (the folder, or the
- * local cache of a remote) and {@code url}. The order of {@code repos} is the search order and
- * the order of {@code list}. Immutable once loaded.
+ * Cangallo's {@code ~/.cangallo/config.yaml}: {@code default_repo} and {@code repos}, a mapping of
+ * names to {@code type} ({@code local} or {@code remote}), {@code path} (the folder, or the local
+ * cache of a remote) and {@code url}. The order of {@code repos} is the search order and the order
+ * of {@code list}. Immutable once loaded.
  *
  * <p>The folder is {@code $CANGALLO_HOME}, else the {@code cangallo.home} system property, else
  * {@code $HOME/.cangallo}; {@code --config FILE} names the file itself. A missing file is created
@@ -24,7 +24,8 @@ import java.util.Set;
  * folder and a relative path is taken from the configuration file's folder.
  */
 public final class RepositoryConfig {
-  static final String DEFAULT_CONFIG = """
+  static final String DEFAULT_CONFIG =
+      """
       default_repo: default
       repos:
           default:
@@ -33,7 +34,8 @@ public final class RepositoryConfig {
       """;
 
   /** One {@code repos} entry. */
-  public record RepoSettings(String name, String type, Path path, String url, Set<String> insecureRegistries) {
+  public record RepoSettings(
+      String name, String type, Path path, String url, Set<String> insecureRegistries) {
     public RepoSettings {
       insecureRegistries = insecureRegistries == null ? Set.of() : Set.copyOf(insecureRegistries);
     }
@@ -63,7 +65,9 @@ public final class RepositoryConfig {
     this.repos = repos;
   }
 
-  /** The configuration folder from the environment: CANGALLO_HOME, cangallo.home, $HOME/.cangallo. */
+  /**
+   * The configuration folder from the environment: CANGALLO_HOME, cangallo.home, $HOME/.cangallo.
+   */
   public static Path defaultFile(Map<String, String> env) {
     String home = env.get("CANGALLO_HOME");
     if (home == null || home.isEmpty()) {
@@ -85,9 +89,11 @@ public final class RepositoryConfig {
     Path dir = abs.getParent();
     Files.createDirectories(dir);
     if (!Files.exists(abs)) {
-      String text = dir.equals(userHome.toAbsolutePath().resolve(".cangallo"))
-          ? DEFAULT_CONFIG
-          : DEFAULT_CONFIG.replace("~/.cangallo/default", quotePath(dir.resolve("default").toString()));
+      String text =
+          dir.equals(userHome.toAbsolutePath().resolve(".cangallo"))
+              ? DEFAULT_CONFIG
+              : DEFAULT_CONFIG.replace(
+                  "~/.cangallo/default", quotePath(dir.resolve("default").toString()));
       IndexWriter.write(abs, text);
     }
     JsonNode root = PsychYaml.parse(Files.readString(abs, StandardCharsets.UTF_8));
@@ -101,11 +107,19 @@ public final class RepositoryConfig {
       JsonNode r = e.getValue();
       String path = text(r, "path");
       String url = text(r, "url");
-      repos.put(e.getKey(), new RepoSettings(e.getKey(), text(r, "type"),
-          path == null ? null : expand(path, userHome, dir), url, insecureFor(insecure, r, url)));
+      repos.put(
+          e.getKey(),
+          new RepoSettings(
+              e.getKey(),
+              text(r, "type"),
+              path == null ? null : expand(path, userHome, dir),
+              url,
+              insecureFor(insecure, r, url)));
     }
     String def = text(root, "default_repo");
-    RepositoryConfig config = new RepositoryConfig(abs, def == null ? "default" : def, Collections.unmodifiableMap(repos));
+    RepositoryConfig config =
+        new RepositoryConfig(
+            abs, def == null ? "default" : def, Collections.unmodifiableMap(repos));
     String cache = text(root, "cache");
     config.cacheDir = cache != null ? expand(cache, userHome, dir) : dir.resolve("cache");
     String maxDays = text(root, "cache_max_days");
@@ -113,18 +127,25 @@ public final class RepositoryConfig {
       try {
         config.cacheMaxDays = Integer.parseInt(maxDays.trim());
       } catch (NumberFormatException e) {
-        throw new IllegalStateException("Configuration malformed, cache_max_days must be a number of days, not '" + maxDays + "'");
+        throw new IllegalStateException(
+            "Configuration malformed, cache_max_days must be a number of days, not '"
+                + maxDays
+                + "'");
       }
     }
     config.proxy = text(root, "proxy");
     String compression = text(root, "compression_type");
     if (compression != null) {
-      config.compressionType = switch (compression) {
-        case "zlib" -> dev.qcow2.CompressionType.ZLIB;
-        case "zstd" -> dev.qcow2.CompressionType.ZSTD;
-        default -> throw new IllegalStateException(
-            "Configuration malformed, compression_type must be zlib or zstd, not '" + compression + "'");
-      };
+      config.compressionType =
+          switch (compression) {
+            case "zlib" -> dev.qcow2.CompressionType.ZLIB;
+            case "zstd" -> dev.qcow2.CompressionType.ZSTD;
+            default ->
+                throw new IllegalStateException(
+                    "Configuration malformed, compression_type must be zlib or zstd, not '"
+                        + compression
+                        + "'");
+          };
     }
     if (repos.containsKey(config.defaultRepo) && repos.get(config.defaultRepo).path() != null) {
       Files.createDirectories(repos.get(config.defaultRepo).path());
@@ -133,9 +154,9 @@ public final class RepositoryConfig {
   }
 
   /**
-   * The registries reached over plain HTTP (our addition; Cangallo ignores the keys): the
-   * top-level list {@code insecure_registries} ({@code host} or {@code host:port}), plus the
-   * registry of a repository with {@code insecure: true}.
+   * The registries reached over plain HTTP (our addition; Cangallo ignores the keys): the top-level
+   * list {@code insecure_registries} ({@code host} or {@code host:port}), plus the registry of a
+   * repository with {@code insecure: true}.
    */
   private static Set<String> insecureRegistries(JsonNode list) {
     Set<String> set = new java.util.LinkedHashSet<>();
@@ -143,7 +164,8 @@ public final class RepositoryConfig {
       return set;
     }
     if (!list.isArray()) {
-      throw new IllegalStateException("Configuration malformed, insecure_registries must be a list of hosts");
+      throw new IllegalStateException(
+          "Configuration malformed, insecure_registries must be a list of hosts");
     }
     list.forEach(h -> set.add(h.asText()));
     return set;
@@ -180,15 +202,17 @@ public final class RepositoryConfig {
   }
 
   /**
-   * How {@code add} and {@code build} compress the images they store: zstd unless the optional
-   * key {@code compression_type: zlib} says otherwise (for qemu older than 5.1, which reads only
-   * zlib clusters). Our addition; Cangallo ignores the key.
+   * How {@code add} and {@code build} compress the images they store: zstd unless the optional key
+   * {@code compression_type: zlib} says otherwise (for qemu older than 5.1, which reads only zlib
+   * clusters). Our addition; Cangallo ignores the key.
    */
   public dev.qcow2.CompressionType compressionType() {
     return compressionType;
   }
 
-  /** Where deploy keeps downloads: {@code cache} in config.yaml, else the config folder's cache/. */
+  /**
+   * Where deploy keeps downloads: {@code cache} in config.yaml, else the config folder's cache/.
+   */
   public Path cacheDir() {
     return cacheDir;
   }

@@ -33,7 +33,11 @@ public final class RepositoryIndex {
   private final Map<String, String> tags;
   private final ObjectNode extra;
 
-  private RepositoryIndex(JsonNode version, Map<String, ImageEntry> images, Map<String, String> tags, ObjectNode extra) {
+  private RepositoryIndex(
+      JsonNode version,
+      Map<String, ImageEntry> images,
+      Map<String, String> tags,
+      ObjectNode extra) {
     this.version = version;
     this.images = Collections.unmodifiableMap(images);
     this.tags = Collections.unmodifiableMap(tags);
@@ -42,8 +46,11 @@ public final class RepositoryIndex {
 
   /** An index with no images and no tags. */
   public static RepositoryIndex empty() {
-    return new RepositoryIndex(JsonNodeFactory.instance.numberNode(0), new LinkedHashMap<>(),
-        new LinkedHashMap<>(), JsonNodeFactory.instance.objectNode());
+    return new RepositoryIndex(
+        JsonNodeFactory.instance.numberNode(0),
+        new LinkedHashMap<>(),
+        new LinkedHashMap<>(),
+        JsonNodeFactory.instance.objectNode());
   }
 
   /** Reads {@code file}; a missing file is an empty repository, as for Cangallo. */
@@ -89,8 +96,8 @@ public final class RepositoryIndex {
         tags.put(e.getKey(), e.getValue().asText());
       }
     }
-    return new RepositoryIndex(version == null ? JsonNodeFactory.instance.numberNode(0) : version,
-        images, tags, extra);
+    return new RepositoryIndex(
+        version == null ? JsonNodeFactory.instance.numberNode(0) : version, images, tags, extra);
   }
 
   /** The index as Psych would write it. */
@@ -105,10 +112,15 @@ public final class RepositoryIndex {
     return PsychYaml.emit(root);
   }
 
-  /** A copy of a top-level mapping Cangallo does not know (our {@code bases}, {@code layers}); empty if absent. */
+  /**
+   * A copy of a top-level mapping Cangallo does not know (our {@code bases}, {@code layers}); empty
+   * if absent.
+   */
   public ObjectNode section(String key) {
     JsonNode n = extra.get(key);
-    return n != null && n.isObject() ? ((ObjectNode) n).deepCopy() : JsonNodeFactory.instance.objectNode();
+    return n != null && n.isObject()
+        ? ((ObjectNode) n).deepCopy()
+        : JsonNodeFactory.instance.objectNode();
   }
 
   /** This index with the top-level mapping {@code key} replaced (removed when empty). */
@@ -169,7 +181,8 @@ public final class RepositoryIndex {
    * A freshly fetched remote index, keeping the images of this one that the remote lacks but whose
    * files are here (built on top of the remote's images), with their tags.
    */
-  public RepositoryIndex mergedInto(RepositoryIndex remote, java.util.function.Predicate<String> fileExists) {
+  public RepositoryIndex mergedInto(
+      RepositoryIndex remote, java.util.function.Predicate<String> fileExists) {
     RepositoryIndex merged = remote;
     for (ImageEntry e : images.values()) {
       if (!remote.images.containsKey(e.sha256()) && fileExists.test(e.sha256())) {
@@ -185,9 +198,9 @@ public final class RepositoryIndex {
   }
 
   /**
-   * The images {@code name} may mean here: the image with that full sha256; else the image an
-   * exact tag points to; else every image whose sha256 starts with {@code name}. Unlike
-   * Cangallo, a tag wins over a hash prefix, and the empty name matches nothing.
+   * The images {@code name} may mean here: the image with that full sha256; else the image an exact
+   * tag points to; else every image whose sha256 starts with {@code name}. Unlike Cangallo, a tag
+   * wins over a hash prefix, and the empty name matches nothing.
    */
   public List<String> candidates(String name) {
     if (name.isEmpty()) {
@@ -209,7 +222,9 @@ public final class RepositoryIndex {
     return found;
   }
 
-  /** The last tag inserted for {@code sha256}, else its first 16 hex digits (Cangallo's short name). */
+  /**
+   * The last tag inserted for {@code sha256}, else its first 16 hex digits (Cangallo's short name).
+   */
   public String shortName(String sha256) {
     String name = null;
     for (Map.Entry<String, String> t : tags.entrySet()) {
@@ -223,11 +238,12 @@ public final class RepositoryIndex {
   /** Every tag of {@code sha256}, in index order. */
   public List<String> tagsOf(String sha256) {
     List<String> list = new ArrayList<>();
-    tags.forEach((t, s) -> {
-      if (s.equals(sha256)) {
-        list.add(t);
-      }
-    });
+    tags.forEach(
+        (t, s) -> {
+          if (s.equals(sha256)) {
+            list.add(t);
+          }
+        });
     return list;
   }
 
@@ -253,7 +269,8 @@ public final class RepositoryIndex {
     while (at != null) {
       ImageEntry e = images.get(at);
       if (e == null) {
-        throw new CangaException("Image " + at + " (an ancestor of " + sha256 + ") is not in the index");
+        throw new CangaException(
+            "Image " + at + " (an ancestor of " + sha256 + ") is not in the index");
       }
       if (chain.contains(at)) {
         throw new CangaException("The parents of " + sha256 + " form a loop at " + at);

@@ -31,9 +31,9 @@ import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
  * {@link S3RemoteIndex} that let concurrent pushes lose nothing.
  *
  * <p>An image object carries its sha256 as metadata ({@code x-amz-meta-sha256}); a push skips an
- * object already there with the same size and sha256. Uploads are multipart with parts in
- * parallel ({@link S3Upload}): nothing appears under the image's key before the upload completes,
- * and an interrupted push (an error, an interrupt, SIGTERM or Ctrl-C) aborts its upload.
+ * object already there with the same size and sha256. Uploads are multipart with parts in parallel
+ * ({@link S3Upload}): nothing appears under the image's key before the upload completes, and an
+ * interrupted push (an error, an interrupt, SIGTERM or Ctrl-C) aborts its upload.
  */
 final class S3Remote implements Remote {
   private static final String SHA256_METADATA = "sha256";
@@ -86,7 +86,9 @@ final class S3Remote implements Remote {
   private void download(S3Location at, FileChannel ch, PrintStream progress) throws IOException {
     HeadObjectResponse head = head(at);
     if (head == null) {
-      throw new S3RequestException(at.toString(), S3RequestException.Reason.NO_SUCH_OBJECT,
+      throw new S3RequestException(
+          at.toString(),
+          S3RequestException.Reason.NO_SUCH_OBJECT,
           "no such object (the index names an image whose file is not in the store)");
     }
     long length = head.contentLength();
@@ -100,8 +102,13 @@ final class S3Remote implements Remote {
     }
     long from = have;
     // If-Match: a resumed file is only ever continued with the bytes of the same object.
-    try (ResponseInputStream<GetObjectResponse> in = client.getObject(b -> b.bucket(at.bucket()).key(at.key())
-        .range("bytes=" + from + "-").ifMatch(head.eTag()))) {
+    try (ResponseInputStream<GetObjectResponse> in =
+        client.getObject(
+            b ->
+                b.bucket(at.bucket())
+                    .key(at.key())
+                    .range("bytes=" + from + "-")
+                    .ifMatch(head.eTag()))) {
       ch.position(from);
       VerifiedDownload.copy(in, ch, from, length, progress);
     } catch (SdkException e) {
@@ -114,24 +121,31 @@ final class S3Remote implements Remote {
     S3Location target = imageObject(entry.sha256());
     long size = Files.size(file);
     HeadObjectResponse head = head(target);
-    if (head != null && head.contentLength() == size
+    if (head != null
+        && head.contentLength() == size
         && entry.sha256().equals(head.metadata().get(SHA256_METADATA))) {
       return false;
     }
-    S3UploadOptions options = S3UploadOptions.builder()
-        .expectedLength(size).threads(UPLOAD_THREADS).metadata(SHA256_METADATA, entry.sha256()).build();
+    S3UploadOptions options =
+        S3UploadOptions.builder()
+            .expectedLength(size)
+            .threads(UPLOAD_THREADS)
+            .metadata(SHA256_METADATA, entry.sha256())
+            .build();
     // SIGTERM and Ctrl-C run shutdown hooks but interrupt no thread: this one interrupts the
     // upload's thread, on which S3Upload aborts, and waits for that abort.
     Thread pusher = Thread.currentThread();
     CountDownLatch settled = new CountDownLatch(1);
-    Thread hook = new Thread(() -> {
-      pusher.interrupt();
-      try {
-        settled.await(2, TimeUnit.MINUTES);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
+    Thread hook =
+        new Thread(
+            () -> {
+              pusher.interrupt();
+              try {
+                settled.await(2, TimeUnit.MINUTES);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
     Runtime.getRuntime().addShutdownHook(hook);
     try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ);
         S3Upload upload = S3Upload.start(client, target, options)) {
@@ -176,8 +190,14 @@ final class S3Remote implements Remote {
     }
     List<String> children = current.children(sha256);
     if (!children.isEmpty()) {
-      throw new CangaException("Image " + sha256 + " is the parent of " + String.join(", ", children)
-          + " in " + url() + "; delete them first");
+      throw new CangaException(
+          "Image "
+              + sha256
+              + " is the parent of "
+              + String.join(", ", children)
+              + " in "
+              + url()
+              + "; delete them first");
     }
     // The index first: a failure in between leaves an unlisted object, never a listed missing one.
     index.remove(Set.of(sha256), Set.copyOf(current.tagsOf(sha256)));
@@ -212,7 +232,8 @@ final class S3Remote implements Remote {
 
   /** The object's metadata, or null if there is no such object. */
   private HeadObjectResponse head(S3Location at) throws IOException {
-    return S3RemoteIndex.orNull(client, at, () -> client.headObject(b -> b.bucket(at.bucket()).key(at.key())));
+    return S3RemoteIndex.orNull(
+        client, at, () -> client.headObject(b -> b.bucket(at.bucket()).key(at.key())));
   }
 
   @Override

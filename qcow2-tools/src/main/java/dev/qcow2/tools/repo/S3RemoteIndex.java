@@ -45,6 +45,7 @@ final class S3RemoteIndex {
 
   private final S3Client client;
   private final S3Location folder;
+
   /** Fragments already read, by key and ETag: a fragment does not change under its key. */
   private final Map<String, RepositoryIndex> fragments = new HashMap<>();
 
@@ -74,9 +75,18 @@ final class S3RemoteIndex {
       }
     }
     // Images the index does not name yet go after its own, oldest first.
-    images.sort(Comparator.comparing((RepositoryIndex f) -> String.valueOf(
-        f.images().values().iterator().next().node().path("creation-time").asText()))
-        .thenComparing(f -> f.images().keySet().iterator().next()));
+    images.sort(
+        Comparator.comparing(
+                (RepositoryIndex f) ->
+                    String.valueOf(
+                        f.images()
+                            .values()
+                            .iterator()
+                            .next()
+                            .node()
+                            .path("creation-time")
+                            .asText()))
+            .thenComparing(f -> f.images().keySet().iterator().next()));
     RepositoryIndex union = index;
     for (RepositoryIndex f : images) {
       for (ImageEntry e : f.images().values()) {
@@ -152,7 +162,10 @@ final class S3RemoteIndex {
     if (f == null) {
       String name = o.key().substring(folder.key().length());
       byte[] bytes = get(name);
-      f = bytes == null ? RepositoryIndex.empty() : parse(new String(bytes, StandardCharsets.UTF_8), name);
+      f =
+          bytes == null
+              ? RepositoryIndex.empty()
+              : parse(new String(bytes, StandardCharsets.UTF_8), name);
       if (name.startsWith(ENTRIES) && f.images().size() != 1) {
         throw new CangaException(folder + name + ": not an index of one image");
       }
@@ -165,8 +178,11 @@ final class S3RemoteIndex {
     try {
       return RepositoryIndex.parse(text);
     } catch (JsonProcessingException | IllegalArgumentException e) {
-      throw new CangaException(folder + name + ": not a Cangallo index: "
-          + e.getMessage().replaceAll("\\s*[\\r\\n]+\\s*", " "));
+      throw new CangaException(
+          folder
+              + name
+              + ": not a Cangallo index: "
+              + e.getMessage().replaceAll("\\s*[\\r\\n]+\\s*", " "));
     }
   }
 
@@ -182,7 +198,10 @@ final class S3RemoteIndex {
     String keyPrefix = folder.key() + sub;
     try {
       List<S3Object> objects = new ArrayList<>();
-      for (S3Object o : client.listObjectsV2Paginator(b -> b.bucket(folder.bucket()).prefix(keyPrefix)).contents()) {
+      for (S3Object o :
+          client
+              .listObjectsV2Paginator(b -> b.bucket(folder.bucket()).prefix(keyPrefix))
+              .contents()) {
         if (o.key().endsWith(".yaml")) {
           objects.add(o);
         }
@@ -196,11 +215,18 @@ final class S3RemoteIndex {
   /** The bytes of {@code name} in the folder, or null if there is no such object. */
   byte[] get(String name) throws IOException {
     S3Location at = folder.resolve(name);
-    return orNull(client, at, () -> client.getObjectAsBytes(b -> b.bucket(at.bucket()).key(at.key())).asByteArray());
+    return orNull(
+        client,
+        at,
+        () -> client.getObjectAsBytes(b -> b.bucket(at.bucket()).key(at.key())).asByteArray());
   }
 
-  /** What {@code request} about {@code at} answers, or null if there is no such object; other failures typed. */
-  static <T> T orNull(S3Client client, S3Location at, Supplier<T> request) throws S3RequestException {
+  /**
+   * What {@code request} about {@code at} answers, or null if there is no such object; other
+   * failures typed.
+   */
+  static <T> T orNull(S3Client client, S3Location at, Supplier<T> request)
+      throws S3RequestException {
     try {
       return request.get();
     } catch (NoSuchKeyException e) {

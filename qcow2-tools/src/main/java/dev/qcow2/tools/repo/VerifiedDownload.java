@@ -30,11 +30,13 @@ final class VerifiedDownload {
     void into(FileChannel part, PrintStream progress) throws IOException;
   }
 
-  static void pull(Repository repo, ImageEntry entry, Transfer transfer, PrintStream progress) throws IOException {
+  static void pull(Repository repo, ImageEntry entry, Transfer transfer, PrintStream progress)
+      throws IOException {
     String sha = entry.sha256();
     Path target = repo.imagePath(sha);
     Path part = repo.dir().resolve(sha + ".qcow2.part");
-    try (FileChannel ch = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+    try (FileChannel ch =
+        FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
       // Released when the channel closes; one pull of this file at a time across processes.
       FileLock lock = ch.lock();
       assert lock.isValid();
@@ -61,7 +63,10 @@ final class VerifiedDownload {
     }
   }
 
-  /** Appends {@code in} to {@code ch} from {@code have}, drawing progress against {@code total} when known. */
+  /**
+   * Appends {@code in} to {@code ch} from {@code have}, drawing progress against {@code total} when
+   * known.
+   */
   static void copy(InputStream in, FileChannel ch, long have, long total, PrintStream progress)
       throws IOException {
     ProgressBar bar = total > 0 ? new ProgressBar(progress, total) : null;
@@ -95,12 +100,17 @@ final class VerifiedDownload {
     }
     String content;
     try (DiskImage image = DiskImage.open(part)) {
-      content = ContentHasher.hash(image, HashAlgorithm.SHA256, Runtime.getRuntime().availableProcessors(), null).hex();
+      content =
+          ContentHasher.hash(
+                  image, HashAlgorithm.SHA256, Runtime.getRuntime().availableProcessors(), null)
+              .hex();
     } catch (IOException e) {
-      throw new CangaException("Downloaded file of " + sha + " is not a valid image: " + e.getMessage());
+      throw new CangaException(
+          "Downloaded file of " + sha + " is not a valid image: " + e.getMessage());
     }
     if (!content.equals(sha)) {
-      throw new CangaException("Downloaded file of " + sha + " is corrupt: its content sha256 is " + content);
+      throw new CangaException(
+          "Downloaded file of " + sha + " is corrupt: its content sha256 is " + content);
     }
   }
 }

@@ -30,23 +30,40 @@ final class Canga {
     return repo("default");
   }
 
-  /** Writes a config with the default repo plus {@code extra} (YAML lines under repos:, 4-space indented). */
+  /**
+   * Writes a config with the default repo plus {@code extra} (YAML lines under repos:, 4-space
+   * indented).
+   */
   void config(String extra) throws IOException {
     Files.createDirectories(home);
-    Files.writeString(config, "default_repo: default\nrepos:\n    default:\n        type: local\n        path: "
-        + defaultRepo() + "\n" + extra);
+    Files.writeString(
+        config,
+        "default_repo: default\nrepos:\n    default:\n        type: local\n        path: "
+            + defaultRepo()
+            + "\n"
+            + extra);
   }
 
   /**
    * Starts {@code canga --config <home>/config.yaml ARGS} in a child JVM with {@code env} added to
-   * its environment, its output and errors in {@code log}: for tests that kill it or run two at once.
+   * its environment, its output and errors in {@code log}: for tests that kill it or run two at
+   * once.
    */
   Process start(Path log, java.util.Map<String, String> env, String... args) throws IOException {
-    List<String> argv = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "-Daws.disableEc2Metadata=true",
-        "dev.qcow2.tools.Main", "canga", "--config", config.toString()));
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "-Daws.disableEc2Metadata=true",
+                "dev.qcow2.tools.Main",
+                "canga",
+                "--config",
+                config.toString()));
     argv.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().putAll(env);
     return pb.start();
   }
@@ -69,7 +86,10 @@ final class Canga {
   /** Runs and asserts exit status 0, returning the result. */
   Cli.Result ok(String... args) {
     Cli.Result r = run(args);
-    assertEquals(0, r.exitCode(), "canga " + String.join(" ", args) + "\nstdout: " + r.stdout() + "\nstderr: " + r.stderr());
+    assertEquals(
+        0,
+        r.exitCode(),
+        "canga " + String.join(" ", args) + "\nstdout: " + r.stdout() + "\nstderr: " + r.stderr());
     return r;
   }
 
@@ -108,7 +128,8 @@ final class Canga {
   void assertStoredImageSound(Path stored, Path original) {
     Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", stored.toString()));
     assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
-    Qemu.Result compare = Qemu.exec(dir, List.of("qemu-img", "compare", original.toString(), stored.toString()));
+    Qemu.Result compare =
+        Qemu.exec(dir, List.of("qemu-img", "compare", original.toString(), stored.toString()));
     assertEquals(0, compare.exitCode(), compare.stdout() + compare.stderr());
   }
 }

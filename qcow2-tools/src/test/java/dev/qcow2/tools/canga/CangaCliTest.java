@@ -46,7 +46,9 @@ class CangaCliTest {
     assertEquals(List.of("list"), List.copyOf(one.keySet()));
     assertTrue(CangaCli.commandLine(Map.of(), List.of("--version")).getSubcommands().isEmpty());
     Map<String, CommandLine> all = CangaCli.commandLine(Map.of(), List.of("de")).getSubcommands();
-    assertTrue(all.keySet().containsAll(List.of("add", "del", "rm", "deltag", "rmtag", "deploy", "wipe")), all.keySet().toString());
+    assertTrue(
+        all.keySet().containsAll(List.of("add", "del", "rm", "deltag", "rmtag", "deploy", "wipe")),
+        all.keySet().toString());
   }
 
   @Test

@@ -35,7 +35,9 @@ class ConcurrentAddTest {
     canga.ok("list"); // creates the configuration once
     List<Path> images = new ArrayList<>();
     for (int i = 0; i < PROCESSES * ROUNDS; i++) {
-      images.add(canga.image("img" + i + ".qcow2", "1M", "write -P " + (i + 1) + " 0 " + (64 * (i + 1)) + "k"));
+      images.add(
+          canga.image(
+              "img" + i + ".qcow2", "1M", "write -P " + (i + 1) + " 0 " + (64 * (i + 1)) + "k"));
     }
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<Process> processes = new ArrayList<>();
@@ -44,18 +46,29 @@ class ConcurrentAddTest {
       StringBuilder script = new StringBuilder("set -e\n");
       for (int r = 0; r < ROUNDS; r++) {
         int i = p * ROUNDS + r;
-        script.append("'").append(java).append("' -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp \"$CP\" dev.qcow2.tools.Main canga --config '")
-            .append(canga.config).append("' add '").append(images.get(i)).append("' --tag t").append(i).append('\n');
+        script
+            .append("'")
+            .append(java)
+            .append(
+                "' -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp \"$CP\" dev.qcow2.tools.Main canga --config '")
+            .append(canga.config)
+            .append("' add '")
+            .append(images.get(i))
+            .append("' --tag t")
+            .append(i)
+            .append('\n');
       }
-      ProcessBuilder pb = new ProcessBuilder("sh", "-c", script.toString())
-          .redirectErrorStream(true)
-          .redirectOutput(dir.resolve("proc" + p + ".log").toFile());
+      ProcessBuilder pb =
+          new ProcessBuilder("sh", "-c", script.toString())
+              .redirectErrorStream(true)
+              .redirectOutput(dir.resolve("proc" + p + ".log").toFile());
       pb.environment().put("CP", System.getProperty("java.class.path"));
       processes.add(pb.start());
     }
     for (int p = 0; p < PROCESSES; p++) {
       assertTrue(processes.get(p).waitFor(5, TimeUnit.MINUTES), "process " + p + " timed out");
-      assertEquals(0, processes.get(p).exitValue(), Files.readString(dir.resolve("proc" + p + ".log")));
+      assertEquals(
+          0, processes.get(p).exitValue(), Files.readString(dir.resolve("proc" + p + ".log")));
     }
     RepositoryIndex index = RepositoryIndex.read(canga.defaultRepo().resolve("index.yaml"));
     assertEquals(PROCESSES * ROUNDS, index.images().size());
@@ -70,7 +83,10 @@ class ConcurrentAddTest {
     assertEquals(shas, index.images().keySet());
     try (var files = Files.list(canga.defaultRepo())) {
       // Nothing left over: no temporary index or image files.
-      assertEquals(PROCESSES * ROUNDS + 2, files.count(), String.join(File.pathSeparator, List.of(canga.defaultRepo().toFile().list())));
+      assertEquals(
+          PROCESSES * ROUNDS + 2,
+          files.count(),
+          String.join(File.pathSeparator, List.of(canga.defaultRepo().toFile().list())));
     }
   }
 }

@@ -30,8 +30,8 @@ import org.tukaani.xz.XZOutputStream;
 
 /**
  * canga deploy: raw, gzip, bzip2 and xz raw disks and qcow2 images, from files, from a local HTTP
- * server (cached) and from the repository, into files that equal qemu-img's raw view of the
- * source byte for byte, with hooks.
+ * server (cached) and from the repository, into files that equal qemu-img's raw view of the source
+ * byte for byte, with hooks.
  */
 class DeployTest {
   @TempDir Path dir;
@@ -49,27 +49,32 @@ class DeployTest {
     try (OutputStream o = new GZIPOutputStream(Files.newOutputStream(dir.resolve("disk.raw.gz")))) {
       o.write(disk);
     }
-    try (OutputStream o = new BZip2CompressorOutputStream(Files.newOutputStream(dir.resolve("disk.raw.bz2")))) {
+    try (OutputStream o =
+        new BZip2CompressorOutputStream(Files.newOutputStream(dir.resolve("disk.raw.bz2")))) {
       o.write(disk);
     }
-    try (OutputStream o = new XZOutputStream(Files.newOutputStream(dir.resolve("disk.raw.xz")), new LZMA2Options(1))) {
+    try (OutputStream o =
+        new XZOutputStream(
+            Files.newOutputStream(dir.resolve("disk.raw.xz")), new LZMA2Options(1))) {
       o.write(disk);
     }
     Qemu.img(dir, "convert", "-c", "-O", "qcow2", "disk.raw", "disk.qcow2");
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    server.createContext("/", ex -> {
-      requests.incrementAndGet();
-      Path f = dir.resolve(ex.getRequestURI().getPath().substring(1));
-      if (!Files.isRegularFile(f)) {
-        ex.sendResponseHeaders(404, -1);
-        ex.close();
-        return;
-      }
-      ex.sendResponseHeaders(200, Files.size(f));
-      try (OutputStream o = ex.getResponseBody()) {
-        Files.copy(f, o);
-      }
-    });
+    server.createContext(
+        "/",
+        ex -> {
+          requests.incrementAndGet();
+          Path f = dir.resolve(ex.getRequestURI().getPath().substring(1));
+          if (!Files.isRegularFile(f)) {
+            ex.sendResponseHeaders(404, -1);
+            ex.close();
+            return;
+          }
+          ex.sendResponseHeaders(200, Files.size(f));
+          try (OutputStream o = ex.getResponseBody()) {
+            Files.copy(f, o);
+          }
+        });
     server.start();
   }
 
@@ -82,12 +87,17 @@ class DeployTest {
   @ValueSource(strings = {"disk.raw", "disk.raw.gz", "disk.raw.bz2", "disk.raw.xz", "disk.qcow2"})
   void deploysEveryTypeFromFilesAndUrlsAsQemuImgReadsIt(String name) throws Exception {
     String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(disk));
-    String type = name.endsWith(".gz") ? "raw+gz" : name.endsWith(".bz2") ? "raw+bz2" : name.endsWith(".xz") ? "raw+xz"
-        : name.endsWith(".qcow2") ? "qcow2" : "raw";
+    String type =
+        name.endsWith(".gz")
+            ? "raw+gz"
+            : name.endsWith(".bz2")
+                ? "raw+bz2"
+                : name.endsWith(".xz") ? "raw+xz" : name.endsWith(".qcow2") ? "qcow2" : "raw";
     Path target = dir.resolve("target-file.img");
     Files.write(target, new byte[3 << 20]); // an old, longer file: it must end up the disk exactly
     Cli.Result r = canga.ok("deploy", dir.resolve(name).toString(), target.toString());
-    assertTrue(r.stdout().contains("(" + type + ")") && r.stdout().contains("sha256 " + sha), r.stdout());
+    assertTrue(
+        r.stdout().contains("(" + type + ")") && r.stdout().contains("sha256 " + sha), r.stdout());
     assertArrayEquals(disk, Files.readAllBytes(target), name + " from a file");
     Files.delete(target);
     String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/" + name;
@@ -108,8 +118,13 @@ class DeployTest {
     String sha = Canga.sha(canga.ok("add", dir.resolve("disk.qcow2").toString(), "--tag", "base"));
     Path hooks = Files.createDirectories(dir.resolve("hooks"));
     hook(hooks, "20-second", "echo second >> " + dir.resolve("order.txt"));
-    hook(hooks, "10-first", "echo first >> " + dir.resolve("order.txt")
-        + "\necho \"$TARGET_DISK_DEVICE|$IMAGE_SOURCE|$IMAGE_TYPE|$IMAGE_SHA256\" > " + dir.resolve("env.txt"));
+    hook(
+        hooks,
+        "10-first",
+        "echo first >> "
+            + dir.resolve("order.txt")
+            + "\necho \"$TARGET_DISK_DEVICE|$IMAGE_SOURCE|$IMAGE_TYPE|$IMAGE_SHA256\" > "
+            + dir.resolve("env.txt"));
     Files.writeString(hooks.resolve("README"), "not executable: skipped");
     Path target = dir.resolve("out.img");
     canga.ok("deploy", "base", target.toString(), "--hooks", hooks.toString());
@@ -122,16 +137,25 @@ class DeployTest {
   void aFailingHookOrSourceFailsTheDeployNamingIt() throws Exception {
     Path hooks = Files.createDirectories(dir.resolve("hooks"));
     hook(hooks, "30-fail", "exit 3");
-    Cli.Result r = canga.run("deploy", dir.resolve("disk.raw").toString(), dir.resolve("out.img").toString(),
-        "--hooks", hooks.toString());
+    Cli.Result r =
+        canga.run(
+            "deploy",
+            dir.resolve("disk.raw").toString(),
+            dir.resolve("out.img").toString(),
+            "--hooks",
+            hooks.toString());
     assertEquals(255, r.exitCode());
     assertEquals("hook 30-fail failed with exit code 3\n", r.stderr());
     // A truncated xz stream: the message says how far the deploy got.
     byte[] xz = Files.readAllBytes(dir.resolve("disk.raw.xz"));
     Files.write(dir.resolve("cut.xz"), java.util.Arrays.copyOf(xz, xz.length / 2));
-    Cli.Result cut = canga.run("deploy", dir.resolve("cut.xz").toString(), dir.resolve("cut.img").toString());
+    Cli.Result cut =
+        canga.run("deploy", dir.resolve("cut.xz").toString(), dir.resolve("cut.img").toString());
     assertEquals(255, cut.exitCode());
-    assertTrue(cut.stderr().matches("(?s)deploy of .*cut\\.xz \\(raw\\+xz\\) to .*cut\\.img failed after \\d+ bytes were written: .*"),
+    assertTrue(
+        cut.stderr()
+            .matches(
+                "(?s)deploy of .*cut\\.xz \\(raw\\+xz\\) to .*cut\\.img failed after \\d+ bytes were written: .*"),
         cut.stderr());
     String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/missing.raw";
     Cli.Result missing = canga.run("deploy", url, dir.resolve("m.img").toString());
@@ -149,8 +173,8 @@ class DeployTest {
   }
 
   /**
-   * A block device (a loop device over a file full of old bytes): zeroed with blkdiscard, then
-   * only the disk's data written. Needs root and loop devices, as CI's guest job has.
+   * A block device (a loop device over a file full of old bytes): zeroed with blkdiscard, then only
+   * the disk's data written. Needs root and loop devices, as CI's guest job has.
    */
   @org.junit.jupiter.api.Tag("slow")
   @Test

@@ -41,7 +41,8 @@ class ExportContainerDiskTest {
     child = dir.resolve("child.qcow2");
     Files.copy(base, child);
     Qemu.io(dir, child.toString(), "write -P 0x22 1M 512k", "write -P 0x33 5M 64k");
-    childSha = Canga.sha(canga.ok("add", child.toString(), "--parent", "base", "--tag", "team/child"));
+    childSha =
+        Canga.sha(canga.ok("add", child.toString(), "--parent", "base", "--tag", "team/child"));
   }
 
   /** Extracts {@code disk/disk.qcow2} of the image {@code tag} of a layout, checking its owner. */
@@ -52,8 +53,11 @@ class ExportContainerDiskTest {
         digest = m.path("digest").asText();
       }
     }
-    JsonNode manifest = JSON.readTree(layout.resolve("blobs/sha256/" + digest.substring(7)).toFile());
-    Path layer = layout.resolve("blobs/sha256/" + manifest.path("layers").path(0).path("digest").asText().substring(7));
+    JsonNode manifest =
+        JSON.readTree(layout.resolve("blobs/sha256/" + digest.substring(7)).toFile());
+    Path layer =
+        layout.resolve(
+            "blobs/sha256/" + manifest.path("layers").path(0).path("digest").asText().substring(7));
     Path out = dir.resolve("extracted-" + tag + ".qcow2");
     try (InputStream in = new GZIPInputStream(Files.newInputStream(layer));
         TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
@@ -70,7 +74,8 @@ class ExportContainerDiskTest {
   }
 
   @Test
-  void the_flattened_chain_goes_into_a_layout_under_the_short_sha_when_no_tag_is_legal() throws Exception {
+  void the_flattened_chain_goes_into_a_layout_under_the_short_sha_when_no_tag_is_legal()
+      throws Exception {
     Path layout = dir.resolve("layout");
     Cli.Result r = canga.ok("export", "team/child", "--containerdisk", "oci:" + layout);
     String tag = childSha.substring(0, 16);
@@ -86,15 +91,19 @@ class ExportContainerDiskTest {
   void a_registry_that_is_not_there_is_one_line() {
     Cli.Result r = canga.run("export", "base", "--containerdisk", "oci://127.0.0.1:1/ns/disk");
     assertEquals(1, r.exitCode());
-    assertTrue(r.stderr().startsWith("canga: oci://127.0.0.1:1/ns/disk: cannot reach the registry") && r.stderr().endsWith("\n")
-        && r.stderr().indexOf('\n') == r.stderr().length() - 1, r.stderr());
+    assertTrue(
+        r.stderr().startsWith("canga: oci://127.0.0.1:1/ns/disk: cannot reach the registry")
+            && r.stderr().endsWith("\n")
+            && r.stderr().indexOf('\n') == r.stderr().length() - 1,
+        r.stderr());
   }
 
   @Test
   void the_first_tag_names_an_archive_image() throws Exception {
     Path archive = dir.resolve("base.tar");
     canga.ok("export", "base", "--containerdisk", "oci-archive:" + archive);
-    JsonNode info = JSON.readTree(Qemu.run(dir, "skopeo", "inspect", "oci-archive:" + archive + ":base"));
+    JsonNode info =
+        JSON.readTree(Qemu.run(dir, "skopeo", "inspect", "oci-archive:" + archive + ":base"));
     assertEquals("linux", info.path("Os").asText());
   }
 
@@ -105,7 +114,9 @@ class ExportContainerDiskTest {
     assertEquals("canga: export needs either OUTPUT or --containerdisk REF\n", neither.stderr());
     Cli.Result bad = canga.run("export", "base", "--containerdisk", "docker://x/y");
     assertEquals(1, bad.exitCode());
-    assertEquals("canga: 'docker://x/y' is not oci://HOST[:PORT]/NAMESPACE/REPO[:TAG], oci:DIR[:TAG] or "
-        + "oci-archive:FILE[:TAG]\n", bad.stderr());
+    assertEquals(
+        "canga: 'docker://x/y' is not oci://HOST[:PORT]/NAMESPACE/REPO[:TAG], oci:DIR[:TAG] or "
+            + "oci-archive:FILE[:TAG]\n",
+        bad.stderr());
   }
 }

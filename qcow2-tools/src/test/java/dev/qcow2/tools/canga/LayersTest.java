@@ -15,7 +15,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Bases and layers: registration, layers on the latest layer, layout, refusals, commit; bases never written. */
+/**
+ * Bases and layers: registration, layers on the latest layer, layout, refusals, commit; bases never
+ * written.
+ */
 class LayersTest {
   @TempDir Path dir;
 
@@ -27,9 +30,11 @@ class LayersTest {
     Path two = canga.image("two.qcow2", "4M", "write -P 2 0 1M");
     canga.ok("base", "add", "b1", "--from", one.toString());
     String sha2 = Canga.sha(canga.ok("add", two.toString(), "--tag", "two"));
-    assertEquals("Base b2: " + sha2 + "\n", canga.ok("base", "add", "b2", "--from", "two").stdout());
+    assertEquals(
+        "Base b2: " + sha2 + "\n", canga.ok("base", "add", "b2", "--from", "two").stdout());
     assertEquals("b2\n", canga.ok("base", "latest").stdout());
-    JsonNode bases = new ObjectMapper().readTree(canga.ok("base", "list", "--output=json").stdout());
+    JsonNode bases =
+        new ObjectMapper().readTree(canga.ok("base", "list", "--output=json").stdout());
     assertEquals(2, bases.size());
     String sha1 = bases.get(0).get("sha256").asText();
     Path base1 = canga.defaultRepo().resolve(sha1 + ".qcow2");
@@ -45,15 +50,23 @@ class LayersTest {
     Qemu.io(layers, "b1+1.qcow2", "write -P 8 0 64k");
     Qemu.io(layers, "b2+2.qcow2", "read -P 2 0 1M", "read -P 9 2M 64k");
     assertTrue(Qemu.img(layers, "info", "b2+2.qcow2").contains("backing file: b2+1.qcow2"));
-    assertTrue(Qemu.img(layers, "info", "b2+1.qcow2").contains("backing file: ../" + sha2 + ".qcow2"));
+    assertTrue(
+        Qemu.img(layers, "info", "b2+1.qcow2").contains("backing file: ../" + sha2 + ".qcow2"));
 
-    assertEquals("b1 (" + sha1.substring(0, 12) + ")\n└── b1+1\nb2 (" + sha2.substring(0, 12) + ")\n└── b2+1\n    └── b2+2\n",
+    assertEquals(
+        "b1 ("
+            + sha1.substring(0, 12)
+            + ")\n└── b1+1\nb2 ("
+            + sha2.substring(0, 12)
+            + ")\n└── b2+1\n    └── b2+2\n",
         canga.ok("layout").stdout());
     JsonNode layout = new ObjectMapper().readTree(canga.ok("layout", "--output=json").stdout());
-    assertEquals("b2+2", layout.get(1).get("layers").get(0).get("layers").get(0).get("name").asText());
+    assertEquals(
+        "b2+2", layout.get(1).get("layers").get(0).get("layers").get(0).get("name").asText());
     String layerList = canga.ok("layer", "list", "--output=json").stdout();
     assertEquals(3, new ObjectMapper().readTree(layerList).size());
-    assertEquals(layerList, canga.ok("layers", "--output=json").stdout(), "canga layers is layer list");
+    assertEquals(
+        layerList, canga.ok("layers", "--output=json").stdout(), "canga layers is layer list");
     assertEquals(canga.ok("layer", "list").stdout(), canga.ok("layers").stdout());
 
     Cli.Result parent = canga.run("layer", "rm", "b2+1");
@@ -71,7 +84,11 @@ class LayersTest {
     assertEquals(committed, index.tags().get("b1-custom"));
     Path stored = canga.defaultRepo().resolve(committed + ".qcow2");
     assertEquals(0, Qemu.exec(dir, List.of("qemu-img", "check", stored.toString())).exitCode());
-    Qemu.Result same = Qemu.exec(dir, List.of("qemu-img", "compare", layers.resolve("b1+1.qcow2").toString(), stored.toString()));
+    Qemu.Result same =
+        Qemu.exec(
+            dir,
+            List.of(
+                "qemu-img", "compare", layers.resolve("b1+1.qcow2").toString(), stored.toString()));
     assertEquals(0, same.exitCode(), same.stdout());
 
     assertArrayEquals(base1Bytes, Files.readAllBytes(base1), "bases are never written");

@@ -9,7 +9,10 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** canga mount and umount through guestmount: an image read-only, an instance writable. Needs libguestfs and FUSE. */
+/**
+ * canga mount and umount through guestmount: an image read-only, an instance writable. Needs
+ * libguestfs and FUSE.
+ */
 @Tag("slow")
 class MountTest {
   @TempDir Path dir;
@@ -39,7 +42,12 @@ class MountTest {
     }
     // guestunmount returns before the qemu behind guestmount has flushed and gone: wait for it.
     Path instance = Path.of(canga.ok("instance", "path", "box").stdout().trim());
-    for (int i = 0; i < 100 && Qemu.exec(dir, java.util.List.of("qemu-img", "check", instance.toString())).exitCode() != 0; i++) {
+    for (int i = 0;
+        i < 100
+            && Qemu.exec(dir, java.util.List.of("qemu-img", "check", instance.toString()))
+                    .exitCode()
+                != 0;
+        i++) {
       Thread.sleep(200);
     }
     canga.ok("mount", "box", mnt.toString());

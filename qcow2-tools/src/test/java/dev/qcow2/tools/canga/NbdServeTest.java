@@ -61,20 +61,36 @@ class NbdServeTest {
   }
 
   private Server serve(String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-        "-cp", System.getProperty("java.class.path"), "dev.qcow2.tools.Main", "canga", "--config",
-        canga.config.toString(), "serve", "-p", "0"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                ProcessHandle.current().info().command().orElse("java"),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.qcow2.tools.Main",
+                "canga",
+                "--config",
+                canga.config.toString(),
+                "serve",
+                "-p",
+                "0"));
     cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).directory(dir.toFile())
-        .redirectError(dir.resolve("serve.log").toFile()).start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-    CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> {
-      try {
-        return out.readLine();
-      } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-    });
+    Process p =
+        new ProcessBuilder(cmd)
+            .directory(dir.toFile())
+            .redirectError(dir.resolve("serve.log").toFile())
+            .start();
+    BufferedReader out =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    CompletableFuture<String> line =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return out.readLine();
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
     String uri = line.get(CLIENT_SECONDS, TimeUnit.SECONDS);
     if (uri == null) {
       p.waitFor(CLIENT_SECONDS, TimeUnit.SECONDS);
@@ -84,14 +100,17 @@ class NbdServeTest {
   }
 
   private Qemu.Result client(String... command) throws Exception {
-    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-    CompletableFuture<byte[]> out = CompletableFuture.supplyAsync(() -> {
-      try {
-        return p.getInputStream().readAllBytes();
-      } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-    });
+    Process p =
+        new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+    CompletableFuture<byte[]> out =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return p.getInputStream().readAllBytes();
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
     if (!p.waitFor(CLIENT_SECONDS, TimeUnit.SECONDS)) {
       p.destroyForcibly();
       fail("timed out: " + String.join(" ", command));
@@ -129,9 +148,29 @@ class NbdServeTest {
     String check = Qemu.img(dir, "check", instance.toString());
     assertTrue(check.contains("No errors were found on the image."), check);
     Qemu.img(dir, "compare", "-f", "raw", "-F", "qcow2", data.toString(), instance.toString());
-    Path image = canga.defaultRepo().resolve(canga.ok("show", "disk").stdout().lines()
-        .filter(l -> l.strip().startsWith("sha256:")).findFirst().orElseThrow().split(":")[1].strip() + ".qcow2");
-    Qemu.img(dir, "compare", "-f", "raw", "-F", "qcow2", dir.resolve("src.raw").toString(), image.toString());
+    Path image =
+        canga
+            .defaultRepo()
+            .resolve(
+                canga
+                        .ok("show", "disk")
+                        .stdout()
+                        .lines()
+                        .filter(l -> l.strip().startsWith("sha256:"))
+                        .findFirst()
+                        .orElseThrow()
+                        .split(":")[1]
+                        .strip()
+                    + ".qcow2");
+    Qemu.img(
+        dir,
+        "compare",
+        "-f",
+        "raw",
+        "-F",
+        "qcow2",
+        dir.resolve("src.raw").toString(),
+        image.toString());
   }
 
   @Test
@@ -143,8 +182,12 @@ class NbdServeTest {
           web.put(f.getFileName().toString(), f);
         }
       }
-      canga.config("    remote:\n        type: remote\n        path: " + canga.repo("remote") + "\n        url: "
-          + web.uri("") + "\n");
+      canga.config(
+          "    remote:\n        type: remote\n        path: "
+              + canga.repo("remote")
+              + "\n        url: "
+              + web.uri("")
+              + "\n");
       canga.ok("fetch", "remote");
       try (Server server = serve("remote:disk")) {
         ok("nbdcopy", server.uri(), "copy.raw");
@@ -166,7 +209,9 @@ class NbdServeTest {
     assertTrue(r.stderr().contains("Neither an instance nor an image: nothing-here"), r.stderr());
     var open = canga.run("serve", "-b", "0.0.0.0", "disk");
     assertEquals(255, open.exitCode());
-    assertTrue(open.stderr().strip().endsWith("needs TLS (--object tls-creds-x509,... --tls-creds ID)"), open.stderr());
+    assertTrue(
+        open.stderr().strip().endsWith("needs TLS (--object tls-creds-x509,... --tls-creds ID)"),
+        open.stderr());
     assertEquals(255, canga.run("serve", "-e", "-1", "disk").exitCode());
   }
 }

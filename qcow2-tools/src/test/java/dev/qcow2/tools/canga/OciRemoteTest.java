@@ -64,7 +64,12 @@ class OciRemoteTest {
 
   static Canga host(Path dir, String name, String url) throws Exception {
     Canga c = new Canga(Files.createDirectories(dir.resolve(name)));
-    c.config("    oci:\n        type: remote\n        path: " + c.repo("oci") + "\n        url: " + url + "\n");
+    c.config(
+        "    oci:\n        type: remote\n        path: "
+            + c.repo("oci")
+            + "\n        url: "
+            + url
+            + "\n");
     return c;
   }
 
@@ -78,7 +83,10 @@ class OciRemoteTest {
 
   static Cli.Result ok(Canga c, Map<String, String> env, String... args) {
     Cli.Result r = run(c, env, args);
-    assertEquals(0, r.exitCode(), "canga " + String.join(" ", args) + "\nstdout: " + r.stdout() + "\nstderr: " + r.stderr());
+    assertEquals(
+        0,
+        r.exitCode(),
+        "canga " + String.join(" ", args) + "\nstdout: " + r.stdout() + "\nstderr: " + r.stderr());
     return r;
   }
 
@@ -101,8 +109,11 @@ class OciRemoteTest {
       return List.of();
     }
     try (var files = Files.list(c.repo("oci"))) {
-      return files.map(p -> p.getFileName().toString())
-          .filter(n -> !n.startsWith(".") && !n.endsWith(".lock")).sorted().toList();
+      return files
+          .map(p -> p.getFileName().toString())
+          .filter(n -> !n.startsWith(".") && !n.endsWith(".lock"))
+          .sorted()
+          .toList();
     }
   }
 
@@ -112,16 +123,22 @@ class OciRemoteTest {
     Canga a = host("a");
     S3RemoteTest.Chain ch = S3RemoteTest.chain(a);
     Cli.Result push = ok(a, "push", "grand", "oci");
-    assertTrue(push.stderr().startsWith("Pushing default:base\nPushing default:child\nPushing default:grand\n"), push.stderr());
+    assertTrue(
+        push.stderr()
+            .startsWith("Pushing default:base\nPushing default:child\nPushing default:grand\n"),
+        push.stderr());
 
     // The registry's index, read by another host: every image with its parent and tag.
     Canga b = host("b");
     ok(b, "fetch", "oci");
     Map<String, String> parents = Map.of("base", "", "child", ch.baseSha(), "grand", ch.childSha());
-    parents.forEach((tag, parent) -> {
-      String show = b.ok("show", "oci:" + tag).stdout();
-      assertTrue(parent.isEmpty() ? !show.contains("parent: ") : show.contains("parent: " + parent), show);
-    });
+    parents.forEach(
+        (tag, parent) -> {
+          String show = b.ok("show", "oci:" + tag).stdout();
+          assertTrue(
+              parent.isEmpty() ? !show.contains("parent: ") : show.contains("parent: " + parent),
+              show);
+        });
     Cli.Result pull = ok(b, "pull", "oci:grand");
     assertTrue(pull.stderr().startsWith("Downloading oci:base\n"), pull.stderr());
     for (int i = 0; i < 3; i++) {
@@ -167,8 +184,11 @@ class OciRemoteTest {
     String shaA = Canga.sha(a.ok("add", imageA.toString(), "--tag", "from-a"));
     Path imageB = b.image("y.qcow2", "2M", "write -P 0x42 0 1M");
     String shaB = Canga.sha(b.ok("add", imageB.toString(), "--tag", "from-b"));
-    for (Cli.Result r : atOnce(List.of(() -> run(a, Map.of(), "push", "from-a", "oci"),
-        () -> run(b, Map.of(), "push", "from-b", "oci")))) {
+    for (Cli.Result r :
+        atOnce(
+            List.of(
+                () -> run(a, Map.of(), "push", "from-a", "oci"),
+                () -> run(b, Map.of(), "push", "from-b", "oci")))) {
       assertEquals(0, r.exitCode(), r.stderr());
     }
     Canga c = host("c");
@@ -184,10 +204,12 @@ class OciRemoteTest {
     try {
       List<Future<Cli.Result>> running = new java.util.ArrayList<>();
       for (Callable<Cli.Result> t : tasks) {
-        running.add(pool.submit(() -> {
-          start.await(30, TimeUnit.SECONDS);
-          return t.call();
-        }));
+        running.add(
+            pool.submit(
+                () -> {
+                  start.await(30, TimeUnit.SECONDS);
+                  return t.call();
+                }));
       }
       List<Cli.Result> results = new java.util.ArrayList<>();
       for (Future<Cli.Result> f : running) {
@@ -199,7 +221,10 @@ class OciRemoteTest {
     }
   }
 
-  /** Pulls {@code name} into {@code c}: the file of {@code sha} is sound and has the content of {@code original}. */
+  /**
+   * Pulls {@code name} into {@code c}: the file of {@code sha} is sound and has the content of
+   * {@code original}.
+   */
   static void assertPulledSound(Canga c, String name, String sha, Path original) {
     ok(c, "pull", name);
     c.assertStoredImageSound(c.repo("oci").resolve(sha + ".qcow2"), original);
@@ -228,7 +253,9 @@ class OciRemoteTest {
     Process child = a.start(log, Map.of(), "push", "big", "oci");
     try {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-      while (registry.requests("PATCH", patch) == before && System.nanoTime() < deadline && child.isAlive()) {
+      while (registry.requests("PATCH", patch) == before
+          && System.nanoTime() < deadline
+          && child.isAlive()) {
         Thread.sleep(5);
       }
       assertTrue(child.isAlive(), () -> "the push ended before it was killed: " + Canga.text(log));
@@ -248,11 +275,11 @@ class OciRemoteTest {
     assertPulledSound(b, "oci:big", sha, raw);
   }
 
-
   @Test
   @Timeout(120)
-  void a_missing_repository_a_missing_parent_and_a_corrupt_blob_are_one_line_errors_that_write_nothing()
-      throws Exception {
+  void
+      a_missing_repository_a_missing_parent_and_a_corrupt_blob_are_one_line_errors_that_write_nothing()
+          throws Exception {
     Canga a = host("a");
     S3RemoteTest.Chain ch = S3RemoteTest.chain(a);
     ok(a, "push", "child", "oci");
@@ -263,22 +290,44 @@ class OciRemoteTest {
     Canga moved = host(dir, "moved", "oci://127.0.0.1:" + registry.port + "/t/nobody-pushed-here");
     Files.createDirectories(moved.repo("oci"));
     Files.copy(b.repo("oci").resolve("index.yaml"), moved.repo("oci").resolve("index.yaml"));
-    assertOneLineError(run(moved, Map.of(), "pull", "oci:base"), "oci://127.0.0.1:[0-9]+/t/nobody-pushed-here: "
-        + "manifest " + ch.baseSha() + " not found \\(HTTP 404[^\n]*");
+    assertOneLineError(
+        run(moved, Map.of(), "pull", "oci:base"),
+        "oci://127.0.0.1:[0-9]+/t/nobody-pushed-here: "
+            + "manifest "
+            + ch.baseSha()
+            + " not found \\(HTTP 404[^\n]*");
     assertEquals(List.of("index.yaml"), cached(moved));
 
     // The child's manifest points at a parent whose layer is gone.
     Digest baseLayer = Digest.ofFile(a.defaultRepo().resolve(ch.baseSha() + ".qcow2"));
-    HttpResponse<Void> deleted = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
-        "http://127.0.0.1:" + registry.port + "/v2/" + repository + "/blobs/" + baseLayer)).DELETE().build(),
-        HttpResponse.BodyHandlers.discarding());
+    HttpResponse<Void> deleted =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            "http://127.0.0.1:"
+                                + registry.port
+                                + "/v2/"
+                                + repository
+                                + "/blobs/"
+                                + baseLayer))
+                    .DELETE()
+                    .build(),
+                HttpResponse.BodyHandlers.discarding());
     assertEquals(202, deleted.statusCode());
     Canga c = host("c");
     ok(c, "fetch", "oci");
     Path fakeBase = c.repo("oci").resolve(ch.baseSha() + ".qcow2");
     Files.copy(ch.base(), fakeBase); // the parent is here, so the pull goes for the child
-    assertOneLineError(run(c, Map.of(), "pull", "oci:child"), "[^\n]*manifest " + ch.childSha()
-        + ": its parent " + ch.baseSha() + " \\(layer " + baseLayer + "\\) is missing from the registry");
+    assertOneLineError(
+        run(c, Map.of(), "pull", "oci:child"),
+        "[^\n]*manifest "
+            + ch.childSha()
+            + ": its parent "
+            + ch.baseSha()
+            + " \\(layer "
+            + baseLayer
+            + "\\) is missing from the registry");
     assertEquals(List.of(ch.baseSha() + ".qcow2", "index.yaml"), cached(c));
   }
 
@@ -287,7 +336,13 @@ class OciRemoteTest {
   void a_blob_whose_digest_does_not_match_writes_nothing() throws Exception {
     Canga a = host("a");
     // Content of its own: the registry keeps one copy of a blob for all its repositories.
-    String sha = Canga.sha(a.ok("add", a.image("own.qcow2", "2M", "write -P 0x77 0 1M").toString(), "--tag", "base"));
+    String sha =
+        Canga.sha(
+            a.ok(
+                "add",
+                a.image("own.qcow2", "2M", "write -P 0x77 0 1M").toString(),
+                "--tag",
+                "base"));
     ok(a, "push", "base", "oci");
     Digest layer = Digest.ofFile(a.defaultRepo().resolve(sha + ".qcow2"));
     try (RandomAccessFile f = new RandomAccessFile(registry.blobData(layer).toFile(), "rw")) {
@@ -298,8 +353,13 @@ class OciRemoteTest {
     }
     Canga b = host("b");
     ok(b, "fetch", "oci");
-    assertOneLineError(run(b, Map.of(), "pull", "oci:base"), "oci://127.0.0.1:[0-9]+/" + repository + ": blob "
-        + layer + " was served with bytes whose digest is sha256:[0-9a-f]{64}; nothing kept");
+    assertOneLineError(
+        run(b, Map.of(), "pull", "oci:base"),
+        "oci://127.0.0.1:[0-9]+/"
+            + repository
+            + ": blob "
+            + layer
+            + " was served with bytes whose digest is sha256:[0-9a-f]{64}; nothing kept");
     assertEquals(List.of("index.yaml"), cached(b));
   }
 
@@ -325,7 +385,8 @@ class OciRemoteTest {
     assertTrue(b.ok("show", "oci:grand").stdout().contains("sha256: " + ch.grandSha()));
 
     Cli.Result refused = run(a, Map.of(), "del", "oci:child");
-    assertTrue(refused.exitCode() != 0 && refused.stderr().contains("is the parent of"), refused.stderr());
+    assertTrue(
+        refused.exitCode() != 0 && refused.stderr().contains("is the parent of"), refused.stderr());
     ok(a, "del", "oci:grand");
     ok(b, "fetch", "oci");
     assertTrue(b.run("show", "oci:grand").exitCode() != 0);

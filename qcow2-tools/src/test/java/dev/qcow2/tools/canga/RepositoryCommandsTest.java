@@ -37,8 +37,11 @@ class RepositoryCommandsTest {
   @Test
   void should_create_the_default_configuration_on_first_use() throws Exception {
     canga.ok("list");
-    assertEquals("default_repo: default\nrepos:\n    default:\n        type: local\n        path: \""
-        + canga.defaultRepo() + "\"\n", Files.readString(canga.config));
+    assertEquals(
+        "default_repo: default\nrepos:\n    default:\n        type: local\n        path: \""
+            + canga.defaultRepo()
+            + "\"\n",
+        Files.readString(canga.config));
     assertTrue(Files.isDirectory(canga.defaultRepo()));
   }
 
@@ -46,8 +49,9 @@ class RepositoryCommandsTest {
   void should_store_zstd_clusters_unless_the_config_asks_for_zlib() throws Exception {
     Path base = canga.image("base.qcow2", "4M", "write -P 0x11 0 1M");
     String sha = Canga.sha(canga.ok("add", base.toString()));
-    assertTrue(Qemu.img(dir, "info", canga.defaultRepo().resolve(sha + ".qcow2").toString())
-        .contains("compression type: zstd"));
+    assertTrue(
+        Qemu.img(dir, "info", canga.defaultRepo().resolve(sha + ".qcow2").toString())
+            .contains("compression type: zstd"));
     canga.config("compression_type: zlib\n");
     Path other = canga.image("other.qcow2", "4M", "write -P 0x12 0 1M");
     String sha2 = Canga.sha(canga.ok("add", other.toString()));
@@ -66,7 +70,9 @@ class RepositoryCommandsTest {
     Cli.Result r = canga.ok("add", base.toString(), "--tag", "base");
     String sha = Canga.sha(r);
     assertEquals(canga.referenceSha(base), sha);
-    assertEquals("Calculating image sha256\nImage SHA256: " + sha + "\nCopying file to repository\n", r.stdout());
+    assertEquals(
+        "Calculating image sha256\nImage SHA256: " + sha + "\nCopying file to repository\n",
+        r.stdout());
     assertEquals("", r.stderr());
     Path stored = canga.defaultRepo().resolve(sha + ".qcow2");
     canga.assertStoredImageSound(stored, base);
@@ -85,7 +91,14 @@ class RepositoryCommandsTest {
     assertTrue(e.creationTime().isAfter(OffsetDateTime.now().minusMinutes(5)));
     assertEquals(sha, index.tags().get("base"));
     assertEquals("qcow2", e.node().get("format-specific").get("type").asText());
-    assertEquals(List.of("compat", "compression-type", "lazy-refcounts", "refcount-bits", "corrupt", "extended-l2"),
+    assertEquals(
+        List.of(
+            "compat",
+            "compression-type",
+            "lazy-refcounts",
+            "refcount-bits",
+            "corrupt",
+            "extended-l2"),
         fieldNames(e.node().get("format-specific").get("data")));
   }
 
@@ -95,7 +108,8 @@ class RepositoryCommandsTest {
     String baseSha = Canga.sha(canga.ok("add", base.toString(), "--tag", "base"));
     Path child = dir.resolve("child.qcow2");
     Files.copy(base, child);
-    Qemu.io(dir, child.toString(), "write -P 0x22 64k 64k", "write -P 0x44 3M 64k", "write -z 1M 64k");
+    Qemu.io(
+        dir, child.toString(), "write -P 0x22 64k 64k", "write -P 0x44 3M 64k", "write -z 1M 64k");
     Cli.Result r = canga.ok("add", child.toString(), "--parent", "base", "--tag", "child");
     String childSha = Canga.sha(r);
     assertEquals(canga.referenceSha(child), childSha);
@@ -104,7 +118,8 @@ class RepositoryCommandsTest {
     JsonNode info = JSON.readTree(Qemu.img(dir, "info", "--output=json", stored.toString()));
     assertEquals(baseSha + ".qcow2", info.get("backing-filename").asText());
     assertEquals("qcow2", info.get("backing-filename-format").asText());
-    // Only the three changed clusters live in the delta (depth 0); everything else comes from the parent.
+    // Only the three changed clusters live in the delta (depth 0); everything else comes from the
+    // parent.
     JsonNode map = JSON.readTree(Qemu.img(dir, "map", "--output=json", stored.toString()));
     long own = 0;
     for (JsonNode run : map) {
@@ -138,24 +153,52 @@ class RepositoryCommandsTest {
   @Test
   void should_list_byte_for_byte_as_cangallo() throws Exception {
     Files.createDirectories(canga.defaultRepo());
-    String now = ImageEntry.formatTimestamp(OffsetDateTime.now().minusSeconds((long) (35.4 * 86400)));
+    String now =
+        ImageEntry.formatTimestamp(OffsetDateTime.now().minusSeconds((long) (35.4 * 86400)));
     String a = "6ad32786ec252802d959327ab135986cfecacc4abacaa73f2c2ee4a698f189fb";
     String b = "a9a017f5906eb9efff32b6b6375c648e6c8941ed7b3d3a1beea2132d8ea1ca5e";
     String c = "c0ffee0000000000000000000000000000000000000000000000000000000000";
-    Files.writeString(canga.defaultRepo().resolve("index.yaml"), "---\nversion: 0\nimages:\n"
-        + "  " + a + ":\n    actual-size: 1359872\n    creation-time: " + now + "\n    sha256: " + a + "\n"
-        + "  " + b + ":\n    parent: " + a + "\n    description: Test derived image\n    actual-size: 299008\n"
-        + "    creation-time: " + now + "\n    sha256: " + b + "\n"
-        + "  " + c + ":\n    description: ''\n    actual-size: 1280452198\n    sha256: " + c + "\n"
-        + "tags:\n  alpine: " + a + "\n  alpine/test: " + b + "\n");
+    Files.writeString(
+        canga.defaultRepo().resolve("index.yaml"),
+        "---\nversion: 0\nimages:\n"
+            + "  "
+            + a
+            + ":\n    actual-size: 1359872\n    creation-time: "
+            + now
+            + "\n    sha256: "
+            + a
+            + "\n"
+            + "  "
+            + b
+            + ":\n    parent: "
+            + a
+            + "\n    description: Test derived image\n    actual-size: 299008\n"
+            + "    creation-time: "
+            + now
+            + "\n    sha256: "
+            + b
+            + "\n"
+            + "  "
+            + c
+            + ":\n    description: ''\n    actual-size: 1280452198\n    sha256: "
+            + c
+            + "\n"
+            + "tags:\n  alpine: "
+            + a
+            + "\n  alpine/test: "
+            + b
+            + "\n");
     Files.writeString(canga.defaultRepo().resolve(a + ".qcow2"), "");
     Cli.Result r = canga.ok("list");
-    String expected = "\u001b[1;4mNAME                                                      SIZE DAYS_AGO\u001b[0m\n"
-        + "\u001b[1m  default:alpine                                        1.3 Mb     35.4\u001b[0m\n"
-        + "\u001b[1m^*default:alpine/test                                   0.3 Mb     35.4\u001b[0m\n"
-        + "    Test derived image                                                    \n"
-        + "\u001b[1m *default:c0ffee0000000000                           1221.1 Mb      N/A\u001b[0m\n"
-        + "    " + " ".repeat(70) + "\n";
+    String expected =
+        "\u001b[1;4mNAME                                                      SIZE DAYS_AGO\u001b[0m\n"
+            + "\u001b[1m  default:alpine                                        1.3 Mb     35.4\u001b[0m\n"
+            + "\u001b[1m^*default:alpine/test                                   0.3 Mb     35.4\u001b[0m\n"
+            + "    Test derived image                                                    \n"
+            + "\u001b[1m *default:c0ffee0000000000                           1221.1 Mb      N/A\u001b[0m\n"
+            + "    "
+            + " ".repeat(70)
+            + "\n";
     assertEquals(expected, r.stdout());
     assertEquals("", r.stderr());
   }
@@ -179,8 +222,10 @@ class RepositoryCommandsTest {
 
   @Test
   void should_tag_move_tags_and_delete_them() throws Exception {
-    String s1 = Canga.sha(canga.ok("add", canga.image("a.qcow2", "1M", "write -P 1 0 4k").toString()));
-    String s2 = Canga.sha(canga.ok("add", canga.image("b.qcow2", "1M", "write -P 2 0 4k").toString()));
+    String s1 =
+        Canga.sha(canga.ok("add", canga.image("a.qcow2", "1M", "write -P 1 0 4k").toString()));
+    String s2 =
+        Canga.sha(canga.ok("add", canga.image("b.qcow2", "1M", "write -P 2 0 4k").toString()));
     canga.ok("tag", "t", s1.substring(0, 12));
     assertEquals(s1, index().tags().get("t"));
     canga.ok("tag", "t", s2);
@@ -201,9 +246,14 @@ class RepositoryCommandsTest {
 
   @Test
   void should_show_the_entry_as_yaml_with_its_repository() throws Exception {
-    String sha = Canga.sha(canga.ok("add", canga.image("a.qcow2", "1M", "write -P 1 0 4k").toString(), "--tag", "a"));
+    String sha =
+        Canga.sha(
+            canga.ok(
+                "add", canga.image("a.qcow2", "1M", "write -P 1 0 4k").toString(), "--tag", "a"));
     Cli.Result r = canga.ok("show", "a");
-    assertTrue(r.stdout().startsWith("---\nvirtual-size: 1048576\nformat: qcow2\nactual-size: "), r.stdout());
+    assertTrue(
+        r.stdout().startsWith("---\nvirtual-size: 1048576\nformat: qcow2\nactual-size: "),
+        r.stdout());
     assertTrue(r.stdout().endsWith("sha256: " + sha + "\nrepo: default\n"), r.stdout());
     Cli.Result none = canga.run("show", "nope");
     assertEquals(255, none.exitCode());
@@ -215,11 +265,28 @@ class RepositoryCommandsTest {
     Files.createDirectories(canga.defaultRepo());
     String a = "ab" + "1".repeat(62);
     String b = "ab" + "2".repeat(62);
-    Files.writeString(canga.defaultRepo().resolve("index.yaml"), "---\nversion: 0\nimages:\n"
-        + "  " + a + ":\n    sha256: " + a + "\n  " + b + ":\n    sha256: " + b + "\ntags:\n  bee: " + b + "\n");
+    Files.writeString(
+        canga.defaultRepo().resolve("index.yaml"),
+        "---\nversion: 0\nimages:\n"
+            + "  "
+            + a
+            + ":\n    sha256: "
+            + a
+            + "\n  "
+            + b
+            + ":\n    sha256: "
+            + b
+            + "\ntags:\n  bee: "
+            + b
+            + "\n");
     Cli.Result r = canga.run("show", "ab");
     assertEquals(255, r.exitCode());
-    assertEquals("Image name \"ab\" is ambiguous; it matches:\n  default:" + a + "\n  default:" + b + " (bee)\n",
+    assertEquals(
+        "Image name \"ab\" is ambiguous; it matches:\n  default:"
+            + a
+            + "\n  default:"
+            + b
+            + " (bee)\n",
         r.stderr());
     assertTrue(canga.ok("show", "ab1").stdout().contains("sha256: " + a));
     assertTrue(canga.ok("show", "default:bee").stdout().contains("sha256: " + b));
@@ -250,10 +317,13 @@ class RepositoryCommandsTest {
     Path child = dir.resolve("child.qcow2");
     Files.copy(base, child);
     Qemu.io(dir, child.toString(), "write -P 2 64k 64k");
-    String childSha = Canga.sha(canga.ok("add", child.toString(), "--parent", "base", "--tag", "kid"));
+    String childSha =
+        Canga.sha(canga.ok("add", child.toString(), "--parent", "base", "--tag", "kid"));
     Cli.Result refused = canga.run("del", "base");
     assertEquals(255, refused.exitCode());
-    assertEquals("Image \"base\" is the parent of default:kid; delete them first, or use --force\n", refused.stderr());
+    assertEquals(
+        "Image \"base\" is the parent of default:kid; delete them first, or use --force\n",
+        refused.stderr());
     assertTrue(Files.exists(canga.defaultRepo().resolve(baseSha + ".qcow2")));
     assertTrue(index().images().containsKey(baseSha));
 
@@ -286,7 +356,8 @@ class RepositoryCommandsTest {
     Path overlay = dir.resolve("work.qcow2");
     canga.ok("overlay", "base", overlay.toString());
     JsonNode info = JSON.readTree(Qemu.img(dir, "info", "--output=json", overlay.toString()));
-    assertEquals(canga.defaultRepo().resolve(sha + ".qcow2").toAbsolutePath().toString(),
+    assertEquals(
+        canga.defaultRepo().resolve(sha + ".qcow2").toAbsolutePath().toString(),
         info.get("backing-filename").asText());
     assertEquals(2 << 20, info.get("virtual-size").asLong());
     canga.assertStoredImageSound(overlay, base);
@@ -298,16 +369,25 @@ class RepositoryCommandsTest {
     Path plain = dir.resolve("plain.qcow2");
     Cli.Result r = canga.ok("create", plain.toString(), "3M");
     assertEquals(plain + "\n3M\n", r.stdout());
-    assertEquals(3 << 20, JSON.readTree(Qemu.img(dir, "info", "--output=json", plain.toString())).get("virtual-size").asLong());
+    assertEquals(
+        3 << 20,
+        JSON.readTree(Qemu.img(dir, "info", "--output=json", plain.toString()))
+            .get("virtual-size")
+            .asLong());
     Path over = dir.resolve("over.qcow2");
-    assertEquals(over + "\n\n", canga.ok("create", over.toString(), "--parent", plain.toString()).stdout());
+    assertEquals(
+        over + "\n\n", canga.ok("create", over.toString(), "--parent", plain.toString()).stdout());
     JsonNode info = JSON.readTree(Qemu.img(dir, "info", "--output=json", over.toString()));
     assertEquals(plain.toString(), info.get("backing-filename").asText());
     assertEquals(3 << 20, info.get("virtual-size").asLong());
     canga.ok("add", canga.image("b.qcow2", "1M").toString(), "--tag", "blank");
     Path onImage = dir.resolve("on-image.qcow2");
     canga.ok("create", onImage.toString(), "--parent", "blank");
-    assertEquals(1 << 20, JSON.readTree(Qemu.img(dir, "info", "--output=json", onImage.toString())).get("virtual-size").asLong());
+    assertEquals(
+        1 << 20,
+        JSON.readTree(Qemu.img(dir, "info", "--output=json", onImage.toString()))
+            .get("virtual-size")
+            .asLong());
     Cli.Result noSize = canga.run("create", dir.resolve("n.qcow2").toString());
     assertEquals(1, noSize.exitCode());
     assertEquals("canga: Image creation needs a size parameter\n", noSize.stderr());
@@ -332,11 +412,14 @@ class RepositoryCommandsTest {
     assertTrue(Qemu.img(dir, "check", c.toString()).contains("100.00% compressed clusters"));
     Path raw = dir.resolve("out.raw");
     canga.ok("export", "child", raw.toString(), "-f", "raw");
-    assertEquals(canga.referenceSha(child), Qemu.run(dir, "sha256sum", raw.toString()).substring(0, 64));
-    Cli.Result bad = canga.run("export", "-c", "-f", "raw", "child", dir.resolve("x.raw").toString());
+    assertEquals(
+        canga.referenceSha(child), Qemu.run(dir, "sha256sum", raw.toString()).substring(0, 64));
+    Cli.Result bad =
+        canga.run("export", "-c", "-f", "raw", "child", dir.resolve("x.raw").toString());
     assertEquals(1, bad.exitCode());
     assertEquals("canga: Compression not supported for this file format\n", bad.stderr());
-    assertEquals("Image not found\n", canga.run("export", "nope", dir.resolve("y").toString()).stderr());
+    assertEquals(
+        "Image not found\n", canga.run("export", "nope", dir.resolve("y").toString()).stderr());
   }
 
   @Test
@@ -347,12 +430,15 @@ class RepositoryCommandsTest {
     Path child = dir.resolve("child.qcow2");
     Files.copy(base, child);
     Qemu.io(dir, child.toString(), "write -P 2 0 64k");
-    String childSha = Canga.sha(canga.ok("add", child.toString(), "cache", "--parent", "cache:base"));
+    String childSha =
+        Canga.sha(canga.ok("add", child.toString(), "cache", "--parent", "cache:base"));
     canga.ok("import", "cache:" + childSha.substring(0, 10), "--tag", "imported");
     RepositoryIndex local = index();
     assertEquals(List.of(baseSha, childSha), List.copyOf(local.images().keySet()));
     assertEquals(childSha, local.tags().get("imported"));
-    assertEquals(RepositoryIndex.read(canga.repo("cache").resolve("index.yaml")).image(childSha), local.image(childSha));
+    assertEquals(
+        RepositoryIndex.read(canga.repo("cache").resolve("index.yaml")).image(childSha),
+        local.image(childSha));
     Path imported = canga.defaultRepo().resolve(childSha + ".qcow2");
     canga.assertStoredImageSound(imported, child);
     Cli.Result same = canga.run("import", "imported");
@@ -367,22 +453,30 @@ class RepositoryCommandsTest {
     Path index = canga.defaultRepo().resolve("index.yaml");
     Files.copy(getClass().getResourceAsStream("cangallo-index.yaml"), index);
     Cli.Result show = canga.ok("show", "alpine/test");
-    assertTrue(show.stdout().contains("creation-time: 2016-07-14 09:05:12.000000001 Z\n"), show.stdout());
+    assertTrue(
+        show.stdout().contains("creation-time: 2016-07-14 09:05:12.000000001 Z\n"), show.stdout());
     assertTrue(show.stdout().contains("x-unknown-key: kept\nrepo: default\n"), show.stdout());
-    assertTrue(show.stdout().contains("  - run: |-\n      echo two\n      echo three\n"), show.stdout());
+    assertTrue(
+        show.stdout().contains("  - run: |-\n      echo two\n      echo three\n"), show.stdout());
     String list = canga.ok("list").stdout();
     assertTrue(list.contains(" *default:alpine-latest "), list);
     assertTrue(list.contains("^*default:alpine/test "), list);
     assertTrue(list.contains("    Test derived image"), list);
     // A change rewrites the index; everything else stays as it was.
     canga.ok("tag", "newtag", "alpine");
-    RepositoryIndex before = RepositoryIndex.parse(new String(
-        getClass().getResourceAsStream("cangallo-index.yaml").readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+    RepositoryIndex before =
+        RepositoryIndex.parse(
+            new String(
+                getClass().getResourceAsStream("cangallo-index.yaml").readAllBytes(),
+                java.nio.charset.StandardCharsets.UTF_8));
     RepositoryIndex after = RepositoryIndex.read(index);
     assertEquals(before.images(), after.images());
     String text = Files.readString(index);
     assertTrue(text.contains("creation-time: 2016-05-10 16:30:31.551512000 +02:00\n"), text);
-    assertTrue(text.endsWith("  newtag: 6ad32786ec252802d959327ab135986cfecacc4abacaa73f2c2ee4a698f189fb\nextra-top-level: 42\n"), text);
+    assertTrue(
+        text.endsWith(
+            "  newtag: 6ad32786ec252802d959327ab135986cfecacc4abacaa73f2c2ee4a698f189fb\nextra-top-level: 42\n"),
+        text);
   }
 
   @Test
@@ -399,11 +493,18 @@ class RepositoryCommandsTest {
   void should_check_the_system_for_libguestfs() {
     Cli.Result r = canga.run("check-system");
     boolean haveVirtCustomize = Files.isExecutable(Path.of("/usr/bin/virt-customize"));
-    assertEquals(haveVirtCustomize && !r.stderr().contains("There is at least one problem") ? 0 : 255, r.exitCode());
-    assertTrue(r.stderr().endsWith("It's also a good idea to execute libguestfs test tool:\n\n    $ libguestfs-test-tool\n\n"),
+    assertEquals(
+        haveVirtCustomize && !r.stderr().contains("There is at least one problem") ? 0 : 255,
+        r.exitCode());
+    assertTrue(
+        r.stderr()
+            .endsWith(
+                "It's also a good idea to execute libguestfs test tool:\n\n    $ libguestfs-test-tool\n\n"),
         r.stderr());
     if (!haveVirtCustomize) {
-      assertTrue(r.stderr().contains("Could not get virt-customize version. Is libguestfs installed?\n"), r.stderr());
+      assertTrue(
+          r.stderr().contains("Could not get virt-customize version. Is libguestfs installed?\n"),
+          r.stderr());
     }
   }
 

@@ -30,9 +30,8 @@ import software.amazon.awssdk.services.s3.S3Client;
 
 /**
  * An s3proxy server on a loopback port (filesystem-nio2 backend, AWS signatures checked) for the
- * tests of S3 remotes, started and stopped by them. Its store is wrapped so that the tests see
- * what the server was asked to store ({@link #stored}) and can hold a part upload ({@link
- * #holdParts}).
+ * tests of S3 remotes, started and stopped by them. Its store is wrapped so that the tests see what
+ * the server was asked to store ({@link #stored}) and can hold a part upload ({@link #holdParts}).
  */
 final class S3Store implements AutoCloseable {
   static final String BUCKET = "canga";
@@ -47,10 +46,13 @@ final class S3Store implements AutoCloseable {
   private final BlobStoreContext context;
   private final URI endpoint;
   private final S3Client client;
+
   /** Keys of the objects the server stored (single puts and completed multipart uploads). */
   final List<String> stored = new CopyOnWriteArrayList<>();
+
   /** Counted down by each part stored while {@link #holdParts} is set. */
   volatile CountDownLatch partArrived;
+
   private volatile CountDownLatch release;
 
   private S3Store(S3Proxy proxy, BlobStoreContext context, URI endpoint) throws Exception {
@@ -62,28 +64,35 @@ final class S3Store implements AutoCloseable {
 
   static S3Store start(Path dir) throws Exception {
     Properties props = new Properties();
-    props.setProperty("jclouds.filesystem.basedir", Files.createDirectories(dir.resolve("store")).toString());
-    BlobStoreContext context = ContextBuilder.newBuilder("filesystem-nio2")
-        .credentials("identity", "credential")
-        .overrides(props)
-        .buildView(BlobStoreContext.class);
+    props.setProperty(
+        "jclouds.filesystem.basedir", Files.createDirectories(dir.resolve("store")).toString());
+    BlobStoreContext context =
+        ContextBuilder.newBuilder("filesystem-nio2")
+            .credentials("identity", "credential")
+            .overrides(props)
+            .buildView(BlobStoreContext.class);
     S3Store[] self = new S3Store[1];
     BlobStore real = context.getBlobStore();
-    BlobStore watched = (BlobStore) Proxy.newProxyInstance(BlobStore.class.getClassLoader(),
-        new Class<?>[] {BlobStore.class}, (p, method, args) -> {
-          try {
-            Object result = method.invoke(real, args);
-            self[0].after(method.getName(), args);
-            return result;
-          } catch (InvocationTargetException e) {
-            throw e.getCause();
-          }
-        });
-    S3Proxy proxy = S3Proxy.builder()
-        .blobStore(watched)
-        .endpoint(URI.create("http://127.0.0.1:0"))
-        .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, IDENTITY, CREDENTIAL)
-        .build();
+    BlobStore watched =
+        (BlobStore)
+            Proxy.newProxyInstance(
+                BlobStore.class.getClassLoader(),
+                new Class<?>[] {BlobStore.class},
+                (p, method, args) -> {
+                  try {
+                    Object result = method.invoke(real, args);
+                    self[0].after(method.getName(), args);
+                    return result;
+                  } catch (InvocationTargetException e) {
+                    throw e.getCause();
+                  }
+                });
+    S3Proxy proxy =
+        S3Proxy.builder()
+            .blobStore(watched)
+            .endpoint(URI.create("http://127.0.0.1:0"))
+            .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, IDENTITY, CREDENTIAL)
+            .build();
     proxy.start();
     for (int i = 0; i < 1000 && !"STARTED".equals(proxy.getState()); i++) {
       Thread.sleep(10);
@@ -115,10 +124,10 @@ final class S3Store implements AutoCloseable {
   }
 
   /**
-   * From now on, the replies to part uploads wait until {@link #releaseParts}; {@link
-   * #partArrived} opens when {@code parts} parts are stored. (A client interrupted while it sends a
-   * part's body leaves s3proxy's filesystem store a broken part file that fails every later listing
-   * and abort of the upload, which S3 does not: the tests interrupt between parts.)
+   * From now on, the replies to part uploads wait until {@link #releaseParts}; {@link #partArrived}
+   * opens when {@code parts} parts are stored. (A client interrupted while it sends a part's body
+   * leaves s3proxy's filesystem store a broken part file that fails every later listing and abort
+   * of the upload, which S3 does not: the tests interrupt between parts.)
    */
   void holdParts(int parts) {
     partArrived = new CountDownLatch(parts);
@@ -157,7 +166,10 @@ final class S3Store implements AutoCloseable {
     return env;
   }
 
-  /** The keys of the store's unfinished multipart uploads under {@code prefix}, as the store sees them. */
+  /**
+   * The keys of the store's unfinished multipart uploads under {@code prefix}, as the store sees
+   * them.
+   */
   List<String> unfinishedUploads(String prefix) {
     List<String> keys = new ArrayList<>();
     for (MultipartUpload u : context.getBlobStore().listMultipartUploads(BUCKET)) {
@@ -175,11 +187,17 @@ final class S3Store implements AutoCloseable {
   /** Keys under {@code prefix} in the bucket. */
   List<String> keys(String prefix) {
     List<String> keys = new ArrayList<>();
-    client.listObjectsV2Paginator(b -> b.bucket(BUCKET).prefix(prefix)).contents().forEach(o -> keys.add(o.key()));
+    client
+        .listObjectsV2Paginator(b -> b.bucket(BUCKET).prefix(prefix))
+        .contents()
+        .forEach(o -> keys.add(o.key()));
     return keys;
   }
 
-  /** Runs {@code canga --config CONFIG ARGS} in-process with {@code env}, as {@code bin/canga} would. */
+  /**
+   * Runs {@code canga --config CONFIG ARGS} in-process with {@code env}, as {@code bin/canga}
+   * would.
+   */
   static Cli.Result canga(Map<String, String> env, Path config, String... args) {
     List<String> all = new ArrayList<>(List.of("--config", config.toString()));
     all.addAll(List.of(args));

@@ -30,16 +30,32 @@ class SignVerifyTest {
 
   @Test
   void should_sign_the_index_and_notice_any_change() throws Exception {
-    gnupg = Files.createDirectory(dir.resolve("g"), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-    Qemu.run(dir, "gpg", "--batch", "--homedir", gnupg.toString(), "--passphrase", "", "--quick-gen-key",
-        "Canga Test <canga@example.org>", "ed25519", "sign", "never");
+    gnupg =
+        Files.createDirectory(
+            dir.resolve("g"),
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    Qemu.run(
+        dir,
+        "gpg",
+        "--batch",
+        "--homedir",
+        gnupg.toString(),
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "Canga Test <canga@example.org>",
+        "ed25519",
+        "sign",
+        "never");
     Canga canga = new Canga(dir);
     canga.ok("add", canga.image("a.qcow2", "1M", "write -P 1 0 4k").toString(), "--tag", "a");
     canga.ok("sign", "--gpg-homedir", gnupg.toString());
     Path sig = canga.defaultRepo().resolve("index.yaml.sig");
     assertTrue(Files.readString(sig).startsWith("-----BEGIN PGP SIGNATURE-----"));
     Cli.Result ok = canga.ok("verify", "--gpg-homedir", gnupg.toString());
-    assertTrue(ok.stderr().contains("Good signature from \"Canga Test <canga@example.org>\""), ok.stderr());
+    assertTrue(
+        ok.stderr().contains("Good signature from \"Canga Test <canga@example.org>\""),
+        ok.stderr());
 
     canga.ok("tag", "b", "a");
     Cli.Result bad = canga.run("verify", "default", "--gpg-homedir", gnupg.toString());

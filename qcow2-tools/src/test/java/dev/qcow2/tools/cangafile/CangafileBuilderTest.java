@@ -49,14 +49,24 @@ class CangafileBuilderTest {
     record = Files.createDirectories(dir.resolve("record"));
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "base.qcow2", "4M");
     Qemu.io(dir, dir.resolve("base.qcow2").toString(), "write -P 0x11 0 1M");
-    Cli.Result add = Cli.run("canga", "--config", config.toString(), "add", dir.resolve("base.qcow2").toString(), "--tag", "base");
+    Cli.Result add =
+        Cli.run(
+            "canga",
+            "--config",
+            config.toString(),
+            "add",
+            dir.resolve("base.qcow2").toString(),
+            "--tag",
+            "base");
     assertEquals(0, add.exitCode(), add.stderr());
     parentSha = RepositoryIndex.read(repo.resolve("index.yaml")).tags().get("base");
   }
 
   private GuestCustomizer fake(int status) throws Exception {
     Path script = dir.resolve("fake-virt-customize");
-    Files.writeString(script, """
+    Files.writeString(
+        script,
+        """
         #!/bin/sh
         img="$2"; shift 2
         while [ $# -gt 0 ]; do
@@ -70,7 +80,9 @@ class CangafileBuilderTest {
         echo "customizing $img"
         qemu-io -f qcow2 -c "write -P 0x66 128k 64k" -c "write -z 0 64k" -c "write -P 0 2M 64k" "$img" > /dev/null
         exit STATUS
-        """.replace("REC", record.toString()).replace("STATUS", Integer.toString(status)));
+        """
+            .replace("REC", record.toString())
+            .replace("STATUS", Integer.toString(status)));
     Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
     return new GuestCustomizer(script.toString(), Map.of());
   }
@@ -81,7 +93,10 @@ class CangafileBuilderTest {
 
   @Test
   void should_build_a_compressed_delta_with_the_cangafile_recorded() throws Exception {
-    Cangafile c = Cangafile.parse("web.canga", """
+    Cangafile c =
+        Cangafile.parse(
+            "web.canga",
+            """
         description: Web server
         os: Debian 12
         parent: base
@@ -97,37 +112,65 @@ class CangafileBuilderTest {
       sha = new CangafileBuilder(repos(), fake(0), o, o).build(c, "web.canga", null);
     }
     String printed = out.toString(StandardCharsets.UTF_8);
-    assertTrue(printed.startsWith("run-command apt-get install -y nginx\ndelete /var/cache/apt\ncustomizing "), printed);
-    assertTrue(printed.endsWith("Image SHA256: " + sha + "\nCopying file to repository\nDeleting temporary image\n"), printed);
-    assertEquals("run-command apt-get install -y nginx\ndelete /var/cache/apt\n", Files.readString(record.resolve("commands")));
+    assertTrue(
+        printed.startsWith(
+            "run-command apt-get install -y nginx\ndelete /var/cache/apt\ncustomizing "),
+        printed);
+    assertTrue(
+        printed.endsWith(
+            "Image SHA256: " + sha + "\nCopying file to repository\nDeleting temporary image\n"),
+        printed);
+    assertEquals(
+        "run-command apt-get install -y nginx\ndelete /var/cache/apt\n",
+        Files.readString(record.resolve("commands")));
     assertTrue(Files.readString(record.resolve("passwords")).startsWith("root:file:"));
     assertEquals("hunter2", Files.readString(record.resolve("secret")));
     String env = Files.readString(record.resolve("env"));
     assertTrue(env.contains("LIBGUESTFS_BACKEND=direct\n"), env);
-    assertEquals(!GuestCustomizer.kvmUsable(), env.contains("LIBGUESTFS_BACKEND_SETTINGS=force_tcg"), env);
+    assertEquals(
+        !GuestCustomizer.kvmUsable(), env.contains("LIBGUESTFS_BACKEND_SETTINGS=force_tcg"), env);
 
     RepositoryIndex index = RepositoryIndex.read(repo.resolve("index.yaml"));
     ImageEntry e = index.image(sha);
-    assertEquals(List.of("parent", "description", "os", "cangafile", "virtual-size", "format", "actual-size",
-        "format-specific", "file-sha256", "creation-time", "sha256"), names(e.node()));
+    assertEquals(
+        List.of(
+            "parent",
+            "description",
+            "os",
+            "cangafile",
+            "virtual-size",
+            "format",
+            "actual-size",
+            "format-specific",
+            "file-sha256",
+            "creation-time",
+            "sha256"),
+        names(e.node()));
     assertEquals(parentSha, e.parent());
     assertEquals("Web server", e.description());
     assertEquals("Debian 12", e.os());
-    assertEquals("[redacted]", e.node().get("cangafile").get("tasks").get(2).get("password").get("password").asText());
+    assertEquals(
+        "[redacted]",
+        e.node().get("cangafile").get("tasks").get(2).get("password").get("password").asText());
     assertEquals("base", e.node().get("cangafile").get("parent").asText());
     assertEquals(sha, index.tags().get("web"));
     assertFalse(Files.readString(repo.resolve("index.yaml")).contains("hunter2"));
 
     Path stored = repo.resolve(sha + ".qcow2");
-    assertEquals(parentSha + ".qcow2",
-        JSON.readTree(Qemu.img(dir, "info", "--output=json", stored.toString())).get("backing-filename").asText());
+    assertEquals(
+        parentSha + ".qcow2",
+        JSON.readTree(Qemu.img(dir, "info", "--output=json", stored.toString()))
+            .get("backing-filename")
+            .asText());
     // The delta holds the zeroed cluster over the parent's data and the new data; the zeros
     // written where the parent is zero are not stored (the sparsify step).
     JsonNode map = JSON.readTree(Qemu.img(dir, "map", "--output=json", stored.toString()));
     StringBuilder own = new StringBuilder();
     for (JsonNode run : map) {
       if (run.get("depth").asInt() == 0 && run.get("present").asBoolean()) {
-        own.append(run.get("start").asLong()).append('+').append(run.get("length").asLong())
+        own.append(run.get("start").asLong())
+            .append('+')
+            .append(run.get("length").asLong())
             .append(run.get("data").asBoolean() ? "d " : "z ");
       }
     }
@@ -143,8 +186,10 @@ class CangafileBuilderTest {
     Cangafile c = Cangafile.parse("x.canga", "parent: base\ntasks:\n  - run: [false]\n");
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8)) {
-      CangaException e = assertThrows(CangaException.class,
-          () -> new CangafileBuilder(repos(), fake(3), o, o).build(c, "x.canga", "t"));
+      CangaException e =
+          assertThrows(
+              CangaException.class,
+              () -> new CangafileBuilder(repos(), fake(3), o, o).build(c, "x.canga", "t"));
       assertEquals("virt-customize failed with exit status 3", e.getMessage());
     }
     assertEquals(1, RepositoryIndex.read(repo.resolve("index.yaml")).images().size());
@@ -154,7 +199,8 @@ class CangafileBuilderTest {
   }
 
   @Test
-  void should_refuse_a_bad_cangafile_or_a_missing_parent_before_creating_anything() throws Exception {
+  void should_refuse_a_bad_cangafile_or_a_missing_parent_before_creating_anything()
+      throws Exception {
     Path bad = dir.resolve("bad.canga");
     Files.writeString(bad, "parent: base\ntasks:\n  - run: [ls]\n  - frob: x\n");
     Cli.Result r = Cli.run("canga", "--config", config.toString(), "build", bad.toString());
@@ -163,7 +209,8 @@ class CangafileBuilderTest {
     assertEquals("", r.stdout());
     Path orphan = dir.resolve("orphan.canga");
     Files.writeString(orphan, "parent: nothing\ntasks:\n  - run: [ls]\n");
-    Cli.Result missing = Cli.run("canga", "--config", config.toString(), "build", orphan.toString());
+    Cli.Result missing =
+        Cli.run("canga", "--config", config.toString(), "build", orphan.toString());
     assertEquals(255, missing.exitCode());
     assertEquals("Image not found\n", missing.stderr());
     assertEquals("run-command ls\n", missing.stdout());

@@ -32,7 +32,12 @@ class DebianBuildTest {
   @Test
   void should_build_a_debian_image_with_every_task_kind() throws Exception {
     Path root = dir.resolve("rootfs");
-    run("debootstrap", "--variant=minbase", "bookworm", root.toString(), "http://deb.debian.org/debian");
+    run(
+        "debootstrap",
+        "--variant=minbase",
+        "bookworm",
+        root.toString(),
+        "http://deb.debian.org/debian");
     Files.writeString(root.resolve("etc/fstab"), "/dev/sda / ext4 defaults 0 1\n");
     Files.writeString(root.resolve("etc/motd"), "Welcome to OLD\n");
     Files.createDirectories(root.resolve("var/junk"));
@@ -42,12 +47,15 @@ class DebianBuildTest {
     run("mkfs.ext4", "-q", "-F", "-d", root.toString(), disk.toString());
 
     Path config = dir.resolve("home/config.yaml");
-    Cli.Result add = Cli.run("canga", "--config", config.toString(), "add", disk.toString(), "--tag", "debian");
+    Cli.Result add =
+        Cli.run("canga", "--config", config.toString(), "add", disk.toString(), "--tag", "debian");
     assertEquals(0, add.exitCode(), add.stderr());
     Path ctx = Files.createDirectories(dir.resolve("ctx"));
     Files.writeString(ctx.resolve("hello.txt"), "hello from the host\n");
     Path cangafile = dir.resolve("web.canga");
-    Files.writeString(cangafile, """
+    Files.writeString(
+        cangafile,
+        """
         description: Debian with extras
         os: Debian 12
         parent: debian
@@ -67,12 +75,21 @@ class DebianBuildTest {
           - password:
               user: root
               password: canga-secret
-        """.replace("CTX", ctx.toString()));
-    Cli.Result build = Cli.run("canga", "--config", config.toString(), "build", cangafile.toString());
+        """
+            .replace("CTX", ctx.toString()));
+    Cli.Result build =
+        Cli.run("canga", "--config", config.toString(), "build", cangafile.toString());
     assertEquals(0, build.exitCode(), build.stdout() + build.stderr());
-    assertTrue(build.stdout().startsWith("copy-in " + ctx + ":/srv\nrun-command echo one > /srv/one.txt\n"
-        + "run-command echo two > /srv/two.txt\nrun-command echo three >> /srv/two.txt\n"
-        + "run-command sed -i 's/OLD/NEW/g' /etc/motd\ndelete /var/junk\n"), build.stdout());
+    assertTrue(
+        build
+            .stdout()
+            .startsWith(
+                "copy-in "
+                    + ctx
+                    + ":/srv\nrun-command echo one > /srv/one.txt\n"
+                    + "run-command echo two > /srv/two.txt\nrun-command echo three >> /srv/two.txt\n"
+                    + "run-command sed -i 's/OLD/NEW/g' /etc/motd\ndelete /var/junk\n"),
+        build.stdout());
 
     RepositoryIndex index = RepositoryIndex.read(dir.resolve("home/default/index.yaml"));
     String sha = index.tags().get("debian/extras");
@@ -81,29 +98,52 @@ class DebianBuildTest {
     assertEquals("Debian with extras", e.description());
     Path stored = dir.resolve("home/default/" + sha + ".qcow2");
     assertEquals(0, Qemu.exec(dir, List.of("qemu-img", "check", stored.toString())).exitCode());
-    assertTrue(Files.size(stored) < Files.size(dir.resolve("home/default/" + e.parent() + ".qcow2")));
+    assertTrue(
+        Files.size(stored) < Files.size(dir.resolve("home/default/" + e.parent() + ".qcow2")));
 
     Path exported = dir.resolve("exported.qcow2");
-    assertEquals(0, Cli.run("canga", "--config", config.toString(), "export", "debian/extras", exported.toString()).exitCode());
+    assertEquals(
+        0,
+        Cli.run(
+                "canga",
+                "--config",
+                config.toString(),
+                "export",
+                "debian/extras",
+                exported.toString())
+            .exitCode());
     assertEquals("hello from the host\n", guest(exported, "cat", "/srv/ctx/hello.txt"));
     assertEquals("one\n", guest(exported, "cat", "/srv/one.txt"));
     assertEquals("two\nthree\n", guest(exported, "cat", "/srv/two.txt"));
     assertEquals("Welcome to NEW\n", guest(exported, "cat", "/etc/motd"));
     assertEquals("false", guest(exported, "exists", "/var/junk"));
-    String shadowRoot = guest(exported, "cat", "/etc/shadow").lines().filter(l -> l.startsWith("root:")).findFirst().orElseThrow();
+    String shadowRoot =
+        guest(exported, "cat", "/etc/shadow")
+            .lines()
+            .filter(l -> l.startsWith("root:"))
+            .findFirst()
+            .orElseThrow();
     assertNotEquals("*", shadowRoot.split(":")[1]);
     assertFalse(Files.readString(dir.resolve("home/default/index.yaml")).contains("canga-secret"));
 
     // A build file of targets on the same image: copy, run and install (a .deb made here) in the
     // guest, the second target on the first.
     Path pkg = Files.createDirectories(dir.resolve("pkg/DEBIAN"));
-    Files.writeString(pkg.resolve("control"), "Package: canga-test\nVersion: 1.0\nArchitecture: all\n"
-        + "Maintainer: canga <canga@example.org>\nDescription: canga test package\n");
+    Files.writeString(
+        pkg.resolve("control"),
+        "Package: canga-test\nVersion: 1.0\nArchitecture: all\n"
+            + "Maintainer: canga <canga@example.org>\nDescription: canga test package\n");
     Files.createDirectories(dir.resolve("pkg/usr/share/canga-test"));
     Files.writeString(dir.resolve("pkg/usr/share/canga-test/marker"), "installed\n");
-    run("dpkg-deb", "--build", dir.resolve("pkg").toString(), dir.resolve("canga-test.deb").toString());
+    run(
+        "dpkg-deb",
+        "--build",
+        dir.resolve("pkg").toString(),
+        dir.resolve("canga-test.deb").toString());
     Path targets = dir.resolve("targets.yaml");
-    Files.writeString(targets, """
+    Files.writeString(
+        targets,
+        """
         web:
           base: debian
           copy: ctx/hello.txt /root/hello.txt
@@ -118,17 +158,23 @@ class DebianBuildTest {
     String site = after.tags().get("site");
     assertEquals(after.tags().get("web"), after.image(site).parent());
     Path siteFile = dir.resolve("site.qcow2");
-    assertEquals(0, Cli.run("canga", "--config", config.toString(), "export", "site", siteFile.toString()).exitCode());
+    assertEquals(
+        0,
+        Cli.run("canga", "--config", config.toString(), "export", "site", siteFile.toString())
+            .exitCode());
     assertEquals("installed\n", guest(siteFile, "cat", "/usr/share/canga-test/marker"));
     assertEquals("hello from the host\n", guest(siteFile, "cat", "/root/hello.txt"));
     assertEquals("site\n", guest(siteFile, "cat", "/srv/site.txt"));
   }
 
   private String guest(Path image, String... command) {
-    List<String> argv = new ArrayList<>(List.of("guestfish", "--ro", "-a", image.toString(), "-m", "/dev/sda"));
+    List<String> argv =
+        new ArrayList<>(List.of("guestfish", "--ro", "-a", image.toString(), "-m", "/dev/sda"));
     argv.addAll(List.of(command));
     ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(false);
-    pb.environment().putAll(GuestCustomizer.libguestfsEnvironment(System.getenv(), GuestCustomizer.kvmUsable()));
+    pb.environment()
+        .putAll(
+            GuestCustomizer.libguestfsEnvironment(System.getenv(), GuestCustomizer.kvmUsable()));
     try {
       Process p = pb.start();
       String out = new String(p.getInputStream().readAllBytes());

@@ -24,7 +24,8 @@ class MultiBuildTest {
   @TempDir Path dir;
 
   private Cli.Result canga(String... args) {
-    List<String> all = new ArrayList<>(List.of("canga", "--config", dir.resolve("home/config.yaml").toString()));
+    List<String> all =
+        new ArrayList<>(List.of("canga", "--config", dir.resolve("home/config.yaml").toString()));
     all.addAll(List.of(args));
     return Cli.run(all.toArray(String[]::new));
   }
@@ -43,7 +44,9 @@ class MultiBuildTest {
   void buildsTargetsInOrderTagsThemAndReusesUnchangedOnes() throws Exception {
     tarball("hello, one\n");
     Path build = dir.resolve("build.yaml");
-    Files.writeString(build, """
+    Files.writeString(
+        build,
+        """
         tools:
           base: app
           description: the tools layer
@@ -86,14 +89,23 @@ class MultiBuildTest {
     assertNotEquals(rootfs, second.tags().get("rootfs"));
     assertEquals(second.tags().get("rootfs"), second.tags().get("rootfs-" + today + "_2"));
     assertEquals(rootfs, second.tags().get("rootfs-" + today + "_1"), "old dated tags are kept");
-    assertEquals(second.tags().get("app"), second.tags().get("app-" + today + "_2"), "what stands on it is rebuilt");
+    assertEquals(
+        second.tags().get("app"),
+        second.tags().get("app-" + today + "_2"),
+        "what stands on it is rebuilt");
     assertEquals(second.tags().get("tools"), second.tags().get("tools-" + today + "_2"));
     assertEquals("hello, two\n", readFile(second.tags().get("tools"), "/etc/hello"));
   }
 
   /** A file of the ext4 disk of an image, through qemu-img's raw view and debugfs. */
   private String readFile(String sha, String path) {
-    Qemu.img(dir, "convert", "-O", "raw", dir.resolve("home/default/" + sha + ".qcow2").toString(), "view.raw");
+    Qemu.img(
+        dir,
+        "convert",
+        "-O",
+        "raw",
+        dir.resolve("home/default/" + sha + ".qcow2").toString(),
+        "view.raw");
     return Qemu.run(dir, "debugfs", "-R", "cat " + path, "view.raw");
   }
 
@@ -111,14 +123,18 @@ class MultiBuildTest {
     assertEquals(unknown + ": target b: unknown base 'nowhere'\n", u.stderr());
     Path badKey = dir.resolve("bad.yaml");
     Files.writeString(badKey, "a:\n  base: empty\n  size: 8M\n  frobnicate: yes\n");
-    assertEquals(badKey + ": target a: unknown key 'frobnicate'\n", canga("build", badKey.toString()).stderr());
+    assertEquals(
+        badKey + ": target a: unknown key 'frobnicate'\n",
+        canga("build", badKey.toString()).stderr());
     assertTrue(!Files.exists(dir.resolve("built")));
     assertEquals(0, index().images().size());
   }
 
   @Test
   void guestActionsBecomeVirtCustomizeCommands() throws Exception {
-    Files.writeString(dir.resolve("b.yaml"), """
+    Files.writeString(
+        dir.resolve("b.yaml"),
+        """
         web:
           base: empty
           size: 8M
@@ -133,22 +149,27 @@ class MultiBuildTest {
             systemctl enable nginx
             echo done
         """);
-    MultiBuild b = MultiBuild.read(dir.resolve("b.yaml"),
-        new dev.qcow2.tools.repo.Repositories(dev.qcow2.tools.repo.RepositoryConfig.load(dir.resolve("home/config.yaml"), dir)));
+    MultiBuild b =
+        MultiBuild.read(
+            dir.resolve("b.yaml"),
+            new dev.qcow2.tools.repo.Repositories(
+                dev.qcow2.tools.repo.RepositoryConfig.load(dir.resolve("home/config.yaml"), dir)));
     MultiBuild.Target site = b.order().get(1);
     assertEquals("site", site.name());
-    assertEquals(List.of(
-        "copy-in " + dir.resolve("site.tar") + ":/tmp",
-        "run-command tar -xf /tmp/site.tar -C / && rm -f /tmp/site.tar",
-        "mkdir /tmp/canga-copy-1",
-        "copy-in " + dir.resolve("conf/nginx.conf") + ":/tmp/canga-copy-1",
-        "run-command mkdir -p /etc/nginx && mv /tmp/canga-copy-1/nginx.conf /etc/nginx/nginx.conf && rmdir /tmp/canga-copy-1",
-        "mkdir /srv/www/",
-        "copy-in " + dir.resolve("www") + ":/srv/www/",
-        "copy-in " + dir.resolve("pkgs/tool.deb") + ":/tmp",
-        "run-command dpkg -i /tmp/tool.deb && rm -f /tmp/tool.deb",
-        "run-command systemctl enable nginx",
-        "run-command echo done"), b.guestCommands(site));
+    assertEquals(
+        List.of(
+            "copy-in " + dir.resolve("site.tar") + ":/tmp",
+            "run-command tar -xf /tmp/site.tar -C / && rm -f /tmp/site.tar",
+            "mkdir /tmp/canga-copy-1",
+            "copy-in " + dir.resolve("conf/nginx.conf") + ":/tmp/canga-copy-1",
+            "run-command mkdir -p /etc/nginx && mv /tmp/canga-copy-1/nginx.conf /etc/nginx/nginx.conf && rmdir /tmp/canga-copy-1",
+            "mkdir /srv/www/",
+            "copy-in " + dir.resolve("www") + ":/srv/www/",
+            "copy-in " + dir.resolve("pkgs/tool.deb") + ":/tmp",
+            "run-command dpkg -i /tmp/tool.deb && rm -f /tmp/tool.deb",
+            "run-command systemctl enable nginx",
+            "run-command echo done"),
+        b.guestCommands(site));
     assertEquals(List.of(), b.guestCommands(b.order().get(0)));
   }
 }

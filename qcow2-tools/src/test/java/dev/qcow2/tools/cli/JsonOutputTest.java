@@ -15,7 +15,8 @@ class JsonOutputTest {
     o.put("filename", "a");
     o.put("dirty-flag", false);
     o.put("virtual-size", 1);
-    assertEquals("{\n    \"virtual-size\": 1,\n    \"filename\": \"a\",\n    \"dirty-flag\": false\n}",
+    assertEquals(
+        "{\n    \"virtual-size\": 1,\n    \"filename\": \"a\",\n    \"dirty-flag\": false\n}",
         JsonOutput.pretty(o));
   }
 

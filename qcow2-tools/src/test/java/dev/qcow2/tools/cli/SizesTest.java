@@ -43,12 +43,17 @@ class SizesTest {
     assertEquals(1024, SizeParser.parse(" 1K"));
     assertEquals(7L << 60, SizeParser.parse("7E"));
     assertEquals(-1L, SizeParser.strtosz("18446744073709551615"));
-    for (String bad : new String[] {"1.5b", "1kb", "1KiB", ".5k", "1e3", "1.5e3k", "0x1.5", "", "k"}) {
+    for (String bad :
+        new String[] {"1.5b", "1kb", "1KiB", ".5k", "1e3", "1.5e3k", "0x1.5", "", "k"}) {
       assertThrows(TypeConversionException.class, () -> SizeParser.parse(bad), bad);
     }
-    assertEquals(true, assertThrows(SizeParser.InvalidSizeException.class,
-        () -> SizeParser.parseSigned("8E")).tooLarge());
-    assertEquals(false, assertThrows(SizeParser.InvalidSizeException.class,
-        () -> SizeParser.parseSigned("8X")).tooLarge());
+    assertEquals(
+        true,
+        assertThrows(SizeParser.InvalidSizeException.class, () -> SizeParser.parseSigned("8E"))
+            .tooLarge());
+    assertEquals(
+        false,
+        assertThrows(SizeParser.InvalidSizeException.class, () -> SizeParser.parseSigned("8X"))
+            .tooLarge());
   }
 }

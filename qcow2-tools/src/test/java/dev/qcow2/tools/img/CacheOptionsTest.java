@@ -24,16 +24,24 @@ class CacheOptionsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {
-    "convert -t bogus -O raw top.qcow2 out.raw", "convert -T bogus -O raw top.qcow2 out.raw",
-    "check -T bogus top.qcow2", "compare -T bogus top.qcow2 base.qcow2",
-    "rebase -t bogus -u -b base.qcow2 -F qcow2 top.qcow2", "rebase -T bogus -u -b base.qcow2 -F qcow2 top.qcow2",
-    "commit -t bogus top.qcow2", "amend -t bogus -o lazy_refcounts=on top.qcow2",
-    "convert -t none -T writeback -O raw top.qcow2 out.raw", "convert -t off -O qcow2 top.qcow2 out.qcow2",
-    "check -T unsafe top.qcow2", "compare -T directsync top.qcow2 base.qcow2",
-    "rebase -t writethrough -T none -u -b base.qcow2 -F qcow2 top.qcow2",
-    "amend -t writeback -o lazy_refcounts=on top.qcow2", "commit -t unsafe -d top.qcow2",
-  })
+  @ValueSource(
+      strings = {
+        "convert -t bogus -O raw top.qcow2 out.raw",
+        "convert -T bogus -O raw top.qcow2 out.raw",
+        "check -T bogus top.qcow2",
+        "compare -T bogus top.qcow2 base.qcow2",
+        "rebase -t bogus -u -b base.qcow2 -F qcow2 top.qcow2",
+        "rebase -T bogus -u -b base.qcow2 -F qcow2 top.qcow2",
+        "commit -t bogus top.qcow2",
+        "amend -t bogus -o lazy_refcounts=on top.qcow2",
+        "convert -t none -T writeback -O raw top.qcow2 out.raw",
+        "convert -t off -O qcow2 top.qcow2 out.qcow2",
+        "check -T unsafe top.qcow2",
+        "compare -T directsync top.qcow2 base.qcow2",
+        "rebase -t writethrough -T none -u -b base.qcow2 -F qcow2 top.qcow2",
+        "amend -t writeback -o lazy_refcounts=on top.qcow2",
+        "commit -t unsafe -d top.qcow2",
+      })
   void should_check_and_accept_cache_modes_as_qemu_img_does(String line) throws Exception {
     List<String> args = List.of(line.split(" "));
     List<String> theirs = new ArrayList<>(List.of("qemu-img"));

@@ -17,9 +17,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@code qcow2 check} prints what qemu-img check prints (stdout and the first of its stderr
- * lines) and exits as it does, on clean, leaking and corrupt images, with and without -r. Each
- * side works on its own copy of the same image.
+ * {@code qcow2 check} prints what qemu-img check prints (stdout and the first of its stderr lines)
+ * and exits as it does, on clean, leaking and corrupt images, with and without -r. Each side works
+ * on its own copy of the same image.
  */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class CheckCommandTest {
@@ -41,8 +41,20 @@ class CheckCommandTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"clean", "leak", "leak -r leaks", "leak -r all", "corrupt", "corrupt -r all",
-      "clean json", "leak json", "leak -r leaks json", "corrupt json", "corrupt -r all json"})
+  @ValueSource(
+      strings = {
+        "clean",
+        "leak",
+        "leak -r leaks",
+        "leak -r all",
+        "corrupt",
+        "corrupt -r all",
+        "clean json",
+        "leak json",
+        "leak -r leaks json",
+        "corrupt json",
+        "corrupt -r all json"
+      })
   void should_report_and_repair_as_qemu_img_does(String kind) throws IOException {
     String name = image(kind);
     Path ours = dir.resolve("ours.qcow2");
@@ -67,7 +79,10 @@ class CheckCommandTest {
     qemuArgs.addAll(options);
     qemuArgs.add(theirs.toString());
     Qemu.Result q = Qemu.exec(dir, qemuArgs);
-    assertEquals(q.exitCode(), r.exitCode(), q.stdout() + q.stderr() + "\n--- ours\n" + r.stdout() + r.stderr());
+    assertEquals(
+        q.exitCode(),
+        r.exitCode(),
+        q.stdout() + q.stderr() + "\n--- ours\n" + r.stdout() + r.stderr());
     String expected = q.stdout().replace(theirs.toString(), ours.toString());
     String actual = r.stdout();
     if (kind.contains("corrupt -r all")) {
@@ -82,7 +97,8 @@ class CheckCommandTest {
     assertEquals(firstTheirs, firstOurs);
     if (repairs) {
       Qemu.Result after = Qemu.exec(dir, List.of("qemu-img", "check", ours.toString()));
-      assertEquals(0, after.exitCode(), "qemu finds our repair clean: " + after.stdout() + after.stderr());
+      assertEquals(
+          0, after.exitCode(), "qemu finds our repair clean: " + after.stdout() + after.stderr());
     }
   }
 }

@@ -13,14 +13,25 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** {@code qcow2 compare} prints and exits as qemu-img compare does, for qcow2 and raw in any mix. */
+/**
+ * {@code qcow2 compare} prints and exits as qemu-img compare does, for qcow2 and raw in any mix.
+ */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class CompareCommandTest {
   @TempDir Path dir;
 
   @ParameterizedTest
-  @ValueSource(strings = {"same", "same as raw", "same compressed", "one byte", "longer zero tail",
-      "longer data tail", "shorter", "missing"})
+  @ValueSource(
+      strings = {
+        "same",
+        "same as raw",
+        "same compressed",
+        "one byte",
+        "longer zero tail",
+        "longer data tail",
+        "shorter",
+        "missing"
+      })
   void should_compare_as_qemu_img_does(String kind) throws Exception {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "a.qcow2", "4M");
     Qemu.io(dir, "a.qcow2", "write -P 1 1000 70000", "write -P 2 2M 4096");
@@ -33,11 +44,12 @@ class CompareCommandTest {
       case "same compressed" -> Qemu.img(dir, "convert", "-c", "-O", "qcow2", "a.qcow2", b);
       case "missing" -> b = "missing.qcow2";
       default -> {
-        long size = switch (kind) {
-          case "longer zero tail", "longer data tail" -> 6L << 20;
-          case "shorter" -> 3L << 20;
-          default -> 4L << 20;
-        };
+        long size =
+            switch (kind) {
+              case "longer zero tail", "longer data tail" -> 6L << 20;
+              case "shorter" -> 3L << 20;
+              default -> 4L << 20;
+            };
         Qemu.img(dir, "create", "-q", "-f", "qcow2", b, Long.toString(size));
         Qemu.io(dir, b, "write -P 1 1000 70000");
         if (size >= 4L << 20) {
@@ -50,15 +62,27 @@ class CompareCommandTest {
         }
       }
     }
-    Cli.Result r = Cli.run("qcow2", "compare", dir.resolve("a.qcow2").toString(), dir.resolve(b).toString());
+    Cli.Result r =
+        Cli.run("qcow2", "compare", dir.resolve("a.qcow2").toString(), dir.resolve(b).toString());
     Qemu.Result q = Qemu.exec(dir, List.of("qemu-img", "compare", "a.qcow2", b));
-    assertEquals(q.exitCode(), r.exitCode(), q.stdout() + q.stderr() + " / " + r.stdout() + r.stderr());
+    assertEquals(
+        q.exitCode(), r.exitCode(), q.stdout() + q.stderr() + " / " + r.stdout() + r.stderr());
     assertEquals(q.stdout(), r.stdout());
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"copy", "converted", "raw", "larger", "same data rewritten", "zeros written as data",
-      "other data", "zero cluster over nothing", "extended l2"})
+  @ValueSource(
+      strings = {
+        "copy",
+        "converted",
+        "raw",
+        "larger",
+        "same data rewritten",
+        "zeros written as data",
+        "other data",
+        "zero cluster over nothing",
+        "extended l2"
+      })
   void should_compare_strictly_as_qemu_img_does(String kind) throws Exception {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "a.qcow2", "4M");
     Qemu.io(dir, "a.qcow2", "write -P 1 0 64k", "write -c -P 2 1M 64k", "write -z 2M 64k");
@@ -85,13 +109,20 @@ class CompareCommandTest {
         }
       }
     }
-    Cli.Result r = Cli.run("qcow2", "compare", "-s", dir.resolve("a.qcow2").toString(), dir.resolve(b).toString());
+    Cli.Result r =
+        Cli.run(
+            "qcow2", "compare", "-s", dir.resolve("a.qcow2").toString(), dir.resolve(b).toString());
     Qemu.Result q = Qemu.exec(dir, List.of("qemu-img", "compare", "-s", "a.qcow2", b));
-    assertEquals(q.exitCode(), r.exitCode(), kind + ": " + q.stdout() + q.stderr() + " / " + r.stdout() + r.stderr());
+    assertEquals(
+        q.exitCode(),
+        r.exitCode(),
+        kind + ": " + q.stdout() + q.stderr() + " / " + r.stdout() + r.stderr());
     if (kind.equals("raw")) {
       // qemu sees the raw file's holes, the JDK cannot: both find the status differs, at
       // different offsets.
-      assertTrue(r.stdout().startsWith("Strict mode: Offset ") && r.stdout().endsWith(" block status mismatch!\n"));
+      assertTrue(
+          r.stdout().startsWith("Strict mode: Offset ")
+              && r.stdout().endsWith(" block status mismatch!\n"));
     } else {
       assertEquals(q.stdout(), r.stdout(), kind);
     }

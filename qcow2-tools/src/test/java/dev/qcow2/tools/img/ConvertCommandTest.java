@@ -67,24 +67,43 @@ class ConvertCommandTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"cluster_size=65536", "cluster_size=4096,refcount_bits=1", "compat=0.10", "extended_l2=on,cluster_size=128k"})
-  void should_convert_to_a_qcow2_image_that_qemu_finds_equal_and_clean(String options) throws Exception {
+  @ValueSource(
+      strings = {
+        "cluster_size=65536",
+        "cluster_size=4096,refcount_bits=1",
+        "compat=0.10",
+        "extended_l2=on,cluster_size=128k"
+      })
+  void should_convert_to_a_qcow2_image_that_qemu_finds_equal_and_clean(String options)
+      throws Exception {
     String image = Recipes.chain(dir);
     Path target = dir.resolve("out.qcow2");
-    Cli.Result r = Cli.run("qcow2", "convert", "-O", "qcow2", "-o", options, image, target.toString());
+    Cli.Result r =
+        Cli.run("qcow2", "convert", "-O", "qcow2", "-o", options, image, target.toString());
     assertEquals(0, r.exitCode(), r.stderr());
     Qemu.Result check = Qemu.exec(dir, java.util.List.of("qemu-img", "check", target.toString()));
     assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
-    Qemu.Result compare = Qemu.exec(dir, java.util.List.of("qemu-img", "compare", image, target.toString()));
+    Qemu.Result compare =
+        Qemu.exec(dir, java.util.List.of("qemu-img", "compare", image, target.toString()));
     assertEquals(0, compare.exitCode(), compare.stdout() + compare.stderr());
   }
 
   @Test
   void should_refuse_zero_threads() {
-    Cli.Result r = Cli.run("qcow2", "convert", "-m", "0", "-O", "raw",
-        Recipes.extendedL2(dir), dir.resolve("out.raw").toString());
+    Cli.Result r =
+        Cli.run(
+            "qcow2",
+            "convert",
+            "-m",
+            "0",
+            "-O",
+            "raw",
+            Recipes.extendedL2(dir),
+            dir.resolve("out.raw").toString());
     assertEquals(1, r.exitCode());
-    assertEquals("qcow2: Invalid number of coroutines. Allowed number of coroutines is between 1 and 16\n", r.stderr());
+    assertEquals(
+        "qcow2: Invalid number of coroutines. Allowed number of coroutines is between 1 and 16\n",
+        r.stderr());
   }
 
   @ParameterizedTest
@@ -92,8 +111,20 @@ class ConvertCommandTest {
   void should_compress_on_all_cores_into_an_image_qemu_reads(String codec) throws Exception {
     String image = Recipes.chain(dir);
     Path target = dir.resolve("out.qcow2");
-    Cli.Result r = Cli.run("qcow2", "convert", "-c", "-W", "-m", "3", "-O", "qcow2", "-o", "compression_type=" + codec,
-        image, target.toString());
+    Cli.Result r =
+        Cli.run(
+            "qcow2",
+            "convert",
+            "-c",
+            "-W",
+            "-m",
+            "3",
+            "-O",
+            "qcow2",
+            "-o",
+            "compression_type=" + codec,
+            image,
+            target.toString());
     assertEquals(0, r.exitCode(), r.stderr());
     assertCleanAndEqual(image, target);
     String info = Qemu.img(dir, "info", target.toString());
@@ -107,40 +138,74 @@ class ConvertCommandTest {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
     Qemu.io(dir, "top.qcow2", "write -P 2 1M 4096");
     Qemu.img(dir, "convert", "-O", "raw", "top.qcow2", "new.raw");
-    Cli.Result r = Cli.run("qcow2", "convert", "-c", "-O", "qcow2", "-B", "base.qcow2", "-F", "qcow2",
-        dir.resolve("new.raw").toString(), dir.resolve("delta.qcow2").toString());
+    Cli.Result r =
+        Cli.run(
+            "qcow2",
+            "convert",
+            "-c",
+            "-O",
+            "qcow2",
+            "-B",
+            "base.qcow2",
+            "-F",
+            "qcow2",
+            dir.resolve("new.raw").toString(),
+            dir.resolve("delta.qcow2").toString());
     assertEquals(0, r.exitCode(), r.stderr());
     assertCleanAndEqual(dir.resolve("new.raw").toString(), dir.resolve("delta.qcow2"));
     String map = Qemu.img(dir, "map", "--output=json", dir.resolve("delta.qcow2").toString());
-    assertTrue(map.contains("{ \"start\": 1048576, \"length\": 65536, \"depth\": 0, \"present\": true, \"zero\": false, \"data\": true}"), map);
+    assertTrue(
+        map.contains(
+            "{ \"start\": 1048576, \"length\": 65536, \"depth\": 0, \"present\": true, \"zero\": false, \"data\": true}"),
+        map);
     assertEquals(3, map.split("\n").length, map);
     String info = Qemu.img(dir, "info", dir.resolve("delta.qcow2").toString());
-    assertTrue(info.contains("backing file: base.qcow2 (actual path: "), "the name stays relative: " + info);
+    assertTrue(
+        info.contains("backing file: base.qcow2 (actual path: "),
+        "the name stays relative: " + info);
   }
 
   @Test
   void should_refuse_option_mixes_as_qemu_img_does() {
     String image = Recipes.extendedL2(dir);
     String out = dir.resolve("o").toString();
-    assertEquals("qcow2: Compression not supported for this file format\n",
+    assertEquals(
+        "qcow2: Compression not supported for this file format\n",
         Cli.run("qcow2", "convert", "-c", "-O", "raw", image, out).stderr());
-    assertEquals("qcow2: --target-is-zero requires use of -n flag\n",
+    assertEquals(
+        "qcow2: --target-is-zero requires use of -n flag\n",
         Cli.run("qcow2", "convert", "--target-is-zero", image, out).stderr());
-    assertTrue(Cli.run("qcow2", "convert", "-S", "1000", image, out).stderr()
-        .startsWith("qcow2: Invalid buffer size for sparse output specified."));
+    assertTrue(
+        Cli.run("qcow2", "convert", "-S", "1000", image, out)
+            .stderr()
+            .startsWith("qcow2: Invalid buffer size for sparse output specified."));
     assertFalse(Files.exists(Path.of(out)));
   }
 
   private void assertCleanAndEqual(String source, Path target) {
     Qemu.Result check = Qemu.exec(dir, java.util.List.of("qemu-img", "check", target.toString()));
     assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
-    Qemu.Result compare = Qemu.exec(dir, java.util.List.of("qemu-img", "compare", source, target.toString()));
+    Qemu.Result compare =
+        Qemu.exec(dir, java.util.List.of("qemu-img", "compare", source, target.toString()));
     assertEquals(0, compare.exitCode(), compare.stdout() + compare.stderr());
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"first", "1", "snapshot.name=first", "snapshot.id=2", "snapshot.id=1,snapshot.name=first",
-      "snapshot.id=1,snapshot.name=second", "snapshot.name=first,id=x", "nope", "", "snapshot.id=", "snapshot.bogus=1", "snapshot.id=1,x=2"})
+  @ValueSource(
+      strings = {
+        "first",
+        "1",
+        "snapshot.name=first",
+        "snapshot.id=2",
+        "snapshot.id=1,snapshot.name=first",
+        "snapshot.id=1,snapshot.name=second",
+        "snapshot.name=first,id=x",
+        "nope",
+        "",
+        "snapshot.id=",
+        "snapshot.bogus=1",
+        "snapshot.id=1,x=2"
+      })
   void should_convert_a_snapshot_as_qemu_img_does(String param) throws Exception {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "s.qcow2", "4M");
     Qemu.io(dir, "s.qcow2", "write -P 1 0 64k", "write -c -P 2 1M 64k");
@@ -149,16 +214,40 @@ class ConvertCommandTest {
     Qemu.img(dir, "resize", "-q", "s.qcow2", "6M");
     Qemu.img(dir, "snapshot", "-c", "second", "s.qcow2");
     Qemu.io(dir, "s.qcow2", "write -P 4 5M 4k");
-    Qemu.Result q = Qemu.exec(dir, java.util.List.of("qemu-img", "convert", "-l", param, "-O", "raw", "s.qcow2", "q.raw"));
-    Cli.Result r = Cli.run("qcow2", "convert", "-l", param, "-O", "raw", dir.resolve("s.qcow2").toString(),
-        dir.resolve("ours.raw").toString());
+    Qemu.Result q =
+        Qemu.exec(
+            dir,
+            java.util.List.of("qemu-img", "convert", "-l", param, "-O", "raw", "s.qcow2", "q.raw"));
+    Cli.Result r =
+        Cli.run(
+            "qcow2",
+            "convert",
+            "-l",
+            param,
+            "-O",
+            "raw",
+            dir.resolve("s.qcow2").toString(),
+            dir.resolve("ours.raw").toString());
     assertEquals(q.exitCode(), r.exitCode(), param + ": " + q.stderr() + " / " + r.stderr());
     assertEquals(q.stderr().replace("qemu-img: ", "qcow2: "), r.stderr(), param);
     if (q.exitCode() == 0) {
-      assertArrayEquals(Files.readAllBytes(dir.resolve("q.raw")), Files.readAllBytes(dir.resolve("ours.raw")), param);
+      assertArrayEquals(
+          Files.readAllBytes(dir.resolve("q.raw")),
+          Files.readAllBytes(dir.resolve("ours.raw")),
+          param);
       // And into qcow2: qemu-img reads our image as it read the snapshot.
-      assertEquals(0, Cli.run("qcow2", "convert", "-l", param, "-O", "qcow2", dir.resolve("s.qcow2").toString(),
-          dir.resolve("ours.qcow2").toString()).exitCode());
+      assertEquals(
+          0,
+          Cli.run(
+                  "qcow2",
+                  "convert",
+                  "-l",
+                  param,
+                  "-O",
+                  "qcow2",
+                  dir.resolve("s.qcow2").toString(),
+                  dir.resolve("ours.qcow2").toString())
+              .exitCode());
       Qemu.img(dir, "check", "ours.qcow2");
       Qemu.img(dir, "compare", "-f", "qcow2", "-F", "raw", "ours.qcow2", "q.raw");
     }
@@ -167,15 +256,36 @@ class ConvertCommandTest {
   @Test
   void should_refuse_a_snapshot_of_a_raw_source_as_qemu_img_does() throws Exception {
     Files.write(dir.resolve("d.raw"), new byte[65536]);
-    Qemu.Result q = Qemu.exec(dir, java.util.List.of("qemu-img", "convert", "-l", "x", "-O", "raw", "d.raw", "q.raw"));
-    Cli.Result r = Cli.run("qcow2", "convert", "-l", "x", "-O", "raw", dir.resolve("d.raw").toString(),
-        dir.resolve("ours.raw").toString());
+    Qemu.Result q =
+        Qemu.exec(
+            dir,
+            java.util.List.of("qemu-img", "convert", "-l", "x", "-O", "raw", "d.raw", "q.raw"));
+    Cli.Result r =
+        Cli.run(
+            "qcow2",
+            "convert",
+            "-l",
+            "x",
+            "-O",
+            "raw",
+            dir.resolve("d.raw").toString(),
+            dir.resolve("ours.raw").toString());
     assertEquals(1, q.exitCode());
     assertEquals(1, r.exitCode());
     assertEquals(q.stderr().replace("qemu-img: ", "qcow2: "), r.stderr());
     // Named raw with -f rather than detected: the same refusal.
-    Cli.Result forced = Cli.run("qcow2", "convert", "-f", "raw", "-l", "x", "-O", "raw",
-        dir.resolve("d.raw").toString(), dir.resolve("ours.raw").toString());
+    Cli.Result forced =
+        Cli.run(
+            "qcow2",
+            "convert",
+            "-f",
+            "raw",
+            "-l",
+            "x",
+            "-O",
+            "raw",
+            dir.resolve("d.raw").toString(),
+            dir.resolve("ours.raw").toString());
     assertEquals(1, forced.exitCode());
     assertEquals(r.stderr(), forced.stderr());
   }

@@ -39,7 +39,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 class ConvertStdioTest {
   @TempDir Path dir;
 
-  /** What a child run printed on standard error, its exit code and the SHA-256 of its standard output. */
+  /**
+   * What a child run printed on standard error, its exit code and the SHA-256 of its standard
+   * output.
+   */
   private record Run(int exitCode, String stderr, String sha256) {}
 
   /**
@@ -48,28 +51,40 @@ class ConvertStdioTest {
    * costs no disk space), its standard input a pipe fed from {@code stdin} if not null.
    */
   private Run child(int heapMiB, Path stdin, Path stdout, String... args) throws Exception {
-    List<String> command = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx" + heapMiB + "m", "-XX:MaxDirectMemorySize=" + heapMiB + "m", "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), "dev.qcow2.tools.Main", "qcow2"));
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx" + heapMiB + "m",
+                "-XX:MaxDirectMemorySize=" + heapMiB + "m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.qcow2.tools.Main",
+                "qcow2"));
     command.addAll(Arrays.asList(args));
     Process p = new ProcessBuilder(command).directory(dir.toFile()).start();
-    CompletableFuture<Void> feed = CompletableFuture.runAsync(() -> {
-      try (OutputStream in = p.getOutputStream()) {
-        if (stdin != null) {
-          Files.copy(stdin, in);
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
-    CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> {
-      try (InputStream e = p.getErrorStream()) {
-        return new String(e.readAllBytes(), StandardCharsets.UTF_8);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
+    CompletableFuture<Void> feed =
+        CompletableFuture.runAsync(
+            () -> {
+              try (OutputStream in = p.getOutputStream()) {
+                if (stdin != null) {
+                  Files.copy(stdin, in);
+                }
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            });
+    CompletableFuture<String> err =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try (InputStream e = p.getErrorStream()) {
+                return new String(e.readAllBytes(), StandardCharsets.UTF_8);
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            });
     String sha = copySparse(p.getInputStream(), stdout);
     assertTrue(p.waitFor(5, TimeUnit.MINUTES), "the child timed out: " + command);
     feed.join();
@@ -80,8 +95,13 @@ class ConvertStdioTest {
     MessageDigest md = MessageDigest.getInstance("SHA-256");
     byte[] block = new byte[1 << 16];
     long at = 0;
-    try (in; FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING)) {
+    try (in;
+        FileChannel out =
+            FileChannel.open(
+                file,
+                StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
       int n;
       while ((n = in.readNBytes(block, 0, block.length)) > 0) {
         md.update(block, 0, n);
@@ -111,11 +131,20 @@ class ConvertStdioTest {
     return true;
   }
 
-  /** A qcow2 source made at test time: varied data, zeros written as such, a discarded hole, data that reads zeros. */
+  /**
+   * A qcow2 source made at test time: varied data, zeros written as such, a discarded hole, data
+   * that reads zeros.
+   */
   private Path source() throws IOException {
     TestData.writeRaw(dir.resolve("data.raw"), 16L << 20, 11);
     Qemu.img(dir, "convert", "-O", "qcow2", "data.raw", "src.qcow2");
-    Qemu.io(dir, "src.qcow2", "write -z 1M 2M", "discard 5M 3M", "write -P 0 10M 1M", "write -P 0x5a 12M 64k");
+    Qemu.io(
+        dir,
+        "src.qcow2",
+        "write -z 1M 2M",
+        "discard 5M 3M",
+        "write -P 0 10M 1M",
+        "write -P 0x5a 12M 64k");
     return dir.resolve("src.qcow2");
   }
 
@@ -138,15 +167,24 @@ class ConvertStdioTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"-O raw", "-O qcow2", "-O qcow2 -c -o compression_type=zlib", "-O qcow2 -c -o compression_type=zstd"})
+  @CsvSource({
+    "-O raw",
+    "-O qcow2",
+    "-O qcow2 -c -o compression_type=zlib",
+    "-O qcow2 -c -o compression_type=zstd"
+  })
   @Timeout(300)
   void standardOutputEqualsTheFileConversion(String options) throws Exception {
     source();
-    Run run = child(64, null, dir.resolve("piped.out"), convertArgs(options + " -m 2", "src.qcow2", "-"));
+    Run run =
+        child(64, null, dir.resolve("piped.out"), convertArgs(options + " -m 2", "src.qcow2", "-"));
     assertEquals(0, run.exitCode(), run.stderr());
     assertEquals("", run.stderr());
     List<String> argv = new ArrayList<>(List.of("qcow2"));
-    argv.addAll(List.of(convertArgs(options, dir.resolve("src.qcow2").toString(), dir.resolve("file.out").toString())));
+    argv.addAll(
+        List.of(
+            convertArgs(
+                options, dir.resolve("src.qcow2").toString(), dir.resolve("file.out").toString())));
     Cli.Result file = Cli.run(argv.toArray(String[]::new));
     assertEquals(0, file.exitCode(), file.stderr());
     if (options.contains("qcow2")) {
@@ -157,14 +195,23 @@ class ConvertStdioTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"-O raw", "-O qcow2", "-O qcow2 -c -o compression_type=zlib", "-O qcow2 -c -o compression_type=zstd"})
+  @CsvSource({
+    "-O raw",
+    "-O qcow2",
+    "-O qcow2 -c -o compression_type=zlib",
+    "-O qcow2 -c -o compression_type=zstd"
+  })
   @Timeout(300)
   void standardInputEqualsTheFileConversion(String options) throws Exception {
     source();
     Qemu.img(dir, "convert", "-O", "raw", "src.qcow2", "src.raw");
     String format = options.contains("qcow2") ? "qcow2" : "raw";
-    Run run = child(64, dir.resolve("src.raw"), dir.resolve("nothing"),
-        convertArgs("-f raw " + options, "-", "piped." + format));
+    Run run =
+        child(
+            64,
+            dir.resolve("src.raw"),
+            dir.resolve("nothing"),
+            convertArgs("-f raw " + options, "-", "piped." + format));
     assertEquals(0, run.exitCode(), run.stderr());
     assertEquals(0, Files.size(dir.resolve("nothing")), "nothing on standard output");
     if (format.equals("qcow2")) {
@@ -177,9 +224,13 @@ class ConvertStdioTest {
   }
 
   private static final java.util.regex.Pattern EXTENT =
-      java.util.regex.Pattern.compile("\"start\": (\\d+), \"length\": (\\d+),[^}]*\"data\": (true|false)");
+      java.util.regex.Pattern.compile(
+          "\"start\": (\\d+), \"length\": (\\d+),[^}]*\"data\": (true|false)");
 
-  /** qemu-img map says that guest bytes [from, to) of {@code image} hold no data (a hole, unallocated). */
+  /**
+   * qemu-img map says that guest bytes [from, to) of {@code image} hold no data (a hole,
+   * unallocated).
+   */
   static void assertHole(Path dir, String format, String image, long from, long to) {
     String map = Qemu.img(dir, "map", "--output=json", "-f", format, image);
     java.util.regex.Matcher m = EXTENT.matcher(map);
@@ -198,9 +249,21 @@ class ConvertStdioTest {
   void standardInputToStandardOutputCopiesRaw() throws Exception {
     source();
     Qemu.img(dir, "convert", "-O", "raw", "src.qcow2", "src.raw");
-    Run run = child(64, dir.resolve("src.raw"), dir.resolve("copy.raw"), "convert", "-f", "raw", "-O", "raw", "-", "-");
+    Run run =
+        child(
+            64,
+            dir.resolve("src.raw"),
+            dir.resolve("copy.raw"),
+            "convert",
+            "-f",
+            "raw",
+            "-O",
+            "raw",
+            "-",
+            "-");
     assertEquals(0, run.exitCode(), run.stderr());
-    assertArrayEquals(Files.readAllBytes(dir.resolve("src.raw")), Files.readAllBytes(dir.resolve("copy.raw")));
+    assertArrayEquals(
+        Files.readAllBytes(dir.resolve("src.raw")), Files.readAllBytes(dir.resolve("copy.raw")));
   }
 
   @Test
@@ -213,35 +276,79 @@ class ConvertStdioTest {
     }
     Qemu.io(dir, "big.qcow2", writes.toArray(String[]::new));
     // 32 MiB of heap and of direct memory for a 1 GiB disk.
-    Run zstd = child(32, null, dir.resolve("big-out.qcow2"),
-        "convert", "-m", "2", "-O", "qcow2", "-c", "-o", "compression_type=zstd", "big.qcow2", "-");
+    Run zstd =
+        child(
+            32,
+            null,
+            dir.resolve("big-out.qcow2"),
+            "convert",
+            "-m",
+            "2",
+            "-O",
+            "qcow2",
+            "-c",
+            "-o",
+            "compression_type=zstd",
+            "big.qcow2",
+            "-");
     assertEquals(0, zstd.exitCode(), zstd.stderr());
     assertClean("big-out.qcow2");
     assertSameDisk("big.qcow2", "big-out.qcow2");
     assertTrue(Files.size(dir.resolve("big-out.qcow2")) < (8L << 20), "only the data is stored");
-    Run raw = child(32, null, dir.resolve("big-out.raw"), "convert", "-m", "2", "-O", "raw", "big.qcow2", "-");
+    Run raw =
+        child(
+            32,
+            null,
+            dir.resolve("big-out.raw"),
+            "convert",
+            "-m",
+            "2",
+            "-O",
+            "raw",
+            "big.qcow2",
+            "-");
     assertEquals(0, raw.exitCode(), raw.stderr());
     assertEquals(1L << 30, Files.size(dir.resolve("big-out.raw")));
     assertSameDisk("big.qcow2", "big-out.raw");
   }
 
-  /** A raw disk just past the size a qcow2 target starts with, so that it grows once and is cut back. */
+  /**
+   * A raw disk just past the size a qcow2 target starts with, so that it grows once and is cut
+   * back.
+   */
   @Test
   @Timeout(300)
   void aSparseGibibyteComesThroughStandardInputInBoundedMemory() throws Exception {
     Path raw = dir.resolve("big.raw");
-    try (FileChannel ch = FileChannel.open(raw, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+    try (FileChannel ch =
+        FileChannel.open(raw, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       for (int i = 0; i < 16; i++) {
-        ch.write(ByteBuffer.wrap(("data " + i).repeat(1000).getBytes(StandardCharsets.UTF_8)), i * (67L << 20));
+        ch.write(
+            ByteBuffer.wrap(("data " + i).repeat(1000).getBytes(StandardCharsets.UTF_8)),
+            i * (67L << 20));
       }
       // Ends 64 KiB past 1 GiB.
-      ch.write(ByteBuffer.wrap("end".getBytes(StandardCharsets.UTF_8)), (1L << 30) + (64 << 10) - 3);
+      ch.write(
+          ByteBuffer.wrap("end".getBytes(StandardCharsets.UTF_8)), (1L << 30) + (64 << 10) - 3);
     }
-    Run run = child(32, raw, dir.resolve("nothing"), "convert", "-f", "raw", "-O", "qcow2", "-c", "-", "big-in.qcow2");
+    Run run =
+        child(
+            32,
+            raw,
+            dir.resolve("nothing"),
+            "convert",
+            "-f",
+            "raw",
+            "-O",
+            "qcow2",
+            "-c",
+            "-",
+            "big-in.qcow2");
     assertEquals(0, run.exitCode(), run.stderr());
     assertClean("big-in.qcow2");
     assertSameDisk("big.raw", "big-in.qcow2");
-    assertTrue(Qemu.img(dir, "info", "big-in.qcow2").contains("virtual size: 1 GiB (1073807360 bytes)"),
+    assertTrue(
+        Qemu.img(dir, "info", "big-in.qcow2").contains("virtual size: 1 GiB (1073807360 bytes)"),
         Qemu.img(dir, "info", "big-in.qcow2"));
   }
 
@@ -251,35 +358,41 @@ class ConvertStdioTest {
   void theBytesOnStandardOutputDoNotDependOnTheThreadCount(String options) throws Exception {
     source();
     Run one = child(64, null, dir.resolve("one"), convertArgs(options + " -m 1", "src.qcow2", "-"));
-    Run four = child(64, null, dir.resolve("four"), convertArgs(options + " -m 4", "src.qcow2", "-"));
+    Run four =
+        child(64, null, dir.resolve("four"), convertArgs(options + " -m 4", "src.qcow2", "-"));
     assertEquals(0, one.exitCode(), one.stderr());
     assertEquals(0, four.exitCode(), four.stderr());
     assertEquals(one.sha256(), four.sha256());
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource(delimiter = '|', value = {
-    "convert -O qcow2 -n src.qcow2 - | -n cannot be used when writing to standard output",
-    "convert -O qcow2 -B base.qcow2 src.qcow2 - | -B cannot be used when writing to standard output",
-    "convert -O qcow2 -o backing_file=base.qcow2 src.qcow2 - | a backing file cannot be used when writing to standard output",
-    "convert -O qcow2 -o data_file=d.raw src.qcow2 - | an external data file cannot be used when writing to standard output",
-    "convert -O qcow2 -o preallocation=metadata src.qcow2 - | preallocation cannot be used when writing to standard output",
-    "convert -O raw - out.raw | reading standard input needs -f raw (no format can be detected on a stream)",
-    "convert -f raw -O qcow2 -n - out.qcow2 | -n cannot be used when reading standard input",
-    "convert -f raw -O qcow2 -B base.qcow2 - out.qcow2 | -B cannot be used when reading standard input",
-    "convert -f raw -O qcow2 -o preallocation=full - out.qcow2 | preallocation cannot be used when reading standard input",
-    "convert -f raw -O qcow2 -o backing_file=base.qcow2 - out.qcow2 | a backing file cannot be used when reading standard input",
-    "convert -f raw -O qcow2 -l snap - out.qcow2 | -l cannot be used when reading standard input",
-    "convert -f raw -O qcow2 - - | a qcow2 image cannot be written to standard output from standard input: "
-        + "its layout cannot be planned from a source read once"
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "convert -O qcow2 -n src.qcow2 - | -n cannot be used when writing to standard output",
+        "convert -O qcow2 -B base.qcow2 src.qcow2 - | -B cannot be used when writing to standard output",
+        "convert -O qcow2 -o backing_file=base.qcow2 src.qcow2 - | a backing file cannot be used when writing to standard output",
+        "convert -O qcow2 -o data_file=d.raw src.qcow2 - | an external data file cannot be used when writing to standard output",
+        "convert -O qcow2 -o preallocation=metadata src.qcow2 - | preallocation cannot be used when writing to standard output",
+        "convert -O raw - out.raw | reading standard input needs -f raw (no format can be detected on a stream)",
+        "convert -f raw -O qcow2 -n - out.qcow2 | -n cannot be used when reading standard input",
+        "convert -f raw -O qcow2 -B base.qcow2 - out.qcow2 | -B cannot be used when reading standard input",
+        "convert -f raw -O qcow2 -o preallocation=full - out.qcow2 | preallocation cannot be used when reading standard input",
+        "convert -f raw -O qcow2 -o backing_file=base.qcow2 - out.qcow2 | a backing file cannot be used when reading standard input",
+        "convert -f raw -O qcow2 -l snap - out.qcow2 | -l cannot be used when reading standard input",
+        "convert -f raw -O qcow2 - - | a qcow2 image cannot be written to standard output from standard input: "
+            + "its layout cannot be planned from a source read once"
+      })
   @Timeout(60)
   void whatCannotWorkOnAStreamIsRefusedInOneLine(String args, String message) throws Exception {
     source();
     Qemu.img(dir, "create", "-f", "qcow2", "base.qcow2", "16M");
     List<String> argv = new ArrayList<>(List.of("qcow2"));
     for (String a : args.trim().split(" +")) {
-      argv.add(!a.contains("=") && (a.endsWith(".qcow2") || a.endsWith(".raw")) ? dir.resolve(a).toString() : a);
+      argv.add(
+          !a.contains("=") && (a.endsWith(".qcow2") || a.endsWith(".raw"))
+              ? dir.resolve(a).toString()
+              : a);
     }
     Cli.Result r = Cli.run(argv.toArray(String[]::new));
     assertEquals(1, r.exitCode(), r.stderr());

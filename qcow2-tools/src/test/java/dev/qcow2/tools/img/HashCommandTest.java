@@ -41,7 +41,8 @@ class HashCommandTest {
     String b = dir.resolve("b.raw").toString();
     Cli.Result r = Cli.run("qcow2", "hash", "-a", "tree-sha256", a, b);
     assertEquals(0, r.exitCode(), r.stderr());
-    // Both are 3 MiB of zeros: the same content, the same digest (README's zero vector is 3 MiB + 512).
+    // Both are 3 MiB of zeros: the same content, the same digest (README's zero vector is 3 MiB +
+    // 512).
     String[] lines = r.stdout().split("\n");
     assertEquals(2, lines.length, r.stdout());
     assertEquals(lines[0].substring(0, 64), lines[1].substring(0, 64));

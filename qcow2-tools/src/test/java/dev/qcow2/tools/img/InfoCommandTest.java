@@ -31,8 +31,16 @@ class InfoCommandTest {
   }
 
   @ParameterizedTest(name = "compat {0}, cluster size {1}")
-  @CsvSource({"0.10, 512", "0.10, 4096", "0.10, 65536", "0.10, 2097152",
-      "1.1, 512", "1.1, 4096", "1.1, 65536", "1.1, 2097152"})
+  @CsvSource({
+    "0.10, 512",
+    "0.10, 4096",
+    "0.10, 65536",
+    "0.10, 2097152",
+    "1.1, 512",
+    "1.1, 4096",
+    "1.1, 65536",
+    "1.1, 2097152"
+  })
   void should_match_qemu_for_v2_and_v3_at_every_cluster_size(String compat, int clusterSize)
       throws Exception {
     String image = Recipes.mixed(dir, compat, clusterSize);
@@ -47,16 +55,18 @@ class InfoCommandTest {
   void should_match_qemu_for_compressed_images(String compression) throws Exception {
     String image = Recipes.compressed(dir, compression);
     assertInfoLikeQemu(image);
-    assertTrue(Cli.run("qcow2", "info", image).stdout()
-        .contains("    compression type: " + compression + "\n"));
+    assertTrue(
+        Cli.run("qcow2", "info", image)
+            .stdout()
+            .contains("    compression type: " + compression + "\n"));
   }
 
   @Test
   void should_match_qemu_along_a_chain_with_relative_names_and_a_raw_base() throws Exception {
     String top = Recipes.chain(dir);
     String chain = assertSameJson(dir, "info", "--output=json", "--backing-chain", top);
-    assertTrue(chain.contains("\"full-backing-filename\": \"" + dir + "/sub/deeper/base.raw\""),
-        chain);
+    assertTrue(
+        chain.contains("\"full-backing-filename\": \"" + dir + "/sub/deeper/base.raw\""), chain);
     assertTrue(chain.contains("\"format\": \"raw\""), chain);
     assertInfoLikeQemu(top);
     assertInfoLikeQemu(dir.resolve("sub/mid.qcow2").toString());
@@ -105,14 +115,26 @@ class InfoCommandTest {
 
   @Test
   void should_not_need_the_backing_file_unless_asked_for_the_chain() throws Exception {
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-b", "gone.qcow2", "-F", "qcow2", "-u",
-        "orphan.qcow2", "1M");
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-b",
+        "gone.qcow2",
+        "-F",
+        "qcow2",
+        "-u",
+        "orphan.qcow2",
+        "1M");
     String image = dir.resolve("orphan.qcow2").toString();
     String json = assertSameJson(dir, "info", "--output=json", image);
     assertTrue(json.contains("\"backing-filename\": \"gone.qcow2\""), json);
     Cli.Result chain = Cli.run("qcow2", "info", "--backing-chain", image);
     assertEquals(1, chain.exitCode());
-    assertEquals("qcow2: Could not open '" + dir + "/gone.qcow2': No such file or directory\n",
+    assertEquals(
+        "qcow2: Could not open '" + dir + "/gone.qcow2': No such file or directory\n",
         chain.stderr());
   }
 
@@ -128,8 +150,24 @@ class InfoCommandTest {
    * that are not whole sectors show qemu's rounding up to 512 bytes.
    */
   @ParameterizedTest
-  @ValueSource(longs = {0, 1, 999, 1000, 1023, 1024, 1536, 10189, 1023488, 1048064, 1048576,
-      5_000_000, 1_073_741_823L, 123_456_789_012L, 1L << 40})
+  @ValueSource(
+      longs = {
+        0,
+        1,
+        999,
+        1000,
+        1023,
+        1024,
+        1536,
+        10189,
+        1023488,
+        1048064,
+        1048576,
+        5_000_000,
+        1_073_741_823L,
+        123_456_789_012L,
+        1L << 40
+      })
   void should_print_sizes_as_qemu_does(long size) throws Exception {
     Path raw = dir.resolve("size-" + size + ".raw");
     try (RandomAccessFile f = new RandomAccessFile(raw.toFile(), "rw")) {

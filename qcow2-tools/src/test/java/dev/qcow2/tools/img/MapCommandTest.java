@@ -27,8 +27,16 @@ class MapCommandTest {
   }
 
   @ParameterizedTest(name = "compat {0}, cluster size {1}")
-  @CsvSource({"0.10, 512", "0.10, 4096", "0.10, 65536", "0.10, 2097152",
-      "1.1, 512", "1.1, 4096", "1.1, 65536", "1.1, 2097152"})
+  @CsvSource({
+    "0.10, 512",
+    "0.10, 4096",
+    "0.10, 65536",
+    "0.10, 2097152",
+    "1.1, 512",
+    "1.1, 4096",
+    "1.1, 65536",
+    "1.1, 2097152"
+  })
   void should_match_qemu_for_v2_and_v3_at_every_cluster_size(String compat, int clusterSize) {
     String json = assertMapLikeQemu(Recipes.mixed(dir, compat, clusterSize));
     assertTrue(json.startsWith("[{ \"start\": 0, \"length\": "), json);
@@ -42,9 +50,11 @@ class MapCommandTest {
     String image = Recipes.compressed(dir, compression);
     String json = assertSameOutput(dir, "map", "--output=json", image);
     // Compressed data has no offset.
-    assertTrue(json.startsWith(
-        "[{ \"start\": 0, \"length\": 1048576, \"depth\": 0, \"present\": true, \"zero\": false,"
-            + " \"data\": true},\n"), json);
+    assertTrue(
+        json.startsWith(
+            "[{ \"start\": 0, \"length\": 1048576, \"depth\": 0, \"present\": true, \"zero\": false,"
+                + " \"data\": true},\n"),
+        json);
   }
 
   @ParameterizedTest
@@ -74,9 +84,10 @@ class MapCommandTest {
   })
   void should_honour_start_offset_and_max_length_like_qemu(String a, String b) throws Exception {
     String top = Recipes.chain(dir);
-    String[] args = b.isEmpty()
-        ? new String[] {"map", "--output=json", a, top}
-        : new String[] {"map", "--output=json", a, b, top};
+    String[] args =
+        b.isEmpty()
+            ? new String[] {"map", "--output=json", a, top}
+            : new String[] {"map", "--output=json", a, b, top};
     assertTrue(assertSameOutput(dir, args).endsWith("]\n"));
   }
 
@@ -90,14 +101,17 @@ class MapCommandTest {
   @Test
   void should_match_qemu_for_extended_l2_with_whole_clusters() {
     String json = assertMapLikeQemu(Recipes.extendedL2(dir));
-    assertTrue(json.contains("\"start\": 1048576, \"length\": 65536, \"depth\": 0, \"present\": true,"
-        + " \"zero\": true, \"data\": false"), json);
+    assertTrue(
+        json.contains(
+            "\"start\": 1048576, \"length\": 65536, \"depth\": 0, \"present\": true,"
+                + " \"zero\": true, \"data\": false"),
+        json);
   }
 
   /**
    * qemu reports a host offset for unallocated subclusters of an allocated cluster when nothing
-   * lies below them (QCOW2_SUBCLUSTER_UNALLOCATED_ALLOC sets BDRV_BLOCK_OFFSET_VALID), and so splits
-   * the run there.
+   * lies below them (QCOW2_SUBCLUSTER_UNALLOCATED_ALLOC sets BDRV_BLOCK_OFFSET_VALID), and so
+   * splits the run there.
    */
   @Test
   void should_match_qemu_for_extended_l2_with_partial_clusters() {
@@ -114,8 +128,10 @@ class MapCommandTest {
     String image = Recipes.dataFile(dir, true);
     String json = assertSameOutput(dir, "map", "--output=json", image);
     // data_file_raw makes qemu preallocate the metadata: one run, mapped 1:1.
-    assertEquals("[{ \"start\": 0, \"length\": 4194304, \"depth\": 0, \"present\": true,"
-        + " \"zero\": false, \"data\": true, \"offset\": 0}]\n", json);
+    assertEquals(
+        "[{ \"start\": 0, \"length\": 4194304, \"depth\": 0, \"present\": true,"
+            + " \"zero\": false, \"data\": true, \"offset\": 0}]\n",
+        json);
     String expected = Qemu.img(dir, "map", image);
     assertTrue(expected.contains("               df.data\n"), expected);
     assertEquals(
@@ -125,15 +141,20 @@ class MapCommandTest {
   @Test
   void should_map_a_sparse_external_data_file_like_qemu() {
     String json = assertSameOutput(dir, "map", "--output=json", Recipes.dataFile(dir, false));
-    assertTrue(json.contains("{ \"start\": 1048576, \"length\": 131072, \"depth\": 0,"
-        + " \"present\": true, \"zero\": false, \"data\": true, \"offset\": "), json);
+    assertTrue(
+        json.contains(
+            "{ \"start\": 1048576, \"length\": 131072, \"depth\": 0,"
+                + " \"present\": true, \"zero\": false, \"data\": true, \"offset\": "),
+        json);
   }
 
   @Test
   void should_map_a_raw_file_without_holes_like_qemu() throws Exception {
     Recipes.chain(dir);
     String json = assertMapLikeQemu(dir.resolve("sub/deeper/base.raw").toString());
-    assertEquals("[{ \"start\": 0, \"length\": 8388608, \"depth\": 0, \"present\": true,"
-        + " \"zero\": false, \"data\": true, \"offset\": 0}]\n", json);
+    assertEquals(
+        "[{ \"start\": 0, \"length\": 8388608, \"depth\": 0, \"present\": true,"
+            + " \"zero\": false, \"data\": true, \"offset\": 0}]\n",
+        json);
   }
 }

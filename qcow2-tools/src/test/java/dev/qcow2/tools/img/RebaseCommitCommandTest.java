@@ -39,7 +39,8 @@ class RebaseCommitCommandTest {
     assertTrue(!Qemu.img(dir, "info", "top.qcow2").contains("backing file"));
     Cli.Result missing = Cli.run("qcow2", "rebase", top);
     assertEquals(1, missing.exitCode());
-    assertEquals("qcow2: Must specify backing file (-b) or use unsafe mode (-u)\n", missing.stderr());
+    assertEquals(
+        "qcow2: Must specify backing file (-b) or use unsafe mode (-u)\n", missing.stderr());
   }
 
   @Test
@@ -50,11 +51,13 @@ class RebaseCommitCommandTest {
     assertEquals("Image committed.\n", r.stdout());
     assertSame("before.raw", "base.qcow2");
     assertSame("before.raw", "top.qcow2");
-    assertEquals("[{ \"start\": 0, \"length\": 4194304, \"depth\": 1, \"present\": true, \"zero\": false, \"data\": true, \"offset\": 327680}]\n",
+    assertEquals(
+        "[{ \"start\": 0, \"length\": 4194304, \"depth\": 1, \"present\": true, \"zero\": false, \"data\": true, \"offset\": 327680}]\n",
         Qemu.img(dir, "map", "--output=json", "top.qcow2"));
     Cli.Result noBacking = Cli.run("qcow2", "commit", dir.resolve("base.qcow2").toString());
     assertEquals(1, noBacking.exitCode());
-    assertTrue(noBacking.stderr().endsWith("Image does not have a backing file\n"), noBacking.stderr());
+    assertTrue(
+        noBacking.stderr().endsWith("Image does not have a backing file\n"), noBacking.stderr());
   }
 
   private void assertSame(String a, String b) {

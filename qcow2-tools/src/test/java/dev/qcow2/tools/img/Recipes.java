@@ -19,9 +19,19 @@ final class Recipes {
    */
   static String mixed(Path dir, String compat, int clusterSize) {
     String name = "mixed-" + compat + "-" + clusterSize + ".qcow2";
-    Qemu.img(dir, "create", "-q", "-f", "qcow2",
-        "-o", "compat=" + compat + ",cluster_size=" + clusterSize, name, "8M");
-    Qemu.io(dir, name,
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        "compat=" + compat + ",cluster_size=" + clusterSize,
+        name,
+        "8M");
+    Qemu.io(
+        dir,
+        name,
         "write -P 0xab 0 64k",
         "write -P 0xcd 100k 3k",
         "write -z 1M 256k",
@@ -38,24 +48,47 @@ final class Recipes {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", plain, "4M");
     Qemu.io(dir, plain, "write -P 0x5a 0 1M", "write -P 0x33 2M 512k");
     String name = "compressed-" + compression + ".qcow2";
-    Qemu.img(dir, "convert", "-c", "-O", "qcow2", "-o", "compression_type=" + compression,
-        plain, name);
+    Qemu.img(
+        dir, "convert", "-c", "-O", "qcow2", "-o", "compression_type=" + compression, plain, name);
     return abs(dir, name);
   }
 
   /**
-   * top.qcow2 (512-byte clusters, 12 MiB) → sub/mid.qcow2 (4 KiB clusters) → sub/deeper/base.raw
-   * (8 MiB, fully written so it has no holes), each naming the next relative to itself.
+   * top.qcow2 (512-byte clusters, 12 MiB) → sub/mid.qcow2 (4 KiB clusters) → sub/deeper/base.raw (8
+   * MiB, fully written so it has no holes), each naming the next relative to itself.
    */
   static String chain(Path dir) throws IOException {
     Files.createDirectories(dir.resolve("sub/deeper"));
     Qemu.img(dir, "create", "-q", "-f", "raw", "sub/deeper/base.raw", "8M");
     Qemu.run(dir, "qemu-io", "-f", "raw", "-c", "write -P 3 0 8M", "sub/deeper/base.raw");
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-b", "deeper/base.raw", "-F", "raw",
-        "-o", "cluster_size=4k", "sub/mid.qcow2");
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-b",
+        "deeper/base.raw",
+        "-F",
+        "raw",
+        "-o",
+        "cluster_size=4k",
+        "sub/mid.qcow2");
     Qemu.io(dir, "sub/mid.qcow2", "write -P 4 1M 1M", "write -z 4M 256k");
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-b", "sub/mid.qcow2", "-F", "qcow2",
-        "-o", "cluster_size=512", "top.qcow2", "12M");
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-b",
+        "sub/mid.qcow2",
+        "-F",
+        "qcow2",
+        "-o",
+        "cluster_size=512",
+        "top.qcow2",
+        "12M");
     Qemu.io(dir, "top.qcow2", "write -P 5 1536k 64k", "write -z 0 4k", "write -P 6 9M 4k");
     return abs(dir, "top.qcow2");
   }
@@ -76,7 +109,8 @@ final class Recipes {
   /** Extended L2 with whole-cluster writes only (see MapCommandTest for partial clusters). */
   static String extendedL2(Path dir) {
     String name = "el2.qcow2";
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=64k", name, "4M");
+    Qemu.img(
+        dir, "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=64k", name, "4M");
     Qemu.io(dir, name, "write -P 1 0 128k", "write -z 1M 64k", "write -P 2 2M 64k");
     return abs(dir, name);
   }
@@ -92,10 +126,18 @@ final class Recipes {
   /** An external data file (df.data), with zstd compression type and lazy refcounts. */
   static String dataFile(Path dir, boolean dataFileRaw) {
     String name = "df.qcow2";
-    Qemu.img(dir, "create", "-q", "-f", "qcow2",
-        "-o", "data_file=df.data,data_file_raw=" + (dataFileRaw ? "on" : "off")
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        "data_file=df.data,data_file_raw="
+            + (dataFileRaw ? "on" : "off")
             + ",lazy_refcounts=on,compression_type=zstd",
-        name, "4M");
+        name,
+        "4M");
     Qemu.io(dir, name, "write -P 1 0 64k", "write -P 2 1M 128k");
     return abs(dir, name);
   }
@@ -105,8 +147,9 @@ final class Recipes {
     String name = "dirty.qcow2";
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", name, "1M");
     // qemu-io's "abort" calls abort(3), so the image is never closed; the exit code is 134.
-    Qemu.exec(dir, java.util.List.of("qemu-io", "-f", "qcow2", "-c", "write -P 7 0 64k", "-c",
-        "abort", name));
+    Qemu.exec(
+        dir,
+        java.util.List.of("qemu-io", "-f", "qcow2", "-c", "write -P 7 0 64k", "-c", "abort", name));
     return abs(dir, name);
   }
 

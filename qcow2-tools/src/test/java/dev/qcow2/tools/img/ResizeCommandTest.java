@@ -14,7 +14,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** {@code qcow2 resize} grows and shrinks images as qemu-img resize does, and refuses shrinking without --shrink. */
+/**
+ * {@code qcow2 resize} grows and shrinks images as qemu-img resize does, and refuses shrinking
+ * without --shrink.
+ */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class ResizeCommandTest {
   @TempDir Path dir;
@@ -29,8 +32,18 @@ class ResizeCommandTest {
     Qemu.Result q = Qemu.exec(dir, List.of("qemu-img", "resize", "theirs.qcow2", size));
     assertEquals(q.exitCode(), r.exitCode(), r.stderr());
     assertEquals(q.stdout(), r.stdout());
-    String ours = Qemu.img(dir, "info", "ours.qcow2").lines().filter(l -> l.startsWith("virtual size")).findFirst().orElse("");
-    String theirs = Qemu.img(dir, "info", "theirs.qcow2").lines().filter(l -> l.startsWith("virtual size")).findFirst().orElse("");
+    String ours =
+        Qemu.img(dir, "info", "ours.qcow2")
+            .lines()
+            .filter(l -> l.startsWith("virtual size"))
+            .findFirst()
+            .orElse("");
+    String theirs =
+        Qemu.img(dir, "info", "theirs.qcow2")
+            .lines()
+            .filter(l -> l.startsWith("virtual size"))
+            .findFirst()
+            .orElse("");
     assertEquals(theirs, ours);
     Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "ours.qcow2"));
     assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
@@ -44,12 +57,14 @@ class ResizeCommandTest {
       Qemu.img(dir, "create", "-q", "-f", "qcow2", name, "4M");
       Qemu.io(dir, name, "write -P 4 0 4M");
     }
-    Cli.Result r = Cli.run("qcow2", "resize", "--shrink", dir.resolve("ours.qcow2").toString(), size);
+    Cli.Result r =
+        Cli.run("qcow2", "resize", "--shrink", dir.resolve("ours.qcow2").toString(), size);
     Qemu.Result q = Qemu.exec(dir, List.of("qemu-img", "resize", "--shrink", "theirs.qcow2", size));
     assertEquals(q.exitCode(), r.exitCode(), q.stderr() + " / " + r.stderr());
     assertEquals(q.stdout(), r.stdout());
     assertEquals(q.stderr().replace("qemu-img: ", "qcow2: "), r.stderr());
-    Qemu.Result compare = Qemu.exec(dir, List.of("qemu-img", "compare", "-s", "ours.qcow2", "theirs.qcow2"));
+    Qemu.Result compare =
+        Qemu.exec(dir, List.of("qemu-img", "compare", "-s", "ours.qcow2", "theirs.qcow2"));
     assertEquals(0, compare.exitCode(), compare.stdout());
     Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "ours.qcow2"));
     assertEquals(0, check.exitCode(), check.stdout() + check.stderr());
@@ -62,8 +77,11 @@ class ResizeCommandTest {
     assertEquals(1, r.exitCode());
     Qemu.Result q = Qemu.exec(dir, List.of("qemu-img", "resize", "s.qcow2", "1M"));
     assertEquals(q.stderr().replace("qemu-img: ", "qcow2: "), r.stderr());
-    assertEquals(4L << 20, Long.parseLong(Qemu.img(dir, "info", "--output=json", "s.qcow2")
-        .replaceAll("(?s).*\"virtual-size\": (\\d+).*", "$1")));
+    assertEquals(
+        4L << 20,
+        Long.parseLong(
+            Qemu.img(dir, "info", "--output=json", "s.qcow2")
+                .replaceAll("(?s).*\"virtual-size\": (\\d+).*", "$1")));
   }
 
   @Test

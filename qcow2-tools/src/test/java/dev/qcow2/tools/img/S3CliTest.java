@@ -10,7 +10,6 @@ import dev.qcow2.testing.Qemu;
 import dev.qcow2.testing.TestData;
 import dev.qcow2.tools.Cli;
 import dev.qcow2.tools.Main;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,8 +26,8 @@ import software.amazon.awssdk.services.s3.S3Client;
 
 /**
  * The verbs on s3:// names, against s3proxy on a loopback port. The CLI runs as a child process
- * configured from its environment (AWS_ENDPOINT_URL and the keys), as a user runs it; its output
- * is compared with what the in-process CLI prints for the local files.
+ * configured from its environment (AWS_ENDPOINT_URL and the keys), as a user runs it; its output is
+ * compared with what the in-process CLI prints for the local files.
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class S3CliTest {
@@ -46,11 +45,21 @@ class S3CliTest {
     client = server.client();
     repo = Files.createDirectories(dir.resolve("repo"));
     TestData.writeRaw(dir.resolve("src.raw"), 12 * MiB, 3);
-    Qemu.img(repo, "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", "../src.raw", "base.qcow2");
+    Qemu.img(
+        repo,
+        "convert",
+        "-c",
+        "-O",
+        "qcow2",
+        "-o",
+        "compression_type=zstd",
+        "../src.raw",
+        "base.qcow2");
     Qemu.img(repo, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
     Qemu.io(repo, "top.qcow2", "write -P 0x61 3M 2M", "write -z 8M 1M");
     for (String name : new String[] {"base.qcow2", "top.qcow2"}) {
-      client.putObject(b -> b.bucket(BUCKET).key("repo/" + name), RequestBody.fromFile(repo.resolve(name)));
+      client.putObject(
+          b -> b.bucket(BUCKET).key("repo/" + name), RequestBody.fromFile(repo.resolve(name)));
     }
   }
 
@@ -63,11 +72,17 @@ class S3CliTest {
 
   record Run(int exitCode, String stdout, String stderr) {}
 
-  /** The CLI in a child JVM with the test server's environment; its stdout to {@code out} if given. */
+  /**
+   * The CLI in a child JVM with the test server's environment; its stdout to {@code out} if given.
+   */
   private static ProcessBuilder child(Path out, String... args) {
-    List<String> command = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName()));
     command.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(command);
     pb.environment().putAll(server.env());
@@ -82,10 +97,15 @@ class S3CliTest {
     Path stderr = Files.createTempFile(dir, "stderr", ".txt");
     Process p = child(stdout, args).redirectError(stderr.toFile()).start();
     assertTrue(p.waitFor(240, TimeUnit.SECONDS), "the CLI did not end: " + String.join(" ", args));
-    return new Run(p.exitValue(), out != null ? "" : Files.readString(stdout), withoutSlf4j(Files.readString(stderr)));
+    return new Run(
+        p.exitValue(),
+        out != null ? "" : Files.readString(stdout),
+        withoutSlf4j(Files.readString(stderr)));
   }
 
-  /** SLF4J's one-time notice that no logging backend is bound (the SDK's, printed by the library). */
+  /**
+   * SLF4J's one-time notice that no logging backend is bound (the SDK's, printed by the library).
+   */
   private static String withoutSlf4j(String stderr) {
     return stderr.replaceAll("(?m)^SLF4J: .*\\R", "");
   }
@@ -118,20 +138,32 @@ class S3CliTest {
     String top = repo.resolve("top.qcow2").toString();
     String info = ok("qcow2", "info", "--output=json", "--backing-chain", url);
     assertTrue(info.contains("\"full-backing-filename\": \"s3://images/repo/base.qcow2\""), info);
-    assertEquals(local("qcow2", "info", "--output=json", "--backing-chain", top).replaceAll("\"actual-size\": \\d+", ""),
+    assertEquals(
+        local("qcow2", "info", "--output=json", "--backing-chain", top)
+            .replaceAll("\"actual-size\": \\d+", ""),
         asLocal(info).replaceAll("\"actual-size\": \\d+", ""));
-    assertEquals(local("qcow2", "map", "--output=json", top), asLocal(ok("qcow2", "map", "--output=json", url)));
-    assertEquals(local("qcow2", "hash", "-a", "sha256", top), asLocal(ok("qcow2", "hash", "-a", "sha256", url)));
+    assertEquals(
+        local("qcow2", "map", "--output=json", top),
+        asLocal(ok("qcow2", "map", "--output=json", url)));
+    assertEquals(
+        local("qcow2", "hash", "-a", "sha256", top),
+        asLocal(ok("qcow2", "hash", "-a", "sha256", url)));
     ok("qcow2", "convert", "-O", "raw", url, dir.resolve("from-s3.raw").toString());
     Qemu.img(repo, "convert", "-O", "raw", "top.qcow2", "../expected.raw");
-    assertArrayEquals(Files.readAllBytes(dir.resolve("expected.raw")), Files.readAllBytes(dir.resolve("from-s3.raw")));
+    assertArrayEquals(
+        Files.readAllBytes(dir.resolve("expected.raw")),
+        Files.readAllBytes(dir.resolve("from-s3.raw")));
   }
 
   @Test
   void convertToS3EqualsTheSameConversionToAFile() throws Exception {
     String src = repo.resolve("top.qcow2").toString();
-    String[][] cases = {{"-O", "raw"}, {"-O", "qcow2"},
-        {"-O", "qcow2", "-c", "-o", "compression_type=zlib"}, {"-O", "qcow2", "-c", "-o", "compression_type=zstd"}};
+    String[][] cases = {
+      {"-O", "raw"},
+      {"-O", "qcow2"},
+      {"-O", "qcow2", "-c", "-o", "compression_type=zlib"},
+      {"-O", "qcow2", "-c", "-o", "compression_type=zstd"}
+    };
     for (int i = 0; i < cases.length; i++) {
       String key = "out/" + i + ".img";
       List<String> args = new ArrayList<>(List.of("qcow2", "convert"));
@@ -148,7 +180,8 @@ class S3CliTest {
       Path streamed = dir.resolve("streamed-" + i + ".img");
       Run r = run(streamed, with(args, "-"));
       assertEquals(0, r.exitCode(), r.stderr());
-      assertArrayEquals(Files.readAllBytes(streamed), Files.readAllBytes(got), String.join(" ", cases[i]));
+      assertArrayEquals(
+          Files.readAllBytes(streamed), Files.readAllBytes(got), String.join(" ", cases[i]));
       if (format.equals("raw")) {
         Path file = dir.resolve("file-" + i + ".raw");
         local(with(args, file.toString()));
@@ -166,11 +199,21 @@ class S3CliTest {
   @Test
   void noSdkClassLoadsUnlessAnS3NameIsUsed() throws Exception {
     String top = repo.resolve("top.qcow2").toString();
-    String[][] commands = {{"info", top}, {"convert", "-O", "qcow2", "-c", top, dir.resolve("c.qcow2").toString()},
-        {"info", "s3://" + BUCKET + "/repo/top.qcow2"}};
+    String[][] commands = {
+      {"info", top},
+      {"convert", "-O", "qcow2", "-c", top, dir.resolve("c.qcow2").toString()},
+      {"info", "s3://" + BUCKET + "/repo/top.qcow2"}
+    };
     for (String[] command : commands) {
-      List<String> args = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-verbose:class", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "qcow2"));
+      List<String> args =
+          new ArrayList<>(
+              List.of(
+                  Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                  "-verbose:class",
+                  "-cp",
+                  System.getProperty("java.class.path"),
+                  Main.class.getName(),
+                  "qcow2"));
       args.addAll(List.of(command));
       ProcessBuilder pb = new ProcessBuilder(args).redirectErrorStream(true);
       pb.environment().putAll(server.env());
@@ -185,14 +228,16 @@ class S3CliTest {
 
   @Test
   void aMissingObjectAMissingBucketAndWrongKeysAreOneLineAndStatus1() throws Exception {
-    assertOneLine(run(null, "qcow2", "info", "s3://" + BUCKET + "/repo/nothing.qcow2"), "no such object");
+    assertOneLine(
+        run(null, "qcow2", "info", "s3://" + BUCKET + "/repo/nothing.qcow2"), "no such object");
     assertOneLine(run(null, "qcow2", "map", "s3://no-such-bucket/x.qcow2"), "no such bucket");
     ProcessBuilder wrong = child(null, "qcow2", "hash", "s3://" + BUCKET + "/repo/top.qcow2");
     wrong.environment().put("AWS_SECRET_ACCESS_KEY", "not-the-secret");
     Path err = dir.resolve("wrong.err");
     Process p = wrong.redirectError(err.toFile()).start();
     assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-    assertOneLine(new Run(p.exitValue(), "", withoutSlf4j(Files.readString(err))), "secret access key");
+    assertOneLine(
+        new Run(p.exitValue(), "", withoutSlf4j(Files.readString(err))), "secret access key");
   }
 
   private static void assertOneLine(Run r, String words) {
@@ -208,12 +253,24 @@ class S3CliTest {
     Qemu.io(dir, big.toString(), "write -P 0x77 0 8M");
     for (boolean kill : new boolean[] {true, false}) {
       String key = "killed/" + kill + ".raw";
-      Process p = child(dir.resolve("child.out"), "qcow2", "convert", "-O", "raw", big.toString(),
-          "s3://" + BUCKET + "/" + key).redirectError(dir.resolve("child.err").toFile()).start();
+      Process p =
+          child(
+                  dir.resolve("child.out"),
+                  "qcow2",
+                  "convert",
+                  "-O",
+                  "raw",
+                  big.toString(),
+                  "s3://" + BUCKET + "/" + key)
+              .redirectError(dir.resolve("child.err").toFile())
+              .start();
       try {
         // The multipart upload exists once a part has been sent: stop the child then.
         while (client.listMultipartUploads(b -> b.bucket(BUCKET).prefix(key)).uploads().isEmpty()) {
-          assertTrue(p.isAlive(), "the child ended before its first part: " + Files.readString(dir.resolve("child.err")));
+          assertTrue(
+              p.isAlive(),
+              "the child ended before its first part: "
+                  + Files.readString(dir.resolve("child.err")));
           Thread.sleep(20);
         }
         if (kill) {
@@ -229,9 +286,13 @@ class S3CliTest {
       assertEquals(List.of(), client.listObjectsV2(b -> b.bucket(BUCKET).prefix(key)).contents());
       if (!kill) {
         // SIGTERM runs the shutdown hook, which aborts the upload: not even its parts are left.
-        assertEquals(List.of(), client.listMultipartUploads(b -> b.bucket(BUCKET).prefix(key)).uploads(),
-            withoutSlf4j(Files.readString(dir.resolve("child.err"))).lines()
-                .filter(l -> !l.contains(" DEBUG ")).reduce("", (a, b) -> a + b + "\n"));
+        assertEquals(
+            List.of(),
+            client.listMultipartUploads(b -> b.bucket(BUCKET).prefix(key)).uploads(),
+            withoutSlf4j(Files.readString(dir.resolve("child.err")))
+                .lines()
+                .filter(l -> !l.contains(" DEBUG "))
+                .reduce("", (a, b) -> a + b + "\n"));
       }
     }
   }

@@ -51,8 +51,11 @@ class ServeCommandTest {
 
   /** Runs a client with a time limit; returns its exit code, output and errors. */
   private Qemu.Result client(String... command) throws Exception {
-    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectInput(ProcessBuilder.Redirect.from(
-        new java.io.File("/dev/null"))).start();
+    Process p =
+        new ProcessBuilder(command)
+            .directory(dir.toFile())
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            .start();
     CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
     CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
     if (!p.waitFor(CLIENT_SECONDS, TimeUnit.SECONDS)) {
@@ -81,7 +84,8 @@ class ServeCommandTest {
     Path pid = dir.resolve("serve-" + System.nanoTime() + ".pid");
     List<String> all = new ArrayList<>(List.of("qcow2", "serve", "--pid-file", pid.toString()));
     all.addAll(List.of(args));
-    CompletableFuture<Cli.Result> run = CompletableFuture.supplyAsync(() -> Cli.run(all.toArray(String[]::new)));
+    CompletableFuture<Cli.Result> run =
+        CompletableFuture.supplyAsync(() -> Cli.run(all.toArray(String[]::new)));
     waitFor(pid, run);
     return run;
   }
@@ -103,7 +107,8 @@ class ServeCommandTest {
   void serves_read_only_on_loopback_and_exits_when_the_client_leaves() throws Exception {
     String image = image("a.qcow2");
     int port = freePort();
-    CompletableFuture<Cli.Result> run = serveInProcess("-r", "-x", "disk", "-D", "my disk", "-p", "" + port, image);
+    CompletableFuture<Cli.Result> run =
+        serveInProcess("-r", "-x", "disk", "-D", "my disk", "-p", "" + port, image);
     String list = ok("nbdinfo", "--list", "nbd://127.0.0.1:" + port);
     assertTrue(list.contains("export=\"disk\":") && list.contains("description: my disk"), list);
     Cli.Result r = run.get(30, TimeUnit.SECONDS);
@@ -111,10 +116,12 @@ class ServeCommandTest {
   }
 
   @Test
-  void a_silent_client_is_dropped_after_the_handshake_limit_and_the_server_exits() throws Exception {
+  void a_silent_client_is_dropped_after_the_handshake_limit_and_the_server_exits()
+      throws Exception {
     String image = image("a.qcow2");
     int port = freePort();
-    CompletableFuture<Cli.Result> run = serveInProcess("--handshake-limit", "1", "-p", "" + port, image);
+    CompletableFuture<Cli.Result> run =
+        serveInProcess("--handshake-limit", "1", "-p", "" + port, image);
     try (java.net.Socket silent = new java.net.Socket(InetAddress.getLoopbackAddress(), port)) {
       silent.setSoTimeout(20_000);
       java.io.InputStream in = silent.getInputStream();
@@ -131,7 +138,8 @@ class ServeCommandTest {
     int port = freePort();
     String uri = "nbd://127.0.0.1:" + port + "/";
     Path pidFile = dir.resolve("p.pid");
-    Process server = serveProcess("-t", "-e", "4", "-p", "" + port, "--pid-file", pidFile.toString(), image);
+    Process server =
+        serveProcess("-t", "-e", "4", "-p", "" + port, "--pid-file", pidFile.toString(), image);
     try {
       waitFor(pidFile, null);
       assertEquals(0, client("nbdinfo", "--can", "multi-conn", uri).exitCode());
@@ -156,8 +164,12 @@ class ServeCommandTest {
     Path pidFile = dir.resolve("p.pid");
     Process server = serveProcess("-p", "" + port, "--pid-file", pidFile.toString(), image);
     waitFor(pidFile, null);
-    Process copy = new ProcessBuilder("nbdcopy", "--requests=64", src.toString(), "nbd://127.0.0.1:" + port + "/")
-        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    Process copy =
+        new ProcessBuilder(
+                "nbdcopy", "--requests=64", src.toString(), "nbd://127.0.0.1:" + port + "/")
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .start();
     Thread.sleep(150);
     stopBySignal(server);
     if (!copy.waitFor(CLIENT_SECONDS, TimeUnit.SECONDS)) {
@@ -180,11 +192,21 @@ class ServeCommandTest {
 
   /** {@code qcow2 serve ARGS} as a process of its own, on this JVM's class path. */
   private Process serveProcess(String... args) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-        "-cp", System.getProperty("java.class.path"), "dev.qcow2.tools.Main", "qcow2", "serve"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                ProcessHandle.current().info().command().orElse("java"),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.qcow2.tools.Main",
+                "qcow2",
+                "serve"));
     cmd.addAll(List.of(args));
-    return new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
-        .redirectOutput(dir.resolve("server.log").toFile()).start();
+    return new ProcessBuilder(cmd)
+        .directory(dir.toFile())
+        .redirectErrorStream(true)
+        .redirectOutput(dir.resolve("server.log").toFile())
+        .start();
   }
 
   @Test
@@ -192,8 +214,9 @@ class ServeCommandTest {
     String image = image("a.qcow2");
     Path socket = dir.resolve("nbd.sock");
     Path pidFile = dir.resolve("p.pid");
-    Process parent = serveProcess("--fork", "-t", "-r", "-k", socket.toString(), "--pid-file", pidFile.toString(),
-        image);
+    Process parent =
+        serveProcess(
+            "--fork", "-t", "-r", "-k", socket.toString(), "--pid-file", pidFile.toString(), image);
     if (!parent.waitFor(CLIENT_SECONDS, TimeUnit.SECONDS)) {
       parent.destroyForcibly();
       fail("--fork did not return");
@@ -204,7 +227,8 @@ class ServeCommandTest {
     try {
       String json = ok("nbdinfo", "--json", "nbd+unix:///?socket=" + socket);
       assertTrue(json.contains("\"export-size\": " + SIZE), json);
-      assertEquals(2, client("nbdinfo", "--can", "write", "nbd+unix:///?socket=" + socket).exitCode());
+      assertEquals(
+          2, client("nbdinfo", "--can", "write", "nbd+unix:///?socket=" + socket).exitCode());
     } finally {
       child.destroy();
       child.onExit().get(CLIENT_SECONDS, TimeUnit.SECONDS);
@@ -219,7 +243,15 @@ class ServeCommandTest {
     Qemu.io(dir, image, "write -P 9 0 1M");
     int port = freePort();
     CompletableFuture<Cli.Result> run = serveInProcess("-l", "before", "-p", "" + port, image);
-    ok("qemu-img", "convert", "-f", "raw", "-O", "raw", "nbd://127.0.0.1:" + port + "/", "copy.raw");
+    ok(
+        "qemu-img",
+        "convert",
+        "-f",
+        "raw",
+        "-O",
+        "raw",
+        "nbd://127.0.0.1:" + port + "/",
+        "copy.raw");
     assertEquals(0, run.get(30, TimeUnit.SECONDS).exitCode());
     assertEquals(-1, Files.mismatch(dir.resolve("a.qcow2.raw"), dir.resolve("copy.raw")));
   }
@@ -230,8 +262,16 @@ class ServeCommandTest {
     int port = freePort();
     String uri = "nbd://127.0.0.1:" + port + "/";
     Path pidFile = dir.resolve("p.pid");
-    Process server = serveProcess("-t", "-A", "--discard=unmap", "-p", "" + port, "--pid-file", pidFile.toString(),
-        image);
+    Process server =
+        serveProcess(
+            "-t",
+            "-A",
+            "--discard=unmap",
+            "-p",
+            "" + port,
+            "--pid-file",
+            pidFile.toString(),
+            image);
     try {
       waitFor(pidFile, null);
       assertTrue(ok("nbdinfo", "--map=qemu:allocation-depth", uri).contains("local"));
@@ -245,23 +285,74 @@ class ServeCommandTest {
   void tls_creds_serve_nbds_clients_only() throws Exception {
     String image = image("a.qcow2");
     Path tls = Files.createDirectories(dir.resolve("tls"));
-    Files.writeString(dir.resolve("server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-    ok("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out",
-        "tls/ca-cert.pem", "-days", "2", "-subj", "/CN=test-ca");
-    ok("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls/server-key.pem", "-out", "server.csr",
-        "-subj", "/CN=127.0.0.1");
-    ok("openssl", "x509", "-req", "-in", "server.csr", "-CA", "tls/ca-cert.pem", "-CAkey", "ca-key.pem",
-        "-CAcreateserial", "-out", "tls/server-cert.pem", "-days", "2", "-extfile", "server.ext");
+    Files.writeString(
+        dir.resolve("server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+    ok(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "tls/ca-cert.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca");
+    ok(
+        "openssl",
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "tls/server-key.pem",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1");
+    ok(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "tls/ca-cert.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-out",
+        "tls/server-cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext");
     int port = freePort();
     Path pidFile = dir.resolve("p.pid");
-    Process server = serveProcess("-t", "-r", "-p", "" + port, "--pid-file", pidFile.toString(),
-        "--object", "tls-creds-x509,id=tls0,dir=" + tls + ",endpoint=server,verify-peer=off", "--tls-creds", "tls0",
-        image);
+    Process server =
+        serveProcess(
+            "-t",
+            "-r",
+            "-p",
+            "" + port,
+            "--pid-file",
+            pidFile.toString(),
+            "--object",
+            "tls-creds-x509,id=tls0,dir=" + tls + ",endpoint=server,verify-peer=off",
+            "--tls-creds",
+            "tls0",
+            image);
     try {
       waitFor(pidFile, null);
-      String json = ok("nbdinfo", "--json", "nbds://127.0.0.1:" + port + "/?tls-certificates=" + tls);
+      String json =
+          ok("nbdinfo", "--json", "nbds://127.0.0.1:" + port + "/?tls-certificates=" + tls);
       assertTrue(json.contains("\"export-size\": " + SIZE), json);
-      assertTrue(client("nbdinfo", "--json", "nbd://127.0.0.1:" + port + "/").exitCode() != 0,
+      assertTrue(
+          client("nbdinfo", "--json", "nbd://127.0.0.1:" + port + "/").exitCode() != 0,
           "a client without TLS is refused");
     } finally {
       stopBySignal(server);
@@ -272,7 +363,16 @@ class ServeCommandTest {
   void a_url_is_served_read_only_and_reads_as_the_local_file() throws Exception {
     Path raw = dir.resolve("web.raw");
     TestData.writeRaw(raw, SIZE, 7);
-    Qemu.img(dir, "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", raw.toString(), "web.qcow2");
+    Qemu.img(
+        dir,
+        "convert",
+        "-c",
+        "-O",
+        "qcow2",
+        "-o",
+        "compression_type=zstd",
+        raw.toString(),
+        "web.qcow2");
     Qemu.img(dir, "convert", "-O", "raw", "web.qcow2", "expected.raw");
     try (RangeServer web = new RangeServer()) {
       web.put("web.qcow2", dir.resolve("web.qcow2"));
@@ -293,15 +393,33 @@ class ServeCommandTest {
   @Test
   void refuses_what_cannot_run() {
     assertTrue(Cli.run("qcow2", "serve", "-b", "0.0.0.0", "f").stderr().contains("needs TLS"));
-    assertTrue(Cli.run("qcow2", "serve", "--object", "secret,id=s0,data=x", "f").stderr()
-        .contains("only tls-creds-x509"));
-    assertTrue(Cli.run("qcow2", "serve", "--object", "tls-creds-x509,id=t0,dir=/nope,endpoint=server",
-        "--tls-creds", "t1", "f").stderr().contains("No TLS credentials with id 't1'"));
-    assertTrue(Cli.run("qcow2", "serve", "--object", "tls-creds-x509,id=t0,dir=/nope", "f").stderr()
-        .contains("server endpoint"));
-    assertTrue(Cli.run("qcow2", "serve", "-k", "/tmp/x.sock", "-p", "1", "f").stderr()
-        .contains("-k cannot be used with -p or -b"));
-    assertTrue(Cli.run("qcow2", "serve", "--discard=maybe", "f").stderr().contains("Invalid discard option"));
+    assertTrue(
+        Cli.run("qcow2", "serve", "--object", "secret,id=s0,data=x", "f")
+            .stderr()
+            .contains("only tls-creds-x509"));
+    assertTrue(
+        Cli.run(
+                "qcow2",
+                "serve",
+                "--object",
+                "tls-creds-x509,id=t0,dir=/nope,endpoint=server",
+                "--tls-creds",
+                "t1",
+                "f")
+            .stderr()
+            .contains("No TLS credentials with id 't1'"));
+    assertTrue(
+        Cli.run("qcow2", "serve", "--object", "tls-creds-x509,id=t0,dir=/nope", "f")
+            .stderr()
+            .contains("server endpoint"));
+    assertTrue(
+        Cli.run("qcow2", "serve", "-k", "/tmp/x.sock", "-p", "1", "f")
+            .stderr()
+            .contains("-k cannot be used with -p or -b"));
+    assertTrue(
+        Cli.run("qcow2", "serve", "--discard=maybe", "f")
+            .stderr()
+            .contains("Invalid discard option"));
     assertTrue(Cli.run("qcow2", "serve", "-e", "-1", "f").exitCode() != 0);
     Cli.Result missing = Cli.run("qcow2", "serve", "-p", "0", dir.resolve("nope.qcow2").toString());
     assertEquals(1, missing.exitCode());

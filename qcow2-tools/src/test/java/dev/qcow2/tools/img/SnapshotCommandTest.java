@@ -37,7 +37,9 @@ class SnapshotCommandTest {
   void errorsAsQemuImg() {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "a.qcow2", "1M");
     String a = dir.resolve("a.qcow2").toString();
-    for (List<String> args : List.<List<String>>of(List.of("-a", "nope"), List.of("-d", "nope"), List.of("-l", "-c", "x"), List.of())) {
+    for (List<String> args :
+        List.<List<String>>of(
+            List.of("-a", "nope"), List.of("-d", "nope"), List.of("-l", "-c", "x"), List.of())) {
       List<String> ours = new java.util.ArrayList<>(List.of("qcow2", "snapshot"));
       ours.addAll(args);
       ours.add(a);
@@ -49,8 +51,10 @@ class SnapshotCommandTest {
       assertEquals(q.exitCode(), r.exitCode(), args + ": " + r.stderr());
       assertEquals(q.stdout(), r.stdout(), args.toString());
       if (q.exitCode() != 0) {
-        assertEquals(q.stderr().lines().findFirst().orElse("").replace("qemu-img: ", "qcow2: "),
-            r.stderr().lines().findFirst().orElse(""), args.toString());
+        assertEquals(
+            q.stderr().lines().findFirst().orElse("").replace("qemu-img: ", "qcow2: "),
+            r.stderr().lines().findFirst().orElse(""),
+            args.toString());
       }
     }
   }

@@ -21,7 +21,12 @@ class VerbTest {
     final boolean negatives;
 
     Probe(int min, int max, boolean negatives) {
-      super("probe", "A test verb.", "SRC DST", min, max,
+      super(
+          "probe",
+          "A test verb.",
+          "SRC DST",
+          min,
+          max,
           Opt.flag("-p", "progress"),
           Opt.flag("-c", "compress"),
           Opt.value("-O", "FMT", "format"),
@@ -74,7 +79,8 @@ class VerbTest {
   void shortFlagsClusterAndValuesAttach() {
     assertEquals(List.of("-p", "-c", "-O=raw"), parse("-pcOraw", "a", "b").got);
     assertEquals(List.of("-p", "-O=raw"), parse("-pO", "raw", "a", "b").got);
-    assertEquals(List.of("-o=cluster_size=4k", "-o=lazy_refcounts=on"),
+    assertEquals(
+        List.of("-o=cluster_size=4k", "-o=lazy_refcounts=on"),
         parse("-ocluster_size=4k", "-o", "lazy_refcounts=on", "a", "b").got);
   }
 
@@ -85,7 +91,8 @@ class VerbTest {
     assertEquals(List.of("--output="), parse("--output=", "a", "b").got);
     assertEquals(List.of("-U"), parse("--force", "a", "b").got);
     assertEquals(List.of("--out-of-order"), parse("--out-", "a", "b").got);
-    assertEquals("option '--out' is ambiguous; possibilities: --output --out-of-order",
+    assertEquals(
+        "option '--out' is ambiguous; possibilities: --output --out-of-order",
         refused(new Probe(2, 2, false), "--out=json", "a", "b"));
   }
 
@@ -103,10 +110,14 @@ class VerbTest {
   void mistakesAreNamed() {
     assertEquals("Unknown option: '--bogus'", refused(new Probe(2, 2, false), "--bogus", "a", "b"));
     assertEquals("Unknown option: '-x'", refused(new Probe(2, 2, false), "-px", "a", "b"));
-    assertEquals("Missing required parameter for option '-O' (FMT)", refused(new Probe(2, 2, false), "a", "b", "-O"));
-    assertEquals("Missing required parameter for option '--output' (human|json)",
+    assertEquals(
+        "Missing required parameter for option '-O' (FMT)",
+        refused(new Probe(2, 2, false), "a", "b", "-O"));
+    assertEquals(
+        "Missing required parameter for option '--output' (human|json)",
         refused(new Probe(2, 2, false), "a", "b", "--output"));
-    assertEquals("option '--force-share' doesn't allow an argument",
+    assertEquals(
+        "option '--force-share' doesn't allow an argument",
         refused(new Probe(2, 2, false), "--force-share=yes", "a", "b"));
     assertEquals("Missing required parameters: 'SRC', 'DST'", refused(new Probe(2, 2, false)));
     assertEquals("Missing required parameter: 'DST'", refused(new Probe(2, 2, false), "a"));
@@ -127,7 +138,9 @@ class VerbTest {
     StringWriter text = new StringWriter();
     p.out = new PrintWriter(text);
     assertFalse(p.parse(List.of("-p", "--help")));
-    assertTrue(text.toString().startsWith("Usage: qcow2 probe [OPTIONS] SRC DST\nA test verb.\n"), text.toString());
+    assertTrue(
+        text.toString().startsWith("Usage: qcow2 probe [OPTIONS] SRC DST\nA test verb.\n"),
+        text.toString());
     // One column for the options, the widest ("--output human|json") and three spaces wide.
     assertTrue(text.toString().contains("\n  -U, --force-share     share\n"), text.toString());
     assertTrue(text.toString().contains("\n  -O FMT                format\n"), text.toString());

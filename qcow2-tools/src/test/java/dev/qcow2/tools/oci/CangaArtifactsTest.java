@@ -69,13 +69,26 @@ class CangaArtifactsTest {
     registry.close();
   }
 
-  /** A qcow2 file (a delta over {@code parent} by its relative name) renamed to its content sha256. */
-  private CangaArtifacts.Image image(CangaArtifacts.Image parent, String... writes) throws Exception {
+  /**
+   * A qcow2 file (a delta over {@code parent} by its relative name) renamed to its content sha256.
+   */
+  private CangaArtifacts.Image image(CangaArtifacts.Image parent, String... writes)
+      throws Exception {
     Path tmp = src.resolve("new.qcow2");
     if (parent == null) {
       Qemu.img(src, "create", "-q", "-f", "qcow2", tmp.toString(), "4M");
     } else {
-      Qemu.img(src, "create", "-q", "-f", "qcow2", "-b", parent.sha256() + ".qcow2", "-F", "qcow2", tmp.toString());
+      Qemu.img(
+          src,
+          "create",
+          "-q",
+          "-f",
+          "qcow2",
+          "-b",
+          parent.sha256() + ".qcow2",
+          "-F",
+          "qcow2",
+          tmp.toString());
     }
     Qemu.io(src, tmp.toString(), writes);
     String sha;
@@ -110,7 +123,9 @@ class CangaArtifactsTest {
     assertTrue(pushed.stream().allMatch(CangaArtifacts.Pushed::layerUploaded));
 
     CangaArtifacts.Listing listing = a.list();
-    assertEquals(List.of(base.sha256(), delta1.sha256(), delta2.sha256()), List.copyOf(listing.images().keySet()));
+    assertEquals(
+        List.of(base.sha256(), delta1.sha256(), delta2.sha256()),
+        List.copyOf(listing.images().keySet()));
     for (CangaArtifacts.Image i : List.of(base, delta1, delta2)) {
       // Same keys in the same order, same values (a number may come back as a narrower node type).
       assertEquals(i.entry().toString(), listing.images().get(i.sha256()).toString());
@@ -126,23 +141,32 @@ class CangaArtifactsTest {
     }
     Path top = dst.resolve(delta2.sha256() + ".qcow2");
     Qemu.img(dir, "compare", delta2.file().toString(), top.toString());
-    assertTrue(Qemu.img(dst, "info", top.toString()).contains("backing file: " + delta1.sha256() + ".qcow2"));
+    assertTrue(
+        Qemu.img(dst, "info", top.toString())
+            .contains("backing file: " + delta1.sha256() + ".qcow2"));
   }
 
   @Test
   void legal_tags_are_registry_tags_and_the_others_annotations() throws Exception {
     artifacts("ns/images").push(List.of(base, delta1, delta2), tags, null);
     RegistryClient c = registry.client("ns/images");
-    assertEquals(List.of("base", delta1.sha256(), delta2.sha256(), base.sha256(), "top").stream().sorted().toList(),
+    assertEquals(
+        List.of("base", delta1.sha256(), delta2.sha256(), base.sha256(), "top").stream()
+            .sorted()
+            .toList(),
         c.tags().stream().sorted().toList());
     ImageManifest m = ImageManifest.parse(c.getManifest(delta1.sha256()).bytes(), "test");
     assertEquals(CangaArtifacts.ARTIFACT_TYPE, m.artifactType());
     assertEquals(CangaArtifacts.CONFIG_TYPE, m.config().mediaType());
-    assertEquals(List.of(CangaArtifacts.LAYER_TYPE), m.layers().stream().map(Descriptor::mediaType).toList());
+    assertEquals(
+        List.of(CangaArtifacts.LAYER_TYPE),
+        m.layers().stream().map(Descriptor::mediaType).toList());
     assertEquals("[\"base+1\",\"" + LONG_TAG + "\"]", m.annotations().get(CangaArtifacts.TAGS));
     assertEquals(base.sha256(), m.annotations().get(CangaArtifacts.PARENT));
     ImageManifest parent = ImageManifest.parse(c.getManifest(base.sha256()).bytes(), "test");
-    assertEquals(parent.layers().get(0).digest().toString(), m.annotations().get(CangaArtifacts.PARENT_LAYER));
+    assertEquals(
+        parent.layers().get(0).digest().toString(),
+        m.annotations().get(CangaArtifacts.PARENT_LAYER));
     assertNull(parent.annotations().get(CangaArtifacts.PARENT));
   }
 
@@ -153,42 +177,65 @@ class CangaArtifactsTest {
     long uploads = registry.requests("POST", "/v2/ns/images/blobs/uploads/");
     long manifests = registry.requests("PUT", "/v2/ns/images/manifests/\\S+");
     assertEquals(2, uploads, "the base's layer and config");
-    List<CangaArtifacts.Pushed> second = a.push(List.of(base, delta1), Map.of("base", base.sha256()), null);
+    List<CangaArtifacts.Pushed> second =
+        a.push(List.of(base, delta1), Map.of("base", base.sha256()), null);
     assertFalse(second.get(0).layerUploaded());
     assertTrue(second.get(1).layerUploaded());
-    assertEquals(2, registry.requests("POST", "/v2/ns/images/blobs/uploads/") - uploads, "the delta's layer and config only");
-    assertEquals(1, registry.requests("PUT", "/v2/ns/images/manifests/\\S+") - manifests, "the delta's manifest only");
+    assertEquals(
+        2,
+        registry.requests("POST", "/v2/ns/images/blobs/uploads/") - uploads,
+        "the delta's layer and config only");
+    assertEquals(
+        1,
+        registry.requests("PUT", "/v2/ns/images/manifests/\\S+") - manifests,
+        "the delta's manifest only");
     assertEquals(Map.of("base", base.sha256()), a.list().tags());
   }
 
   @Test
   void a_layer_left_by_an_interrupted_push_is_not_sent_again() throws Exception {
     RegistryClient c = registry.client("ns/images");
-    Descriptor left = c.pushBlob(base.file(), CangaArtifacts.LAYER_TYPE, null); // the push died before its manifest
+    Descriptor left =
+        c.pushBlob(
+            base.file(), CangaArtifacts.LAYER_TYPE, null); // the push died before its manifest
     long uploads = registry.requests("POST", "/v2/ns/images/blobs/uploads/");
     List<CangaArtifacts.Pushed> pushed = artifacts("ns/images").push(List.of(base), Map.of(), null);
     assertFalse(pushed.get(0).layerUploaded());
     assertEquals(left, pushed.get(0).layer());
-    assertEquals(1, registry.requests("POST", "/v2/ns/images/blobs/uploads/") - uploads, "the config only");
+    assertEquals(
+        1, registry.requests("POST", "/v2/ns/images/blobs/uploads/") - uploads, "the config only");
     Path back = dir.resolve("back.qcow2");
     artifacts("ns/images").pull(base.entry(), back, null);
     assertEquals(-1, Files.mismatch(base.file(), back));
   }
 
   @Test
-  void a_layer_missing_from_the_registry_is_one_line_not_found_and_nothing_is_kept() throws Exception {
+  void a_layer_missing_from_the_registry_is_one_line_not_found_and_nothing_is_kept()
+      throws Exception {
     CangaArtifacts a = artifacts("ns/images");
     List<CangaArtifacts.Pushed> pushed = a.push(List.of(base), Map.of(), null);
     Digest layer = pushed.get(0).layer().digest();
     HttpClient http = HttpClient.newHttpClient();
-    int status = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + registry.port
-        + "/v2/ns/images/blobs/" + layer)).DELETE().build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+    int status =
+        http.send(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            "http://127.0.0.1:" + registry.port + "/v2/ns/images/blobs/" + layer))
+                    .DELETE()
+                    .build(),
+                HttpResponse.BodyHandlers.discarding())
+            .statusCode();
     assertEquals(202, status);
     Path target = dir.resolve(base.sha256() + ".qcow2");
     OciException e = assertThrows(OciException.class, () -> a.pull(base.entry(), target, null));
     assertEquals(OciException.Kind.NOT_FOUND, e.kind());
-    assertEquals("oci://127.0.0.1:" + registry.port + "/ns/images: blob " + layer
-        + " not found (HTTP 404, BLOB_UNKNOWN: blob unknown to registry)", e.getMessage());
+    assertEquals(
+        "oci://127.0.0.1:"
+            + registry.port
+            + "/ns/images: blob "
+            + layer
+            + " not found (HTTP 404, BLOB_UNKNOWN: blob unknown to registry)",
+        e.getMessage());
     assertFalse(Files.exists(target));
     assertFalse(Files.exists(dir.resolve(base.sha256() + ".qcow2.part")));
   }
@@ -199,12 +246,19 @@ class CangaArtifactsTest {
     a.push(List.of(base), Map.of("base", base.sha256()), null);
     String foreignId = "f".repeat(64);
     for (String tag : List.of("v1", foreignId)) {
-      ContainerDisk.export(base.file(), ContainerDiskTarget.parse(registry.ref("ns/mixed") + ":" + tag),
-          CredentialStore.none(), java.util.Set.of());
+      ContainerDisk.export(
+          base.file(),
+          ContainerDiskTarget.parse(registry.ref("ns/mixed") + ":" + tag),
+          CredentialStore.none(),
+          java.util.Set.of());
     }
-    registry.client("ns/mixed").putManifest("idx",
-        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}".getBytes(),
-        "application/vnd.oci.image.index.v1+json");
+    registry
+        .client("ns/mixed")
+        .putManifest(
+            "idx",
+            "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}"
+                .getBytes(),
+            "application/vnd.oci.image.index.v1+json");
     CangaArtifacts.Listing listing = a.list();
     assertEquals(List.of(base.sha256()), List.copyOf(listing.images().keySet()));
     assertEquals(Map.of("base", base.sha256()), listing.tags());
@@ -237,18 +291,25 @@ class CangaArtifactsTest {
   void a_manifest_whose_parent_is_missing_is_refused_before_any_download() throws Exception {
     RegistryClient c = registry.client("ns/orphans");
     Descriptor layer = c.pushBlob(delta1.file(), CangaArtifacts.LAYER_TYPE, null);
-    Descriptor config = c.pushBlob(CangaArtifacts.configBytes(delta1.entry()), CangaArtifacts.CONFIG_TYPE);
+    Descriptor config =
+        c.pushBlob(CangaArtifacts.configBytes(delta1.entry()), CangaArtifacts.CONFIG_TYPE);
     Digest absent = Digest.of("a parent never pushed".getBytes());
-    byte[] m = CangaArtifacts.manifest(delta1, config, layer, absent, List.of(), Instant.now()).toBytes();
+    byte[] m =
+        CangaArtifacts.manifest(delta1, config, layer, absent, List.of(), Instant.now()).toBytes();
     c.putManifest(delta1.sha256(), m, ImageManifest.MEDIA_TYPE);
     Path target = dir.resolve("orphan.qcow2");
-    OciException e = assertThrows(OciException.class,
-        () -> artifacts("ns/orphans").pull(delta1.entry(), target, null));
+    OciException e =
+        assertThrows(
+            OciException.class, () -> artifacts("ns/orphans").pull(delta1.entry(), target, null));
     assertEquals(OciException.Kind.NOT_FOUND, e.kind());
-    assertTrue(e.getMessage().contains("its parent " + base.sha256() + " (layer " + absent + ") is missing"), e.getMessage());
+    assertTrue(
+        e.getMessage()
+            .contains("its parent " + base.sha256() + " (layer " + absent + ") is missing"),
+        e.getMessage());
     assertFalse(Files.exists(target));
-    OciException refused = assertThrows(OciException.class,
-        () -> artifacts("ns/other").push(List.of(delta1), Map.of(), null));
+    OciException refused =
+        assertThrows(
+            OciException.class, () -> artifacts("ns/other").push(List.of(delta1), Map.of(), null));
     assertEquals(OciException.Kind.NOT_FOUND, refused.kind());
   }
 
@@ -257,12 +318,19 @@ class CangaArtifactsTest {
     artifacts("ns/images").push(List.of(base, delta1, delta2), tags, null);
     RegistryClient c = registry.client("ns/images");
     for (String tag : List.of(delta2.sha256(), "top")) {
-      String raw = Qemu.run(dir, "skopeo", "inspect", "--raw", "--tls-verify=false",
-          "docker://127.0.0.1:" + registry.port + "/ns/images:" + tag);
+      String raw =
+          Qemu.run(
+              dir,
+              "skopeo",
+              "inspect",
+              "--raw",
+              "--tls-verify=false",
+              "docker://127.0.0.1:" + registry.port + "/ns/images:" + tag);
       JsonNode parsed = RegistryClient.JSON.readTree(raw);
       assertEquals(RegistryClient.JSON.readTree(c.getManifest(delta2.sha256()).bytes()), parsed);
       assertEquals(CangaArtifacts.ARTIFACT_TYPE, parsed.path("artifactType").asText());
-      assertEquals(delta2.sha256(), parsed.path("annotations").path(CangaArtifacts.SHA256).asText());
+      assertEquals(
+          delta2.sha256(), parsed.path("annotations").path(CangaArtifacts.SHA256).asText());
     }
   }
 }

@@ -62,8 +62,10 @@ class ContainerDiskTest {
       }
     }
     assertNotNull(digest, "no " + tag + " in " + index);
-    ImageManifest manifest = ImageManifest.parse(Files.readAllBytes(blob(layout, Digest.parse(digest))), "layout");
-    JsonNode config = RegistryClient.JSON.readTree(blob(layout, manifest.config().digest()).toFile());
+    ImageManifest manifest =
+        ImageManifest.parse(Files.readAllBytes(blob(layout, Digest.parse(digest))), "layout");
+    JsonNode config =
+        RegistryClient.JSON.readTree(blob(layout, manifest.config().digest()).toFile());
     assertEquals("amd64", config.path("architecture").asText());
     assertEquals("linux", config.path("os").asText());
     assertEquals(1, manifest.layers().size());
@@ -73,7 +75,9 @@ class ContainerDiskTest {
       Files.copy(in, tarFile);
     }
     try (InputStream in = Files.newInputStream(tarFile)) {
-      assertEquals(Digest.of(in.readAllBytes()).toString(), config.path("rootfs").path("diff_ids").path(0).asText());
+      assertEquals(
+          Digest.of(in.readAllBytes()).toString(),
+          config.path("rootfs").path("diff_ids").path(0).asText());
     }
     return layer;
   }
@@ -85,7 +89,9 @@ class ContainerDiskTest {
   private void assertHoldsTheDisk(Path layer, String name) throws Exception {
     Path extracted = dir.resolve(name + ".qcow2");
     List<TarArchiveEntry> entries = unpack(layer, extracted);
-    assertEquals(List.of("disk/", "disk/disk.qcow2"), entries.stream().map(TarArchiveEntry::getName).toList());
+    assertEquals(
+        List.of("disk/", "disk/disk.qcow2"),
+        entries.stream().map(TarArchiveEntry::getName).toList());
     for (TarArchiveEntry e : entries) {
       assertEquals(107, e.getLongUserId(), e.getName());
       assertEquals(107, e.getLongGroupId(), e.getName());
@@ -97,15 +103,26 @@ class ContainerDiskTest {
   @Test
   void skopeo_copies_our_registry_containerdisk_into_a_layout_holding_the_disk() throws Exception {
     try (DockerRegistry registry = DockerRegistry.start(dir.resolve("registry"))) {
-      ContainerDiskTarget target = ContainerDiskTarget.parse("oci://127.0.0.1:" + registry.port + "/kubevirt/disk:v1");
+      ContainerDiskTarget target =
+          ContainerDiskTarget.parse("oci://127.0.0.1:" + registry.port + "/kubevirt/disk:v1");
       Digest manifest = ContainerDisk.export(disk, target, CredentialStore.none(), Set.of());
       assertEquals(manifest, registry.client("kubevirt/disk").manifestDigest("v1"));
       Path copy = dir.resolve("copy");
-      Qemu.run(dir, "skopeo", "copy", "--src-tls-verify=false",
-          "docker://127.0.0.1:" + registry.port + "/kubevirt/disk:v1", "oci:" + copy + ":v1");
+      Qemu.run(
+          dir,
+          "skopeo",
+          "copy",
+          "--src-tls-verify=false",
+          "docker://127.0.0.1:" + registry.port + "/kubevirt/disk:v1",
+          "oci:" + copy + ":v1");
       assertHoldsTheDisk(layerOf(copy, "v1"), "from-registry");
-      String inspect = Qemu.run(dir, "skopeo", "inspect", "--tls-verify=false",
-          "docker://127.0.0.1:" + registry.port + "/kubevirt/disk:v1");
+      String inspect =
+          Qemu.run(
+              dir,
+              "skopeo",
+              "inspect",
+              "--tls-verify=false",
+              "docker://127.0.0.1:" + registry.port + "/kubevirt/disk:v1");
       JsonNode info = RegistryClient.JSON.readTree(inspect);
       assertEquals("amd64", info.path("Architecture").asText());
       assertEquals("linux", info.path("Os").asText());
@@ -115,31 +132,55 @@ class ContainerDiskTest {
   @Test
   void our_layout_is_read_by_skopeo_and_keeps_its_other_images() throws Exception {
     Path layout = dir.resolve("layout");
-    ContainerDisk.export(disk, ContainerDiskTarget.parse("oci:" + layout + ":first"), CredentialStore.none(), Set.of());
-    ContainerDisk.export(disk, ContainerDiskTarget.parse("oci:" + layout + ":second"), CredentialStore.none(), Set.of());
+    ContainerDisk.export(
+        disk,
+        ContainerDiskTarget.parse("oci:" + layout + ":first"),
+        CredentialStore.none(),
+        Set.of());
+    ContainerDisk.export(
+        disk,
+        ContainerDiskTarget.parse("oci:" + layout + ":second"),
+        CredentialStore.none(),
+        Set.of());
     for (String tag : List.of("first", "second")) {
-      JsonNode info = RegistryClient.JSON.readTree(Qemu.run(dir, "skopeo", "inspect", "oci:" + layout + ":" + tag));
+      JsonNode info =
+          RegistryClient.JSON.readTree(
+              Qemu.run(dir, "skopeo", "inspect", "oci:" + layout + ":" + tag));
       assertEquals("amd64", info.path("Architecture").asText());
       assertEquals(1, info.path("Layers").size());
     }
-    assertEquals(2, RegistryClient.JSON.readTree(layout.resolve("index.json").toFile()).path("manifests").size());
+    assertEquals(
+        2,
+        RegistryClient.JSON
+            .readTree(layout.resolve("index.json").toFile())
+            .path("manifests")
+            .size());
     assertHoldsTheDisk(layerOf(layout, "second"), "from-layout");
     try (var s = Files.list(layout.resolve("blobs/sha256"))) {
-      assertEquals(3, s.count(), "one layer, one config, one manifest: the same disk gives the same blobs");
+      assertEquals(
+          3, s.count(), "one layer, one config, one manifest: the same disk gives the same blobs");
     }
   }
 
   @Test
   void our_archive_is_read_by_skopeo() throws Exception {
     Path archive = dir.resolve("disk.tar");
-    ContainerDisk.export(disk, ContainerDiskTarget.parse("oci-archive:" + archive + ":v2"), CredentialStore.none(), Set.of());
-    JsonNode info = RegistryClient.JSON.readTree(Qemu.run(dir, "skopeo", "inspect", "oci-archive:" + archive + ":v2"));
+    ContainerDisk.export(
+        disk,
+        ContainerDiskTarget.parse("oci-archive:" + archive + ":v2"),
+        CredentialStore.none(),
+        Set.of());
+    JsonNode info =
+        RegistryClient.JSON.readTree(
+            Qemu.run(dir, "skopeo", "inspect", "oci-archive:" + archive + ":v2"));
     assertEquals("linux", info.path("Os").asText());
     Path copy = dir.resolve("from-archive");
     Qemu.run(dir, "skopeo", "copy", "oci-archive:" + archive + ":v2", "oci:" + copy + ":v2");
     assertHoldsTheDisk(layerOf(copy, "v2"), "from-archive");
     try (var s = Files.list(dir)) {
-      assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".containerdisk-")), "temporary folder removed");
+      assertTrue(
+          s.noneMatch(p -> p.getFileName().toString().startsWith(".containerdisk-")),
+          "temporary folder removed");
     }
   }
 
@@ -154,8 +195,10 @@ class ContainerDiskTest {
     ContainerDiskTarget a = ContainerDiskTarget.parse("oci-archive:out.tar");
     assertTrue(a.archive());
     assertEquals(null, a.tag());
-    assertEquals("'docker://x/y' is not oci://HOST[:PORT]/NAMESPACE/REPO[:TAG], oci:DIR[:TAG] or oci-archive:FILE[:TAG]",
-        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-            () -> ContainerDiskTarget.parse("docker://x/y")).getMessage());
+    assertEquals(
+        "'docker://x/y' is not oci://HOST[:PORT]/NAMESPACE/REPO[:TAG], oci:DIR[:TAG] or oci-archive:FILE[:TAG]",
+        org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class, () -> ContainerDiskTarget.parse("docker://x/y"))
+            .getMessage());
   }
 }

@@ -19,8 +19,8 @@ import java.util.regex.Pattern;
 
 /**
  * Debian's {@code docker-registry} (distribution 2.8) on a free loopback port, with its storage,
- * configuration and log in a test folder; optionally behind htpasswd authentication (the file
- * made by {@code htpasswd -Bbn}). Started by the test and stopped by {@link #close}.
+ * configuration and log in a test folder; optionally behind htpasswd authentication (the file made
+ * by {@code htpasswd -Bbn}). Started by the test and stopped by {@link #close}.
  */
 public final class DockerRegistry implements AutoCloseable {
   public final Path dir;
@@ -47,19 +47,31 @@ public final class DockerRegistry implements AutoCloseable {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       port = s.getLocalPort();
     }
-    StringBuilder config = new StringBuilder("version: 0.1\nlog:\n  level: info\n"
-        + "storage:\n  filesystem:\n    rootdirectory: " + dir.resolve("data") + "\n  delete:\n    enabled: true\n"
-        + "http:\n  addr: 127.0.0.1:" + port + "\n  secret: test-secret\n");
+    StringBuilder config =
+        new StringBuilder(
+            "version: 0.1\nlog:\n  level: info\n"
+                + "storage:\n  filesystem:\n    rootdirectory: "
+                + dir.resolve("data")
+                + "\n  delete:\n    enabled: true\n"
+                + "http:\n  addr: 127.0.0.1:"
+                + port
+                + "\n  secret: test-secret\n");
     if (user != null) {
       String line = Qemu.run(dir, "htpasswd", "-Bbn", user, password).trim();
       Files.writeString(dir.resolve("htpasswd"), line + "\n");
-      config.append("auth:\n  htpasswd:\n    realm: test-realm\n    path: ").append(dir.resolve("htpasswd")).append('\n');
+      config
+          .append("auth:\n  htpasswd:\n    realm: test-realm\n    path: ")
+          .append(dir.resolve("htpasswd"))
+          .append('\n');
     }
     Path cfg = dir.resolve("config.yml");
     Files.writeString(cfg, config);
     Path log = dir.resolve("registry.log");
-    Process p = new ProcessBuilder("docker-registry", "serve", cfg.toString())
-        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process p =
+        new ProcessBuilder("docker-registry", "serve", cfg.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile())
+            .start();
     DockerRegistry r = new DockerRegistry(dir, port, log, p);
     try {
       r.awaitReady();
@@ -78,8 +90,13 @@ public final class DockerRegistry implements AutoCloseable {
         throw new IllegalStateException("docker-registry exited: " + Files.readString(log));
       }
       try {
-        int s = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v2/"))
-            .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+        int s =
+            http.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v2/"))
+                        .timeout(Duration.ofSeconds(2))
+                        .build(),
+                    HttpResponse.BodyHandlers.discarding())
+                .statusCode();
         if (s == 200 || s == 401) {
           return;
         }
@@ -88,7 +105,8 @@ public final class DockerRegistry implements AutoCloseable {
       }
       Thread.sleep(100);
     }
-    throw new IllegalStateException("docker-registry did not answer /v2/ in 30 s: " + Files.readString(log));
+    throw new IllegalStateException(
+        "docker-registry did not answer /v2/ in 30 s: " + Files.readString(log));
   }
 
   /** {@code oci://127.0.0.1:PORT/REPOSITORY}. */
@@ -101,19 +119,30 @@ public final class DockerRegistry implements AutoCloseable {
   }
 
   /** A client reading credentials from an auth.json holding {@code user:password}. */
-  RegistryClient client(String repository, Path authFile, String user, String password) throws IOException {
+  RegistryClient client(String repository, Path authFile, String user, String password)
+      throws IOException {
     String auth = java.util.Base64.getEncoder().encodeToString((user + ":" + password).getBytes());
-    Files.writeString(authFile, "{\"auths\":{\"127.0.0.1:" + port + "\":{\"auth\":\"" + auth + "\"}}}");
-    return new RegistryClient(ref(repository), new CredentialStore(Map.of("REGISTRY_AUTH_FILE", authFile.toString()),
-        dir), Set.of());
+    Files.writeString(
+        authFile, "{\"auths\":{\"127.0.0.1:" + port + "\":{\"auth\":\"" + auth + "\"}}}");
+    return new RegistryClient(
+        ref(repository),
+        new CredentialStore(Map.of("REGISTRY_AUTH_FILE", authFile.toString()), dir),
+        Set.of());
   }
 
   /** The file in which the registry keeps a blob's bytes. */
   public Path blobData(Digest d) {
-    return dir.resolve("data/docker/registry/v2/blobs/sha256/" + d.hex().substring(0, 2) + "/" + d.hex() + "/data");
+    return dir.resolve(
+        "data/docker/registry/v2/blobs/sha256/"
+            + d.hex().substring(0, 2)
+            + "/"
+            + d.hex()
+            + "/data");
   }
 
-  /** How many requests the access log shows with this method whose path matches {@code pathRegex}. */
+  /**
+   * How many requests the access log shows with this method whose path matches {@code pathRegex}.
+   */
   public long requests(String method, String pathRegex) throws IOException {
     Pattern p = Pattern.compile("\"" + method + " " + pathRegex + " HTTP/1\\.1\" [0-9]{3}");
     List<String> lines = Files.readAllLines(log);

@@ -87,8 +87,17 @@ class FakeRegistryTest {
       String scope = "repository:ns/auth:" + (push ? "pull,push" : "pull");
       String want = "Bearer T-" + scope.replace(":", "%3A").replace("/", "%2F").replace(",", "%2C");
       if (!want.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
-        send(ex, 401, "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"token needed\"}]}",
-            Map.of("WWW-Authenticate", "Bearer realm=\"http://127.0.0.1:" + port + "/token\",service=\"fake\",scope=\"" + scope + "\""));
+        send(
+            ex,
+            401,
+            "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"token needed\"}]}",
+            Map.of(
+                "WWW-Authenticate",
+                "Bearer realm=\"http://127.0.0.1:"
+                    + port
+                    + "/token\",service=\"fake\",scope=\""
+                    + scope
+                    + "\""));
         return;
       }
       if (push) {
@@ -96,17 +105,27 @@ class FakeRegistryTest {
         return;
       }
       if (path.contains("/blobs/")) {
-        send(ex, 307, "", Map.of("Location", "http://localhost:" + port + "/storage/blob?signature=x"));
+        send(
+            ex,
+            307,
+            "",
+            Map.of("Location", "http://localhost:" + port + "/storage/blob?signature=x"));
         return;
       }
       send(ex, 200, "{\"tags\":[\"x\"]}", Map.of());
     } else if (path.equals("/v2/ns/paged/tags/list")) {
       List<String> all = List.of("a", "b", "c", "d", "e");
-      int from = query != null && query.contains("last=") ? all.indexOf(query.replaceAll(".*last=([^&]*).*", "$1")) + 1 : 0;
+      int from =
+          query != null && query.contains("last=")
+              ? all.indexOf(query.replaceAll(".*last=([^&]*).*", "$1")) + 1
+              : 0;
       int to = Math.min(all.size(), from + 2);
       String tags = String.join("\",\"", all.subList(from, to));
-      Map<String, String> headers = to < all.size()
-          ? Map.of("Link", "</v2/ns/paged/tags/list?n=2&last=" + all.get(to - 1) + ">; rel=\"next\"") : Map.of();
+      Map<String, String> headers =
+          to < all.size()
+              ? Map.of(
+                  "Link", "</v2/ns/paged/tags/list?n=2&last=" + all.get(to - 1) + ">; rel=\"next\"")
+              : Map.of();
       send(ex, 200, "{\"name\":\"ns/paged\",\"tags\":[\"" + tags + "\"]}", headers);
     } else if (path.startsWith("/v2/ns/slow/blobs/")) {
       // Headers and ten bytes, then nothing until the test ends.
@@ -124,7 +143,11 @@ class FakeRegistryTest {
     } else if (path.equals("/v2/ns/down/tags/list")) {
       send(ex, 500, "", Map.of());
     } else if (path.equals("/v2/ns/denied/tags/list")) {
-      send(ex, 403, "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"requested access to the resource is denied\"}]}", Map.of());
+      send(
+          ex,
+          403,
+          "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"requested access to the resource is denied\"}]}",
+          Map.of());
     } else {
       send(ex, 404, "", Map.of());
     }
@@ -135,7 +158,8 @@ class FakeRegistryTest {
     send(ex, 200, "hello", Map.of());
   }
 
-  private static void send(HttpExchange ex, int status, String body, Map<String, String> headers) throws IOException {
+  private static void send(HttpExchange ex, int status, String body, Map<String, String> headers)
+      throws IOException {
     headers.forEach((k, v) -> ex.getResponseHeaders().add(k, v));
     byte[] b = body.getBytes(StandardCharsets.UTF_8);
     ex.sendResponseHeaders(status, b.length == 0 ? -1 : b.length);
@@ -148,13 +172,18 @@ class FakeRegistryTest {
     return client(repo, user, password, Duration.ofSeconds(10));
   }
 
-  private RegistryClient client(String repo, String user, String password, Duration timeout) throws IOException {
+  private RegistryClient client(String repo, String user, String password, Duration timeout)
+      throws IOException {
     Path auth = dir.resolve("auth-" + repo.replace('/', '_') + ".json");
     String enc = Base64.getEncoder().encodeToString((user + ":" + password).getBytes());
     Files.writeString(auth, "{\"auths\":{\"127.0.0.1:" + port + "\":{\"auth\":\"" + enc + "\"}}}");
-    return new RegistryClient(OciReference.parse("oci://127.0.0.1:" + port + "/" + repo),
-        new CredentialStore(Map.of("REGISTRY_AUTH_FILE", auth.toString()), dir), Set.of(), timeout,
-        1 << 20, 2);
+    return new RegistryClient(
+        OciReference.parse("oci://127.0.0.1:" + port + "/" + repo),
+        new CredentialStore(Map.of("REGISTRY_AUTH_FILE", auth.toString()), dir),
+        Set.of(),
+        timeout,
+        1 << 20,
+        2);
   }
 
   @Test
@@ -174,7 +203,10 @@ class FakeRegistryTest {
     RegistryClient c = client("ns/auth", "alice", "wrong");
     OciException e = assertThrows(OciException.class, c::tags);
     assertEquals(OciException.Kind.UNAUTHORIZED, e.kind());
-    assertEquals("oci://127.0.0.1:" + port + "/ns/auth: the token service 127.0.0.1 refused the credentials of 'alice' (HTTP 401)",
+    assertEquals(
+        "oci://127.0.0.1:"
+            + port
+            + "/ns/auth: the token service 127.0.0.1 refused the credentials of 'alice' (HTTP 401)",
         e.getMessage());
   }
 
@@ -198,25 +230,35 @@ class FakeRegistryTest {
   void a_403_is_one_line_denied() throws Exception {
     OciException e = assertThrows(OciException.class, () -> client("ns/denied", "u", "p").tags());
     assertEquals(OciException.Kind.DENIED, e.kind());
-    assertTrue(e.getMessage().endsWith("access to tag list denied (HTTP 403, DENIED: requested access to the resource is denied)"),
+    assertTrue(
+        e.getMessage()
+            .endsWith(
+                "access to tag list denied (HTTP 403, DENIED: requested access to the resource is denied)"),
         e.getMessage());
   }
 
   @Test
   void a_blob_redirect_is_followed_without_our_token() throws Exception {
     RegistryClient c = client("ns/auth", "alice", "secret");
-    assertArrayEquals("hello".getBytes(), c.fetchBlob(Descriptor.of("application/octet-stream", "hello".getBytes())));
-    assertEquals(List.of("null"), storageAuthorization, "the storage host gets no Authorization header");
+    assertArrayEquals(
+        "hello".getBytes(),
+        c.fetchBlob(Descriptor.of("application/octet-stream", "hello".getBytes())));
+    assertEquals(
+        List.of("null"), storageAuthorization, "the storage host gets no Authorization header");
   }
 
   @Test
   void a_download_that_stops_flowing_is_abandoned_and_nothing_is_kept() throws Exception {
     Descriptor blob = new Descriptor("application/octet-stream", Digest.of(new byte[1000]), 1000);
     Path target = dir.resolve("slow.bin");
-    OciException e = assertThrows(OciException.class,
-        () -> client("ns/slow", "u", "p", Duration.ofSeconds(1)).pullBlob(blob, target, null));
+    OciException e =
+        assertThrows(
+            OciException.class,
+            () -> client("ns/slow", "u", "p", Duration.ofSeconds(1)).pullBlob(blob, target, null));
     assertEquals(OciException.Kind.UNAVAILABLE, e.kind());
-    assertTrue(e.getMessage().endsWith("stopped arriving after 10 bytes (no data for 1 s); nothing kept"), e.getMessage());
+    assertTrue(
+        e.getMessage().endsWith("stopped arriving after 10 bytes (no data for 1 s); nothing kept"),
+        e.getMessage());
     assertFalse(Files.exists(target));
     assertFalse(Files.exists(dir.resolve("slow.bin.part")));
   }

@@ -40,7 +40,10 @@ class HtpasswdRegistryTest {
   void the_right_credentials_push_and_pull() throws Exception {
     RegistryClient c = registry.client("team/images", dir.resolve("good.json"), "canga", "s3cret");
     Descriptor config = c.pushBlob("{\"x\":1}".getBytes(), "application/vnd.test+json");
-    c.putManifest("v1", new ImageManifest(null, config, List.of(), Map.of()).toBytes(), ImageManifest.MEDIA_TYPE);
+    c.putManifest(
+        "v1",
+        new ImageManifest(null, config, List.of(), Map.of()).toBytes(),
+        ImageManifest.MEDIA_TYPE);
     assertEquals(List.of("v1"), c.tags());
     assertArrayEquals("{\"x\":1}".getBytes(), c.fetchBlob(config));
   }
@@ -49,9 +52,14 @@ class HtpasswdRegistryTest {
   void a_chunked_upload_carries_the_credentials_on_every_request() throws Exception {
     Path auth = dir.resolve("chunks.json");
     registry.client("team/images", auth, "canga", "s3cret"); // writes the auth file
-    RegistryClient c = new RegistryClient(registry.ref("team/images"),
-        new CredentialStore(Map.of("REGISTRY_AUTH_FILE", auth.toString()), dir), Set.of(),
-        Duration.ofSeconds(30), 64 << 10, 100);
+    RegistryClient c =
+        new RegistryClient(
+            registry.ref("team/images"),
+            new CredentialStore(Map.of("REGISTRY_AUTH_FILE", auth.toString()), dir),
+            Set.of(),
+            Duration.ofSeconds(30),
+            64 << 10,
+            100);
     byte[] data = new byte[200_000];
     new Random(7).nextBytes(data);
     Path file = dir.resolve("chunks.bin");
@@ -68,9 +76,15 @@ class HtpasswdRegistryTest {
     RegistryClient c = registry.client("team/images", dir.resolve("bad.json"), "canga", "wrong");
     OciException e = assertThrows(OciException.class, c::tags);
     assertEquals(OciException.Kind.UNAUTHORIZED, e.kind());
-    assertEquals("oci://127.0.0.1:" + registry.port + "/team/images: the registry refused the credentials for tag list "
-        + "(HTTP 401, UNAUTHORIZED: authentication required)", e.getMessage());
-    e = assertThrows(OciException.class, () -> c.pushBlob("y".getBytes(), "application/octet-stream"));
+    assertEquals(
+        "oci://127.0.0.1:"
+            + registry.port
+            + "/team/images: the registry refused the credentials for tag list "
+            + "(HTTP 401, UNAUTHORIZED: authentication required)",
+        e.getMessage());
+    e =
+        assertThrows(
+            OciException.class, () -> c.pushBlob("y".getBytes(), "application/octet-stream"));
     assertEquals(OciException.Kind.UNAUTHORIZED, e.kind());
   }
 
@@ -78,7 +92,11 @@ class HtpasswdRegistryTest {
   void no_credentials_are_one_line_unauthorized() {
     OciException e = assertThrows(OciException.class, () -> registry.client("team/images").tags());
     assertEquals(OciException.Kind.UNAUTHORIZED, e.kind());
-    assertEquals("oci://127.0.0.1:" + registry.port + "/team/images: the registry asks for credentials and none are configured"
-        + " (auth.json or ~/.docker/config.json)", e.getMessage());
+    assertEquals(
+        "oci://127.0.0.1:"
+            + registry.port
+            + "/team/images: the registry asks for credentials and none are configured"
+            + " (auth.json or ~/.docker/config.json)",
+        e.getMessage());
   }
 }

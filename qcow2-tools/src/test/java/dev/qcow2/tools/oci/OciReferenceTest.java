@@ -45,10 +45,13 @@ class OciReferenceTest {
 
   @Test
   void bad_references_name_what_is_wrong() {
-    assertEquals("'oci://host' names no repository (oci://HOST[:PORT]/NAMESPACE/REPO[:TAG])",
-        assertThrows(IllegalArgumentException.class, () -> OciReference.parse("oci://host")).getMessage());
+    assertEquals(
+        "'oci://host' names no repository (oci://HOST[:PORT]/NAMESPACE/REPO[:TAG])",
+        assertThrows(IllegalArgumentException.class, () -> OciReference.parse("oci://host"))
+            .getMessage());
     assertThrows(IllegalArgumentException.class, () -> OciReference.parse("oci://host/Upper/case"));
-    assertThrows(IllegalArgumentException.class, () -> OciReference.parse("oci://host/ns/repo:bad+tag"));
+    assertThrows(
+        IllegalArgumentException.class, () -> OciReference.parse("oci://host/ns/repo:bad+tag"));
     assertThrows(IllegalArgumentException.class, () -> OciReference.parse("docker://host/ns/repo"));
   }
 }

@@ -35,8 +35,14 @@ class RegistryClientTest {
   void start() throws Exception {
     registry = DockerRegistry.start(dir.resolve("registry"));
     // Small chunks so that a few hundred KiB take the chunked path.
-    client = new RegistryClient(registry.ref("ns/repo"), CredentialStore.none(), Set.of(), Duration.ofSeconds(30),
-        64 << 10, 2);
+    client =
+        new RegistryClient(
+            registry.ref("ns/repo"),
+            CredentialStore.none(),
+            Set.of(),
+            Duration.ofSeconds(30),
+            64 << 10,
+            2);
   }
 
   @AfterEach
@@ -75,7 +81,10 @@ class RegistryClientTest {
     List<Long> progress = new ArrayList<>();
     Descriptor d = client.pushBlob(file, "application/octet-stream", progress::add);
     assertEquals(sha256sum(dir, file), d.digest());
-    assertEquals(5, registry.requests("PATCH", "/v2/ns/repo/blobs/uploads/\\S*"), "300000 bytes in 64 KiB chunks");
+    assertEquals(
+        5,
+        registry.requests("PATCH", "/v2/ns/repo/blobs/uploads/\\S*"),
+        "300000 bytes in 64 KiB chunks");
     assertEquals(300_000L, progress.get(progress.size() - 1));
     assertTrue(client.blobExists(d.digest()));
     Path back = dir.resolve("back.bin");
@@ -95,16 +104,23 @@ class RegistryClientTest {
 
   @Test
   void a_blob_of_another_repository_is_mounted_without_being_sent() throws Exception {
-    Descriptor d = client.pushBlob(randomFile("shared.bin", 5_000, 4), "application/octet-stream", null);
+    Descriptor d =
+        client.pushBlob(randomFile("shared.bin", 5_000, 4), "application/octet-stream", null);
     RegistryClient other = registry.client("ns/other");
     assertFalse(other.blobExists(d.digest()));
     assertTrue(other.mountBlob(d.digest(), "ns/repo"));
     assertTrue(other.blobExists(d.digest()));
     assertEquals(1, registry.requests("POST", "/v2/ns/repo/blobs/uploads/"));
-    assertEquals(0, registry.requests("PUT", "/v2/ns/other/blobs/uploads/\\S*"), "no bytes sent to ns/other");
+    assertEquals(
+        0,
+        registry.requests("PUT", "/v2/ns/other/blobs/uploads/\\S*"),
+        "no bytes sent to ns/other");
     Descriptor absent = Descriptor.of("application/octet-stream", "nowhere".getBytes());
     assertFalse(other.mountBlob(absent.digest(), "ns/repo"));
-    assertEquals(1, registry.requests("DELETE", "/v2/ns/other/blobs/uploads/\\S*"), "the fallback session cancelled");
+    assertEquals(
+        1,
+        registry.requests("DELETE", "/v2/ns/other/blobs/uploads/\\S*"),
+        "the fallback session cancelled");
   }
 
   @Test
@@ -117,7 +133,9 @@ class RegistryClientTest {
     Path target = dir.resolve("pulled.bin");
     OciException e = assertThrows(OciException.class, () -> client.pullBlob(d, target, null));
     assertEquals(OciException.Kind.DIGEST_MISMATCH, e.kind());
-    assertTrue(e.getMessage().contains(d.digest().toString()) && !e.getMessage().contains("\n"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains(d.digest().toString()) && !e.getMessage().contains("\n"),
+        e.getMessage());
     assertFalse(Files.exists(target));
     assertFalse(Files.exists(dir.resolve("pulled.bin.part")));
   }
@@ -130,7 +148,8 @@ class RegistryClientTest {
     OciException e = assertThrows(OciException.class, () -> client.pullBlob(shorter, target, null));
     assertEquals(OciException.Kind.DIGEST_MISMATCH, e.kind());
     assertFalse(Files.exists(target));
-    assertEquals(OciException.Kind.DIGEST_MISMATCH,
+    assertEquals(
+        OciException.Kind.DIGEST_MISMATCH,
         assertThrows(OciException.class, () -> client.fetchBlob(shorter)).kind());
   }
 
@@ -138,7 +157,9 @@ class RegistryClientTest {
   void manifests_come_back_byte_for_byte_under_tag_and_digest() throws Exception {
     Descriptor config = client.pushBlob("{}".getBytes(), "application/vnd.test.config+json");
     Descriptor layer = client.pushBlob("layer".getBytes(), "application/vnd.test.layer");
-    byte[] m = new ImageManifest("application/vnd.test", config, List.of(layer), Map.of("k", "v")).toBytes();
+    byte[] m =
+        new ImageManifest("application/vnd.test", config, List.of(layer), Map.of("k", "v"))
+            .toBytes();
     Digest digest = client.putManifest("v1", m, ImageManifest.MEDIA_TYPE);
     RegistryClient.Manifest byTag = client.getManifest("v1");
     assertArrayEquals(m, byTag.bytes());
@@ -169,8 +190,12 @@ class RegistryClientTest {
     RegistryClient none = registry.client("ns/none");
     OciException e = assertThrows(OciException.class, none::tags);
     assertEquals(OciException.Kind.NOT_FOUND, e.kind());
-    assertEquals("oci://127.0.0.1:" + registry.port + "/ns/none: no such repository (HTTP 404, NAME_UNKNOWN: "
-        + "repository name not known to registry)", e.getMessage());
+    assertEquals(
+        "oci://127.0.0.1:"
+            + registry.port
+            + "/ns/none: no such repository (HTTP 404, NAME_UNKNOWN: "
+            + "repository name not known to registry)",
+        e.getMessage());
     client.pushBlob("x".getBytes(), "application/octet-stream");
     e = assertThrows(OciException.class, () -> client.getManifest("nothere"));
     assertEquals(OciException.Kind.NOT_FOUND, e.kind());
@@ -186,10 +211,18 @@ class RegistryClientTest {
   @Test
   void an_unreachable_registry_is_one_line_unavailable() throws Exception {
     registry.close();
-    RegistryClient c = new RegistryClient(registry.ref("ns/repo"), CredentialStore.none(), Set.of(),
-        Duration.ofSeconds(5), 1 << 20, 100);
+    RegistryClient c =
+        new RegistryClient(
+            registry.ref("ns/repo"),
+            CredentialStore.none(),
+            Set.of(),
+            Duration.ofSeconds(5),
+            1 << 20,
+            100);
     OciException e = assertThrows(OciException.class, c::tags);
     assertEquals(OciException.Kind.UNAVAILABLE, e.kind());
-    assertTrue(e.getMessage().startsWith("oci://127.0.0.1:" + registry.port + "/ns/repo: cannot reach"), e.getMessage());
+    assertTrue(
+        e.getMessage().startsWith("oci://127.0.0.1:" + registry.port + "/ns/repo: cannot reach"),
+        e.getMessage());
   }
 }

@@ -11,9 +11,9 @@ import java.util.stream.Stream;
 
 /**
  * {@link DurableFiles} on the real file system that also keeps what a power cut would leave of the
- * folders under a root: a file's content as it was when last forced (a file never forced comes
- * back empty) and a folder's names as they were when it was last forced. After every operation
- * it tells its observer, which can then {@link #materialize} that state somewhere else.
+ * folders under a root: a file's content as it was when last forced (a file never forced comes back
+ * empty) and a folder's names as they were when it was last forced. After every operation it tells
+ * its observer, which can then {@link #materialize} that state somewhere else.
  *
  * <p>Files are followed through renames, so a name keeps pointing at the content that was forced
  * under whatever name the file had then. Files made without this seam (temporary files, the lock
@@ -37,7 +37,7 @@ final class PowerCutFiles implements DurableFiles {
   private final Path root;
   private final Map<Path, Node> byPath = new HashMap<>();
   private final Map<Path, Map<String, Node>> durableNames = new HashMap<>();
-  private Observer observer = operation -> { };
+  private Observer observer = operation -> {};
 
   /** Everything under {@code root} now counts as durable. */
   PowerCutFiles(Path root) throws IOException {
@@ -111,7 +111,8 @@ final class PowerCutFiles implements DurableFiles {
   private Map<String, Node> listing(Path dir) throws IOException {
     Map<String, Node> names = new TreeMap<>();
     try (Stream<Path> list = Files.list(dir)) {
-      list.forEach(p -> names.put(p.getFileName().toString(), Files.isDirectory(p) ? FOLDER : node(p)));
+      list.forEach(
+          p -> names.put(p.getFileName().toString(), Files.isDirectory(p) ? FOLDER : node(p)));
     } catch (UncheckedIOException e) {
       throw e.getCause();
     }

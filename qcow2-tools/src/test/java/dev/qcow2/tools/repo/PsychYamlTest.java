@@ -16,27 +16,30 @@ import org.junit.jupiter.params.provider.CsvSource;
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class PsychYamlTest {
   @ParameterizedTest
-  @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
-    "plain text|plain text",
-    "1.1|'1.1'",
-    "16|'16'",
-    "0x1F|'0x1F'",
-    "1e10|'1e10'",
-    "true|'true'",
-    "no|'no'",
-    "~|\"~\"",
-    "null|'null'",
-    "''|''",
-    "y|\"y\"",
-    "a: b|'a: b'",
-    "-x|\"-x\"",
-    "-say \"hi\"|'-say \"hi\"'",
-    "it's|it's",
-    "/ctx/sub|\"/ctx/sub\"",
-    "6ad32786ec252802d959327ab135986cfecacc4abacaa73f2c2ee4a698f189fb|6ad32786ec252802d959327ab135986cfecacc4abacaa73f2c2ee4a698f189fb",
-    "202497586970d0ec7f3efca081c14cd0d20dbc042ccf1005a0e4fd47760b0fdc|202497586970d0ec7f3efca081c14cd0d20dbc042ccf1005a0e4fd47760b0fdc",
-    "2016-05-10 16:30:31.551512000 +02:00|2016-05-10 16:30:31.551512000 +02:00",
-  })
+  @CsvSource(
+      delimiter = '|',
+      quoteCharacter = '`',
+      value = {
+        "plain text|plain text",
+        "1.1|'1.1'",
+        "16|'16'",
+        "0x1F|'0x1F'",
+        "1e10|'1e10'",
+        "true|'true'",
+        "no|'no'",
+        "~|\"~\"",
+        "null|'null'",
+        "''|''",
+        "y|\"y\"",
+        "a: b|'a: b'",
+        "-x|\"-x\"",
+        "-say \"hi\"|'-say \"hi\"'",
+        "it's|it's",
+        "/ctx/sub|\"/ctx/sub\"",
+        "6ad32786ec252802d959327ab135986cfecacc4abacaa73f2c2ee4a698f189fb|6ad32786ec252802d959327ab135986cfecacc4abacaa73f2c2ee4a698f189fb",
+        "202497586970d0ec7f3efca081c14cd0d20dbc042ccf1005a0e4fd47760b0fdc|202497586970d0ec7f3efca081c14cd0d20dbc042ccf1005a0e4fd47760b0fdc",
+        "2016-05-10 16:30:31.551512000 +02:00|2016-05-10 16:30:31.551512000 +02:00",
+      })
   void should_quote_only_what_ruby_would_read_as_something_else(String text, String written) {
     String s = text.equals("''") ? "" : text;
     assertEquals(written, PsychYaml.scalar(s));
@@ -44,7 +47,8 @@ class PsychYamlTest {
 
   @Test
   void should_write_nested_structures_as_psych_and_read_them_back() throws Exception {
-    String yaml = """
+    String yaml =
+        """
         ---
         version: 0
         images:
@@ -77,12 +81,17 @@ class PsychYamlTest {
     OffsetDateTime t = ImageEntry.parseTimestamp("2016-05-10 16:30:31.551512000 +02:00");
     assertEquals(OffsetDateTime.of(2016, 5, 10, 16, 30, 31, 551_512_000, ZoneOffset.ofHours(2)), t);
     assertEquals("2016-05-10 16:30:31.551512000 +02:00", ImageEntry.formatTimestamp(t));
-    assertEquals(OffsetDateTime.of(2016, 7, 14, 9, 5, 12, 1, ZoneOffset.UTC),
+    assertEquals(
+        OffsetDateTime.of(2016, 7, 14, 9, 5, 12, 1, ZoneOffset.UTC),
         ImageEntry.parseTimestamp("2016-07-14 09:05:12.000000001 Z"));
-    assertEquals(OffsetDateTime.of(2001, 12, 14, 21, 59, 43, 100_000_000, ZoneOffset.ofHours(-5)),
+    assertEquals(
+        OffsetDateTime.of(2001, 12, 14, 21, 59, 43, 100_000_000, ZoneOffset.ofHours(-5)),
         ImageEntry.parseTimestamp("2001-12-14t21:59:43.10-05:00"));
-    assertEquals(OffsetDateTime.of(2002, 12, 14, 0, 0, 0, 0, ZoneOffset.UTC), ImageEntry.parseTimestamp("2002-12-14"));
-    assertEquals(OffsetDateTime.of(2001, 12, 15, 2, 59, 43, 0, ZoneOffset.ofHours(-5)),
+    assertEquals(
+        OffsetDateTime.of(2002, 12, 14, 0, 0, 0, 0, ZoneOffset.UTC),
+        ImageEntry.parseTimestamp("2002-12-14"));
+    assertEquals(
+        OffsetDateTime.of(2001, 12, 15, 2, 59, 43, 0, ZoneOffset.ofHours(-5)),
         ImageEntry.parseTimestamp("2001-12-15 2:59:43 -5"));
     assertNull(ImageEntry.parseTimestamp("yesterday"));
   }

@@ -16,14 +16,19 @@ import org.junit.jupiter.api.io.TempDir;
 /** index.yaml: Cangallo-written fixtures, names, short names, ancestors, and round trips. */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class RepositoryIndexTest {
-  private static final String BASE = "6ad32786ec252802d959327ab135986cfecacc4abacaa73f2c2ee4a698f189fb";
-  private static final String CHILD = "a9a017f5906eb9efff32b6b6375c648e6c8941ed7b3d3a1beea2132d8ea1ca5e";
-  private static final String RAW = "a9b3c0ffee000000000000000000000000000000000000000000000000000001";
+  private static final String BASE =
+      "6ad32786ec252802d959327ab135986cfecacc4abacaa73f2c2ee4a698f189fb";
+  private static final String CHILD =
+      "a9a017f5906eb9efff32b6b6375c648e6c8941ed7b3d3a1beea2132d8ea1ca5e";
+  private static final String RAW =
+      "a9b3c0ffee000000000000000000000000000000000000000000000000000001";
 
   @TempDir Path dir;
 
   private static RepositoryIndex fixture() throws Exception {
-    try (var in = RepositoryIndexTest.class.getResourceAsStream("/dev/qcow2/tools/canga/cangallo-index.yaml")) {
+    try (var in =
+        RepositoryIndexTest.class.getResourceAsStream(
+            "/dev/qcow2/tools/canga/cangallo-index.yaml")) {
       return RepositoryIndex.parse(new String(in.readAllBytes(), StandardCharsets.UTF_8));
     }
   }
@@ -38,7 +43,8 @@ class RepositoryIndexTest {
     assertEquals("Alpine test", child.os());
     assertEquals(299008, child.actualSize());
     assertEquals("2016-07-14T09:05:12.000000001Z", child.creationTime().toString());
-    assertEquals("1.1", index.image(BASE).node().get("format-specific").get("data").get("compat").asText());
+    assertEquals(
+        "1.1", index.image(BASE).node().get("format-specific").get("data").get("compat").asText());
     assertEquals("raw", index.image(RAW).format());
     assertEquals(null, index.image(RAW).creationTime());
   }
@@ -73,7 +79,8 @@ class RepositoryIndexTest {
     assertEquals(List.of(CHILD), index.children(BASE));
     RepositoryIndex broken = index.withoutImage(BASE);
     CangaException e = assertThrows(CangaException.class, () -> broken.ancestors(CHILD));
-    assertEquals("Image " + BASE + " (an ancestor of " + CHILD + ") is not in the index", e.getMessage());
+    assertEquals(
+        "Image " + BASE + " (an ancestor of " + CHILD + ") is not in the index", e.getMessage());
     assertEquals(List.of(), broken.tagsOf(BASE));
   }
 
@@ -86,7 +93,10 @@ class RepositoryIndexTest {
     assertEquals(index.toYaml(), again.toYaml());
     assertTrue(index.toYaml().contains("    x-unknown-key: kept\n"));
     assertTrue(index.toYaml().endsWith("extra-top-level: 42\n"));
-    assertTrue(index.toYaml().startsWith("---\nversion: 0\nimages:\n  " + BASE + ":\n    virtual-size: 67108864\n"));
+    assertTrue(
+        index
+            .toYaml()
+            .startsWith("---\nversion: 0\nimages:\n  " + BASE + ":\n    virtual-size: 67108864\n"));
   }
 
   @Test
@@ -94,8 +104,12 @@ class RepositoryIndexTest {
     assertTrue(RepositoryIndex.read(dir.resolve("index.yaml")).images().isEmpty());
     assertEquals("---\nversion: 0\nimages: {}\ntags: {}\n", RepositoryIndex.empty().toYaml());
     Files.writeString(dir.resolve("index.yaml"), "- not\n- a mapping\n");
-    java.io.IOException e = assertThrows(java.io.IOException.class, () -> RepositoryIndex.read(dir.resolve("index.yaml")));
-    assertEquals(dir.resolve("index.yaml") + ": not a Cangallo index: the index is not a mapping", e.getMessage());
+    java.io.IOException e =
+        assertThrows(
+            java.io.IOException.class, () -> RepositoryIndex.read(dir.resolve("index.yaml")));
+    assertEquals(
+        dir.resolve("index.yaml") + ": not a Cangallo index: the index is not a mapping",
+        e.getMessage());
   }
 
   @Test
@@ -104,7 +118,9 @@ class RepositoryIndexTest {
     IndexWriter.write(file, "one\n");
     IndexWriter.write(file, "two\n");
     assertEquals("two\n", Files.readString(file));
-    assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
+    assertEquals(
+        "rw-r--r--",
+        java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
     try (var files = Files.list(dir)) {
       assertEquals(1, files.count());
     }

@@ -45,8 +45,10 @@ class RepositoryPowerCutTest {
 
   private PowerCutFiles files;
   private Path cuts;
+
   /** The adds that returned, by digest, with the tag each was given (or null). */
   private final Map<String, String> returned = new LinkedHashMap<>();
+
   private final List<String> operations = new ArrayList<>();
   private int checked;
 
@@ -65,7 +67,8 @@ class RepositoryPowerCutTest {
     cuts = Files.createDirectories(tmp.resolve("cuts"));
     files = new PowerCutFiles(store);
     files.observe(this::cut);
-    RepositoryConfig.RepoSettings settings = new RepositoryConfig.RepoSettings("default", null, store.resolve("repo"), null);
+    RepositoryConfig.RepoSettings settings =
+        new RepositoryConfig.RepoSettings("default", null, store.resolve("repo"), null);
     Repository repo = new Repository(settings, CompressionType.ZSTD, files);
 
     String shaA = add(repo, new Repository.AddRequest(a, null, false, null, "base"));
@@ -80,7 +83,9 @@ class RepositoryPowerCutTest {
 
   private String add(Repository repo, Repository.AddRequest request) throws IOException {
     operations.add("add " + request.file().getFileName() + (request.copy() ? " --copy" : ""));
-    String sha = repo.addImage(request, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+    String sha =
+        repo.addImage(
+            request, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
     returned.put(sha, request.tag());
     return sha;
   }
@@ -90,8 +95,12 @@ class RepositoryPowerCutTest {
     for (boolean namesAhead : new boolean[] {false, true}) {
       Path at = cuts.resolve(checked + (namesAhead ? "-names-ahead" : "-forced"));
       files.materialize(at, namesAhead);
-      String what = "cut after " + operation + (namesAhead ? " (names ahead of data)" : " (forced only)")
-          + ", operations " + operations;
+      String what =
+          "cut after "
+              + operation
+              + (namesAhead ? " (names ahead of data)" : " (forced only)")
+              + ", operations "
+              + operations;
       assertConsistent(at.resolve("repo"), what);
       delete(at);
     }
@@ -100,7 +109,8 @@ class RepositoryPowerCutTest {
 
   private void assertConsistent(Path repo, String what) throws IOException {
     if (!Files.isDirectory(repo)) {
-      assertTrue(returned.isEmpty(), () -> what + ": the repository folder is gone after adds returned");
+      assertTrue(
+          returned.isEmpty(), () -> what + ": the repository folder is gone after adds returned");
       return;
     }
     RepositoryIndex index;
@@ -110,7 +120,9 @@ class RepositoryPowerCutTest {
       throw new AssertionError(what + ": the index does not read: " + e.getMessage(), e);
     }
     for (String sha : index.images().keySet()) {
-      assertTrue(Files.exists(repo.resolve(sha + ".qcow2")), () -> what + ": entry " + sha + " has no file");
+      assertTrue(
+          Files.exists(repo.resolve(sha + ".qcow2")),
+          () -> what + ": entry " + sha + " has no file");
     }
     try (Stream<Path> list = Files.list(repo)) {
       for (Path f : list.toList()) {
@@ -121,9 +133,14 @@ class RepositoryPowerCutTest {
       }
     }
     for (Map.Entry<String, String> e : returned.entrySet()) {
-      assertTrue(index.image(e.getKey()) != null, () -> what + ": the entry of " + e.getKey() + " was lost");
+      assertTrue(
+          index.image(e.getKey()) != null,
+          () -> what + ": the entry of " + e.getKey() + " was lost");
       if (e.getValue() != null) {
-        assertEquals(List.of(e.getKey()), index.candidates(e.getValue()), () -> what + ": tag " + e.getValue());
+        assertEquals(
+            List.of(e.getKey()),
+            index.candidates(e.getValue()),
+            () -> what + ": tag " + e.getValue());
       }
     }
   }
@@ -131,9 +148,20 @@ class RepositoryPowerCutTest {
   /** The file is the disk its name says: complete, readable, with that content digest. */
   private static void assertHolds(Path file, String sha, String what) {
     try (DiskImage d = DiskImage.open(file)) {
-      assertEquals(sha, ContentHasher.hash(d, HashAlgorithm.SHA256, 1, null).hex(), () -> what + ": " + file.getFileName());
+      assertEquals(
+          sha,
+          ContentHasher.hash(d, HashAlgorithm.SHA256, 1, null).hex(),
+          () -> what + ": " + file.getFileName());
     } catch (IOException | RuntimeException e) {
-      fail(what + ": " + file.getFileName() + " (" + file.toFile().length() + " bytes) is not the disk it names: " + e, e);
+      fail(
+          what
+              + ": "
+              + file.getFileName()
+              + " ("
+              + file.toFile().length()
+              + " bytes) is not the disk it names: "
+              + e,
+          e);
     }
   }
 
