@@ -1,5 +1,7 @@
 package dev.qcow2;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -53,5 +55,40 @@ public record ImageInfo(
 
   public boolean isQcow2() {
     return "qcow2".equals(format);
+  }
+
+  /** What {@code info} tells of an open qcow2 image. */
+  static ImageInfo of(
+      Qcow2Image image, Path path, BackingOpener opener, Storage storage, String dataFileName)
+      throws IOException {
+    Header header = image.header();
+    String backingName = image.backingFileName();
+    return new ImageInfo(
+        image.filename(),
+        "qcow2",
+        image.size(),
+        // An image on a storage of its own (in memory, say) has no host file to ask.
+        storage instanceof MemoryStorage || path == null
+            ? storage.size()
+            : HostFiles.allocatedBytes(path),
+        image.clusterSize(),
+        backingName,
+        backingName == null
+            ? null
+            : opener != null
+                ? opener.resolve(backingName)
+                : BackingFiles.resolve(path, backingName).toString(),
+        backingName == null ? null : image.backingFormat(),
+        header.isDirty(),
+        header.isCorrupt(),
+        header.version() == 2 ? "0.10" : "1.1",
+        header.compressionType(),
+        header.hasLazyRefcounts(),
+        header.refcountBits(),
+        header.hasExtendedL2(),
+        dataFileName,
+        (header.autoclearFeatures() & FeatureBits.AUTOCLEAR_DATA_FILE_RAW) != 0,
+        image.snapshots(),
+        image.bitmaps());
   }
 }

@@ -277,13 +277,7 @@ public final class Qcow2Image implements DiskImage {
    */
   public void write(ByteBuffer src, long offset) throws IOException {
     checkRange(offset, src.remaining());
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      writer.write(src, offset);
-    } finally {
-      lock.writeLock().unlock();
-    }
+    whileWritable(() -> writer.write(src, offset));
   }
 
   /**
@@ -292,13 +286,7 @@ public final class Qcow2Image implements DiskImage {
    */
   public void writeZeroes(long offset, long length) throws IOException {
     checkRange(offset, length);
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      writer.writeZeroes(offset, length);
-    } finally {
-      lock.writeLock().unlock();
-    }
+    whileWritable(() -> writer.writeZeroes(offset, length));
   }
 
   /**
@@ -308,13 +296,7 @@ public final class Qcow2Image implements DiskImage {
    */
   public void discard(long offset, long length) throws IOException {
     checkRange(offset, length);
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      writer.discard(offset, length);
-    } finally {
-      lock.writeLock().unlock();
-    }
+    whileWritable(() -> writer.discard(offset, length));
   }
 
   /**
@@ -325,13 +307,7 @@ public final class Qcow2Image implements DiskImage {
   public void writeCompressed(ByteBuffer cluster, long offset) throws IOException {
     checkRange(offset, cluster.remaining());
     ByteBuffer whole = CompressedWrites.wholeCluster(filename, g, size, cluster, offset);
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      writer.writeCompressed(whole, offset);
-    } finally {
-      lock.writeLock().unlock();
-    }
+    whileWritable(() -> writer.writeCompressed(whole, offset));
   }
 
   /**
@@ -349,13 +325,7 @@ public final class Qcow2Image implements DiskImage {
   public void writeCompressed(CompressedCluster cluster, long offset) throws IOException {
     checkRange(offset, Math.min(g.clusterSize, size - offset));
     CompressedWrites.checkFits(filename, g, header().compressionType(), cluster, offset);
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      writer.writePacked(cluster.bytes(), offset);
-    } finally {
-      lock.writeLock().unlock();
-    }
+    whileWritable(() -> writer.writePacked(cluster.bytes(), offset));
   }
 
   /**
@@ -363,14 +333,11 @@ public final class Qcow2Image implements DiskImage {
    * without one. What {@code qemu-img commit} does to the overlay it committed.
    */
   public void makeEmpty() throws IOException {
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      writer.makeEmpty();
-      writer.flush();
-    } finally {
-      lock.writeLock().unlock();
-    }
+    whileWritable(
+        () -> {
+          writer.makeEmpty();
+          writer.flush();
+        });
   }
 
   /**
@@ -390,13 +357,7 @@ public final class Qcow2Image implements DiskImage {
    * id is the next free number; names need not be unique (qemu's rule).
    */
   public Snapshot createSnapshot(String name) throws IOException {
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      return new InternalSnapshots(this).create(name);
-    } finally {
-      lock.writeLock().unlock();
-    }
+    return whileWritable(() -> new InternalSnapshots(this).create(name));
   }
 
   /**
@@ -404,24 +365,12 @@ public final class Qcow2Image implements DiskImage {
    * written since is dropped. The snapshot stays.
    */
   public void applySnapshot(String idOrName) throws IOException {
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      new InternalSnapshots(this).apply(idOrName);
-    } finally {
-      lock.writeLock().unlock();
-    }
+    whileWritable(() -> new InternalSnapshots(this).apply(idOrName));
   }
 
   /** Deletes the snapshot found by id, else by name, and frees what only it held. */
   public void deleteSnapshot(String idOrName) throws IOException {
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      new InternalSnapshots(this).delete(idOrName);
-    } finally {
-      lock.writeLock().unlock();
-    }
+    whileWritable(() -> new InternalSnapshots(this).delete(idOrName));
   }
 
   /**
@@ -435,33 +384,48 @@ public final class Qcow2Image implements DiskImage {
 
   /** Makes every write so far durable, metadata included. */
   public void flush() throws IOException {
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      writer.flush();
-    } finally {
-      lock.writeLock().unlock();
-    }
+    whileWritable(() -> writer.flush());
   }
 
   public boolean isWritable() {
     return writable;
   }
 
+  /** A write-side action on the tables, which may fail with an I/O error. */
+  private interface TableChange<T> {
+    T run() throws IOException;
+  }
+
+  /** A write-side action that returns nothing. */
+  private interface TableUpdate {
+    void run() throws IOException;
+  }
+
+  /** Runs {@code change} under the write lock on an image open for writing. */
+  private <T> T whileWritable(TableChange<T> change) throws IOException {
+    lock.writeLock().lock();
+    try {
+      checkWritable();
+      return change.run();
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  private void whileWritable(TableUpdate update) throws IOException {
+    whileWritable(
+        () -> {
+          update.run();
+          return null;
+        });
+  }
+
   private void checkRange(long offset, long length) {
     long size = this.size;
     if (offset < 0 || length < 0 || offset > size - length) {
+      String range = "[" + offset + ", " + offset + " + " + length + ")";
       throw new IllegalArgumentException(
-          filename
-              + ": range ["
-              + offset
-              + ", "
-              + offset
-              + " + "
-              + length
-              + ") is outside the disk ("
-              + size
-              + " bytes)");
+          filename + ": range " + range + " is outside the disk (" + size + " bytes)");
     }
   }
 
@@ -573,24 +537,21 @@ public final class Qcow2Image implements DiskImage {
     if (newSize % 512 != 0) {
       throw new IllegalArgumentException("The new size must be a multiple of 512");
     }
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      if (header.version() < 3 && !snapshots.isEmpty()) {
-        throw new UnsupportedImageException(
-            filename,
-            Structure.SNAPSHOT_TABLE,
-            header.snapshotsOffset(),
-            "is in a version 2 image, whose snapshots do not record the disk size: it cannot be resized");
-      }
-      if (newSize < size) {
-        writer.shrink(newSize);
-      } else if (newSize > size) {
-        writer.resize(newSize);
-      }
-    } finally {
-      lock.writeLock().unlock();
-    }
+    whileWritable(
+        () -> {
+          if (header.version() < 3 && !snapshots.isEmpty()) {
+            throw new UnsupportedImageException(
+                filename,
+                Structure.SNAPSHOT_TABLE,
+                header.snapshotsOffset(),
+                "is in a version 2 image, whose snapshots do not record the disk size: it cannot be resized");
+          }
+          if (newSize < size) {
+            writer.shrink(newSize);
+          } else if (newSize > size) {
+            writer.resize(newSize);
+          }
+        });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -647,34 +608,7 @@ public final class Qcow2Image implements DiskImage {
 
   @Override
   public ImageInfo info() throws IOException {
-    String backingName = backingFileName();
-    return new ImageInfo(
-        filename,
-        "qcow2",
-        size,
-        // An image on a storage of its own (in memory, say) has no host file to ask.
-        storage instanceof MemoryStorage || path == null
-            ? storage.size()
-            : HostFiles.allocatedBytes(path),
-        g.clusterSize,
-        backingName,
-        backingName == null
-            ? null
-            : opener != null
-                ? opener.resolve(backingName)
-                : BackingFiles.resolve(path, backingName).toString(),
-        backingName == null ? null : backingFormat(),
-        header.isDirty(),
-        header.isCorrupt(),
-        header.version() == 2 ? "0.10" : "1.1",
-        header.compressionType(),
-        header.hasLazyRefcounts(),
-        header.refcountBits(),
-        header.hasExtendedL2(),
-        dataFileName,
-        (header.autoclearFeatures() & FeatureBits.AUTOCLEAR_DATA_FILE_RAW) != 0,
-        snapshots,
-        bitmaps);
+    return ImageInfo.of(this, path, opener, storage, dataFileName);
   }
 
   Header header() {

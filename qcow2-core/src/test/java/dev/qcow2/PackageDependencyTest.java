@@ -16,9 +16,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The core's packages name each other in one direction only, as their sources say: the parallel
- * engines (convert, hash) share their thread-pool habits through {@code parallel}, not through each
- * other.
+ * No core source file outgrows one concern (700 lines), and the core's packages name each other in
+ * one direction only, as their sources say: the parallel engines (convert, hash) share their
+ * thread-pool habits through {@code parallel}, not through each other.
  */
 @Timeout(60)
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
@@ -53,6 +53,29 @@ class PackageDependencyTest {
             .containsAll(Set.of(CORE, CORE + ".convert", CORE + ".hash", CORE + ".parallel")),
         g.toString());
     assertTrue(g.uses(CORE + ".hash").containsAll(Set.of(CORE, CORE + ".parallel")), g.toString());
+  }
+
+  @Test
+  void no_source_file_is_over_700_lines() throws Exception {
+    // One concern a file: a class that outgrows this is split, as the core's cleanup did.
+    List<String> over;
+    try (var files = Files.walk(Path.of("src/main/java"))) {
+      over =
+          files
+              .filter(f -> f.toString().endsWith(".java"))
+              .filter(f -> lines(f) > 700)
+              .map(f -> f + ": " + lines(f))
+              .toList();
+    }
+    assertEquals(List.of(), over);
+  }
+
+  private static long lines(Path file) {
+    try (var l = Files.lines(file)) {
+      return l.count();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   @Test
