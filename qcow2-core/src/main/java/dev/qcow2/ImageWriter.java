@@ -105,8 +105,8 @@ final class ImageWriter {
    * corruption in either direction, so no order of those writes survives a crash between them; the
    * dirty bit does: qemu rebuilds the refcounts and flags of a dirty image when it opens it for
    * writing, and so does {@link ImageOpener}. The bit is durable, after everything before it,
-   * before the change starts. Version 2 has no dirty bit: there, as with qemu, a crash inside the
-   * change may leave flags that {@code check -r all} sets right.
+   * before the change starts. Version 2 has no dirty bit: there the change is switched in by one
+   * header write instead ({@link Version2SnapshotCommit}).
    */
   void beginFlagChange() throws IOException {
     if (flagChangeBit) {

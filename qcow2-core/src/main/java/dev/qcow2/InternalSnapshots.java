@@ -3,6 +3,8 @@ package dev.qcow2;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -15,7 +17,8 @@ import java.util.List;
  * clusters with a refcount too high (leaks): new references are counted before they are written,
  * and counts drop only after the structure that held the reference is durably gone. Refcounts and
  * the COPIED flags that mirror them cannot change in one write, so each operation runs under the
- * dirty bit on version 3 images ({@link ImageWriter#beginFlagChange}).
+ * dirty bit on version 3 images ({@link ImageWriter#beginFlagChange}); version 2 images, which have
+ * no dirty bit, switch to a new state in one header write instead ({@link Version2SnapshotCommit}).
  */
 final class InternalSnapshots {
   private final Qcow2Image image;
@@ -58,6 +61,9 @@ final class InternalSnapshots {
         // qemu counts only numeric ids too
       }
     }
+    if (image.header().version() < 3) {
+      return createVersion2(name, nextId, existing);
+    }
     writer.beginFlagChange();
     // 1. A copy of the active L1 table, without COPIED flags (its tables are shared from now on).
     long[] l1 = image.l1();
@@ -75,19 +81,8 @@ final class InternalSnapshots {
     writer.resetCompressedPacking();
     writer.flush();
     // 3. The table with the new entry, at a new place; then the header points at it.
-    long now = System.currentTimeMillis();
-    long seconds = now / 1000;
-    long nanos = (now % 1000) * 1_000_000L;
-    // icount 0, as qemu-img writes it (qemu records -1 only for VMs without record/replay).
-    Snapshot created =
-        new Snapshot(
-            Long.toString(nextId), name, 0, seconds, nanos, 0, 0, image.size(), l1Copy, l1.length);
-    byte[] old = readTable();
-    byte[] entry = entry(created);
-    byte[] table = new byte[old.length + entry.length];
-    System.arraycopy(old, 0, table, 0, old.length);
-    System.arraycopy(entry, 0, table, old.length, entry.length);
-    replaceTable(table, existing.size() + 1);
+    Snapshot created = newSnapshot(name, nextId, l1Copy, l1.length);
+    replaceTable(withEntry(readTable(), created), existing.size() + 1);
     writer.endFlagChange();
     return image.snapshots().get(existing.size());
   }
@@ -120,6 +115,18 @@ final class InternalSnapshots {
               + " entries, more than the disk's "
               + l1.length);
     }
+    if (image.header().version() < 3) {
+      long[] l2 = new long[l1.length];
+      for (int i = 0; i < snapshotL1.length; i++) {
+        l2[i] = L1Entry.l2Offset(snapshotL1[i]);
+        if (l2[i] != 0) {
+          l2(l2[i], i); // a table that does not lie in the file is refused before anything changes
+        }
+      }
+      new Version2SnapshotCommit(image)
+          .commit(l2, image.snapshots(), image.header().snapshotsOffset());
+      return;
+    }
     writer.beginFlagChange();
     // 1. Count the snapshot's tree once more: it becomes the active one.
     adjust(snapshotL1, +1);
@@ -145,13 +152,22 @@ final class InternalSnapshots {
     List<Snapshot> existing = image.snapshots();
     int index = existing.indexOf(s);
     long[] snapshotL1 = readL1(s);
-    writer.beginFlagChange();
-    // 1. The table without the entry; once the header points at it, the snapshot is gone.
     byte[] old = readTable();
     int[] bounds = entryBounds(old, index);
     byte[] table = new byte[old.length - (bounds[1] - bounds[0])];
     System.arraycopy(old, 0, table, 0, bounds[0]);
     System.arraycopy(old, bounds[1], table, bounds[0], old.length - bounds[1]);
+    if (image.header().version() < 3) {
+      // What only the snapshot held is not counted by the new state: it is free.
+      Version2SnapshotCommit commit = new Version2SnapshotCommit(image);
+      long tableOffset = table.length == 0 ? 0 : commit.write(table);
+      List<Snapshot> left = new ArrayList<>(existing);
+      left.remove(index);
+      commit.commit(activeL2(), left, tableOffset);
+      return;
+    }
+    writer.beginFlagChange();
+    // 1. The table without the entry; once the header points at it, the snapshot is gone.
     replaceTable(table, existing.size() - 1);
     // 2. Its tree loses one reference, and its L1 copy its clusters.
     adjust(snapshotL1, -1);
@@ -163,6 +179,37 @@ final class InternalSnapshots {
     updateCopiedFlags();
     writer.flush();
     writer.endFlagChange();
+  }
+
+  /**
+   * The version 2 way (see {@link Version2SnapshotCommit}): the snapshot's L1 table is a copy of
+   * the active one without COPIED flags over the same L2 tables, and the active tree moves to
+   * copies.
+   */
+  private Snapshot createVersion2(String name, long nextId, List<Snapshot> existing)
+      throws IOException {
+    Version2SnapshotCommit commit = new Version2SnapshotCommit(image);
+    long[] l1 = image.l1();
+    long[] copy = new long[l1.length];
+    for (int i = 0; i < l1.length; i++) {
+      copy[i] = L1Entry.withCopied(l1[i], false);
+    }
+    Snapshot created = newSnapshot(name, nextId, commit.write(copy), l1.length);
+    byte[] table = withEntry(readTable(), created);
+    List<Snapshot> all = new ArrayList<>(existing);
+    all.add(created);
+    commit.commit(activeL2(), all, commit.write(table));
+    return image.snapshots().get(existing.size());
+  }
+
+  /** The L2 table offsets of the active L1 table, 0 where there is none. */
+  private long[] activeL2() {
+    long[] l1 = image.l1();
+    long[] l2 = new long[l1.length];
+    for (int i = 0; i < l1.length; i++) {
+      l2[i] = L1Entry.l2Offset(l1[i]);
+    }
+    return l2;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -316,6 +363,22 @@ final class InternalSnapshots {
     ByteBuffer b = ByteBuffer.allocate(length);
     storage.readOrZero(b, start);
     return b.array();
+  }
+
+  private Snapshot newSnapshot(String name, long id, long l1Offset, int l1Size) {
+    long now = System.currentTimeMillis();
+    long seconds = now / 1000;
+    long nanos = (now % 1000) * 1_000_000L;
+    // icount 0, as qemu-img writes it (qemu records -1 only for VMs without record/replay).
+    return new Snapshot(
+        Long.toString(id), name, 0, seconds, nanos, 0, 0, image.size(), l1Offset, l1Size);
+  }
+
+  private static byte[] withEntry(byte[] table, Snapshot s) {
+    byte[] entry = entry(s);
+    byte[] longer = Arrays.copyOf(table, table.length + entry.length);
+    System.arraycopy(entry, 0, longer, table.length, entry.length);
+    return longer;
   }
 
   /** [from, to) of entry {@code index} in the table's bytes. */

@@ -99,6 +99,17 @@ final class L2Cache {
     return m;
   }
 
+  /**
+   * Forgets every table, after the image switched to other tables (whose old clusters may be
+   * reused); nothing may be dirty.
+   */
+  synchronized void clear() {
+    if (!dirty.isEmpty()) {
+      throw new IllegalStateException("L2 tables not written back: " + dirty.size());
+    }
+    tables.clear();
+  }
+
   synchronized void markClean() {
     dirty.clear();
     trim(-1);

@@ -515,6 +515,20 @@ public final class Qcow2Image implements DiskImage {
     return lock;
   }
 
+  /**
+   * After a header write switched in a new active L1 table, refcount table and snapshot table
+   * ({@link Version2SnapshotCommit}): the tables and refcounts as the file now has them.
+   */
+  void committed(long[] newL1, long newL1Offset) throws IOException {
+    this.l1 = newL1;
+    this.l1TableOffset = newL1Offset;
+    growFileSize(storage.size());
+    l2Cache.clear();
+    snapshotsChanged();
+    this.refcounts = new Refcounts(filename, storage, header, g);
+    this.writer = new ImageWriter(this, refcounts);
+  }
+
   /** After a resize: the new size, and the new L1 table if it moved. */
   void resized(long newSize, long[] newL1, long newL1Offset) {
     this.l1 = newL1;

@@ -433,6 +433,32 @@ final class Refcounts {
   static long[] rebuild(
       String image, Storage storage, Header h, ClusterGeometry g, ReferenceWalk refs, int order)
       throws IOException {
+    long[] rebuilt = writeRebuilt(image, storage, g, refs, order);
+    long tableOffset = rebuilt[0];
+    long tableClusters = rebuilt[1];
+    if (order != h.refcountOrder() && h.version() < 3) {
+      // A version 2 header has no refcount order: the amend that upgrades it writes the new
+      // version, order and table in its own single header write; until then the old table holds.
+      return rebuilt;
+    }
+    // One write: a new refcount order switches together with the table.
+    HeaderUpdate update = new HeaderUpdate().refcountTable(tableOffset, (int) tableClusters);
+    if (order != h.refcountOrder()) {
+      update.refcountOrder(order);
+    }
+    update.writeTo(storage);
+    return rebuilt;
+  }
+
+  /**
+   * Writes refcount blocks and a table of {@code 1 << order} bits holding {@code refs} (and their
+   * own clusters) after everything else in the file, durably, for a header write to switch to.
+   *
+   * @return the new refcount table's offset and size in clusters
+   */
+  static long[] writeRebuilt(
+      String image, Storage storage, ClusterGeometry g, ReferenceWalk refs, int order)
+      throws IOException {
     int perBlock = RefcountBlock.entries(g.clusterSize, order);
     int entriesPerCluster = g.clusterSize / 8;
     long used = refs.highest() + 1;
@@ -482,17 +508,6 @@ final class Refcounts {
     long tableOffset = (start + blocks) << g.clusterBits;
     storage.write(table.clear(), tableOffset);
     storage.force();
-    if (order != h.refcountOrder() && h.version() < 3) {
-      // A version 2 header has no refcount order: the amend that upgrades it writes the new
-      // version, order and table in its own single header write; until then the old table holds.
-      return new long[] {tableOffset, tableClusters};
-    }
-    // One write: a new refcount order switches together with the table.
-    HeaderUpdate update = new HeaderUpdate().refcountTable(tableOffset, (int) tableClusters);
-    if (order != h.refcountOrder()) {
-      update.refcountOrder(order);
-    }
-    update.writeTo(storage);
     return new long[] {tableOffset, tableClusters};
   }
 

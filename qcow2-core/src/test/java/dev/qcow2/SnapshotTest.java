@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Internal snapshots: ours are listed, read and applied by qemu-img, qemu's are applied and deleted
@@ -33,9 +34,10 @@ class SnapshotTest {
 
   private static final OpenOptions WRITABLE = OpenOptions.builder().writable(true).build();
 
-  @Test
-  void ourSnapshotIsListedReadAndAppliedByQemu() throws Exception {
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "a.qcow2", "4M");
+  @ParameterizedTest(name = "compat {0}")
+  @ValueSource(strings = {"1.1", "0.10"})
+  void ourSnapshotIsListedReadAndAppliedByQemu(String compat) throws Exception {
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "compat=" + compat, "a.qcow2", "4M");
     Qemu.io(dir, "a.qcow2", "write -P 1 0 1M", "write -c -P 2 2M 64k");
     byte[] before = raw("a.qcow2");
     try (Qcow2Image image = Qcow2Image.open(dir.resolve("a.qcow2"), WRITABLE)) {
@@ -55,11 +57,17 @@ class SnapshotTest {
     Qemu.img(dir, "snapshot", "-a", "first", "a.qcow2");
     assertArrayEquals(before, raw("a.qcow2"));
     assertClean("a.qcow2");
+    Qemu.img(dir, "snapshot", "-d", "second", "a.qcow2");
+    Qemu.img(dir, "snapshot", "-d", "first", "a.qcow2");
+    assertArrayEquals(before, raw("a.qcow2"));
+    String check = Qemu.img(dir, "check", "a.qcow2");
+    assertTrue(check.contains("No errors were found"), check);
   }
 
-  @Test
-  void qemuSnapshotIsAppliedAndDeletedByUs() throws Exception {
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "a.qcow2", "4M");
+  @ParameterizedTest(name = "compat {0}")
+  @ValueSource(strings = {"1.1", "0.10"})
+  void qemuSnapshotIsAppliedAndDeletedByUs(String compat) throws Exception {
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "compat=" + compat, "a.qcow2", "4M");
     Qemu.io(dir, "a.qcow2", "write -P 1 0 1M");
     Qemu.img(dir, "snapshot", "-c", "s1", "a.qcow2");
     byte[] atS1 = raw("a.qcow2");
