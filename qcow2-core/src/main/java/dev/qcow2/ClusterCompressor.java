@@ -20,6 +20,7 @@ public final class ClusterCompressor implements AutoCloseable {
   private final Deflater deflater;
   private final ZstdCompressCtx zstd;
   private final ByteBuffer out;
+  private ByteBuffer directIn = ByteBuffer.allocateDirect(0);
   private final int clusterSize;
 
   ClusterCompressor(CompressionType type, int clusterSize) {
@@ -48,7 +49,13 @@ public final class ClusterCompressor implements AutoCloseable {
     if (type == CompressionType.ZSTD) {
       ByteBuffer in = cluster;
       if (!in.isDirect()) {
-        in = ByteBuffer.allocateDirect(cluster.remaining()).put(cluster.duplicate()).flip();
+        // zstd-jni reads direct memory: one buffer kept for the copy, since a direct buffer
+        // allocated per cluster (zeroed, registered for cleaning, counted against the limit) cost
+        // more than the compression of a well-compressible cluster.
+        if (in.remaining() > directIn.capacity()) {
+          directIn = ByteBuffer.allocateDirect(in.remaining());
+        }
+        in = directIn.clear().put(cluster.duplicate()).flip();
       }
       n = zstd.compressDirectByteBuffer(out, 0, out.capacity(), in, in.position(), in.remaining());
     } else {
