@@ -256,6 +256,34 @@ class RebaseCompressTest {
   }
 
   /**
+   * An image whose data lives in an external data file cannot hold compressed clusters: qemu fails
+   * the first compressed write (qcow2_co_pwritev_compressed_part returns -ENOTSUP for a data file;
+   * img_rebase then says "Error while writing to COW image: Operation not supported"). We refuse at
+   * the same point, before anything is written, naming the reason; the disk still reads as before.
+   */
+  @Test
+  void anExternalDataFileCannotTakeCompressedClusters() throws IOException {
+    base("1M", "write -P 0x5c 0 1M");
+    overlay("top.qcow2", "base.qcow2", "qcow2", "data_file=top.data");
+    Qemu.io(dir, "top.qcow2", "write -P 0x6d 512k 64k");
+    Qemu.toRaw(dir, "top.qcow2", "before.raw");
+    byte[] image = Files.readAllBytes(dir.resolve("top.qcow2"));
+    byte[] data = Files.readAllBytes(dir.resolve("top.data"));
+
+    Cli.Result r = qcow2("rebase", "-c", "-b", "", "top.qcow2");
+
+    assertEquals(1, r.exitCode(), r.stdout());
+    assertEquals(
+        "qcow2: "
+            + dir.resolve("top.qcow2")
+            + ": compressed clusters cannot go to an external data file\n",
+        r.stderr());
+    assertArrayEquals(image, Files.readAllBytes(dir.resolve("top.qcow2")));
+    assertArrayEquals(data, Files.readAllBytes(dir.resolve("top.data")));
+    assertSameDisk(dir, "top.qcow2", "before.raw");
+  }
+
+  /**
    * A format that cannot hold compressed clusters: qemu's words ("Compression not supported for
    * this file format", img_rebase; iotest 314 checks -f raw), before anything is written.
    */
