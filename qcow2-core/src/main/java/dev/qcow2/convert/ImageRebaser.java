@@ -119,7 +119,7 @@ public final class ImageRebaser {
         ByteBuffer o = old.slice(from, to - from);
         if (o.mismatch(fresh.slice(from, to - from)) >= 0) {
           if (compress) {
-            writeWholeCluster(at + from);
+            writeWholeCluster(at + from, o);
           } else if (ImageConverter.isZero(old, from, to)) {
             image.writeZeroes(at + from, to - from);
           } else {
@@ -133,19 +133,20 @@ public final class ImageRebaser {
     /**
      * Rewrites the whole cluster around {@code guest} compressed, as qemu-img rebase -c aligns its
      * writes to clusters: the old view of the cluster, including any part the image held itself
-     * (subclusters), so the disk reads the same.
+     * (subclusters), so the disk reads the same. {@code piece}, the old view from {@code guest},
+     * serves when it is the whole cluster, as it is unless the image has subclusters.
      */
-    private void writeWholeCluster(long guest) throws IOException {
+    private void writeWholeCluster(long guest, ByteBuffer piece) throws IOException {
       long start = guest - guest % cs;
       int length = (int) Math.min(cs, image.size() - start);
-      cluster.clear().limit(length);
-      image.readFully(cluster, start);
-      cluster.flip();
-      if (ImageConverter.isZero(cluster, 0, length)) {
-        image.writeZeroes(start, length);
-      } else {
-        image.writeCompressed(cluster, start);
+      ByteBuffer whole = piece;
+      if (start != guest || piece.remaining() != length) {
+        whole = cluster.clear().limit(length);
+        image.readFully(whole, start);
+        whole.flip();
       }
+      // Zeros too, as qemu's img_rebase writes them (a zero cluster compresses to a few bytes).
+      image.writeCompressed(whole.duplicate(), start);
     }
   }
 }
