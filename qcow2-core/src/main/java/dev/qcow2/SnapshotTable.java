@@ -43,9 +43,31 @@ final class SnapshotTable {
     return found;
   }
 
+  /**
+   * qemu's qcow2_do_open validates snapshots_offset even when nb_snapshots is 0 (its
+   * qcow2_validate_table checks the alignment whatever the count) and refuses to open the image
+   * with "Snapshot table offset invalid"; so do we, in the same words.
+   */
+  private static void checkOffset(String image, Header h, ClusterGeometry g)
+      throws CorruptImageException {
+    long offset = h.snapshotsOffset();
+    if (offset < 0 || !g.isClusterAligned(offset)) {
+      throw new CorruptImageException(
+          image,
+          Structure.SNAPSHOT_TABLE,
+          64,
+          "offset invalid: 0x"
+              + Long.toHexString(offset)
+              + " (it must be a multiple of the cluster size, "
+              + g.clusterSize
+              + ", below 2^63)");
+    }
+  }
+
   static List<Snapshot> read(
       String image, Storage storage, Header h, ClusterGeometry g, long fileSize)
       throws IOException {
+    checkOffset(image, h, g);
     List<Snapshot> list = new ArrayList<>(h.nbSnapshots());
     long at = h.snapshotsOffset();
     ByteBuffer fixed = ByteBuffer.allocate(40);

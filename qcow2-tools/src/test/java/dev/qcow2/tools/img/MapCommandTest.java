@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.qcow2.testing.Qemu;
 import dev.qcow2.tools.Cli;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
@@ -16,14 +17,17 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** {@code qcow2 map} prints exactly what qemu-img 7.2's map prints. */
+/**
+ * {@code qcow2 map} prints exactly what qemu-img 7.2's map prints, plus qemu 8.2's "compressed"
+ * field in the JSON form (checked by {@link MapJson}).
+ */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class MapCommandTest {
   @TempDir Path dir;
 
   private String assertMapLikeQemu(String image) {
     assertSameOutput(dir, "map", image);
-    return assertSameOutput(dir, "map", "--output=json", image);
+    return MapJson.assertLikeQemu(dir, "map", "--output=json", image);
   }
 
   @ParameterizedTest(name = "compat {0}, cluster size {1}")
@@ -48,12 +52,12 @@ class MapCommandTest {
   @ValueSource(strings = {"zlib", "zstd"})
   void should_match_qemu_for_compressed_clusters(String compression) {
     String image = Recipes.compressed(dir, compression);
-    String json = assertSameOutput(dir, "map", "--output=json", image);
+    String json = MapJson.assertLikeQemu(dir, "map", "--output=json", image);
     // Compressed data has no offset.
     assertTrue(
         json.startsWith(
             "[{ \"start\": 0, \"length\": 1048576, \"depth\": 0, \"present\": true, \"zero\": false,"
-                + " \"data\": true},\n"),
+                + " \"data\": true, \"compressed\": true},\n"),
         json);
   }
 
@@ -88,7 +92,7 @@ class MapCommandTest {
         b.isEmpty()
             ? new String[] {"map", "--output=json", a, top}
             : new String[] {"map", "--output=json", a, b, top};
-    assertTrue(assertSameOutput(dir, args).endsWith("]\n"));
+    assertTrue(MapJson.assertLikeQemu(dir, args).endsWith("]\n"));
   }
 
   @Test
@@ -104,7 +108,7 @@ class MapCommandTest {
     assertTrue(
         json.contains(
             "\"start\": 1048576, \"length\": 65536, \"depth\": 0, \"present\": true,"
-                + " \"zero\": true, \"data\": false"),
+                + " \"zero\": true, \"data\": false, \"compressed\": false"),
         json);
   }
 
@@ -126,11 +130,11 @@ class MapCommandTest {
   @Test
   void should_map_an_external_data_file_like_qemu() {
     String image = Recipes.dataFile(dir, true);
-    String json = assertSameOutput(dir, "map", "--output=json", image);
+    String json = MapJson.assertLikeQemu(dir, "map", "--output=json", image);
     // data_file_raw makes qemu preallocate the metadata: one run, mapped 1:1.
     assertEquals(
         "[{ \"start\": 0, \"length\": 4194304, \"depth\": 0, \"present\": true,"
-            + " \"zero\": false, \"data\": true, \"offset\": 0}]\n",
+            + " \"zero\": false, \"data\": true, \"compressed\": false, \"offset\": 0}]\n",
         json);
     String expected = Qemu.img(dir, "map", image);
     assertTrue(expected.contains("               df.data\n"), expected);
@@ -140,11 +144,11 @@ class MapCommandTest {
 
   @Test
   void should_map_a_sparse_external_data_file_like_qemu() {
-    String json = assertSameOutput(dir, "map", "--output=json", Recipes.dataFile(dir, false));
+    String json = MapJson.assertLikeQemu(dir, "map", "--output=json", Recipes.dataFile(dir, false));
     assertTrue(
         json.contains(
-            "{ \"start\": 1048576, \"length\": 131072, \"depth\": 0,"
-                + " \"present\": true, \"zero\": false, \"data\": true, \"offset\": "),
+            "{ \"start\": 1048576, \"length\": 131072, \"depth\": 0, \"present\": true,"
+                + " \"zero\": false, \"data\": true, \"compressed\": false, \"offset\": "),
         json);
   }
 
@@ -154,7 +158,66 @@ class MapCommandTest {
     String json = assertMapLikeQemu(dir.resolve("sub/deeper/base.raw").toString());
     assertEquals(
         "[{ \"start\": 0, \"length\": 8388608, \"depth\": 0, \"present\": true,"
-            + " \"zero\": false, \"data\": true, \"offset\": 0}]\n",
+            + " \"zero\": false, \"data\": true, \"compressed\": false, \"offset\": 0}]\n",
         json);
+  }
+
+  /**
+   * A compressed base (by qemu-img convert -c, or by our own convert -c) under an overlay with
+   * plain data, zeros and holes: "compressed" is true on exactly the runs of compressed clusters,
+   * at either depth, and splits runs as qemu 8.2 does.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"qemu-img", "qcow2"})
+  void should_flag_compressed_runs_among_plain_zero_unallocated_and_backing_data(String writer) {
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "plain.qcow2", "4M");
+    Qemu.io(dir, "plain.qcow2", "write -P 0x5a 0 1M", "write -P 0x33 2M 1M");
+    String base = dir.resolve("base.qcow2").toString();
+    Cli.Result made =
+        writer.equals("qemu-img")
+            ? new Cli.Result(
+                0, Qemu.img(dir, "convert", "-c", "-O", "qcow2", "plain.qcow2", base), "")
+            : Cli.run(
+                "qcow2",
+                "convert",
+                "-c",
+                "-O",
+                "qcow2",
+                dir.resolve("plain.qcow2").toString(),
+                base);
+    assertEquals(0, made.exitCode(), made.stderr());
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
+    Qemu.io(dir, "top.qcow2", "write -P 1 256k 64k", "write -z 512k 64k", "write -P 2 3584k 64k");
+    String top = dir.resolve("top.qcow2").toString();
+    assertSameFailure(dir, "map", top);
+    List<MapJson.Entry> entries =
+        MapJson.entries(MapJson.assertLikeQemu(dir, "map", "--output=json", top));
+    assertEquals(
+        List.of(
+            "0+262144 depth 1 compressed",
+            "262144+65536 depth 0 plain",
+            "327680+196608 depth 1 compressed",
+            "524288+65536 depth 0 zero",
+            "589824+458752 depth 1 compressed",
+            "1048576+1048576 depth 1 hole",
+            "2097152+1048576 depth 1 compressed",
+            "3145728+524288 depth 1 hole",
+            "3670016+65536 depth 0 plain",
+            "3735552+458752 depth 1 hole"),
+        entries.stream().map(MapCommandTest::describe).toList());
+  }
+
+  private static String describe(MapJson.Entry e) {
+    String l = e.line();
+    long start = Long.parseLong(l.replaceAll(".*\"start\": (\\d+),.*", "$1"));
+    long length = Long.parseLong(l.replaceAll(".*\"length\": (\\d+),.*", "$1"));
+    String depth = l.replaceAll(".*\"depth\": (\\d+),.*", "$1");
+    String kind =
+        e.compressed()
+            ? "compressed"
+            : l.contains("\"zero\": true, \"data\": false") && l.contains("\"present\": true")
+                ? "zero"
+                : l.contains("\"data\": true") ? "plain" : "hole";
+    return start + "+" + length + " depth " + depth + " " + kind;
   }
 }
