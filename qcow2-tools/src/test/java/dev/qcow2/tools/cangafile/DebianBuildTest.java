@@ -112,17 +112,23 @@ class DebianBuildTest {
                 "debian/extras",
                 exported.toString())
             .exitCode());
-    assertEquals("hello from the host\n", guest(exported, "cat", "/srv/ctx/hello.txt"));
-    assertEquals("one\n", guest(exported, "cat", "/srv/one.txt"));
-    assertEquals("two\nthree\n", guest(exported, "cat", "/srv/two.txt"));
-    assertEquals("Welcome to NEW\n", guest(exported, "cat", "/etc/motd"));
-    assertEquals("false", guest(exported, "exists", "/var/junk"));
+    // One appliance launch (10 to 15 s under emulation) answers all the questions about an image.
+    List<String> got =
+        guest(
+            exported,
+            List.of("cat", "/srv/ctx/hello.txt"),
+            List.of("cat", "/srv/one.txt"),
+            List.of("cat", "/srv/two.txt"),
+            List.of("cat", "/etc/motd"),
+            List.of("exists", "/var/junk"),
+            List.of("cat", "/etc/shadow"));
+    assertEquals("hello from the host\n", got.get(0));
+    assertEquals("one\n", got.get(1));
+    assertEquals("two\nthree\n", got.get(2));
+    assertEquals("Welcome to NEW\n", got.get(3));
+    assertEquals("false", got.get(4));
     String shadowRoot =
-        guest(exported, "cat", "/etc/shadow")
-            .lines()
-            .filter(l -> l.startsWith("root:"))
-            .findFirst()
-            .orElseThrow();
+        got.get(5).lines().filter(l -> l.startsWith("root:")).findFirst().orElseThrow();
     assertNotEquals("*", shadowRoot.split(":")[1]);
     assertFalse(Files.readString(dir.resolve("home/default/index.yaml")).contains("canga-secret"));
 
@@ -162,15 +168,31 @@ class DebianBuildTest {
         0,
         Cli.run("canga", "--config", config.toString(), "export", "site", siteFile.toString())
             .exitCode());
-    assertEquals("installed\n", guest(siteFile, "cat", "/usr/share/canga-test/marker"));
-    assertEquals("hello from the host\n", guest(siteFile, "cat", "/root/hello.txt"));
-    assertEquals("site\n", guest(siteFile, "cat", "/srv/site.txt"));
+    assertEquals(
+        List.of("installed\n", "hello from the host\n", "site\n"),
+        guest(
+            siteFile,
+            List.of("cat", "/usr/share/canga-test/marker"),
+            List.of("cat", "/root/hello.txt"),
+            List.of("cat", "/srv/site.txt")));
   }
 
-  private String guest(Path image, String... command) {
+  private static final String SPLIT = "canga-test-split"; // no leading dash: not an option
+
+  /**
+   * The replies of guestfish {@code commands}, run in one read-only session on {@code image}, in
+   * order; an {@code echo} of a marker between them tells them apart.
+   */
+  @SafeVarargs
+  private List<String> guest(Path image, List<String>... commands) {
     List<String> argv =
         new ArrayList<>(List.of("guestfish", "--ro", "-a", image.toString(), "-m", "/dev/sda"));
-    argv.addAll(List.of(command));
+    for (int i = 0; i < commands.length; i++) {
+      if (i > 0) {
+        argv.addAll(List.of(":", "echo", SPLIT, ":"));
+      }
+      argv.addAll(commands[i]);
+    }
     ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(false);
     pb.environment()
         .putAll(
@@ -178,9 +200,14 @@ class DebianBuildTest {
     try {
       Process p = pb.start();
       String out = new String(p.getInputStream().readAllBytes());
-      assertEquals(0, p.waitFor(), "guestfish " + String.join(" ", command));
-      // guestfish ends every reply with a newline of its own.
-      return out.endsWith("\n") ? out.substring(0, out.length() - 1) : out;
+      assertEquals(0, p.waitFor(), "guestfish " + argv);
+      List<String> replies = new ArrayList<>();
+      for (String reply : out.split(SPLIT + "\n", -1)) {
+        // guestfish ends every reply with a newline of its own.
+        replies.add(reply.endsWith("\n") ? reply.substring(0, reply.length() - 1) : reply);
+      }
+      assertEquals(commands.length, replies.size(), "guestfish replies: " + out);
+      return replies;
     } catch (Exception ex) {
       throw new AssertionError(ex);
     }
