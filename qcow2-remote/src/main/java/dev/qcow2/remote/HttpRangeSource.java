@@ -79,24 +79,19 @@ public final class HttpRangeSource implements RangeSource {
   }
 
   @Override
-  public void read(ByteBuffer dst, long position) throws IOException {
+  public void read(ByteBuffer[] dsts, long position) throws IOException {
     ObjectVersion pin = pin();
-    if (position < 0 || position + dst.remaining() > pin.length()) {
+    long total = ScatterBuffers.remaining(dsts);
+    if (position < 0 || position + total > pin.length()) {
       throw new IllegalArgumentException(
-          name
-              + ": bytes "
-              + position
-              + "+"
-              + dst.remaining()
-              + " lie outside the object's "
-              + pin.length()
-              + " bytes");
+          name + ": bytes " + position + "+" + total + " lie outside the object's " + pin.length());
     }
-    while (dst.hasRemaining()) {
+    while (total > 0) {
       // A server may send fewer bytes than asked (RFC 9110 lets it); ask again for the rest.
-      byte[] got = fetch(position, dst.remaining(), pin);
-      dst.put(got);
-      position += got.length;
+      int got = fetch(position, (int) Math.min(total, Integer.MAX_VALUE), pin, dsts);
+      ScatterBuffers.advance(dsts, got);
+      position += got;
+      total -= got;
     }
   }
 
@@ -120,7 +115,7 @@ public final class HttpRangeSource implements RangeSource {
       if (pinned == null) {
         // One byte: enough to learn the length, ETag and Last-Modified, and to see whether the
         // server honours ranges at all.
-        fetch(0, 1, null);
+        fetch(0, 1, null, new ByteBuffer[] {ByteBuffer.allocate(1)});
       }
       return pinned;
     }
@@ -128,9 +123,11 @@ public final class HttpRangeSource implements RangeSource {
 
   /**
    * Fetches up to {@code length} bytes at {@code position} (at least one), retrying what may pass.
-   * With {@code pin} null this is the first contact, which sets {@link #pinned}.
+   * With {@code pin} null this is the first contact, which sets {@link #pinned}. The bytes go into
+   * {@code dsts}, whose positions are left as they are; the count is returned.
    */
-  private byte[] fetch(long position, int length, ObjectVersion pin) throws IOException {
+  private int fetch(long position, int length, ObjectVersion pin, ByteBuffer[] dsts)
+      throws IOException {
     IOException last = null;
     for (int attempt = 0; attempt <= options.maxRetries(); attempt++) {
       if (closed) {
@@ -140,7 +137,7 @@ public final class HttpRangeSource implements RangeSource {
         backoff(attempt);
       }
       try {
-        return exchange(position, length, pin);
+        return exchange(position, length, pin, new BoundedBody.Target(dsts));
       } catch (Retryable e) {
         last = e;
       }
@@ -161,10 +158,11 @@ public final class HttpRangeSource implements RangeSource {
   }
 
   /** One request, following redirects; a failure worth retrying is thrown as {@link Retryable}. */
-  private byte[] exchange(long position, int length, ObjectVersion pin) throws IOException {
+  private int exchange(long position, int length, ObjectVersion pin, BoundedBody.Target body)
+      throws IOException {
     URI target = uri;
     for (int hop = 0; ; hop++) {
-      HttpResponse<byte[]> r = send(target, position, length, pin);
+      HttpResponse<Integer> r = send(target, position, length, pin, body);
       int status = r.statusCode();
       if (status >= 300 && status < 400 && status != 304) {
         target = redirect(target, r, hop);
@@ -174,7 +172,7 @@ public final class HttpRangeSource implements RangeSource {
     }
   }
 
-  private URI redirect(URI from, HttpResponse<byte[]> r, int hop) throws IOException {
+  private URI redirect(URI from, HttpResponse<?> r, int hop) throws IOException {
     String location = r.headers().firstValue("Location").orElse(null);
     if (location == null) {
       throw new RemoteObjectException(
@@ -202,7 +200,8 @@ public final class HttpRangeSource implements RangeSource {
     return next;
   }
 
-  private HttpResponse<byte[]> send(URI target, long position, int length, ObjectVersion pin)
+  private HttpResponse<Integer> send(
+      URI target, long position, int length, ObjectVersion pin, BoundedBody.Target body)
       throws IOException {
     Duration timeout = options.requestTimeout();
     HttpRequest.Builder rb =
@@ -214,19 +213,22 @@ public final class HttpRangeSource implements RangeSource {
     if (ifMatch != null) {
       rb.header("If-Match", ifMatch);
     }
-    CompletableFuture<HttpResponse<byte[]>> f =
-        client.sendAsync(rb.build(), bodyLimit(position, length));
+    CompletableFuture<HttpResponse<Integer>> f =
+        client.sendAsync(rb.build(), bodyLimit(position, length, body));
     try {
       // The request's own time-out ends with the headers; this bounds the body as well.
       return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
+      body.abandon();
       f.cancel(true);
       Thread.currentThread().interrupt();
       throw new InterruptedIOException(name + ": interrupted");
     } catch (TimeoutException e) {
+      body.abandon(); // a retry may write the same memory: a late answer must not
       f.cancel(true);
       throw new Retryable("no complete answer within " + timeout.toMillis() + " ms", e);
     } catch (ExecutionException e) {
+      body.abandon();
       Throwable cause = e.getCause();
       throw new Retryable(
           cause.getClass().getSimpleName()
@@ -240,17 +242,18 @@ public final class HttpRangeSource implements RangeSource {
    * answer, except a 200 for a range that starts at 0 and that the whole object fills exactly (a
    * server may answer so when a range covers all of it).
    */
-  private static BodyHandler<byte[]> bodyLimit(long position, int length) {
+  private static BodyHandler<Integer> bodyLimit(
+      long position, int length, BoundedBody.Target body) {
     return info -> {
       int status = info.statusCode();
       long contentLength = info.headers().firstValueAsLong("Content-Length").orElse(-1);
       boolean whole = status == 200 && position == 0 && contentLength == length;
-      return new BoundedBody(status == 206 || whole ? length : 0);
+      return new BoundedBody(body, status == 206 || whole ? length : 0);
     };
   }
 
-  /** Checks an answer that is not a redirect and returns its bytes. */
-  private byte[] answer(HttpResponse<byte[]> r, long position, int length, ObjectVersion pin)
+  /** Checks an answer that is not a redirect and returns how many bytes of it were kept. */
+  private int answer(HttpResponse<Integer> r, long position, int length, ObjectVersion pin)
       throws IOException {
     int status = r.statusCode();
     String etag = r.headers().firstValue("ETag").orElse(null);
@@ -268,23 +271,17 @@ public final class HttpRangeSource implements RangeSource {
                   + r.headers().firstValue("Content-Range").orElse("")
                   + "\"; range requests are not served correctly");
         }
-        byte[] body = r.body();
-        if (body.length != cr.size()) {
+        int body = r.body();
+        if (body != cr.size()) {
           throw new Retryable(
-              "the answer for "
-                  + range
-                  + " ended after "
-                  + body.length
-                  + " of "
-                  + cr.size()
-                  + " bytes",
+              "the answer for " + range + " ended after " + body + " of " + cr.size() + " bytes",
               null);
         }
         accept(pin, etag, lastModified, cr.length());
         return body;
       }
       case 200 -> {
-        if (r.body().length != length) {
+        if (r.body() != length) {
           throw new RangeNotSupportedException(
               name,
               "the server ignores range requests (it answered "
@@ -292,13 +289,13 @@ public final class HttpRangeSource implements RangeSource {
                   + " with 200 and the whole object); it cannot be read lazily");
         }
         accept(pin, etag, lastModified, length);
-        return r.body();
+        return length;
       }
       case 416 -> {
         ContentRange cr = ContentRange.parse(r.headers().firstValue("Content-Range").orElse(null));
         if (pin == null && cr != null && cr.length() == 0) {
           accept(null, etag, lastModified, 0);
-          return new byte[0];
+          return 0;
         }
         throw new RangeNotSupportedException(
             name,

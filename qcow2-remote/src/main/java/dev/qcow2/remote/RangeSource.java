@@ -31,5 +31,14 @@ public interface RangeSource extends Closeable {
    *
    * @throws ObjectChangedException if the object is no longer the version pinned
    */
-  void read(ByteBuffer dst, long position) throws IOException;
+  default void read(ByteBuffer dst, long position) throws IOException {
+    read(new ByteBuffer[] {dst}, position);
+  }
+
+  /**
+   * Fills {@code dsts}, in order, with the object's bytes from {@code position}, in one request
+   * where the source can (a cache filling several blocks takes them with no copy in between); as
+   * {@link #read(ByteBuffer, long)} otherwise.
+   */
+  void read(ByteBuffer[] dsts, long position) throws IOException;
 }

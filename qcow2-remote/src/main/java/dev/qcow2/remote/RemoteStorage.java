@@ -5,7 +5,6 @@ import dev.qcow2.parallel.Workers;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -187,12 +186,14 @@ public final class RemoteStorage implements Storage {
     long start = run.first << blockShift;
     int bytes = (int) Math.min((long) run.blocks.size() << blockShift, length - start);
     try {
-      ByteBuffer buf = ByteBuffer.allocate(bytes);
-      source.read(buf, start);
-      byte[] all = buf.array();
-      for (int i = 0; i < run.blocks.size(); i++) {
-        int off = i << blockShift;
-        run.blocks.get(i).complete(Arrays.copyOfRange(all, off, Math.min(bytes, off + blockSize)));
+      // One request, its body scattered straight into the blocks' own arrays.
+      ByteBuffer[] blocks = new ByteBuffer[run.blocks.size()];
+      for (int i = 0; i < blocks.length; i++) {
+        blocks[i] = ByteBuffer.allocate(Math.min(blockSize, bytes - (i << blockShift)));
+      }
+      source.read(blocks, start);
+      for (int i = 0; i < blocks.length; i++) {
+        run.blocks.get(i).complete(blocks[i].array());
       }
     } catch (IOException | RuntimeException | Error e) {
       for (int i = 0; i < run.blocks.size(); i++) {

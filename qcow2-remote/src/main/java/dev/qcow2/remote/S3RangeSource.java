@@ -84,25 +84,29 @@ public final class S3RangeSource implements RangeSource {
   }
 
   @Override
-  public void read(ByteBuffer dst, long position) throws IOException {
-    if (position < 0 || position > length - dst.remaining()) {
+  public void read(ByteBuffer[] dsts, long position) throws IOException {
+    long total = ScatterBuffers.remaining(dsts);
+    if (position < 0 || position > length - total) {
       throw new EOFException(
           name()
               + ": a read of "
-              + dst.remaining()
+              + total
               + " bytes at "
               + position
               + " passes the end of the object ("
               + length
               + " bytes)");
     }
-    int start = dst.position();
-    long last = position + dst.remaining() - 1;
-    for (int attempt = 1; dst.hasRemaining(); attempt++) {
-      long from = position + (dst.position() - start);
+    long last = position + total - 1;
+    for (int attempt = 1; ScatterBuffers.remaining(dsts) > 0; attempt++) {
+      // A body cut off keeps what it brought: the next attempt asks for the rest.
+      long left = ScatterBuffers.remaining(dsts);
+      long from = position + (total - left);
       try (ResponseInputStream<GetObjectResponse> in = get(from, last)) {
-        checkReply(in.response(), from, dst.remaining());
-        copy(in, dst);
+        checkReply(in.response(), from, left);
+        for (ByteBuffer dst : dsts) {
+          copy(in, dst);
+        }
       } catch (IOException e) {
         if (e instanceof S3RequestException
             || e instanceof InterruptedIOException
@@ -145,7 +149,7 @@ public final class S3RangeSource implements RangeSource {
   }
 
   /** A reply for another version or another range is never read as this one. */
-  private void checkReply(GetObjectResponse r, long first, int count) throws S3RequestException {
+  private void checkReply(GetObjectResponse r, long first, long count) throws S3RequestException {
     if (etag != null && r.eTag() != null && !etag.equals(r.eTag())) {
       throw new S3RequestException(
           name(),
