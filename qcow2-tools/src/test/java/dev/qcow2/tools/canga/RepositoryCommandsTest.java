@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.OffsetDateTime;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
@@ -189,7 +190,7 @@ class RepositoryCommandsTest {
             + b
             + "\n");
     Files.writeString(canga.defaultRepo().resolve(a + ".qcow2"), "");
-    Cli.Result r = canga.ok("list");
+    Cli.Result r = canga.onTerminal(Map.of(), "list");
     String expected =
         "\u001b[1;4mNAME                                                      SIZE DAYS_AGO\u001b[0m\n"
             + "\u001b[1m  default:alpine                                        1.3 Mb     35.4\u001b[0m\n"
@@ -201,6 +202,8 @@ class RepositoryCommandsTest {
             + "\n";
     assertEquals(expected, r.stdout());
     assertEquals("", r.stderr());
+    // Into a pipe: the same text without Cangallo's bold and underline.
+    assertEquals(expected.replaceAll("\u001b\\[[0-9;]*m", ""), canga.ok("list").stdout());
   }
 
   @Test
