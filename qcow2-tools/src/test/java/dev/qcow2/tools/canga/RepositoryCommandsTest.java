@@ -257,7 +257,9 @@ class RepositoryCommandsTest {
     assertTrue(
         r.stdout().startsWith("---\nvirtual-size: 1048576\nformat: qcow2\nactual-size: "),
         r.stdout());
-    assertTrue(r.stdout().endsWith("sha256: " + sha + "\nrepo: default\n"), r.stdout());
+    // Psych quotes a hash that starts like a bad octal number ("0320090..."), as Ruby shows.
+    String written = sha.matches("0[0-7]*[89].*") ? "'" + sha + "'" : sha;
+    assertTrue(r.stdout().endsWith("sha256: " + written + "\nrepo: default\n"), r.stdout());
     Cli.Result none = canga.run("show", "nope");
     assertEquals(255, none.exitCode());
     assertEquals("No image found with name 'nope'\n", none.stderr());
