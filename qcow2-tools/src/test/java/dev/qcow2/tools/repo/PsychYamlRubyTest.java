@@ -173,7 +173,7 @@ class PsychYamlRubyTest {
         doc.set(key(random), value(random, 0));
       }
       docs.add(doc);
-      forRuby.add(rubyView(doc));
+      forRuby.add(Ruby.view(doc));
     }
     Path input = dir.resolve("docs.json");
     Files.writeString(input, JSON.writeValueAsString(forRuby));
@@ -278,21 +278,5 @@ class PsychYamlRubyTest {
       quarters = -quarters;
     }
     return at.atOffset(ZoneOffset.ofTotalSeconds(quarters * 15 * 60));
-  }
-
-  /** The document for Ruby: times as {"$time": text}. */
-  private static JsonNode rubyView(JsonNode node) {
-    if (node instanceof RubyTime) {
-      return NODES.objectNode().put("$time", node.textValue());
-    } else if (node.isObject()) {
-      ObjectNode o = NODES.objectNode();
-      node.properties().forEach(e -> o.set(e.getKey(), rubyView(e.getValue())));
-      return o;
-    } else if (node.isArray()) {
-      ArrayNode a = NODES.arrayNode();
-      node.forEach(x -> a.add(rubyView(x)));
-      return a;
-    }
-    return node;
   }
 }

@@ -2,6 +2,10 @@ package dev.qcow2.tools.repo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -40,6 +44,23 @@ public final class Ruby {
     }
     assertEquals(0, p.exitValue(), "ruby failed: " + Files.readString(err));
     return Files.readString(out, StandardCharsets.UTF_8);
+  }
+
+  /** {@code node} as the oracle scripts exchange it in JSON: each Ruby time as {"$time": text}. */
+  public static JsonNode view(JsonNode node) {
+    JsonNodeFactory nodes = JsonNodeFactory.instance;
+    if (node instanceof RubyTime) {
+      return nodes.objectNode().put("$time", node.textValue());
+    } else if (node.isObject()) {
+      ObjectNode o = nodes.objectNode();
+      node.properties().forEach(e -> o.set(e.getKey(), view(e.getValue())));
+      return o;
+    } else if (node.isArray()) {
+      ArrayNode a = nodes.arrayNode();
+      node.forEach(x -> a.add(view(x)));
+      return a;
+    }
+    return node;
   }
 
   private static String executable() {
