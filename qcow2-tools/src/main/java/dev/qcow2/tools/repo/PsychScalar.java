@@ -13,7 +13,10 @@ import java.util.regex.Pattern;
  * folding plain and quoted text at spaces past column 80 ({@code best_width}) and continuing at the
  * node's indentation.
  *
- * <p>Columns count characters (code points), as libyaml's do.
+ * <p>Columns count characters (code points), as libyaml's do. Not covered: a key over 128 bytes or
+ * over several lines, which libyaml writes as a complex key ({@code ? key}); we write it as a
+ * simple one (on one line, breaks escaped), which Ruby reads the same up to 1024 characters.
+ * Cangallo's keys (hashes, tags, field names) are short.
  */
 final class PsychScalar {
   private static final int BEST_WIDTH = 80;
