@@ -27,7 +27,9 @@ import picocli.CommandLine.Parameters;
  * repo:short}, the stored size in "Mb" and the age in days, both as Ruby prints {@code
  * Float#round(1)}), and the description on the next line. Bold and underline only on a terminal
  * (Cangallo prints them into pipes too). {@code --tags} lists an image once per tag, named by that
- * tag; {@code --output=json} gives the same facts as a JSON array.
+ * tag, in the same columns (an image without tags once, as by default); {@code --output=json} gives
+ * the same facts as a JSON array, one object per line of the table (with {@code --tags}, each with
+ * its {@code tag}).
  */
 @Command(name = "list", description = "list images")
 final class ListCommand extends CangaCommand {
