@@ -1,5 +1,6 @@
 package dev.qcow2.tools.canga;
 
+import dev.qcow2.tools.cli.Colour;
 import dev.qcow2.tools.cli.Version;
 import dev.qcow2.tools.repo.Repositories;
 import dev.qcow2.tools.repo.RepositoryConfig;
@@ -39,10 +40,12 @@ public final class CangaCli implements Callable<Integer> {
   Path config;
 
   private final Map<String, String> env;
+  private final Colour colour;
   private Repositories repositories;
 
-  private CangaCli(Map<String, String> env) {
+  private CangaCli(Map<String, String> env, Colour colour) {
     this.env = env;
+    this.colour = colour;
   }
 
   /** The command line with this process's environment. */
@@ -62,7 +65,13 @@ public final class CangaCli implements Callable<Integer> {
    * which for all of them took about 50 ms of every command's start.
    */
   public static CommandLine commandLine(Map<String, String> env, List<String> args) {
-    CommandLine cmd = new CommandLine(new CangaCli(env));
+    return commandLine(env, args, Colour.stdoutIsTerminal());
+  }
+
+  /** As above, with {@code terminal} saying whether standard output is a terminal (for tests). */
+  static CommandLine commandLine(Map<String, String> env, List<String> args, boolean terminal) {
+    Colour colour = Colour.decide(terminal, env);
+    CommandLine cmd = new CommandLine(new CangaCli(env, colour));
     String verb = verbOf(args);
     Class<?> one = verbClass(verb);
     if (one != null) {
@@ -75,6 +84,8 @@ public final class CangaCli implements Callable<Integer> {
       }
     }
     cmd.setAbbreviatedSubcommandsAllowed(true);
+    // After the verbs are added: picocli hands the scheme to the subcommands present.
+    cmd.setColorScheme(CommandLine.Help.defaultColorScheme(colour.ansi()));
     return cmd;
   }
 
@@ -201,6 +212,11 @@ public final class CangaCli implements Callable<Integer> {
 
   Map<String, String> env() {
     return env;
+  }
+
+  /** Whether tables may be coloured: standard output a terminal, NO_COLOR unset. */
+  Colour colour() {
+    return colour;
   }
 
   /** The configured repositories, the configuration created on first use. */

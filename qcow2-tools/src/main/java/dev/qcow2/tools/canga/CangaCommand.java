@@ -1,5 +1,6 @@
 package dev.qcow2.tools.canga;
 
+import dev.qcow2.tools.cli.Colour;
 import dev.qcow2.tools.repo.CangaException;
 import dev.qcow2.tools.repo.Repositories;
 import java.io.IOException;
@@ -61,6 +62,10 @@ abstract class CangaCommand implements Callable<Integer> {
       throw new IllegalStateException("not run under canga");
     }
     return (CangaCli) s.userObject();
+  }
+
+  Colour colour() {
+    return cli().colour();
   }
 
   PrintStream out() {

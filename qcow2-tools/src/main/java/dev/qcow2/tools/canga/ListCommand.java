@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.qcow2.tools.cli.Colour;
 import dev.qcow2.tools.repo.ImageEntry;
 import dev.qcow2.tools.repo.Repository;
 import dev.qcow2.tools.repo.RepositoryIndex;
@@ -24,8 +25,11 @@ import picocli.CommandLine.Parameters;
  * {@code canga list [REPO]}: Cangallo's table, byte for byte: a bold underlined header, one bold
  * line per image ({@code ^} when it has a parent, {@code *} when its file is not here, {@code
  * repo:short}, the stored size in "Mb" and the age in days, both as Ruby prints {@code
- * Float#round(1)}), and the description on the next line. {@code --output=json} gives the same
- * facts as a JSON array.
+ * Float#round(1)}), and the description on the next line. Bold and underline only on a terminal
+ * (Cangallo prints them into pipes too). {@code --tags} lists an image once per tag, named by that
+ * tag, in the same columns (an image without tags once, as by default); {@code --output=json} gives
+ * the same facts as a JSON array, one object per line of the table (with {@code --tags}, each with
+ * its {@code tag}).
  */
 @Command(name = "list", description = "list images")
 final class ListCommand extends CangaCommand {
@@ -41,8 +45,17 @@ final class ListCommand extends CangaCommand {
       description = "human (default) or json")
   String output;
 
-  /** One listed image. */
-  record Row(String repo, RepositoryIndex index, ImageEntry entry, boolean available) {}
+  @Option(
+      names = {"-t", "--tags"},
+      description = "one line per tag (an image without tags once, by its hash)")
+  boolean tags;
+
+  /** One listed line: an image, under {@code tag} or (null) under its short name. */
+  record Row(String repo, RepositoryIndex index, ImageEntry entry, boolean available, String tag) {
+    String name() {
+      return repo + ":" + (tag != null ? tag : index.shortName(entry.sha256()));
+    }
+  }
 
   @Override
   int run() throws Exception {
@@ -55,31 +68,31 @@ final class ListCommand extends CangaCommand {
       Repository r = repos().repo(n);
       RepositoryIndex index = r.index();
       for (ImageEntry e : index.images().values()) {
-        rows.add(new Row(n, index, e, Files.exists(r.imagePath(e.sha256()))));
+        boolean available = Files.exists(r.imagePath(e.sha256()));
+        List<String> tagged = tags ? index.tagsOf(e.sha256()) : List.of();
+        if (tagged.isEmpty()) {
+          rows.add(new Row(n, index, e, available, null));
+        }
+        for (String t : tagged) {
+          rows.add(new Row(n, index, e, available, t));
+        }
       }
     }
     Instant now = Instant.now();
-    out().print(output.equals("json") ? json(rows, now) : table(rows, now));
+    out().print(output.equals("json") ? json(rows, now, tags) : table(rows, now, colour()));
     return 0;
   }
 
-  static String table(List<Row> rows, Instant now) {
+  static String table(List<Row> rows, Instant now, Colour colour) {
     StringBuilder sb = new StringBuilder();
-    sb.append("\u001b[1;4m")
-        .append(String.format(FORMAT, "NAME", "SIZE", "DAYS_AGO"))
-        .append("\u001b[0m\n");
+    sb.append(colour.style("1;4", String.format(FORMAT, "NAME", "SIZE", "DAYS_AGO"))).append('\n');
     for (Row row : rows) {
       ImageEntry e = row.entry();
-      String name =
-          (e.parent() != null ? "^" : " ")
-              + (row.available() ? " " : "*")
-              + row.repo()
-              + ":"
-              + row.index().shortName(e.sha256());
+      String name = (e.parent() != null ? "^" : " ") + (row.available() ? " " : "*") + row.name();
       String size = rubyRound1(e.actualSize() / (1024.0 * 1024.0)) + " Mb";
       OffsetDateTime created = e.creationTime();
       String days = created == null ? "N/A" : rubyRound1(days(created, now));
-      sb.append("\u001b[1m").append(String.format(FORMAT, name, size, days)).append("\u001b[0m\n");
+      sb.append(colour.style("1", String.format(FORMAT, name, size, days))).append('\n');
       if (e.description() != null) {
         sb.append(String.format("    %-70.70s", e.description())).append('\n');
       }
@@ -128,13 +141,16 @@ final class ListCommand extends CangaCommand {
     return plain.contains(".") ? plain : plain + ".0";
   }
 
-  private static String json(List<Row> rows, Instant now) throws Exception {
+  private static String json(List<Row> rows, Instant now, boolean perTag) throws Exception {
     ArrayNode list = JsonNodeFactory.instance.arrayNode();
     for (Row row : rows) {
       ImageEntry e = row.entry();
       ObjectNode o = list.addObject();
       o.put("repo", row.repo());
-      o.put("name", row.repo() + ":" + row.index().shortName(e.sha256()));
+      o.put("name", row.name());
+      if (perTag) {
+        o.put("tag", row.tag());
+      }
       o.put("sha256", e.sha256());
       ArrayNode tags = o.putArray("tags");
       row.index().tagsOf(e.sha256()).forEach(tags::add);

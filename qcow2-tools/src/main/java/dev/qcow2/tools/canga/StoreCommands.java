@@ -11,6 +11,7 @@ import dev.qcow2.tools.repo.CangaException;
 import dev.qcow2.tools.repo.ImageEntry;
 import dev.qcow2.tools.repo.IndexWriter;
 import dev.qcow2.tools.repo.Layers;
+import dev.qcow2.tools.repo.PsychYaml;
 import dev.qcow2.tools.repo.Repositories;
 import dev.qcow2.tools.repo.Repository;
 import dev.qcow2.tools.repo.RepositoryConfig;
@@ -239,7 +240,7 @@ final class StoreCommands {
                 .close();
             ObjectNode o = instances.putObject(n);
             o.put("image", sha);
-            o.put("creation-time", ImageEntry.formatTimestamp(OffsetDateTime.now()));
+            o.set("creation-time", PsychYaml.time(OffsetDateTime.now()));
             IndexWriter.write(repo.indexFile(), index.withSection("instances", instances).toYaml());
             out().print(n + "\n");
             return 0;

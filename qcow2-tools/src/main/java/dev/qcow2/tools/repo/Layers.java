@@ -92,7 +92,7 @@ public final class Layers {
           }
           ObjectNode b = bases.putObject(name);
           b.put("sha256", sha256);
-          b.put("creation-time", ImageEntry.formatTimestamp(OffsetDateTime.now()));
+          b.set("creation-time", PsychYaml.time(OffsetDateTime.now()));
           return index.withSection("bases", bases);
         });
   }
@@ -152,7 +152,7 @@ public final class Layers {
           if (parent != null) {
             l.put("parent", parent);
           }
-          l.put("creation-time", ImageEntry.formatTimestamp(OffsetDateTime.now()));
+          l.set("creation-time", PsychYaml.time(OffsetDateTime.now()));
           IndexWriter.write(repo.indexFile(), index.withSection("layers", layers).toYaml());
           return new Layer(name, base.name(), parent, text(l, "creation-time"));
         });

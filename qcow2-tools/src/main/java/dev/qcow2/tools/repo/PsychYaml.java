@@ -2,22 +2,39 @@ package dev.qcow2.tools.repo;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.MissingNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.math.BigDecimal;
+import java.time.OffsetDateTime;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.events.AliasEvent;
+import org.yaml.snakeyaml.events.CollectionEndEvent;
+import org.yaml.snakeyaml.events.CollectionStartEvent;
+import org.yaml.snakeyaml.events.DocumentEndEvent;
+import org.yaml.snakeyaml.events.Event;
+import org.yaml.snakeyaml.events.MappingStartEvent;
+import org.yaml.snakeyaml.events.ScalarEvent;
+import org.yaml.snakeyaml.parser.Parser;
+import org.yaml.snakeyaml.parser.ParserImpl;
+import org.yaml.snakeyaml.reader.StreamReader;
 
 /**
  * YAML as Cangallo reads and writes it. Reading goes through Jackson (key order kept, plain scalars
- * typed as YAML 1.1 would type them, except timestamps which stay text). Writing imitates Ruby's
- * Psych ({@code to_yaml}): a {@code ---} line, two-space nested mappings, sequences at the
- * indentation of their key, strings quoted only when Ruby would read them as something else, and
- * multi-line strings as literal blocks.
+ * typed as YAML 1.1 would type them, except timestamps which stay text). Writing is Ruby's Psych
+ * ({@code to_yaml}) byte for byte, as the tests check against Ruby itself: a {@code ---} line,
+ * two-space nested mappings, sequences at the indentation of their key, and each string as {@link
+ * PsychScalar} writes it.
  *
- * <p>A string that reads as a YAML timestamp is written plain, so that Ruby loads it back as a
- * {@code Time}: that is how {@code creation-time} round-trips. (Jackson cannot tell a quoted
- * timestamp-looking string from a real timestamp; in Cangallo's indexes only real ones occur.)
+ * <p>Plain timestamps read are {@link RubyTime}s, as are those made by {@link #time}: they are
+ * written plain, so that Ruby loads them back as a {@code Time} (how {@code creation-time}
+ * round-trips), while a string that only looks like one is quoted, as Psych quotes it.
  */
 public final class PsychYaml {
   private static final YAMLMapper MAPPER = new YAMLMapper();
@@ -27,22 +44,6 @@ public final class PsychYaml {
           "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
               + "(?:(?:[Tt]|[ \\t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]*)?"
               + "(?:[ \\t]*(?:Z|[-+][0-9]{1,2}(?::?[0-9]{2})?))?)?");
-  private static final Pattern SPECIAL =
-      Pattern.compile(
-          "~|null|Null|NULL|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE"
-              + "|on|On|ON|off|Off|OFF|=|<<|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN)");
-
-  /**
-   * YAML 1.1 integers and floats (SnakeYAML's and Psych's resolvers, merged: quoting more is safe).
-   */
-  private static final Pattern NUMBER =
-      Pattern.compile(
-          "[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_,]*)|[-+]?0x[0-9a-fA-F_]+"
-              + "|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
-              + "|[-+]?(?:\\.[0-9]+|[0-9][0-9_,]*(?:\\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
-              + "|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.[0-9_]*");
-
-  private static final String INDICATORS = "-?:,[]{}#&*!|>'\"%@`";
 
   private PsychYaml() {}
 
@@ -53,7 +54,97 @@ public final class PsychYaml {
    */
   public static JsonNode parse(String text) throws JsonProcessingException {
     JsonNode node = MAPPER.readTree(text);
-    return node == null ? MissingNode.getInstance() : node;
+    return node == null ? MissingNode.getInstance() : retype(text, node);
+  }
+
+  /**
+   * Types the plain scalars of {@code root} as Psych loads them, where Jackson's YAML 1.1 reading
+   * differs: each plain timestamp becomes a {@link RubyTime}, and what Psych reads as a string
+   * ({@code 1e10}, {@code 0o17}) stays text. Jackson gives quoted and plain scalars alike, so the
+   * document's events are read again for the style.
+   */
+  private static JsonNode retype(String text, JsonNode root) {
+    Parser parser = new ParserImpl(new StreamReader(text), new LoaderOptions());
+    Deque<Frame> open = new ArrayDeque<>();
+    while (parser.peekEvent() != null) {
+      Event e = parser.getEvent();
+      Frame top = open.peek();
+      if (e instanceof DocumentEndEvent) {
+        break;
+      } else if (e instanceof CollectionStartEvent) {
+        open.push(new Frame(top == null ? root : top.child(), e instanceof MappingStartEvent));
+      } else if (e instanceof CollectionEndEvent) {
+        open.pop();
+        if (open.peek() != null) {
+          open.peek().advance();
+        }
+      } else if (e instanceof ScalarEvent s && top != null) {
+        if (top.atKey()) {
+          top.key = s.getValue();
+        } else if (s.isPlain() && s.getTag() == null) {
+          top.retype(s.getValue());
+        }
+        top.advance();
+      } else if (e instanceof ScalarEvent s && s.isPlain() && isTimestamp(s.getValue())) {
+        return new RubyTime(s.getValue());
+      } else if (e instanceof AliasEvent && top != null) {
+        top.advance();
+      }
+    }
+    return root;
+  }
+
+  /** A mapping or sequence being read, with the node Jackson made of it (null if none). */
+  private static final class Frame {
+    final JsonNode node;
+    final boolean mapping;
+    String key;
+    boolean keyNext = true;
+    int index;
+
+    Frame(JsonNode node, boolean mapping) {
+      this.node = node;
+      this.mapping = mapping;
+    }
+
+    boolean atKey() {
+      return mapping && keyNext;
+    }
+
+    JsonNode child() {
+      if (node == null || atKey()) {
+        return null;
+      }
+      return mapping ? node.get(key) : node.get(index);
+    }
+
+    /** Retypes the current value, the plain scalar {@code text}, as Psych would load it. */
+    void retype(String text) {
+      JsonNode old = child();
+      JsonNode value;
+      if (old == null) {
+        return;
+      } else if (isTimestamp(text)) {
+        value = new RubyTime(text);
+      } else if (!old.isTextual() && PsychScalar.loadsAsString(text)) {
+        value = TextNode.valueOf(text);
+      } else {
+        return;
+      }
+      if (node instanceof ObjectNode o) {
+        o.set(key, value);
+      } else if (node instanceof ArrayNode a) {
+        a.set(index, value);
+      }
+    }
+
+    void advance() {
+      if (mapping) {
+        keyNext = !keyNext;
+      } else {
+        index++;
+      }
+    }
   }
 
   /** The mapper used for reading, for callers that stream tokens to learn line numbers. */
@@ -66,196 +157,133 @@ public final class PsychYaml {
     return TIMESTAMP.matcher(text).matches();
   }
 
+  /** A timestamp Ruby loads as a {@code Time}, in Psych's format (written plain). */
+  public static JsonNode time(OffsetDateTime time) {
+    return new RubyTime(ImageEntry.formatTimestamp(time));
+  }
+
   /** {@code node} as Psych's {@code to_yaml} writes it, ending with a newline. */
   public static String emit(JsonNode node) {
     StringBuilder sb = new StringBuilder("---");
+    Boolean openEnded;
     if (node.isObject() && node.size() > 0) {
       sb.append('\n');
-      mapping(sb, node, 0);
+      openEnded = mapping(sb, node, 0);
     } else if (node.isArray() && node.size() > 0) {
       sb.append('\n');
-      sequence(sb, node, 0);
+      openEnded = sequence(sb, node, 0);
     } else {
-      sb.append(' ');
-      inline(sb, node, 0);
-      sb.append('\n');
+      openEnded = inline(sb, node, 0);
+      endLine(sb);
     }
-    return sb.toString();
+    // libyaml closes a stream whose last block scalar keeps its final line breaks.
+    return Boolean.TRUE.equals(openEnded) ? sb.append("...\n").toString() : sb.toString();
   }
 
-  private static void mapping(StringBuilder sb, JsonNode map, int indent) {
+  /**
+   * Each writer returns whether its last block scalar was "|+" (libyaml's open_ended), or null if
+   * it wrote none.
+   */
+  private static Boolean mapping(StringBuilder sb, JsonNode map, int indent) {
     boolean first = true;
+    Boolean openEnded = null;
     for (Map.Entry<String, JsonNode> e : map.properties()) {
       if (!first) {
         sb.append(" ".repeat(indent));
       }
       first = false;
-      sb.append(scalar(e.getKey())).append(':');
-      value(sb, e.getValue(), indent, indent);
+      new PsychScalar(sb).key(e.getKey());
+      sb.append(':');
+      openEnded = last(openEnded, value(sb, e.getValue(), indent, indent));
     }
+    return openEnded;
+  }
+
+  /** Ends the line, unless a block scalar ended with a line break of its own. */
+  private static void endLine(StringBuilder sb) {
+    if (!PsychScalar.isBreak(sb.codePointBefore(sb.length()))) {
+      sb.append('\n');
+    }
+  }
+
+  /** The open_ended state after a node: what it wrote, else what came before. */
+  private static Boolean last(Boolean before, Boolean node) {
+    return node != null ? node : before;
   }
 
   /** Writes what follows "key:" or "-": the rest of the line and any nested block. */
-  private static void value(StringBuilder sb, JsonNode v, int indent, int sequenceIndent) {
+  private static Boolean value(StringBuilder sb, JsonNode v, int indent, int sequenceIndent) {
     if (v.isObject() && v.size() > 0) {
       sb.append('\n').append(" ".repeat(indent + 2));
-      mapping(sb, v, indent + 2);
+      return mapping(sb, v, indent + 2);
     } else if (v.isArray() && v.size() > 0) {
       sb.append('\n');
-      sequence(sb, v, sequenceIndent);
-    } else if (v.isNull() || v.isMissingNode()) {
-      sb.append('\n');
-    } else {
-      sb.append(' ');
-      inline(sb, v, indent);
-      sb.append('\n');
+      return sequence(sb, v, sequenceIndent);
     }
+    Boolean openEnded = inline(sb, v, indent);
+    endLine(sb);
+    return openEnded;
   }
 
-  private static void sequence(StringBuilder sb, JsonNode list, int indent) {
+  private static Boolean sequence(StringBuilder sb, JsonNode list, int indent) {
+    Boolean openEnded = null;
     for (JsonNode item : list) {
       sb.append(" ".repeat(indent)).append('-');
       if (item.isObject() && item.size() > 0) {
         sb.append(' ');
-        mapping(sb, item, indent + 2);
+        openEnded = last(openEnded, mapping(sb, item, indent + 2));
       } else if (item.isArray() && item.size() > 0) {
         sb.append(' ');
         // A nested sequence starts on the dash's line: "- - a".
         StringBuilder inner = new StringBuilder();
-        sequence(inner, item, indent + 2);
+        openEnded = last(openEnded, sequence(inner, item, indent + 2));
         sb.append(inner.substring(indent + 2));
       } else {
-        value(sb, item, indent, indent);
+        openEnded = last(openEnded, value(sb, item, indent, indent));
       }
     }
+    return openEnded;
   }
 
-  /** A scalar or empty container on the current line; literal blocks continue below it. */
-  private static void inline(StringBuilder sb, JsonNode v, int indent) {
+  /**
+   * A scalar or empty container after an indicator; block scalars continue below it. Returns
+   * whether a block scalar kept its line breaks, or null if none was written.
+   */
+  private static Boolean inline(StringBuilder sb, JsonNode v, int indent) {
+    if (v.isNull() || v.isMissingNode()) {
+      // An empty plain scalar: libyaml writes no space after the indicator.
+      return null;
+    }
+    sb.append(' ');
     if (v.isObject()) {
       sb.append("{}");
     } else if (v.isArray()) {
       sb.append("[]");
-    } else if (v.isNull() || v.isMissingNode()) {
-      sb.append("");
     } else if (v.isBoolean()) {
       sb.append(v.booleanValue());
     } else if (v.isIntegralNumber()) {
       sb.append(v.bigIntegerValue());
     } else if (v.isNumber()) {
       sb.append(rubyFloat(v.doubleValue()));
-    } else if (v.isTextual()) {
-      String s = v.textValue();
-      if (s.indexOf('\n') >= 0 && literalOk(s)) {
-        literal(sb, s, indent + 2);
-      } else {
-        sb.append(scalar(s));
-      }
+    } else if (v instanceof RubyTime) {
+      sb.append(v.textValue());
     } else {
-      sb.append(scalar(v.asText()));
+      sb.setLength(sb.length() - 1);
+      PsychScalar scalar = new PsychScalar(sb);
+      scalar.value(v.isTextual() ? v.textValue() : v.asText(), indent + 2);
+      return scalar.openEnded() ? Boolean.TRUE : (scalar.wroteBlock() ? Boolean.FALSE : null);
     }
-  }
-
-  private static boolean literalOk(String s) {
-    if (s.startsWith(" ") || s.startsWith("\n")) {
-      return false;
-    }
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < 0x20 && c != '\n' && c != '\t') {
-        return false;
-      }
-    }
-    for (String line : s.split("\n", -1)) {
-      if (line.endsWith(" ")) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private static void literal(StringBuilder sb, String s, int indent) {
-    boolean trailingNewline = s.endsWith("\n");
-    String body = trailingNewline ? s.substring(0, s.length() - 1) : s;
-    if (body.endsWith("\n")) {
-      sb.append("|+");
-    } else {
-      sb.append(trailingNewline ? "|" : "|-");
-    }
-    for (String line : body.split("\n", -1)) {
-      sb.append('\n');
-      if (!line.isEmpty()) {
-        sb.append(" ".repeat(indent)).append(line);
-      }
-    }
+    return null;
   }
 
   /**
-   * A string as a one-line YAML scalar, following Psych's choices: double quotes for control
-   * characters, for {@code y}/{@code n}, and for strings starting with a non-word character and
-   * holding no {@code "} (hence {@code "/ctx/sub"}); single quotes for what would read as another
-   * type or break the syntax; plain otherwise.
+   * A string as a one-line YAML scalar after "key:", as Psych writes it where nothing follows and
+   * nothing folds (the path of {@code config.yaml}).
    */
   static String scalar(String s) {
-    if (needsDoubleQuotes(s) || s.equals("y") || s.equals("Y") || s.equals("n") || s.equals("N")) {
-      return doubleQuoted(s);
-    }
-    if (s.isEmpty()) {
-      return "''";
-    }
-    if (isTimestamp(s)) {
-      return s;
-    }
-    int first = s.codePointAt(0);
-    if (!(Character.isLetterOrDigit(first) || first == '_') && s.indexOf('"') < 0) {
-      return doubleQuoted(s);
-    }
-    if (SPECIAL.matcher(s).matches()
-        || NUMBER.matcher(s).matches()
-        || INDICATORS.indexOf(s.charAt(0)) >= 0
-        || Character.isWhitespace(s.charAt(s.length() - 1))
-        || s.contains(": ")
-        || s.contains(" #")
-        || s.endsWith(":")) {
-      return "'" + s.replace("'", "''") + "'";
-    }
-    return s;
-  }
-
-  private static boolean needsDoubleQuotes(String s) {
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < 0x20 || c == 0x7f || c == '\u0085' || c == '\u2028' || c == '\u2029') {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private static String doubleQuoted(String s) {
-    StringBuilder sb = new StringBuilder("\"");
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> sb.append("\\\"");
-        case '\\' -> sb.append("\\\\");
-        case '\n' -> sb.append("\\n");
-        case '\t' -> sb.append("\\t");
-        case '\r' -> sb.append("\\r");
-        case '\0' -> sb.append("\\0");
-        case '\u0085' -> sb.append("\\N");
-        case '\u2028' -> sb.append("\\L");
-        case '\u2029' -> sb.append("\\P");
-        default -> {
-          if (c < 0x20 || c == 0x7f) {
-            sb.append(String.format("\\x%02X", (int) c));
-          } else {
-            sb.append(c);
-          }
-        }
-      }
-    }
-    return sb.append('"').toString();
+    StringBuilder sb = new StringBuilder();
+    new PsychScalar(sb).key(s);
+    return sb.toString();
   }
 
   /** Ruby's Float#to_s for ordinary magnitudes: "1.5", "76.0", "12345678.9". */

@@ -228,7 +228,7 @@ public final class Repository {
     entry.put(
         "file-sha256",
         fileIsDisk ? sha : ContentHasher.hashFile(req.file(), HashAlgorithm.SHA256).hex());
-    entry.put("creation-time", ImageEntry.formatTimestamp(OffsetDateTime.now()));
+    entry.set("creation-time", PsychYaml.time(OffsetDateTime.now()));
     entry.put("sha256", sha);
     ImageEntry image = ImageEntry.of(entry);
     update(

@@ -4,11 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.qcow2.testing.Qemu;
 import dev.qcow2.tools.Cli;
+import dev.qcow2.tools.cli.ErrorLine;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import picocli.CommandLine;
 
 /** A canga home in a test folder: runs {@code canga --config <home>/config.yaml ...} in-process. */
 final class Canga {
@@ -49,7 +54,7 @@ final class Canga {
    * its environment, its output and errors in {@code log}: for tests that kill it or run two at
    * once.
    */
-  Process start(Path log, java.util.Map<String, String> env, String... args) throws IOException {
+  Process start(Path log, Map<String, String> env, String... args) throws IOException {
     List<String> argv =
         new ArrayList<>(
             List.of(
@@ -81,6 +86,42 @@ final class Canga {
     List<String> all = new ArrayList<>(List.of("canga", "--config", config.toString()));
     all.addAll(List.of(args));
     return Cli.run(all.toArray(String[]::new));
+  }
+
+  /**
+   * Runs {@code canga --config CONFIG ARGS} in-process with {@code env} as the environment, as if
+   * standard output were a terminal.
+   */
+  Cli.Result onTerminal(Map<String, String> env, String... args) {
+    List<String> all = new ArrayList<>(List.of("--config", config.toString()));
+    all.addAll(List.of(args));
+    return inProcess(env, true, all);
+  }
+
+  /**
+   * Runs canga's {@code args} in-process through its command line as {@code bin/canga} would, with
+   * {@code env} standing for the environment and {@code terminal} for whether standard output is a
+   * terminal.
+   */
+  static Cli.Result inProcess(Map<String, String> env, boolean terminal, List<String> args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    PrintWriter errWriter = new PrintWriter(err);
+    CommandLine cmd = CangaCli.commandLine(env, args, terminal);
+    cmd.setOut(new PrintWriter(out));
+    cmd.setErr(errWriter);
+    cmd.setParameterExceptionHandler((e, a) -> fail(errWriter, e.getMessage()));
+    cmd.setExecutionExceptionHandler((e, c, parsed) -> fail(errWriter, ErrorLine.describe(e)));
+    int code = cmd.execute(args.toArray(String[]::new));
+    cmd.getOut().flush();
+    errWriter.flush();
+    return new Cli.Result(code, out.toString(), err.toString());
+  }
+
+  private static int fail(PrintWriter err, String message) {
+    err.print("canga: " + message + "\n");
+    err.flush();
+    return 1;
   }
 
   /** Runs and asserts exit status 0, returning the result. */

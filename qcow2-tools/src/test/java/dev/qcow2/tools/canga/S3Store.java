@@ -2,9 +2,6 @@ package dev.qcow2.tools.canga;
 
 import dev.qcow2.remote.S3Clients;
 import dev.qcow2.tools.Cli;
-import dev.qcow2.tools.cli.ErrorLine;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.net.URI;
@@ -25,7 +22,6 @@ import org.jclouds.blobstore.BlobStore;
 import org.jclouds.blobstore.BlobStoreContext;
 import org.jclouds.blobstore.domain.Blob;
 import org.jclouds.blobstore.domain.MultipartUpload;
-import picocli.CommandLine;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
@@ -201,24 +197,7 @@ final class S3Store implements AutoCloseable {
   static Cli.Result canga(Map<String, String> env, Path config, String... args) {
     List<String> all = new ArrayList<>(List.of("--config", config.toString()));
     all.addAll(List.of(args));
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    PrintWriter errWriter = new PrintWriter(err);
-    CommandLine cmd = CangaCli.commandLine(env, all);
-    cmd.setOut(new PrintWriter(out));
-    cmd.setErr(errWriter);
-    cmd.setParameterExceptionHandler((e, a) -> fail(errWriter, e.getMessage()));
-    cmd.setExecutionExceptionHandler((e, c, parsed) -> fail(errWriter, ErrorLine.describe(e)));
-    int code = cmd.execute(all.toArray(String[]::new));
-    cmd.getOut().flush();
-    errWriter.flush();
-    return new Cli.Result(code, out.toString(), err.toString());
-  }
-
-  private static int fail(PrintWriter err, String message) {
-    err.print("canga: " + message + "\n");
-    err.flush();
-    return 1;
+    return Canga.inProcess(env, false, all);
   }
 
   @Override

@@ -24,7 +24,7 @@ class PsychYamlTest {
         "1.1|'1.1'",
         "16|'16'",
         "0x1F|'0x1F'",
-        "1e10|'1e10'",
+        "1e10|1e10",
         "true|'true'",
         "no|'no'",
         "~|\"~\"",
@@ -33,12 +33,12 @@ class PsychYamlTest {
         "y|\"y\"",
         "a: b|'a: b'",
         "-x|\"-x\"",
-        "-say \"hi\"|'-say \"hi\"'",
+        "-say \"hi\"|-say \"hi\"",
         "it's|it's",
         "/ctx/sub|\"/ctx/sub\"",
         "6ad32786ec252802d959327ab135986cfecacc4abacaa73f2c2ee4a698f189fb|6ad32786ec252802d959327ab135986cfecacc4abacaa73f2c2ee4a698f189fb",
         "202497586970d0ec7f3efca081c14cd0d20dbc042ccf1005a0e4fd47760b0fdc|202497586970d0ec7f3efca081c14cd0d20dbc042ccf1005a0e4fd47760b0fdc",
-        "2016-05-10 16:30:31.551512000 +02:00|2016-05-10 16:30:31.551512000 +02:00",
+        "2016-05-10 16:30:31.551512000 +02:00|'2016-05-10 16:30:31.551512000 +02:00'",
       })
   void should_quote_only_what_ruby_would_read_as_something_else(String text, String written) {
     String s = text.equals("''") ? "" : text;
@@ -74,6 +74,19 @@ class PsychYamlTest {
     assertEquals(yaml, PsychYaml.emit(node));
     assertEquals("two\nlines", node.get("images").get("abc").get("description").asText());
     assertEquals(node, PsychYaml.parse(PsychYaml.emit(node)));
+  }
+
+  @Test
+  void should_keep_plain_timestamps_plain_and_read_what_psych_reads_as_text_as_text()
+      throws Exception {
+    String yaml =
+        "---\nt: 2016-05-10 16:30:31.551512000 +02:00\n"
+            + "s: '2016-05-10 16:30:31.551512000 +02:00'\nd: 2016-05-10\ne: 1e10\no: 0o17\ni: 17\n";
+    JsonNode node = PsychYaml.parse(yaml);
+    assertEquals("1e10", node.get("e").textValue());
+    assertEquals("0o17", node.get("o").textValue());
+    assertEquals(17, node.get("i").intValue());
+    assertEquals(yaml, PsychYaml.emit(node));
   }
 
   @Test
