@@ -20,23 +20,35 @@ final class FileStorage implements Storage {
 
   private final boolean writable;
 
-  private FileStorage(String name, FileChannel channel, RandomAccessFile file, boolean writable) {
+  /**
+   * Whether {@link #force} reaches the disk; not with qemu's cache.no-flush (cache mode unsafe).
+   */
+  private final boolean flushes;
+
+  private FileStorage(
+      String name, FileChannel channel, RandomAccessFile file, boolean writable, boolean flushes) {
     this.name = name;
     this.channel = channel;
     this.file = file;
     this.writable = writable;
+    this.flushes = flushes;
   }
 
   static FileStorage open(Path path, boolean writable) throws IOException {
+    return open(path, writable, true);
+  }
+
+  /** As {@link #open(Path, boolean)}; with {@code flushes} false, {@link #force} does nothing. */
+  static FileStorage open(Path path, boolean writable, boolean flushes) throws IOException {
     if (!writable) {
       return new FileStorage(
-          path.toString(), FileChannel.open(path, StandardOpenOption.READ), null, false);
+          path.toString(), FileChannel.open(path, StandardOpenOption.READ), null, false, false);
     }
     if (!java.nio.file.Files.isRegularFile(path)) {
       throw new java.nio.file.NoSuchFileException(path.toString());
     }
     RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw");
-    return new FileStorage(path.toString(), file.getChannel(), file, true);
+    return new FileStorage(path.toString(), file.getChannel(), file, true, flushes);
   }
 
   @Override
@@ -73,7 +85,7 @@ final class FileStorage implements Storage {
 
   @Override
   public void force() throws IOException {
-    if (writable) {
+    if (writable && flushes) {
       channel.force(true);
     }
   }
@@ -82,6 +94,11 @@ final class FileStorage implements Storage {
   public void truncate(long size) throws IOException {
     checkWritable();
     file.setLength(size);
+  }
+
+  /** Whether {@link #force} reaches the disk. */
+  boolean flushes() {
+    return flushes;
   }
 
   /** An exclusive lock on the whole file, or null if another process holds one. */

@@ -31,7 +31,7 @@ final class ImageOpener {
     }
     Storage storage = null;
     try {
-      storage = Storage.open(path, options.writable());
+      storage = FileStorage.open(path, options.writable(), !options.noFlush());
       Qcow2Image image = open(path, path.toString(), null, storage, options, chain);
       if (options.writable()) {
         image.registeredAs(real);

@@ -16,6 +16,7 @@ public final class OpenOptions {
   private static final OpenOptions DEFAULTS = builder().build();
 
   private final boolean writable;
+  private final boolean noFlush;
   private final long l2CacheSize;
   private final int maxChainDepth;
   private final long maxL1Entries;
@@ -39,6 +40,7 @@ public final class OpenOptions {
     this.snapshotName = b.snapshotName;
     this.snapshotEither = b.snapshotEither;
     this.dataFileOpener = b.dataFileOpener;
+    this.noFlush = b.noFlush;
   }
 
   public static OpenOptions defaults() {
@@ -62,7 +64,18 @@ public final class OpenOptions {
     b.snapshotName = snapshotName;
     b.snapshotEither = snapshotEither;
     b.dataFileOpener = dataFileOpener;
+    b.noFlush = noFlush;
     return b;
+  }
+
+  /**
+   * Whether flushes of an image opened for writing stop short of the disk (qemu's cache.no-flush,
+   * what its cache mode unsafe and qemu-img convert's default output mode do): every write still
+   * reaches the file in qemu's order, but a crash of the host, not only of this process, may lose
+   * or damage what was written. Off by default.
+   */
+  public boolean noFlush() {
+    return noFlush;
   }
 
   public boolean writable() {
@@ -177,6 +190,7 @@ public final class OpenOptions {
   /** Builds {@link OpenOptions}; each setter rejects a bad value at once. */
   public static final class Builder {
     private boolean writable;
+    private boolean noFlush;
     private long l2CacheSize = 32L << 20;
     private int maxChainDepth = 64;
     private long maxL1Entries = QemuLimits.MAX_L1_ENTRIES;
@@ -189,6 +203,12 @@ public final class OpenOptions {
     private BackingFiles.Opener dataFileOpener = Storage::open;
 
     private Builder() {}
+
+    /** See {@link OpenOptions#noFlush()}. */
+    public Builder noFlush(boolean on) {
+      this.noFlush = on;
+      return this;
+    }
 
     public Builder writable(boolean writable) {
       this.writable = writable;

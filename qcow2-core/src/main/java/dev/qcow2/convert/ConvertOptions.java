@@ -20,8 +20,10 @@ public final class ConvertOptions {
   private final boolean noCreate;
   private final boolean targetIsZero;
   private final LongConsumer progress;
+  private final boolean noFlush;
 
   private ConvertOptions(Builder b) {
+    this.noFlush = b.noFlush;
     this.targetFormat = b.targetFormat;
     this.createOptions = b.createOptions;
     this.compress = b.compress;
@@ -90,6 +92,14 @@ public final class ConvertOptions {
     return progress;
   }
 
+  /**
+   * Whether a qcow2 target is written without forcing it to the disk ({@link
+   * dev.qcow2.OpenOptions#noFlush()}), as qemu-img convert writes by default (its -t unsafe).
+   */
+  public boolean noFlush() {
+    return noFlush;
+  }
+
   public static final class Builder {
     private String targetFormat = "raw";
     private CreateOptions createOptions;
@@ -101,6 +111,7 @@ public final class ConvertOptions {
     private long minSparse = 4096;
     private boolean noCreate;
     private boolean targetIsZero;
+    private boolean noFlush;
     private LongConsumer progress;
 
     private Builder() {}
@@ -163,6 +174,12 @@ public final class ConvertOptions {
 
     public Builder targetIsZero(boolean on) {
       this.targetIsZero = on;
+      return this;
+    }
+
+    /** See {@link ConvertOptions#noFlush()}. */
+    public Builder noFlush(boolean on) {
+      this.noFlush = on;
       return this;
     }
 

@@ -80,6 +80,10 @@ final class ConvertCommand extends Verb {
   boolean outOfOrder;
   boolean noCreate;
   boolean targetIsZero;
+
+  /** The target's cache mode: qemu-img convert's default, unsafe, writes without flushes. */
+  String cache = "unsafe";
+
   String source;
   String target;
 
@@ -103,7 +107,10 @@ final class ConvertCommand extends Verb {
       case "-W" -> outOfOrder = true;
       case "-n" -> noCreate = true;
       case "--target-is-zero" -> targetIsZero = true;
-      case "-t" -> Images.checkCacheMode(value, false, 1);
+      case "-t" -> {
+        Images.checkCacheMode(value, false, 1);
+        cache = value;
+      }
       case "-T" -> Images.checkCacheMode(value, true, 1);
       default -> {} // -U: images are never locked
     }
@@ -167,7 +174,8 @@ final class ConvertCommand extends Verb {
             .outOfOrder(outOfOrder && !toStdout)
             .minSparse(minSparse)
             .noCreate(noCreate)
-            .targetIsZero(targetIsZero);
+            .targetIsZero(targetIsZero)
+            .noFlush(cache.equals("unsafe"));
     if (fromStdin) {
       // The size is known only at the end: no progress bar, and a qcow2 image grows as it is read.
       targetOptions(o, 0, toStdout);
