@@ -134,7 +134,7 @@ public final class ImageConverter {
   }
 
   /** Whether b[from, to) is all zeros (a vectorized scan, cheap on data). */
-  public static boolean isZero(ByteBuffer b, int from, int to) {
+  static boolean isZero(ByteBuffer b, int from, int to) {
     return Zeros.isZero(b, from, to);
   }
 }
