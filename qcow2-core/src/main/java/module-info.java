@@ -6,6 +6,7 @@
  * to convert between formats and {@link dev.qcow2.hash.ContentHasher} to digest a virtual disk. Bad
  * images raise a {@link dev.qcow2.Qcow2Exception} naming the file, the structure and the offset.
  */
+@SuppressWarnings("module") // the name the library was published under ends in a digit
 module dev.qcow2 {
   requires com.github.luben.zstd_jni;
 
