@@ -6,12 +6,13 @@
  * to convert between formats and {@link dev.qcow2.hash.ContentHasher} to digest a virtual disk. Bad
  * images raise a {@link dev.qcow2.Qcow2Exception} naming the file, the structure and the offset.
  */
-@SuppressWarnings("module") // the name the library was published under ends in a digit
+// The name follows the groupId, dev.qcow2; javac's lint would warn that it ends in a digit.
+@SuppressWarnings("module")
 module dev.qcow2 {
   requires com.github.luben.zstd_jni;
 
+  // Not dev.qcow2.internal.parallel: the thread-pool habits the engines share are no API.
   exports dev.qcow2;
   exports dev.qcow2.convert;
   exports dev.qcow2.hash;
-// dev.qcow2.internal.parallel stays inside: the thread-pool habits the engines share.
 }
