@@ -54,8 +54,7 @@ public interface DiskImage extends Closeable {
    * @param maxLength the longest run wanted in bytes, at least 1
    * @return the run's status, through the backing chain; at least 1 byte long
    * @throws IOException if the image's metadata (or a backing file's) cannot be read or is bad
-   * @throws IllegalArgumentException if {@code offset} is outside the disk or {@code maxLength} is
-   *     not positive
+   * @throws IllegalArgumentException if {@code offset} is outside the disk
    */
   BlockStatus blockStatus(long offset, long maxLength) throws IOException;
 

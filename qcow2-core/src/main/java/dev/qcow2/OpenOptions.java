@@ -256,7 +256,7 @@ public final class OpenOptions {
     /**
      * Sets the memory the L2 table cache may take.
      *
-     * @param bytes the most bytes of L2 tables kept in memory; 0 keeps one table at a time
+     * @param bytes the most bytes of L2 tables kept in memory (two tables are kept at least)
      * @return this builder
      * @throws IllegalArgumentException if {@code bytes} is negative
      */
