@@ -21,35 +21,71 @@ public final class AmendOptions {
     this.backingFormat = b.backingFormat;
   }
 
+  /**
+   * A builder that changes nothing until told.
+   *
+   * @return a new builder
+   */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** 2 (compat 0.10) or 3 (compat 1.1), or null to keep. */
+  /**
+   * The image version to convert to (qemu-img's {@code compat}).
+   *
+   * @return 2 (compat 0.10) or 3 (compat 1.1), or null to keep the image's
+   */
   public Integer version() {
     return version;
   }
 
+  /**
+   * The lazy_refcounts setting to give the image (version 3 only).
+   *
+   * @return true to turn it on, false to turn it off, null to keep the image's
+   */
   public Boolean lazyRefcounts() {
     return lazyRefcounts;
   }
 
+  /**
+   * The width of a refcount to rebuild the refcount structures with.
+   *
+   * @return a power of two from 1 to 64 bits, or null to keep the image's
+   */
   public Integer refcountBits() {
     return refcountBits;
   }
 
+  /**
+   * Whether the backing file name and format are changed, to {@link #backingFile()} and {@link
+   * #backingFormat()}.
+   *
+   * @return true when {@link Builder#backingFile} was called
+   */
   public boolean changesBacking() {
     return changeBacking;
   }
 
+  /**
+   * The new backing file name, stored as given (a relative name is relative to the image's folder).
+   *
+   * @return the name, or null for no backing file (or when {@link #changesBacking()} is false)
+   */
   public String backingFile() {
     return backingFile;
   }
 
+  /**
+   * The new backing format.
+   *
+   * @return "qcow2" or "raw", or null to store none (qemu then probes the backing file)
+   */
   public String backingFormat() {
     return backingFormat;
   }
 
+  /** Collects the changes of an {@link AmendOptions}; not thread-safe. */
   public static final class Builder {
     private Integer version;
     private Boolean lazyRefcounts;
@@ -60,6 +96,13 @@ public final class AmendOptions {
 
     private Builder() {}
 
+    /**
+     * Converts the image to version {@code v}.
+     *
+     * @param v 2 (compat 0.10) or 3 (compat 1.1)
+     * @return this builder
+     * @throws IllegalArgumentException if {@code v} is neither 2 nor 3
+     */
     public Builder version(int v) {
       if (v != 2 && v != 3) {
         throw new IllegalArgumentException(
@@ -69,11 +112,24 @@ public final class AmendOptions {
       return this;
     }
 
+    /**
+     * Turns lazy_refcounts on or off (refcounts then updated only on a clean close or a repair).
+     *
+     * @param on the new setting
+     * @return this builder
+     */
     public Builder lazyRefcounts(boolean on) {
       this.lazyRefcounts = on;
       return this;
     }
 
+    /**
+     * Rebuilds the refcount structures with refcounts of {@code bits} bits.
+     *
+     * @param bits 1, 2, 4, 8, 16, 32 or 64
+     * @return this builder
+     * @throws IllegalArgumentException if {@code bits} is not a power of two up to 64
+     */
     public Builder refcountBits(int bits) {
       if (bits < 1 || bits > 64 || Integer.bitCount(bits) != 1) {
         throw new IllegalArgumentException(
@@ -84,7 +140,12 @@ public final class AmendOptions {
     }
 
     /**
-     * A new backing file name (stored as given; null or "" for none) and format (null for none).
+     * Renames the backing file, as {@code qemu-img rebase -u} does: no data is copied.
+     *
+     * @param name the new name, stored as given; null or "" for no backing file
+     * @param format "qcow2" or "raw", or null to store no format (ignored without a name)
+     * @return this builder
+     * @throws IllegalArgumentException if {@code format} is neither null, "qcow2" nor "raw"
      */
     public Builder backingFile(String name, String format) {
       if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
@@ -96,6 +157,11 @@ public final class AmendOptions {
       return this;
     }
 
+    /**
+     * The options collected so far.
+     *
+     * @return new immutable options; the builder may be used on
+     */
     public AmendOptions build() {
       return new AmendOptions(this);
     }

@@ -27,6 +27,11 @@ public record BlockStatus(
     long hostOffset,
     String file) {
 
+  /**
+   * Whether the run's bytes lie plainly in a file, at {@link #hostOffset()}.
+   *
+   * @return true when {@code hostOffset} is 0 or more
+   */
   public boolean hasHostOffset() {
     return hostOffset >= 0;
   }

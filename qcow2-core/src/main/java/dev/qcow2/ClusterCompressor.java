@@ -81,7 +81,10 @@ public final class ClusterCompressor implements AutoCloseable {
    * Compresses one whole cluster ({@code cluster.remaining()} is the cluster size; the disk's last
    * cluster padded with zeros) into a new buffer of its own.
    *
+   * @param cluster the guest data, from its position to its limit; neither it nor its position is
+   *     changed
    * @return the compressed cluster, or null if it does not shrink and must be stored plainly
+   * @throws IllegalArgumentException if {@code cluster} does not hold exactly one cluster
    */
   public CompressedCluster compressCluster(ByteBuffer cluster) {
     if (cluster.remaining() != clusterSize) {

@@ -19,15 +19,29 @@ public final class CompressedCluster {
     this.bytes = bytes;
   }
 
+  /**
+   * The encoding of the compressed bytes.
+   *
+   * @return the compression type of the image the compressor was made for
+   */
   public CompressionType type() {
     return type;
   }
 
+  /**
+   * The size of the cluster before compression, which an image must share to store this one.
+   *
+   * @return the cluster size in bytes
+   */
   public int clusterSize() {
     return clusterSize;
   }
 
-  /** The compressed length in bytes. */
+  /**
+   * How many bytes the compressed cluster takes in the image file.
+   *
+   * @return the compressed length in bytes, less than {@link #clusterSize()}
+   */
   public int length() {
     return bytes.remaining();
   }

@@ -15,12 +15,20 @@ public enum CompressionType {
     this.qemuName = qemuName;
   }
 
-  /** The value of the header's compression_type field. */
+  /**
+   * The type's number in the header.
+   *
+   * @return the value of the header's compression_type field: 0 or 1
+   */
   public int code() {
     return code;
   }
 
-  /** The name qemu-img uses in options and in {@code info}: "zlib" or "zstd". */
+  /**
+   * The type's name in qemu-img's options ({@code compression_type=}) and in {@code info}.
+   *
+   * @return "zlib" or "zstd"
+   */
   public String qemuName() {
     return qemuName;
   }

@@ -8,6 +8,7 @@ package dev.qcow2;
 public final class CreateOptions {
   /** qemu-img's preallocation modes. */
   public enum Preallocation {
+    /** Nothing is allocated ahead: clusters are allocated as they are first written. */
     OFF,
     /** Every L2 table and data cluster is allocated; the file stays sparse. */
     METADATA,
@@ -45,11 +46,22 @@ public final class CreateOptions {
     this.backingFormat = b.backingFormat;
   }
 
-  /** Options for a disk of {@code size} bytes (a multiple of 512, as qemu requires). */
+  /**
+   * Options for a disk of {@code size} bytes, qemu-img's defaults otherwise.
+   *
+   * @param size the virtual disk size in bytes: a multiple of 512, as qemu requires
+   * @return a new builder
+   * @throws IllegalArgumentException if {@code size} is negative or not a multiple of 512
+   */
   public static Builder builder(long size) {
     return new Builder(size);
   }
 
+  /**
+   * A builder that starts from these options, to derive others; these stay as they are.
+   *
+   * @return a new builder holding every setting of these options
+   */
   public Builder toBuilder() {
     Builder b = new Builder(size);
     b.version = version;
@@ -66,55 +78,111 @@ public final class CreateOptions {
     return b;
   }
 
-  /** The external data file name, stored as given (relative to the image's folder), or null. */
+  /**
+   * Where guest data goes instead of the image file (qemu's data_file).
+   *
+   * @return the external data file name, stored as given (relative to the image's folder), or null
+   *     to keep the data in the image
+   */
   public String dataFile() {
     return dataFile;
   }
 
-  /** Whether the data file alone is a valid raw image of the disk (qemu's data_file_raw). */
+  /**
+   * Whether the data file alone is a valid raw image of the disk (qemu's data_file_raw).
+   *
+   * @return true if every write also goes to the data file at its guest offset
+   */
   public boolean dataFileRaw() {
     return dataFileRaw;
   }
 
+  /**
+   * The virtual disk size.
+   *
+   * @return the size in bytes, a multiple of 512
+   */
   public long size() {
     return size;
   }
 
-  /** 2 (qemu's compat=0.10) or 3 (compat=1.1). */
+  /**
+   * The image version.
+   *
+   * @return 2 (qemu's compat=0.10) or 3 (compat=1.1, the default)
+   */
   public int version() {
     return version;
   }
 
+  /**
+   * The cluster size (qemu's cluster_size).
+   *
+   * @return bytes per cluster: a power of two from 512 to 2 MiB, 64 KiB by default
+   */
   public int clusterSize() {
     return clusterSize;
   }
 
+  /**
+   * The width of a refcount (qemu's refcount_bits).
+   *
+   * @return 1, 2, 4, 8, 16 (the default), 32 or 64 bits
+   */
   public int refcountBits() {
     return refcountBits;
   }
 
+  /**
+   * Whether refcounts are updated lazily (qemu's lazy_refcounts; version 3 only).
+   *
+   * @return true to set the lazy refcounts bit; false by default
+   */
   public boolean lazyRefcounts() {
     return lazyRefcounts;
   }
 
+  /**
+   * Whether L2 entries carry subcluster bitmaps (qemu's extended_l2; version 3 only).
+   *
+   * @return true for extended L2 entries; false by default
+   */
   public boolean extendedL2() {
     return extendedL2;
   }
 
+  /**
+   * How compressed clusters are encoded (qemu's compression_type).
+   *
+   * @return the type; zlib by default
+   */
   public CompressionType compressionType() {
     return compressionType;
   }
 
+  /**
+   * What is allocated at creation (qemu's preallocation).
+   *
+   * @return the mode; {@link Preallocation#OFF} by default
+   */
   public Preallocation preallocation() {
     return preallocation;
   }
 
-  /** The backing file name, stored exactly as given (relative names stay relative), or null. */
+  /**
+   * The backing file to name in the image.
+   *
+   * @return the name, stored exactly as given (relative names stay relative), or null for none
+   */
   public String backingFile() {
     return backingFile;
   }
 
-  /** "qcow2" or "raw", or null to leave the format out of the image. */
+  /**
+   * The backing file's format to name in the image.
+   *
+   * @return "qcow2" or "raw", or null to leave the format out of the image
+   */
   public String backingFormat() {
     return backingFormat;
   }
@@ -163,7 +231,13 @@ public final class CreateOptions {
       size(size);
     }
 
-    /** The virtual size in bytes, a multiple of 512. */
+    /**
+     * Sets the virtual disk size.
+     *
+     * @param size the size in bytes, a multiple of 512
+     * @return this builder
+     * @throws IllegalArgumentException if {@code size} is negative or not a multiple of 512
+     */
     public Builder size(long size) {
       if (size < 0 || size % 512 != 0) {
         throw new IllegalArgumentException("size must be a non-negative multiple of 512: " + size);
@@ -172,7 +246,13 @@ public final class CreateOptions {
       return this;
     }
 
-    /** 2 or 3; qemu-img's compat=0.10 and compat=1.1. */
+    /**
+     * Sets the image version.
+     *
+     * @param version 2 or 3: qemu-img's compat=0.10 and compat=1.1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code version} is neither 2 nor 3
+     */
     public Builder version(int version) {
       if (version != 2 && version != 3) {
         throw new IllegalArgumentException("version must be 2 or 3: " + version);
@@ -181,33 +261,70 @@ public final class CreateOptions {
       return this;
     }
 
-    /** A power of two from 512 to 2 MiB; checked by {@link #build()}, in qemu's order. */
+    /**
+     * Sets the cluster size.
+     *
+     * @param bytes a power of two from 512 to 2 MiB; checked by {@link #build()}, in qemu's order
+     * @return this builder
+     */
     public Builder clusterSize(int bytes) {
       this.clusterSize = bytes;
       return this;
     }
 
-    /** 1, 2, 4, 8, 16, 32 or 64; checked by {@link #build()}, in qemu's order. */
+    /**
+     * Sets the width of a refcount.
+     *
+     * @param bits 1, 2, 4, 8, 16, 32 or 64; checked by {@link #build()}, in qemu's order
+     * @return this builder
+     */
     public Builder refcountBits(int bits) {
       this.refcountBits = bits;
       return this;
     }
 
+    /**
+     * Sets the lazy refcounts bit (version 3 only, checked by {@link #build()}).
+     *
+     * @param on true to update refcounts lazily
+     * @return this builder
+     */
     public Builder lazyRefcounts(boolean on) {
       this.lazyRefcounts = on;
       return this;
     }
 
+    /**
+     * Gives L2 entries subcluster bitmaps (version 3 and clusters of 16 KiB or more, checked by
+     * {@link #build()}).
+     *
+     * @param on true for extended L2 entries
+     * @return this builder
+     */
     public Builder extendedL2(boolean on) {
       this.extendedL2 = on;
       return this;
     }
 
+    /**
+     * Sets how compressed clusters are encoded (zstd needs version 3, checked by {@link #build()}).
+     *
+     * @param type the compression type; not null
+     * @return this builder
+     * @throws NullPointerException if {@code type} is null
+     */
     public Builder compressionType(CompressionType type) {
       this.compressionType = java.util.Objects.requireNonNull(type, "compressionType");
       return this;
     }
 
+    /**
+     * Sets what is allocated at creation.
+     *
+     * @param mode the preallocation mode; not null
+     * @return this builder
+     * @throws NullPointerException if {@code mode} is null
+     */
     public Builder preallocation(Preallocation mode) {
       this.preallocation = java.util.Objects.requireNonNull(mode, "preallocation");
       return this;
@@ -216,6 +333,11 @@ public final class CreateOptions {
     /**
      * The backing file's name, stored as given, and its format ("qcow2" or "raw", or null to leave
      * it out); {@link #build()} refuses a format without a name.
+     *
+     * @param name the backing file name, or null for none
+     * @param format "qcow2", "raw" or null
+     * @return this builder
+     * @throws IllegalArgumentException if {@code name} is empty
      */
     public Builder backingFile(String name, String format) {
       if (name != null && name.isEmpty()) {
@@ -230,6 +352,11 @@ public final class CreateOptions {
      * Keeps guest data in an external file (made next to the image if {@code name} is relative);
      * with {@code raw} that file is always a valid raw image of the disk, which {@link #build()}
      * refuses without a name.
+     *
+     * @param name the data file name, or null for none
+     * @param raw qemu's data_file_raw
+     * @return this builder
+     * @throws IllegalArgumentException if {@code name} is empty
      */
     public Builder dataFile(String name, boolean raw) {
       if (name != null && name.isEmpty()) {
@@ -243,6 +370,10 @@ public final class CreateOptions {
     /**
      * Checks the combination as qemu's qcow2_co_create does, in its order and with its messages, so
      * that a command line shows the same first error as qemu-img create.
+     *
+     * @return new immutable options; the builder may be used on
+     * @throws IllegalArgumentException with qemu-img's message, for the first setting qemu-img
+     *     create would refuse
      */
     public CreateOptions build() {
       boolean v2 = version == 2;

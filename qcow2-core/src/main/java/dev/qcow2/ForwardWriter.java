@@ -110,21 +110,44 @@ public final class ForwardWriter {
     }
   }
 
-  /** A writer whose data is planned first, for targets that take the head first. */
+  /**
+   * A writer whose data is planned first, for targets that take the head first.
+   *
+   * @param options the new image's options: no backing file, data file or preallocation
+   * @return a writer waiting for the plan
+   * @throws IllegalArgumentException if {@code options} name a backing file, a data file or a
+   *     preallocation, or the disk has more than 2^31 clusters
+   */
   public static ForwardWriter headFirst(CreateOptions options) {
     return new ForwardWriter(options, false);
   }
 
-  /** A writer that sends the data first and the head last, for targets that allow it. */
+  /**
+   * A writer that sends the data first and the head last, for targets that allow it.
+   *
+   * @param options the new image's options: no backing file, data file or preallocation
+   * @return a writer waiting for the data
+   * @throws IllegalArgumentException if {@code options} name a backing file, a data file or a
+   *     preallocation, or the disk has more than 2^31 clusters
+   */
   public static ForwardWriter headLast(CreateOptions options) {
     return new ForwardWriter(options, true);
   }
 
+  /**
+   * The image's cluster size, the unit of {@link #plan} and {@link #writeData}.
+   *
+   * @return bytes per cluster, from the options
+   */
   public int clusterSize() {
     return cs;
   }
 
-  /** A compressor for this image's compression type and cluster size; close it when done. */
+  /**
+   * A compressor for this image's compression type and cluster size, for any thread.
+   *
+   * @return a new compressor; close it when done
+   */
   public ClusterCompressor newCompressor() {
     return new ClusterCompressor(options.compressionType(), cs);
   }
@@ -133,6 +156,10 @@ public final class ForwardWriter {
    * Records that the guest cluster at {@code guestOffset} will be stored with {@code length} bytes:
    * the cluster size for a plain cluster, else a compressed one's length. Clusters come in guest
    * order; head first only, before {@link #head()}.
+   *
+   * @param guestOffset the cluster's guest offset in bytes, cluster-aligned
+   * @param length the bytes it will take in the file
+   * @throws IllegalStateException if the writer is head last or the head was taken
    */
   public void plan(long guestOffset, int length) {
     if (state != State.PLANNING) {
@@ -142,7 +169,13 @@ public final class ForwardWriter {
     record(guestOffset, length);
   }
 
-  /** Whether a cluster in guest bytes [start, start + length) is planned (head first) or stored. */
+  /**
+   * Whether a cluster in guest bytes [start, start + length) is planned (head first) or stored.
+   *
+   * @param start the first guest byte
+   * @param length the bytes in the range
+   * @return true if any cluster touching the range holds data
+   */
   public boolean plansData(long start, long length) {
     int first = (int) (start / cs);
     int next = stored.nextSetBit(first);
@@ -152,6 +185,9 @@ public final class ForwardWriter {
   /**
    * The length of the head in bytes: header, refcount table and L1 table, whole clusters. Known
    * from the start head last; head first, once the plan is complete.
+   *
+   * @return the head's length in bytes
+   * @throws IllegalStateException while the plan is still open
    */
   public long headLength() {
     if (state == State.PLANNING) {
@@ -163,6 +199,9 @@ public final class ForwardWriter {
   /**
    * The head: the header cluster, the refcount table and the L1 table. Head first, this ends the
    * plan and comes before the data; head last, it comes after {@link #tail}.
+   *
+   * @return a new buffer of {@link #headLength()} bytes
+   * @throws IllegalStateException if asked out of turn
    */
   public ByteBuffer head() {
     if (headLast ? state != State.TAIL_WRITTEN : state != State.PLANNING) {
@@ -201,6 +240,14 @@ public final class ForwardWriter {
   /**
    * Writes the plain guest cluster at {@code guestOffset} (its bytes: a whole cluster, or the
    * disk's last, shorter one) to {@code out}, with the zeros that align it and fill it up.
+   *
+   * @param guestOffset the cluster's guest offset in bytes; clusters come in guest order
+   * @param plain the cluster's bytes from position to limit, not changed
+   * @param out the stream the image goes to
+   * @throws IOException if {@code out} cannot be written, or (head first) the cluster is not the
+   *     next planned one or its length differs from the plan
+   * @throws IllegalArgumentException if {@code plain} is empty or longer than a cluster
+   * @throws IllegalStateException if the data has not begun or is over
    */
   public void writeData(long guestOffset, ByteBuffer plain, WritableByteChannel out)
       throws IOException {
@@ -214,7 +261,17 @@ public final class ForwardWriter {
     pad(out, at + cs);
   }
 
-  /** Writes the compressed guest cluster at {@code guestOffset} to {@code out}, packed. */
+  /**
+   * Writes the compressed guest cluster at {@code guestOffset} to {@code out}, packed.
+   *
+   * @param guestOffset the cluster's guest offset in bytes; clusters come in guest order
+   * @param cluster a cluster compressed by {@link #newCompressor()}'s kind of compressor
+   * @param out the stream the image goes to
+   * @throws IOException if {@code out} cannot be written, or (head first) the cluster is not the
+   *     next planned one or its length differs from the plan
+   * @throws IllegalArgumentException if the cluster was compressed for another image
+   * @throws IllegalStateException if the data has not begun or is over
+   */
   public void writeCompressed(long guestOffset, CompressedCluster cluster, WritableByteChannel out)
       throws IOException {
     if (cluster.clusterSize() != cs || cluster.type() != options.compressionType()) {
@@ -233,6 +290,10 @@ public final class ForwardWriter {
   /**
    * Ends the data and writes the rest: the zeros up to the next cluster, the L2 tables and the
    * refcount blocks.
+   *
+   * @param out the stream the image goes to
+   * @throws IOException if {@code out} cannot be written
+   * @throws IllegalStateException if the data has not begun or the tail was written
    */
   public void tail(WritableByteChannel out) throws IOException {
     if (state != State.DATA) {

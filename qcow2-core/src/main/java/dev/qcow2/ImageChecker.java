@@ -20,14 +20,29 @@ import java.util.List;
 public final class ImageChecker {
   /** qemu-img check's -r modes. */
   public enum Repair {
+    /** Checks only; the image is opened read-only and not changed. */
     NONE,
+    /** Lowers the refcounts of leaked clusters to their references ({@code -r leaks}). */
     LEAKS,
+    /**
+     * Fixes leaks and corruptions: bad references dropped, refcounts rebuilt, COPIED flags set
+     * right, the corrupt and dirty bits cleared ({@code -r all}).
+     */
     ALL
   }
 
   private ImageChecker() {}
 
-  /** Checks {@code path}, repairs it as asked, and returns the report (after repair, if any). */
+  /**
+   * Checks the qcow2 image at {@code path} (not its backing files), repairs it as asked, and checks
+   * it again after a repair.
+   *
+   * @param path the image file; opened read-only for {@link Repair#NONE}, else writable
+   * @param repair what to repair; not null
+   * @return the report: after the repair if one ran, with the counts it fixed
+   * @throws IOException if the file cannot be read or written, or its header is too damaged to
+   *     check (a {@link Qcow2Exception})
+   */
   public static CheckReport check(Path path, Repair repair) throws IOException {
     CheckReport first = checkOnce(path);
     boolean flagged;
@@ -58,7 +73,13 @@ public final class ImageChecker {
     }
   }
 
-  /** Checks an open image, repairing nothing (for an image that is not a local file, say). */
+  /**
+   * Checks an open image, repairing nothing (for an image that is not a local file, say).
+   *
+   * @param img the image, which stays open
+   * @return the report; its fixed counts are 0
+   * @throws IOException if the image's metadata cannot be read
+   */
   public static CheckReport check(Qcow2Image img) throws IOException {
     Storage storage = img.storage();
     Header h = img.header();

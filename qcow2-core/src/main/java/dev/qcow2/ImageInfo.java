@@ -48,11 +48,40 @@ public record ImageInfo(
     List<Snapshot> snapshots,
     List<Bitmap> bitmaps) {
 
+  /**
+   * A report with the given fields.
+   *
+   * @param filename the file name as given
+   * @param format "qcow2" or "raw"
+   * @param virtualSize the virtual disk size in bytes
+   * @param actualSize bytes the file occupies on the host file system
+   * @param clusterSize the cluster size (0 for raw)
+   * @param backingFilename the backing file name as the image stores it, or null
+   * @param fullBackingFilename that name resolved against the image's folder, or null
+   * @param backingFormat the backing format from the header extension, or null
+   * @param dirty the dirty bit (refcounts may be stale)
+   * @param corrupt the corrupt bit
+   * @param compat "0.10" (version 2) or "1.1" (version 3); null for raw
+   * @param compressionType how compressed clusters are encoded; null for raw
+   * @param lazyRefcounts the lazy refcounts compatible bit
+   * @param refcountBits the refcount width
+   * @param extendedL2 whether L2 entries carry subcluster bitmaps
+   * @param dataFile the external data file name, or null
+   * @param dataFileRaw whether the external data file is a valid raw image on its own
+   * @param snapshots the internal snapshots
+   * @param bitmaps the persistent bitmaps
+   * @throws NullPointerException if {@code snapshots}, {@code bitmaps} or an element is null
+   */
   public ImageInfo {
     snapshots = List.copyOf(snapshots);
     bitmaps = List.copyOf(bitmaps);
   }
 
+  /**
+   * Whether the image is qcow2, so that the qcow2-only fields mean something.
+   *
+   * @return true when {@link #format()} is "qcow2"
+   */
   public boolean isQcow2() {
     return "qcow2".equals(format);
   }

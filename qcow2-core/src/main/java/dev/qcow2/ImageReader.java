@@ -137,4 +137,13 @@ final class ImageReader {
         ? BackingFiles.resolve(image.path(), image.dataFileName()).toString()
         : filename;
   }
+
+  /** Refuses a guest range [offset, offset + length) that is not inside a disk of {@code size}. */
+  static void checkRange(String filename, long size, long offset, long length) {
+    if (offset < 0 || length < 0 || offset > size - length) {
+      String range = "[" + offset + ", " + offset + " + " + length + ")";
+      throw new IllegalArgumentException(
+          filename + ": range " + range + " is outside the disk (" + size + " bytes)");
+    }
+  }
 }

@@ -7,6 +7,12 @@ package dev.qcow2;
 public final class NoSuchSnapshotException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * An exception whose message is qemu-img's: {@code <image>: Can't find the snapshot <which>}.
+   *
+   * @param image the image's file name
+   * @param which the snapshot id or name that matched none
+   */
   public NoSuchSnapshotException(String image, String which) {
     super(image + ": Can't find the snapshot " + which);
   }

@@ -43,14 +43,29 @@ public final class OpenOptions {
     this.noFlush = b.noFlush;
   }
 
+  /**
+   * The defaults the class comment lists: read-only, backing files followed, qemu's limits.
+   *
+   * @return the shared default options
+   */
   public static OpenOptions defaults() {
     return DEFAULTS;
   }
 
+  /**
+   * A builder that starts from the defaults.
+   *
+   * @return a new builder
+   */
   public static Builder builder() {
     return new Builder();
   }
 
+  /**
+   * A builder that starts from these options, to derive others; these stay as they are.
+   *
+   * @return a new builder holding every setting of these options
+   */
   public Builder toBuilder() {
     Builder b = new Builder();
     b.writable = writable;
@@ -72,40 +87,75 @@ public final class OpenOptions {
    * Whether flushes of an image opened for writing stop short of the disk (qemu's cache.no-flush,
    * what its cache mode unsafe and qemu-img convert's default output mode do): every write still
    * reaches the file in qemu's order, but a crash of the host, not only of this process, may lose
-   * or damage what was written. Off by default.
+   * or damage what was written.
+   *
+   * @return true to skip flushes, false (the default) to make them reach the disk
    */
   public boolean noFlush() {
     return noFlush;
   }
 
+  /**
+   * Whether the image is opened for writing (its backing files never are).
+   *
+   * @return true for read-write, false (the default) for read-only
+   */
   public boolean writable() {
     return writable;
   }
 
-  /** Bytes of L2 tables kept in memory at most (qemu's l2-cache-size). */
+  /**
+   * The memory the L2 table cache may take (qemu's l2-cache-size).
+   *
+   * @return bytes of L2 tables kept in memory at most; 32 MiB by default
+   */
   public long l2CacheSize() {
     return l2CacheSize;
   }
 
-  /** The deepest backing chain accepted, counting the top image as depth 0. */
+  /**
+   * The deepest backing chain accepted; a deeper one raises an {@link ImageLimitException}.
+   *
+   * @return the largest depth, counting the top image as depth 0; 64 by default
+   */
   public int maxChainDepth() {
     return maxChainDepth;
   }
 
+  /**
+   * The largest L1 table accepted; a larger one raises an {@link ImageLimitException}, since the
+   * table is held in memory (8 bytes an entry).
+   *
+   * @return the most L1 entries; qemu's limit (4 Mi entries, 32 MiB) by default
+   */
   public long maxL1Entries() {
     return maxL1Entries;
   }
 
+  /**
+   * The most internal snapshots accepted; more raise an {@link ImageLimitException}.
+   *
+   * @return the largest snapshot count; 65536 (qemu's) by default
+   */
   public int maxSnapshots() {
     return maxSnapshots;
   }
 
-  /** Whether backing files are opened at all; without them unallocated clusters read as zeros. */
+  /**
+   * Whether backing files are opened at all.
+   *
+   * @return true (the default) to open the chain; false to read unallocated clusters as zeros
+   */
   public boolean openBacking() {
     return openBacking;
   }
 
-  /** Folders that backing files and external data files must lie in; empty means anywhere. */
+  /**
+   * Folders that backing files and external data files must lie in, links resolved; a file
+   * elsewhere raises an {@link UnsupportedImageException}.
+   *
+   * @return the folders, unmodifiable; empty (the default) means anywhere
+   */
   public List<Path> allowedBackingDirectories() {
     return allowedBackingDirectories;
   }
@@ -115,7 +165,11 @@ public final class OpenOptions {
     return dataFileOpener;
   }
 
-  /** Whether an internal snapshot is read instead of the active layer. */
+  /**
+   * Whether an internal snapshot is read instead of the active layer.
+   *
+   * @return true when one of the {@code snapshot} setters named one
+   */
   public boolean readsSnapshot() {
     return snapshotId != null || snapshotName != null;
   }
@@ -204,17 +258,35 @@ public final class OpenOptions {
 
     private Builder() {}
 
-    /** See {@link OpenOptions#noFlush()}. */
+    /**
+     * Makes flushes stop short of the disk, or not: see {@link OpenOptions#noFlush()}.
+     *
+     * @param on true to skip flushes
+     * @return this builder
+     */
     public Builder noFlush(boolean on) {
       this.noFlush = on;
       return this;
     }
 
+    /**
+     * Opens the image read-write or read-only.
+     *
+     * @param writable true for read-write
+     * @return this builder
+     */
     public Builder writable(boolean writable) {
       this.writable = writable;
       return this;
     }
 
+    /**
+     * Sets the memory the L2 table cache may take.
+     *
+     * @param bytes the most bytes of L2 tables kept in memory (two tables are kept at least)
+     * @return this builder
+     * @throws IllegalArgumentException if {@code bytes} is negative
+     */
     public Builder l2CacheSize(long bytes) {
       if (bytes < 0) {
         throw new IllegalArgumentException("l2CacheSize must not be negative: " + bytes);
@@ -223,6 +295,13 @@ public final class OpenOptions {
       return this;
     }
 
+    /**
+     * Sets the deepest backing chain accepted.
+     *
+     * @param depth the largest depth, the top image being depth 0
+     * @return this builder
+     * @throws IllegalArgumentException if {@code depth} is negative
+     */
     public Builder maxChainDepth(int depth) {
       if (depth < 0) {
         throw new IllegalArgumentException("maxChainDepth must not be negative: " + depth);
@@ -231,6 +310,13 @@ public final class OpenOptions {
       return this;
     }
 
+    /**
+     * Sets the largest L1 table accepted.
+     *
+     * @param entries the most L1 entries, at most qemu's limit of 4 Mi
+     * @return this builder
+     * @throws IllegalArgumentException if {@code entries} is negative or above qemu's limit
+     */
     public Builder maxL1Entries(long entries) {
       if (entries < 0 || entries > QemuLimits.MAX_L1_ENTRIES) {
         throw new IllegalArgumentException(
@@ -240,6 +326,13 @@ public final class OpenOptions {
       return this;
     }
 
+    /**
+     * Sets the most internal snapshots accepted.
+     *
+     * @param count the largest snapshot count
+     * @return this builder
+     * @throws IllegalArgumentException if {@code count} is negative
+     */
     public Builder maxSnapshots(int count) {
       if (count < 0) {
         throw new IllegalArgumentException("maxSnapshots must not be negative: " + count);
@@ -248,6 +341,13 @@ public final class OpenOptions {
       return this;
     }
 
+    /**
+     * Opens the backing chain, or not (then unallocated clusters read as zeros, as for {@code
+     * qemu-img check} and {@code rebase -u}).
+     *
+     * @param open true to open backing files
+     * @return this builder
+     */
     public Builder openBacking(boolean open) {
       this.openBacking = open;
       return this;
@@ -255,7 +355,10 @@ public final class OpenOptions {
 
     /**
      * Backing files and external data files must lie inside one of the folders given (after
-     * resolving links); by default they may lie anywhere.
+     * resolving links); by default they may lie anywhere. Each call adds a folder.
+     *
+     * @param directory a folder allowed to hold backing and data files
+     * @return this builder
      */
     public Builder allowBackingIn(Path directory) {
       this.allowedBackingDirectories.add(directory);
@@ -266,6 +369,9 @@ public final class OpenOptions {
      * Reads the internal snapshot whose id, or else whose name, is {@code idOrName} instead of the
      * active layer (qemu-img convert's {@code -l ID_OR_NAME}); null reads the active layer. The
      * image then opens read-only, with its current virtual size, as qemu reads a snapshot.
+     *
+     * @param idOrName the snapshot's id or name, or null for the active layer
+     * @return this builder
      */
     public Builder snapshot(String idOrName) {
       this.snapshotId = idOrName;
@@ -277,6 +383,10 @@ public final class OpenOptions {
     /**
      * Reads the internal snapshot with this id and this name, either of them null for any (qemu-img
      * convert's {@code -l snapshot.id=ID,snapshot.name=NAME}); both null read the active layer.
+     *
+     * @param id the snapshot's id, or null for any
+     * @param name the snapshot's name, or null for any
+     * @return this builder
      */
     public Builder snapshot(String id, String name) {
       this.snapshotId = id;
@@ -294,6 +404,12 @@ public final class OpenOptions {
       return this;
     }
 
+    /**
+     * The options set so far; a snapshot opening missing from the image is found only at open.
+     *
+     * @return new immutable options; the builder may be used on
+     * @throws IllegalArgumentException if a snapshot is to be read writable
+     */
     public OpenOptions build() {
       if (writable && (snapshotId != null || snapshotName != null)) {
         throw new IllegalArgumentException("a snapshot is read only: it cannot be opened writable");

@@ -25,6 +25,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * writes: readers share the writer's; code that opens the file by other means while it is written
  * drops the lock.
  *
+ * <p>Reading or writing a closed image, or writing a read-only one, throws an {@link
+ * IllegalStateException}; a range outside the disk, an {@link IllegalArgumentException}.
+ *
  * <p>Guest offsets are offsets in the virtual disk; host offsets are offsets in the image file (or
  * in the external data file for data clusters).
  */
@@ -66,7 +69,7 @@ public final class Qcow2Image implements DiskImage {
   private final ClusterMap clusterMap;
   private final ImageReader reader;
   private final boolean writable;
-  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private final ImageLock lock;
   private final FileLock fileLock;
 
   /** The real path under which this image is registered as open for writing, or null. */
@@ -74,9 +77,6 @@ public final class Qcow2Image implements DiskImage {
 
   private Refcounts refcounts;
   private ImageWriter writer;
-
-  /** Set by {@link #close}; read without the lock on read-only images. */
-  private volatile boolean closed;
 
   Qcow2Image(
       Path path,
@@ -120,6 +120,7 @@ public final class Qcow2Image implements DiskImage {
             clusterMap,
             new CompressedClusterReader(this, g, storage, header.compressionType()));
     this.writable = options.writable();
+    this.lock = new ImageLock(filename, writable);
     if (writable) {
       try {
         prepareForWriting();
@@ -147,11 +148,27 @@ public final class Qcow2Image implements DiskImage {
     this.writer = new ImageWriter(this, refcounts);
   }
 
-  /** Opens an image read-only with default options. */
+  /**
+   * Opens an image read-only with {@link OpenOptions#defaults()}, its backing chain too.
+   *
+   * @param path the image file
+   * @return the open image; close it when done
+   * @throws IOException if a file of the chain cannot be read, or is not qcow2 or bad (a {@link
+   *     Qcow2Exception})
+   */
   public static Qcow2Image open(Path path) throws IOException {
     return open(path, OpenOptions.defaults());
   }
 
+  /**
+   * Opens an image as {@code options} say; a writable image takes an exclusive lock on its file.
+   *
+   * @param path the image file
+   * @param options writability, limits, backing and snapshot choices; not null
+   * @return the open image; close it when done
+   * @throws IOException if a file of the chain cannot be read, is not qcow2 or bad (a {@link
+   *     Qcow2Exception}), or is locked by another writer
+   */
   public static Qcow2Image open(Path path, OpenOptions options) throws IOException {
     BackingFiles.Chain chain = new BackingFiles.Chain(0);
     chain.seen.add(path.toRealPath());
@@ -166,6 +183,12 @@ public final class Qcow2Image implements DiskImage {
   /**
    * Opens an image held by {@code storage}, which the image then owns. Backing and data files named
    * by the image are resolved against {@code path}.
+   *
+   * @param path where the image would lie, for names and backing files; need not exist
+   * @param storage the image's bytes
+   * @param options writability, limits, backing and snapshot choices; not null
+   * @return the open image; close it when done
+   * @throws IOException if the storage cannot be read, or the image is bad
    */
   public static Qcow2Image open(Path path, Storage storage, OpenOptions options)
       throws IOException {
@@ -177,6 +200,13 @@ public final class Qcow2Image implements DiskImage {
    * Opens an image held by {@code storage}, which the image then owns, that is not a local file:
    * {@code name} (a URL, say) names it in messages, and its backing file is opened by {@code
    * backing}, never as a local path. An image that needs an external data file is refused.
+   *
+   * @param name the image's name in messages
+   * @param storage the image's bytes
+   * @param options writability, limits and snapshot choices; not null
+   * @param backing opens the backing file the image names
+   * @return the open image; close it when done
+   * @throws IOException if the storage or a backing file cannot be read, or an image is bad
    */
   public static Qcow2Image open(
       String name, Storage storage, OpenOptions options, BackingOpener backing) throws IOException {
@@ -194,55 +224,14 @@ public final class Qcow2Image implements DiskImage {
   // ---------------------------------------------------------------------------------------------
   // Reading
 
-  /**
-   * @throws IllegalStateException if the image is closed
-   */
   @Override
   public int read(ByteBuffer dst, long offset) throws IOException {
-    lockForReading();
-    try {
-      return reader.read(dst, offset);
-    } finally {
-      unlockForReading();
-    }
+    return lock.whileReading(() -> reader.read(dst, offset));
   }
 
-  /**
-   * The status of the run at {@code offset}; safe while other threads write, like {@link #read}.
-   *
-   * @throws IllegalStateException if the image is closed
-   */
   @Override
   public BlockStatus blockStatus(long offset, long maxLength) throws IOException {
-    lockForReading();
-    try {
-      return reader.blockStatus(offset, maxLength);
-    } finally {
-      unlockForReading();
-    }
-  }
-
-  /**
-   * Reads and block status look tables up: on a writable image they share its lock, so that they
-   * never meet a table (or an L2 entry and its subcluster bitmap) half changed. A closed image
-   * refuses them, read-only or not.
-   */
-  private void lockForReading() {
-    if (writable) {
-      lock.readLock().lock();
-    }
-    try {
-      checkOpen();
-    } catch (RuntimeException e) {
-      unlockForReading();
-      throw e;
-    }
-  }
-
-  private void unlockForReading() {
-    if (writable) {
-      lock.readLock().unlock();
-    }
+    return lock.whileReading(() -> reader.blockStatus(offset, maxLength));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -250,10 +239,13 @@ public final class Qcow2Image implements DiskImage {
 
   /**
    * Creates a new image and opens it for writing. Backing files named by the options are opened for
-   * reading as the default {@link OpenOptions} allow.
+   * reading as the default {@link OpenOptions} allow. An existing file is replaced, as qemu-img
+   * create does.
    *
-   * @throws java.nio.file.FileAlreadyExistsException never: an existing file is replaced, as
-   *     qemu-img create does
+   * @param path the file to create
+   * @param options the image's size and format options
+   * @return the new image, open for writing; close it when done
+   * @throws IOException if the file cannot be written, or a backing file cannot be opened
    */
   public static Qcow2Image create(Path path, CreateOptions options) throws IOException {
     return create(path, options, OpenOptions.defaults());
@@ -263,6 +255,12 @@ public final class Qcow2Image implements DiskImage {
    * Creates a new image and opens it for writing with {@code openOptions} (made writable): for
    * example {@code openBacking(false)} to create an overlay whose backing file is not there, as
    * {@code qemu-img create -u} does.
+   *
+   * @param path the file to create
+   * @param options the image's size and format options
+   * @param openOptions how the new image is opened
+   * @return the new image, open for writing; close it when done
+   * @throws IOException if the file cannot be written, or a backing file cannot be opened
    */
   public static Qcow2Image create(Path path, CreateOptions options, OpenOptions openOptions)
       throws IOException {
@@ -272,47 +270,63 @@ public final class Qcow2Image implements DiskImage {
   /**
    * Writes all of {@code src} at guest offset {@code offset}.
    *
-   * @throws IllegalArgumentException if the range is not inside the disk
-   * @throws IllegalStateException if the image is read-only or closed
+   * @param src the bytes from its position to its limit; its position advances to the limit
+   * @param offset the guest offset in bytes
+   * @throws IOException if the file cannot be written, or the image's metadata is bad
    */
   public void write(ByteBuffer src, long offset) throws IOException {
     checkRange(offset, src.remaining());
-    whileWritable(() -> writer.write(src, offset));
+    lock.whileWritable(() -> writer.write(src, offset));
   }
 
   /**
    * Makes [offset, offset + length) read as zeros: the zero flag for whole clusters (version 3),
    * real zeros elsewhere.
+   *
+   * @param offset the guest offset in bytes
+   * @param length the bytes to zero
+   * @throws IOException if the file cannot be written
    */
   public void writeZeroes(long offset, long length) throws IOException {
     checkRange(offset, length);
-    whileWritable(() -> writer.writeZeroes(offset, length));
+    lock.whileWritable(() -> writer.writeZeroes(offset, length));
   }
 
   /**
    * Discards the whole clusters in [offset, offset + length), as qemu does: they then read as
    * zeros. Partial clusters are unchanged, and so is a version 2 image with a backing file, which
    * has no way to hide the backing data (qemu refuses such discards too).
+   *
+   * @param offset the guest offset in bytes
+   * @param length the bytes to discard
+   * @throws IOException if the file cannot be written
    */
   public void discard(long offset, long length) throws IOException {
     checkRange(offset, length);
-    whileWritable(() -> writer.discard(offset, length));
+    lock.whileWritable(() -> writer.discard(offset, length));
   }
 
   /**
    * Stores one whole cluster compressed with the image's compression type (stored plainly if it
    * does not shrink). {@code offset} must be cluster-aligned and {@code cluster} one cluster long,
    * or shorter only for the last cluster of the disk.
+   *
+   * @param cluster the guest data from its position to its limit
+   * @param offset the cluster-aligned guest offset in bytes
+   * @throws IOException if the file cannot be written
+   * @throws IllegalArgumentException if the offset is unaligned or the length wrong
    */
   public void writeCompressed(ByteBuffer cluster, long offset) throws IOException {
     checkRange(offset, cluster.remaining());
     ByteBuffer whole = CompressedWrites.wholeCluster(filename, g, size, cluster, offset);
-    whileWritable(() -> writer.writeCompressed(whole, offset));
+    lock.whileWritable(() -> writer.writeCompressed(whole, offset));
   }
 
   /**
    * A compressor for this image's compression type and cluster size, for compressing on other
    * threads than the one writing: see {@link #writeCompressed(CompressedCluster, long)}.
+   *
+   * @return a new compressor, for one thread at a time; close it when done
    */
   public ClusterCompressor newCompressor() {
     return new ClusterCompressor(header().compressionType(), g.clusterSize);
@@ -321,19 +335,27 @@ public final class Qcow2Image implements DiskImage {
   /**
    * Stores a cluster compressed by {@link #newCompressor()} (of this image or one with the same
    * compression type and cluster size) at the cluster-aligned guest offset {@code offset}.
+   *
+   * @param cluster the compressed cluster
+   * @param offset the cluster-aligned guest offset in bytes
+   * @throws IOException if the file cannot be written
+   * @throws IllegalArgumentException if the offset is unaligned or the cluster made for another
+   *     compression type or cluster size
    */
   public void writeCompressed(CompressedCluster cluster, long offset) throws IOException {
     checkRange(offset, Math.min(g.clusterSize, size - offset));
     CompressedWrites.checkFits(filename, g, header().compressionType(), cluster, offset);
-    whileWritable(() -> writer.writePacked(cluster.bytes(), offset));
+    lock.whileWritable(() -> writer.writePacked(cluster.bytes(), offset));
   }
 
   /**
    * Makes every cluster of the image unallocated: the disk then reads as its backing file, or zeros
    * without one. What {@code qemu-img commit} does to the overlay it committed.
+   *
+   * @throws IOException if the file cannot be written
    */
   public void makeEmpty() throws IOException {
-    whileWritable(
+    lock.whileWritable(
         () -> {
           writer.makeEmpty();
           writer.flush();
@@ -346,7 +368,10 @@ public final class Qcow2Image implements DiskImage {
    * relative name stays relative to the image's folder; null removes the backing file. The header
    * cluster is rewritten in one write, keeping every other header extension.
    *
+   * @param path the image file, which must not be open for writing
+   * @param name the new backing file name, or null for none
    * @param format "qcow2", "raw", or null to name no format
+   * @throws IOException if the file cannot be read or written, or the name does not fit
    */
   public static void setBackingFile(Path path, String name, String format) throws IOException {
     ImageAmender.setBackingFile(path, name, format);
@@ -355,91 +380,72 @@ public final class Qcow2Image implements DiskImage {
   /**
    * Takes an internal snapshot of the disk as it is now, as {@code qemu-img snapshot -c} does: its
    * id is the next free number; names need not be unique (qemu's rule).
+   *
+   * @param name the snapshot's name
+   * @return the snapshot as the table now holds it
+   * @throws IOException if the file cannot be written
    */
   public Snapshot createSnapshot(String name) throws IOException {
-    return whileWritable(() -> new InternalSnapshots(this).create(name));
+    return lock.whileWritable(() -> new InternalSnapshots(this).create(name));
   }
 
   /**
    * Makes the disk read as it did when the snapshot (found by id, else by name) was taken; what was
    * written since is dropped. The snapshot stays.
+   *
+   * @param idOrName the snapshot's id, or else its name
+   * @throws IOException if the file cannot be written, or the snapshot's tables are bad
+   * @throws NoSuchSnapshotException if no snapshot matches
    */
   public void applySnapshot(String idOrName) throws IOException {
-    whileWritable(() -> new InternalSnapshots(this).apply(idOrName));
+    lock.whileWritable(() -> new InternalSnapshots(this).apply(idOrName));
   }
 
-  /** Deletes the snapshot found by id, else by name, and frees what only it held. */
+  /**
+   * Deletes the snapshot found by id, else by name, and frees what only it held.
+   *
+   * @param idOrName the snapshot's id, or else its name
+   * @throws IOException if the file cannot be written, or the snapshot's tables are bad
+   * @throws NoSuchSnapshotException if no snapshot matches
+   */
   public void deleteSnapshot(String idOrName) throws IOException {
-    whileWritable(() -> new InternalSnapshots(this).delete(idOrName));
+    lock.whileWritable(() -> new InternalSnapshots(this).delete(idOrName));
   }
 
   /**
    * Changes an image's options as {@code qemu-img amend} does: compat 0.10 and 1.1 (downgrading
    * expands zero clusters, and is refused for what version 2 cannot hold), lazy refcounts, the
    * refcount width (the refcount structures are rebuilt), the backing file name and format.
+   *
+   * @param path the image file, which must not be open for writing
+   * @param options the changes; what they leave unset stays as it is
+   * @throws IOException if the file cannot be read or written, or the change is refused (with
+   *     qemu-img's message)
    */
   public static void amend(Path path, AmendOptions options) throws IOException {
     ImageAmender.amend(path, options);
   }
 
-  /** Makes every write so far durable, metadata included. */
+  /**
+   * Makes every write so far durable, metadata included.
+   *
+   * @throws IOException if the file cannot be written or synced
+   */
   public void flush() throws IOException {
-    whileWritable(() -> writer.flush());
+    lock.whileWritable(() -> writer.flush());
   }
 
+  /**
+   * Whether the image was opened for writing.
+   *
+   * @return true for a writable image, even once closed
+   */
   public boolean isWritable() {
     return writable;
   }
 
-  /** A write-side action on the tables, which may fail with an I/O error. */
-  private interface TableChange<T> {
-    T run() throws IOException;
-  }
-
-  /** A write-side action that returns nothing. */
-  private interface TableUpdate {
-    void run() throws IOException;
-  }
-
-  /** Runs {@code change} under the write lock on an image open for writing. */
-  private <T> T whileWritable(TableChange<T> change) throws IOException {
-    lock.writeLock().lock();
-    try {
-      checkWritable();
-      return change.run();
-    } finally {
-      lock.writeLock().unlock();
-    }
-  }
-
-  private void whileWritable(TableUpdate update) throws IOException {
-    whileWritable(
-        () -> {
-          update.run();
-          return null;
-        });
-  }
-
   private void checkRange(long offset, long length) {
-    long size = this.size;
-    if (offset < 0 || length < 0 || offset > size - length) {
-      String range = "[" + offset + ", " + offset + " + " + length + ")";
-      throw new IllegalArgumentException(
-          filename + ": range " + range + " is outside the disk (" + size + " bytes)");
-    }
-  }
-
-  private void checkWritable() {
-    checkOpen();
-    if (!writable) {
-      throw new IllegalStateException(filename + ": image is read-only");
-    }
-  }
-
-  private void checkOpen() {
-    if (closed) {
-      throw new IllegalStateException(filename + ": image is closed");
-    }
+    ImageReader.checkRange(filename, size, offset, length);
   }
 
   void growFileSize(long bytes) {
@@ -512,13 +518,10 @@ public final class Qcow2Image implements DiskImage {
   }
 
   ReentrantReadWriteLock lock() {
-    return lock;
+    return lock.lock();
   }
 
-  /**
-   * After a header write switched in a new active L1 table, refcount table and snapshot table
-   * ({@link Version2SnapshotCommit}): the tables and refcounts as the file now has them.
-   */
+  /** After a header write switched tables ({@link Version2SnapshotCommit}): the file's state. */
   void committed(long[] newL1, long newL1Offset) throws IOException {
     this.l1 = newL1;
     this.l1TableOffset = newL1Offset;
@@ -542,6 +545,10 @@ public final class Qcow2Image implements DiskImage {
    * zeros, or from the backing file where it reaches. The L1 table grows and moves when the disk
    * outgrows it; the switch is one header write after the new table is on disk. Shrinking drops
    * every cluster from the first whole cluster past the new end, as qemu-img resize --shrink.
+   *
+   * @param newSize the new virtual size in bytes
+   * @throws IOException if the file cannot be written, or a version 2 image has snapshots
+   * @throws IllegalArgumentException if {@code newSize} is negative or not a multiple of 512
    */
   public void resize(long newSize) throws IOException {
     // qemu's words (bdrv_co_truncate, qcow2_co_truncate), which qcow2 resize shows as they are.
@@ -551,7 +558,7 @@ public final class Qcow2Image implements DiskImage {
     if (newSize % 512 != 0) {
       throw new IllegalArgumentException("The new size must be a multiple of 512");
     }
-    whileWritable(
+    lock.whileWritable(
         () -> {
           if (header.version() < 3 && !snapshots.isEmpty()) {
             throw new UnsupportedImageException(
@@ -591,31 +598,58 @@ public final class Qcow2Image implements DiskImage {
     return backing;
   }
 
-  /** The image file, or null for an image opened with a {@link BackingOpener}. */
+  /**
+   * The file the image was opened from.
+   *
+   * @return the image file, or null for an image opened with a {@link BackingOpener}
+   */
   public Path path() {
     return path;
   }
 
+  /**
+   * The image's cluster size.
+   *
+   * @return bytes per cluster, a power of two from 512 to 2 MiB
+   */
   public int clusterSize() {
     return g.clusterSize;
   }
 
-  /** The backing file name exactly as the image stores it, or null. */
+  /**
+   * The backing file the image names.
+   *
+   * @return the name exactly as the image stores it, or null for none
+   */
   public String backingFileName() {
     String name = header.backingFileName();
     return name == null || name.isEmpty() ? null : name;
   }
 
-  /** The backing format from the header extension, or null if the image does not say. */
+  /**
+   * The backing file's format, as the image names it.
+   *
+   * @return the format from the header extension, or null if the image does not say
+   */
   public String backingFormat() {
     HeaderExtension e = header.extension(HeaderExtension.BACKING_FORMAT);
     return e == null ? null : e.text();
   }
 
+  /**
+   * The internal snapshots, as the snapshot table held them when last read.
+   *
+   * @return the snapshots in table order, unmodifiable
+   */
   public List<Snapshot> snapshots() {
     return snapshots;
   }
 
+  /**
+   * The persistent dirty bitmaps the image holds (read, never kept up to date by this library).
+   *
+   * @return the bitmaps in directory order, unmodifiable
+   */
   public List<Bitmap> bitmaps() {
     return bitmaps;
   }
@@ -639,58 +673,14 @@ public final class Qcow2Image implements DiskImage {
 
   @Override
   public void close() throws IOException {
-    IOException failure = null;
-    if (!writable) {
-      if (closed) {
-        return;
-      }
-      closed = true;
-    } else {
-      lock.writeLock().lock();
-      try {
-        if (closed) {
-          return;
-        }
-        closed = true;
-        writer.close();
-      } catch (IOException e) {
-        failure = e;
-      } finally {
-        lock.writeLock().unlock();
-      }
-      try {
-        if (fileLock != null) {
-          fileLock.release();
-        }
-      } catch (IOException e) {
-        if (failure == null) {
-          failure = e;
-        } else {
-          failure.addSuppressed(e);
-        }
-      }
-      if (registered != null) {
-        WriterRegistry.closed(registered);
-      }
-    }
-    for (java.io.Closeable c :
-        new java.io.Closeable[] {backing, dataStorage == storage ? null : dataStorage, storage}) {
-      if (c == null) {
-        continue;
-      }
-      try {
-        c.close();
-      } catch (IOException e) {
-        if (failure == null) {
-          failure = e;
-        } else {
-          failure.addSuppressed(e);
-        }
-      }
-    }
-    if (failure != null) {
-      throw failure;
-    }
+    Path unregister = registered;
+    lock.close(
+        () -> writer.close(),
+        fileLock,
+        unregister == null ? null : () -> WriterRegistry.closed(unregister),
+        backing,
+        dataStorage == storage ? null : dataStorage,
+        storage);
   }
 
   @Override

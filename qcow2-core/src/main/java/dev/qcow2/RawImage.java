@@ -25,11 +25,26 @@ public final class RawImage implements DiskImage {
     this.size = (storage.size() + 511) & ~511L;
   }
 
+  /**
+   * Opens a file as a raw disk: its bytes are the guest's, its size rounded up to whole 512-byte
+   * sectors as qemu does (the last partial sector reads as zeros).
+   *
+   * @param path the file
+   * @param writable whether to open it for writing as well
+   * @return the open image; close it when done
+   * @throws IOException if the file cannot be opened
+   */
   public static RawImage open(Path path, boolean writable) throws IOException {
     return new RawImage(path.toString(), path, Storage.open(path, writable));
   }
 
-  /** A raw image over any storage; the image closes it. */
+  /**
+   * A raw image over any storage (a remote object, bytes in memory).
+   *
+   * @param storage the bytes of the disk; the image owns and closes it
+   * @return the image, named after the storage
+   * @throws IOException if the storage's size cannot be learned
+   */
   public static RawImage of(Storage storage) throws IOException {
     return new RawImage(storage.name(), null, storage);
   }

@@ -1,7 +1,7 @@
 package dev.qcow2.convert;
 
 import dev.qcow2.ClusterCompressor;
-import dev.qcow2.parallel.Workers;
+import dev.qcow2.internal.parallel.Workers;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;

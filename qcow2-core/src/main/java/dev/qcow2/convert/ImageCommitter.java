@@ -29,9 +29,14 @@ public final class ImageCommitter {
   /**
    * Commits {@code top} into {@code base} (null for its immediate backing file).
    *
+   * @param top the overlay whose data goes down; a qcow2 image with a backing file
+   * @param base the image of {@code top}'s backing chain the data goes into, or null for the
+   *     immediate backing file
    * @param keepTop leave the overlay's clusters in place (qemu-img commit -d); implied by a base
    *     deeper than the immediate backing file
    * @param progress called with guest bytes done; may be null
+   * @return the base written into and the bytes copied
+   * @throws IOException if an image cannot be read or written, or {@code base} is not in the chain
    */
   public static Result commit(Path top, Path base, boolean keepTop, LongConsumer progress)
       throws IOException {

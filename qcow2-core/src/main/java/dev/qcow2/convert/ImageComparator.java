@@ -15,8 +15,14 @@ public final class ImageComparator {
   private ImageComparator() {}
 
   /**
-   * The guest offset of the first 512-byte sector where the disks differ, as qemu-img reports it,
-   * or -1 if they read the same.
+   * Where two disks first differ, as qemu-img compare reports it. Past the end of the shorter disk
+   * the longer one must read zeros to be the same.
+   *
+   * @param a one disk, which stays open
+   * @param b the other disk, which stays open
+   * @return the guest offset of the first 512-byte sector where the disks differ, or -1 if they
+   *     read the same
+   * @throws IOException if either disk cannot be read
    */
   public static long firstDifference(DiskImage a, DiskImage b) throws IOException {
     long at = firstDifferenceInCommonPart(a, b);
@@ -26,7 +32,14 @@ public final class ImageComparator {
     return firstNonZeroSector(a.size() > b.size() ? a : b, Math.min(a.size(), b.size()));
   }
 
-  /** As {@link #firstDifference}, over the part both disks have. */
+  /**
+   * As {@link #firstDifference}, over the part both disks have.
+   *
+   * @param a one disk, which stays open
+   * @param b the other disk, which stays open
+   * @return the guest offset of the first differing 512-byte sector below the smaller size, or -1
+   * @throws IOException if either disk cannot be read
+   */
   public static long firstDifferenceInCommonPart(DiskImage a, DiskImage b) throws IOException {
     long common = Math.min(a.size(), b.size());
     ByteBuffer x = ByteBuffer.allocateDirect(CHUNK);
@@ -60,6 +73,11 @@ public final class ImageComparator {
    * qemu-img compare -s over disks of the same size: walking both in runs, the first place where
    * the block status differs (data, zero, allocated, stored at a host offset, reaching the end), or
    * where the content differs, whichever comes first; null if neither does.
+   *
+   * @param a one disk, which stays open
+   * @param b the other disk, which stays open
+   * @return the first difference, or null if the disks match in status and content
+   * @throws IOException if either disk cannot be read
    */
   public static StrictDifference firstStrictDifference(DiskImage a, DiskImage b)
       throws IOException {
@@ -102,8 +120,13 @@ public final class ImageComparator {
   }
 
   /**
-   * The offset of the first 512-byte sector from {@code from} on that does not read as zeros, or
-   * -1.
+   * The first 512-byte sector from {@code from} on that does not read as zeros: what qemu-img
+   * compare reports when one disk is longer.
+   *
+   * @param longer the disk to scan, which stays open
+   * @param from the guest offset to start at, in bytes
+   * @return the offset of that sector, or -1 if the rest reads as zeros
+   * @throws IOException if the disk cannot be read
    */
   public static long firstNonZeroSector(DiskImage longer, long from) throws IOException {
     ByteBuffer x = ByteBuffer.allocateDirect(CHUNK);

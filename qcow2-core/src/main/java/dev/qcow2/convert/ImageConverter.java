@@ -29,8 +29,12 @@ public final class ImageConverter {
    * wherever a 4 KiB block of the disk reads zeros. Reading, decompression and writing run on
    * {@code threads} threads.
    *
+   * @param source the image to read, which stays open
+   * @param target the raw file to create or replace
+   * @param threads the worker threads, at least 1
    * @param progress called with the number of guest bytes done so far (from any thread, never
    *     concurrently); may be null
+   * @throws IOException if the source cannot be read or the target written
    */
   public static void toRaw(DiskImage source, Path target, int threads, LongConsumer progress)
       throws IOException {
@@ -42,6 +46,13 @@ public final class ImageConverter {
    * (whose size is taken from the source). Reading and decompression run ahead on {@code threads}
    * threads; one writer stores the chunks in guest order, so the target's clusters lie in order.
    * Clusters that read as zeros are not written: a new image reads zeros there already.
+   *
+   * @param source the image to read, which stays open
+   * @param target the qcow2 file to create or replace
+   * @param options how the target is made; its size is ignored
+   * @param threads the reader threads, at least 1
+   * @param progress called with the number of guest bytes done so far; may be null
+   * @throws IOException if the source cannot be read or the target written
    */
   public static void toQcow2(
       DiskImage source, Path target, CreateOptions options, int threads, LongConsumer progress)
@@ -60,6 +71,13 @@ public final class ImageConverter {
   /**
    * Converts {@code source} (with its backing chain) into {@code target} as {@code options} say:
    * qemu-img convert's job.
+   *
+   * @param source the image to read, which stays open
+   * @param target the file to write: created (replacing any file there) unless {@code options} say
+   *     no-create
+   * @param options the target's format and qemu-img convert's other choices
+   * @throws IOException if the source cannot be read or the target written (or, with no-create,
+   *     opened)
    */
   public static void convert(DiskImage source, Path target, ConvertOptions options)
       throws IOException {
@@ -76,6 +94,12 @@ public final class ImageConverter {
    * qcow2 image comes out in one pass where the stream takes its head last, else in two (see {@code
    * StreamTarget}). The bytes do not depend on the number of threads. A stream target is always new
    * and has no backing file: {@code options} with no-create or a backing file are refused.
+   *
+   * @param source the image to read, which stays open
+   * @param target where the bytes go; not closed here
+   * @param options the target's format and qemu-img convert's other choices
+   * @throws IOException if the source cannot be read or the stream refuses bytes
+   * @throws IllegalArgumentException if {@code options} ask for no-create or a backing file
    */
   public static void convert(DiskImage source, ImageStream target, ConvertOptions options)
       throws IOException {
@@ -87,6 +111,13 @@ public final class ImageConverter {
    * {@code target}, a sparse raw file or a new qcow2 image, as {@code options} say (no-create and
    * backing files are refused: the disk's size is known only at the end). Returns the disk's size:
    * the bytes read.
+   *
+   * @param source the raw disk, read to its end; not closed here
+   * @param target the file to create or replace
+   * @param options the target's format and qemu-img convert's other choices
+   * @return the disk's size in bytes
+   * @throws IOException if the source cannot be read or the target written
+   * @throws IllegalArgumentException if {@code options} ask for no-create or a backing file
    */
   public static long convert(ReadableByteChannel source, Path target, ConvertOptions options)
       throws IOException {
@@ -101,6 +132,13 @@ public final class ImageConverter {
    * Copies a raw disk from {@code source} to {@code target} as raw bytes and finishes the stream. A
    * qcow2 target is refused: its layout cannot be planned from a source read once. Returns the
    * disk's size.
+   *
+   * @param source the raw disk, read to its end; not closed here
+   * @param target where the bytes go; not closed here
+   * @param options the target's options: a raw format, no create options of their own
+   * @return the disk's size in bytes
+   * @throws IOException if the source cannot be read or the stream refuses bytes
+   * @throws IllegalArgumentException if {@code options} ask for qcow2, no-create or a backing file
    */
   public static long convert(ReadableByteChannel source, ImageStream target, ConvertOptions options)
       throws IOException {
@@ -125,7 +163,16 @@ public final class ImageConverter {
    * Writes {@code buffer[0, length)} at {@code offset} of {@code out}, leaving out every all-zero
    * block of {@code zeroBlock} bytes (aligned on file offsets, so that holes fall on file-system
    * block boundaries); with {@code zeroBlock} 0, writes every byte. The sparse writer of raw
-   * targets, here and in the tools' deploy.
+   * targets, for callers that make raw disks from other sources (a decompressed stream, say). A
+   * hole is only left where the file has none of its own bytes yet: the caller writes into a new or
+   * zeroed file.
+   *
+   * @param out the file, open for writing
+   * @param buffer the bytes: {@code [0, length)} are written, whatever its position
+   * @param length how many bytes to write
+   * @param offset the file offset of the first byte
+   * @param zeroBlock the hole granularity in bytes, or 0 for none
+   * @throws IOException if the file cannot be written
    */
   public static void writeSparse(
       FileChannel out, ByteBuffer buffer, int length, long offset, int zeroBlock)
@@ -134,7 +181,7 @@ public final class ImageConverter {
   }
 
   /** Whether b[from, to) is all zeros (a vectorized scan, cheap on data). */
-  public static boolean isZero(ByteBuffer b, int from, int to) {
+  static boolean isZero(ByteBuffer b, int from, int to) {
     return Zeros.isZero(b, from, to);
   }
 }

@@ -30,6 +30,8 @@ public final class ImageMeasurer {
    * A raw target: every byte of the disk.
    *
    * @param source the image to convert, or null to measure a new disk of {@code size} bytes
+   * @param size the disk size in bytes when there is no source (rounded up to 512-byte sectors)
+   * @return the bytes a raw target takes: required and fully allocated alike, no bitmaps
    */
   public static Measurement raw(DiskImage source, long size) {
     long required = source != null ? source.size() : (size + 511) & ~511L;
@@ -38,7 +40,13 @@ public final class ImageMeasurer {
 
   /**
    * A qcow2 target made with {@code options} (its size is taken from {@code source} when there is
-   * one, else from the options).
+   * one, else from the options), by qemu's formulas.
+   *
+   * @param options how the target would be created: cluster size, refcount width, backing file
+   * @param source the image to convert, whose allocated clusters are counted; or null for a new,
+   *     empty disk
+   * @return the bytes the target takes as the source is, and fully allocated
+   * @throws IOException if the source cannot be read
    */
   public static Measurement qcow2(CreateOptions options, DiskImage source) throws IOException {
     int cs = options.clusterSize();

@@ -30,8 +30,13 @@ public final class ImageRebaser {
    * relative to the image's folder), or null or "" for no backing file at all (flattening: the
    * image then holds its whole disk).
    *
+   * @param image the qcow2 image to rebase
+   * @param newBacking the new backing file name, or null or "" for none
    * @param newFormat "qcow2" or "raw", or null to detect it from the file
+   * @param mode safe (content kept) or unsafe (the name changed only)
    * @param progress called with guest bytes compared so far; may be null
+   * @throws IOException if an image cannot be read or written, or a safe rebase's new backing file
+   *     does not exist
    */
   public static void rebase(
       Path image, String newBacking, String newFormat, RebaseMode mode, LongConsumer progress)

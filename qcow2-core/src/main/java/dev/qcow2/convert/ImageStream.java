@@ -40,10 +40,19 @@ import java.nio.channels.WritableByteChannel;
  * (try-with-resources), also on failure.
  */
 public interface ImageStream extends Closeable {
-  /** Appends {@code bytes} (all of its remaining bytes) to the image. */
+  /**
+   * Appends {@code bytes} (all of its remaining bytes) to the image.
+   *
+   * @param bytes the bytes from position to limit; the caller reuses the buffer after the call
+   * @throws IOException if the target cannot take them; the conversion then fails
+   */
   void write(ByteBuffer bytes) throws IOException;
 
-  /** The longest head the target accepts last through {@link #writeHead}; 0 if it cannot. */
+  /**
+   * How many leading bytes the target lets the converter send last.
+   *
+   * @return the longest head the target accepts last through {@link #writeHead}; 0 if it cannot
+   */
   default long headCapacity() {
     return 0;
   }
@@ -51,17 +60,31 @@ public interface ImageStream extends Closeable {
   /**
    * Announces, before the first {@link #write}, that the image's first {@code length} bytes (at
    * most {@link #headCapacity}) will come last, through {@link #writeHead}.
+   *
+   * @param length the head's exact length in bytes
+   * @throws IOException if the target cannot prepare for it
+   * @throws UnsupportedOperationException by default, for a target whose capacity is 0
    */
   default void deferHead(long length) throws IOException {
     throw new UnsupportedOperationException("this target cannot take its head last");
   }
 
-  /** The image's first bytes, announced by {@link #deferHead}, after every {@link #write}. */
+  /**
+   * The image's first bytes, announced by {@link #deferHead}, after every {@link #write}.
+   *
+   * @param head exactly the announced length of bytes, from position to limit
+   * @throws IOException if the target cannot take them
+   * @throws UnsupportedOperationException by default, for a target whose capacity is 0
+   */
   default void writeHead(ByteBuffer head) throws IOException {
     throw new UnsupportedOperationException("this target cannot take its head last");
   }
 
-  /** The image is complete: make it visible whole. Called once, after the last write. */
+  /**
+   * The image is complete: make it visible whole. Called once, after the last write.
+   *
+   * @throws IOException if the image cannot be completed (the upload fails, say)
+   */
   void finish() throws IOException;
 
   /** Releases the stream; without {@link #finish}, abandons the image. */
@@ -72,6 +95,9 @@ public interface ImageStream extends Closeable {
    * A stream that writes front to back to {@code channel} (standard output, a pipe, a file),
    * through a buffer of 1 MiB so that small writes do not each cost a system call. Closing the
    * stream leaves the channel open: the caller owns it.
+   *
+   * @param channel where the bytes go, in order
+   * @return a stream that cannot take its head last ({@link #headCapacity} 0)
    */
   static ImageStream of(WritableByteChannel channel) {
     return new ChannelImageStream(channel);

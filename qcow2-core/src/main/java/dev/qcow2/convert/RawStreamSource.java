@@ -4,7 +4,7 @@ import dev.qcow2.ClusterCompressor;
 import dev.qcow2.CompressedCluster;
 import dev.qcow2.CreateOptions;
 import dev.qcow2.Qcow2Image;
-import dev.qcow2.parallel.Workers;
+import dev.qcow2.internal.parallel.Workers;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;

@@ -2,7 +2,7 @@ package dev.qcow2.convert;
 
 import dev.qcow2.BlockStatus;
 import dev.qcow2.DiskImage;
-import dev.qcow2.parallel.Workers;
+import dev.qcow2.internal.parallel.Workers;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;

@@ -2,7 +2,7 @@ package dev.qcow2.hash;
 
 import dev.qcow2.BlockStatus;
 import dev.qcow2.DiskImage;
-import dev.qcow2.parallel.Workers;
+import dev.qcow2.internal.parallel.Workers;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -40,8 +40,13 @@ public final class ContentHasher {
   /**
    * Digests the virtual disk of {@code image} (through its backing chain).
    *
+   * @param image the image to read; it stays open, and is read from several threads at once
+   * @param algorithm the digest to compute; not null
    * @param threads reader threads (at least 1); the digest itself runs on the calling thread
    * @param progress called on the calling thread with the guest bytes done so far; may be null
+   * @return the digest of the disk's {@code image.size()} bytes
+   * @throws IOException if the image cannot be read (a {@code Qcow2Exception} when it is bad)
+   * @throws IllegalArgumentException if {@code threads} is less than 1
    */
   public static ContentHash hash(
       DiskImage image, HashAlgorithm algorithm, int threads, LongConsumer progress)
@@ -62,7 +67,16 @@ public final class ContentHasher {
     }
   }
 
-  /** Digests the bytes of a file as they lie on disk (Cangallo's {@code file-sha256}). */
+  /**
+   * Digests the bytes of a file as they lie on disk (Cangallo's {@code file-sha256}), not the disk
+   * an image file holds.
+   *
+   * @param file the file to read, whole
+   * @param algorithm {@link HashAlgorithm#SHA1} or {@link HashAlgorithm#SHA256}
+   * @return the digest of the file's bytes
+   * @throws IOException if the file cannot be read
+   * @throws IllegalArgumentException for {@link HashAlgorithm#TREE_SHA256}, which digests disks
+   */
   public static ContentHash hashFile(Path file, HashAlgorithm algorithm) throws IOException {
     if (algorithm == HashAlgorithm.TREE_SHA256) {
       throw new IllegalArgumentException("files are digested with sha1 or sha256 only");

@@ -20,7 +20,11 @@ public enum HashAlgorithm {
     this.jcaName = jcaName;
   }
 
-  /** The name the command line uses: sha1, sha256 or tree-sha256. */
+  /**
+   * The algorithm's name on the command line and in printed digests.
+   *
+   * @return "sha1", "sha256" or "tree-sha256"
+   */
   public String label() {
     return label;
   }
@@ -29,7 +33,13 @@ public enum HashAlgorithm {
     return jcaName;
   }
 
-  /** The algorithm with this command-line name. */
+  /**
+   * The algorithm with this command-line name.
+   *
+   * @param label "sha1", "sha256" or "tree-sha256", in lower case
+   * @return the algorithm; never null
+   * @throws IllegalArgumentException if no algorithm has that name
+   */
   public static HashAlgorithm of(String label) {
     for (HashAlgorithm a : values()) {
       if (a.label.equals(label)) {

@@ -1,12 +1,13 @@
 package dev.qcow2.remote;
 
 import dev.qcow2.Storage;
-import dev.qcow2.parallel.Workers;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -60,7 +61,11 @@ public final class RemoteStorage implements Storage {
             30,
             TimeUnit.SECONDS,
             new LinkedBlockingQueue<>(),
-            Workers.named("remote-read-ahead"));
+            r -> {
+              Thread t = new Thread(r, "remote-read-ahead");
+              t.setDaemon(true);
+              return t;
+            });
     prefetcher.allowCoreThreadTimeOut(true);
   }
 
@@ -104,7 +109,7 @@ public final class RemoteStorage implements Storage {
     List<CompletableFuture<byte[]>> parts = claimAndFetch(first, last);
     long at = position;
     for (CompletableFuture<byte[]> part : parts) {
-      byte[] block = Workers.await(part, name() + ": reading");
+      byte[] block = fetched(part);
       int offset = (int) (at & (blockSize - 1));
       int take = (int) Math.min(block.length - offset, position + n - at);
       dst.put(block, offset, take);
@@ -178,6 +183,27 @@ public final class RemoteStorage implements Storage {
       } catch (RejectedExecutionException e) {
         fetch(run); // closed meanwhile: fails or completes here, never left pending
       }
+    }
+  }
+
+  /**
+   * A block's bytes once fetched; a failed fetch rethrows what {@link #fetch} caught, as it was.
+   */
+  private byte[] fetched(CompletableFuture<byte[]> part) throws IOException {
+    try {
+      return part.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException(name() + ": reading interrupted");
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause(); // fetch fails its futures with nothing else
+      if (cause instanceof IOException io) {
+        throw io;
+      }
+      if (cause instanceof Error err) {
+        throw err;
+      }
+      throw (RuntimeException) cause;
     }
   }
 

@@ -1,4 +1,4 @@
-package dev.qcow2.parallel;
+package dev.qcow2.internal.parallel;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
