@@ -24,28 +24,16 @@
 # Our times include the JVM's start. Each push goes to an empty store (a fresh registry or a
 # fresh key prefix), so nothing is skipped as already there.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(dirname "$here")"
-rounds=3
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --rounds) [ $# -ge 2 ] || usage; rounds="$2"; shift 2 ;;
-    -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
-  esac
-done
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds wants a positive number: $rounds" >&2; exit 2; }
-for tool in qemu-img mkfs.ext4 skopeo docker-registry curl java mvn sha256sum python3; do
-  command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
-done
+# shellcheck source=benchmarks/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+parse_args "$@"
+need_tools qemu-img:qemu-utils mkfs.ext4:e2fsprogs skopeo:skopeo docker-registry:docker-registry curl:curl \
+  java:openjdk-17-jdk-headless mvn:maven sha256sum:coreutils python3:python3
 
-work="${BENCH_WORK:-$here/work/remote}"
-data_mib="${DATA_MIB:-128}"
-sources="${SOURCES:-/usr/share/doc /usr/lib/jvm /usr/share}"
+work_folder "$here/work/remote" 128 "/usr/share/doc /usr/lib/jvm /usr/share"
 rm -rf "$work"
 mkdir -p "$work"
-log() { echo "== $*" >&2; }
+log_prefix="== "
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -58,18 +46,9 @@ log "compiling the test classpath (offline)"
 cp="$root/qcow2-tools/target/test-classes:$root/qcow2-remote/target/test-classes:$root/qcow2-tools/target/classes:$(cat "$work/cp.txt")"
 canga() { java -cp "$cp" -Daws.disableEc2Metadata=true dev.qcow2.tools.Main canga "$@"; }
 
-log "staging up to $data_mib MiB of files from: $sources"
-mkdir -p "$work/stage"
-# shellcheck disable=SC2086
-find $sources -xdev -type f -readable -size -64M -printf '%s\t%p\n' 2>/dev/null | awk -F'\t' \
-  -v limit=$((data_mib << 20)) '{ if (sum + $1 > limit) exit; sum += $1; print $2 }' > "$work/files" || true
-tar -cf - --no-recursion -T "$work/files" 2>/dev/null | tar -xf - -C "$work/stage" || true
-staged=$(du -sm "$work/stage" | cut -f1)
-fs_mib=$((staged + staged / 4 + 64))
-truncate -s "${fs_mib}M" "$work/fs.raw"
-mkfs.ext4 -q -F -d "$work/stage" "$work/fs.raw"
-rm -rf "$work/stage"
-qemu-img convert -c -O qcow2 -o compression_type=zstd "$work/fs.raw" "$work/fs.qcow2"
+# Readable regular files below 64 MiB, on the sources' own file systems.
+make_fs_image 64 -xdev -type f -readable -size -64M
+qcow2_copy zstd fs.qcow2
 rm -f "$work/fs.raw"
 
 home="$work/a"
@@ -81,9 +60,6 @@ size=$(stat -c %s "$blob")
 digest=$(sha256sum "$blob" | cut -c1-64)
 log "image: ${staged} MiB of files, blob ${size} bytes ($((size >> 20)) MiB)"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-elapsed() { python3 -c "import sys; print('%.3f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$2"; }
 registry_pid=""
 start_registry() { # a fresh registry; sets $port
   local d="$work/registry-$RANDOM$RANDOM"
@@ -103,7 +79,6 @@ remote_home() { # $1 dir, $2 url: a canga home whose remote "r" is $2
   printf 'default_repo: default\nrepos:\n    default:\n        type: local\n        path: %s\n    r:\n        type: remote\n        path: %s\n        url: %s\n' \
     "$1/default" "$1/r" "$2" > "$1/config.yaml"
 }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 # An OCI layout holding the blob as its one layer, for skopeo.
 layout="$work/layout"

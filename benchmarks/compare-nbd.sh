@@ -25,81 +25,37 @@
 # Both servers run with -t and -e SHARED; each is warmed up with one untimed copy after it
 # starts. The machines this runs on are small and shared: quote medians from one run and say so.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(dirname "$here")"
+# shellcheck source=benchmarks/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-rounds=3
 keep=0
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --rounds) [ $# -ge 2 ] || usage; rounds="$2"; shift 2 ;;
-    --keep) keep=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
-  esac
-done
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds wants a positive number: $rounds" >&2; exit 2; }
+parse_args "$@"
+need_tools qemu-img:qemu-utils qemu-nbd:qemu-utils nbdcopy:libnbd-bin mkfs.ext4:e2fsprogs cmp:diffutils \
+  ss:iproute2 java:openjdk-17-jdk-headless
 
-for tool in qemu-img:qemu-utils qemu-nbd:qemu-utils nbdcopy:libnbd-bin mkfs.ext4:e2fsprogs cmp:diffutils \
-    ss:iproute2 java:openjdk-17-jdk-headless; do
-  command -v "${tool%%:*}" >/dev/null || { echo "${tool%%:*} is missing: apt-get install ${tool#*:}" >&2; exit 1; }
-done
-
-work="${BENCH_WORK:-${TMPDIR:-/tmp}/qcow2-compare-nbd}"
-data_mib="${DATA_MIB:-300}"
-sources="${SOURCES:-/usr/share/doc /usr/lib/jvm /usr/share}"
+work_folder "${TMPDIR:-/tmp}/qcow2-compare-nbd" 300 "/usr/share/doc /usr/lib/jvm /usr/share"
 read -r qport oport <<<"${PORTS:-10932 10931}"
 shared="${SHARED:-4}"
 bench_count="${BENCH_COUNT:-5000}"
 bench_depth="${BENCH_DEPTH:-16}"
 serve_java_opts="${SERVE_JAVA_OPTS-}"
-mkdir -p "$work"
-
-log() { printf '%s\n' "$*" >&2; }
 
 for p in "$qport" "$oport"; do
   if ss -Hltn "sport = :$p" | grep -q .; then log "port $p is taken: set PORTS"; exit 1; fi
 done
 
-# Only the files this script makes are ever deleted, wherever BENCH_WORK points.
 pids=()
 cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -f "$work/copy.raw" "$work/dst.qcow2" "$work/q.pid" "$work/o.pid" "$work/q.sock" "$work/o.sock" "$work/stderr.txt" "$work/files.list"
-  rm -rf "$work/stage"
-  if [ "$keep" = 0 ]; then
-    rm -f "$work/fs.raw" "$work/plain.qcow2" "$work/zlib.qcow2" "$work/zstd.qcow2" "$work/images.stamp"
-    rmdir "$work" 2>/dev/null || true
-  fi
+  rm -f "$work/copy.raw" "$work/dst.qcow2" "$work/q.pid" "$work/o.pid" "$work/q.sock" "$work/o.sock"
+  clean_work fs.raw plain.qcow2 zlib.qcow2 zstd.qcow2
 }
 trap cleanup EXIT
 
 # --- The images: an ext4 file system of real files, and qemu-img's three qcow2 copies of it ------
-stamp="data_mib=$data_mib sources=$sources"
-if [ "$keep" = 1 ] && [ -f "$work/images.stamp" ] && [ "$(cat "$work/images.stamp")" = "$stamp" ]; then
-  log "re-using the images in $work (--keep)"
-else
-  rm -rf "$work/stage" && mkdir -p "$work/stage"
-  log "staging up to $data_mib MiB of files from: $sources"
-  # shellcheck disable=SC2086
-  find $sources -type f -printf '%s\t%p\n' 2>/dev/null |
-    awk -F'\t' -v limit=$((data_mib << 20)) '!seen[$2]++ { if (sum + $1 > limit) exit; sum += $1; sub(/^\//, "", $2); print $2 }' \
-      >"$work/files.list" || true
-  tar -C / --ignore-failed-read -cf - -T "$work/files.list" 2>/dev/null | tar -C "$work/stage" -xf -
-  staged=$(du -sm "$work/stage" | cut -f1)
-  fs_mib=$((staged * 5 / 4 + 64))
-  log "making a $fs_mib MiB ext4 file system with $staged MiB of files, and its qcow2 copies"
-  rm -f "$work/fs.raw" && truncate -s "${fs_mib}M" "$work/fs.raw"
-  mkfs.ext4 -q -F -d "$work/stage" "$work/fs.raw"
-  rm -rf "$work/stage" "$work/files.list"
-  qemu-img convert -O qcow2 "$work/fs.raw" "$work/plain.qcow2"
-  qemu-img convert -c -O qcow2 -o compression_type=zlib "$work/fs.raw" "$work/zlib.qcow2"
-  qemu-img convert -c -O qcow2 -o compression_type=zstd "$work/fs.raw" "$work/zstd.qcow2"
-  printf '%s\n' "$stamp" >"$work/images.stamp"
-fi
+ready_images 64 "plain zlib zstd" -type f
 virtual=$(stat -c %s "$work/fs.raw")
 # bin/qcow2 builds its jar when the sources are newer: do it now, not while a server is awaited.
 "$root/bin/qcow2" --version >/dev/null
@@ -146,19 +102,6 @@ uri() {
   else echo "nbd://127.0.0.1:$oport/"
   fi
 }
-
-# Runs a shell command line with stdout discarded; prints the wall-clock seconds it took.
-seconds() {
-  local t0 t1
-  t0=$(date +%s.%N)
-  if ! bash -c "$1" >/dev/null 2>"$work/stderr.txt"; then
-    log "failed: $1"; cat "$work/stderr.txt" >&2; exit 1
-  fi
-  t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
-}
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-q() { printf '%q' "$1"; }
 
 results=()
 # row NAME QEMU-TIMES OUR-TIMES: one line of the table from two lists of seconds.
@@ -234,7 +177,7 @@ row "nbdcopy raw -> served qcow2" "${qt# }" "${ot# }"
 
 echo
 echo "qemu-nbd against bin/qcow2 serve (JVM options: ${serve_java_opts:-none, the JVM defaults}), both -t -e $shared"
-echo "$(qemu-nbd --version | head -1); $(nbdcopy --version | head -1); $(java -version 2>&1 | head -1); $(nproc) cores"
+echo "$(qemu-nbd --version | head -1); $(nbdcopy --version | head -1); $(machine)"
 echo "data: $((virtual >> 20)) MiB ext4 image, $(du -sm "$work/fs.raw" | cut -f1) MiB of it allocated; $rounds round(s), medians"
 printf '%-34s %10s %8s %8s\n' job "qemu-nbd s" "ours s" ratio
 printf '%s\n' "${results[@]}"

@@ -36,116 +36,42 @@
 # (about 0.1 s with the launchers' class-data-sharing archive): that is what a user sees. The machines this runs on are small and shared:
 # quote medians from one run and say so.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(dirname "$here")"
+# shellcheck source=benchmarks/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-rounds=3
 keep=0
 out=""
 extra=0
 convert=0
 canga=0
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2; }
-while [ $# -gt 0 ]; do
+own_option() {
   case "$1" in
-    --rounds) [ $# -ge 2 ] || usage; rounds="$2"; shift 2 ;;
-    --keep) keep=1; shift ;;
-    --out) [ $# -ge 2 ] || usage; out="$2"; shift 2 ;;
-    --extra) extra=1; shift ;;
-    --convert) convert=1; shift ;;
-    --canga) canga=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
+    --out) [ $# -ge 2 ] || usage; out="$2"; took=2 ;;
+    --extra) extra=1 ;;
+    --convert) convert=1 ;;
+    --canga) canga=1 ;;
+    *) return 1 ;;
   esac
-done
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds wants a positive number: $rounds" >&2; exit 2; }
+}
+parse_args "$@"
+need_tools qemu-img:qemu-utils mkfs.ext4:e2fsprogs cmp:diffutils java:openjdk-17-jdk-headless
 
-missing=0
-for tool in qemu-img:qemu-utils mkfs.ext4:e2fsprogs cmp:diffutils java:openjdk-17-jdk-headless; do
-  if ! command -v "${tool%%:*}" >/dev/null; then
-    echo "${tool%%:*} is missing: install it with apt-get install ${tool#*:}" >&2
-    missing=1
-  fi
-done
-[ "$missing" = 0 ] || exit 1
-
-work="${BENCH_WORK:-$here/work}"
-data_mib="${DATA_MIB:-850}"
-sources="${SOURCES:-/usr/share/doc /usr/lib/jvm /usr/share/locale /usr/share/i18n /usr/share}"
+work_folder "$here/work" 850 "/usr/share/doc /usr/lib/jvm /usr/share/locale /usr/share/i18n /usr/share"
 ours_cmd="${OURS_CMD:-"'$root/bin/qcow2' convert -O raw"}"
 read -r -a kinds <<<"${KINDS:-plain zlib zstd}"
-mkdir -p "$work"
 out="${out:-$work}"
 mkdir -p "$out"
 
-# Only the files this script makes are ever deleted, wherever BENCH_WORK points.
 cleanup() {
-  rm -f "$out/q.raw" "$out/o.raw" "$out/q.qcow2" "$out/o.qcow2" "$out/stderr.txt" "$work/files.list"
-  rm -f "$out/sizes.txt" "$work/tib.qcow2" "$work/gib.raw"
+  rm -f "$out/q.raw" "$out/o.raw" "$out/q.qcow2" "$out/o.qcow2" "$out/sizes.txt" "$work/tib.qcow2" "$work/gib.raw"
   rm -rf "$out/canga-home"
-  rm -rf "$work/stage"
-  if [ "$keep" = 0 ]; then
-    rm -f "$work/fs.raw" "$work/plain.qcow2" "$work/zlib.qcow2" "$work/zstd.qcow2" "$work/images.stamp"
-    rmdir "$work" 2>/dev/null || true
-  fi
+  clean_work fs.raw plain.qcow2 zlib.qcow2 zstd.qcow2
 }
 trap cleanup EXIT
 
-log() { printf '%s\n' "$*" >&2; }
-
-# --- The images -------------------------------------------------------------------------------
-stamp="data_mib=$data_mib sources=$sources"
-have_images() {
-  [ -f "$work/images.stamp" ] && [ "$(cat "$work/images.stamp")" = "$stamp" ] || return 1
-  local k
-  for k in fs.raw plain.qcow2 zlib.qcow2 zstd.qcow2; do [ -f "$work/$k" ] || return 1; done
-}
-if [ "$keep" = 1 ] && have_images; then
-  log "re-using the images in $work (--keep)"
-else
-  rm -f "$work/fs.raw" "$work/plain.qcow2" "$work/zlib.qcow2" "$work/zstd.qcow2" "$work/images.stamp"
-  rm -rf "$work/stage"
-  mkdir -p "$work/stage"
-  log "staging up to $data_mib MiB of files from: $sources"
-  # Regular files and symlinks, whole folders in the order given, until the budget is spent; a
-  # folder listed inside an earlier one (/usr/share after /usr/share/doc) adds only what is new.
-  # shellcheck disable=SC2086
-  find $sources \( -type f -o -type l \) -printf '%s\t%p\n' 2>/dev/null |
-    awk -F'\t' -v limit=$((data_mib << 20)) '
-      !seen[$2]++ { if (sum + $1 > limit) exit; sum += $1; sub(/^\//, "", $2); print $2 }' \
-      >"$work/files.list" || true
-  tar -C / --no-recursion --ignore-failed-read -cf - -T "$work/files.list" 2>/dev/null |
-    tar -C "$work/stage" -xf -
-  staged=$(du -sm "$work/stage" | cut -f1)
-  # A quarter more than the data for ext4's metadata and free space, plus room for the journal.
-  fs_mib=$((staged * 5 / 4 + 128))
-  log "making a $fs_mib MiB ext4 file system with $staged MiB of files"
-  truncate -s "${fs_mib}M" "$work/fs.raw"
-  mkfs.ext4 -q -F -d "$work/stage" "$work/fs.raw"
-  rm -rf "$work/stage" "$work/files.list"
-  log "making plain, zlib and zstd qcow2 images with qemu-img"
-  qemu-img convert -O qcow2 "$work/fs.raw" "$work/plain.qcow2"
-  qemu-img convert -c -O qcow2 -o compression_type=zlib "$work/fs.raw" "$work/zlib.qcow2"
-  qemu-img convert -c -O qcow2 -o compression_type=zstd "$work/fs.raw" "$work/zstd.qcow2"
-  printf '%s\n' "$stamp" >"$work/images.stamp"
-fi
-
-# --- Timing helpers ---------------------------------------------------------------------------
-# Runs a shell command line with stdout discarded; prints the wall-clock seconds it took.
-seconds() {
-  local t0 t1
-  t0=$(date +%s.%N)
-  if ! bash -c "$1" >/dev/null 2>"$out/stderr.txt"; then
-    log "failed: $1"; cat "$out/stderr.txt" >&2; exit 1
-  fi
-  t1=$(date +%s.%N)
-  rm -f "$out/stderr.txt"
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
-}
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-# Flush the previous run's dirty pages so that they do not slow down the next one.
-settle() { sync; sleep 1; }
-q() { printf '%q' "$1"; }
+# Regular files and symlinks; a quarter more than the data for ext4's metadata and free space,
+# plus room for the journal.
+ready_images 128 "plain zlib zstd" \( -type f -o -type l \)
 
 # --- Warm-up, untimed: page cache, qemu-img's binaries, our jar (bin/qcow2 builds it on first use)
 log "warming up: reading the images, one untimed conversion each"
@@ -164,13 +90,9 @@ for kind in "${kinds[@]}"; do
   ocmd="$ours_cmd $(q "$img") $(q "$out/o.raw")"
   qt=() ot=()
   for ((i = 1; i <= rounds; i++)); do
-    # Alternate who goes first, so that neither always meets the other's cache state.
-    rm -f "$out/q.raw" "$out/o.raw"; settle
-    if ((i % 2 == 1)); then
-      qt+=("$(seconds "$qcmd")"); settle; ot+=("$(seconds "$ocmd")")
-    else
-      ot+=("$(seconds "$ocmd")"); settle; qt+=("$(seconds "$qcmd")")
-    fi
+    rm -f "$out/q.raw" "$out/o.raw"
+    time_pair "$i" "$qcmd" "$ocmd"
+    qt+=("$ta") ot+=("$tb")
     cmp -s "$out/q.raw" "$out/o.raw" || { log "$kind.qcow2: our output differs from qemu-img's"; exit 1; }
     log "  $kind round $i: qemu-img ${qt[-1]} s, ours ${ot[-1]} s, outputs identical"
     rm -f "$out/q.raw" "$out/o.raw"
@@ -183,7 +105,7 @@ done
 
 echo
 echo "qemu-img convert -O raw against: $ours_cmd"
-echo "$(qemu-img --version | head -1); $(java -version 2>&1 | head -1); $(nproc) cores; $rounds round(s), medians; outputs in $out"
+echo "$(qemu-img --version | head -1); $(machine); $rounds round(s), medians; outputs in $out"
 echo "data: $(du -sm --apparent-size "$work/fs.raw" | cut -f1) MiB ext4 image, $(du -sm "$work/fs.raw" | cut -f1) MiB of it allocated"
 printf '%-12s %9s %9s %11s %8s %8s %10s %10s\n' image "file MiB" "virt MiB" "qemu-img s" "ours s" ratio "qemu MB/s" "ours MB/s"
 printf '%s\n' "${results[@]}"
@@ -200,12 +122,9 @@ qcow2_cmd="${QCOW2_CMD:-"'$root/bin/qcow2'"}"
 compare() { # NAME QEMU-COMMAND OUR-COMMAND CHECK-COMMAND
   local qt=() ot=() i
   for ((i = 1; i <= rounds; i++)); do
-    rm -f "$out/q.qcow2" "$out/o.qcow2"; settle
-    if ((i % 2 == 1)); then
-      qt+=("$(seconds "$2")"); settle; ot+=("$(seconds "$3")")
-    else
-      ot+=("$(seconds "$3")"); settle; qt+=("$(seconds "$2")")
-    fi
+    rm -f "$out/q.qcow2" "$out/o.qcow2"
+    time_pair "$i" "$2" "$3"
+    qt+=("$ta") ot+=("$tb")
     bash -c "$4" || { log "$1: check failed"; exit 1; }
     log "  $1 round $i: qemu-img ${qt[-1]} s, ours ${ot[-1]} s"
     sizes=""

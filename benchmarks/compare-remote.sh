@@ -26,38 +26,17 @@
 # compared (cmp) with the local conversion's. The machines this runs on are small and shared:
 # quote medians from one run and say so.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(dirname "$here")"
+# shellcheck source=benchmarks/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-rounds=3
 keep=0
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --rounds) [ $# -ge 2 ] || usage; rounds="$2"; shift 2 ;;
-    --keep) keep=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
-  esac
-done
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds wants a positive number: $rounds" >&2; exit 2; }
+parse_args "$@"
+need_tools qemu-img:qemu-utils mkfs.ext4:e2fsprogs curl:curl /usr/sbin/nginx:nginx-light mvn:maven \
+  java:openjdk-17-jdk-headless
 
-missing=0
-for tool in qemu-img:qemu-utils mkfs.ext4:e2fsprogs curl:curl /usr/sbin/nginx:nginx-light mvn:maven java:openjdk-17-jdk-headless; do
-  if ! command -v "${tool%%:*}" >/dev/null; then
-    echo "${tool%%:*} is missing: install it with apt-get install ${tool#*:}" >&2
-    missing=1
-  fi
-done
-[ "$missing" = 0 ] || exit 1
-
-work="${BENCH_WORK:-$here/work/remote}"
-data_mib="${DATA_MIB:-300}"
-sources="${SOURCES:-/usr/share/doc /usr/lib/jvm /usr/share/locale /usr/share/i18n /usr/share}"
+work_folder "$here/work/remote" 300 "/usr/share/doc /usr/lib/jvm /usr/share/locale /usr/share/i18n /usr/share"
 qemu_limit="${QEMU_LIMIT:-60}"
 qcow2="$root/bin/qcow2"
-mkdir -p "$work"
-log() { printf '%s\n' "$*" >&2; }
 
 nginx_pid="" s3_pid="" s3_hold=""
 cleanup() {
@@ -65,39 +44,18 @@ cleanup() {
   if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; fi
   if [ -n "$s3_hold" ]; then kill "$s3_hold" 2>/dev/null || true; fi
   if [ -n "$s3_pid" ]; then kill "$s3_pid" 2>/dev/null || true; wait "$s3_pid" 2>/dev/null || true; fi
-  rm -rf "$work/nginx" "$work/s3" "$work/stage" "$work/files.list"
-  rm -f "$work"/out-*.raw "$work/dl.qcow2" "$work/stderr.txt" "$work/qemu-progress.txt"
-  if [ "$keep" = 0 ]; then
-    rm -f "$work/fs.raw" "$work/zstd.qcow2" "$work/images.stamp"
-    rmdir "$work" 2>/dev/null || true
-  fi
+  rm -rf "$work/nginx" "$work/s3"
+  rm -f "$work"/out-*.raw "$work/dl.qcow2" "$work/qemu-progress.txt"
+  clean_work fs.raw zstd.qcow2
   return 0
 }
 trap cleanup EXIT
 
 # --- The image: an ext4 file system of real files, as compare-qemu.sh makes it, compressed with zstd
-stamp="data_mib=$data_mib sources=$sources"
-if [ "$keep" = 1 ] && [ -f "$work/zstd.qcow2" ] && [ "$(cat "$work/images.stamp" 2>/dev/null)" = "$stamp" ]; then
-  log "re-using the image in $work (--keep)"
-else
-  rm -rf "$work/stage" && mkdir -p "$work/stage"
-  log "staging up to $data_mib MiB of files from: $sources"
-  # shellcheck disable=SC2086
-  find $sources \( -type f -o -type l \) -printf '%s\t%p\n' 2>/dev/null |
-    awk -F'\t' -v limit=$((data_mib << 20)) '
-      !seen[$2]++ { if (sum + $1 > limit) exit; sum += $1; sub(/^\//, "", $2); print $2 }' >"$work/files.list" || true
-  tar -C / --no-recursion --ignore-failed-read -cf - -T "$work/files.list" 2>/dev/null | tar -C "$work/stage" -xf -
-  staged=$(du -sm "$work/stage" | cut -f1)
-  truncate -s "$((staged * 5 / 4 + 128))M" "$work/fs.raw"
-  mkfs.ext4 -q -F -d "$work/stage" "$work/fs.raw"
-  rm -rf "$work/stage" "$work/files.list"
-  qemu-img convert -c -O qcow2 -o compression_type=zstd "$work/fs.raw" "$work/zstd.qcow2"
-  printf '%s\n' "$stamp" >"$work/images.stamp"
-fi
+ready_images 128 zstd \( -type f -o -type l \)
 img="$work/zstd.qcow2"
 
 # --- The servers, on loopback ports --------------------------------------------------------------
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 rm -rf "$work/nginx" && mkdir -p "$work/nginx"
 port=$(free_port)
 cat >"$work/nginx/nginx.conf" <<EOF
@@ -144,20 +102,6 @@ s3="s3://bench/zstd.qcow2"
 # -f raw -O raw copies the file's bytes as they are: the upload of the image itself.
 "$qcow2" convert -f raw -O raw "$img" "$s3" 2>/dev/null
 
-# --- Timing helpers ----------------------------------------------------------------------------
-seconds() {
-  local t0 t1
-  t0=$(date +%s.%N)
-  if ! bash -c "$1" >/dev/null 2>"$work/stderr.txt"; then
-    log "failed: $1"; cat "$work/stderr.txt" >&2; exit 1
-  fi
-  t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
-}
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-settle() { sync; sleep 1; }
-q() { printf '%q' "$1"; }
-
 log "warming up: the page cache, our jar, one untimed local conversion"
 cat "$img" >/dev/null
 seconds "$(q "$qcow2") convert -O raw $(q "$img") $(q "$work/out-local.raw")" >/dev/null
@@ -167,9 +111,9 @@ declare -A median_of
 pair() { # NAME-A COMMAND-A OUTPUT-A NAME-B COMMAND-B OUTPUT-B
   local at=() bt=() i
   for ((i = 1; i <= rounds; i++)); do
-    rm -f "$3" "$6"; settle
-    if ((i % 2 == 1)); then at+=("$(seconds "$2")"); settle; bt+=("$(seconds "$5")")
-    else bt+=("$(seconds "$5")"); settle; at+=("$(seconds "$2")"); fi
+    rm -f "$3" "$6"
+    time_pair "$i" "$2" "$5"
+    at+=("$ta") bt+=("$tb")
     for o in "$3" "$6"; do
       [ "$o" = - ] || cmp -s "$o" "$work/out-local.raw" || { log "$o differs from the local conversion"; exit 1; }
     done
@@ -198,10 +142,10 @@ pair s3-hash "$(q "$qcow2") hash -a sha256 $(q "$s3")" - \
 
 log "qemu-img convert -O raw on the URL, for at most $qemu_limit s"
 rm -f "$work/out-q.raw"; settle
-t0=$(date +%s.%N)
+t0=$(now)
 qemu_status=0
 timeout "$qemu_limit" qemu-img convert -p -O raw "$url" "$work/out-q.raw" >"$work/qemu-progress.txt" 2>&1 || qemu_status=$?
-t1=$(date +%s.%N)
+t1=$(now)
 qemu_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 qemu_pct=$(tr '\r' '\n' <"$work/qemu-progress.txt" | grep -o '[0-9.]*/100%' | tail -1 || true)
 if [ "$qemu_status" = 0 ]; then
@@ -218,7 +162,7 @@ row() { # JOB OURS-KEY THEIRS-KEY TARGET
     'BEGIN { printf "%-46s %8.3f %9.3f %7.2fx  %s\n", n, o, t, t / o, g }'
 }
 echo
-echo "$(java -version 2>&1 | head -1); $(nproc) cores; $rounds round(s), medians"
+echo "$(machine); $rounds round(s), medians"
 echo "data: $(du -sm --apparent-size "$work/fs.raw" | cut -f1) MiB ext4 image, zstd qcow2 of $(du -sm --apparent-size "$img" | cut -f1) MiB"
 printf '%-46s %8s %9s %8s  %s\n' "job (ours / theirs)" "ours s" "theirs s" ratio target
 row "convert http:// / curl -o + local convert" http curl+local ">= 1.00x"
