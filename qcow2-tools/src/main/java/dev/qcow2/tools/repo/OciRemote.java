@@ -5,6 +5,7 @@ import dev.qcow2.tools.cli.ProgressBar;
 import dev.qcow2.tools.oci.CangaArtifacts;
 import dev.qcow2.tools.oci.CangaChanges;
 import dev.qcow2.tools.oci.CredentialStore;
+import dev.qcow2.tools.oci.IndexSignature;
 import dev.qcow2.tools.oci.OciException;
 import dev.qcow2.tools.oci.OciReference;
 import dev.qcow2.tools.oci.RegistryClient;
@@ -12,6 +13,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.channels.Channels;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -98,9 +100,31 @@ final class OciRemote implements Remote {
     return index.toYaml();
   }
 
+  /**
+   * {@code index.yaml} is the index the registry's tags make ({@link #fetchIndex}), {@code
+   * index.yaml.sig} its signature ({@link IndexSignature}); a registry holds nothing else.
+   */
   @Override
-  public byte[] fetchOptional(String name) {
-    return null; // a registry holds no index signature
+  public byte[] fetchOptional(String name) throws IOException {
+    switch (name) {
+      case "index.yaml":
+        return fetchIndex().getBytes(StandardCharsets.UTF_8);
+      case "index.yaml.sig":
+        try {
+          return signature().fetch();
+        } catch (OciException e) {
+          if (e.kind() == OciException.Kind.NOT_FOUND) {
+            return null; // no repository yet
+          }
+          throw e;
+        }
+      default:
+        return null;
+    }
+  }
+
+  private IndexSignature signature() {
+    return new IndexSignature(artifacts.client());
   }
 
   @Override
@@ -131,6 +155,7 @@ final class OciRemote implements Remote {
             List.of(new CangaArtifacts.Image(node, file)),
             Map.of(),
             bar(progress, Files.size(file)));
+    indexChanged();
     return done.get(0).layerUploaded();
   }
 
@@ -142,6 +167,7 @@ final class OciRemote implements Remote {
       chain.add(new CangaArtifacts.Image(e.node(), null));
     }
     artifacts.push(chain, tags, null);
+    indexChanged();
   }
 
   @Override
@@ -166,6 +192,7 @@ final class OciRemote implements Remote {
               + "; delete them first");
     }
     new CangaChanges(artifacts).delete(listing, sha256);
+    indexChanged();
     return true;
   }
 
@@ -176,6 +203,7 @@ final class OciRemote implements Remote {
       throw new CangaException("Image " + sha256 + " is not in " + url());
     }
     new CangaChanges(artifacts).tag(listing, tag, sha256);
+    indexChanged();
   }
 
   @Override
@@ -185,16 +213,21 @@ final class OciRemote implements Remote {
       throw new CangaException("Tag \"" + tag + "\" is not in " + url());
     }
     new CangaChanges(artifacts).deltag(listing, tag);
+    indexChanged();
   }
 
   @Override
-  public void store(String name, byte[] content) {
-    throw new CangaException(
-        "Remote "
-            + url
-            + " is an OCI registry, which holds no "
-            + name
-            + ": sign and verify work on s3:// remotes and local repositories");
+  public void store(String name, byte[] content) throws IOException {
+    if (!name.equals("index.yaml.sig")) {
+      throw new CangaException(
+          "Remote " + url + " is an OCI registry, which holds no " + name + " of its own");
+    }
+    signature().store(content);
+  }
+
+  /** The index changed: a signature of the old one would no longer verify, so it goes. */
+  private void indexChanged() throws IOException {
+    signature().drop();
   }
 
   private static LongConsumer bar(PrintStream progress, long size) {

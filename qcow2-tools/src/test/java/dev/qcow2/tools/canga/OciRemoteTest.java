@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.qcow2.testing.Qemu;
 import dev.qcow2.tools.Cli;
 import dev.qcow2.tools.oci.Digest;
 import dev.qcow2.tools.oci.DockerRegistry;
+import dev.qcow2.tools.oci.IndexSignature;
 import java.io.RandomAccessFile;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -114,6 +116,64 @@ class OciRemoteTest {
           .filter(n -> !n.startsWith(".") && !n.endsWith(".lock"))
           .sorted()
           .toList();
+    }
+  }
+
+  @Test
+  @Timeout(120)
+  void sign_stores_the_index_signature_in_the_registry_and_a_later_change_drops_it()
+      throws Exception {
+    Path gnupg =
+        Files.createDirectory(
+            dir.resolve("g"),
+            java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+    try {
+      Qemu.run(
+          dir,
+          "gpg",
+          "--batch",
+          "--homedir",
+          gnupg.toString(),
+          "--passphrase",
+          "",
+          "--quick-gen-key",
+          "Canga Test <canga@example.org>",
+          "ed25519",
+          "sign",
+          "never");
+      Canga a = host("a");
+      S3RemoteTest.chain(a);
+      ok(a, "push", "child", "oci");
+      ok(a, "sign", "oci", "--gpg-homedir", gnupg.toString());
+      // Another host's fetch brings the index the registry's tags make and its signature.
+      Canga b = host("b");
+      ok(b, "fetch", "oci");
+      assertTrue(Files.exists(b.repo("oci").resolve("index.yaml.sig")), cached(b).toString());
+      Cli.Result good = ok(b, "verify", "oci", "--gpg-homedir", gnupg.toString());
+      assertTrue(
+          good.stderr().contains("Good signature from \"Canga Test <canga@example.org>\""),
+          good.stderr());
+      // The signature is an artifact of its own, which the index does not list as an image.
+      String index = Files.readString(b.repo("oci").resolve("index.yaml"));
+      assertFalse(index.contains(IndexSignature.TAG), index);
+      assertEquals(2, index.lines().filter(l -> l.startsWith("    sha256: ")).count(), index);
+
+      // A tag changes the index: the old signature, which would no longer verify, is gone.
+      ok(a, "tag", "also-base", "oci:base");
+      ok(b, "fetch", "oci");
+      assertFalse(Files.exists(b.repo("oci").resolve("index.yaml.sig")), cached(b).toString());
+      Cli.Result unsigned =
+          run(
+              b,
+              Map.of("HOME", b.dir.toString()),
+              "verify",
+              "oci",
+              "--gpg-homedir",
+              gnupg.toString());
+      assertEquals(1, unsigned.exitCode(), unsigned.stderr());
+    } finally {
+      Qemu.exec(dir, List.of("gpgconf", "--homedir", gnupg.toString(), "--kill", "all"));
     }
   }
 
