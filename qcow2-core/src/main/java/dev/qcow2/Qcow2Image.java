@@ -58,7 +58,7 @@ public final class Qcow2Image implements DiskImage {
   private final L2Cache l2Cache;
   private final DiskImage backing;
   private volatile List<Snapshot> snapshots;
-  private final List<Bitmap> bitmaps;
+  private final DirtyBitmaps bitmaps;
 
   /** The file's size as far as validation is concerned; a writer grows it as it allocates. */
   private volatile long fileSize;
@@ -105,7 +105,8 @@ public final class Qcow2Image implements DiskImage {
     this.size = header.size();
     long tables = Math.max(1, g.l1EntriesFor(header.size()));
     this.l2Cache = new L2Cache(options.l2CacheSize(), g.clusterSize, tables, this::loadL2);
-    this.bitmaps = BitmapDirectory.read(filename, storage, header, g, fileSize);
+    this.bitmaps =
+        new DirtyBitmaps(this, BitmapDirectory.entries(filename, storage, header, g, fileSize));
 
     ImageOpener.Neighbours neighbours =
         ImageOpener.openNeighbours(path, filename, opener, header, backingFormat(), options, chain);
@@ -132,14 +133,12 @@ public final class Qcow2Image implements DiskImage {
 
   /**
    * Clears the autoclear bits we do not maintain, as the specification asks of writers that do not
-   * know them (the bitmaps they vouch for would go stale), and sets up the writer. The checks and
-   * the file lock came first, in {@link ImageOpener}.
+   * know them, and sets up the writer. The checks and the file lock came first, in {@link
+   * ImageOpener}. We keep the bitmaps ({@link DirtyBitmaps}) and a raw data file raw.
    */
   private void prepareForWriting() throws IOException {
-    // We keep a raw data file raw; every other autoclear bit (the bitmaps') we would let go stale.
-    long keep =
-        header.autoclearFeatures()
-            & (dataFileName != null ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
+    long known = dataFileName != null ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0;
+    long keep = header.autoclearFeatures() & (known | FeatureBits.AUTOCLEAR_BITMAPS);
     if (header.autoclearFeatures() != keep) {
       updateHeader(new HeaderUpdate().autoclearFeatures(keep));
     }
@@ -616,7 +615,13 @@ public final class Qcow2Image implements DiskImage {
     return snapshots;
   }
 
+  /** The persistent dirty bitmaps, with their flags as the file has them now. */
   public List<Bitmap> bitmaps() {
+    return bitmaps.list();
+  }
+
+  /** The persistent dirty bitmaps: their dirty extents, and changes as qemu-img bitmap makes. */
+  public DirtyBitmaps dirtyBitmaps() {
     return bitmaps;
   }
 

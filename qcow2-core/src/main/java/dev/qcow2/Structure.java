@@ -14,6 +14,7 @@ public enum Structure {
   COMPRESSED_CLUSTER("compressed cluster"),
   SNAPSHOT_TABLE("snapshot table"),
   BITMAP_DIRECTORY("bitmap directory"),
+  BITMAP_TABLE("bitmap table"),
   EXTERNAL_DATA_FILE("external data file");
 
   private final String text;

@@ -1,0 +1,330 @@
+package dev.qcow2;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The persistent dirty bitmaps of an image, as qemu keeps them (block/qcow2-bitmap.c).
+ *
+ * <p>On an image open for writing, the first change flags every bitmap "in use" in the file (the
+ * directory rewritten in place while the bitmaps autoclear bit is off, as qemu does at open); from
+ * then on every write, zero write and discard sets the bits of every enabled ("auto") bitmap in
+ * memory, and a clean {@link Qcow2Image#close()} stores them back and clears the flag, in the order
+ * {@link BitmapStore} describes. A crash in between leaves the bitmaps flagged in use, which qemu,
+ * backup tools and this library then refuse to trust. A bitmap found in use at open is listed with
+ * that flag, never updated, and can only be removed.
+ *
+ * <p>Thread-safe: every method holds this object's monitor. Changes made through the methods here
+ * reach the file when the image is closed, as with {@code qemu-img bitmap}.
+ */
+public final class DirtyBitmaps {
+  /** One bitmap's state: the entry as the file has it (or will) and the bits changed since. */
+  static final class Live {
+    BitmapEntry entry;
+
+    /** The table as on disk, read when first needed; null for a bitmap added since open. */
+    long[] table;
+
+    /** Chunks read and changed, by table index; written to new clusters at close. */
+    final TreeMap<Integer, long[]> chunks = new TreeMap<>();
+
+    /** The old data clusters are not used any more (a clear, or a new bitmap). */
+    boolean cleared;
+
+    /** Bits changed: the bitmap gets a new table at close. */
+    boolean changed;
+
+    /** Flagged in use since before this open: never trusted, never updated. */
+    final boolean inconsistent;
+
+    Live(BitmapEntry entry) {
+      this.entry = entry;
+      this.inconsistent = entry.inUse();
+    }
+  }
+
+  private final Qcow2Image image;
+  private final Map<String, Live> live = new LinkedHashMap<>();
+
+  /** Bitmaps removed since open, whose clusters go at close. */
+  private final List<BitmapEntry> removed = new ArrayList<>();
+
+  /** The directory as on disk at open; null without one. */
+  private final long directoryOffset;
+
+  private final long directorySize;
+
+  private boolean markedInUse;
+  private boolean touched;
+  private boolean closed;
+
+  DirtyBitmaps(Qcow2Image image, List<BitmapEntry> entries) {
+    this.image = image;
+    for (BitmapEntry e : entries) {
+      live.put(e.name(), new Live(e));
+    }
+    java.nio.ByteBuffer ext = extension(image.header());
+    this.directorySize = ext == null ? 0 : ext.getLong(8);
+    this.directoryOffset = ext == null ? 0 : ext.getLong(16);
+  }
+
+  private static java.nio.ByteBuffer extension(Header h) {
+    HeaderExtension e = h.extension(HeaderExtension.BITMAPS);
+    boolean valid = (h.autoclearFeatures() & FeatureBits.AUTOCLEAR_BITMAPS) != 0;
+    return e == null || !valid ? null : java.nio.ByteBuffer.wrap(e.data());
+  }
+
+  /** The bitmaps in directory order, with their flags as the file has them now. */
+  public synchronized List<Bitmap> list() {
+    return live.values().stream().map(l -> l.entry.toBitmap()).toList();
+  }
+
+  /**
+   * The guest ranges that bitmap {@code name} marks, in order, adjacent runs joined: what {@code
+   * qemu-nbd}'s {@code qemu:dirty-bitmap:NAME} context reports as dirty. Includes the writes made
+   * through this image since it was opened.
+   *
+   * @throws IllegalArgumentException if there is no such bitmap
+   * @throws IllegalStateException if the bitmap is in use (inconsistent) since before this open
+   */
+  public synchronized List<BitmapExtent> dirtyExtents(String name) throws IOException {
+    Live l = usable(name);
+    List<BitmapExtent> out = new ArrayList<>();
+    long size = image.size();
+    int bits = image.geometry().clusterSize * 8;
+    int count =
+        BitmapEntry.tableSizeFor(size, l.entry.granularityBits(), image.geometry().clusterBits);
+    long runStart = -1;
+    long granule = 0;
+    for (int k = 0; k < count; k++) {
+      long[] words = peek(l, k);
+      for (int bit = 0; bit < bits; bit++, granule++) {
+        boolean set = (words[bit >>> 6] & (1L << (bit & 63))) != 0;
+        if (set && runStart < 0) {
+          runStart = granule;
+        } else if (!set && runStart >= 0) {
+          out.add(extent(runStart, granule, l, size));
+          runStart = -1;
+        }
+      }
+    }
+    if (runStart >= 0) {
+      out.add(extent(runStart, granule, l, size));
+    }
+    out.removeIf(e -> e.length() <= 0);
+    return List.copyOf(out);
+  }
+
+  private static BitmapExtent extent(long from, long to, Live l, long size) {
+    int gb = l.entry.granularityBits();
+    long start = Math.min(from << gb, size);
+    long end = Math.min(to << gb, size);
+    return new BitmapExtent(start, end - start);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Changes, as qemu-img bitmap makes them
+
+  /**
+   * Adds an empty bitmap.
+   *
+   * @param granularity bytes one bit covers: a power of two from 512 to 2 GiB
+   * @param enabled whether it tracks writes (qemu's "auto" flag)
+   * @throws IllegalArgumentException with qemu's message if the name or granularity is refused
+   */
+  public synchronized void add(String name, long granularity, boolean enabled) throws IOException {
+    checkWritable();
+    if (name.isEmpty()) {
+      throw new IllegalArgumentException("Bitmap name cannot be empty");
+    }
+    if (live.containsKey(name)) {
+      throw new IllegalArgumentException("Bitmap already exists: " + name);
+    }
+    if (granularity < 512 || granularity > 1L << 31 || Long.bitCount(granularity) != 1) {
+      throw new IllegalArgumentException("Granularity must be power of 2 and at least 512");
+    }
+    String cannot = "Can't make bitmap '" + name + "' persistent in '" + image.filename() + "': ";
+    if (image.header().version() < 3) {
+      throw new IllegalArgumentException(cannot + "Cannot store dirty bitmaps in qcow2 v2 files");
+    }
+    if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+        > BitmapEntry.MAX_NAME_BYTES) {
+      throw new IllegalArgumentException(cannot + "Name length exceeds maximum (1023 characters)");
+    }
+    if (live.size() >= BitmapDirectory.MAX_BITMAPS) {
+      throw new IllegalArgumentException(
+          cannot + "Maximum number of persistent bitmaps is already reached");
+    }
+    int bits = Long.numberOfTrailingZeros(granularity);
+    Live l = new Live(new BitmapEntry(0, 0, enabled ? BitmapEntry.FLAG_AUTO : 0, bits, name));
+    l.cleared = true;
+    l.changed = true;
+    live.put(name, l);
+    touched = true;
+  }
+
+  /** Removes a bitmap, in use or not. */
+  public synchronized void remove(String name) throws IOException {
+    checkWritable();
+    Live l = find(name);
+    live.remove(name);
+    if (l.entry.tableSize() > 0) {
+      removed.add(l.entry);
+    }
+    touched = true;
+  }
+
+  /** Unmarks every bit. */
+  public synchronized void clear(String name) throws IOException {
+    checkWritable();
+    Live l = usable(name);
+    l.chunks.clear();
+    l.cleared = true;
+    l.changed = true;
+    touched = true;
+  }
+
+  /** Makes a bitmap track writes (enabled, qemu's "auto" flag) or stop tracking them. */
+  public synchronized void setEnabled(String name, boolean enabled) throws IOException {
+    checkWritable();
+    Live l = usable(name);
+    int flags =
+        enabled
+            ? l.entry.flags() | BitmapEntry.FLAG_AUTO
+            : l.entry.flags() & ~BitmapEntry.FLAG_AUTO;
+    l.entry = l.entry.withFlags(flags);
+    touched = true;
+  }
+
+  /**
+   * Marks in bitmap {@code target} everything that bitmap {@code sourceName} of {@code source}
+   * (this image or another) marks, at the target's granularity.
+   */
+  public void merge(String target, Qcow2Image source, String sourceName) throws IOException {
+    List<BitmapExtent> extents = source.dirtyBitmaps().dirtyExtents(sourceName);
+    synchronized (this) {
+      checkWritable();
+      Live l = usable(target);
+      long size = image.size();
+      for (BitmapExtent e : extents) {
+        if (e.offset() < size) {
+          mark(l, e.offset(), Math.min(e.length(), size - e.offset()));
+        }
+      }
+      touched = true;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // For the writer
+
+  /**
+   * Before guest range [offset, offset + length) changes: flags the bitmaps in use on disk the
+   * first time, then marks the range in every enabled bitmap. The one hook of the write path.
+   */
+  synchronized void changed(long offset, long length) throws IOException {
+    if (live.isEmpty() || length <= 0) {
+      return;
+    }
+    if (!markedInUse) {
+      BitmapStore.markInUse(image, directoryOffset, directorySize, entries());
+      for (Live l : live.values()) {
+        l.entry = l.entry.withFlags(l.entry.flags() | BitmapEntry.FLAG_IN_USE);
+      }
+      markedInUse = true;
+      touched = true;
+    }
+    for (Live l : live.values()) {
+      if (l.entry.auto() && !inconsistent(l)) {
+        mark(l, offset, length);
+      }
+    }
+  }
+
+  /** At close: stores what changed, in crash-safe order. */
+  synchronized void store(ImageWriter w) throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (touched) {
+      new BitmapStore(image, w).store(live.values(), removed, directoryOffset, directorySize);
+    }
+  }
+
+  List<BitmapEntry> entries() {
+    return live.values().stream().map(l -> l.entry).toList();
+  }
+
+  private static boolean inconsistent(Live l) {
+    return l.inconsistent;
+  }
+
+  private void mark(Live l, long offset, long length) throws IOException {
+    int gb = l.entry.granularityBits();
+    long first = offset >>> gb;
+    long end = ((offset + length - 1) >>> gb) + 1;
+    long perChunk = image.geometry().clusterSize * 8L;
+    for (long bit = first; bit < end; ) {
+      int k = (int) (bit / perChunk);
+      long chunkEnd = Math.min(end, (k + 1) * perChunk);
+      long[] words = chunkForWrite(l, k);
+      BitmapTable.set(words, bit - k * perChunk, chunkEnd - k * perChunk);
+      bit = chunkEnd;
+    }
+    l.changed = true;
+  }
+
+  private long[] chunkForWrite(Live l, int k) throws IOException {
+    long[] words = l.chunks.get(k);
+    if (words == null) {
+      words = peek(l, k).clone();
+      l.chunks.put(k, words);
+    }
+    return words;
+  }
+
+  /** Chunk {@code k} as it now is, from memory or the file; not to be changed. */
+  private long[] peek(Live l, int k) throws IOException {
+    long[] words = l.chunks.get(k);
+    if (words != null) {
+      return words;
+    }
+    ClusterGeometry g = image.geometry();
+    if (l.cleared || k >= l.entry.tableSize()) {
+      return new long[g.clusterSize / 8];
+    }
+    if (l.table == null) {
+      l.table = BitmapTable.read(image.storage(), l.entry);
+    }
+    long fileSize = Math.max(image.fileSize(), image.storage().size());
+    return BitmapTable.chunk(
+        image.filename(), image.storage(), g, fileSize, l.entry, k, l.table[k]);
+  }
+
+  private Live find(String name) {
+    Live l = live.get(name);
+    if (l == null) {
+      throw new IllegalArgumentException("Dirty bitmap '" + name + "' not found");
+    }
+    return l;
+  }
+
+  private Live usable(String name) {
+    Live l = find(name);
+    if (inconsistent(l)) {
+      throw new IllegalStateException("Bitmap '" + name + "' is inconsistent and cannot be used");
+    }
+    return l;
+  }
+
+  private void checkWritable() {
+    if (closed || !image.isWritable()) {
+      throw new IllegalStateException(image.filename() + ": image is read-only or closed");
+    }
+  }
+}
