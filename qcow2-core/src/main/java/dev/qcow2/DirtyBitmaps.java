@@ -204,19 +204,17 @@ public final class DirtyBitmaps {
    * Marks in bitmap {@code target} everything that bitmap {@code sourceName} of {@code source}
    * (this image or another) marks, at the target's granularity.
    */
-  public void merge(String target, Qcow2Image source, String sourceName) throws IOException {
-    List<BitmapExtent> extents = source.dirtyBitmaps().dirtyExtents(sourceName);
-    synchronized (this) {
-      checkWritable();
-      Live l = usable(target);
-      long size = image.size();
-      for (BitmapExtent e : extents) {
-        if (e.offset() < size) {
-          mark(l, e.offset(), Math.min(e.length(), size - e.offset()));
-        }
+  public synchronized void merge(String target, Qcow2Image source, String sourceName)
+      throws IOException {
+    checkWritable();
+    Live l = usable(target);
+    long size = image.size();
+    for (BitmapExtent e : source.dirtyBitmaps().dirtyExtents(sourceName)) {
+      if (e.offset() < size) {
+        mark(l, e.offset(), Math.min(e.length(), size - e.offset()));
       }
-      touched = true;
     }
+    touched = true;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * nbdinfo); every image passes {@code qemu-img check}; a writer that dies leaves its bitmaps
  * flagged in use. Seeds print on failure; {@code -Dqcow2.seed=N} replays one.
  */
-class BitmapTest {
+public class BitmapTest {
   static final long SIZE = 8L << 20;
 
   static Stream<Long> seeds() {
@@ -144,7 +144,7 @@ class BitmapTest {
   }
 
   /** qemu-img info's bitmaps as qemu prints them. */
-  static String info(Path dir, String image) {
+  public static String info(Path dir, String image) {
     String out = Qemu.img(dir, "info", "--output=json", image);
     int at = out.indexOf("\"bitmaps\"");
     return at < 0
@@ -153,7 +153,7 @@ class BitmapTest {
   }
 
   /** The dirty runs of a bitmap, as qemu-nbd exports them and nbdinfo reads them. */
-  static List<BitmapExtent> nbdDirty(Path dir, String image, String bitmap) {
+  public static List<BitmapExtent> nbdDirty(Path dir, String image, String bitmap) {
     String out =
         Qemu.run(
             dir,

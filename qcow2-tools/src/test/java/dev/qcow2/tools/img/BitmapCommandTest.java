@@ -1,0 +1,133 @@
+package dev.qcow2.tools.img;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qcow2.testing.Qemu;
+import dev.qcow2.tools.Cli;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code qcow2 bitmap} against {@code qemu-img bitmap}, option by option: each command line runs on
+ * two copies of one image, and the exit code, the messages, {@code qemu-img info}'s bitmaps and
+ * what qemu-nbd exports of each bitmap must agree; {@code qemu-img check} is clean after ours.
+ */
+class BitmapCommandTest {
+  @TempDir Path dir;
+
+  private void base() {
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "base.qcow2", "16M");
+    Qemu.img(dir, "bitmap", "--add", "base.qcow2", "b1");
+    Qemu.img(dir, "bitmap", "--add", "-g", "4096", "base.qcow2", "b2");
+    Qemu.io(dir, "base.qcow2", "write -P 1 0 100k", "write -P 2 5M 4k");
+    Qemu.img(dir, "bitmap", "--disable", "base.qcow2", "b2");
+    Qemu.io(dir, "base.qcow2", "write -P 3 9M 1k");
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "src.qcow2", "16M");
+    Qemu.img(dir, "bitmap", "--add", "-g", "512", "src.qcow2", "s");
+    Qemu.io(dir, "src.qcow2", "write -P 4 3M 3000");
+    // An image whose bitmaps a killed writer left in use.
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "stale.qcow2", "16M");
+    Qemu.img(dir, "bitmap", "--add", "stale.qcow2", "x");
+    Qemu.exec(dir, List.of("qemu-io", "-c", "write 0 1M", "-c", "sigraise 9", "stale.qcow2"));
+  }
+
+  @Test
+  @Timeout(value = 4, unit = TimeUnit.MINUTES)
+  void everyOptionAsQemuImg() throws Exception {
+    base();
+    String[][] cases = {
+      {"--add", "new"},
+      {"--add", "-g", "512", "new"},
+      {"--add", "-g", "2G", "new"},
+      {"--add", "--disable", "new"},
+      {"--add", "--enable", "--disable", "new"},
+      {"--add", "b1"},
+      {"--add", ""},
+      {"--add", "-g", "3000", "new"},
+      {"--add", "-g", "4G", "new"},
+      {"--add", "-g", "0", "new"},
+      {"--remove", "b1"},
+      {"--remove", "nob"},
+      {"--add", "--remove", "new"},
+      {"--clear", "b1"},
+      {"--clear", "nob"},
+      {"--enable", "b2"},
+      {"--disable", "b1"},
+      {"--enable", "--clear", "b2"},
+      {"--merge", "b1", "b2"},
+      {"--merge", "b2", "b1"},
+      {"--merge", "nob", "b1"},
+      {"--merge", "b1", "nob"},
+      {"--merge", "s", "-b", "src.qcow2", "b1"},
+      {"--merge", "s", "-b", "src.qcow2", "-F", "qcow2", "b2"},
+      {"--merge", "s", "-b", "src.qcow2", "-F", "raw", "b2"},
+      {"--merge", "nos", "-b", "src.qcow2", "b1"},
+      {"--add", "--merge", "b1", "new"},
+      {"--disable", "--add", "new"},
+      {"--add", "--add", "twice"},
+      {"b1"},
+      {},
+      {"--add"},
+      {"-g", "64k", "--remove", "b1"},
+      {"-b", "src.qcow2", "--add", "b1"},
+      {"-F", "raw", "--remove", "b1"},
+      {"--add", "-g", "x", "new"},
+    };
+    for (String[] c : cases) {
+      compare("base.qcow2", c);
+    }
+    for (String[] c :
+        new String[][] {
+          {"--clear", "x"}, {"--enable", "x"}, {"--add", "--merge", "x", "y"}, {"--remove", "x"}
+        }) {
+      compare("stale.qcow2", c);
+    }
+  }
+
+  /** Runs one command line through both tools on fresh copies and compares what they did. */
+  private void compare(String image, String[] args) throws Exception {
+    Files.copy(dir.resolve(image), dir.resolve("ours.qcow2"), StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(
+        dir.resolve(image), dir.resolve("theirs.qcow2"), StandardCopyOption.REPLACE_EXISTING);
+    List<String> ours = new ArrayList<>(List.of("qcow2", "bitmap"));
+    List<String> theirs = new ArrayList<>(List.of("qemu-img", "bitmap"));
+    for (String a : args) {
+      boolean file = a.equals("src.qcow2");
+      ours.add(file ? dir.resolve(a).toString() : a);
+      theirs.add(a);
+    }
+    // The image goes before the bitmap name, the last operand.
+    if (args.length > 0 && !args[args.length - 1].startsWith("-")) {
+      ours.add(ours.size() - 1, dir.resolve("ours.qcow2").toString());
+      theirs.add(theirs.size() - 1, "theirs.qcow2");
+    }
+    String what = String.join(" ", args);
+    Cli.Result r = Cli.run(ours.toArray(String[]::new));
+    Qemu.Result q = Qemu.exec(dir, theirs);
+    assertEquals(q.exitCode(), r.exitCode(), what + ": " + r.stderr() + " / " + q.stderr());
+    assertEquals(q.stderr().replace("qemu-img: ", "qcow2: "), r.stderr(), what);
+    assertEquals(
+        dev.qcow2.BitmapTest.info(dir, "theirs.qcow2"),
+        dev.qcow2.BitmapTest.info(dir, "ours.qcow2"),
+        what);
+    Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "ours.qcow2"));
+    assertEquals(0, check.exitCode(), what + ": " + check.stdout());
+    assertTrue(check.stdout().contains("No errors"), what);
+    for (String b : List.of("b1", "b2", "new", "twice", "y")) {
+      if (dev.qcow2.BitmapTest.info(dir, "theirs.qcow2").contains("\"" + b + "\"")) {
+        assertEquals(
+            dev.qcow2.BitmapTest.nbdDirty(dir, "theirs.qcow2", b),
+            dev.qcow2.BitmapTest.nbdDirty(dir, "ours.qcow2", b),
+            what + ": bitmap " + b);
+      }
+    }
+  }
+}
