@@ -228,19 +228,31 @@ public final class DirtyBitmaps {
     if (live.isEmpty() || length <= 0) {
       return;
     }
-    if (!markedInUse) {
-      BitmapStore.markInUse(image, directoryOffset, directorySize, entries());
-      for (Live l : live.values()) {
-        l.entry = l.entry.withFlags(l.entry.flags() | BitmapEntry.FLAG_IN_USE);
-      }
-      markedInUse = true;
-      touched = true;
-    }
+    markInUse();
     for (Live l : live.values()) {
       if (l.entry.auto() && !inconsistent(l)) {
         mark(l, offset, length);
       }
     }
+  }
+
+  /** Before the disk changes size: the bitmaps change size with it, so they are in use. */
+  synchronized void beforeResize() throws IOException {
+    if (!live.isEmpty()) {
+      markInUse();
+    }
+  }
+
+  private void markInUse() throws IOException {
+    if (markedInUse || directorySize == 0) {
+      return;
+    }
+    BitmapStore.markInUse(image, directoryOffset, directorySize, entries());
+    for (Live l : live.values()) {
+      l.entry = l.entry.withFlags(l.entry.flags() | BitmapEntry.FLAG_IN_USE);
+    }
+    markedInUse = true;
+    touched = true;
   }
 
   /** At close: stores what changed, in crash-safe order. */
@@ -250,6 +262,11 @@ public final class DirtyBitmaps {
     }
     closed = true;
     if (touched) {
+      for (Live l : live.values()) {
+        int gb = l.entry.granularityBits();
+        int size = BitmapEntry.tableSizeFor(image.size(), gb, image.geometry().clusterBits);
+        l.changed |= !l.inconsistent && l.entry.tableSize() != size; // resized
+      }
       new BitmapStore(image, w).store(live.values(), removed, directoryOffset, directorySize);
     }
   }

@@ -274,10 +274,12 @@ final class ImageWriter {
   }
 
   void resize(long newSize) throws IOException {
+    image.dirtyBitmaps().beforeResize();
     resizer.resize(newSize);
   }
 
   void shrink(long newSize) throws IOException {
+    image.dirtyBitmaps().beforeResize();
     resizer.shrink(newSize);
   }
 

@@ -210,6 +210,28 @@ public class BitmapTest {
     assertEquals(3, nbdDirty(dir, "a.qcow2", "b").size());
   }
 
+  @Test
+  @Timeout(value = 2, unit = TimeUnit.MINUTES)
+  void bitmapsFollowAResizeAsQemusDo(@TempDir Path dir) throws Exception {
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "ours.qcow2", "" + SIZE);
+    Qemu.img(dir, "bitmap", "--add", "-g", "512", "ours.qcow2", "fine");
+    Qemu.img(dir, "bitmap", "--add", "ours.qcow2", "coarse");
+    Qemu.io(dir, "ours.qcow2", "write -P 1 1M 3000");
+    Files.copy(dir.resolve("ours.qcow2"), dir.resolve("theirs.qcow2"));
+    long grown = SIZE + (600L << 20);
+    try (Qcow2Image img = Qcow2Image.open(dir.resolve("ours.qcow2"), writable())) {
+      img.resize(grown);
+      img.write(ByteBuffer.wrap(new byte[70_000]), grown - 100_000);
+    }
+    Qemu.img(dir, "resize", "-q", "theirs.qcow2", "" + grown);
+    Qemu.io(dir, "theirs.qcow2", "write -P 0 " + (grown - 100_000) + " 70000");
+    check(dir, "ours.qcow2");
+    assertEquals(info(dir, "theirs.qcow2"), info(dir, "ours.qcow2"));
+    for (String b : List.of("fine", "coarse")) {
+      assertEquals(nbdDirty(dir, "theirs.qcow2", b), nbdDirty(dir, "ours.qcow2", b), b);
+    }
+  }
+
   static String info(Path dir, String image, String shared) {
     return Qemu.img(dir, "info", shared, "--output=json", image);
   }

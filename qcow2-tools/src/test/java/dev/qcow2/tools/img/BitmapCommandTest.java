@@ -92,6 +92,19 @@ class BitmapCommandTest {
     }
   }
 
+  @Test
+  @Timeout(value = 2, unit = TimeUnit.MINUTES)
+  void infoListsBitmapsWithQemusFlags() throws Exception {
+    base();
+    Qemu.img(dir, "bitmap", "--add", "--disable", "stale.qcow2", "off");
+    for (String image : List.of("base.qcow2", "stale.qcow2")) {
+      String path = dir.resolve(image).toString();
+      String json = QemuParity.assertSameJson(dir, "info", "--output=json", path);
+      QemuParity.assertSameOutput(dir, "info", path);
+      assertTrue(json.contains(image.equals("base.qcow2") ? "\"auto\"" : "\"in-use\""), json);
+    }
+  }
+
   /** Runs one command line through both tools on fresh copies and compares what they did. */
   private void compare(String image, String[] args) throws Exception {
     Files.copy(dir.resolve(image), dir.resolve("ours.qcow2"), StandardCopyOption.REPLACE_EXISTING);
