@@ -72,6 +72,14 @@ public final class DirtyBitmaps {
     this.directoryOffset = ext == null ? 0 : ext.getLong(16);
   }
 
+  /** The bitmaps of an image being opened, its directory checked. */
+  static DirtyBitmaps read(Qcow2Image image, long fileSize) throws IOException {
+    return new DirtyBitmaps(
+        image,
+        BitmapDirectory.entries(
+            image.filename(), image.storage(), image.header(), image.geometry(), fileSize));
+  }
+
   private static java.nio.ByteBuffer extension(Header h) {
     HeaderExtension e = h.extension(HeaderExtension.BITMAPS);
     boolean valid = (h.autoclearFeatures() & FeatureBits.AUTOCLEAR_BITMAPS) != 0;
@@ -233,6 +241,16 @@ public final class DirtyBitmaps {
       if (l.entry.auto() && !inconsistent(l)) {
         mark(l, offset, length);
       }
+    }
+  }
+
+  /**
+   * qemu refuses to apply an internal snapshot to an image with persistent bitmaps, enabled or not:
+   * the bitmaps would describe changes relative to a state the disk no longer has.
+   */
+  synchronized void checkSnapshotApply() {
+    if (!live.isEmpty()) {
+      throw new IllegalStateException("Device has active dirty bitmaps");
     }
   }
 

@@ -105,8 +105,7 @@ public final class Qcow2Image implements DiskImage {
     this.size = header.size();
     long tables = Math.max(1, g.l1EntriesFor(header.size()));
     this.l2Cache = new L2Cache(options.l2CacheSize(), g.clusterSize, tables, this::loadL2);
-    this.bitmaps =
-        new DirtyBitmaps(this, BitmapDirectory.entries(filename, storage, header, g, fileSize));
+    this.bitmaps = DirtyBitmaps.read(this, fileSize);
 
     ImageOpener.Neighbours neighbours =
         ImageOpener.openNeighbours(path, filename, opener, header, backingFormat(), options, chain);
@@ -364,6 +363,7 @@ public final class Qcow2Image implements DiskImage {
    * written since is dropped. The snapshot stays.
    */
   public void applySnapshot(String idOrName) throws IOException {
+    bitmaps.checkSnapshotApply();
     whileWritable(() -> new InternalSnapshots(this).apply(idOrName));
   }
 

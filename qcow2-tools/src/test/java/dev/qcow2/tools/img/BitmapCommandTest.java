@@ -94,6 +94,30 @@ class BitmapCommandTest {
 
   @Test
   @Timeout(value = 2, unit = TimeUnit.MINUTES)
+  void snapshotApplyIsRefusedWhileBitmapsExistAsQemuImgRefusesIt() throws Exception {
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "base.qcow2", "16M");
+    Qemu.img(dir, "snapshot", "-c", "s1", "base.qcow2");
+    Qemu.img(dir, "bitmap", "--add", "--disable", "base.qcow2", "b");
+    compareSnapshotApply();
+    Qemu.img(dir, "bitmap", "--remove", "base.qcow2", "b");
+    compareSnapshotApply();
+  }
+
+  private void compareSnapshotApply() throws Exception {
+    Files.copy(
+        dir.resolve("base.qcow2"), dir.resolve("ours.qcow2"), StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(
+        dir.resolve("base.qcow2"),
+        dir.resolve("theirs.qcow2"),
+        StandardCopyOption.REPLACE_EXISTING);
+    Cli.Result r = Cli.run("qcow2", "snapshot", "-a", "s1", dir.resolve("ours.qcow2").toString());
+    Qemu.Result q = Qemu.exec(dir, List.of("qemu-img", "snapshot", "-a", "s1", "theirs.qcow2"));
+    assertEquals(q.exitCode(), r.exitCode(), r.stderr());
+    assertEquals(q.stderr().replace("qemu-img: ", "qcow2: "), r.stderr());
+  }
+
+  @Test
+  @Timeout(value = 2, unit = TimeUnit.MINUTES)
   void infoListsBitmapsWithQemusFlags() throws Exception {
     base();
     Qemu.img(dir, "bitmap", "--add", "--disable", "stale.qcow2", "off");
