@@ -1,6 +1,8 @@
 package dev.qcow2;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -67,7 +69,7 @@ public final class DirtyBitmaps {
     for (BitmapEntry e : entries) {
       live.put(e.name(), new Live(e));
     }
-    java.nio.ByteBuffer ext = extension(image.header());
+    ByteBuffer ext = extension(image.header());
     this.directorySize = ext == null ? 0 : ext.getLong(8);
     this.directoryOffset = ext == null ? 0 : ext.getLong(16);
   }
@@ -80,10 +82,10 @@ public final class DirtyBitmaps {
             image.filename(), image.storage(), image.header(), image.geometry(), fileSize));
   }
 
-  private static java.nio.ByteBuffer extension(Header h) {
+  private static ByteBuffer extension(Header h) {
     HeaderExtension e = h.extension(HeaderExtension.BITMAPS);
     boolean valid = (h.autoclearFeatures() & FeatureBits.AUTOCLEAR_BITMAPS) != 0;
-    return e == null || !valid ? null : java.nio.ByteBuffer.wrap(e.data());
+    return e == null || !valid ? null : ByteBuffer.wrap(e.data());
   }
 
   /** The bitmaps in directory order, with their flags as the file has them now. */
@@ -94,44 +96,35 @@ public final class DirtyBitmaps {
   /**
    * The guest ranges that bitmap {@code name} marks, in order, adjacent runs joined: what {@code
    * qemu-nbd}'s {@code qemu:dirty-bitmap:NAME} context reports as dirty. Includes the writes made
-   * through this image since it was opened.
+   * through this image since it was opened. The list can be long for a large, fragmented bitmap:
+   * {@link #dirtyExtents(String, long, long)} reads it a range at a time.
    *
    * @throws IllegalArgumentException if there is no such bitmap
    * @throws IllegalStateException if the bitmap is in use (inconsistent) since before this open
    */
-  public synchronized List<BitmapExtent> dirtyExtents(String name) throws IOException {
-    Live l = usable(name);
-    List<BitmapExtent> out = new ArrayList<>();
-    long size = image.size();
-    int bits = image.geometry().clusterSize * 8;
-    int count =
-        BitmapEntry.tableSizeFor(size, l.entry.granularityBits(), image.geometry().clusterBits);
-    long runStart = -1;
-    long granule = 0;
-    for (int k = 0; k < count; k++) {
-      long[] words = peek(l, k);
-      for (int bit = 0; bit < bits; bit++, granule++) {
-        boolean set = (words[bit >>> 6] & (1L << (bit & 63))) != 0;
-        if (set && runStart < 0) {
-          runStart = granule;
-        } else if (!set && runStart >= 0) {
-          out.add(extent(runStart, granule, l, size));
-          runStart = -1;
-        }
-      }
-    }
-    if (runStart >= 0) {
-      out.add(extent(runStart, granule, l, size));
-    }
-    out.removeIf(e -> e.length() <= 0);
-    return List.copyOf(out);
+  public List<BitmapExtent> dirtyExtents(String name) throws IOException {
+    return dirtyExtents(name, 0, image.size());
   }
 
-  private static BitmapExtent extent(long from, long to, Live l, long size) {
-    int gb = l.entry.granularityBits();
-    long start = Math.min(from << gb, size);
-    long end = Math.min(to << gb, size);
-    return new BitmapExtent(start, end - start);
+  /**
+   * As {@link #dirtyExtents(String)}, for guest bytes [offset, offset + length) only: the runs are
+   * cut to that range.
+   *
+   * @throws IllegalArgumentException also if the range is not inside the disk
+   */
+  public synchronized List<BitmapExtent> dirtyExtents(String name, long offset, long length)
+      throws IOException {
+    long size = image.size();
+    if (offset < 0 || length < 0 || offset > size - length) {
+      throw new IllegalArgumentException(
+          image.filename() + ": range [" + offset + ", +" + length + ") is outside the disk");
+    }
+    Live l = usable(name);
+    if (length == 0) {
+      return List.of();
+    }
+    BitmapScan scan = new BitmapScan(k -> peek(l, k), image.geometry().clusterSize);
+    return List.copyOf(scan.extents(offset, offset + length, l.entry.granularityBits()));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -159,8 +152,7 @@ public final class DirtyBitmaps {
     if (image.header().version() < 3) {
       throw new IllegalArgumentException(cannot + "Cannot store dirty bitmaps in qcow2 v2 files");
     }
-    if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
-        > BitmapEntry.MAX_NAME_BYTES) {
+    if (name.getBytes(StandardCharsets.UTF_8).length > BitmapEntry.MAX_NAME_BYTES) {
       throw new IllegalArgumentException(cannot + "Name length exceeds maximum (1023 characters)");
     }
     if (live.size() >= BitmapDirectory.MAX_BITMAPS) {
@@ -238,7 +230,7 @@ public final class DirtyBitmaps {
     }
     markInUse();
     for (Live l : live.values()) {
-      if (l.entry.auto() && !inconsistent(l)) {
+      if (l.entry.auto() && !l.inconsistent) {
         mark(l, offset, length);
       }
     }
@@ -293,10 +285,6 @@ public final class DirtyBitmaps {
     return live.values().stream().map(l -> l.entry).toList();
   }
 
-  private static boolean inconsistent(Live l) {
-    return l.inconsistent;
-  }
-
   private void mark(Live l, long offset, long length) throws IOException {
     int gb = l.entry.granularityBits();
     long first = offset >>> gb;
@@ -349,7 +337,7 @@ public final class DirtyBitmaps {
 
   private Live usable(String name) {
     Live l = find(name);
-    if (inconsistent(l)) {
+    if (l.inconsistent) {
       throw new IllegalStateException("Bitmap '" + name + "' is inconsistent and cannot be used");
     }
     return l;
