@@ -137,10 +137,16 @@ public class BitmapTest {
     return OpenOptions.builder().writable(true).build();
   }
 
-  static void check(Path dir, String image) {
+  public static void check(Path dir, String image) {
     Qemu.Result r = Qemu.exec(dir, List.of("qemu-img", "check", image));
     assertEquals(0, r.exitCode(), r.stdout() + r.stderr());
     assertTrue(r.stdout().contains("No errors were found"), r.stdout());
+    try {
+      CheckReport ours = ImageChecker.check(dir.resolve(image), ImageChecker.Repair.NONE);
+      assertTrue(ours.isClean(), ours.toString()); // our own check counts bitmap clusters too
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   /** qemu-img info's bitmaps as qemu prints them. */

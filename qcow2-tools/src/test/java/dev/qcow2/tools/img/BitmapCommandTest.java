@@ -116,6 +116,64 @@ class BitmapCommandTest {
     assertEquals(q.stderr().replace("qemu-img: ", "qcow2: "), r.stderr());
   }
 
+  /**
+   * The verbs that write into an existing image (commit into the base, convert -n into the target,
+   * a safe rebase into the overlay) set the bits of its enabled bitmaps as qemu-img's do.
+   */
+  @Test
+  @Timeout(value = 3, unit = TimeUnit.MINUTES)
+  void writingVerbsMarkTheBitmapsOfTheImageTheyWrite() throws Exception {
+    for (String side : List.of("ours", "theirs")) {
+      Qemu.img(dir, "create", "-q", "-f", "qcow2", side + "-base.qcow2", "16M");
+      Qemu.io(dir, side + "-base.qcow2", "write -P 1 0 2M");
+      Qemu.img(dir, "bitmap", "--add", "-g", "4096", side + "-base.qcow2", "bb");
+      Qemu.img(
+          dir,
+          "create",
+          "-q",
+          "-f",
+          "qcow2",
+          "-b",
+          side + "-base.qcow2",
+          "-F",
+          "qcow2",
+          side + "-top.qcow2");
+      Qemu.img(dir, "bitmap", "--add", "-g", "4096", side + "-top.qcow2", "tb");
+      Qemu.io(
+          dir, side + "-top.qcow2", "write -P 2 1M 8k", "write -P 3 7M 100k", "write -z 12M 64k");
+      Qemu.img(dir, "create", "-q", "-f", "qcow2", side + "-other.qcow2", "16M");
+      Qemu.io(dir, side + "-other.qcow2", "write -P 1 0 1M");
+      Qemu.img(dir, "create", "-q", "-f", "qcow2", side + "-dst.qcow2", "16M");
+      Qemu.img(dir, "bitmap", "--add", "-g", "4096", side + "-dst.qcow2", "db");
+      Qemu.io(dir, side + "-dst.qcow2", "write -P 5 4M 1M");
+    }
+    String[][] verbs = {
+      {"rebase", "-b", "%-other.qcow2", "-F", "qcow2", "%-top.qcow2"},
+      {"commit", "%-top.qcow2"},
+      {"convert", "-n", "-O", "qcow2", "%-top.qcow2", "%-dst.qcow2"},
+    };
+    for (String[] v : verbs) {
+      List<String> ours = new ArrayList<>(List.of("qcow2"));
+      List<String> theirs = new ArrayList<>(List.of("qemu-img"));
+      for (String a : v) {
+        ours.add(a.startsWith("%") ? dir.resolve(a.replace("%", "ours")).toString() : a);
+        theirs.add(a.replace("%", "theirs"));
+      }
+      Cli.Result r = Cli.run(ours.toArray(String[]::new));
+      assertEquals(0, r.exitCode(), r.stderr());
+      Qemu.run(dir, theirs.toArray(String[]::new));
+      for (String[] image : new String[][] {{"top", "tb"}, {"base", "bb"}, {"dst", "db"}}) {
+        String o = "ours-" + image[0] + ".qcow2";
+        String t = "theirs-" + image[0] + ".qcow2";
+        assertEquals(
+            dev.qcow2.BitmapTest.nbdDirty(dir, t, image[1]),
+            dev.qcow2.BitmapTest.nbdDirty(dir, o, image[1]),
+            v[0] + ": " + image[1]);
+        dev.qcow2.BitmapTest.check(dir, o);
+      }
+    }
+  }
+
   @Test
   @Timeout(value = 2, unit = TimeUnit.MINUTES)
   void infoListsBitmapsWithQemusFlags() throws Exception {
