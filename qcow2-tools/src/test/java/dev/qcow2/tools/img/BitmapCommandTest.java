@@ -127,17 +127,8 @@ class BitmapCommandTest {
       Qemu.img(dir, "create", "-q", "-f", "qcow2", side + "-base.qcow2", "16M");
       Qemu.io(dir, side + "-base.qcow2", "write -P 1 0 2M");
       Qemu.img(dir, "bitmap", "--add", "-g", "4096", side + "-base.qcow2", "bb");
-      Qemu.img(
-          dir,
-          "create",
-          "-q",
-          "-f",
-          "qcow2",
-          "-b",
-          side + "-base.qcow2",
-          "-F",
-          "qcow2",
-          side + "-top.qcow2");
+      String overlay = "create -q -f qcow2 -F qcow2 -b %-base.qcow2 %-top.qcow2";
+      Qemu.img(dir, overlay.replace("%", side).split(" "));
       Qemu.img(dir, "bitmap", "--add", "-g", "4096", side + "-top.qcow2", "tb");
       Qemu.io(
           dir, side + "-top.qcow2", "write -P 2 1M 8k", "write -P 3 7M 100k", "write -z 12M 64k");
