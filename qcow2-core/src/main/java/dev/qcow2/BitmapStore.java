@@ -44,13 +44,12 @@ final class BitmapStore {
    * (update_ext_header_and_dir_in_place): the autoclear bit goes off while the directory is
    * rewritten in place, so that a torn write is ignored rather than trusted, then comes back.
    */
-  static void markInUse(Qcow2Image image, long offset, long size, List<BitmapEntry> entries)
-      throws IOException {
+  static void markInUse(Qcow2Image image, long offset, long size, int count) throws IOException {
     Storage storage = image.storage();
     ByteBuffer dir = ByteBuffer.allocate((int) size);
     storage.readOrZero(dir, offset);
     int at = 0;
-    for (int i = 0; i < entries.size(); i++) {
+    for (int i = 0; i < count; i++) {
       dir.putInt(at + 12, dir.getInt(at + 12) | BitmapEntry.FLAG_IN_USE);
       int nameSize = dir.getShort(at + 18) & 0xffff;
       at += (24 + nameSize + 7) & ~7;

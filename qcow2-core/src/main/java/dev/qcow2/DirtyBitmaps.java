@@ -59,6 +59,7 @@ public final class DirtyBitmaps {
   private final long directoryOffset;
 
   private final long directorySize;
+  private final int directoryCount;
 
   private boolean markedInUse;
   private boolean touched;
@@ -72,6 +73,7 @@ public final class DirtyBitmaps {
     ByteBuffer ext = extension(image.header());
     this.directorySize = ext == null ? 0 : ext.getLong(8);
     this.directoryOffset = ext == null ? 0 : ext.getLong(16);
+    this.directoryCount = ext == null ? 0 : ext.getInt(0);
   }
 
   /** The bitmaps of an image being opened, its directory checked. */
@@ -257,7 +259,7 @@ public final class DirtyBitmaps {
     if (markedInUse || directorySize == 0) {
       return;
     }
-    BitmapStore.markInUse(image, directoryOffset, directorySize, entries());
+    BitmapStore.markInUse(image, directoryOffset, directorySize, directoryCount);
     for (Live l : live.values()) {
       l.entry = l.entry.withFlags(l.entry.flags() | BitmapEntry.FLAG_IN_USE);
     }

@@ -238,6 +238,26 @@ public class BitmapTest {
     }
   }
 
+  @Test
+  @Timeout(value = 2, unit = TimeUnit.MINUTES)
+  void bitmapsAddedAndRemovedBeforeTheFirstWriteOfAnOpen(@TempDir Path dir) throws Exception {
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "a.qcow2", "" + SIZE);
+    Qemu.img(dir, "bitmap", "--add", "a.qcow2", "gone");
+    Qemu.img(dir, "bitmap", "--add", "a.qcow2", "kept");
+    try (Qcow2Image img = Qcow2Image.open(dir.resolve("a.qcow2"), writable())) {
+      img.dirtyBitmaps().remove("gone");
+      img.dirtyBitmaps().add("new", 4096, true);
+      img.write(ByteBuffer.wrap(new byte[100]), 5000);
+      assertEquals(List.of(new BitmapExtent(4096, 4096)), img.dirtyBitmaps().dirtyExtents("new"));
+      assertThrows(IllegalArgumentException.class, () -> img.dirtyBitmaps().dirtyExtents("gone"));
+    }
+    check(dir, "a.qcow2");
+    String info = info(dir, "a.qcow2");
+    assertFalse(info.contains("gone") || info.contains("in-use"), info);
+    assertEquals(List.of(new BitmapExtent(4096, 4096)), nbdDirty(dir, "a.qcow2", "new"));
+    assertEquals(List.of(new BitmapExtent(0, 65536)), nbdDirty(dir, "a.qcow2", "kept"));
+  }
+
   static String info(Path dir, String image, String shared) {
     return Qemu.img(dir, "info", shared, "--output=json", image);
   }
