@@ -240,6 +240,28 @@ public class BitmapTest {
 
   @Test
   @Timeout(value = 2, unit = TimeUnit.MINUTES)
+  void amendKeepsTheBitmapsOfAVersion3Image(@TempDir Path dir) throws Exception {
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "a.qcow2", "" + SIZE);
+    Qemu.img(dir, "bitmap", "--add", "a.qcow2", "b");
+    Qemu.io(dir, "a.qcow2", "write -P 1 0 64k", "write -z 1M 64k");
+    Path a = dir.resolve("a.qcow2");
+    Qcow2Image.amend(a, AmendOptions.builder().refcountBits(8).build());
+    Qcow2Image.amend(a, AmendOptions.builder().lazyRefcounts(true).build());
+    check(dir, "a.qcow2");
+    assertFalse(info(dir, "a.qcow2").contains("in-use"));
+    assertEquals(
+        List.of(new BitmapExtent(0, 65536), new BitmapExtent(1 << 20, 65536)),
+        nbdDirty(dir, "a.qcow2", "b"));
+    // Down to version 2, which has no bitmaps: qemu-img amend drops them too.
+    Qcow2Image.amend(
+        a, AmendOptions.builder().version(2).lazyRefcounts(false).refcountBits(16).build());
+    Qemu.Result check = Qemu.exec(dir, List.of("qemu-img", "check", "a.qcow2"));
+    assertTrue(check.exitCode() == 0 || check.exitCode() == 3, check.stdout() + check.stderr());
+    Qemu.io(dir, "a.qcow2", "read -P 1 0 64k");
+  }
+
+  @Test
+  @Timeout(value = 2, unit = TimeUnit.MINUTES)
   void bitmapsAddedAndRemovedBeforeTheFirstWriteOfAnOpen(@TempDir Path dir) throws Exception {
     Qemu.img(dir, "create", "-q", "-f", "qcow2", "a.qcow2", "" + SIZE);
     Qemu.img(dir, "bitmap", "--add", "a.qcow2", "gone");
