@@ -1,8 +1,8 @@
 package dev.qcow2;
 
 /**
- * A persistent dirty bitmap as listed in the bitmap directory. Bitmaps are kept intact but not
- * otherwise used.
+ * A persistent dirty bitmap as listed in the bitmap directory. What it marks: {@link
+ * DirtyBitmaps#dirtyExtents(String)}.
  *
  * @param name the bitmap's name
  * @param granularity bytes of guest disk one bit covers

@@ -58,7 +58,12 @@ final class ImageOpener {
     }
   }
 
-  /** An exclusive lock on the image file, so that no other process writes it while we do. */
+  /**
+   * An exclusive lock on the image file, so that no other process writes it while we do. POSIX
+   * locks belong to the process and go when it closes any descriptor of the file, so opens through
+   * this library never open one for a file the process writes: readers share the writer's; code
+   * that opens the file by other means while it is written drops the lock.
+   */
   private static FileLock lock(String name, Storage storage) throws IOException {
     if (!(storage instanceof FileStorage fs)) {
       return null;

@@ -240,16 +240,19 @@ final class ImageWriter {
 
   /** Writes {@code src} at {@code guestOffset}; the range lies inside the disk. */
   void write(ByteBuffer src, long guestOffset) throws IOException {
+    image.dirtyBitmaps().changed(guestOffset, src.remaining());
     guestWrites.write(src, guestOffset);
   }
 
   /** Makes [guest, guest + length) read as zeros. */
   void writeZeroes(long guest, long length) throws IOException {
+    image.dirtyBitmaps().changed(guest, length);
     zeroWrites.writeZeroes(guest, length);
   }
 
   /** Discards whole clusters in [guest, guest + length): see {@link ZeroWrites#discard}. */
   void discard(long guest, long length) throws IOException {
+    image.dirtyBitmaps().changed(guest, length);
     zeroWrites.discard(guest, length);
   }
 
@@ -260,19 +263,23 @@ final class ImageWriter {
 
   /** Stores one whole guest cluster compressed (plainly if it does not shrink). */
   void writeCompressed(ByteBuffer cluster, long guest) throws IOException {
+    image.dirtyBitmaps().changed(guest, Math.min(cluster.remaining(), image.size() - guest));
     compressedWrites.writeCompressed(cluster, guest);
   }
 
   /** Stores the compressed bytes of one guest cluster. */
   void writePacked(ByteBuffer packed, long guest) throws IOException {
+    image.dirtyBitmaps().changed(guest, Math.min(g.clusterSize, image.size() - guest));
     compressedWrites.writePacked(packed, guest);
   }
 
   void resize(long newSize) throws IOException {
+    image.dirtyBitmaps().beforeResize();
     resizer.resize(newSize);
   }
 
   void shrink(long newSize) throws IOException {
+    image.dirtyBitmaps().beforeResize();
     resizer.shrink(newSize);
   }
 
@@ -300,11 +307,17 @@ final class ImageWriter {
   /** The last write-back: everything, then the dirty bit cleared. */
   void close() throws IOException {
     writeBack(true);
+    image.dirtyBitmaps().store(this);
     if (dirtyBitSet) {
       writeIncompatibleFeatures(
           image.header().incompatibleFeatures() & ~FeatureBits.INCOMPAT_DIRTY);
       dirtyBitSet = false;
     }
+  }
+
+  /** Everything written back and durable, refcounts included (lazy refcounts or not). */
+  void writeBackAll() throws IOException {
+    writeBack(true);
   }
 
   private void writeBack(boolean withRefcounts) throws IOException {

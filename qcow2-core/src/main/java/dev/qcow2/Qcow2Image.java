@@ -20,10 +20,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * interleave and a read never sees a half-updated table. Writes reach the file at once; metadata
  * reaches it at {@link #flush()} and {@link #close()}, in the crash-safe order that {@link
  * ImageWriter} describes. A writable image holds an exclusive lock on its file, so a second writer,
- * in this process or another, is refused. POSIX locks belong to the process and go when it closes
- * any descriptor of the file, so opens through this library never open one for a file the process
- * writes: readers share the writer's; code that opens the file by other means while it is written
- * drops the lock.
+ * in this process or another, is refused (see {@link ImageOpener} on how the lock is kept).
  *
  * <p>Reading or writing a closed image, or writing a read-only one, throws an {@link
  * IllegalStateException}; a range outside the disk, an {@link IllegalArgumentException}.
@@ -61,7 +58,7 @@ public final class Qcow2Image implements DiskImage {
   private final L2Cache l2Cache;
   private final DiskImage backing;
   private volatile List<Snapshot> snapshots;
-  private final List<Bitmap> bitmaps;
+  private final DirtyBitmaps bitmaps;
 
   /** The file's size as far as validation is concerned; a writer grows it as it allocates. */
   private volatile long fileSize;
@@ -105,7 +102,7 @@ public final class Qcow2Image implements DiskImage {
     this.size = header.size();
     long tables = Math.max(1, g.l1EntriesFor(header.size()));
     this.l2Cache = new L2Cache(options.l2CacheSize(), g.clusterSize, tables, this::loadL2);
-    this.bitmaps = BitmapDirectory.read(filename, storage, header, g, fileSize);
+    this.bitmaps = DirtyBitmaps.read(this, fileSize);
 
     ImageOpener.Neighbours neighbours =
         ImageOpener.openNeighbours(path, filename, opener, header, backingFormat(), options, chain);
@@ -133,14 +130,12 @@ public final class Qcow2Image implements DiskImage {
 
   /**
    * Clears the autoclear bits we do not maintain, as the specification asks of writers that do not
-   * know them (the bitmaps they vouch for would go stale), and sets up the writer. The checks and
-   * the file lock came first, in {@link ImageOpener}.
+   * know them, and sets up the writer. The checks and the file lock came first, in {@link
+   * ImageOpener}. We keep the bitmaps ({@link DirtyBitmaps}) and a raw data file raw.
    */
   private void prepareForWriting() throws IOException {
-    // We keep a raw data file raw; every other autoclear bit (the bitmaps') we would let go stale.
-    long keep =
-        header.autoclearFeatures()
-            & (dataFileName != null ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0);
+    long known = dataFileName != null ? FeatureBits.AUTOCLEAR_DATA_FILE_RAW : 0;
+    long keep = header.autoclearFeatures() & (known | FeatureBits.AUTOCLEAR_BITMAPS);
     if (header.autoclearFeatures() != keep) {
       updateHeader(new HeaderUpdate().autoclearFeatures(keep));
     }
@@ -398,6 +393,7 @@ public final class Qcow2Image implements DiskImage {
    * @throws NoSuchSnapshotException if no snapshot matches
    */
   public void applySnapshot(String idOrName) throws IOException {
+    bitmaps.checkSnapshotApply();
     lock.whileWritable(() -> new InternalSnapshots(this).apply(idOrName));
   }
 
@@ -560,13 +556,7 @@ public final class Qcow2Image implements DiskImage {
     }
     lock.whileWritable(
         () -> {
-          if (header.version() < 3 && !snapshots.isEmpty()) {
-            throw new UnsupportedImageException(
-                filename,
-                Structure.SNAPSHOT_TABLE,
-                header.snapshotsOffset(),
-                "is in a version 2 image, whose snapshots do not record the disk size: it cannot be resized");
-          }
+          Resizer.checkResizable(this);
           if (newSize < size) {
             writer.shrink(newSize);
           } else if (newSize > size) {
@@ -646,11 +636,20 @@ public final class Qcow2Image implements DiskImage {
   }
 
   /**
-   * The persistent dirty bitmaps the image holds (read, never kept up to date by this library).
+   * The persistent dirty bitmaps, with their flags as the file has them now.
    *
    * @return the bitmaps in directory order, unmodifiable
    */
   public List<Bitmap> bitmaps() {
+    return bitmaps.list();
+  }
+
+  /**
+   * The persistent dirty bitmaps: their dirty extents, and changes as qemu-img bitmap makes.
+   *
+   * @return the bitmaps of this image, kept up to date by its writes
+   */
+  public DirtyBitmaps dirtyBitmaps() {
     return bitmaps;
   }
 

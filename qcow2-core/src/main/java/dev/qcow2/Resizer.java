@@ -19,6 +19,18 @@ final class Resizer {
     this.g = w.g;
   }
 
+  /** Refuses to resize a version 2 image with snapshots, as qemu does. */
+  static void checkResizable(Qcow2Image image) throws UnsupportedImageException {
+    Header h = image.header();
+    if (h.version() < 3 && !image.snapshots().isEmpty()) {
+      throw new UnsupportedImageException(
+          image.filename(),
+          Structure.SNAPSHOT_TABLE,
+          h.snapshotsOffset(),
+          "is in a version 2 image, whose snapshots do not record the disk size: it cannot be resized");
+    }
+  }
+
   /**
    * Grows the disk. If the L1 table is too small, a larger one is written to new clusters and made
    * durable with everything else first; then one header write switches size, l1_size and

@@ -26,6 +26,8 @@ public enum Structure {
   SNAPSHOT_TABLE("snapshot table"),
   /** The directory of persistent dirty bitmaps. */
   BITMAP_DIRECTORY("bitmap directory"),
+  /** The table of a persistent dirty bitmap: where its data clusters are. */
+  BITMAP_TABLE("bitmap table"),
   /** The external data file that holds the guest data of an image that has one. */
   EXTERNAL_DATA_FILE("external data file");
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.qcow2.testing.ChildJvm;
 import dev.qcow2.testing.Poke;
 import dev.qcow2.testing.Qemu;
 import dev.qcow2.testing.TestData;
@@ -142,17 +143,13 @@ class CrashTest {
 
     // The child writes until it is killed.
     Path stderr = dir.resolve("child.err");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Process child =
         new ProcessBuilder(
-                java,
-                "-Xmx256m",
-                "-XX:TieredStopAtLevel=1",
-                "-cp",
-                System.getProperty("java.class.path"),
-                CrashWriter.class.getName(),
-                image.toString(),
-                Long.toString(seed))
+                ChildJvm.command(
+                    List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"),
+                    CrashWriter.class,
+                    image.toString(),
+                    Long.toString(seed)))
             .redirectError(stderr.toFile())
             .start();
     child.getOutputStream().close();

@@ -1,5 +1,6 @@
 package dev.qcow2;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -12,6 +13,7 @@ import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -42,14 +44,17 @@ import org.junit.jupiter.params.provider.MethodSource;
  * completed {@link Qcow2Image#flush()} (or close), and every snapshot there at that flush. A close
  * and a new open come now and then.
  *
- * <p>Each seed stands for one of nine configurations (cluster sizes 512 B to 2 MiB, refcount widths
- * 1 to 64 bits, extended L2, compat 0.10, lazy refcounts, external data files, raw or not), the
- * rest drawn at random. {@code -Dqcow2.seed=S} replays one seed, {@code -Dqcow2.powercuts=N} sets
- * the number of sequences, {@code -Dqcow2.keep=DIR} keeps the files of a failed cut.
+ * <p>Each seed stands for one of ten configurations (cluster sizes 512 B to 2 MiB, refcount widths
+ * 1 to 64 bits, extended L2, compat 0.10, lazy refcounts, external data files, raw or not,
+ * persistent bitmaps), the rest drawn at random. With bitmaps, a cut between the first change and
+ * the end of a close finds them flagged in use (or, inside the in-place flagging, not vouched for
+ * at all), and a bitmap not in use marks every range written before the last close. {@code
+ * -Dqcow2.seed=S} replays one seed, {@code -Dqcow2.powercuts=N} sets the number of sequences,
+ * {@code -Dqcow2.keep=DIR} keeps the files of a failed cut.
  */
 class PowerCutTest {
   static final int SEQUENCES = Integer.getInteger("qcow2.powercuts", 18);
-  static final int KINDS = 9;
+  static final int KINDS = 10;
 
   static Stream<Long> seeds() {
     return seeds(SEQUENCES, 1);
@@ -115,7 +120,11 @@ class PowerCutTest {
   }
 
   /** The create options a seed stands for. */
-  record Setup(CreateOptions options, String text) {}
+  record Setup(CreateOptions options, String text) {
+    boolean bitmaps() {
+      return text.endsWith("with bitmaps");
+    }
+  }
 
   static Setup setup(long seed) {
     int kind = (int) ((seed & 15) % KINDS);
@@ -151,6 +160,9 @@ class PowerCutTest {
       b.dataFile("img.data", kind == 8);
     }
     CreateOptions o = b.build();
+    if (kind == 9) {
+      return new Setup(o, o + ", with bitmaps");
+    }
     return new Setup(
         o,
         o
@@ -196,7 +208,12 @@ class PowerCutTest {
       // 512-byte clusters write several tables per guest cluster: cut among their writes less
       // often.
       this.every = (3 + r.nextInt(6)) * (o.clusterSize() == 512 ? 4 : 1);
-      Qcow2Image.create(dir.resolve("img.qcow2"), o).close();
+      try (Qcow2Image img = Qcow2Image.create(dir.resolve("img.qcow2"), o)) {
+        if (setup.bitmaps()) {
+          img.dirtyBitmaps().add("on", 65536, true);
+          img.dirtyBitmaps().add("off", 4096, false);
+        }
+      }
       this.image =
           new PowerCutStorage("img.qcow2", Files.readAllBytes(dir.resolve("img.qcow2")), this);
       this.data =
@@ -209,10 +226,13 @@ class PowerCutTest {
         initial = readAll(img);
       }
       this.model = new FlushModel(initial);
+      this.atLastClose = initial.clone();
     }
 
     private Qcow2Image reopen(Qcow2Image img) throws IOException {
+      closing = true;
       img.close();
+      closed();
       done.add("close");
       flushed();
       return open();
@@ -242,6 +262,9 @@ class PowerCutTest {
             op = new CrashWriter.Op(CrashWriter.Kind.WRITE, op.offset(), op.length(), op.pattern());
           }
           done.add(op.toString());
+          if (op.kind() != CrashWriter.Kind.FLUSH) {
+            written(op.offset(), op.length());
+          }
           model.changing(op);
           CrashWriter.apply(img, op);
           CrashWriter.applyToModel(model.current(), op, o.clusterSize(), false);
@@ -249,7 +272,9 @@ class PowerCutTest {
             flushed();
           }
         }
+        closing = true;
         img.close();
+        closed();
         done.add("close");
         flushed();
       } catch (IOException | RuntimeException | Error e) {
@@ -270,6 +295,65 @@ class PowerCutTest {
       check("the end", PowerCutStorage.Loss.ALL);
       assertTrue(cuts > 0, "no cut was taken");
       RandomWriteTest.assertModel(model.current(), lastRead, "the disk after close");
+    }
+
+    /** Granules of 64 KiB (the "on" bitmap's) written before the last close, and since. */
+    private final java.util.BitSet beforeClose = new java.util.BitSet();
+
+    private final java.util.BitSet sinceClose = new java.util.BitSet();
+
+    /** The disk as the last close left it. */
+    private byte[] atLastClose;
+
+    private void written(long offset, long length) {
+      if (length > 0) {
+        sinceClose.set((int) (offset >>> 16), (int) (((offset + length - 1) >>> 16) + 1));
+      }
+    }
+
+    private boolean closing;
+    private byte[] lastImageBytes;
+
+    private void closed() {
+      closing = false;
+      beforeClose.or(sinceClose);
+      sinceClose.clear();
+      atLastClose = model.current().clone();
+    }
+
+    /**
+     * The bitmaps after a cut: unless flagged in use, the disk is as the last close left it (the
+     * flag is durable before any change is) and the enabled bitmap marks all that was written
+     * before that close.
+     */
+    private void assertBitmaps(Path cutImage, String what) throws IOException {
+      try (Qcow2Image img = Qcow2Image.open(cutImage)) {
+        List<Bitmap> bitmaps = img.bitmaps();
+        if (bitmaps.isEmpty()) {
+          // Only a cut inside the in-place flagging, whose autoclear bit is off, loses them.
+          assertTrue(
+              (ByteBuffer.wrap(lastImageBytes, 88, 8).getLong() & 1) == 0,
+              () -> what + ": bitmaps gone while vouched for");
+          return;
+        }
+        assertEquals(2, bitmaps.size(), what);
+        boolean inUse = bitmaps.get(0).inUse();
+        assertTrue(bitmaps.stream().allMatch(b -> b.inUse() == inUse), what);
+        if (!inUse && !closing) {
+          assertTrue(
+              Arrays.equals(atLastClose, lastRead),
+              () -> what + ": the disk changed since the last close, bitmaps not in use");
+        }
+        if (!inUse) {
+          java.util.BitSet marked = new java.util.BitSet();
+          for (BitmapExtent e : img.dirtyBitmaps().dirtyExtents("on")) {
+            marked.set((int) (e.offset() >>> 16), (int) ((e.offset() + e.length() - 1 >>> 16) + 1));
+          }
+          java.util.BitSet missing = (java.util.BitSet) beforeClose.clone();
+          missing.andNot(marked);
+          assertTrue(missing.isEmpty(), () -> what + ": bitmap 'on' misses granules " + missing);
+        }
+      }
     }
 
     private void flushed() {
@@ -308,6 +392,8 @@ class PowerCutTest {
         return false; // a raw data file cannot shrink
       }
       done.add("resize " + newSize);
+      beforeClose.clear(); // the bits past a shrink go; the model keeps no such history
+      sinceClose.clear();
       model.resized(newSize);
       img.resize(newSize);
       return true;
@@ -328,7 +414,7 @@ class PowerCutTest {
           done.add("delete " + name);
           model.snapshotDeleted(name);
           img.deleteSnapshot(name);
-        } else if (model.snapshotSize(name) == model.size()) {
+        } else if (model.snapshotSize(name) == model.size() && !setup.bitmaps()) {
           done.add("apply " + name);
           model.snapshotApplied(name); // before: a cut inside may show either disk
           img.applySnapshot(name);
@@ -376,6 +462,7 @@ class PowerCutTest {
      */
     private void check(String when, PowerCutStorage.Loss loss) throws IOException {
       byte[] imageBytes = image.afterCut(loss, cutRandom);
+      lastImageBytes = imageBytes;
       byte[] dataBytes = data == null ? null : data.afterCut(loss, cutRandom);
       if (!seen.add(flushes + ":" + digest(imageBytes, dataBytes))) {
         return; // the same bytes after the same flush were checked already, with no weaker model
@@ -435,6 +522,9 @@ class PowerCutTest {
             snapshots.put(s.name(), readAll(view));
           }
         }
+      }
+      if (setup.bitmaps()) {
+        assertBitmaps(cutImage, what);
       }
       model.assertDisk(lastRead, what);
       model.assertSnapshots(snapshots, what);

@@ -27,6 +27,7 @@ public final class Qcow2Cli {
     "measure",
     "amend",
     "serve",
+    "bitmap",
   };
 
   /** A new object for {@code verb}, or null if there is no such verb. */
@@ -47,6 +48,7 @@ public final class Qcow2Cli {
       case "measure" -> new MeasureCommand();
       case "amend" -> new AmendCommand();
       case "serve" -> new ServeCommand();
+      case "bitmap" -> new BitmapCommand();
       default -> null;
     };
   }

@@ -90,6 +90,9 @@ final class SnapshotCommand extends Verb {
       } else if (apply != null) {
         try {
           image.applySnapshot(apply);
+        } catch (IllegalStateException e) { // bitmaps: qemu-img's words
+          throw new IllegalArgumentException(
+              "Could not apply snapshot '" + apply + "': " + e.getMessage(), e);
         } catch (IllegalArgumentException e) {
           throw new IllegalArgumentException(
               "Could not apply snapshot '"
