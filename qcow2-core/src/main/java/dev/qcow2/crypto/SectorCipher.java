@@ -1,0 +1,72 @@
+package dev.qcow2.crypto;
+
+import java.util.Arrays;
+import javax.crypto.Cipher;
+
+/**
+ * The payload cipher of a LUKS volume: AES in xts or cbc mode over 512-byte sectors, each with the
+ * IV its ivgen gives for its sector number. Thread-safe: each thread gets its own JDK cipher
+ * objects. Holds the master key until {@link #destroy}.
+ */
+public final class SectorCipher {
+  /** LUKS1 and qemu encrypt in sectors of 512 bytes. */
+  public static final int SECTOR_SIZE = 512;
+
+  final CipherSpec spec;
+  private final byte[] key;
+  private final Ivgen ivgen;
+  private final ThreadLocal<Worker> workers = ThreadLocal.withInitial(this::newWorker);
+
+  SectorCipher(CipherSpec spec, byte[] key) {
+    this.spec = spec;
+    this.key = key.clone();
+    this.ivgen = spec.ivgen(this.key);
+  }
+
+  /** Encrypts {@code len} bytes (whole sectors) in place, the first being sector {@code sector}. */
+  public void encrypt(byte[] buf, int off, int len, long sector) {
+    workers.get().run(buf, off, len, sector, true);
+  }
+
+  /** Decrypts {@code len} bytes (whole sectors) in place, the first being sector {@code sector}. */
+  public void decrypt(byte[] buf, int off, int len, long sector) {
+    workers.get().run(buf, off, len, sector, false);
+  }
+
+  /** Forgets the key, as far as Java allows: the arrays this object made are zeroed. */
+  public void destroy() {
+    Arrays.fill(key, (byte) 0);
+  }
+
+  private Worker newWorker() {
+    return new Worker();
+  }
+
+  /** One thread's cipher objects and IV buffer. */
+  private final class Worker {
+    private final Ivgen iv = ivgen.copy();
+    private final byte[] ivBytes = new byte[Ivgen.IV_LENGTH];
+    private final Xts xts = spec.mode == CipherSpec.Mode.XTS ? new Xts(key) : null;
+    private final Cipher cbc = spec.mode == CipherSpec.Mode.CBC ? Aes.cbc() : null;
+
+    void run(byte[] buf, int off, int len, long sector, boolean enc) {
+      if (len % SECTOR_SIZE != 0 && len > SECTOR_SIZE) {
+        throw new IllegalArgumentException(len + " bytes are not whole sectors");
+      }
+      for (int done = 0; done < len; done += SECTOR_SIZE, sector++) {
+        int n = Math.min(SECTOR_SIZE, len - done);
+        iv.iv(sector, ivBytes);
+        if (xts != null) {
+          if (enc) {
+            xts.encrypt(buf, off + done, n, ivBytes);
+          } else {
+            xts.decrypt(buf, off + done, n, ivBytes);
+          }
+        } else {
+          Aes.initCbc(cbc, key, ivBytes, enc);
+          Aes.run(cbc, buf, off + done, n);
+        }
+      }
+    }
+  }
+}

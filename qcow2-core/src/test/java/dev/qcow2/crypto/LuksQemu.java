@@ -1,0 +1,34 @@
+package dev.qcow2.crypto;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.qcow2.testing.Qemu;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** qemu-img create for encrypted images, for tests. */
+final class LuksQemu {
+  private LuksQemu() {}
+
+  /**
+   * Runs {@code qemu-img create ARGS}. qemu measures PBKDF2 speed in process CPU time, and on a
+   * loaded machine a short iter-time can read as no time at all ("Unable to get accurate CPU
+   * usage"): that one failure is retried, a few times.
+   */
+  static void create(Path dir, String... args) {
+    List<String> cmd = new ArrayList<>(List.of("qemu-img", "create"));
+    cmd.addAll(List.of(args));
+    Qemu.Result r = null;
+    for (int attempt = 0; attempt < 5; attempt++) {
+      r = Qemu.exec(dir, cmd);
+      if (r.exitCode() == 0) {
+        return;
+      }
+      if (!r.stderr().contains("Unable to get accurate CPU usage")) {
+        break;
+      }
+    }
+    fail("exit " + r.exitCode() + ": " + String.join(" ", cmd) + "\n" + r.stdout() + r.stderr());
+  }
+}
