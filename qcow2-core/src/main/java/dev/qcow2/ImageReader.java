@@ -16,16 +16,21 @@ final class ImageReader {
   private final ClusterMap clusters;
   private final CompressedClusterReader compressed;
 
+  /** The image's encryption, or null. */
+  final ImageEncryption encryption;
+
   ImageReader(
       Qcow2Image image,
       ClusterGeometry g,
       ClusterMap clusters,
-      CompressedClusterReader compressed) {
+      CompressedClusterReader compressed,
+      ImageEncryption encryption) {
     this.image = image;
     this.g = g;
     this.filename = image.filename();
     this.clusters = clusters;
     this.compressed = compressed;
+    this.encryption = encryption;
   }
 
   /** Reads as {@link DiskImage#read}; callers hold the lock on a writable image. */
@@ -46,7 +51,11 @@ final class ImageReader {
       ByteBuffer part = dst.slice().limit(n);
       switch (run.kind()) {
         case ClusterMap.NORMAL:
-          image.dataStorage().readOrZero(part, run.hostOffset());
+          if (encryption != null) {
+            encryption.read(image.dataStorage(), part, run.hostOffset());
+          } else {
+            image.dataStorage().readOrZero(part, run.hostOffset());
+          }
           break;
         case ClusterMap.COMPRESSED:
           compressed.read(part, run.descriptor(), g.offsetInCluster(at));

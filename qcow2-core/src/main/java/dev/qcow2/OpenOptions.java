@@ -26,6 +26,7 @@ public final class OpenOptions {
   private final String snapshotName;
   private final boolean snapshotEither;
   private final BackingFiles.Opener dataFileOpener;
+  private final byte[] encryptionKey;
 
   private OpenOptions(Builder b) {
     this.writable = b.writable;
@@ -39,6 +40,7 @@ public final class OpenOptions {
     this.snapshotName = b.snapshotName;
     this.snapshotEither = b.snapshotEither;
     this.dataFileOpener = b.dataFileOpener;
+    this.encryptionKey = b.encryptionKey == null ? null : b.encryptionKey.clone();
   }
 
   public static OpenOptions defaults() {
@@ -62,11 +64,20 @@ public final class OpenOptions {
     b.snapshotName = snapshotName;
     b.snapshotEither = snapshotEither;
     b.dataFileOpener = dataFileOpener;
+    b.encryptionKey = encryptionKey;
     return b;
   }
 
   public boolean writable() {
     return writable;
+  }
+
+  /**
+   * A copy of the passphrase of an encrypted image (qemu's encrypt.key-secret), or null; the caller
+   * wipes the copy once used.
+   */
+  byte[] encryptionKey() {
+    return encryptionKey == null ? null : encryptionKey.clone();
   }
 
   /** Bytes of L2 tables kept in memory at most (qemu's l2-cache-size). */
@@ -187,8 +198,19 @@ public final class OpenOptions {
     private String snapshotName;
     private boolean snapshotEither;
     private BackingFiles.Opener dataFileOpener = Storage::open;
+    private byte[] encryptionKey;
 
     private Builder() {}
+
+    /**
+     * The passphrase that unlocks a LUKS-encrypted image (qemu's encrypt.key-secret), as bytes: the
+     * options keep a copy, so the caller may wipe its array at once. Each open works on its own
+     * copy and wipes it once the key slot is unlocked; backing images get the same passphrase.
+     */
+    public Builder encryptionKey(byte[] passphrase) {
+      this.encryptionKey = passphrase == null ? null : passphrase.clone();
+      return this;
+    }
 
     public Builder writable(boolean writable) {
       this.writable = writable;

@@ -118,7 +118,8 @@ public final class Qcow2Image implements DiskImage {
             this,
             g,
             clusterMap,
-            new CompressedClusterReader(this, g, storage, header.compressionType()));
+            new CompressedClusterReader(this, g, storage, header.compressionType()),
+            ImageEncryption.open(filename, storage, header, options));
     this.writable = options.writable();
     if (writable) {
       try {

@@ -14,7 +14,8 @@ public enum Structure {
   COMPRESSED_CLUSTER("compressed cluster"),
   SNAPSHOT_TABLE("snapshot table"),
   BITMAP_DIRECTORY("bitmap directory"),
-  EXTERNAL_DATA_FILE("external data file");
+  EXTERNAL_DATA_FILE("external data file"),
+  ENCRYPTION_HEADER("encryption header");
 
   private final String text;
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.qcow2.testing.LuksQemu;
 import dev.qcow2.testing.Qemu;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

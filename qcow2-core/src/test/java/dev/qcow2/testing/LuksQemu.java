@@ -1,14 +1,13 @@
-package dev.qcow2.crypto;
+package dev.qcow2.testing;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.qcow2.testing.Qemu;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /** qemu-img create for encrypted images, for tests. */
-final class LuksQemu {
+public final class LuksQemu {
   private LuksQemu() {}
 
   /**
@@ -16,7 +15,7 @@ final class LuksQemu {
    * loaded machine a short iter-time can read as no time at all ("Unable to get accurate CPU
    * usage"): that one failure is retried, a few times.
    */
-  static void create(Path dir, String... args) {
+  public static void create(Path dir, String... args) {
     List<String> cmd = new ArrayList<>(List.of("qemu-img", "create"));
     cmd.addAll(List.of(args));
     Qemu.Result r = null;

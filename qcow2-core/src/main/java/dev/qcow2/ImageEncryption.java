@@ -1,0 +1,181 @@
+package dev.qcow2;
+
+import dev.qcow2.crypto.LuksException;
+import dev.qcow2.crypto.LuksHeader;
+import dev.qcow2.crypto.SectorCipher;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+
+/**
+ * A LUKS-encrypted image (crypt_method 2): the LUKS header lies in the clusters that the full disk
+ * encryption header extension names, and every data cluster is encrypted in 512-byte sectors
+ * numbered by their host offset, as qemu does for LUKS (its crypt_physical_offset; the legacy AES
+ * method used the guest offset). Compressed clusters are never encrypted: qemu refuses to write
+ * them in an encrypted image and reads them as they are.
+ *
+ * <pre>
+ *  extension 0x0537be77:  0  8  offset of the LUKS header (cluster-aligned)
+ *                         8  8  length of the LUKS header and its key material
+ * </pre>
+ */
+final class ImageEncryption {
+  static final int LEGACY_AES = 1;
+  static final int LUKS = 2;
+
+  /** Eight key slots of 64-byte keys take 2 MiB; a header region this large is refused. */
+  static final long MAX_REGION_BYTES = 16L << 20;
+
+  /** qemu's words when an encrypted image is read or written without its passphrase. */
+  static final String NO_SECRET = "Parameter 'encrypt.key-secret' is required for cipher";
+
+  private final String image;
+  private final LuksHeader header;
+  private final SectorCipher cipher;
+
+  private ImageEncryption(String image, LuksHeader header, SectorCipher cipher) {
+    this.image = image;
+    this.header = header;
+    this.cipher = cipher;
+  }
+
+  /** Where the LUKS header lies in the image file. */
+  record Region(long offset, long length) {}
+
+  /** The region the header extension names, unchecked; null if the image is not LUKS-encrypted. */
+  static Region region(Header h) {
+    HeaderExtension ext = h.extension(HeaderExtension.FULL_DISK_ENCRYPTION);
+    if (h.cryptMethod() != LUKS || ext == null || ext.data().length < 16) {
+      return null;
+    }
+    ByteBuffer d = ByteBuffer.wrap(ext.data());
+    return new Region(d.getLong(0), d.getLong(8));
+  }
+
+  /**
+   * The image's encryption, unlocked with the passphrase in {@code options} if there is one; null
+   * for an image that is not encrypted. Without a passphrase the header is still read (info shows
+   * it), and data reads and writes fail as qemu's do.
+   */
+  static ImageEncryption open(String name, Storage storage, Header h, OpenOptions options)
+      throws IOException {
+    if (h.cryptMethod() != LUKS) {
+      return null;
+    }
+    LuksHeader header = readHeader(name, storage, h);
+    byte[] passphrase = options.encryptionKey();
+    if (passphrase == null) {
+      return new ImageEncryption(name, header, null);
+    }
+    try {
+      return new ImageEncryption(name, header, header.unlock(passphrase));
+    } finally {
+      Arrays.fill(passphrase, (byte) 0);
+    }
+  }
+
+  /** The checked LUKS header of a crypt_method 2 image. */
+  static LuksHeader readHeader(String name, Storage storage, Header h) throws IOException {
+    HeaderExtension ext = h.extension(HeaderExtension.FULL_DISK_ENCRYPTION);
+    Region r = region(h);
+    if (r == null) {
+      throw new CorruptImageException(
+          name,
+          Structure.ENCRYPTION_HEADER,
+          32,
+          "is missing: crypt_method is 2 (luks) but no full disk encryption header extension"
+              + " (16 bytes) names it");
+    }
+    long fileSize = storage.size();
+    if (r.offset() <= 0
+        || (r.offset() & (h.clusterSize() - 1)) != 0
+        || r.length() <= 0
+        || r.length() > MAX_REGION_BYTES
+        || r.offset() > fileSize - r.length()) {
+      throw new CorruptImageException(
+          name,
+          Structure.ENCRYPTION_HEADER,
+          ext.hostOffset() + 8,
+          "at 0x"
+              + Long.toHexString(r.offset())
+              + " with "
+              + r.length()
+              + " bytes is not cluster-aligned, lies outside the file ("
+              + fileSize
+              + " bytes) or is over "
+              + MAX_REGION_BYTES
+              + " bytes");
+    }
+    byte[] region = new byte[(int) r.length()];
+    storage.readOrZero(ByteBuffer.wrap(region), r.offset());
+    try {
+      return LuksHeader.parse(region);
+    } catch (LuksException e) {
+      throw typed(name, r.offset(), e);
+    }
+  }
+
+  /** A LUKS problem as the image's typed error, at its offset in the image file. */
+  private static IOException typed(String name, long regionOffset, LuksException e) {
+    long at = e.offset() >= 0 ? regionOffset + e.offset() : regionOffset;
+    return switch (e.kind()) {
+      case CORRUPT -> new CorruptImageException(name, Structure.ENCRYPTION_HEADER, at, e.problem());
+      case UNSUPPORTED ->
+          new UnsupportedImageException(name, Structure.ENCRYPTION_HEADER, at, e.problem());
+      case INVALID_PASSWORD -> e;
+    };
+  }
+
+  LuksHeader header() {
+    return header;
+  }
+
+  private SectorCipher cipher() throws IOException {
+    if (cipher == null) {
+      throw new UnsupportedImageException(image, Structure.ENCRYPTION_HEADER, -1, NO_SECRET);
+    }
+    return cipher;
+  }
+
+  /**
+   * Reads and decrypts guest data that lies at {@code host} in {@code storage} into {@code dst}.
+   */
+  void read(Storage storage, ByteBuffer dst, long host) throws IOException {
+    SectorCipher c = cipher();
+    int n = dst.remaining();
+    long start = host & -SectorCipher.SECTOR_SIZE;
+    long end = (host + n + SectorCipher.SECTOR_SIZE - 1) & -SectorCipher.SECTOR_SIZE;
+    byte[] sectors = new byte[(int) (end - start)];
+    storage.readOrZero(ByteBuffer.wrap(sectors), start);
+    c.decrypt(sectors, 0, sectors.length, start / SectorCipher.SECTOR_SIZE);
+    dst.put(sectors, (int) (host - start), n);
+  }
+
+  /**
+   * {@code src} (whole sectors, not consumed) encrypted for {@code host}, in a new buffer: the
+   * caller's data stays as it was.
+   */
+  ByteBuffer encrypt(ByteBuffer src, long host) throws IOException {
+    SectorCipher c = cipher();
+    if ((host & (SectorCipher.SECTOR_SIZE - 1)) != 0
+        || (src.remaining() & (SectorCipher.SECTOR_SIZE - 1)) != 0) {
+      throw new IllegalStateException(
+          "encrypted write of "
+              + src.remaining()
+              + " bytes at 0x"
+              + Long.toHexString(host)
+              + " is not in whole sectors");
+    }
+    byte[] b = new byte[src.remaining()];
+    src.duplicate().get(b);
+    c.encrypt(b, 0, b.length, host / SectorCipher.SECTOR_SIZE);
+    return ByteBuffer.wrap(b);
+  }
+
+  /** Forgets the master key. */
+  void close() {
+    if (cipher != null) {
+      cipher.destroy();
+    }
+  }
+}
