@@ -1,5 +1,8 @@
 package dev.qcow2;
 
+import dev.qcow2.crypto.LuksException;
+import dev.qcow2.crypto.LuksFormatter;
+
 /**
  * How a new qcow2 image is made: qemu-img's create options for qcow2, with qemu-img's defaults
  * (version 3, 64 KiB clusters, 16-bit refcounts, zlib, no preallocation). Immutable; build with
@@ -29,8 +32,10 @@ public final class CreateOptions {
   private final String backingFormat;
   private final String dataFile;
   private final boolean dataFileRaw;
+  private final LuksFormatter.Options encryption;
 
   private CreateOptions(Builder b) {
+    this.encryption = b.encryption;
     this.dataFile = b.dataFile;
     this.dataFileRaw = b.dataFileRaw;
     this.size = b.size;
@@ -63,7 +68,16 @@ public final class CreateOptions {
     b.backingFormat = backingFormat;
     b.dataFile = dataFile;
     b.dataFileRaw = dataFileRaw;
+    b.encryption = encryption;
     return b;
+  }
+
+  /**
+   * LUKS encryption (qemu's encrypt.format=luks and its encrypt.* options), or null for none. The
+   * passphrase is the {@link OpenOptions#encryptionKey} given to {@link Qcow2Image#create}.
+   */
+  public LuksFormatter.Options encryption() {
+    return encryption;
   }
 
   /** The external data file name, stored as given (relative to the image's folder), or null. */
@@ -158,6 +172,7 @@ public final class CreateOptions {
     private String backingFormat;
     private String dataFile;
     private boolean dataFileRaw;
+    private LuksFormatter.Options encryption;
 
     private Builder(long size) {
       size(size);
@@ -244,6 +259,12 @@ public final class CreateOptions {
      * Checks the combination as qemu's qcow2_co_create does, in its order and with its messages, so
      * that a command line shows the same first error as qemu-img create.
      */
+    /** Encrypts the image with LUKS under these options; null for none. */
+    public Builder encryption(LuksFormatter.Options luks) {
+      this.encryption = luks;
+      return this;
+    }
+
     public CreateOptions build() {
       boolean v2 = version == 2;
       String v3Needed =
@@ -291,6 +312,13 @@ public final class CreateOptions {
             backingFile.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
                 <= Header.MAX_BACKING_FILE_NAME,
             "backing file name is longer than 1023 bytes");
+      }
+      if (encryption != null) {
+        try {
+          LuksFormatter.check(encryption);
+        } catch (LuksException e) {
+          throw new IllegalArgumentException(e.getMessage(), e);
+        }
       }
       return new CreateOptions(this);
     }

@@ -1,6 +1,7 @@
 package dev.qcow2;
 
 import dev.qcow2.crypto.LuksException;
+import dev.qcow2.crypto.LuksFormatter;
 import dev.qcow2.crypto.LuksHeader;
 import dev.qcow2.crypto.SectorCipher;
 import java.io.IOException;
@@ -170,6 +171,40 @@ final class ImageEncryption {
     src.duplicate().get(b);
     c.encrypt(b, 0, b.length, host / SectorCipher.SECTOR_SIZE);
     return ByteBuffer.wrap(b);
+  }
+
+  /**
+   * A new LUKS header region for an image created with {@code options}, under the passphrase in
+   * {@code openOptions}; null if the image is not to be encrypted.
+   */
+  static byte[] format(String name, CreateOptions options, OpenOptions openOptions)
+      throws IOException {
+    if (options.encryption() == null) {
+      return null;
+    }
+    byte[] passphrase = openOptions.encryptionKey();
+    if (passphrase == null) {
+      throw new IllegalArgumentException(name + ": " + NO_SECRET);
+    }
+    try {
+      LuksFormatter.Formatted f = LuksFormatter.format(options.encryption(), passphrase);
+      f.cipher().destroy();
+      return f.region();
+    } finally {
+      Arrays.fill(passphrase, (byte) 0);
+    }
+  }
+
+  /** qemu stores no compressed cluster in an encrypted image: they would not be encrypted. */
+  static void refuseCompression(String name, ImageEncryption encryption)
+      throws UnsupportedImageException {
+    if (encryption != null) {
+      throw new UnsupportedImageException(
+          name,
+          Structure.ENCRYPTION_HEADER,
+          -1,
+          "is there: Compression and encryption not supported at the same time");
+    }
   }
 
   /** Forgets the master key. */

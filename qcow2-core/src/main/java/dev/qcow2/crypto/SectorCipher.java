@@ -50,8 +50,12 @@ public final class SectorCipher {
     private final Cipher cbc = spec.mode == CipherSpec.Mode.CBC ? Aes.cbc() : null;
 
     void run(byte[] buf, int off, int len, long sector, boolean enc) {
-      if (len % SECTOR_SIZE != 0 && len > SECTOR_SIZE) {
-        throw new IllegalArgumentException(len + " bytes are not whole sectors");
+      // A last partial sector is allowed (key material of 24-byte keys ends in one), if the mode
+      // can take it: XTS steals ciphertext from 16 bytes on, CBC needs whole blocks.
+      int last = len % SECTOR_SIZE;
+      if (last != 0 && (xts != null ? last < Xts.BLOCK : last % Xts.BLOCK != 0)) {
+        throw new IllegalArgumentException(
+            len + " bytes end in a part sector the mode cannot take");
       }
       for (int done = 0; done < len; done += SECTOR_SIZE, sector++) {
         int n = Math.min(SECTOR_SIZE, len - done);
