@@ -133,7 +133,8 @@ final class ImageEncryption {
 
   private SectorCipher cipher() throws IOException {
     if (cipher == null) {
-      throw new UnsupportedImageException(image, Structure.ENCRYPTION_HEADER, -1, NO_SECRET);
+      throw new UnsupportedImageException(
+          image, Structure.ENCRYPTION_HEADER, -1, "needs a passphrase: " + NO_SECRET);
     }
     return cipher;
   }

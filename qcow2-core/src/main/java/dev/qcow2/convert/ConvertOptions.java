@@ -1,6 +1,7 @@
 package dev.qcow2.convert;
 
 import dev.qcow2.CreateOptions;
+import dev.qcow2.OpenOptions;
 import java.util.function.LongConsumer;
 
 /**
@@ -20,8 +21,10 @@ public final class ConvertOptions {
   private final boolean noCreate;
   private final boolean targetIsZero;
   private final LongConsumer progress;
+  private final OpenOptions targetOpenOptions;
 
   private ConvertOptions(Builder b) {
+    this.targetOpenOptions = b.targetOpenOptions;
     this.targetFormat = b.targetFormat;
     this.createOptions = b.createOptions;
     this.compress = b.compress;
@@ -37,6 +40,11 @@ public final class ConvertOptions {
 
   public static Builder builder() {
     return new Builder();
+  }
+
+  /** How a qcow2 target is opened (its encryption key), or null for the defaults. */
+  public OpenOptions targetOpenOptions() {
+    return targetOpenOptions;
   }
 
   /** "raw" or "qcow2". */
@@ -102,8 +110,15 @@ public final class ConvertOptions {
     private boolean noCreate;
     private boolean targetIsZero;
     private LongConsumer progress;
+    private OpenOptions targetOpenOptions;
 
     private Builder() {}
+
+    /** Opens (and creates) a qcow2 target with these options: an encrypted one's passphrase. */
+    public Builder targetOpenOptions(OpenOptions options) {
+      this.targetOpenOptions = options;
+      return this;
+    }
 
     public Builder targetFormat(String format) {
       if (!"raw".equals(format) && !"qcow2".equals(format)) {

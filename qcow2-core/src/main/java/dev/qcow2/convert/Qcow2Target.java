@@ -19,7 +19,7 @@ final class Qcow2Target {
 
   static void convert(DiskImage source, Path target, ConvertOptions o) throws IOException {
     long size = source.size();
-    try (Qcow2Image out = o.noCreate() ? openExisting(target, size) : create(target, size, o)) {
+    try (Qcow2Image out = o.noCreate() ? openExisting(target, size, o) : create(target, size, o)) {
       DiskImage base = o.backingFile() != null ? out.backing() : null;
       // An existing target keeps its old content where nothing is written: write the zeros too.
       boolean explicitZeros = o.noCreate() && !o.targetIsZero();
@@ -37,8 +37,9 @@ final class Qcow2Target {
     }
   }
 
-  private static Qcow2Image openExisting(Path target, long size) throws IOException {
-    Qcow2Image out = Qcow2Image.open(target, OpenOptions.builder().writable(true).build());
+  private static Qcow2Image openExisting(Path target, long size, ConvertOptions o)
+      throws IOException {
+    Qcow2Image out = Qcow2Image.open(target, openOptions(o).toBuilder().writable(true).build());
     if (out.size() < size) {
       long has = out.size();
       out.close();
@@ -64,7 +65,11 @@ final class Qcow2Target {
       }
       b.backingFile(o.backingFile(), format);
     }
-    return Qcow2Image.create(target, b.build());
+    return Qcow2Image.create(target, b.build(), openOptions(o));
+  }
+
+  private static OpenOptions openOptions(ConvertOptions o) {
+    return o.targetOpenOptions() != null ? o.targetOpenOptions() : OpenOptions.defaults();
   }
 
   /** The writer's part for one chunk, on the calling thread: runs of equal actions at a time. */
