@@ -131,7 +131,8 @@ final class ImageEncryption {
     return header;
   }
 
-  private SectorCipher cipher() throws IOException {
+  /** The unlocked cipher; refused in qemu's words when the image was opened without a key. */
+  SectorCipher cipher() throws IOException {
     if (cipher == null) {
       throw new UnsupportedImageException(
           image, Structure.ENCRYPTION_HEADER, -1, "needs a passphrase: " + NO_SECRET);

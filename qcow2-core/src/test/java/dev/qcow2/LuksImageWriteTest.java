@@ -170,6 +170,21 @@ class LuksImageWriteTest {
   }
 
   @Test
+  void writing_without_the_passphrase_is_refused_and_changes_nothing() throws Exception {
+    LuksImageReadTest.qemuImage(dir, "q.qcow2", "");
+    byte[] before = Files.readAllBytes(dir.resolve("q.qcow2"));
+    try (Qcow2Image img =
+        Qcow2Image.open(dir.resolve("q.qcow2"), OpenOptions.builder().writable(true).build())) {
+      UnsupportedImageException e =
+          assertThrows(
+              UnsupportedImageException.class,
+              () -> img.write(ByteBuffer.allocate(65536), 2L << 20));
+      assertTrue(e.getMessage().contains("encrypt.key-secret"), e.getMessage());
+    }
+    assertArrayEquals(before, Files.readAllBytes(dir.resolve("q.qcow2")));
+  }
+
+  @Test
   void compressed_writes_are_refused_as_qemu_refuses_them() throws Exception {
     CreateOptions co =
         CreateOptions.builder(1 << 20)
