@@ -112,8 +112,8 @@ class LuksCliTest {
     assertEquals("", r.stderr());
     assertEquals(0, r.exitCode());
     String expected =
-        Qemu.img(
-            dir, "create", "-f", "qcow2", "--object", SECRET, "-o", o, "--", path("q.qcow2"), "4M");
+        LuksQemu.create(
+            dir, "-f", "qcow2", "--object", SECRET, "-o", o, "--", path("q.qcow2"), "4M");
     assertEquals(expected.replace("q.qcow2", "ours.qcow2"), r.stdout());
     String check =
         Qemu.run(dir, "qemu-img", "check", "--object", SECRET, "--image-opts", opts("ours.qcow2"));
@@ -186,6 +186,43 @@ class LuksCliTest {
     assertEquals(
         "No errors were found on the image.\n",
         r.stdout().substring(0, "No errors were found on the image.\n".length()));
+  }
+
+  @Test
+  void io_writes_what_qemu_then_reads() {
+    qemuImage("q.qcow2", "");
+    Cli.Result r =
+        Cli.run(
+            "qcow2",
+            "io",
+            "--object",
+            SECRET,
+            "--image-opts",
+            opts("q.qcow2"),
+            "-c",
+            "write -P 0x77 100k 5000",
+            "-c",
+            "read -P 0x77 100k 5000");
+    assertEquals(0, r.exitCode(), r.stderr());
+    String read =
+        Qemu.run(
+            dir,
+            "qemu-io",
+            "--object",
+            SECRET,
+            "--image-opts",
+            opts("q.qcow2"),
+            "-c",
+            "read -P 0x77 100k 5000",
+            "-c",
+            "read -P 0x61 0 100k",
+            "-c",
+            "read -P 0x61 107400 199800");
+    // qemu-io exits 0 on a pattern mismatch; its words say so.
+    assertTrue(!read.contains("failed") && read.contains("read 199800/199800"), read);
+    String check =
+        Qemu.run(dir, "qemu-img", "check", "--object", SECRET, "--image-opts", opts("q.qcow2"));
+    assertTrue(check.contains("No errors were found"), check);
   }
 
   @Test
