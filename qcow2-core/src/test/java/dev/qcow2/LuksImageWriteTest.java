@@ -121,12 +121,39 @@ class LuksImageWriteTest {
     assertQemuReads("q.qcow2", expected);
   }
 
+  static Stream<Arguments> layouts() {
+    return Stream.of(
+        Arguments.of("extended L2", CreateOptions.builder(4 << 20).extendedL2(true)),
+        Arguments.of("compat 0.10", CreateOptions.builder(4 << 20).version(2)),
+        Arguments.of("512-byte clusters", CreateOptions.builder(4 << 20).clusterSize(512)),
+        Arguments.of("2 MiB clusters", CreateOptions.builder(4 << 20).clusterSize(2 << 20)),
+        Arguments.of("lazy refcounts", CreateOptions.builder(4 << 20).lazyRefcounts(true)));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("layouts")
+  void qemu_reads_encrypted_images_of_every_layout(String name, CreateOptions.Builder b)
+      throws Exception {
+    CreateOptions co = b.encryption(LuksFormatterOptions.fast()).build();
+    byte[] expected = new byte[4 << 20];
+    long seed = System.nanoTime();
+    try (Qcow2Image img = Qcow2Image.create(dir.resolve("ours.qcow2"), co, withKey())) {
+      writeSome(img, expected, seed);
+    }
+    assertQemuReads("ours.qcow2", expected);
+  }
+
+  /** LUKS options with a short PBKDF2 time, for tests. */
+  static final class LuksFormatterOptions {
+    static LuksFormatter.Options fast() {
+      return new LuksFormatter.Options("aes-256", "xts", "plain64", null, "sha256", 10);
+    }
+  }
+
   @Test
   void the_layout_is_qemus() throws Exception {
     CreateOptions co =
-        CreateOptions.builder(64 << 20)
-            .encryption(new LuksFormatter.Options("aes-256", "xts", "plain64", null, "sha256", 10))
-            .build();
+        CreateOptions.builder(64 << 20).encryption(LuksFormatterOptions.fast()).build();
     Qcow2Image.create(dir.resolve("ours.qcow2"), co, withKey()).close();
     LuksQemu.create(
         dir,
@@ -187,9 +214,7 @@ class LuksImageWriteTest {
   @Test
   void compressed_writes_are_refused_as_qemu_refuses_them() throws Exception {
     CreateOptions co =
-        CreateOptions.builder(1 << 20)
-            .encryption(new LuksFormatter.Options("aes-256", "xts", "plain64", null, "sha256", 10))
-            .build();
+        CreateOptions.builder(1 << 20).encryption(LuksFormatterOptions.fast()).build();
     try (Qcow2Image img = Qcow2Image.create(dir.resolve("ours.qcow2"), co, withKey())) {
       UnsupportedImageException e =
           assertThrows(
