@@ -26,7 +26,7 @@ final class GuestWrites {
   /** Writes {@code src} at {@code guestOffset}; the range lies inside the disk. */
   void write(ByteBuffer src, long guestOffset) throws IOException {
     if (w.encryption != null) {
-      w.encryption.cipher(); // without the passphrase, refused before anything changes
+      w.encryption.checkWritable(); // refused before anything changes
     }
     w.beforeChange();
     long at = guestOffset;

@@ -276,21 +276,16 @@ record Header(
               + Integer.toUnsignedString(refcountOrder)
               + " is out of range (0 to 6 expected)");
     }
-    if (cryptMethod == ImageEncryption.LEGACY_AES) {
-      throw new UnsupportedImageException(
-          image,
-          Structure.HEADER,
-          32,
-          "uses the legacy AES encryption (crypt_method 1), which is not supported");
-    }
-    if (cryptMethod != 0 && cryptMethod != ImageEncryption.LUKS) {
+    if (cryptMethod != 0
+        && cryptMethod != ImageEncryption.LEGACY_AES
+        && cryptMethod != ImageEncryption.LUKS) {
       throw new UnsupportedImageException(
           image,
           Structure.HEADER,
           32,
           "crypt_method "
               + Integer.toUnsignedString(cryptMethod)
-              + " is not supported (0 none or 2 luks expected)");
+              + " is not supported (0 none, 1 aes or 2 luks expected)");
     }
     if (size < 0) {
       throw new CorruptImageException(

@@ -3,6 +3,7 @@ package dev.qcow2;
 import dev.qcow2.crypto.LuksException;
 import dev.qcow2.crypto.LuksFormatter;
 import dev.qcow2.crypto.LuksHeader;
+import dev.qcow2.crypto.LuksInfo;
 import dev.qcow2.crypto.SectorCipher;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -12,8 +13,9 @@ import java.util.Arrays;
  * A LUKS-encrypted image (crypt_method 2): the LUKS header lies in the clusters that the full disk
  * encryption header extension names, and every data cluster is encrypted in 512-byte sectors
  * numbered by their host offset, as qemu does for LUKS (its crypt_physical_offset; the legacy AES
- * method used the guest offset). Compressed clusters are never encrypted: qemu refuses to write
- * them in an encrypted image and reads them as they are.
+ * method, crypt_method 1, uses the guest offset and is read but never written here). Compressed
+ * clusters are never encrypted: qemu refuses to write them in an encrypted image and reads them as
+ * they are.
  *
  * <pre>
  *  extension 0x0537be77:  0  8  offset of the LUKS header (cluster-aligned)
@@ -31,13 +33,20 @@ final class ImageEncryption {
   static final String NO_SECRET = "Parameter 'encrypt.key-secret' is required for cipher";
 
   private final String image;
+
+  /** The LUKS header, or null for the legacy AES method. */
   private final LuksHeader header;
+
   private final SectorCipher cipher;
 
   private ImageEncryption(String image, LuksHeader header, SectorCipher cipher) {
     this.image = image;
     this.header = header;
     this.cipher = cipher;
+  }
+
+  private boolean legacy() {
+    return header == null;
   }
 
   /** Where the LUKS header lies in the image file. */
@@ -60,16 +69,19 @@ final class ImageEncryption {
    */
   static ImageEncryption open(String name, Storage storage, Header h, OpenOptions options)
       throws IOException {
-    if (h.cryptMethod() != LUKS) {
+    if (h.cryptMethod() != LUKS && h.cryptMethod() != LEGACY_AES) {
       return null;
     }
-    LuksHeader header = readHeader(name, storage, h);
+    LuksHeader header = h.cryptMethod() == LUKS ? readHeader(name, storage, h) : null;
     byte[] passphrase = options.encryptionKey();
     if (passphrase == null) {
       return new ImageEncryption(name, header, null);
     }
     try {
-      return new ImageEncryption(name, header, header.unlock(passphrase));
+      return new ImageEncryption(
+          name,
+          header,
+          header == null ? SectorCipher.qcowAes(passphrase) : header.unlock(passphrase));
     } finally {
       Arrays.fill(passphrase, (byte) 0);
     }
@@ -127,8 +139,21 @@ final class ImageEncryption {
     };
   }
 
-  LuksHeader header() {
-    return header;
+  /** What info shows of the LUKS header; null for the legacy AES method. */
+  LuksInfo info() {
+    return header == null ? null : header.info();
+  }
+
+  /** Refuses a write: without the passphrase, or to a legacy AES image, which is never written. */
+  void checkWritable() throws IOException {
+    if (legacy()) {
+      throw new UnsupportedImageException(
+          image,
+          Structure.HEADER,
+          32,
+          "uses the legacy AES encryption (crypt_method 1), which is read but never written");
+    }
+    cipher();
   }
 
   /** The unlocked cipher; refused in qemu's words when the image was opened without a key. */
@@ -141,16 +166,19 @@ final class ImageEncryption {
   }
 
   /**
-   * Reads and decrypts guest data that lies at {@code host} in {@code storage} into {@code dst}.
+   * Reads and decrypts the guest data at {@code guest}, which lies at {@code host} in {@code
+   * storage}, into {@code dst}.
    */
-  void read(Storage storage, ByteBuffer dst, long host) throws IOException {
+  void read(Storage storage, ByteBuffer dst, long host, long guest) throws IOException {
     SectorCipher c = cipher();
     int n = dst.remaining();
     long start = host & -SectorCipher.SECTOR_SIZE;
     long end = (host + n + SectorCipher.SECTOR_SIZE - 1) & -SectorCipher.SECTOR_SIZE;
     byte[] sectors = new byte[(int) (end - start)];
     storage.readOrZero(ByteBuffer.wrap(sectors), start);
-    c.decrypt(sectors, 0, sectors.length, start / SectorCipher.SECTOR_SIZE);
+    // Clusters are sector-aligned in both spaces, so the guest and host offsets share a sector.
+    long first = legacy() ? guest - (host - start) : start;
+    c.decrypt(sectors, 0, sectors.length, first / SectorCipher.SECTOR_SIZE);
     dst.put(sectors, (int) (host - start), n);
   }
 

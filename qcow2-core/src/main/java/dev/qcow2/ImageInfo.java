@@ -92,6 +92,6 @@ public record ImageInfo(
         (header.autoclearFeatures() & FeatureBits.AUTOCLEAR_DATA_FILE_RAW) != 0,
         image.snapshots(),
         image.bitmaps(),
-        image.reader().encryption == null ? null : image.reader().encryption.header().info());
+        image.reader().encryption == null ? null : image.reader().encryption.info());
   }
 }

@@ -73,7 +73,7 @@ final class ImageReader {
       switch (run.kind()) {
         case ClusterMap.NORMAL:
           if (encryption != null) {
-            encryption.read(image.dataStorage(), part, run.hostOffset());
+            encryption.read(image.dataStorage(), part, run.hostOffset(), at);
           } else {
             image.dataStorage().readOrZero(part, run.hostOffset());
           }

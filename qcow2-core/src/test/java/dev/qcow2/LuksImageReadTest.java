@@ -110,6 +110,47 @@ class LuksImageReadTest {
   }
 
   @Test
+  void reads_the_legacy_aes_method_by_guest_offset_and_never_writes_it() throws Exception {
+    Qemu.img(
+        dir,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "--object",
+        secret(),
+        "-o",
+        "encrypt.format=aes,encrypt.key-secret=sec0,cluster_size=4096",
+        "a.qcow2",
+        "4M");
+    Qemu.run(
+        dir,
+        "qemu-io",
+        "--object",
+        secret(),
+        "--image-opts",
+        imageOpts("a.qcow2"),
+        "-c",
+        "write -P 0x11 1M 64k",
+        "-c",
+        "write -P 0x22 0 1000",
+        "-c",
+        "write -P 0x33 70000 3");
+    byte[] expected = qemuRaw(dir, "a.qcow2");
+    assertEquals(0x22, expected[0]);
+    assertArrayEquals(expected, ourRead(dir.resolve("a.qcow2"), withKey()));
+    byte[] before = Files.readAllBytes(dir.resolve("a.qcow2"));
+    try (Qcow2Image img =
+        Qcow2Image.open(dir.resolve("a.qcow2"), withKey().toBuilder().writable(true).build())) {
+      UnsupportedImageException e =
+          assertThrows(
+              UnsupportedImageException.class, () -> img.write(ByteBuffer.allocate(512), 0));
+      assertTrue(e.getMessage().contains("read but never written"), e.getMessage());
+    }
+    assertArrayEquals(before, Files.readAllBytes(dir.resolve("a.qcow2")));
+  }
+
+  @Test
   void the_encryption_header_is_counted_as_used() throws Exception {
     qemuImage(dir, "q.qcow2", "");
     CheckReport r = ImageChecker.check(dir.resolve("q.qcow2"), ImageChecker.Repair.NONE);

@@ -23,6 +23,19 @@ public final class SectorCipher {
     this.ivgen = spec.ivgen(this.key);
   }
 
+  /**
+   * The legacy qcow2 AES method (crypt_method 1): AES-128-CBC with plain64 IVs, keyed by the
+   * passphrase's first 16 bytes, zero-padded, as qemu's crypto/block-qcow.c does.
+   */
+  public static SectorCipher qcowAes(byte[] passphrase) {
+    byte[] key = Arrays.copyOf(passphrase, 16);
+    try {
+      return new SectorCipher(new CipherSpec(16, CipherSpec.Mode.CBC, "plain64", null), key);
+    } finally {
+      Arrays.fill(key, (byte) 0);
+    }
+  }
+
   /** Encrypts {@code len} bytes (whole sectors) in place, the first being sector {@code sector}. */
   public void encrypt(byte[] buf, int off, int len, long sector) {
     workers.get().run(buf, off, len, sector, true);
