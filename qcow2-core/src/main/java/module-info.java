@@ -15,4 +15,6 @@ module dev.qcow2 {
   exports dev.qcow2;
   exports dev.qcow2.convert;
   exports dev.qcow2.hash;
+  // LUKS encryption: the options of an encrypted image and what info tells of it.
+  exports dev.qcow2.crypto;
 }

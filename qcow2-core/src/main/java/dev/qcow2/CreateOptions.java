@@ -1,5 +1,8 @@
 package dev.qcow2;
 
+import dev.qcow2.crypto.LuksException;
+import dev.qcow2.crypto.LuksFormatter;
+
 /**
  * How a new qcow2 image is made: qemu-img's create options for qcow2, with qemu-img's defaults
  * (version 3, 64 KiB clusters, 16-bit refcounts, zlib, no preallocation). Immutable; build with
@@ -30,8 +33,10 @@ public final class CreateOptions {
   private final String backingFormat;
   private final String dataFile;
   private final boolean dataFileRaw;
+  private final LuksFormatter.Options encryption;
 
   private CreateOptions(Builder b) {
+    this.encryption = b.encryption;
     this.dataFile = b.dataFile;
     this.dataFileRaw = b.dataFileRaw;
     this.size = b.size;
@@ -75,7 +80,18 @@ public final class CreateOptions {
     b.backingFormat = backingFormat;
     b.dataFile = dataFile;
     b.dataFileRaw = dataFileRaw;
+    b.encryption = encryption;
     return b;
+  }
+
+  /**
+   * LUKS encryption (qemu's encrypt.format=luks and its encrypt.* options). The passphrase is the
+   * {@link OpenOptions.Builder#encryptionKey} given to {@link Qcow2Image#create}.
+   *
+   * @return the encryption's settings, or null for an image that is not encrypted
+   */
+  public LuksFormatter.Options encryption() {
+    return encryption;
   }
 
   /**
@@ -226,6 +242,7 @@ public final class CreateOptions {
     private String backingFormat;
     private String dataFile;
     private boolean dataFileRaw;
+    private LuksFormatter.Options encryption;
 
     private Builder(long size) {
       size(size);
@@ -368,6 +385,17 @@ public final class CreateOptions {
     }
 
     /**
+     * Encrypts the image with LUKS (qemu's encrypt.format=luks) under these options.
+     *
+     * @param luks the cipher, IV, hash and PBKDF2 time; null for an image that is not encrypted
+     * @return this builder
+     */
+    public Builder encryption(LuksFormatter.Options luks) {
+      this.encryption = luks;
+      return this;
+    }
+
+    /**
      * Checks the combination as qemu's qcow2_co_create does, in its order and with its messages, so
      * that a command line shows the same first error as qemu-img create.
      *
@@ -422,6 +450,13 @@ public final class CreateOptions {
             backingFile.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
                 <= Header.MAX_BACKING_FILE_NAME,
             "backing file name is longer than 1023 bytes");
+      }
+      if (encryption != null) {
+        try {
+          LuksFormatter.check(encryption);
+        } catch (LuksException e) {
+          throw new IllegalArgumentException(e.getMessage(), e);
+        }
       }
       return new CreateOptions(this);
     }

@@ -25,6 +25,9 @@ final class GuestWrites {
 
   /** Writes {@code src} at {@code guestOffset}; the range lies inside the disk. */
   void write(ByteBuffer src, long guestOffset) throws IOException {
+    if (w.encryption != null) {
+      w.encryption.checkWritable(); // refused before anything changes
+    }
     w.beforeChange();
     long at = guestOffset;
     while (src.hasRemaining()) {
@@ -35,7 +38,12 @@ final class GuestWrites {
       }
       int n = Math.min(src.remaining(), g.clusterSize - inCluster);
       ByteBuffer part = src.slice().limit(n);
-      writeInCluster(part, at);
+      if (w.encryption != null) {
+        // Sectors are encrypted whole: the cluster is rewritten with what it holds around the data.
+        writeInCluster(wholeCluster(part, at - inCluster, inCluster), at - inCluster);
+      } else {
+        writeInCluster(part, at);
+      }
       src.position(src.position() + n);
       at += n;
     }
@@ -221,6 +229,19 @@ final class GuestWrites {
     }
     DiskImage below = image.backing();
     return below == null || clusterStart >= below.size();
+  }
+
+  /**
+   * The cluster at {@code clusterStart} as the guest reads it, with {@code data} put in at {@code
+   * inCluster}; past the end of the disk it holds zeros.
+   */
+  private ByteBuffer wholeCluster(ByteBuffer data, long clusterStart, int inCluster)
+      throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(g.clusterSize);
+    int inDisk = (int) Math.min(g.clusterSize, image.size() - clusterStart);
+    image.reader().read(b.slice(0, inDisk), clusterStart);
+    b.put(inCluster, data, data.position(), data.remaining());
+    return b;
   }
 
   /** What the guest currently reads at [guest, guest + length), in the shared cluster buffer. */

@@ -276,14 +276,16 @@ record Header(
               + Integer.toUnsignedString(refcountOrder)
               + " is out of range (0 to 6 expected)");
     }
-    if (cryptMethod != 0) {
+    if (cryptMethod != 0
+        && cryptMethod != ImageEncryption.LEGACY_AES
+        && cryptMethod != ImageEncryption.LUKS) {
       throw new UnsupportedImageException(
           image,
           Structure.HEADER,
           32,
-          "uses encryption (crypt_method "
+          "crypt_method "
               + Integer.toUnsignedString(cryptMethod)
-              + "), which is not supported yet");
+              + " is not supported (0 none, 1 aes or 2 luks expected)");
     }
     if (size < 0) {
       throw new CorruptImageException(

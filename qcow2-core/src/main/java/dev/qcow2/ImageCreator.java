@@ -30,7 +30,7 @@ final class ImageCreator {
       throw new IllegalArgumentException(
           path + ": a new image is opened writable, not at a snapshot");
     }
-    write(path, options);
+    write(path, options, ImageEncryption.format(path.toString(), options, openOptions));
     Qcow2Image image = Qcow2Image.open(path, openOptions.toBuilder().writable(true).build());
     CreateOptions.Preallocation prealloc = options.preallocation();
     if (options.dataFileRaw() && prealloc == CreateOptions.Preallocation.OFF) {
@@ -52,7 +52,11 @@ final class ImageCreator {
     return image;
   }
 
-  static void write(Path path, CreateOptions o) throws IOException {
+  /**
+   * Writes the new file; {@code luks} is the LUKS header region of an encrypted image (placed, as
+   * qemu places it, in the clusters after the L1 table), or null.
+   */
+  static void write(Path path, CreateOptions o, byte[] luks) throws IOException {
     if (o.dataFile() != null) {
       // The data file holds the guest's bytes at their guest offsets, as a sparse file.
       BackingFiles.checkPlainName(path.toString(), Structure.EXTERNAL_DATA_FILE, -1, o.dataFile());
@@ -69,12 +73,13 @@ final class ImageCreator {
     int order = Integer.numberOfTrailingZeros(o.refcountBits());
     int perBlock = RefcountBlock.entries(cs, order);
     long l1Clusters = (l1Entries * 8 + cs - 1) / cs;
+    long luksClusters = luks == null ? 0 : (luks.length + cs - 1) / cs;
 
     // The refcount table and blocks must cover the header, themselves and the L1 table.
     long blocks = 1;
     long tableClusters = 1;
     while (true) {
-      long total = 1 + tableClusters + blocks + l1Clusters;
+      long total = 1 + tableClusters + blocks + l1Clusters + luksClusters;
       long needBlocks = (total + perBlock - 1) / perBlock;
       long needTable = Math.max(1, (needBlocks * 8 + cs - 1) / cs);
       if (needBlocks == blocks && needTable == tableClusters) {
@@ -86,10 +91,18 @@ final class ImageCreator {
     long tableOffset = cs;
     long blocksOffset = tableOffset + tableClusters * cs;
     long l1Offset = blocksOffset + blocks * cs;
-    long usedClusters = 1 + tableClusters + blocks + l1Clusters;
+    long usedClusters = 1 + tableClusters + blocks + l1Clusters + luksClusters;
+    long luksOffset = (1 + tableClusters + blocks + l1Clusters) * cs;
 
     ByteBuffer header =
-        headerCluster(o, clusterBits, l1Entries, l1Offset, tableOffset, tableClusters);
+        headerCluster(
+            o,
+            clusterBits,
+            l1Entries,
+            l1Offset,
+            tableOffset,
+            tableClusters,
+            luks == null ? null : new ImageEncryption.Region(luksOffset, luks.length));
     ByteBuffer table = ByteBuffer.allocate((int) (tableClusters * cs));
     for (int i = 0; i < blocks; i++) {
       table.putLong(i * 8, blocksOffset + (long) i * cs);
@@ -108,6 +121,9 @@ final class ImageCreator {
       writeFully(ch, table, tableOffset);
       for (int i = 0; i < refBlocks.length; i++) {
         writeFully(ch, ByteBuffer.wrap(refBlocks[i]), blocksOffset + (long) i * cs);
+      }
+      if (luks != null) {
+        writeFully(ch, ByteBuffer.wrap(luks), luksOffset);
       }
       // The L1 table is all zeros: extend the file to its end without writing data.
       long end = l1Offset + l1Entries * 8;
@@ -134,6 +150,20 @@ final class ImageCreator {
       long l1Offset,
       long tableOffset,
       long tableClusters) {
+    if (o.encryption() != null) {
+      throw new IllegalArgumentException("an encrypted image cannot be written as a stream");
+    }
+    return headerCluster(o, clusterBits, l1Entries, l1Offset, tableOffset, tableClusters, null);
+  }
+
+  private static ByteBuffer headerCluster(
+      CreateOptions o,
+      int clusterBits,
+      long l1Entries,
+      long l1Offset,
+      long tableOffset,
+      long tableClusters,
+      ImageEncryption.Region luks) {
     int cs = 1 << clusterBits;
     ByteBuffer b = ByteBuffer.allocate(cs);
     boolean v3 = o.version() == 3;
@@ -174,6 +204,13 @@ final class ImageCreator {
     if (o.dataFile() != null) {
       putExtension(
           b, HeaderExtension.EXTERNAL_DATA_FILE, o.dataFile().getBytes(StandardCharsets.UTF_8));
+    }
+    if (luks != null) {
+      b.putInt(32, ImageEncryption.LUKS); // crypt_method
+      putExtension(
+          b,
+          HeaderExtension.FULL_DISK_ENCRYPTION,
+          ByteBuffer.allocate(16).putLong(luks.offset()).putLong(luks.length()).array());
     }
     // qemu leaves the feature name table out for clusters of 4 KiB and less, to keep room.
     if (v3 && cs > 4096) {

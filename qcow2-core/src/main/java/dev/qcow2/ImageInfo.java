@@ -26,6 +26,7 @@ import java.util.List;
  * @param dataFileRaw whether the external data file is a valid raw image on its own
  * @param snapshots the internal snapshots
  * @param bitmaps the persistent bitmaps
+ * @param encryption the LUKS header of an encrypted image (qemu-img info's "encrypt"), or null
  */
 public record ImageInfo(
     String filename,
@@ -46,7 +47,8 @@ public record ImageInfo(
     String dataFile,
     boolean dataFileRaw,
     List<Snapshot> snapshots,
-    List<Bitmap> bitmaps) {
+    List<Bitmap> bitmaps,
+    dev.qcow2.crypto.LuksInfo encryption) {
 
   /**
    * A report with the given fields.
@@ -70,6 +72,7 @@ public record ImageInfo(
    * @param dataFileRaw whether the external data file is a valid raw image on its own
    * @param snapshots the internal snapshots
    * @param bitmaps the persistent bitmaps
+   * @param encryption the LUKS header of an encrypted image, or null
    * @throws NullPointerException if {@code snapshots}, {@code bitmaps} or an element is null
    */
   public ImageInfo {
@@ -118,6 +121,7 @@ public record ImageInfo(
         dataFileName,
         (header.autoclearFeatures() & FeatureBits.AUTOCLEAR_DATA_FILE_RAW) != 0,
         image.snapshots(),
-        image.bitmaps());
+        image.bitmaps(),
+        image.reader().encryption == null ? null : image.reader().encryption.info());
   }
 }

@@ -16,16 +16,42 @@ final class ImageReader {
   private final ClusterMap clusters;
   private final CompressedClusterReader compressed;
 
-  ImageReader(
+  /** The image's encryption, or null. */
+  final ImageEncryption encryption;
+
+  /**
+   * As the constructor; if it fails (a wrong passphrase, a damaged LUKS header), the files the
+   * image opened beside itself are closed first.
+   */
+  static ImageReader open(
       Qcow2Image image,
       ClusterGeometry g,
       ClusterMap clusters,
-      CompressedClusterReader compressed) {
+      OpenOptions options,
+      ImageOpener.Neighbours neighbours)
+      throws IOException {
+    try {
+      return new ImageReader(image, g, clusters, options);
+    } catch (IOException | RuntimeException e) {
+      neighbours.closeAfter(e);
+      throw e;
+    }
+  }
+
+  /**
+   * The reader of {@code image}, whose storage and header are set: compressed clusters in the
+   * header's compression type, and the image's encryption unlocked as {@code options} allow.
+   */
+  ImageReader(Qcow2Image image, ClusterGeometry g, ClusterMap clusters, OpenOptions options)
+      throws IOException {
     this.image = image;
     this.g = g;
     this.filename = image.filename();
     this.clusters = clusters;
-    this.compressed = compressed;
+    Header header = image.header();
+    this.compressed =
+        new CompressedClusterReader(image, g, image.storage(), header.compressionType());
+    this.encryption = ImageEncryption.open(filename, image.storage(), header, options);
   }
 
   /** Reads as {@link DiskImage#read}; callers hold the lock on a writable image. */
@@ -46,7 +72,11 @@ final class ImageReader {
       ByteBuffer part = dst.slice().limit(n);
       switch (run.kind()) {
         case ClusterMap.NORMAL:
-          image.dataStorage().readOrZero(part, run.hostOffset());
+          if (encryption != null) {
+            encryption.read(image.dataStorage(), part, run.hostOffset(), at);
+          } else {
+            image.dataStorage().readOrZero(part, run.hostOffset());
+          }
           break;
         case ClusterMap.COMPRESSED:
           compressed.read(part, run.descriptor(), g.offsetInCluster(at));

@@ -51,6 +51,10 @@ final class ImageWriter {
   private final GuestWrites guestWrites;
   private final ZeroWrites zeroWrites;
   private final CompressedWrites compressedWrites;
+
+  /** The image's encryption, or null: guest data is encrypted on its way to the file. */
+  final ImageEncryption encryption;
+
   private final Resizer resizer;
   private final Preallocator preallocator;
 
@@ -87,6 +91,7 @@ final class ImageWriter {
     this.compressedWrites = new CompressedWrites(this);
     this.resizer = new Resizer(this);
     this.preallocator = new Preallocator(this);
+    this.encryption = image.reader().encryption;
   }
 
   /**
@@ -231,7 +236,10 @@ final class ImageWriter {
       bytes =
           bytes.duplicate().limit(bytes.position() + (int) Math.max(0, image.size() - hostOffset));
     }
-    data.write(bytes, hostOffset);
+    data.write(encryption == null ? bytes : encryption.encrypt(bytes, hostOffset), hostOffset);
+    if (encryption != null) {
+      bytes.position(bytes.limit());
+    }
     dataWritten = true;
   }
 
@@ -263,12 +271,14 @@ final class ImageWriter {
 
   /** Stores one whole guest cluster compressed (plainly if it does not shrink). */
   void writeCompressed(ByteBuffer cluster, long guest) throws IOException {
+    ImageEncryption.refuseCompression(image.filename(), encryption);
     image.dirtyBitmaps().changed(guest, Math.min(cluster.remaining(), image.size() - guest));
     compressedWrites.writeCompressed(cluster, guest);
   }
 
   /** Stores the compressed bytes of one guest cluster. */
   void writePacked(ByteBuffer packed, long guest) throws IOException {
+    ImageEncryption.refuseCompression(image.filename(), encryption);
     image.dirtyBitmaps().changed(guest, Math.min(g.clusterSize, image.size() - guest));
     compressedWrites.writePacked(packed, guest);
   }

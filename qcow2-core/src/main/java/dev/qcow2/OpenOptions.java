@@ -27,6 +27,7 @@ public final class OpenOptions {
   private final String snapshotName;
   private final boolean snapshotEither;
   private final BackingFiles.Opener dataFileOpener;
+  private final byte[] encryptionKey;
 
   private OpenOptions(Builder b) {
     this.writable = b.writable;
@@ -41,6 +42,7 @@ public final class OpenOptions {
     this.snapshotEither = b.snapshotEither;
     this.dataFileOpener = b.dataFileOpener;
     this.noFlush = b.noFlush;
+    this.encryptionKey = b.encryptionKey == null ? null : b.encryptionKey.clone();
   }
 
   /**
@@ -80,6 +82,7 @@ public final class OpenOptions {
     b.snapshotEither = snapshotEither;
     b.dataFileOpener = dataFileOpener;
     b.noFlush = noFlush;
+    b.encryptionKey = encryptionKey;
     return b;
   }
 
@@ -102,6 +105,14 @@ public final class OpenOptions {
    */
   public boolean writable() {
     return writable;
+  }
+
+  /**
+   * A copy of the passphrase of an encrypted image (qemu's encrypt.key-secret), or null; the caller
+   * wipes the copy once used.
+   */
+  byte[] encryptionKey() {
+    return encryptionKey == null ? null : encryptionKey.clone();
   }
 
   /**
@@ -255,6 +266,7 @@ public final class OpenOptions {
     private String snapshotName;
     private boolean snapshotEither;
     private BackingFiles.Opener dataFileOpener = Storage::open;
+    private byte[] encryptionKey;
 
     private Builder() {}
 
@@ -266,6 +278,19 @@ public final class OpenOptions {
      */
     public Builder noFlush(boolean on) {
       this.noFlush = on;
+      return this;
+    }
+
+    /**
+     * The passphrase that unlocks a LUKS-encrypted image (qemu's encrypt.key-secret), as bytes: the
+     * options keep a copy, so the caller may wipe its array at once. Each open works on its own
+     * copy and wipes it once the key slot is unlocked; backing images get the same passphrase.
+     *
+     * @param passphrase the passphrase's bytes, or null for none
+     * @return this builder
+     */
+    public Builder encryptionKey(byte[] passphrase) {
+      this.encryptionKey = passphrase == null ? null : passphrase.clone();
       return this;
     }
 

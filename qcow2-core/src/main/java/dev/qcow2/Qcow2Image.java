@@ -110,12 +110,7 @@ public final class Qcow2Image implements DiskImage {
     this.dataFileName = neighbours.dataName();
     this.backing = neighbours.backing();
     this.clusterMap = new ClusterMap(this, g, l2Cache, dataFileName != null);
-    this.reader =
-        new ImageReader(
-            this,
-            g,
-            clusterMap,
-            new CompressedClusterReader(this, g, storage, header.compressionType()));
+    this.reader = ImageReader.open(this, g, clusterMap, options, neighbours);
     this.writable = options.writable();
     this.lock = new ImageLock(filename, writable);
     if (writable) {

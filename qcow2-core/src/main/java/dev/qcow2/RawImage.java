@@ -107,7 +107,8 @@ public final class RawImage implements DiskImage {
         null,
         false,
         java.util.List.of(),
-        java.util.List.of());
+        java.util.List.of(),
+        null);
   }
 
   @Override

@@ -125,6 +125,10 @@ final class ReferenceWalk {
     if ((h.autoclearFeatures() & FeatureBits.AUTOCLEAR_BITMAPS) != 0) {
       w.addBitmaps();
     }
+    ImageEncryption.Region luks = ImageEncryption.region(h);
+    if (luks != null) {
+      w.add(luks.offset(), luks.length(), Structure.ENCRYPTION_HEADER);
+    }
     if (includeRefcountStructures) {
       w.add(
           h.refcountTableOffset(),

@@ -29,7 +29,9 @@ public enum Structure {
   /** The table of a persistent dirty bitmap: where its data clusters are. */
   BITMAP_TABLE("bitmap table"),
   /** The external data file that holds the guest data of an image that has one. */
-  EXTERNAL_DATA_FILE("external data file");
+  EXTERNAL_DATA_FILE("external data file"),
+  /** The LUKS header an encrypted image's encryption header extension points to. */
+  ENCRYPTION_HEADER("encryption header");
 
   private final String text;
 

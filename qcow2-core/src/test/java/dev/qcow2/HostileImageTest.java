@@ -136,11 +136,24 @@ class HostileImageTest {
         "1M");
     Path img = dir.resolve("aes.qcow2");
     assertEquals(1, Poke.readU32(img, 32), "crypt_method");
+    Qemu.run(
+        dir,
+        "qemu-io",
+        "--object",
+        "secret,id=s0,data=secret",
+        "--image-opts",
+        "driver=qcow2,file.filename=aes.qcow2,encrypt.key-secret=s0",
+        "-c",
+        "write -P 1 0 64k");
+    // Read with its passphrase only, as a LUKS image.
     UnsupportedImageException e =
         assertRefused(
-            UnsupportedImageException.class, Structure.HEADER, 32, img, () -> readAll(img));
-    assertContains(e, "encryption");
-    assertContains(e, "not supported yet");
+            UnsupportedImageException.class,
+            Structure.ENCRYPTION_HEADER,
+            -1,
+            img,
+            () -> readAll(img));
+    assertContains(e, "Parameter 'encrypt.key-secret' is required for cipher");
   }
 
   @Test
@@ -167,11 +180,24 @@ class HostileImageTest {
     assertEquals(0, result.exitCode(), () -> String.join(" ", create) + "\n" + result.stderr());
     Path img = dir.resolve("luks.qcow2");
     assertEquals(2, Poke.readU32(img, 32), "crypt_method");
+    Qemu.run(
+        dir,
+        "qemu-io",
+        "--object",
+        "secret,id=s0,data=secret",
+        "--image-opts",
+        "driver=qcow2,file.filename=luks.qcow2,encrypt.key-secret=s0",
+        "-c",
+        "write -P 1 0 64k");
+    // Without the passphrase the header opens (info shows it) but no data cluster is read.
     UnsupportedImageException e =
         assertRefused(
-            UnsupportedImageException.class, Structure.HEADER, 32, img, () -> readAll(img));
-    assertContains(e, "encryption");
-    assertContains(e, "not supported yet");
+            UnsupportedImageException.class,
+            Structure.ENCRYPTION_HEADER,
+            -1,
+            img,
+            () -> readAll(img));
+    assertContains(e, "Parameter 'encrypt.key-secret' is required for cipher");
   }
 
   // ---------------------------------------------------------------------------------------------

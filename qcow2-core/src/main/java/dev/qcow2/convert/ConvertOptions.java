@@ -1,6 +1,7 @@
 package dev.qcow2.convert;
 
 import dev.qcow2.CreateOptions;
+import dev.qcow2.OpenOptions;
 import java.util.function.LongConsumer;
 
 /**
@@ -21,9 +22,11 @@ public final class ConvertOptions {
   private final boolean targetIsZero;
   private final LongConsumer progress;
   private final boolean noFlush;
+  private final OpenOptions targetOpenOptions;
 
   private ConvertOptions(Builder b) {
     this.noFlush = b.noFlush;
+    this.targetOpenOptions = b.targetOpenOptions;
     this.targetFormat = b.targetFormat;
     this.createOptions = b.createOptions;
     this.compress = b.compress;
@@ -44,6 +47,15 @@ public final class ConvertOptions {
    */
   public static Builder builder() {
     return new Builder();
+  }
+
+  /**
+   * How a qcow2 target is opened and created (an encrypted one's passphrase).
+   *
+   * @return the options, or null for the defaults
+   */
+  public OpenOptions targetOpenOptions() {
+    return targetOpenOptions;
   }
 
   /**
@@ -170,8 +182,20 @@ public final class ConvertOptions {
     private boolean targetIsZero;
     private boolean noFlush;
     private LongConsumer progress;
+    private OpenOptions targetOpenOptions;
 
     private Builder() {}
+
+    /**
+     * Opens (and creates) a qcow2 target with these options: an encrypted one's passphrase.
+     *
+     * @param options the target's open options, or null for the defaults
+     * @return this builder
+     */
+    public Builder targetOpenOptions(OpenOptions options) {
+      this.targetOpenOptions = options;
+      return this;
+    }
 
     /**
      * Sets the target's format.

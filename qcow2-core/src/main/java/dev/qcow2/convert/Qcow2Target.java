@@ -69,7 +69,9 @@ final class Qcow2Target {
   }
 
   private static OpenOptions openOptions(ConvertOptions o) {
-    return OpenOptions.builder().writable(true).noFlush(o.noFlush()).build();
+    OpenOptions base =
+        o.targetOpenOptions() != null ? o.targetOpenOptions() : OpenOptions.defaults();
+    return base.toBuilder().writable(true).noFlush(o.noFlush()).build();
   }
 
   /** The writer's part for one chunk, on the calling thread: runs of equal actions at a time. */

@@ -27,8 +27,12 @@ final class CheckCommand extends Verb {
         Opt.value("-r", "leaks|all", "Repair leaks, or everything."),
         Opt.value("-f", "FMT", "Image format: only qcow2 can be checked."),
         Opt.flag("-q", "Quiet: print nothing."),
-        Images.SOURCE_CACHE);
+        Images.SOURCE_CACHE,
+        Secrets.OBJECT,
+        Secrets.IMAGE_OPTS);
   }
+
+  final Secrets secrets = new Secrets();
 
   final ReportOptions report = new ReportOptions();
   String repair;
@@ -43,6 +47,8 @@ final class CheckCommand extends Verb {
         case "-r" -> repair = value;
         case "-q" -> quiet = true;
         case "-T" -> Images.checkCacheMode(value, true, 1);
+        case "--object" -> secrets.object(value);
+        case "--image-opts" -> secrets.imageOpts = true;
         default -> format = value; // -f
       }
     }
@@ -55,6 +61,11 @@ final class CheckCommand extends Verb {
 
   @Override
   int run() throws IOException {
+    // The check reads no guest data: an encrypted image's secret is taken but not needed.
+    Secrets.ImageSpec spec = secrets.spec(file, format);
+    file = spec.file();
+    format = spec.format();
+    secrets.wipe();
     boolean json = report.json();
     ImageChecker.Repair mode = ImageChecker.Repair.NONE;
     if (repair != null) {

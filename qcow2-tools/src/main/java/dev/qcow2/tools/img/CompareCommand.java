@@ -25,8 +25,12 @@ final class CompareCommand extends Verb {
         Opt.flag("-q", "Quiet: print nothing, only the exit code tells."),
         Opt.flag("-s", "Strict: the sizes and the block status must match too."),
         Images.SOURCE_CACHE,
-        ReportOptions.FORCE_SHARE);
+        ReportOptions.FORCE_SHARE,
+        Secrets.OBJECT,
+        Secrets.IMAGE_OPTS);
   }
+
+  final Secrets secrets = new Secrets();
 
   String format1;
   String format2;
@@ -43,6 +47,8 @@ final class CompareCommand extends Verb {
       case "-q" -> quiet = true;
       case "-s" -> strict = true;
       case "-T" -> Images.checkCacheMode(value, true, 2); // compare's errors are 2
+      case "--object" -> secrets.object(value);
+      case "--image-opts" -> secrets.imageOpts = true;
       default -> {} // -U: images are never locked
     }
   }
@@ -55,8 +61,8 @@ final class CompareCommand extends Verb {
 
   @Override
   int run() {
-    try (DiskImage a = open(file1, format1, err);
-        DiskImage b = open(file2, format2, err)) {
+    try (DiskImage a = open(file1, format1);
+        DiskImage b = open(file2, format2)) {
       if (a == null || b == null) {
         return 2;
       }
@@ -87,6 +93,7 @@ final class CompareCommand extends Verb {
       err.print("qcow2: " + ErrorLine.describe(e) + "\n");
       return 2;
     } finally {
+      secrets.wipe();
       out.flush();
       err.flush();
     }
@@ -113,9 +120,9 @@ final class CompareCommand extends Verb {
   }
 
   /** Opens one side; a failure is reported and gives null, so that compare exits 2 as qemu-img. */
-  private static DiskImage open(String file, String format, PrintWriter err) {
+  private DiskImage open(String file, String format) {
     try {
-      return Images.open(file, format, OpenOptions.defaults());
+      return secrets.open(secrets.spec(file, format), OpenOptions.defaults());
     } catch (IOException | RuntimeException e) {
       err.print("qcow2: " + ErrorLine.describe(e) + "\n");
       return null;

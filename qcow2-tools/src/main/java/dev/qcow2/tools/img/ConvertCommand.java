@@ -63,8 +63,12 @@ final class ConvertCommand extends Verb {
             "--target-is-zero", "With -n: the target reads zeros, so zeros need not be written."),
         Images.CACHE,
         Images.SOURCE_CACHE,
-        ReportOptions.FORCE_SHARE);
+        ReportOptions.FORCE_SHARE,
+        Secrets.OBJECT,
+        Secrets.IMAGE_OPTS);
   }
+
+  final Secrets secrets = new Secrets();
 
   String format;
   String snapshot;
@@ -112,6 +116,8 @@ final class ConvertCommand extends Verb {
         cache = value;
       }
       case "-T" -> Images.checkCacheMode(value, true, 1);
+      case "--object" -> secrets.object(value);
+      case "--image-opts" -> secrets.imageOpts = true;
       default -> {} // -U: images are never locked
     }
   }
@@ -240,6 +246,17 @@ final class ConvertCommand extends Verb {
       refuse(options.dataFile() != null, "an external data file", stream);
       refuse(options.preallocation() != CreateOptions.Preallocation.OFF, "preallocation", stream);
     }
+    if (stream != null) {
+      refuse(options.encryption() != null, "encryption", stream);
+    }
+    if (options.encryption() != null) {
+      if (compress) {
+        throw new IllegalArgumentException(
+            "Compression and encryption not supported at the same time");
+      }
+      o.targetOpenOptions(
+          secrets.withKey(OpenOptions.defaults(), opts.string("encrypt.key-secret")));
+    }
     o.createOptions(options).compress(compress);
     if (backingFile != null) {
       o.backing(backingFile, backingFmt);
@@ -318,7 +335,7 @@ final class ConvertCommand extends Verb {
   private DiskImage openSource() throws IOException {
     OpenOptions options = snapshot == null ? OpenOptions.defaults() : snapshotOptions(snapshot);
     try {
-      return Images.open(source, format, options);
+      return secrets.open(secrets.spec(source, format), options);
     } catch (NoSuchSnapshotException e) {
       throw new UsageException("Failed to load snapshot: Can't find snapshot");
     } catch (UnsupportedOperationException e) {

@@ -38,8 +38,11 @@ final class CreateCommand extends Verb {
         Opt.value("-b", "BACKING", "Backing file, relative to FILE's folder."),
         Opt.value("-F", "FMT", "Backing file format: qcow2 or raw."),
         Opt.flag("-u", "Do not open the backing file (SIZE is then needed)."),
-        Opt.flag("-q", "Quiet: no Formatting line."));
+        Opt.flag("-q", "Quiet: no Formatting line."),
+        Secrets.OBJECT);
   }
+
+  final Secrets secrets = new Secrets();
 
   String format = "raw";
   final List<String> options = new ArrayList<>();
@@ -57,6 +60,7 @@ final class CreateCommand extends Verb {
       case "-b" -> backingFile = value;
       case "-F" -> backingFormat = value;
       case "-u" -> unsafe = true;
+      case "--object" -> secrets.object(value);
       default -> quiet = true; // -q
     }
   }
@@ -93,6 +97,7 @@ final class CreateCommand extends Verb {
       create(out, file, optionList, imgSize);
     } finally {
       out.flush();
+      secrets.wipe();
     }
     return 0;
   }
@@ -174,7 +179,7 @@ final class CreateCommand extends Verb {
       if (format.equals("raw")) {
         createRaw(file, size, opts.string("preallocation"));
       } else {
-        createQcow2(file, qcow2Options(file, opts, size));
+        createQcow2(file, qcow2Options(file, opts, size), opts.string("encrypt.key-secret"));
       }
     } catch (NoSuchFileException | AccessDeniedException e) {
       String why =
@@ -259,6 +264,7 @@ final class CreateCommand extends Verb {
           .backingFile(opts.string("backing_file"), opts.string("backing_fmt"))
           .dataFile(
               opts.string("data_file"), opts.isSet("data_file_raw") && opts.bool("data_file_raw"))
+          .encryption(EncryptOptions.luks(opts))
           .build();
     } catch (IllegalArgumentException e) {
       throw fail(file, e.getMessage());
@@ -271,8 +277,14 @@ final class CreateCommand extends Verb {
   }
 
   /** With -u the backing file is not opened, so it need not exist, as with qemu-img create -u. */
-  private void createQcow2(String file, CreateOptions options) throws IOException {
-    OpenOptions open = OpenOptions.builder().openBacking(!unsafe).build();
+  private void createQcow2(String file, CreateOptions options, String keySecret)
+      throws IOException {
+    OpenOptions open;
+    try {
+      open = secrets.withKey(OpenOptions.builder().openBacking(!unsafe).build(), keySecret);
+    } catch (IllegalArgumentException e) {
+      throw fail(file, e.getMessage());
+    }
     Qcow2Image.create(Path.of(file), options, open).close();
   }
 

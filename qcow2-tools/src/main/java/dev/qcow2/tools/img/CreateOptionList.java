@@ -6,6 +6,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * qemu-img create's {@code -o} options for one format, as qemu 7.2's QemuOpts holds them: the
@@ -40,27 +41,35 @@ final class CreateOptionList {
 
   /** qcow2's options in the order qemu 7.2 prints them in the Formatting line. */
   private static final List<Desc> QCOW2 =
-      List.of(
-          new Desc("cluster_size", Type.SIZE, "65536", "qcow2 cluster size"),
-          new Desc("extended_l2", Type.BOOL, "off", "Extended L2 tables"),
-          PREALLOCATION,
-          new Desc(
-              "compression_type",
-              Type.STRING,
-              "zlib",
-              "Compression method used for image cluster compression"),
-          SIZE,
-          new Desc("compat", Type.STRING, null, "Compatibility level (v2 [0.10] or v3 [1.1])"),
-          new Desc("backing_file", Type.STRING, null, "File name of a base image"),
-          new Desc("backing_fmt", Type.STRING, null, "Image format of the base image"),
-          new Desc("data_file", Type.STRING, null, "File name of an external data file"),
-          new Desc(
-              "data_file_raw",
-              Type.BOOL,
-              null,
-              "The external data file must stay valid as a raw image"),
-          new Desc("lazy_refcounts", Type.BOOL, "off", "Postpone refcount updates"),
-          new Desc("refcount_bits", Type.NUMBER, "16", "Width of a reference count entry in bits"));
+      java.util.stream.Stream.concat(
+              EncryptOptions.DESCS.stream(),
+              Stream.of(
+                  new Desc("cluster_size", Type.SIZE, "65536", "qcow2 cluster size"),
+                  new Desc("extended_l2", Type.BOOL, "off", "Extended L2 tables"),
+                  PREALLOCATION,
+                  new Desc(
+                      "compression_type",
+                      Type.STRING,
+                      "zlib",
+                      "Compression method used for image cluster compression"),
+                  SIZE,
+                  new Desc(
+                      "compat", Type.STRING, null, "Compatibility level (v2 [0.10] or v3 [1.1])"),
+                  new Desc("backing_file", Type.STRING, null, "File name of a base image"),
+                  new Desc("backing_fmt", Type.STRING, null, "Image format of the base image"),
+                  new Desc("data_file", Type.STRING, null, "File name of an external data file"),
+                  new Desc(
+                      "data_file_raw",
+                      Type.BOOL,
+                      null,
+                      "The external data file must stay valid as a raw image"),
+                  new Desc("lazy_refcounts", Type.BOOL, "off", "Postpone refcount updates"),
+                  new Desc(
+                      "refcount_bits",
+                      Type.NUMBER,
+                      "16",
+                      "Width of a reference count entry in bits")))
+          .toList();
 
   /** raw's own option and the file protocol's preallocation. */
   private static final List<Desc> RAW = List.of(SIZE, PREALLOCATION);

@@ -27,6 +27,9 @@ public final class ImageInfoJson {
     if (info.clusterSize() != 0) {
       o.put("cluster-size", info.clusterSize());
     }
+    if (info.encryption() != null) {
+      o.put("encrypted", true);
+    }
     if (info.backingFilename() != null) {
       o.put("backing-filename", info.backingFilename());
       if (info.fullBackingFilename() != null) {
@@ -83,6 +86,9 @@ public final class ImageInfoJson {
       d.put("corrupt", info.corrupt());
     }
     d.put("refcount-bits", info.refcountBits());
+    if (info.encryption() != null) {
+      d.set("encrypt", EncryptInfoJson.of(info.encryption()));
+    }
     if (v3 && !info.bitmaps().isEmpty()) {
       ArrayNode list = d.putArray("bitmaps");
       for (Bitmap b : info.bitmaps()) {

@@ -32,6 +32,9 @@ final class ImageInfoText {
     sb.append("disk size: ")
         .append(info.actualSize() >= 0 ? Sizes.toHuman(info.actualSize()) : "unavailable")
         .append('\n');
+    if (info.encryption() != null) {
+      sb.append("encrypted: yes\n");
+    }
     if (info.clusterSize() != 0) {
       sb.append("cluster_size: ").append(info.clusterSize()).append('\n');
     }

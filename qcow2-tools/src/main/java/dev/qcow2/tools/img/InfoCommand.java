@@ -25,8 +25,13 @@ final class InfoCommand extends Verb {
         ReportOptions.OUTPUT,
         ReportOptions.FORCE_SHARE,
         Opt.flag("--backing-chain", "Also show every image of the backing chain."),
-        Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."));
+        Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."),
+        Secrets.OBJECT,
+        Secrets.IMAGE_OPTS);
   }
+
+  /** Taken as qemu-img info takes them; the LUKS header shows without the passphrase. */
+  final Secrets secrets = new Secrets();
 
   final ReportOptions report = new ReportOptions();
   boolean backingChain;
@@ -38,6 +43,8 @@ final class InfoCommand extends Verb {
     if (!report.set(key, value)) {
       switch (key) {
         case "--backing-chain" -> backingChain = true;
+        case "--object" -> secrets.object(value);
+        case "--image-opts" -> secrets.imageOpts = true;
         default -> format = value; // -f
       }
     }
@@ -50,6 +57,10 @@ final class InfoCommand extends Verb {
 
   @Override
   int run() throws IOException {
+    Secrets.ImageSpec spec = secrets.spec(file, format);
+    file = spec.file();
+    format = spec.format();
+    secrets.wipe();
     boolean json = report.json();
     List<ImageInfo> chain = collect();
     if (json) {

@@ -29,8 +29,12 @@ final class IoCommand extends Verb {
         1,
         Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."),
         Opt.value("-c", "CMD", "A qemu-io command; may be repeated."),
-        Opt.flag("-r,--read-only", "Open the image read-only."));
+        Opt.flag("-r,--read-only", "Open the image read-only."),
+        Secrets.OBJECT,
+        Secrets.IMAGE_OPTS);
   }
+
+  final Secrets secrets = new Secrets();
 
   /** qemu's BDRV_REQUEST_MAX_BYTES: the largest request qemu-io accepts. */
   private static final long REQUEST_MAX_BYTES = 2147483136L;
@@ -55,6 +59,8 @@ final class IoCommand extends Verb {
     switch (key) {
       case "-f" -> format = value;
       case "-c" -> commands.add(value);
+      case "--object" -> secrets.object(value);
+      case "--image-opts" -> secrets.imageOpts = true;
       default -> readOnly = true; // -r
     }
   }
@@ -77,7 +83,7 @@ final class IoCommand extends Verb {
     OpenOptions options = OpenOptions.builder().writable(writable).build();
     DiskImage image;
     try {
-      image = Images.open(file, format, options);
+      image = secrets.open(secrets.spec(file, format), options);
     } catch (IOException | RuntimeException e) {
       throw new IllegalArgumentException(
           "can't open device " + file + ": " + ErrorLine.describe(e));

@@ -389,9 +389,12 @@ class CreateCommandTest {
   void should_refuse_what_we_do_not_write_in_one_line() {
     String file = dir.resolve("df.qcow2").toString();
     Cli.Result e =
-        Cli.run("qcow2", "create", "-f", "qcow2", "-o", "encrypt.format=luks", file, "1M");
+        Cli.run("qcow2", "create", "-q", "-f", "qcow2", "-o", "encrypt.format=aes", file, "1M");
     assertEquals(
-        "qcow2: " + file + ": option 'encrypt.format' is not supported by qcow2 create\n",
+        "qcow2: "
+            + file
+            + ": encrypt.format=aes (the legacy qcow2 AES method) is not supported for new images;"
+            + " use encrypt.format=luks\n",
         e.stderr());
     Cli.Result v = Cli.run("qcow2", "create", "-f", "vmdk", file, "1M");
     assertEquals(1, v.exitCode());
