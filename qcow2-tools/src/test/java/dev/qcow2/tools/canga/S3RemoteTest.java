@@ -41,7 +41,7 @@ class S3RemoteTest {
 
   @TempDir Path dir;
   String prefix;
-  Path gnupg;
+  TestKeyring keyring;
 
   @BeforeAll
   static void startStore() throws Exception {
@@ -428,24 +428,8 @@ class S3RemoteTest {
   @Test
   @Timeout(120)
   void sign_signs_the_remote_index_and_a_later_push_removes_the_stale_signature() throws Exception {
-    gnupg =
-        Files.createDirectory(
-            dir.resolve("g"),
-            java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
-    Qemu.run(
-        dir,
-        "gpg",
-        "--batch",
-        "--homedir",
-        gnupg.toString(),
-        "--passphrase",
-        "",
-        "--quick-gen-key",
-        "Canga Test <canga@example.org>",
-        "ed25519",
-        "sign",
-        "never");
+    keyring = TestKeyring.create(dir);
+    Path gnupg = keyring.home;
     Canga a = host("a");
     chain(a);
     s3ok(a, "push", "base", "s3");
@@ -454,9 +438,7 @@ class S3RemoteTest {
     Canga b = host("b");
     s3ok(b, "fetch", "s3");
     Cli.Result good = s3ok(b, "verify", "s3", "--gpg-homedir", gnupg.toString());
-    assertTrue(
-        good.stderr().contains("Good signature from \"Canga Test <canga@example.org>\""),
-        good.stderr());
+    assertTrue(good.stderr().contains(TestKeyring.GOOD_SIGNATURE), good.stderr());
 
     s3ok(a, "push", "child", "s3");
     assertFalse(
@@ -575,8 +557,8 @@ class S3RemoteTest {
 
   @AfterEach
   void stopAgent() {
-    if (gnupg != null) {
-      Qemu.exec(dir, List.of("gpgconf", "--homedir", gnupg.toString(), "--kill", "all"));
+    if (keyring != null) {
+      keyring.close();
     }
   }
 

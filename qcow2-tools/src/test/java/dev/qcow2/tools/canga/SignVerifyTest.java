@@ -3,12 +3,9 @@ package dev.qcow2.tools.canga;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qcow2.testing.Qemu;
 import dev.qcow2.tools.Cli;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
@@ -19,34 +16,19 @@ import org.junit.jupiter.api.io.TempDir;
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class SignVerifyTest {
   @TempDir Path dir;
-  Path gnupg;
+  TestKeyring keyring;
 
   @AfterEach
   void stopAgent() {
-    if (gnupg != null) {
-      Qemu.exec(dir, List.of("gpgconf", "--homedir", gnupg.toString(), "--kill", "all"));
+    if (keyring != null) {
+      keyring.close();
     }
   }
 
   @Test
   void should_sign_the_index_and_notice_any_change() throws Exception {
-    gnupg =
-        Files.createDirectory(
-            dir.resolve("g"),
-            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-    Qemu.run(
-        dir,
-        "gpg",
-        "--batch",
-        "--homedir",
-        gnupg.toString(),
-        "--passphrase",
-        "",
-        "--quick-gen-key",
-        "Canga Test <canga@example.org>",
-        "ed25519",
-        "sign",
-        "never");
+    keyring = TestKeyring.create(dir);
+    Path gnupg = keyring.home;
     Canga canga = new Canga(dir);
     canga.ok("add", canga.image("a.qcow2", "1M", "write -P 1 0 4k").toString(), "--tag", "a");
     canga.ok("sign", "--gpg-homedir", gnupg.toString());
