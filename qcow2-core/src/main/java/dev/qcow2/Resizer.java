@@ -59,7 +59,10 @@ final class Resizer {
       ByteBuffer table = ByteBuffer.allocate(clusters << g.clusterBits);
       table.asLongBuffer().put(newL1);
       w.storage.write(table, newOffset);
-      w.flush(); // the new table and its refcounts are durable before the header names them
+      w.flush(); // the new table's refcounts are durable before the header names it (or lazy)
+      // The table itself too: flush forces only what it wrote back, and with lazy refcounts it may
+      // write nothing, which left a header naming a table a power cut had lost.
+      w.storage.force();
       long oldClusters = ((long) l1.length * 8 + g.clusterSize - 1) >>> g.clusterBits;
       if (l1.length > 0) {
         w.refcounts.free(l1Offset >>> g.clusterBits, oldClusters);
