@@ -155,25 +155,15 @@ public final class GuestCustomizer {
       }
       ProcessBuilder pb = new ProcessBuilder(argv(image, selectors, commands));
       pb.environment().putAll(libguestfsEnvironment(environment, kvmUsable()));
-      Process process;
-      try {
-        process = pb.start();
-      } catch (IOException e) {
-        throw new IOException(
-            "cannot run " + program + " (is libguestfs-tools installed?): " + e.getMessage(), e);
-      }
-      process.getOutputStream().close();
-      Thread o = pump(process.getInputStream(), out);
-      Thread e = pump(process.getErrorStream(), err);
-      try {
-        int status = process.waitFor();
-        o.join();
-        e.join();
-        return status;
-      } catch (InterruptedException ie) {
-        process.destroy();
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted while running " + program, ie);
+      for (int attempt = 1; ; attempt++) {
+        ApplianceWatch watch = new ApplianceWatch(err);
+        int status = run(pb, out, watch);
+        // An appliance that never started changed nothing; under emulation a launch fails now
+        // and then for no reason of the image's, so one more launch is tried.
+        if (status == 0 || !watch.neverStarted || attempt == 2) {
+          return status;
+        }
+        err.println("canga: the libguestfs appliance did not start; launching it once more");
       }
     } finally {
       try (var files = Files.list(work)) {
@@ -182,6 +172,61 @@ public final class GuestCustomizer {
         }
       }
       Files.deleteIfExists(work);
+    }
+  }
+
+  /**
+   * Copies virt-customize's standard error on and notes whether it said the appliance failed to
+   * launch (libguestfs's "guestfs_launch failed"): then nothing in the image was touched.
+   */
+  private static final class ApplianceWatch extends java.io.OutputStream {
+    private final PrintStream to;
+    private final StringBuilder line = new StringBuilder();
+    volatile boolean neverStarted;
+
+    ApplianceWatch(PrintStream to) {
+      this.to = to;
+    }
+
+    @Override
+    public void write(int b) {
+      to.write(b);
+      if (b == '\n') {
+        if (line.indexOf("guestfs_launch failed") >= 0) {
+          neverStarted = true;
+        }
+        line.setLength(0);
+      } else if (line.length() < 4096) {
+        line.append((char) b);
+      }
+    }
+
+    @Override
+    public void flush() {
+      to.flush();
+    }
+  }
+
+  private int run(ProcessBuilder pb, PrintStream out, ApplianceWatch watch) throws IOException {
+    Process process;
+    try {
+      process = pb.start();
+    } catch (IOException e) {
+      throw new IOException(
+          "cannot run " + program + " (is libguestfs-tools installed?): " + e.getMessage(), e);
+    }
+    process.getOutputStream().close();
+    Thread o = pump(process.getInputStream(), out);
+    Thread e = pump(process.getErrorStream(), new PrintStream(watch, true));
+    try {
+      int status = process.waitFor();
+      o.join();
+      e.join();
+      return status;
+    } catch (InterruptedException ie) {
+      process.destroy();
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while running " + program, ie);
     }
   }
 
