@@ -128,11 +128,7 @@ public final class DirtyBitmaps {
    */
   public synchronized List<BitmapExtent> dirtyExtents(String name, long offset, long length)
       throws IOException {
-    long size = image.size();
-    if (offset < 0 || length < 0 || offset > size - length) {
-      throw new IllegalArgumentException(
-          image.filename() + ": range [" + offset + ", +" + length + ") is outside the disk");
-    }
+    ImageReader.checkRange(image.filename(), image.size(), offset, length);
     Live l = usable(name);
     if (length == 0) {
       return List.of();
