@@ -15,6 +15,7 @@ module dev.qcow2 {
   exports dev.qcow2;
   exports dev.qcow2.convert;
   exports dev.qcow2.hash;
-  // LUKS encryption: the options of an encrypted image and what info tells of it.
+  // LUKS encryption: the options of a new header, what info tells of one, and its errors; the
+  // cipher machinery stays in internal.crypto.
   exports dev.qcow2.crypto;
 }

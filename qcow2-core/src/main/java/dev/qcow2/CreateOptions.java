@@ -1,7 +1,8 @@
 package dev.qcow2;
 
 import dev.qcow2.crypto.LuksException;
-import dev.qcow2.crypto.LuksFormatter;
+import dev.qcow2.crypto.LuksOptions;
+import dev.qcow2.internal.crypto.LuksFormatter;
 
 /**
  * How a new qcow2 image is made: qemu-img's create options for qcow2, with qemu-img's defaults
@@ -33,7 +34,7 @@ public final class CreateOptions {
   private final String backingFormat;
   private final String dataFile;
   private final boolean dataFileRaw;
-  private final LuksFormatter.Options encryption;
+  private final LuksOptions encryption;
 
   private CreateOptions(Builder b) {
     this.encryption = b.encryption;
@@ -90,7 +91,7 @@ public final class CreateOptions {
    *
    * @return the encryption's settings, or null for an image that is not encrypted
    */
-  public LuksFormatter.Options encryption() {
+  public LuksOptions encryption() {
     return encryption;
   }
 
@@ -242,7 +243,7 @@ public final class CreateOptions {
     private String backingFormat;
     private String dataFile;
     private boolean dataFileRaw;
-    private LuksFormatter.Options encryption;
+    private LuksOptions encryption;
 
     private Builder(long size) {
       size(size);
@@ -390,7 +391,7 @@ public final class CreateOptions {
      * @param luks the cipher, IV, hash and PBKDF2 time; null for an image that is not encrypted
      * @return this builder
      */
-    public Builder encryption(LuksFormatter.Options luks) {
+    public Builder encryption(LuksOptions luks) {
       this.encryption = luks;
       return this;
     }

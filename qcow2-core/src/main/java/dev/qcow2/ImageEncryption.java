@@ -1,10 +1,10 @@
 package dev.qcow2;
 
 import dev.qcow2.crypto.LuksException;
-import dev.qcow2.crypto.LuksFormatter;
-import dev.qcow2.crypto.LuksHeader;
 import dev.qcow2.crypto.LuksInfo;
-import dev.qcow2.crypto.SectorCipher;
+import dev.qcow2.internal.crypto.LuksFormatter;
+import dev.qcow2.internal.crypto.LuksHeader;
+import dev.qcow2.internal.crypto.SectorCipher;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qcow2.crypto.LuksFormatter;
+import dev.qcow2.crypto.LuksOptions;
 import dev.qcow2.testing.LuksQemu;
 import dev.qcow2.testing.Qemu;
 import java.nio.ByteBuffer;
@@ -83,7 +83,7 @@ class LuksImageWriteTest {
     CreateOptions co =
         CreateOptions.builder(4 << 20)
             .clusterSize(16384)
-            .encryption(new LuksFormatter.Options(alg, mode, ivgen, ivHash, hash, 10))
+            .encryption(new LuksOptions(alg, mode, ivgen, ivHash, hash, 10))
             .build();
     byte[] expected = new byte[4 << 20];
     long seed = System.nanoTime();
@@ -145,8 +145,8 @@ class LuksImageWriteTest {
 
   /** LUKS options with a short PBKDF2 time, for tests. */
   static final class LuksFormatterOptions {
-    static LuksFormatter.Options fast() {
-      return new LuksFormatter.Options("aes-256", "xts", "plain64", null, "sha256", 10);
+    static LuksOptions fast() {
+      return new LuksOptions("aes-256", "xts", "plain64", null, "sha256", 10);
     }
   }
 
@@ -188,8 +188,7 @@ class LuksImageWriteTest {
             IllegalArgumentException.class,
             () ->
                 CreateOptions.builder(1 << 20)
-                    .encryption(
-                        new LuksFormatter.Options("aes-192", "cbc", "plain64", null, "sha256", 10))
+                    .encryption(new LuksOptions("aes-192", "cbc", "plain64", null, "sha256", 10))
                     .build());
     assertEquals(
         "cipher aes-192-cbc is not supported: its key material (96000 bytes) is not whole sectors",
@@ -227,8 +226,7 @@ class LuksImageWriteTest {
 
   @Test
   void creating_without_a_passphrase_is_refused_in_qemus_words() {
-    CreateOptions co =
-        CreateOptions.builder(1 << 20).encryption(LuksFormatter.Options.defaults()).build();
+    CreateOptions co = CreateOptions.builder(1 << 20).encryption(LuksOptions.defaults()).build();
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class, () -> Qcow2Image.create(dir.resolve("ours.qcow2"), co));

@@ -46,6 +46,15 @@ class PackageDependencyTest {
   }
 
   @Test
+  void the_public_crypto_package_names_no_internal_one() throws Exception {
+    // dev.qcow2.crypto is exported API (options, info, errors); the cipher machinery it describes
+    // lives in internal.crypto, which depends on it and never the reverse.
+    PackageGraph g = core();
+    assertEquals(Set.of(), g.uses(CORE + ".crypto"), g.toString());
+    assertEquals(Set.of(CORE + ".crypto"), g.uses(CORE + ".internal.crypto"), g.toString());
+  }
+
+  @Test
   void the_graph_is_the_one_the_sources_have() throws Exception {
     PackageGraph g = core();
     assertTrue(

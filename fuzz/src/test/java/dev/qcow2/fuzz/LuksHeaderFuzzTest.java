@@ -3,8 +3,9 @@ package dev.qcow2.fuzz;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.qcow2.crypto.LuksException;
-import dev.qcow2.crypto.LuksFormatter;
-import dev.qcow2.crypto.LuksHeader;
+import dev.qcow2.crypto.LuksOptions;
+import dev.qcow2.internal.crypto.LuksFormatter;
+import dev.qcow2.internal.crypto.LuksHeader;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -20,8 +21,7 @@ class LuksHeaderFuzzTest {
   private static synchronized byte[] valid() throws LuksException {
     if (valid == null) {
       valid =
-          LuksFormatter.format(
-                  new LuksFormatter.Options("aes-128", "xts", "plain64", null, "sha1", 1), PASS)
+          LuksFormatter.format(new LuksOptions("aes-128", "xts", "plain64", null, "sha1", 1), PASS)
               .region();
     }
     return valid.clone();

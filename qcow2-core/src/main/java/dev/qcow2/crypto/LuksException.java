@@ -32,23 +32,18 @@ public final class LuksException extends IOException {
   /** The problem without a location. */
   private final String problem;
 
-  LuksException(Kind kind, long offset, String problem) {
+  /**
+   * A LUKS failure.
+   *
+   * @param kind what went wrong
+   * @param offset where in the LUKS header region, or -1
+   * @param problem the problem without a location
+   */
+  public LuksException(Kind kind, long offset, String problem) {
     super(problem);
     this.kind = kind;
     this.offset = offset;
     this.problem = problem;
-  }
-
-  static LuksException corrupt(long offset, String problem) {
-    return new LuksException(Kind.CORRUPT, offset, problem);
-  }
-
-  static LuksException unsupported(long offset, String problem) {
-    return new LuksException(Kind.UNSUPPORTED, offset, problem);
-  }
-
-  static LuksException invalidPassword() {
-    return new LuksException(Kind.INVALID_PASSWORD, -1, INVALID_PASSWORD_TEXT);
   }
 
   /**

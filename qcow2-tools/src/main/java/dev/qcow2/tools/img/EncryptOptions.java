@@ -1,6 +1,6 @@
 package dev.qcow2.tools.img;
 
-import dev.qcow2.crypto.LuksFormatter;
+import dev.qcow2.crypto.LuksOptions;
 import java.util.List;
 
 /**
@@ -32,7 +32,7 @@ final class EncryptOptions {
   }
 
   /** The LUKS options {@code opts} ask for, or null for an image that is not encrypted. */
-  static LuksFormatter.Options luks(CreateOptionList opts) {
+  static LuksOptions luks(CreateOptionList opts) {
     String format = opts.string("encrypt.format");
     if (format == null) {
       return null;
@@ -46,8 +46,8 @@ final class EncryptOptions {
       throw new IllegalArgumentException(
           "Parameter 'encrypt.format' does not accept value '" + format + "'");
     }
-    LuksFormatter.Options d = LuksFormatter.Options.defaults();
-    return new LuksFormatter.Options(
+    LuksOptions d = LuksOptions.defaults();
+    return new LuksOptions(
         or(opts.string("encrypt.cipher-alg"), d.cipherAlg()),
         or(opts.string("encrypt.cipher-mode"), d.cipherMode()),
         or(opts.string("encrypt.ivgen-alg"), d.ivgenAlg()),

@@ -1,5 +1,6 @@
-package dev.qcow2.crypto;
+package dev.qcow2.internal.crypto;
 
+import dev.qcow2.crypto.LuksException;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -43,10 +44,10 @@ enum LuksHash {
       }
     }
     if (MISSING.contains(name)) {
-      throw LuksException.unsupported(
+      throw LuksErrors.unsupported(
           offset, "hash " + name + " is not supported (the JDK has no " + name + ")");
     }
-    throw LuksException.unsupported(offset, "hash '" + name + "' is not supported");
+    throw LuksErrors.unsupported(offset, "hash '" + name + "' is not supported");
   }
 
   MessageDigest digest() {

@@ -1,5 +1,7 @@
-package dev.qcow2.crypto;
+package dev.qcow2.internal.crypto;
 
+import dev.qcow2.crypto.LuksException;
+import dev.qcow2.crypto.LuksOptions;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
@@ -18,27 +20,6 @@ public final class LuksFormatter {
 
   private LuksFormatter() {}
 
-  /**
-   * The options of a new header, under qemu's names and with qemu's defaults: aes-256, xts,
-   * plain64, sha256, 2000 ms.
-   */
-  public record Options(
-      String cipherAlg,
-      String cipherMode,
-      String ivgenAlg,
-      String ivgenHashAlg,
-      String hashAlg,
-      long iterTimeMillis) {
-    /**
-     * qemu's defaults: aes-256, xts, plain64, sha256, 2000 ms.
-     *
-     * @return the default options
-     */
-    public static Options defaults() {
-      return new Options("aes-256", "xts", "plain64", null, "sha256", 2000);
-    }
-  }
-
   /** A new header region and the payload cipher under its master key. */
   public record Formatted(byte[] region, SectorCipher cipher) {}
 
@@ -48,14 +29,14 @@ public final class LuksFormatter {
    * @param o the options
    * @throws LuksException if an algorithm is unknown or unsupported, or the time not positive
    */
-  public static void check(Options o) throws LuksException {
+  public static void check(LuksOptions o) throws LuksException {
     CipherSpec spec =
         CipherSpec.ofOptions(o.cipherAlg(), o.cipherMode(), o.ivgenAlg(), o.ivgenHashAlg());
     LuksHash.named(o.hashAlg(), -1);
     int material = spec.keyBytes() * LuksHeader.STRIPES;
     if (material % SectorCipher.SECTOR_SIZE != 0) {
       // qemu 7.2 aborts on such a header (an assertion in crypto/block.c), so none is made.
-      throw LuksException.unsupported(
+      throw LuksErrors.unsupported(
           -1,
           "cipher "
               + o.cipherAlg()
@@ -66,7 +47,7 @@ public final class LuksFormatter {
               + " bytes) is not whole sectors");
     }
     if (o.iterTimeMillis() < 1) {
-      throw LuksException.unsupported(-1, "iter-time " + o.iterTimeMillis() + " is not positive");
+      throw LuksErrors.unsupported(-1, "iter-time " + o.iterTimeMillis() + " is not positive");
     }
   }
 
@@ -78,7 +59,7 @@ public final class LuksFormatter {
    * @return the header region and the payload cipher under its new master key
    * @throws LuksException if the options are refused
    */
-  public static Formatted format(Options o, byte[] passphrase) throws LuksException {
+  public static Formatted format(LuksOptions o, byte[] passphrase) throws LuksException {
     check(o);
     CipherSpec spec =
         CipherSpec.ofOptions(o.cipherAlg(), o.cipherMode(), o.ivgenAlg(), o.ivgenHashAlg());

@@ -1,4 +1,4 @@
-package dev.qcow2.crypto;
+package dev.qcow2.internal.crypto;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

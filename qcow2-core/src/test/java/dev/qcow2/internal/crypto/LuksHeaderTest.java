@@ -1,9 +1,12 @@
-package dev.qcow2.crypto;
+package dev.qcow2.internal.crypto;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.qcow2.crypto.LuksException;
+import dev.qcow2.crypto.LuksInfo;
+import dev.qcow2.crypto.LuksOptions;
 import dev.qcow2.testing.LuksQemu;
 import dev.qcow2.testing.Qemu;
 import java.nio.ByteBuffer;
@@ -102,7 +105,7 @@ class LuksHeaderTest {
   void qemu_opens_and_decrypts_what_we_make(
       String alg, String mode, String ivgen, String ivHash, String hash) throws Exception {
     LuksFormatter.Formatted f =
-        LuksFormatter.format(new LuksFormatter.Options(alg, mode, ivgen, ivHash, hash, 10), PASS);
+        LuksFormatter.format(new LuksOptions(alg, mode, ivgen, ivHash, hash, 10), PASS);
     byte[] payload = new byte[1 << 20];
     for (int i = 0; i < payload.length; i++) {
       payload[i] = (byte) (i * 7 + (i >>> 9));
@@ -145,8 +148,8 @@ class LuksHeaderTest {
     assertArrayEquals(new byte[1024], a);
   }
 
-  private static LuksFormatter.Options options() {
-    return new LuksFormatter.Options("aes-256", "xts", "plain64", null, "sha256", 10);
+  private static LuksOptions options() {
+    return new LuksOptions("aes-256", "xts", "plain64", null, "sha256", 10);
   }
 
   @Test
@@ -273,15 +276,14 @@ class LuksHeaderTest {
             LuksException.class,
             () ->
                 LuksFormatter.check(
-                    new LuksFormatter.Options(
-                        "serpent-256", "xts", "plain64", null, "sha256", 10)));
+                    new LuksOptions("serpent-256", "xts", "plain64", null, "sha256", 10)));
     assertEquals("cipher serpent is not supported (the JDK has no serpent)", e.getMessage());
     e =
         assertThrows(
             LuksException.class,
             () ->
                 LuksFormatter.check(
-                    new LuksFormatter.Options("aes-256", "cbc", "essiv", "sha1", "sha256", 10)));
+                    new LuksOptions("aes-256", "cbc", "essiv", "sha1", "sha256", 10)));
     assertEquals(true, e.getMessage().contains("essiv hash sha1"), e.getMessage());
   }
 }

@@ -1,5 +1,6 @@
-package dev.qcow2.crypto;
+package dev.qcow2.internal.crypto;
 
+import dev.qcow2.crypto.LuksException;
 import java.util.List;
 
 /**
@@ -76,7 +77,7 @@ final class CipherSpec {
     Mode mode = mode(LuksHeader.CIPHER_MODE_AT, modeName);
     int aes = mode == Mode.XTS ? keyBytes / 2 : keyBytes;
     if ((mode == Mode.XTS && keyBytes % 2 != 0) || (aes != 16 && aes != 24 && aes != 32)) {
-      throw LuksException.corrupt(
+      throw LuksErrors.corrupt(
           LuksHeader.KEY_BYTES_AT, "key-bytes " + keyBytes + " is no AES key size for " + modeName);
     }
     String hashName = null;
@@ -103,7 +104,7 @@ final class CipherSpec {
       bits = 0;
     }
     if (bits != 128 && bits != 192 && bits != 256) {
-      throw LuksException.unsupported(-1, "cipher " + cipherAlg + " is not supported");
+      throw LuksErrors.unsupported(-1, "cipher " + cipherAlg + " is not supported");
     }
     return of(bits / 8, mode(-1, cipherMode), ivgen, ivgenHash, -1);
   }
@@ -118,12 +119,12 @@ final class CipherSpec {
         LuksHash hash = LuksHash.named(hashName == null ? "sha256" : hashName, offset);
         int n = hash.digestLength;
         if (n != 16 && n != 24 && n != 32) {
-          throw LuksException.unsupported(
+          throw LuksErrors.unsupported(
               offset, "essiv hash " + hash.luksName + " gives no AES key size (" + n + " bytes)");
         }
         return new CipherSpec(aes, mode, ivgen, hash);
       default:
-        throw LuksException.unsupported(offset, "ivgen '" + ivgen + "' is not supported");
+        throw LuksErrors.unsupported(offset, "ivgen '" + ivgen + "' is not supported");
     }
   }
 
@@ -133,14 +134,14 @@ final class CipherSpec {
         return m;
       }
     }
-    throw LuksException.unsupported(offset, "cipher mode '" + name + "' is not supported");
+    throw LuksErrors.unsupported(offset, "cipher mode '" + name + "' is not supported");
   }
 
   private static LuksException unsupportedCipher(long offset, String name) {
     if (MISSING.contains(name)) {
-      return LuksException.unsupported(
+      return LuksErrors.unsupported(
           offset, "cipher " + name + " is not supported (the JDK has no " + name + ")");
     }
-    return LuksException.unsupported(offset, "cipher '" + name + "' is not supported");
+    return LuksErrors.unsupported(offset, "cipher '" + name + "' is not supported");
   }
 }

@@ -1,5 +1,7 @@
-package dev.qcow2.crypto;
+package dev.qcow2.internal.crypto;
 
+import dev.qcow2.crypto.LuksException;
+import dev.qcow2.crypto.LuksInfo;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -81,15 +83,15 @@ public final class LuksHeader {
     this.region = region;
     ByteBuffer b = ByteBuffer.wrap(region);
     if (region.length < LENGTH) {
-      throw LuksException.corrupt(
+      throw LuksErrors.corrupt(
           0, "is truncated: " + region.length + " bytes, " + LENGTH + " expected");
     }
     if (!Arrays.equals(region, 0, 6, MAGIC, 0, 6)) {
-      throw LuksException.corrupt(0, "has no LUKS magic");
+      throw LuksErrors.corrupt(0, "has no LUKS magic");
     }
     int version = b.getShort(6) & 0xffff;
     if (version != 1) {
-      throw LuksException.unsupported(6, "version " + version + " is not supported (1 expected)");
+      throw LuksErrors.unsupported(6, "version " + version + " is not supported (1 expected)");
     }
     String cipherName = text(CIPHER_NAME_AT, 32, "cipher-name");
     String cipherMode = text(CIPHER_MODE_AT, 32, "cipher-mode");
@@ -122,7 +124,7 @@ public final class LuksHeader {
       len++;
     }
     if (len == width) {
-      throw LuksException.corrupt(at, field + " is not NUL-terminated");
+      throw LuksErrors.corrupt(at, field + " is not NUL-terminated");
     }
     return new String(region, at, len, StandardCharsets.US_ASCII);
   }
@@ -130,11 +132,10 @@ public final class LuksHeader {
   private static long iterations(ByteBuffer b, int at, String field) throws LuksException {
     long n = Integer.toUnsignedLong(b.getInt(at));
     if (n == 0) {
-      throw LuksException.corrupt(at, field + " is 0");
+      throw LuksErrors.corrupt(at, field + " is 0");
     }
     if (n > MAX_ITERATIONS) {
-      throw LuksException.unsupported(
-          at, field + " " + n + " is over the limit of " + MAX_ITERATIONS);
+      throw LuksErrors.unsupported(at, field + " " + n + " is over the limit of " + MAX_ITERATIONS);
     }
     return n;
   }
@@ -146,7 +147,7 @@ public final class LuksHeader {
       int at = SLOTS_AT + i * SLOT_SIZE;
       int state = b.getInt(at);
       if (state != SLOT_ENABLED && state != SLOT_DISABLED) {
-        throw LuksException.corrupt(
+        throw LuksErrors.corrupt(
             at,
             "key slot " + i + " state 0x" + Integer.toHexString(state) + " is neither on nor off");
       }
@@ -156,7 +157,7 @@ public final class LuksHeader {
       long offset = Integer.toUnsignedLong(b.getInt(at + 40));
       int stripes = b.getInt(at + 44);
       if (stripes != STRIPES) {
-        throw LuksException.corrupt(
+        throw LuksErrors.corrupt(
             at + 44,
             "key slot "
                 + i
@@ -167,7 +168,7 @@ public final class LuksHeader {
       }
       long start = offset * SectorCipher.SECTOR_SIZE;
       if (start < KEY_SLOT_OFFSET || start + materialBytes > region.length) {
-        throw LuksException.corrupt(
+        throw LuksErrors.corrupt(
             at + 40,
             "key slot "
                 + i
@@ -182,7 +183,7 @@ public final class LuksHeader {
       for (KeySlot other : list) {
         long o = other.materialAt();
         if (start < o + materialBytes && o < start + materialBytes) {
-          throw LuksException.corrupt(
+          throw LuksErrors.corrupt(
               at + 40, "key slot " + i + " material overlaps key slot " + other.index());
         }
       }
@@ -213,7 +214,7 @@ public final class LuksHeader {
         }
       }
     }
-    throw LuksException.invalidPassword();
+    throw LuksErrors.invalidPassword();
   }
 
   private byte[] tryKeySlot(KeySlot slot, byte[] passphrase) throws LuksException {

@@ -1,4 +1,4 @@
-package dev.qcow2.crypto;
+package dev.qcow2.internal.crypto;
 
 import java.util.Arrays;
 import javax.crypto.Cipher;
