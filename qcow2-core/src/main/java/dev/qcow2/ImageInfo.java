@@ -27,6 +27,8 @@ import java.util.List;
  * @param snapshots the internal snapshots
  * @param bitmaps the persistent bitmaps
  * @param encryption the LUKS header of an encrypted image (qemu-img info's "encrypt"), or null
+ * @param encryptFormat how the image is encrypted, as qemu's encrypt.format names it: "luks", "aes"
+ *     (the legacy qcow2 AES-CBC method, read only), or null for an image that is not encrypted
  */
 public record ImageInfo(
     String filename,
@@ -48,7 +50,8 @@ public record ImageInfo(
     boolean dataFileRaw,
     List<Snapshot> snapshots,
     List<Bitmap> bitmaps,
-    dev.qcow2.crypto.LuksInfo encryption) {
+    dev.qcow2.crypto.LuksInfo encryption,
+    String encryptFormat) {
 
   /**
    * A report with the given fields.
@@ -73,6 +76,7 @@ public record ImageInfo(
    * @param snapshots the internal snapshots
    * @param bitmaps the persistent bitmaps
    * @param encryption the LUKS header of an encrypted image, or null
+   * @param encryptFormat "luks", "aes" or null for an image that is not encrypted
    * @throws NullPointerException if {@code snapshots}, {@code bitmaps} or an element is null
    */
   public ImageInfo {
@@ -122,6 +126,11 @@ public record ImageInfo(
         (header.autoclearFeatures() & FeatureBits.AUTOCLEAR_DATA_FILE_RAW) != 0,
         image.snapshots(),
         image.bitmaps(),
-        image.reader().encryption == null ? null : image.reader().encryption.info());
+        image.reader().encryption == null ? null : image.reader().encryption.info(),
+        switch (header.cryptMethod()) {
+          case ImageEncryption.LEGACY_AES -> "aes";
+          case ImageEncryption.LUKS -> "luks";
+          default -> null;
+        });
   }
 }

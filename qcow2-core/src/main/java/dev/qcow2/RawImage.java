@@ -108,6 +108,7 @@ public final class RawImage implements DiskImage {
         false,
         java.util.List.of(),
         java.util.List.of(),
+        null,
         null);
   }
 

@@ -27,7 +27,7 @@ public final class ImageInfoJson {
     if (info.clusterSize() != 0) {
       o.put("cluster-size", info.clusterSize());
     }
-    if (info.encryption() != null) {
+    if (info.encryptFormat() != null) {
       o.put("encrypted", true);
     }
     if (info.backingFilename() != null) {
@@ -88,6 +88,9 @@ public final class ImageInfoJson {
     d.put("refcount-bits", info.refcountBits());
     if (info.encryption() != null) {
       d.set("encrypt", EncryptInfoJson.of(info.encryption()));
+    } else if (info.encryptFormat() != null) {
+      // The legacy AES method has no header to describe: qemu names the format alone.
+      d.putObject("encrypt").put("format", info.encryptFormat());
     }
     if (v3 && !info.bitmaps().isEmpty()) {
       ArrayNode list = d.putArray("bitmaps");

@@ -32,7 +32,7 @@ final class ImageInfoText {
     sb.append("disk size: ")
         .append(info.actualSize() >= 0 ? Sizes.toHuman(info.actualSize()) : "unavailable")
         .append('\n');
-    if (info.encryption() != null) {
+    if (info.encryptFormat() != null) {
       sb.append("encrypted: yes\n");
     }
     if (info.clusterSize() != 0) {

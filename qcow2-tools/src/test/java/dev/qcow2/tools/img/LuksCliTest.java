@@ -93,6 +93,26 @@ class LuksCliTest {
   }
 
   @Test
+  void info_names_the_legacy_aes_method_as_qemu_does() throws Exception {
+    // qemu-img still creates the legacy AES-CBC method (we only read it): info says
+    // "encrypted: yes" and an encrypt block holding the format alone.
+    LuksQemu.create(
+        dir,
+        "-q",
+        "-f",
+        "qcow2",
+        "--object",
+        SECRET,
+        "-o",
+        "encrypt.format=aes,encrypt.key-secret=sec0",
+        path("aes.qcow2"),
+        "1M");
+    String text = assertSameOutput(dir, "info", path("aes.qcow2"));
+    assertTrue(text.contains("encrypted: yes"), text);
+    assertSameJson(dir, "info", "--output=json", path("aes.qcow2"));
+  }
+
+  @Test
   void create_prints_qemus_line_and_qemu_reads_the_image() throws Exception {
     String o =
         "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10,"
