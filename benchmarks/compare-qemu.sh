@@ -3,7 +3,8 @@
 # realistic images, alternating who goes first, checks that the outputs are identical (cmp), and
 # prints the medians and the speed ratio: qemu-img's time / ours, above 1 means we are faster.
 #
-#   benchmarks/compare-qemu.sh [--rounds N] [--keep] [--out DIR] [--extra]
+#   benchmarks/compare-qemu.sh [--rounds N] [--keep] [--out DIR] [--extra] [--convert] [--encrypt]
+#                              [--canga]
 #
 #   --rounds N  timed rounds per image (default 3); the table shows medians
 #   --keep      keep the images afterwards, and re-use them if present (and made with the same
@@ -16,6 +17,9 @@
 #               qemu-img convert -c -m 8 -W, with output sizes), sha1 of the virtual disk (against
 #               nbdcopy from qemu-nbd into sha1sum; needs libnbd-bin), and tree-sha256 of a 1 TiB
 #               image holding 1 GiB (against sha256sum of 1 GiB)
+#   --encrypt   also time LUKS (aes-256-xts, qemu's default cipher) both ways: raw -> encrypted
+#               qcow2 and encrypted qcow2 (made by qemu-img) -> raw, against qemu-img convert -m 8 -W;
+#               PBKDF2 runs 10 ms so the cipher, not the key derivation, is timed
 #   --canga     also time `canga add` of the ext4 image against the Cangallo way: the sha256 of
 #               the disk through libguestfs (guestfish checksum-device) plus qemu-img convert -c
 #               (needs libguestfs-tools; runs under software emulation when KVM is unusable)
@@ -44,12 +48,14 @@ out=""
 extra=0
 convert=0
 canga=0
+encrypt=0
 own_option() {
   case "$1" in
     --out) [ $# -ge 2 ] || usage; out="$2"; took=2 ;;
     --extra) extra=1 ;;
     --convert) convert=1 ;;
     --canga) canga=1 ;;
+    --encrypt) encrypt=1 ;;
     *) return 1 ;;
   esac
 }
@@ -63,7 +69,7 @@ out="${out:-$work}"
 mkdir -p "$out"
 
 cleanup() {
-  rm -f "$out/q.raw" "$out/o.raw" "$out/q.qcow2" "$out/o.qcow2" "$out/sizes.txt" "$work/tib.qcow2" "$work/gib.raw"
+  rm -f "$out/q.raw" "$out/o.raw" "$out/q.qcow2" "$out/o.qcow2" "$out/sizes.txt" "$work/tib.qcow2" "$work/gib.raw" "$work/luks.qcow2"
   rm -rf "$out/canga-home"
   clean_work fs.raw plain.qcow2 zlib.qcow2 zstd.qcow2
 }
@@ -111,7 +117,7 @@ printf '%-12s %9s %9s %11s %8s %8s %10s %10s\n' image "file MiB" "virt MiB" "qem
 printf '%s\n' "${results[@]}"
 echo "ratio = qemu-img time / our time (above 1: we are faster); MB/s = virtual size / median time"
 
-[ "$extra" = 1 ] || [ "$convert" = 1 ] || [ "$canga" = 1 ] || exit 0
+[ "$extra" = 1 ] || [ "$convert" = 1 ] || [ "$canga" = 1 ] || [ "$encrypt" = 1 ] || exit 0
 
 # --- Extra jobs: raw -> qcow2, and scattered 4 KiB writes ---------------------------------------
 bench_jar="$root/benchmarks/target/benchmarks.jar"
@@ -192,6 +198,34 @@ if [ "$canga" = 1 ]; then
   else
     log "guestfish is missing (apt-get install libguestfs-tools): canga add not timed"
   fi
+fi
+if [ "$encrypt" = 1 ]; then
+  secret="--object secret,id=sec0,data=benchmark"
+  luks="-o encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10"
+  # qemu times PBKDF2 by the thread's CPU clock, whose ticks can read no time at all at first:
+  # it then fails with "Unable to get accurate CPU usage" before converting, so try it again.
+  qemu_luks() { # ARGS...
+    local i
+    for i in 1 2 3 4 5; do
+      qemu-img "$@" 2>"$out/qemu.err" && return 0
+      grep -q "accurate CPU usage" "$out/qemu.err" || { cat "$out/qemu.err" >&2; return 1; }
+    done
+    return 1
+  }
+  export -f qemu_luks
+  export out
+  compare "raw -> qcow2 LUKS aes-256-xts" \
+    "qemu_luks convert -m 8 -W $secret -O qcow2 $luks $(q "$work/fs.raw") $(q "$out/q.qcow2")" \
+    "$qcow2_cmd convert -W $secret -O qcow2 $luks $(q "$work/fs.raw") $(q "$out/o.qcow2")" \
+    "qemu-img check -q $secret --image-opts driver=qcow2,file.filename=$(q "$out/o.qcow2"),encrypt.key-secret=sec0 && qemu-img compare -q $secret --image-opts driver=qcow2,file.filename=$(q "$out/o.qcow2"),encrypt.key-secret=sec0 driver=raw,file.filename=$(q "$work/fs.raw")"
+  # The encrypted source is qemu-img's own, made once, untimed.
+  qemu_luks convert -m 8 -W $secret -O qcow2 $luks "$work/fs.raw" "$work/luks.qcow2"
+  opts="driver=qcow2,file.filename=$(q "$work/luks.qcow2"),encrypt.key-secret=sec0"
+  compare "qcow2 LUKS aes-256-xts -> raw" \
+    "qemu-img convert -m 8 -W $secret --image-opts $opts -O raw $(q "$out/q.qcow2")" \
+    "$qcow2_cmd convert -W $secret --image-opts $opts -O raw $(q "$out/o.qcow2")" \
+    "cmp $(q "$out/o.qcow2") $(q "$work/fs.raw")"
+  rm -f "$work/luks.qcow2"
 fi
 [ "$extra" = 1 ] || exit 0
 compare "raw -> qcow2" \
