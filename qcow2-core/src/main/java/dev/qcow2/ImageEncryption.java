@@ -174,12 +174,9 @@ final class ImageEncryption {
     int n = dst.remaining();
     long start = host & -SectorCipher.SECTOR_SIZE;
     long end = (host + n + SectorCipher.SECTOR_SIZE - 1) & -SectorCipher.SECTOR_SIZE;
-    byte[] sectors = new byte[(int) (end - start)];
-    storage.readOrZero(ByteBuffer.wrap(sectors), start);
     // Clusters are sector-aligned in both spaces, so the guest and host offsets share a sector.
     long first = legacy() ? guest - (host - start) : start;
-    c.decrypt(sectors, 0, sectors.length, first / SectorCipher.SECTOR_SIZE);
-    dst.put(sectors, (int) (host - start), n);
+    SectorRuns.readDecrypted(c, storage, start, end, host, first / SectorCipher.SECTOR_SIZE, dst);
   }
 
   /**
@@ -199,7 +196,7 @@ final class ImageEncryption {
     }
     byte[] b = new byte[src.remaining()];
     src.duplicate().get(b);
-    c.encrypt(b, 0, b.length, host / SectorCipher.SECTOR_SIZE);
+    SectorRuns.encrypt(c, b, host / SectorCipher.SECTOR_SIZE);
     return ByteBuffer.wrap(b);
   }
 

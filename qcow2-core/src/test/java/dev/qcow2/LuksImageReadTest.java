@@ -71,7 +71,10 @@ class LuksImageReadTest {
         "-c",
         "write -P 0x44 3M 8k",
         "-c",
-        "write -P 0x55 12k 4k");
+        "write -P 0x55 12k 4k",
+        "-c",
+        // A megabyte in one write: host-contiguous, so one read decrypts it in parallel pieces.
+        "write -P 0x66 1536k 1M");
   }
 
   static byte[] qemuRaw(Path dir, String name) throws IOException {
@@ -110,6 +113,19 @@ class LuksImageReadTest {
   }
 
   @Test
+  void reads_what_qemu_encrypted_in_one_read_of_the_whole_disk() throws Exception {
+    qemuImage(dir, "q.qcow2", "");
+    byte[] expected = qemuRaw(dir, "q.qcow2");
+    try (DiskImage img = DiskImage.open(dir.resolve("q.qcow2"), withKey())) {
+      ByteBuffer all = ByteBuffer.allocateDirect((int) img.size());
+      img.readFully(all, 0);
+      byte[] ours = new byte[all.capacity()];
+      all.flip().get(ours);
+      assertArrayEquals(expected, ours);
+    }
+  }
+
+  @Test
   void reads_the_legacy_aes_method_by_guest_offset_and_never_writes_it() throws Exception {
     Qemu.img(
         dir,
@@ -135,10 +151,17 @@ class LuksImageReadTest {
         "-c",
         "write -P 0x22 0 1000",
         "-c",
-        "write -P 0x33 70000 3");
+        "write -P 0x33 70000 3",
+        "-c",
+        "write -P 0x44 2M 1M");
     byte[] expected = qemuRaw(dir, "a.qcow2");
     assertEquals(0x22, expected[0]);
     assertArrayEquals(expected, ourRead(dir.resolve("a.qcow2"), withKey()));
+    try (DiskImage img = DiskImage.open(dir.resolve("a.qcow2"), withKey())) {
+      ByteBuffer all = ByteBuffer.allocate((int) img.size());
+      img.readFully(all, 0);
+      assertArrayEquals(expected, all.array());
+    }
     byte[] before = Files.readAllBytes(dir.resolve("a.qcow2"));
     try (Qcow2Image img =
         Qcow2Image.open(dir.resolve("a.qcow2"), withKey().toBuilder().writable(true).build())) {
@@ -177,7 +200,7 @@ class LuksImageReadTest {
           e.getMessage());
       // Unallocated clusters need no key.
       ByteBuffer b = ByteBuffer.allocate(512);
-      img.read(b, 2L << 20);
+      img.read(b, 2816L << 10);
       assertArrayEquals(new byte[512], b.array());
     }
   }

@@ -49,7 +49,8 @@ class LuksImageWriteTest {
   static void writeSome(Qcow2Image img, byte[] expected, long seed) throws Exception {
     Random r = new Random(seed);
     for (int i = 0; i < 40; i++) {
-      int len = 1 + r.nextInt(i % 4 == 0 ? 200_000 : 9000);
+      // One write of 1.5 MB: long enough that its sectors are encrypted in parallel pieces.
+      int len = i == 7 ? 1_500_000 : 1 + r.nextInt(i % 4 == 0 ? 200_000 : 9000);
       int at = r.nextInt(expected.length - len);
       byte[] data = new byte[len];
       r.nextBytes(data);

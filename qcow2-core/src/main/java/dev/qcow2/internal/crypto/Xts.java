@@ -44,6 +44,37 @@ final class Xts {
     process(buf, off, len, iv, false);
   }
 
+  /**
+   * Encrypts or decrypts {@code units} data units of 512 bytes each at once, unit i's IV at {@code
+   * ivs[16 * i]} (the IVs are encrypted in place). The same steps as one unit at a time, batched:
+   * one AES call for all the tweaks and one for all the data, as the JDK's cipher calls cost more
+   * than the blocks of one sector.
+   */
+  void sectors(byte[] buf, int off, int units, byte[] ivs, boolean enc) {
+    int unit = 512;
+    int n = units * unit;
+    if (tweaks.length < n) {
+      tweaks = new byte[n];
+    }
+    byte[] t = tweaks;
+    Aes.run(tweakCipher, ivs, 0, units * BLOCK);
+    for (int u = 0; u < units; u++) {
+      int at = u * unit;
+      long lo = (long) LE_LONG.get(ivs, u * BLOCK);
+      long hi = (long) LE_LONG.get(ivs, u * BLOCK + 8);
+      for (int j = 0; j < unit / BLOCK; j++) {
+        LE_LONG.set(t, at + j * BLOCK, lo);
+        LE_LONG.set(t, at + j * BLOCK + 8, hi);
+        long carry = (hi >> 63) & 0x87;
+        hi = (hi << 1) | (lo >>> 63);
+        lo = (lo << 1) ^ carry;
+      }
+    }
+    xor(buf, off, t, 0, n);
+    Aes.run(enc ? encrypt : decrypt, buf, off, n);
+    xor(buf, off, t, 0, n);
+  }
+
   private void process(byte[] buf, int off, int len, byte[] iv, boolean enc) {
     if (len < BLOCK) {
       throw new IllegalArgumentException("XTS data unit of " + len + " bytes (16 at least)");

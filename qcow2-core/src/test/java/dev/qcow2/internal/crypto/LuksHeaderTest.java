@@ -257,6 +257,34 @@ class LuksHeaderTest {
   }
 
   @Test
+  void pbkdf2_equals_the_jdks_for_every_hash_and_several_blocks() throws Exception {
+    // The JDK's own PBKDF2 takes the password as chars (UTF-8 encoded): ASCII passwords only, one
+    // longer than every hash's block, so that HMAC hashes it first.
+    String[] passwords = {"p", "correct horse battery staple", "x".repeat(200)};
+    byte[] salt = "NaCl and some more salt".getBytes();
+    for (LuksHash h : LuksHash.values()) {
+      for (String pw : passwords) {
+        for (int iterations : new int[] {1, 2, 1500}) {
+          for (int length : new int[] {16, h.digestLength, 64, 65}) {
+            javax.crypto.SecretKeyFactory f =
+                javax.crypto.SecretKeyFactory.getInstance(
+                    "PBKDF2WithHmac" + h.jdkName.replace("-", ""));
+            byte[] want =
+                f.generateSecret(
+                        new javax.crypto.spec.PBEKeySpec(
+                            pw.toCharArray(), salt, iterations, length * 8))
+                    .getEncoded();
+            assertArrayEquals(
+                want,
+                h.pbkdf2(pw.getBytes(), salt, iterations, length),
+                h + " " + pw.length() + " " + iterations + " " + length);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
   void anti_forensic_split_merges_back_for_every_hash() {
     java.security.SecureRandom r = new java.security.SecureRandom();
     for (LuksHash h : LuksHash.values()) {
