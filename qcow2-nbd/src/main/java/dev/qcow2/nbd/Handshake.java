@@ -268,6 +268,7 @@ final class Handshake {
       reply(option, Nbd.REP_ERR_UNKNOWN, "no export named \"" + name + "\"");
       return null;
     }
+    // A list reply's context id is reserved: the spec says 0, and qemu-nbd sends 0.
     boolean list = option == Nbd.OPT_LIST_META_CONTEXT;
     List<MetaContext> chosen = new ArrayList<>();
     for (MetaContext c : export.contexts()) {
@@ -277,7 +278,7 @@ final class Handshake {
         reply(
             option,
             Nbd.REP_META_CONTEXT,
-            ByteBuffer.allocate(4 + b.length).putInt(c.id()).put(b).flip());
+            ByteBuffer.allocate(4 + b.length).putInt(list ? 0 : c.id()).put(b).flip());
       }
     }
     if (option == Nbd.OPT_SET_META_CONTEXT) {

@@ -5,7 +5,6 @@ import static dev.qcow2.tools.img.ServeFixture.stopBySignal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qcow2.testing.LuksQemu;
 import dev.qcow2.testing.Qemu;
 import dev.qcow2.tools.Cli;
 import java.nio.file.Files;
@@ -29,60 +28,31 @@ import org.junit.jupiter.api.io.TempDir;
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ServeEncryptedTest {
-  private static final String SECRET = "secret,id=sec0,data=abc";
-  private static final int SIZE = 8 << 20;
+  private static final String SECRET = LuksImages.SECRET;
 
   @TempDir Path dir;
 
   private ServeFixture serve;
+  private LuksImages luks;
 
   @BeforeEach
   void fixture() {
     serve = new ServeFixture(dir);
+    luks = new LuksImages(dir);
   }
 
   private String path(String name) {
-    return dir.resolve(name).toString();
+    return luks.path(name);
   }
 
   private String opts(String name) {
-    return "driver=qcow2,file.filename=" + path(name) + ",encrypt.key-secret=sec0";
+    return luks.opts(name);
   }
 
-  /** An encrypted image qemu made and wrote, and qemu-img's decryption of it in e.raw. */
+  /** An 8 MiB encrypted image qemu made and wrote, and qemu-img's decryption of it in e.raw. */
   private void qemuImage() {
-    LuksQemu.create(
-        dir,
-        "-q",
-        "-f",
-        "qcow2",
-        "--object",
-        SECRET,
-        "-o",
-        "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10",
-        path("e.qcow2"),
-        "" + SIZE);
-    Qemu.run(
-        dir,
-        "qemu-io",
-        "--object",
-        SECRET,
-        "--image-opts",
-        opts("e.qcow2"),
-        "-c",
-        "write -P 0x61 0 300k",
-        "-c",
-        "write -P 0x62 5M 7k");
-    Qemu.img(
-        dir,
-        "convert",
-        "--object",
-        SECRET,
-        "--image-opts",
-        opts("e.qcow2"),
-        "-O",
-        "raw",
-        path("e.raw"));
+    luks.create("e.qcow2", "8M", "write -P 0x61 0 300k", "write -P 0x62 5M 7k");
+    luks.decrypt("e.qcow2", "raw", "e.raw");
   }
 
   @Test
@@ -117,18 +87,8 @@ class ServeEncryptedTest {
       stopBySignal(server);
     }
     Files.write(dir.resolve("expected.raw"), expected);
-    String check = Qemu.img(dir, "check", "--object", SECRET, "--image-opts", opts("e.qcow2"));
-    assertTrue(check.contains("No errors were found on the image."), check);
-    String compare =
-        Qemu.img(
-            dir,
-            "compare",
-            "--object",
-            SECRET,
-            "--image-opts",
-            opts("e.qcow2"),
-            "driver=raw,file.filename=" + path("expected.raw"));
-    assertTrue(compare.contains("Images are identical."), compare);
+    luks.assertClean("e.qcow2");
+    luks.assertIdentical("e.qcow2", "driver=raw,file.filename=" + path("expected.raw"));
   }
 
   @Test
