@@ -64,13 +64,14 @@ final class ResizeCommand extends Verb {
 
   @Override
   int run() throws IOException {
-    Secrets.ImageSpec spec;
     try {
-      spec = secrets.spec(file, format);
-    } catch (RuntimeException e) {
+      return resize(secrets.spec(file, format));
+    } finally {
       secrets.wipe();
-      throw e;
     }
+  }
+
+  private int resize(Secrets.ImageSpec spec) throws IOException {
     file = spec.file();
     format = spec.format();
     Path path = Path.of(file);

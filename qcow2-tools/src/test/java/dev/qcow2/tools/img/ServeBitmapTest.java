@@ -143,6 +143,7 @@ class ServeBitmapTest {
   void a_missing_or_inconsistent_bitmap_is_refused_in_qemu_nbds_words() throws Exception {
     image("a.qcow2");
     assertSameRefusal("Bitmap 'nope' is not found", "-B", "nope", path("a.qcow2"));
+    assertSameRefusal("Bitmap '' is not found", "-B", "b0", "-B", "", path("a.qcow2"));
     // qemu-io killed by its own abort command leaves the bitmaps flagged in use.
     Qemu.Result aborted =
         Qemu.exec(dir, List.of("qemu-io", "-c", "write 0 4k", "-c", "abort", path("a.qcow2")));
