@@ -223,4 +223,31 @@ class MetaContextTest {
       assertEquals(8 << 20, image.size(), "still open");
     }
   }
+
+  @Test
+  void an_enabled_bitmap_of_a_writable_image_exported_read_only_is_refused() throws Exception {
+    Tools.run(dir, "qemu-img", "bitmap", "--disable", dir.resolve("c.qcow2").toString(), "b1");
+    try (Qcow2Image image =
+        Qcow2Image.open(dir.resolve("c.qcow2"), OpenOptions.builder().writable(true).build())) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  NbdServer.start(
+                      image,
+                      new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                      ServerOptions.builder().readOnly(true).bitmaps(List.of("b0")).build()));
+      // qemu-nbd's words: its bits could change under a client told the export is read-only.
+      assertEquals("Enabled bitmap 'b0' incompatible with readonly export", e.getMessage());
+      try (NbdServer server =
+          NbdServer.start(
+              image,
+              new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+              ServerOptions.builder().readOnly(true).bitmaps(List.of("b1")).build())) {
+        String uri = "nbd://127.0.0.1:" + server.port() + "/";
+        String map = Tools.run(dir, "nbdinfo", "--map=qemu:dirty-bitmap:b1", uri);
+        assertTrue(map.contains("dirty"), "a disabled bitmap is served: " + map);
+      }
+    }
+  }
 }
