@@ -206,6 +206,12 @@ class MetaContextTest {
     }
   }
 
+  /** Serves {@code image} on loopback at a free port. */
+  private static NbdServer start(DiskImage image, ServerOptions options) throws IOException {
+    return NbdServer.start(
+        image, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), options);
+  }
+
   @Test
   void a_missing_bitmap_refuses_the_export_and_leaves_the_image_to_its_owner() throws Exception {
     try (DiskImage image = Qcow2Image.open(dir.resolve("c.qcow2"), OpenOptions.defaults())) {
@@ -214,10 +220,7 @@ class MetaContextTest {
             assertThrows(
                 IllegalArgumentException.class,
                 () ->
-                    NbdServer.start(
-                        image,
-                        new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-                        ServerOptions.builder().bitmaps(List.of("b0", missing)).build()));
+                    start(image, ServerOptions.builder().bitmaps(List.of("b0", missing)).build()));
         assertEquals("Bitmap '" + missing + "' is not found", e.getMessage());
       }
       assertEquals(8 << 20, image.size(), "still open");
@@ -233,17 +236,13 @@ class MetaContextTest {
           assertThrows(
               IllegalArgumentException.class,
               () ->
-                  NbdServer.start(
+                  start(
                       image,
-                      new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                       ServerOptions.builder().readOnly(true).bitmaps(List.of("b0")).build()));
       // qemu-nbd's words: its bits could change under a client told the export is read-only.
       assertEquals("Enabled bitmap 'b0' incompatible with readonly export", e.getMessage());
       try (NbdServer server =
-          NbdServer.start(
-              image,
-              new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-              ServerOptions.builder().readOnly(true).bitmaps(List.of("b1")).build())) {
+          start(image, ServerOptions.builder().readOnly(true).bitmaps(List.of("b1")).build())) {
         String uri = "nbd://127.0.0.1:" + server.port() + "/";
         String map = Tools.run(dir, "nbdinfo", "--map=qemu:dirty-bitmap:b1", uri);
         assertTrue(map.contains("dirty"), "a disabled bitmap is served: " + map);
