@@ -5,7 +5,10 @@ import dev.qcow2.DiskImage;
 import dev.qcow2.Qcow2Image;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The one export a server offers: an image, what the options allow on it, and the answers to the
@@ -31,12 +34,34 @@ final class Export {
   private final ServerOptions options;
   private final boolean zeroFlag;
 
+  /** The metadata contexts offered, in the order they are listed, numbered once for all. */
+  private final List<MetaContext> contexts;
+
+  private final Map<MetaContext, DirtyBitmapContext> bitmaps = new HashMap<>();
+
+  /**
+   * @throws IllegalArgumentException in qemu-nbd's words if a bitmap of the options cannot be
+   *     exported
+   */
   Export(DiskImage image, ServerOptions options) throws IOException {
     this.image = image;
     this.options = options;
     this.zeroFlag = "1.1".equals(image.info().compat());
     this.writable =
         !options.readOnly() && image instanceof Qcow2Image q && q.isWritable() ? q : null;
+    List<MetaContext> offered = new ArrayList<>();
+    offered.add(MetaContext.BASE_ALLOCATION);
+    if (options.allocationDepth()) {
+      offered.add(MetaContext.ALLOCATION_DEPTH);
+    }
+    // As qemu-nbd numbers them: base:allocation 0, qemu:allocation-depth 1, the bitmaps from 2.
+    int id = 2;
+    for (String name : options.bitmaps()) {
+      MetaContext c = MetaContext.dirtyBitmap(id++, name);
+      bitmaps.put(c, DirtyBitmapContext.find(image, name, options.readOnly()));
+      offered.add(c);
+    }
+    this.contexts = List.copyOf(offered);
   }
 
   String name() {
@@ -55,8 +80,9 @@ final class Export {
     return writable == null;
   }
 
-  boolean offers(MetaContext context) {
-    return context != MetaContext.ALLOCATION_DEPTH || options.allocationDepth();
+  /** The metadata contexts a client may list and select, with their ids. */
+  List<MetaContext> contexts() {
+    return contexts;
   }
 
   /**
@@ -150,45 +176,45 @@ final class Export {
 
   /**
    * The status descriptors of [offset, offset + length) in each of {@code contexts}: one {@code
-   * long[]} of (length, value) pairs per context, equal neighbours merged, at most {@code max}
-   * descriptors each. They may stop short of the end, as the spec allows.
+   * long[]} of (length, value) pairs per context, at most {@code max} descriptors each. As the spec
+   * lets each context's chunk cover its own length, each list may stop short of the end on its own.
    */
   long[][] extents(long offset, long length, List<MetaContext> contexts, int max)
       throws IOException {
     int n = contexts.size();
-    long[][] out = new long[n][2 * Math.min(max, 64)];
-    int[] counts = new int[n];
-    boolean[] closed = new boolean[n];
-    int open = n;
-    long pos = offset;
+    Descriptors[] out = new Descriptors[n];
+    List<Integer> byStatus = new ArrayList<>();
+    for (int c = 0; c < n; c++) {
+      out[c] = new Descriptors(max);
+      DirtyBitmapContext bitmap = bitmaps.get(contexts.get(c));
+      if (bitmap != null) {
+        bitmap.extents(offset, length, out[c]);
+      } else {
+        byStatus.add(c);
+      }
+    }
+    statusExtents(offset, length, contexts, byStatus, out);
+    long[][] pairs = new long[n][];
+    for (int c = 0; c < n; c++) {
+      pairs[c] = out[c].toArray();
+    }
+    return pairs;
+  }
+
+  /** The contexts answered from the image's block status share each lookup. */
+  private void statusExtents(
+      long offset, long length, List<MetaContext> contexts, List<Integer> which, Descriptors[] out)
+      throws IOException {
+    int open = which.size();
     long end = offset + length;
-    for (int lookups = 0; pos < end && open > 0 && lookups < MAX_LOOKUPS; lookups++) {
-      BlockStatus st = image.blockStatus(pos, end - pos);
-      for (int c = 0; c < n; c++) {
-        if (closed[c]) {
-          continue;
-        }
-        long value = contexts.get(c).value(st);
-        int k = counts[c];
-        if (k > 0 && out[c][2 * k - 1] == value) {
-          out[c][2 * k - 2] += st.length();
-        } else if (k == max) {
-          closed[c] = true;
+    for (int lookups = 0; offset < end && open > 0 && lookups < MAX_LOOKUPS; lookups++) {
+      BlockStatus st = image.blockStatus(offset, end - offset);
+      for (int c : which) {
+        if (!out[c].closed() && !out[c].add(st.length(), contexts.get(c).value(st))) {
           open--;
-        } else {
-          if (2 * k + 2 > out[c].length) {
-            out[c] = java.util.Arrays.copyOf(out[c], out[c].length * 2);
-          }
-          out[c][2 * k] = st.length();
-          out[c][2 * k + 1] = value;
-          counts[c] = k + 1;
         }
       }
-      pos += st.length();
+      offset += st.length();
     }
-    for (int c = 0; c < n; c++) {
-      out[c] = java.util.Arrays.copyOf(out[c], 2 * counts[c]);
-    }
-    return out;
   }
 }

@@ -268,16 +268,17 @@ final class Handshake {
       reply(option, Nbd.REP_ERR_UNKNOWN, "no export named \"" + name + "\"");
       return null;
     }
-    boolean listAll = option == Nbd.OPT_LIST_META_CONTEXT && queries.isEmpty();
+    // A list reply's context id is reserved: the spec says 0, and qemu-nbd sends 0.
+    boolean list = option == Nbd.OPT_LIST_META_CONTEXT;
     List<MetaContext> chosen = new ArrayList<>();
-    for (MetaContext c : MetaContext.values()) {
-      if (export.offers(c) && (listAll || queries.stream().anyMatch(c::matches))) {
+    for (MetaContext c : export.contexts()) {
+      if ((list && queries.isEmpty()) || queries.stream().anyMatch(q -> c.matches(q, list))) {
         chosen.add(c);
-        byte[] b = utf8(c.fullName());
+        byte[] b = utf8(c.name());
         reply(
             option,
             Nbd.REP_META_CONTEXT,
-            ByteBuffer.allocate(4 + b.length).putInt(c.id()).put(b).flip());
+            ByteBuffer.allocate(4 + b.length).putInt(list ? 0 : c.id()).put(b).flip());
       }
     }
     if (option == Nbd.OPT_SET_META_CONTEXT) {

@@ -98,6 +98,9 @@ final class Nbd {
   static final int STATE_HOLE = 1;
   static final int STATE_ZERO = 2;
 
+  // qemu:dirty-bitmap:NAME status flag (qemu's docs/interop/nbd.txt).
+  static final int STATE_DIRTY = 1;
+
   /** The largest read or write payload, as qemu's NBD_MAX_BUFFER_SIZE. */
   static final int MAX_PAYLOAD = 32 << 20;
 

@@ -1,6 +1,7 @@
 package dev.qcow2.nbd;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import javax.net.ssl.SSLContext;
 
@@ -19,6 +20,7 @@ public final class ServerOptions {
   private final int maxOptionLength;
   private final boolean discard;
   private final boolean allocationDepth;
+  private final List<String> bitmaps;
   private final int workers;
   private final SSLContext tlsContext;
   private final boolean tlsVerifyPeer;
@@ -36,6 +38,7 @@ public final class ServerOptions {
     this.maxOptionLength = b.maxOptionLength;
     this.discard = b.discard;
     this.allocationDepth = b.allocationDepth;
+    this.bitmaps = b.bitmaps;
     this.workers = b.workers;
   }
 
@@ -103,6 +106,14 @@ public final class ServerOptions {
     return allocationDepth;
   }
 
+  /**
+   * The persistent dirty bitmaps offered as {@code qemu:dirty-bitmap:NAME} metadata contexts
+   * ({@code -B NAME}), in the order the contexts are listed; empty by default.
+   */
+  public List<String> bitmaps() {
+    return bitmaps;
+  }
+
   /** Threads that serve requests, shared by all connections. */
   public int workers() {
     return workers;
@@ -139,6 +150,8 @@ public final class ServerOptions {
         + (discard ? "unmap" : "ignore")
         + ", allocationDepth="
         + allocationDepth
+        + ", bitmaps="
+        + bitmaps
         + ", workers="
         + workers
         + ", tls="
@@ -158,6 +171,7 @@ public final class ServerOptions {
     private int maxOptionLength = 64 << 10;
     private boolean discard;
     private boolean allocationDepth;
+    private List<String> bitmaps = List.of();
     private int workers = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
     private SSLContext tlsContext;
     private boolean tlsVerifyPeer;
@@ -244,6 +258,19 @@ public final class ServerOptions {
 
     public Builder allocationDepth(boolean offer) {
       this.allocationDepth = offer;
+      return this;
+    }
+
+    /**
+     * Offers each persistent dirty bitmap of {@code names} as the metadata context {@code
+     * qemu:dirty-bitmap:NAME}: the bitmap of that name in the served image or, as qemu-nbd looks
+     * for it, in the nearest image of its backing chain. A name given twice is offered once. {@link
+     * NbdServer#start} refuses, in qemu-nbd's words, a bitmap that is missing or inconsistent.
+     */
+    public Builder bitmaps(List<String> names) {
+      // Checked when the server starts; a name found (at most 1023 bytes in qcow2) fits a context
+      // name.
+      this.bitmaps = names.stream().distinct().toList();
       return this;
     }
 

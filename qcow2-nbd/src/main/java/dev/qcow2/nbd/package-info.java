@@ -8,7 +8,8 @@
  * <p>Inside: {@code Handshake} (fixed newstyle option haggling), {@code Connection} (one client's
  * transmission phase), {@code Commands} (what each request does, and the errors the spec names),
  * {@code ReplyWriter} (a connection's replies, in the order they finish), {@code Export} (the image
- * and what the options allow on it), {@code MetaContext} (base:allocation and
- * qemu:allocation-depth), {@code Replies} and {@code Nbd} (the wire format).
+ * and what the options allow on it), {@code MetaContext} (base:allocation, qemu:allocation-depth
+ * and qemu:dirty-bitmap:NAME), {@code DirtyBitmapContext} (a bitmap's runs), {@code Descriptors}
+ * (one context's block status descriptors), {@code Replies} and {@code Nbd} (the wire format).
  */
 package dev.qcow2.nbd;

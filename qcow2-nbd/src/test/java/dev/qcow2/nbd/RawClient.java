@@ -2,6 +2,7 @@ package dev.qcow2.nbd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -9,6 +10,8 @@ import java.net.InetAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A hand-driven NBD client for the hostile-client tests: it sends exactly the bytes a test asks for
@@ -69,6 +72,11 @@ final class RawClient implements AutoCloseable {
       option(Nbd.OPT_STRUCTURED_REPLY, new byte[0]);
       assertEquals(Nbd.REP_ACK, optionReply().type());
     }
+    return enter(name);
+  }
+
+  /** NBD_OPT_GO on {@code name}, after whatever options the test sent: into transmission. */
+  RawClient enter(String name) throws IOException {
     byte[] n = name.getBytes(StandardCharsets.UTF_8);
     option(
         Nbd.OPT_GO,
@@ -80,6 +88,31 @@ final class RawClient implements AutoCloseable {
       }
       assertEquals(Nbd.REP_INFO, r.type(), "reply to NBD_OPT_GO");
     }
+  }
+
+  /**
+   * NBD_OPT_LIST_META_CONTEXT or NBD_OPT_SET_META_CONTEXT on export "" with {@code queries}: each
+   * context replied as "ID NAME", in order, until NBD_REP_ACK.
+   */
+  List<String> metaContexts(int option, String... queries) throws IOException {
+    ByteArrayOutputStream data = new ByteArrayOutputStream();
+    DataOutputStream d = new DataOutputStream(data);
+    d.writeInt(0);
+    d.writeInt(queries.length);
+    for (String q : queries) {
+      byte[] b = q.getBytes(StandardCharsets.UTF_8);
+      d.writeInt(b.length);
+      d.write(b);
+    }
+    option(option, data.toByteArray());
+    List<String> contexts = new ArrayList<>();
+    for (OptionReply r = optionReply(); r.type() != Nbd.REP_ACK; r = optionReply()) {
+      assertEquals(Nbd.REP_META_CONTEXT, r.type(), "reply to option " + option);
+      ByteBuffer b = ByteBuffer.wrap(r.data());
+      int id = b.getInt();
+      contexts.add(id + " " + StandardCharsets.UTF_8.decode(b));
+    }
+    return contexts;
   }
 
   void request(int flags, int type, long cookie, long offset, long length) throws IOException {

@@ -25,7 +25,9 @@ final class ResizeCommand extends Verb {
         2,
         Opt.value("-f", "FMT", "Image format: qcow2 or raw (default: detect)."),
         Opt.flag("--shrink", "Allow the image to get smaller."),
-        Opt.flag("-q", "Quiet: print nothing on success."));
+        Opt.flag("-q", "Quiet: print nothing on success."),
+        Secrets.OBJECT,
+        Secrets.IMAGE_OPTS);
   }
 
   /** "qcow2 resize FILE -3M": a relative shrink, not options. */
@@ -33,6 +35,9 @@ final class ResizeCommand extends Verb {
   boolean negativeNumbersAreOperands() {
     return true;
   }
+
+  /** An encrypted image is resized only with its passphrase, as qemu-img opens it only so. */
+  final Secrets secrets = new Secrets();
 
   String format;
   boolean shrink;
@@ -45,6 +50,8 @@ final class ResizeCommand extends Verb {
     switch (key) {
       case "-f" -> format = value;
       case "--shrink" -> shrink = true;
+      case "--object" -> secrets.object(value);
+      case "--image-opts" -> secrets.imageOpts = true;
       default -> quiet = true; // -q
     }
   }
@@ -57,6 +64,16 @@ final class ResizeCommand extends Verb {
 
   @Override
   int run() throws IOException {
+    try {
+      return resize(secrets.spec(file, format));
+    } finally {
+      secrets.wipe();
+    }
+  }
+
+  private int resize(Secrets.ImageSpec spec) throws IOException {
+    file = spec.file();
+    format = spec.format();
     Path path = Path.of(file);
     boolean qcow2 = format != null ? format.equals("qcow2") : DiskImage.isQcow2(path);
     if (format != null && !format.equals("qcow2") && !format.equals("raw")) {
@@ -64,7 +81,7 @@ final class ResizeCommand extends Verb {
           "Unknown driver '" + format + "' (only qcow2 and raw are supported)");
     }
     if (qcow2) {
-      try (Qcow2Image img = Qcow2Image.open(path, OpenOptions.builder().writable(true).build())) {
+      try (Qcow2Image img = openQcow2(spec)) {
         long size = target(img.size());
         // qemu-img refuses a shrink before the driver checks the size, so a refusal comes first.
         if (size < img.size() && !shrink) {
@@ -85,6 +102,41 @@ final class ResizeCommand extends Verb {
       out.print("Image resized.\n");
     }
     return 0;
+  }
+
+  /**
+   * The image, writable and unlocked with its secret; the passphrases are wiped once it is open.
+   */
+  private Qcow2Image openQcow2(Secrets.ImageSpec spec) throws IOException {
+    DiskImage image;
+    try {
+      image =
+          secrets.open(
+              new Secrets.ImageSpec(file, "qcow2", spec.keySecret()),
+              OpenOptions.builder().writable(true).build());
+    } finally {
+      secrets.wipe();
+    }
+    try {
+      requireKey(image, spec);
+    } catch (RuntimeException e) {
+      image.close();
+      throw e;
+    }
+    return (Qcow2Image) image;
+  }
+
+  /**
+   * Refuses an encrypted image opened without a secret, as qemu refuses to open it: the library
+   * opens one (its header can be shown) but could neither read nor write its data.
+   */
+  static void requireKey(DiskImage image, Secrets.ImageSpec spec) throws IOException {
+    if (spec.keySecret() == null && image.info().encryption() != null) {
+      throw new IllegalArgumentException(
+          "Could not open '"
+              + spec.file()
+              + "': Parameter 'encrypt.key-secret' is required for cipher");
+    }
   }
 
   /** qemu-img's refusal: the error, then its warning about what shrinking would do. */

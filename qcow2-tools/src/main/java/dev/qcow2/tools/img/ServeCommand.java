@@ -2,7 +2,6 @@ package dev.qcow2.tools.img;
 
 import dev.qcow2.DiskImage;
 import dev.qcow2.OpenOptions;
-import dev.qcow2.Qcow2Image;
 import dev.qcow2.nbd.ServerOptions;
 import dev.qcow2.nbd.Serving;
 import dev.qcow2.nbd.TlsCredentials;
@@ -50,6 +49,11 @@ final class ServeCommand extends Verb {
         Opt.value("--discard", "MODE", "What trim requests do: ignore (default) or unmap."),
         Opt.flag("-A,--allocation-depth", "Offer the qemu:allocation-depth metadata context."),
         Opt.value(
+            "-B,--bitmap",
+            "NAME",
+            "Offer the persistent dirty bitmap NAME as the qemu:dirty-bitmap:NAME metadata "
+                + "context (repeatable)."),
+        Opt.value(
             "-l,--load-snapshot",
             "SNAPSHOT",
             "Export an internal snapshot, read-only: "
@@ -63,8 +67,11 @@ final class ServeCommand extends Verb {
             "Seconds a client has to finish its handshake; 0 for " + "no limit (default 10)."),
         Opt.value(
             "--object",
-            "tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off]",
-            "TLS credentials: the files qemu reads in DIR."),
+            "OBJECT",
+            "tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off]: TLS credentials, "
+                + "the files qemu reads in DIR; secret,id=ID,data=DATA|file=FILE[,format=base64]: "
+                + "an image passphrase named by encrypt.key-secret=ID (repeatable)."),
+        Secrets.IMAGE_OPTS,
         Opt.value("--tls-creds", "ID", "Require TLS with the credentials object ID."));
   }
 
@@ -89,6 +96,12 @@ final class ServeCommand extends Verb {
   String tlsCreds;
   String file;
 
+  /** qemu-nbd's {@code --object secret} and {@code --image-opts}, as the other verbs take them. */
+  final Secrets secrets = new Secrets();
+
+  /** The -B names, as qemu-nbd lists their contexts: the last given first. */
+  final List<String> bitmaps = new ArrayList<>();
+
   @Override
   void set(String key, String value) {
     switch (key) {
@@ -103,10 +116,12 @@ final class ServeCommand extends Verb {
       case "-t" -> persistent = true;
       case "--discard" -> discard = discardMode(value);
       case "-A" -> allocationDepth = true;
+      case "-B" -> bitmaps.add(0, value); // qemu-nbd prepends each -B to its list
+      case "--image-opts" -> secrets.imageOpts = true;
       case "-l" -> snapshot = value;
       case "--fork" -> fork = true;
       case "--pid-file" -> pidFile = value;
-      case "--object" -> tlsObject(value);
+      case "--object" -> object(value);
       case "--tls-creds" -> tlsCreds = value;
       default -> handshakeLimit = nonNegative(key, value); // --handshake-limit
     }
@@ -129,13 +144,21 @@ final class ServeCommand extends Verb {
     return n;
   }
 
-  /** qemu's {@code --object tls-creds-x509,...}: the one object type a server here uses. */
-  private void tlsObject(String value) {
+  /** qemu's {@code --object}: TLS credentials, or a secret for an encrypted image. */
+  private void object(String value) {
     List<String> items = CreateOptionList.split(value);
-    if (items.isEmpty() || !items.get(0).equals("tls-creds-x509")) {
-      throw new UsageException(
-          "--object: only tls-creds-x509 objects are supported: '" + value + "'");
+    String type = items.isEmpty() ? "" : items.get(0);
+    switch (type.startsWith("qom-type=") ? type.substring("qom-type=".length()) : type) {
+      case "tls-creds-x509" -> tlsObject(items);
+      case "secret" -> secrets.object(value);
+      default ->
+          throw new UsageException(
+              "--object: only secret and tls-creds-x509 objects are supported: '" + value + "'");
     }
+  }
+
+  /** qemu's {@code --object tls-creds-x509,...}: the files of {@link TlsCredentials}. */
+  private void tlsObject(List<String> items) {
     String endpoint = "client"; // qemu's default, which a server cannot use
     for (String item : items.subList(1, items.size())) {
       int eq = item.indexOf('=');
@@ -192,6 +215,7 @@ final class ServeCommand extends Verb {
       throw new UsageException("TLS is offered over TCP only, not with -k");
     }
     if (fork && System.getenv(READY_ENV) == null) {
+      secrets.wipe(); // the child reads its own command line
       return forkServer();
     }
     SocketAddress address =
@@ -219,28 +243,50 @@ final class ServeCommand extends Verb {
     return serving.await() ? 0 : 1;
   }
 
-  /** Writable when it can be: a local qcow2 image, not -r, not a snapshot. */
+  /**
+   * Writable when it can be: a local qcow2 image, not -r, not a snapshot. An encrypted image is
+   * unlocked with the secret its {@code --image-opts} operand names; the passphrases are wiped once
+   * it is open.
+   */
   private DiskImage open() throws IOException {
+    Secrets.ImageSpec spec;
+    DiskImage image;
+    try {
+      spec = secrets.spec(file, format);
+      image = open(spec);
+    } finally {
+      secrets.wipe();
+    }
+    try {
+      ResizeCommand.requireKey(image, spec); // qemu-nbd cannot open it either
+    } catch (RuntimeException e) {
+      image.close();
+      throw e;
+    }
+    return image;
+  }
+
+  private DiskImage open(Secrets.ImageSpec spec) throws IOException {
+    String name = spec.file();
+    String fmt = spec.format();
     OpenOptions options =
         snapshot != null ? ConvertCommand.snapshotOptions(snapshot) : OpenOptions.defaults();
-    if (Images.isRemote(file)) {
+    if (Images.isRemote(name)) {
       if (!readOnly) {
-        throw new UsageException(file + ": a remote image can only be served read-only (-r)");
+        throw new UsageException(name + ": a remote image can only be served read-only (-r)");
       }
-      return Images.open(file, format, options);
+      return secrets.open(spec, options);
     }
-    boolean raw = "raw".equals(format) || (format == null && !DiskImage.isQcow2(Path.of(file)));
+    boolean raw = "raw".equals(fmt) || (fmt == null && !DiskImage.isQcow2(Path.of(name)));
     if (readOnly || snapshot != null || raw) {
       if (raw && !readOnly) {
-        err.print("qcow2: warning: " + file + " is raw, which this server exports read-only\n");
+        err.print("qcow2: warning: " + name + " is raw, which this server exports read-only\n");
         err.flush();
       }
-      return Images.open(file, format, options);
+      return secrets.open(spec, options);
     }
-    if (format != null && !format.equals("qcow2")) {
-      return Images.open(file, format, options); // the error for an unknown format
-    }
-    return Qcow2Image.open(Path.of(file), options.toBuilder().writable(true).build());
+    // An unknown format gets Images' error.
+    return secrets.open(spec, options.toBuilder().writable(true).build());
   }
 
   private ServerOptions options() throws IOException {
@@ -255,6 +301,7 @@ final class ServeCommand extends Verb {
         .handshakeLimit(Duration.ofSeconds(handshakeLimit))
         .discard(discard)
         .allocationDepth(allocationDepth)
+        .bitmaps(bitmaps)
         .build();
   }
 

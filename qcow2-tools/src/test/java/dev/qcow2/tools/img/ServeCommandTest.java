@@ -1,5 +1,8 @@
 package dev.qcow2.tools.img;
 
+import static dev.qcow2.tools.img.ServeFixture.freePort;
+import static dev.qcow2.tools.img.ServeFixture.stopBySignal;
+import static dev.qcow2.tools.img.ServeFixture.waitFor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -10,13 +13,11 @@ import dev.qcow2.testing.TestData;
 import dev.qcow2.tools.Cli;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
@@ -31,76 +32,39 @@ import org.junit.jupiter.api.io.TempDir;
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ServeCommandTest {
-  private static final long CLIENT_SECONDS = 60;
+  private static final long CLIENT_SECONDS = ServeFixture.CLIENT_SECONDS;
   private static final long SIZE = 4L << 20;
 
   @TempDir Path dir;
+
+  private ServeFixture serve;
+
+  @BeforeEach
+  void fixture() {
+    serve = new ServeFixture(dir);
+  }
+
+  private CompletableFuture<Cli.Result> serveInProcess(String... args) throws Exception {
+    return serve.serveInProcess(args);
+  }
+
+  private Process serveProcess(String... args) throws IOException {
+    return serve.serveProcess(args);
+  }
+
+  private Qemu.Result client(String... command) throws Exception {
+    return serve.client(command);
+  }
+
+  private String ok(String... command) throws Exception {
+    return serve.ok(command);
+  }
 
   private String image(String name) throws IOException {
     Path raw = dir.resolve(name + ".raw");
     TestData.writeRaw(raw, SIZE, name.hashCode());
     Qemu.img(dir, "convert", "-O", "qcow2", raw.toString(), name);
     return dir.resolve(name).toString();
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
-  }
-
-  /** Runs a client with a time limit; returns its exit code, output and errors. */
-  private Qemu.Result client(String... command) throws Exception {
-    Process p =
-        new ProcessBuilder(command)
-            .directory(dir.toFile())
-            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-            .start();
-    CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
-    CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
-    if (!p.waitFor(CLIENT_SECONDS, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      fail("timed out: " + String.join(" ", command));
-    }
-    return new Qemu.Result(p.exitValue(), out.join(), err.join());
-  }
-
-  private String ok(String... command) throws Exception {
-    Qemu.Result r = client(command);
-    assertEquals(0, r.exitCode(), String.join(" ", command) + "\n" + r.stdout() + r.stderr());
-    return r.stdout();
-  }
-
-  private static String read(java.io.InputStream in) {
-    try (in) {
-      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
-  }
-
-  /** Runs {@code qcow2 serve ARGS} on a thread; it is ready once its pid file exists. */
-  private CompletableFuture<Cli.Result> serveInProcess(String... args) throws Exception {
-    Path pid = dir.resolve("serve-" + System.nanoTime() + ".pid");
-    List<String> all = new ArrayList<>(List.of("qcow2", "serve", "--pid-file", pid.toString()));
-    all.addAll(List.of(args));
-    CompletableFuture<Cli.Result> run =
-        CompletableFuture.supplyAsync(() -> Cli.run(all.toArray(String[]::new)));
-    waitFor(pid, run);
-    return run;
-  }
-
-  private static void waitFor(Path file, CompletableFuture<?> orDone) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!Files.exists(file)) {
-      if (orDone != null && orDone.isDone()) {
-        fail("the server ended before it was ready: " + orDone.get());
-      }
-      if (System.nanoTime() > deadline) {
-        fail("no " + file + " after 30 s");
-      }
-      Thread.sleep(20);
-    }
   }
 
   @Test
@@ -181,34 +145,6 @@ class ServeCommandTest {
     assertTrue(!Files.exists(pidFile), "the pid file is removed");
   }
 
-  /** SIGTERM (Process.destroy), then the server must exit by itself within the time limit. */
-  private static void stopBySignal(Process server) throws Exception {
-    server.destroy();
-    if (!server.waitFor(CLIENT_SECONDS, TimeUnit.SECONDS)) {
-      server.destroyForcibly();
-      fail("the server did not stop on SIGTERM");
-    }
-  }
-
-  /** {@code qcow2 serve ARGS} as a process of its own, on this JVM's class path. */
-  private Process serveProcess(String... args) throws IOException {
-    List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                ProcessHandle.current().info().command().orElse("java"),
-                "-cp",
-                System.getProperty("java.class.path"),
-                "dev.qcow2.tools.Main",
-                "qcow2",
-                "serve"));
-    cmd.addAll(List.of(args));
-    return new ProcessBuilder(cmd)
-        .directory(dir.toFile())
-        .redirectErrorStream(true)
-        .redirectOutput(dir.resolve("server.log").toFile())
-        .start();
-  }
-
   @Test
   void fork_returns_once_serving_and_the_server_runs_on() throws Exception {
     String image = image("a.qcow2");
@@ -284,53 +220,7 @@ class ServeCommandTest {
   @Test
   void tls_creds_serve_nbds_clients_only() throws Exception {
     String image = image("a.qcow2");
-    Path tls = Files.createDirectories(dir.resolve("tls"));
-    Files.writeString(
-        dir.resolve("server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-    ok(
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca-key.pem",
-        "-out",
-        "tls/ca-cert.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=test-ca");
-    ok(
-        "openssl",
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "tls/server-key.pem",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1");
-    ok(
-        "openssl",
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "tls/ca-cert.pem",
-        "-CAkey",
-        "ca-key.pem",
-        "-CAcreateserial",
-        "-out",
-        "tls/server-cert.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext");
+    Path tls = serve.tlsCredentials();
     int port = freePort();
     Path pidFile = dir.resolve("p.pid");
     Process server =
@@ -394,9 +284,9 @@ class ServeCommandTest {
   void refuses_what_cannot_run() {
     assertTrue(Cli.run("qcow2", "serve", "-b", "0.0.0.0", "f").stderr().contains("needs TLS"));
     assertTrue(
-        Cli.run("qcow2", "serve", "--object", "secret,id=s0,data=x", "f")
+        Cli.run("qcow2", "serve", "--object", "iothread,id=io0", "f")
             .stderr()
-            .contains("only tls-creds-x509"));
+            .contains("only secret and tls-creds-x509 objects"));
     assertTrue(
         Cli.run(
                 "qcow2",
