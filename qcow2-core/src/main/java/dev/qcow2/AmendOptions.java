@@ -1,8 +1,13 @@
 package dev.qcow2;
 
+import dev.qcow2.crypto.LuksAmendOptions;
+
 /**
  * What {@link Qcow2Image#amend} changes; everything left unset stays as it is. qemu-img amend's
- * options: compat, lazy_refcounts, refcount_bits, backing_file and backing_fmt.
+ * options: compat, lazy_refcounts, refcount_bits, backing_file and backing_fmt, and the key slots
+ * of a LUKS-encrypted image ({@code encrypt.state}, {@code encrypt.keyslot}, {@code
+ * encrypt.old-secret}, {@code encrypt.new-secret}, {@code encrypt.iter-time}), which need the
+ * image's passphrase ({@link Builder#encryptionKey}) and are made before anything else changes.
  */
 public final class AmendOptions {
   private final Integer version;
@@ -11,6 +16,9 @@ public final class AmendOptions {
   private final boolean changeBacking;
   private final String backingFile;
   private final String backingFormat;
+  private final LuksAmendOptions keySlots;
+  private final byte[] encryptionKey;
+  private final boolean force;
 
   private AmendOptions(Builder b) {
     this.version = b.version;
@@ -19,6 +27,9 @@ public final class AmendOptions {
     this.changeBacking = b.changeBacking;
     this.backingFile = b.backingFile;
     this.backingFormat = b.backingFormat;
+    this.keySlots = b.keySlots;
+    this.encryptionKey = b.encryptionKey == null ? null : b.encryptionKey.clone();
+    this.force = b.force;
   }
 
   /**
@@ -85,6 +96,39 @@ public final class AmendOptions {
     return backingFormat;
   }
 
+  /**
+   * The key slot change of a LUKS-encrypted image.
+   *
+   * @return the change, or null to leave the key slots as they are
+   */
+  public LuksAmendOptions keySlots() {
+    return keySlots;
+  }
+
+  /**
+   * Whether qemu-img amend's {@code --force} is given: a key slot change may then overwrite an
+   * active slot, erase an inactive one, or erase the last active one (the data is then lost).
+   *
+   * @return true to force
+   */
+  public boolean force() {
+    return force;
+  }
+
+  /**
+   * Whether anything besides the key slots changes.
+   *
+   * @return true if the header is to be rewritten
+   */
+  boolean changesHeader() {
+    return version != null || lazyRefcounts != null || refcountBits != null || changeBacking;
+  }
+
+  /** A copy of the image's passphrase (qemu's encrypt.key-secret), or null; the caller wipes it. */
+  byte[] encryptionKey() {
+    return encryptionKey == null ? null : encryptionKey.clone();
+  }
+
   /** Collects the changes of an {@link AmendOptions}; not thread-safe. */
   public static final class Builder {
     private Integer version;
@@ -93,8 +137,46 @@ public final class AmendOptions {
     private boolean changeBacking;
     private String backingFile;
     private String backingFormat;
+    private LuksAmendOptions keySlots;
+    private byte[] encryptionKey;
+    private boolean force;
 
     private Builder() {}
+
+    /**
+     * Adds or erases key slots of a LUKS-encrypted image, as qemu-img amend's {@code encrypt.*}
+     * options; needs {@link #encryptionKey}. Refusals carry qemu's messages.
+     *
+     * @param change the key slot change, which the options hold (not a copy)
+     * @return this builder
+     */
+    public Builder keySlots(LuksAmendOptions change) {
+      this.keySlots = change;
+      return this;
+    }
+
+    /**
+     * The passphrase the image opens with (qemu's encrypt.key-secret): it unlocks the master key
+     * that a new key slot stores. A copy is kept; the caller wipes its own.
+     *
+     * @param passphrase the passphrase's bytes
+     * @return this builder
+     */
+    public Builder encryptionKey(byte[] passphrase) {
+      this.encryptionKey = passphrase.clone();
+      return this;
+    }
+
+    /**
+     * qemu-img amend's {@code --force}, which only key slot changes heed.
+     *
+     * @param on true to overwrite an active slot or erase an inactive or the last active one
+     * @return this builder
+     */
+    public Builder force(boolean on) {
+      this.force = on;
+      return this;
+    }
 
     /**
      * Converts the image to version {@code v}.

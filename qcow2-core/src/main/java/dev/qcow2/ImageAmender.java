@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -17,13 +18,32 @@ final class ImageAmender {
   private ImageAmender() {}
 
   static void amend(Path path, AmendOptions o) throws IOException {
-    // Opened for writing: the file lock is ours, and a dirty image is repaired first.
-    try (Qcow2Image image =
-        Qcow2Image.open(path, OpenOptions.builder().writable(true).openBacking(true).build())) {
+    // Opened for writing: the file lock is ours, and a dirty image is repaired first. With a
+    // passphrase, a wrong one fails the open, as qemu-img amend's does.
+    OpenOptions.Builder ob = OpenOptions.builder().writable(true).openBacking(true);
+    byte[] key = o.encryptionKey();
+    if (key != null) {
+      ob.encryptionKey(key);
+      Arrays.fill(key, (byte) 0);
+    }
+    try (Qcow2Image image = Qcow2Image.open(path, ob.build())) {
       image.lock().writeLock().lock();
       try {
         image.writer().flush();
-        amendOpen(image, o);
+        if (o.keySlots() != null) {
+          // First, unlike qemu (which upgrades the version before): a refused key slot change
+          // then leaves the image as it was.
+          ImageEncryption.amendKeySlots(
+              image.filename(),
+              image.storage(),
+              image.header(),
+              o.keySlots(),
+              o.encryptionKey(),
+              o.force());
+        }
+        if (o.keySlots() == null || o.changesHeader()) {
+          amendOpen(image, o);
+        }
       } finally {
         image.lock().writeLock().unlock();
       }

@@ -1,9 +1,11 @@
 package dev.qcow2;
 
+import dev.qcow2.crypto.LuksAmendOptions;
 import dev.qcow2.crypto.LuksException;
 import dev.qcow2.crypto.LuksInfo;
 import dev.qcow2.internal.crypto.LuksFormatter;
 import dev.qcow2.internal.crypto.LuksHeader;
+import dev.qcow2.internal.crypto.LuksKeyslots;
 import dev.qcow2.internal.crypto.SectorCipher;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -219,6 +221,52 @@ final class ImageEncryption {
       return f.region();
     } finally {
       Arrays.fill(passphrase, (byte) 0);
+    }
+  }
+
+  /**
+   * qemu-img amend's key slot change {@code o} on the image's LUKS header, unlocked with {@code
+   * keySecret} (wiped here), written in place in the header region; qemu's refusals are {@link
+   * IllegalArgumentException}s naming the image.
+   */
+  static void amendKeySlots(
+      String name, Storage storage, Header h, LuksAmendOptions o, byte[] keySecret, boolean force)
+      throws IOException {
+    try {
+      if (h.cryptMethod() != LUKS) {
+        throw new IllegalArgumentException(
+            name
+                + ": "
+                + (h.cryptMethod() == LEGACY_AES
+                    ? "Only LUKS encryption options can be amended"
+                    : "Can't amend encryption options - encryption not present"));
+      }
+      if (keySecret == null) {
+        throw new IllegalArgumentException(name + ": " + NO_SECRET);
+      }
+      LuksHeader header = readHeader(name, storage, h);
+      long base = region(h).offset();
+      LuksKeyslots.RegionWriter out =
+          new LuksKeyslots.RegionWriter() {
+            @Override
+            public void write(int at, byte[] bytes, int from, int length) throws IOException {
+              storage.write(ByteBuffer.wrap(bytes, from, length), base + at);
+            }
+
+            @Override
+            public void flush() throws IOException {
+              storage.force();
+            }
+          };
+      try {
+        LuksKeyslots.amend(header, o, keySecret, force, out);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+      }
+    } finally {
+      if (keySecret != null) {
+        Arrays.fill(keySecret, (byte) 0);
+      }
     }
   }
 

@@ -95,11 +95,7 @@ public final class LuksFormatter {
       b.putInt(LuksHeader.MK_ITER_AT, (int) mkIters);
       putText(b, LuksHeader.UUID_AT, UUID.randomUUID().toString());
       byte[] slotSalt = salt(random);
-      long slotRate = iterationsPerSecond(hash, passphrase, slotSalt, keyBytes);
-      long slotIters =
-          Math.min(
-              LuksHeader.MAX_ITERATIONS,
-              Math.max(MIN_ITERATIONS, slotRate * o.iterTimeMillis() / 1000));
+      long slotIters = slotIterations(hash, passphrase, slotSalt, keyBytes, o.iterTimeMillis());
       for (int i = 0; i < LuksHeader.SLOTS; i++) {
         int at = LuksHeader.SLOTS_AT + i * LuksHeader.SLOT_SIZE;
         b.putInt(at, i == 0 ? LuksHeader.SLOT_ENABLED : LuksHeader.SLOT_DISABLED);
@@ -125,6 +121,20 @@ public final class LuksFormatter {
   }
 
   /**
+   * The PBKDF2 iterations of a key slot whose passphrase should take {@code iterTimeMillis} to
+   * check here: at least qemu's 1000, at most what {@link LuksHeader} accepts.
+   */
+  static long slotIterations(
+      LuksHash hash, byte[] passphrase, byte[] salt, int keyBytes, long iterTimeMillis) {
+    long rate = iterationsPerSecond(hash, passphrase, salt, keyBytes);
+    long wanted =
+        iterTimeMillis > Long.MAX_VALUE / Math.max(1, rate)
+            ? Long.MAX_VALUE
+            : rate * iterTimeMillis / 1000;
+    return Math.min(LuksHeader.MAX_ITERATIONS, Math.max(MIN_ITERATIONS, wanted));
+  }
+
+  /**
    * PBKDF2 iterations this machine does in a second with {@code hash}, measured over a run of at
    * least 100 ms (qemu's qcrypto_pbkdf2_count_iters measures 500 ms the same way).
    */
@@ -142,7 +152,7 @@ public final class LuksFormatter {
     }
   }
 
-  private static byte[] salt(SecureRandom random) {
+  static byte[] salt(SecureRandom random) {
     byte[] s = new byte[LuksHeader.SALT_LENGTH];
     random.nextBytes(s);
     return s;

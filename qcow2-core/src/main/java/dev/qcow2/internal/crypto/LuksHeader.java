@@ -68,8 +68,8 @@ public final class LuksHeader {
   final String uuid;
   final List<KeySlot> slots;
 
-  /** The whole header region: header and key material. */
-  private final byte[] region;
+  /** The whole header region: header and key material (LuksKeyslots edits it in place). */
+  final byte[] region;
 
   /** A key slot as it lies in the header. */
   record KeySlot(
@@ -201,23 +201,32 @@ public final class LuksHeader {
    * @throws LuksException of kind INVALID_PASSWORD if no slot opens
    */
   public SectorCipher unlock(byte[] passphrase) throws LuksException {
+    byte[] masterKey = masterKey(passphrase);
+    try {
+      return new SectorCipher(spec, masterKey);
+    } finally {
+      Arrays.fill(masterKey, (byte) 0);
+    }
+  }
+
+  /**
+   * The master key that {@code passphrase} unlocks from the first key slot it opens (qemu's
+   * qcrypto_block_luks_find_key); the caller wipes both.
+   */
+  byte[] masterKey(byte[] passphrase) throws LuksException {
     for (KeySlot slot : slots) {
-      if (!slot.active()) {
-        continue;
-      }
-      byte[] masterKey = tryKeySlot(slot, passphrase);
-      if (masterKey != null) {
-        try {
-          return new SectorCipher(spec, masterKey);
-        } finally {
-          Arrays.fill(masterKey, (byte) 0);
+      if (slot.active()) {
+        byte[] masterKey = tryKeySlot(slot, passphrase);
+        if (masterKey != null) {
+          return masterKey;
         }
       }
     }
     throw LuksErrors.invalidPassword();
   }
 
-  private byte[] tryKeySlot(KeySlot slot, byte[] passphrase) throws LuksException {
+  /** The master key if {@code passphrase} opens {@code slot} (which must be active), else null. */
+  byte[] tryKeySlot(KeySlot slot, byte[] passphrase) throws LuksException {
     byte[] slotKey = hash.pbkdf2(passphrase, slot.salt(), slot.iterations(), keyBytes);
     int length = keyBytes * slot.stripes();
     byte[] material =
