@@ -671,6 +671,8 @@ public final class Qcow2Image implements DiskImage {
     lock.close(
         () -> writer.close(),
         fileLock,
+        // Only once the writer is done with it: its last flush may still encrypt.
+        reader.encryption == null ? null : reader.encryption::close,
         unregister == null ? null : () -> WriterRegistry.closed(unregister),
         backing,
         dataStorage == storage ? null : dataStorage,

@@ -126,6 +126,21 @@ class LuksImageReadTest {
   }
 
   @Test
+  void closing_forgets_the_master_key() throws Exception {
+    qemuImage(dir, "q.qcow2", "");
+    dev.qcow2.internal.crypto.SectorCipher cipher;
+    try (Qcow2Image img = Qcow2Image.open(dir.resolve("q.qcow2"), withKey())) {
+      img.readFully(ByteBuffer.allocate(4096), 1 << 20);
+      cipher = img.reader().encryption.cipher();
+      assertTrue(!cipher.destroyed());
+    }
+    assertTrue(cipher.destroyed());
+    // A sector that reaches the cipher after the close is refused, never decrypted under a wiped
+    // key.
+    assertThrows(IllegalStateException.class, () -> cipher.decrypt(new byte[512], 0, 512, 0));
+  }
+
+  @Test
   void reads_the_legacy_aes_method_by_guest_offset_and_never_writes_it() throws Exception {
     Qemu.img(
         dir,

@@ -14,6 +14,14 @@ public final class SectorCipher {
 
   final CipherSpec spec;
   private final byte[] key;
+
+  /**
+   * Set by {@link #destroy}: the threads' cipher objects keep their key schedules (the JDK gives no
+   * way to wipe them), so every call checks this instead, and a sector processed across a destroy
+   * is refused rather than returned under a half-wiped key.
+   */
+  private volatile boolean destroyed;
+
   private final Ivgen ivgen;
   private final ThreadLocal<Worker> workers = ThreadLocal.withInitial(this::newWorker);
 
@@ -48,7 +56,9 @@ public final class SectorCipher {
    * @param sector the number of the first sector, which its IV is made from
    */
   public void encrypt(byte[] buf, int off, int len, long sector) {
+    checkLive();
     workers.get().run(buf, off, len, sector, true);
+    checkLive();
   }
 
   /**
@@ -60,12 +70,31 @@ public final class SectorCipher {
    * @param sector the number of the first sector, which its IV is made from
    */
   public void decrypt(byte[] buf, int off, int len, long sector) {
+    checkLive();
     workers.get().run(buf, off, len, sector, false);
+    checkLive();
   }
 
   /** Forgets the key, as far as Java allows: the arrays this object made are zeroed. */
   public void destroy() {
+    destroyed = true;
     Arrays.fill(key, (byte) 0);
+    workers.remove();
+  }
+
+  /**
+   * Whether {@link #destroy} was called.
+   *
+   * @return true once the key is forgotten
+   */
+  public boolean destroyed() {
+    return destroyed;
+  }
+
+  private void checkLive() {
+    if (destroyed) {
+      throw new IllegalStateException("the image's encryption key was forgotten: it is closed");
+    }
   }
 
   private Worker newWorker() {
