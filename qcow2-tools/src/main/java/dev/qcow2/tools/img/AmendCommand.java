@@ -2,6 +2,8 @@ package dev.qcow2.tools.img;
 
 import dev.qcow2.AmendOptions;
 import dev.qcow2.BackingName;
+import dev.qcow2.DiskImage;
+import dev.qcow2.OpenOptions;
 import dev.qcow2.Qcow2Image;
 import dev.qcow2.crypto.LuksAmendOptions;
 import dev.qcow2.crypto.LuksException;
@@ -85,6 +87,13 @@ final class AmendCommand extends Verb {
       Secrets.ImageSpec spec = secrets.spec(file, format);
       if (spec.format() != null && !spec.format().equals("qcow2")) {
         throw new UsageException("only qcow2 images can be amended");
+      }
+      // qemu-img opens the image before it reads -o: an encrypted one without its secret is
+      // refused first, whatever the options.
+      try (DiskImage image =
+          Images.open(
+              spec.file(), spec.format(), OpenOptions.builder().openBacking(false).build())) {
+        Secrets.requireKey(image, spec);
       }
       CreateOptionList opts = CreateOptionList.of("qcow2");
       KeySlotOptions slots = new KeySlotOptions();

@@ -118,25 +118,12 @@ final class ResizeCommand extends Verb {
       secrets.wipe();
     }
     try {
-      requireKey(image, spec);
+      Secrets.requireKey(image, spec);
     } catch (RuntimeException e) {
       image.close();
       throw e;
     }
     return (Qcow2Image) image;
-  }
-
-  /**
-   * Refuses an encrypted image opened without a secret, as qemu refuses to open it: the library
-   * opens one (its header can be shown) but could neither read nor write its data.
-   */
-  static void requireKey(DiskImage image, Secrets.ImageSpec spec) throws IOException {
-    if (spec.keySecret() == null && image.info().encryption() != null) {
-      throw new IllegalArgumentException(
-          "Could not open '"
-              + spec.file()
-              + "': Parameter 'encrypt.key-secret' is required for cipher");
-    }
   }
 
   /** qemu-img's refusal: the error, then its warning about what shrinking would do. */

@@ -167,6 +167,20 @@ final class Secrets {
     }
   }
 
+  /**
+   * Refuses an encrypted image (LUKS or the legacy AES method) opened without a secret, as qemu
+   * refuses to open it: the library opens one (its header can be shown) but could neither read nor
+   * write its data.
+   */
+  static void requireKey(DiskImage image, ImageSpec spec) throws IOException {
+    if (spec.keySecret() == null && image.info().encryptFormat() != null) {
+      throw new IllegalArgumentException(
+          "Could not open '"
+              + spec.file()
+              + "': Parameter 'encrypt.key-secret' is required for cipher");
+    }
+  }
+
   /** Zeroes every passphrase. */
   void wipe() {
     byId.values().forEach(b -> Arrays.fill(b, (byte) 0));

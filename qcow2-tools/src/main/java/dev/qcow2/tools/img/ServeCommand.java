@@ -258,7 +258,7 @@ final class ServeCommand extends Verb {
       secrets.wipe();
     }
     try {
-      ResizeCommand.requireKey(image, spec); // qemu-nbd cannot open it either
+      Secrets.requireKey(image, spec); // qemu-nbd cannot open it either
     } catch (RuntimeException e) {
       image.close();
       throw e;
