@@ -128,7 +128,7 @@ final class Secrets {
       return new ImageSpec(operand, format, null);
     }
     if (format != null) {
-      throw new UsageException("--image-opts and -f are mutually exclusive");
+      throw new UsageException("--image-opts and --format are mutually exclusive");
     }
     String file = null;
     String driver = null;

@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
+import java.util.List;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
@@ -110,6 +111,47 @@ class LuksCliTest {
     String text = assertSameOutput(dir, "info", path("aes.qcow2"));
     assertTrue(text.contains("encrypted: yes"), text);
     assertSameJson(dir, "info", "--output=json", path("aes.qcow2"));
+  }
+
+  @Test
+  void map_takes_the_secret_and_refuses_the_image_without_it_as_qemu_does() throws Exception {
+    qemuImage("q.qcow2", "");
+    // JSON without host offsets: an encrypted cluster's bytes there are not the guest's.
+    // (MapJson's check of "compressed" reads a data run without offset as compressed, which holds
+    // for images without encryption only: here every such run is encrypted, none compressed.)
+    String[] args = {"map", "--output=json", "--object", SECRET, "--image-opts", opts("q.qcow2")};
+    String want = Qemu.img(dir, args);
+    Cli.Result ours = Cli.run(QemuParity.prepend("qcow2", args));
+    assertEquals(0, ours.exitCode(), ours.stderr());
+    assertEquals(want, ours.stdout().replace(", \"compressed\": false", ""));
+    assertTrue(want.contains("\"data\": true") && !want.contains("offset"), want);
+    assertTrue(!ours.stdout().contains("\"compressed\": true"), ours.stdout());
+    // The human form stops at the first encrypted cluster; without the secret the image does not
+    // open at all.
+    QemuParity.assertSameFailure(dir, "map", "--object", SECRET, "--image-opts", opts("q.qcow2"));
+    QemuParity.assertSameFailure(dir, "map", path("q.qcow2"));
+  }
+
+  @Test
+  void image_opts_and_a_format_together_are_refused_in_qemus_words() throws Exception {
+    qemuImage("q.qcow2", "");
+    for (String verb : List.of("info", "check", "map", "resize", "amend")) {
+      List<String> args = new java.util.ArrayList<>(List.of(verb, "--image-opts", "-f", "qcow2"));
+      if (verb.equals("amend")) {
+        args.addAll(List.of("-o", "lazy_refcounts=on"));
+      }
+      args.add(opts("q.qcow2"));
+      if (verb.equals("resize")) {
+        args.add("16M");
+      }
+      List<String> qemu = new java.util.ArrayList<>(args);
+      qemu.add(0, "qemu-img");
+      Qemu.Result want = Qemu.exec(dir, qemu);
+      args.add(0, "qcow2");
+      Cli.Result ours = Cli.run(args.toArray(String[]::new));
+      assertEquals(want.exitCode(), ours.exitCode(), verb + ": " + ours.stderr());
+      assertEquals(want.stderr().replace("qemu-img: ", "qcow2: "), ours.stderr(), verb);
+    }
   }
 
   @Test
