@@ -22,10 +22,12 @@ final class Xts {
   private final Cipher tweakCipher;
   private final Cipher encrypt;
   private final Cipher decrypt;
-  private byte[] tweaks = new byte[512];
 
-  /** The tweaks of a batch of sectors, two longs (little-endian halves) a block. */
-  private long[] sectorTweaks = new long[0];
+  /** The tweaks of the data being processed, two longs (little-endian halves) a block. */
+  private long[] tweaks = new long[64];
+
+  /** One IV on its way through the tweak cipher. */
+  private final byte[] tweak0 = new byte[BLOCK];
 
   /** {@code key} holds Key1 then Key2, of equal lengths (32, 48 or 64 bytes in all). */
   Xts(byte[] key) {
@@ -56,25 +58,14 @@ final class Xts {
   void sectors(byte[] buf, int off, int units, byte[] ivs, boolean enc) {
     int unit = 512;
     int longs = units * unit / 8;
-    if (sectorTweaks.length < longs) {
-      sectorTweaks = new long[longs];
-    }
-    long[] t = sectorTweaks;
+    long[] t = tweaks(longs);
     Aes.run(tweakCipher, ivs, 0, units * BLOCK);
     for (int u = 0; u < units; u++) {
-      long lo = (long) LE_LONG.get(ivs, u * BLOCK);
-      long hi = (long) LE_LONG.get(ivs, u * BLOCK + 8);
-      for (int j = u * unit / 8, end = j + unit / 8; j < end; j += 2) {
-        t[j] = lo;
-        t[j + 1] = hi;
-        long carry = (hi >> 63) & 0x87;
-        hi = (hi << 1) | (lo >>> 63);
-        lo = (lo << 1) ^ carry;
-      }
+      fillTweaks(t, u * unit / 8, ivs, u * BLOCK, unit / BLOCK);
     }
-    xorTweaks(buf, off, t, longs);
+    xorTweaks(buf, off, t, 0, longs);
     Aes.run(enc ? encrypt : decrypt, buf, off, units * unit);
-    xorTweaks(buf, off, t, longs);
+    xorTweaks(buf, off, t, 0, longs);
   }
 
   private void process(byte[] buf, int off, int len, byte[] iv, boolean enc) {
@@ -85,25 +76,40 @@ final class Xts {
     int tail = len % BLOCK;
     // With stealing, the last full block is done apart, with the tweak its position calls for.
     int bulk = tail == 0 ? full : full - 1;
-    int tweakCount = full + 1;
-    if (tweaks.length < tweakCount * BLOCK) {
-      tweaks = new byte[tweakCount * BLOCK];
-    }
-    byte[] t = tweaks;
-    Aes.run(tweakCipherOn(iv, t), t, 0, BLOCK);
-    for (int j = 1; j < tweakCount; j++) {
-      long lo = (long) LE_LONG.get(t, (j - 1) * BLOCK);
-      long hi = (long) LE_LONG.get(t, (j - 1) * BLOCK + 8);
-      LE_LONG.set(t, j * BLOCK, (lo << 1) ^ ((hi >> 63) & 0x87));
-      LE_LONG.set(t, j * BLOCK + 8, (hi << 1) | (lo >>> 63));
-    }
+    long[] t = tweaks((full + 1) * 2);
+    System.arraycopy(iv, 0, tweak0, 0, BLOCK);
+    Aes.run(tweakCipher, tweak0, 0, BLOCK);
+    fillTweaks(t, 0, tweak0, 0, full + 1);
     Cipher c = enc ? encrypt : decrypt;
     int n = bulk * BLOCK;
-    xor(buf, off, t, 0, n);
+    xorTweaks(buf, off, t, 0, bulk * 2);
     Aes.run(c, buf, off, n);
-    xor(buf, off, t, 0, n);
+    xorTweaks(buf, off, t, 0, bulk * 2);
     if (tail != 0) {
       steal(c, buf, off + n, tail, t, bulk, enc);
+    }
+  }
+
+  private long[] tweaks(int longs) {
+    if (tweaks.length < longs) {
+      tweaks = new long[longs];
+    }
+    return tweaks;
+  }
+
+  /**
+   * Tweaks {@code blocks} blocks from long {@code at} of {@code t}: the encrypted IV at {@code
+   * ivAt} of {@code ivs}, multiplied by alpha in GF(2^128) from one block to the next.
+   */
+  private static void fillTweaks(long[] t, int at, byte[] ivs, int ivAt, int blocks) {
+    long lo = (long) LE_LONG.get(ivs, ivAt);
+    long hi = (long) LE_LONG.get(ivs, ivAt + 8);
+    for (int j = at, end = at + 2 * blocks; j < end; j += 2) {
+      t[j] = lo;
+      t[j + 1] = hi;
+      long carry = (hi >> 63) & 0x87;
+      hi = (hi << 1) | (lo >>> 63);
+      lo = (lo << 1) ^ carry;
     }
   }
 
@@ -111,38 +117,23 @@ final class Xts {
    * The last full block and the partial one after it. Encrypting, the full block uses tweak m-1 and
    * the rebuilt last block tweak m; decrypting, the other way round (IEEE 1619 5.3.2 and 5.4.2).
    */
-  private static void steal(Cipher c, byte[] buf, int at, int tail, byte[] t, int m, boolean enc) {
+  private static void steal(Cipher c, byte[] buf, int at, int tail, long[] t, int m, boolean enc) {
     int first = enc ? m : m + 1;
     int second = enc ? m + 1 : m;
     byte[] cc = Arrays.copyOfRange(buf, at, at + BLOCK);
-    block(c, cc, t, first * BLOCK);
+    block(c, cc, t, first);
     byte[] last = new byte[BLOCK];
     System.arraycopy(buf, at + BLOCK, last, 0, tail);
     System.arraycopy(cc, tail, last, tail, BLOCK - tail);
-    block(c, last, t, second * BLOCK);
+    block(c, last, t, second);
     System.arraycopy(last, 0, buf, at, BLOCK);
     System.arraycopy(cc, 0, buf, at + BLOCK, tail);
   }
 
-  private static void block(Cipher c, byte[] b, byte[] t, int tweakAt) {
-    xor(b, 0, t, tweakAt, BLOCK);
+  private static void block(Cipher c, byte[] b, long[] t, int tweak) {
+    xorTweaks(b, 0, t, tweak * 2, 2);
     Aes.run(c, b, 0, BLOCK);
-    xor(b, 0, t, tweakAt, BLOCK);
-  }
-
-  private Cipher tweakCipherOn(byte[] iv, byte[] t) {
-    System.arraycopy(iv, 0, t, 0, BLOCK);
-    return tweakCipher;
-  }
-
-  private static void xor(byte[] buf, int off, byte[] t, int tOff, int len) {
-    int i = 0;
-    for (; i + 8 <= len; i += 8) {
-      LE_LONG.set(buf, off + i, (long) LE_LONG.get(buf, off + i) ^ (long) LE_LONG.get(t, tOff + i));
-    }
-    for (; i < len; i++) {
-      buf[off + i] ^= t[tOff + i];
-    }
+    xorTweaks(b, 0, t, tweak * 2, 2);
   }
 
   /**
@@ -150,9 +141,9 @@ final class Xts {
    * exactly this loop (a counted index into a long[] beside a byte view) into vector instructions:
    * measured 48 GB/s against 5 GB/s for eight-byte views of two byte arrays.
    */
-  private static void xorTweaks(byte[] buf, int off, long[] t, int longs) {
+  private static void xorTweaks(byte[] buf, int off, long[] t, int tOff, int longs) {
     for (int i = 0; i < longs; i++) {
-      LE_LONG.set(buf, off + (i << 3), (long) LE_LONG.get(buf, off + (i << 3)) ^ t[i]);
+      LE_LONG.set(buf, off + (i << 3), (long) LE_LONG.get(buf, off + (i << 3)) ^ t[tOff + i]);
     }
   }
 }
