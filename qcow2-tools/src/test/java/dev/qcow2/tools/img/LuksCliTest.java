@@ -40,19 +40,15 @@ class LuksCliTest {
     return "driver=qcow2,file.filename=" + path(name) + ",encrypt.key-secret=sec0";
   }
 
+  /** An encrypted image qemu made with the -o options {@code options}, empty. */
+  private void qemuCreate(String name, String options, String size) {
+    LuksQemu.create(dir, "-q", "-f", "qcow2", "--object", SECRET, "-o", options, path(name), size);
+  }
+
   /** An encrypted image qemu made and wrote. */
   private void qemuImage(String name, String extra) {
-    LuksQemu.create(
-        dir,
-        "-q",
-        "-f",
-        "qcow2",
-        "--object",
-        SECRET,
-        "-o",
-        "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10" + extra,
-        path(name),
-        "8M");
+    qemuCreate(
+        name, "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10" + extra, "8M");
     Qemu.run(
         dir,
         "qemu-io",
@@ -97,17 +93,7 @@ class LuksCliTest {
   void info_names_the_legacy_aes_method_as_qemu_does() throws Exception {
     // qemu-img still creates the legacy AES-CBC method (we only read it): info says
     // "encrypted: yes" and an encrypt block holding the format alone.
-    LuksQemu.create(
-        dir,
-        "-q",
-        "-f",
-        "qcow2",
-        "--object",
-        SECRET,
-        "-o",
-        "encrypt.format=aes,encrypt.key-secret=sec0",
-        path("aes.qcow2"),
-        "1M");
+    qemuCreate("aes.qcow2", "encrypt.format=aes,encrypt.key-secret=sec0", "1M");
     String text = assertSameOutput(dir, "info", path("aes.qcow2"));
     assertTrue(text.contains("encrypted: yes"), text);
     assertSameJson(dir, "info", "--output=json", path("aes.qcow2"));
