@@ -40,9 +40,18 @@ public final class LuksQemu {
     List<String> cmd = new ArrayList<>(List.of("qemu-img"));
     cmd.addAll(List.of(args));
     Qemu.Result r = null;
-    for (int attempt = 0; attempt < 5; attempt++) {
+    // qemu reads the thread's CPU clock, which advances in scheduler ticks: runs straight after
+    // one another can all fall inside one tick (a clean-clone run met five in 65 ms), so the
+    // attempts are spread over a few ticks.
+    for (int attempt = 0; attempt < 20; attempt++) {
       r = Qemu.exec(dir, cmd);
       if (r.exitCode() == 0 || !r.stderr().contains("Unable to get accurate CPU usage")) {
+        break;
+      }
+      try {
+        Thread.sleep(20L * (attempt + 1));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
         break;
       }
     }
