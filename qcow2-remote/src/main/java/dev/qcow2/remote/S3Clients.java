@@ -1,5 +1,6 @@
 package dev.qcow2.remote;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -22,6 +23,7 @@ import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.S3Configuration;
 
 /**
  * Builds the S3 clients: configured as the AWS tools are, from the environment, with the AWS SDK
@@ -95,6 +97,7 @@ public final class S3Clients {
       builder
           .endpointOverride(endpoint.get())
           .forcePathStyle(true)
+          .serviceConfiguration(S3Configuration.builder().chunkedEncodingEnabled(false).build())
           .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
           .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);
     } else {
@@ -148,7 +151,9 @@ public final class S3Clients {
 
   /** Trust managers that trust exactly the certificates of a PEM bundle. */
   static TrustManager[] trustManagers(Path pem) throws IOException {
-    try (InputStream in = Files.newInputStream(pem)) {
+    // Read whole first: the certificate parser reads its stream a byte at a time, which straight
+    // from the file cost a system call per byte (0.3 s for Debian's 220 KB bundle).
+    try (InputStream in = new ByteArrayInputStream(Files.readAllBytes(pem))) {
       Collection<? extends Certificate> certs =
           CertificateFactory.getInstance("X.509").generateCertificates(in);
       if (certs.isEmpty()) {
