@@ -1,12 +1,12 @@
 package dev.qcow2.remote;
 
 import dev.qcow2.Storage;
+import dev.qcow2.remote.BlockCache.Block;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -50,7 +50,7 @@ public final class RemoteStorage implements Storage {
             Math.min(
                 Integer.MAX_VALUE,
                 Math.max(4L * maxRequestBlocks, options.cacheSize() / blockSize));
-    this.cache = new BlockCache(blocks);
+    this.cache = new BlockCache(blocks, blockSize, 2 * maxRequestBlocks);
     // Read-ahead fills at most a quarter of the cache, so that it is read before it is evicted.
     long maxWindow = Math.min(options.readAhead(), (long) blocks * blockSize / 4);
     this.readAhead = new ReadAhead((int) (maxWindow / blockSize));
@@ -106,14 +106,21 @@ public final class RemoteStorage implements Storage {
     int n = (int) Math.min(dst.remaining(), length - position);
     long first = position >>> blockShift;
     long last = (position + n - 1) >>> blockShift;
-    List<CompletableFuture<byte[]>> parts = claimAndFetch(first, last);
-    long at = position;
-    for (CompletableFuture<byte[]> part : parts) {
-      byte[] block = fetched(part);
-      int offset = (int) (at & (blockSize - 1));
-      int take = (int) Math.min(block.length - offset, position + n - at);
-      dst.put(block, offset, take);
-      at += take;
+    List<Block> parts = claimAndFetch(first, last);
+    try {
+      long at = position;
+      for (Block part : parts) {
+        byte[] block = fetched(part);
+        int offset = (int) (at & (blockSize - 1));
+        // The array may be longer than the object's last block: n stops the copy at the end.
+        int take = (int) Math.min(blockSize - offset, position + n - at);
+        dst.put(block, offset, take);
+        at += take;
+      }
+    } finally {
+      for (Block part : parts) {
+        cache.release(part);
+      }
     }
     readAhead(last);
     return n;
@@ -135,13 +142,13 @@ public final class RemoteStorage implements Storage {
    * The futures of blocks {@code first..last}: the ones no one has yet are fetched here, in runs of
    * contiguous blocks, one request each; the others are being fetched or are cached already.
    */
-  private List<CompletableFuture<byte[]>> claimAndFetch(long first, long last) {
-    List<CompletableFuture<byte[]>> parts = new ArrayList<>((int) (last - first + 1));
+  private List<Block> claimAndFetch(long first, long last) {
+    List<Block> parts = new ArrayList<>((int) (last - first + 1));
     List<Run> mine = new ArrayList<>();
     Run run = null;
     for (long b = first; b <= last; b++) {
-      CompletableFuture<byte[]> fetch = new CompletableFuture<>();
-      CompletableFuture<byte[]> theirs = cache.claim(b, fetch);
+      Block fetch = new Block();
+      Block theirs = cache.claim(b, fetch);
       if (theirs != null) {
         parts.add(theirs);
         continue;
@@ -154,7 +161,7 @@ public final class RemoteStorage implements Storage {
       run.blocks.add(fetch);
     }
     for (Run r : mine) {
-      fetch(r);
+      fetch(r, false);
     }
     return parts;
   }
@@ -167,8 +174,10 @@ public final class RemoteStorage implements Storage {
     while (b <= last && !prefetcher.isShutdown()) {
       Run run = new Run(b, new ArrayList<>());
       while (b <= last && run.blocks.size() < maxRequestBlocks) {
-        CompletableFuture<byte[]> fetch = new CompletableFuture<>();
-        if (cache.claim(b, fetch) != null) {
+        Block fetch = new Block();
+        Block theirs = cache.claim(b, fetch);
+        if (theirs != null) {
+          cache.release(theirs);
           break;
         }
         run.blocks.add(fetch);
@@ -179,9 +188,9 @@ public final class RemoteStorage implements Storage {
         continue;
       }
       try {
-        prefetcher.execute(() -> fetch(run));
+        prefetcher.execute(() -> fetch(run, true));
       } catch (RejectedExecutionException e) {
-        fetch(run); // closed meanwhile: fails or completes here, never left pending
+        fetch(run, true); // closed meanwhile: fails or completes here, never left pending
       }
     }
   }
@@ -189,9 +198,9 @@ public final class RemoteStorage implements Storage {
   /**
    * A block's bytes once fetched; a failed fetch rethrows what {@link #fetch} caught, as it was.
    */
-  private byte[] fetched(CompletableFuture<byte[]> part) throws IOException {
+  private byte[] fetched(Block part) throws IOException {
     try {
-      return part.get();
+      return part.bytes.get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException(name() + ": reading interrupted");
@@ -207,30 +216,43 @@ public final class RemoteStorage implements Storage {
     }
   }
 
-  /** Fetches a run of blocks with one request, completing their futures or failing them all. */
-  private void fetch(Run run) {
+  /**
+   * Fetches a run of blocks with one request, completing their futures or failing them all; a
+   * prefetch then stops using them (a reader releases its blocks once it has copied them).
+   */
+  private void fetch(Run run, boolean release) {
     long start = run.first << blockShift;
     int bytes = (int) Math.min((long) run.blocks.size() << blockShift, length - start);
+    ByteBuffer[] blocks = new ByteBuffer[run.blocks.size()];
     try {
       // One request, its body scattered straight into the blocks' own arrays.
-      ByteBuffer[] blocks = new ByteBuffer[run.blocks.size()];
       for (int i = 0; i < blocks.length; i++) {
-        blocks[i] = ByteBuffer.allocate(Math.min(blockSize, bytes - (i << blockShift)));
+        blocks[i] =
+            ByteBuffer.wrap(cache.array(), 0, Math.min(blockSize, bytes - (i << blockShift)));
       }
       source.read(blocks, start);
       for (int i = 0; i < blocks.length; i++) {
-        run.blocks.get(i).complete(blocks[i].array());
+        run.blocks.get(i).bytes.complete(blocks[i].array());
       }
     } catch (IOException | RuntimeException | Error e) {
       for (int i = 0; i < run.blocks.size(); i++) {
+        if (blocks[i] != null) {
+          cache.recycle(blocks[i].array());
+        }
         cache.remove(run.first + i, run.blocks.get(i));
-        run.blocks.get(i).completeExceptionally(e);
+        run.blocks.get(i).bytes.completeExceptionally(e);
+      }
+    } finally {
+      if (release) {
+        for (Block b : run.blocks) {
+          cache.release(b);
+        }
       }
     }
   }
 
   /** Contiguous blocks from {@code first}, claimed by one fetch: the futures of their bytes. */
-  private record Run(long first, List<CompletableFuture<byte[]>> blocks) {
+  private record Run(long first, List<Block> blocks) {
     boolean continuesAt(long block) {
       return block == first + blocks.size();
     }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertThrowsExactly;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.qcow2.remote.BlockCache.Block;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -16,7 +17,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -173,15 +173,47 @@ class RemoteStorageTest {
 
   @Test
   void theCacheEvictsOnlyWhatIsNotBeingFetched() {
-    BlockCache cache = new BlockCache(2);
-    CompletableFuture<byte[]> pending = new CompletableFuture<>();
+    BlockCache cache = new BlockCache(2, 1, 8);
+    Block pending = new Block();
     assertNull(cache.claim(0, pending));
     for (long b = 1; b <= 3; b++) {
-      assertNull(cache.claim(b, CompletableFuture.completedFuture(new byte[1])));
+      assertNull(cache.claim(b, Block.of(new byte[1])));
     }
     assertEquals(2, cache.size());
-    assertSame(pending, cache.claim(0, new CompletableFuture<>()), "a pending block stays");
+    assertSame(pending, cache.claim(0, new Block()), "a pending block stays");
     assertTrue(cache.contains(3));
+  }
+
+  @Test
+  void anEvictedArrayIsUsedAgainOnlyOnceItsLastReaderIsDone() {
+    BlockCache cache = new BlockCache(1, 4, 8);
+    byte[] first = {1, 2, 3, 4};
+    Block a = Block.of(first);
+    assertNull(cache.claim(0, a));
+    Block reader = cache.claim(0, new Block());
+    assertSame(a, reader);
+    cache.release(a); // the fetcher is done with it; the reader and the cache still hold it
+    assertNull(cache.claim(1, Block.of(new byte[4])), "evicts block 0");
+    assertEquals(0, cache.freeArrays(), "the reader still copies out of block 0's array");
+    assertArrayEquals(new byte[] {1, 2, 3, 4}, first);
+    cache.release(reader);
+    assertEquals(1, cache.freeArrays());
+    assertSame(first, cache.array(), "the next fetch fills the freed array");
+    assertEquals(4, cache.array().length, "then new ones");
+  }
+
+  @Test
+  void aFailedBlockGivesNoArrayBack() {
+    BlockCache cache = new BlockCache(4, 4, 8);
+    Block b = new Block();
+    assertNull(cache.claim(7, b));
+    cache.remove(7, b);
+    b.bytes.completeExceptionally(new IOException("reset"));
+    cache.release(b);
+    assertEquals(0, cache.freeArrays());
+    assertEquals(0, cache.size());
+    cache.recycle(new byte[3]);
+    assertEquals(0, cache.freeArrays(), "only whole blocks are kept");
   }
 
   @Test
@@ -197,9 +229,9 @@ class RemoteStorageTest {
 
   @Test
   void theCacheMeasuresRunsWithoutUsingThem() {
-    BlockCache cache = new BlockCache(100);
+    BlockCache cache = new BlockCache(100, 1, 8);
     for (long b : new long[] {3, 4, 5, 7}) {
-      cache.claim(b, CompletableFuture.completedFuture(new byte[1]));
+      cache.claim(b, Block.of(new byte[1]));
     }
     assertEquals(3, cache.runEndingAt(5, 10));
     assertEquals(2, cache.runEndingAt(5, 2));
