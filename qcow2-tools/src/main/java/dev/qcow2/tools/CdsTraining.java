@@ -12,10 +12,11 @@ import java.util.stream.Stream;
  * The training run behind the launchers' class-data-sharing archive: runs the common verbs of both
  * commands once, on a small image in a temporary folder, so that the JVM archives every class they
  * load ({@code -XX:ArchiveClassesAtExit}). A later start maps those classes instead of loading,
- * parsing and verifying them: about half of a short command's start-up. The remote paths are
- * trained too, against {@link CdsTrainingServer} on a loopback port: http:// through the verbs,
- * s3:// through the library calls they make ({@link CdsTrainingS3}). Nothing is printed and nothing
- * outside the temporary folder is touched; a verb that fails only archives fewer classes.
+ * parsing and verifying them: about half of a short command's start-up. With {@code --remote} the
+ * remote paths are trained too, for the launchers' second archive, against {@link
+ * CdsTrainingServer} on a loopback port: http:// through the verbs, s3:// through the library calls
+ * they make ({@link CdsTrainingS3}). Nothing is printed and nothing outside the temporary folder is
+ * touched; a verb that fails only archives fewer classes.
  */
 public final class CdsTraining {
   private CdsTraining() {}
@@ -30,7 +31,9 @@ public final class CdsTraining {
     System.setErr(quiet);
     try {
       local(dir, quiet);
-      remote(dir, quiet);
+      if (args.length > 0 && args[0].equals("--remote")) {
+        remote(dir, quiet);
+      }
     } finally {
       System.setOut(out);
       System.setErr(err);

@@ -2,6 +2,7 @@ package dev.qcow2.tools;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qcow2.testing.Qemu;
@@ -12,6 +13,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -22,8 +24,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The class-data-sharing training: it runs the remote paths too, against its own loopback server,
- * and stays quiet and leaves nothing behind.
+ * The class-data-sharing training: with --remote it runs the remote paths too, against its own
+ * loopback server; either way it stays quiet and leaves nothing behind.
  */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class CdsTrainingTest {
@@ -32,35 +34,7 @@ class CdsTrainingTest {
   @Test
   @Timeout(300)
   void should_load_the_http_and_s3_classes_quietly_and_leave_no_file() throws Exception {
-    Path tmp = Files.createDirectories(dir.resolve("tmp"));
-    Path log = dir.resolve("class-load.log");
-    Path out = dir.resolve("out.txt");
-    Path err = dir.resolve("err.txt");
-    List<String> cmd =
-        List.of(
-            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-Djava.io.tmpdir=" + tmp,
-            "-Xlog:class+load=info:file=" + log,
-            "-cp",
-            System.getProperty("java.class.path"),
-            CdsTraining.class.getName());
-    Process p =
-        new ProcessBuilder(cmd)
-            .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-            .redirectOutput(out.toFile())
-            .redirectError(err.toFile())
-            .start();
-    if (!p.waitFor(240, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      throw new AssertionError("the training did not end in 240 s");
-    }
-    assertEquals(0, p.exitValue(), Files.readString(err));
-    assertEquals("", Files.readString(out));
-    assertEquals("", Files.readString(err));
-    try (Stream<Path> left = Files.list(tmp)) {
-      assertEquals(List.of(), left.toList());
-    }
-    String loaded = Files.readString(log);
+    String loaded = train("--remote");
     for (String name :
         new String[] {
           // The http:// verbs.
@@ -78,6 +52,54 @@ class CdsTrainingTest {
         }) {
       assertTrue(loaded.contains(name), "the training loaded no " + name);
     }
+  }
+
+  @Test
+  @Timeout(300)
+  void should_keep_the_local_training_off_the_network() throws Exception {
+    String loaded = train();
+    assertTrue(loaded.contains("dev.qcow2.tools.img.InfoCommand "), "no verb ran");
+    assertFalse(loaded.contains("software.amazon.awssdk."), "the local training loaded the SDK");
+    assertFalse(
+        loaded.contains("jdk.internal.net.http."), "the local training loaded java.net.http");
+  }
+
+  /**
+   * Runs the training in a child JVM with its own temporary folder, checks that it printed nothing
+   * and left nothing there, and returns its log of loaded classes.
+   */
+  private String train(String... args) throws Exception {
+    Path tmp = Files.createDirectories(dir.resolve("tmp"));
+    Path log = dir.resolve("class-load.log");
+    Path out = dir.resolve("out.txt");
+    Path err = dir.resolve("err.txt");
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Djava.io.tmpdir=" + tmp,
+                "-Xlog:class+load=info:file=" + log,
+                "-cp",
+                System.getProperty("java.class.path"),
+                CdsTraining.class.getName()));
+    cmd.addAll(List.of(args));
+    Process p =
+        new ProcessBuilder(cmd)
+            .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+            .redirectOutput(out.toFile())
+            .redirectError(err.toFile())
+            .start();
+    if (!p.waitFor(240, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("the training did not end in 240 s");
+    }
+    assertEquals(0, p.exitValue(), Files.readString(err));
+    assertEquals("", Files.readString(out));
+    assertEquals("", Files.readString(err));
+    try (Stream<Path> left = Files.list(tmp)) {
+      assertEquals(List.of(), left.toList());
+    }
+    return Files.readString(log);
   }
 
   @Test

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The launcher's choice of JVM options (bin/qcow2-build.sh's qcow2_pick_java_opts): the jobs that
- * hash or encrypt get the server compiler, short jobs the client compiler alone.
+ * hash or encrypt get the server compiler, short jobs the client compiler alone; remote commands
+ * start from the archive trained on the remote paths.
  */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class LauncherOptionsTest {
@@ -49,6 +50,18 @@ class LauncherOptionsTest {
     assertServerCompiler("canga", "add", "a.qcow2");
   }
 
+  @Test
+  @Timeout(60)
+  void should_start_remote_commands_from_the_remote_archive() throws Exception {
+    assertEquals("-remote", archive("qcow2", "info", "s3://b/k.qcow2"));
+    assertEquals("-remote", archive("qcow2", "map", "--output=json", "https://h/a.qcow2"));
+    assertEquals("-remote", archive("qcow2", "convert", "-O", "raw", "a.raw", "s3://b/k"));
+    assertEquals("-remote", archive("canga", "--config", "c.yaml", "push"));
+    assertEquals("-remote", archive("canga", "pull", "img"));
+    assertEquals("", archive("qcow2", "info", "a.qcow2"));
+    assertEquals("", archive("canga", "--config", "c.yaml", "list"));
+  }
+
   private static void assertServerCompiler(String... args) throws Exception {
     String opts = pick(args);
     assertTrue(!opts.contains(CLIENT_ONLY) && opts.contains("-XX:+UseSerialGC"), opts);
@@ -59,12 +72,23 @@ class LauncherOptionsTest {
     assertTrue(opts.contains(CLIENT_ONLY), String.join(" ", args) + ": " + opts);
   }
 
-  /** qcow2_pick_java_opts's choice for {@code args} (the command set first), run by bash. */
+  /** qcow2_pick_java_opts's JVM options for {@code args} (the command set first). */
   private static String pick(String... args) throws IOException, InterruptedException {
+    return bash("$qcow2_java_opts", args);
+  }
+
+  /** The archive qcow2_pick_java_opts chooses for {@code args}: "" or "-remote". */
+  private static String archive(String... args) throws IOException, InterruptedException {
+    return bash("$qcow2_cds_archive", args);
+  }
+
+  /** {@code variable} after qcow2_pick_java_opts with {@code args}, run by bash. */
+  private static String bash(String variable, String... args)
+      throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add("bash");
     cmd.add("-c");
-    cmd.add(". \"$0\" && qcow2_pick_java_opts \"$@\" && printf '%s' \"$qcow2_java_opts\"");
+    cmd.add(". \"$0\" && qcow2_pick_java_opts \"$@\" && printf '%s' \"" + variable + "\"");
     cmd.add(launcher().toString());
     cmd.addAll(List.of(args));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
