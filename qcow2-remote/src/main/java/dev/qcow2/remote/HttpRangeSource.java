@@ -50,9 +50,8 @@ public final class HttpRangeSource implements RangeSource {
             .connectTimeout(options.connectTimeout())
             .followRedirects(HttpClient.Redirect.NEVER)
             .proxy(new ProxyVariables(options.environment()));
-    if (options.sslContext() != null) {
-      client.sslContext(options.sslContext());
-    }
+    client.sslContext(
+        options.sslContext() != null ? options.sslContext() : LazyTrust.defaultContext());
     this.client = client.build();
   }
 

@@ -11,6 +11,7 @@ import dev.qcow2.hash.HashAlgorithm;
 import dev.qcow2.testing.Qemu;
 import dev.qcow2.testing.TestData;
 import java.io.InputStream;
+import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +23,9 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -208,10 +211,37 @@ class NginxTest {
                           .build()));
       HttpRangeSourceTest.assertOneLineNaming(e, https.uri("img.qcow2"));
       assertTrue(e.getMessage().contains("SSLHandshakeException"), e.getMessage());
+      // The trust loaded at the first handshake checks as the trust it stands for: the
+      // certificate, and the host name against it (it names 127.0.0.1, not localhost).
+      X509ExtendedTrustManager test =
+          (X509ExtendedTrustManager) trustManagers(tls.resolve("cert.pem"))[0];
+      RemoteOptions lazy =
+          RemoteOptions.builder()
+              .environment(Map.of())
+              .retryDelay(Duration.ofMillis(1))
+              .maxRetries(1)
+              .sslContext(LazyTrust.context(() -> test))
+              .build();
+      try (DiskImage img =
+          RemoteImages.open(https.uri("img.qcow2"), null, OpenOptions.defaults(), lazy)) {
+        RemoteImagesTest.assertReadsEqual(img, expected, 2);
+      }
+      URI byName = URI.create(https.uri("img.qcow2").toString().replace("127.0.0.1", "localhost"));
+      RemoteObjectException wrongHost =
+          assertThrowsExactly(
+              RemoteObjectException.class,
+              () -> RemoteImages.open(byName, null, OpenOptions.defaults(), lazy));
+      assertTrue(wrongHost.getMessage().contains("SSLHandshakeException"), wrongHost.getMessage());
     }
   }
 
   private static SSLContext trusting(Path certificate) throws Exception {
+    SSLContext context = SSLContext.getInstance("TLS");
+    context.init(null, trustManagers(certificate), null);
+    return context;
+  }
+
+  private static TrustManager[] trustManagers(Path certificate) throws Exception {
     KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
     store.load(null, null);
     try (InputStream in = Files.newInputStream(certificate)) {
@@ -221,9 +251,7 @@ class NginxTest {
     TrustManagerFactory tmf =
         TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
     tmf.init(store);
-    SSLContext context = SSLContext.getInstance("TLS");
-    context.init(null, tmf.getTrustManagers(), null);
-    return context;
+    return tmf.getTrustManagers();
   }
 
   @Test
