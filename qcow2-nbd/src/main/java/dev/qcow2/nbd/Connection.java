@@ -31,14 +31,8 @@ final class Connection implements Runnable {
   private static final long DRAIN_SECONDS = 30;
 
   /**
-   * A read this thread serves that takes longer than this was answered by storage, not memory (or
-   * the thread was preempted, as happens now and then on a busy machine).
-   */
-  private static final long SLOW_NANOS = 50_000;
-
-  /**
-   * When this many of the last 16 reads this thread served were slow, the next {@link #SLOW_HOLD}
-   * small reads go to the workers.
+   * When this many of the last 16 reads this thread served were slow ({@link
+   * ServerOptions#slowReadNanos()}), the next {@link #SLOW_HOLD} small reads go to the workers.
    */
   private static final int SLOW_COUNT = 4;
 
@@ -241,7 +235,9 @@ final class Connection implements Runnable {
     long start = System.nanoTime();
     Reply reply = commands.quick(r);
     long took = System.nanoTime() - start;
-    slowReads = (slowReads << 1 | (took > SLOW_NANOS ? 1 : 0)) & 0xffff;
+    // A slow read was answered by storage, not memory (or this thread was preempted, as happens
+    // now and then on a busy machine: hence a count, not one read).
+    slowReads = (slowReads << 1 | (took > options.slowReadNanos() ? 1 : 0)) & 0xffff;
     if (Integer.bitCount(slowReads) >= SLOW_COUNT) {
       slowReads = 0;
       slowHold = SLOW_HOLD;
