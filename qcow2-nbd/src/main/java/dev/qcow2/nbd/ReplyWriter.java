@@ -8,6 +8,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The one thread that writes a connection's replies from the workers, in the order they are
@@ -37,7 +38,7 @@ final class ReplyWriter implements Runnable {
   private final List<ByteBuffer> ownOut = new ArrayList<>();
 
   /** Held while replies are written, so that the reader's and this thread's do not interleave. */
-  private final Object writing = new Object();
+  private final ReentrantLock writing = new ReentrantLock();
 
   /** Requests accepted and not yet answered, plus one while the reader runs. */
   private final AtomicInteger pending = new AtomicInteger(1);
@@ -76,15 +77,26 @@ final class ReplyWriter implements Runnable {
   }
 
   /**
-   * Writes the reading thread's replies kept so far, in one write; called by the reader before it
-   * may wait for the client or for bytes in flight, which those replies hold.
+   * Sends the reading thread's replies kept so far, in one write; called by the reader before it
+   * may wait for the client or for bytes in flight, which those replies hold. Should this thread be
+   * writing meanwhile (a large reply, or to a client slow to read), they join its queue instead:
+   * the reader goes back to reading requests rather than wait for that write.
    */
   void flushOwn() {
     if (own.isEmpty()) {
       return;
     }
-    write(own, ownOut);
-    release(own);
+    if (writing.tryLock()) {
+      try {
+        write(own, ownOut);
+      } finally {
+        writing.unlock();
+      }
+      release(own);
+    } else {
+      pending.addAndGet(own.size());
+      queue.addAll(own);
+    }
     own.clear();
   }
 
@@ -107,7 +119,12 @@ final class ReplyWriter implements Runnable {
         if (end) {
           batch.remove(batch.size() - 1);
         }
-        write(batch, out);
+        writing.lock();
+        try {
+          write(batch, out);
+        } finally {
+          writing.unlock();
+        }
         release(batch);
         if (end || pending.addAndGet(-batch.size()) == 0) {
           return;
@@ -140,14 +157,12 @@ final class ReplyWriter implements Runnable {
         out.add(b);
       }
     }
-    synchronized (writing) {
-      try {
-        ch.writeFully(out.toArray(new ByteBuffer[0]));
-      } catch (IOException e) {
-        // The client is gone; the reader sees the closed channel. Later replies are dropped.
-        broken = true;
-        closeQuietly();
-      }
+    try {
+      ch.writeFully(out.toArray(new ByteBuffer[0]));
+    } catch (IOException e) {
+      // The client is gone; the reader sees the closed channel. Later replies are dropped.
+      broken = true;
+      closeQuietly();
     }
   }
 

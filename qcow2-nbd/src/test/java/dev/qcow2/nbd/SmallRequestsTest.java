@@ -152,20 +152,25 @@ class SmallRequestsTest {
   }
 
   @Test
-  void small_reads_beyond_the_bytes_in_flight_limit_all_come_back_right() throws Exception {
+  void small_reads_among_large_ones_beyond_the_bytes_in_flight_limit_all_come_back_right()
+      throws Exception {
     Path image = Samples.qcow2(dir, "a.qcow2", null);
     Tools.run(dir, "qemu-img", "convert", "-O", "raw", image.toString(), "model.raw");
     byte[] model = Files.readAllBytes(dir.resolve("model.raw"));
-    // 6000 reads of 4 KiB count 48 MiB in flight: more than the limit, so the server must send
-    // the replies it holds and wait for the client to read them.
+    // 6000 reads of 4 KiB and 24 of 1 MiB count 72 MiB in flight: more than the limit, so the
+    // server must send the replies it holds and wait for the client to read them. The workers'
+    // large replies keep the connection's writer busy while its reader has small replies to send.
     int count = 6000;
     ServerOptions.Builder options =
-        ServerOptions.builder().maxBytesInFlight(Nbd.MAX_PAYLOAD + 4096L);
+        ServerOptions.builder()
+            .maxBytesInFlight(Nbd.MAX_PAYLOAD + 4096L)
+            .slowReadNanos(Long.MAX_VALUE);
     Map<Long, Sent> sent = new HashMap<>();
     Random r = new Random(11);
     for (long cookie = 0; cookie < count; cookie++) {
-      int at = r.nextInt(model.length / 512 - 8) * 512;
-      sent.put(cookie, read(Nbd.CMD_READ, at, 4096, model));
+      int n = cookie % 250 == 0 ? 1 << 20 : 4096;
+      int at = r.nextInt((model.length - n) / 512) * 512;
+      sent.put(cookie, read(Nbd.CMD_READ, at, n, model));
     }
     try (Served s = Served.readOnly(image, options);
         RawClient c = new RawClient(s.server.port()).go("", true)) {
@@ -175,7 +180,8 @@ class SmallRequestsTest {
             sender.submit(
                 () -> {
                   for (long cookie = 0; cookie < count; cookie++) {
-                    c.request(0, Nbd.CMD_READ, cookie, sent.get(cookie).offset(), 4096);
+                    Sent next = sent.get(cookie);
+                    c.request(0, Nbd.CMD_READ, cookie, next.offset(), next.length());
                   }
                   return null;
                 });
@@ -185,6 +191,9 @@ class SmallRequestsTest {
           receive(c, open, "bytes in flight");
         }
         all.get(1, TimeUnit.MINUTES);
+        // Every reply counted as sent: the connection ends at once (within the socket timeout).
+        c.request(0, Nbd.CMD_DISC, count, 0, 0);
+        assertTrue(c.closedByServer(), "the server hangs up after NBD_CMD_DISC");
       } finally {
         sender.shutdownNow();
       }
