@@ -32,11 +32,19 @@ final class Connection implements Runnable {
 
   /**
    * When this many of the last 16 reads this thread served were slow ({@link
-   * ServerOptions#slowReadNanos()}), the next {@link #SLOW_HOLD} small reads go to the workers.
+   * ServerOptions#slowReadNanos()}), or one was {@link #STALL} times that slow, the next {@link
+   * #SLOW_HOLD} small reads go to the workers.
    */
   private static final int SLOW_COUNT = 4;
 
-  private static final int SLOW_HOLD = 256;
+  /**
+   * A read this many times slower than slow (a millisecond by default) waited for a disk: even when
+   * few reads do (pages the kernel evicted), each such wait on this thread stalls every request
+   * behind it, where workers would wait for several at once.
+   */
+  private static final long STALL = 20;
+
+  private static final int SLOW_HOLD = 1024;
 
   private static final int HANDSHAKE = 0;
   private static final int TRANSMISSION = 1;
@@ -237,8 +245,9 @@ final class Connection implements Runnable {
     long took = System.nanoTime() - start;
     // A slow read was answered by storage, not memory (or this thread was preempted, as happens
     // now and then on a busy machine: hence a count, not one read).
-    slowReads = (slowReads << 1 | (took > options.slowReadNanos() ? 1 : 0)) & 0xffff;
-    if (Integer.bitCount(slowReads) >= SLOW_COUNT) {
+    long slow = options.slowReadNanos();
+    slowReads = (slowReads << 1 | (took > slow ? 1 : 0)) & 0xffff;
+    if (Integer.bitCount(slowReads) >= SLOW_COUNT || took / STALL > slow) {
       slowReads = 0;
       slowHold = SLOW_HOLD;
     }

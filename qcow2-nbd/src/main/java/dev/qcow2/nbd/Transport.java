@@ -13,9 +13,10 @@ import javax.net.ssl.SSLSocket;
 
 /**
  * A connection's socket: plain, or TLS once NBD_OPT_STARTTLS has switched it. One thread reads (the
- * connection's) while another writes (its {@link ReplyWriter}); both go straight to the channel,
- * never through {@code Channels.newInputStream}, whose streams share one lock on a selectable
- * channel, so that a reader waiting for the next request would stall every reply.
+ * connection's) while replies are written under its {@link ReplyWriter}'s lock (by that writer, or
+ * by the reading thread for the reads it served itself); both go straight to the channel, never
+ * through {@code Channels.newInputStream}, whose streams share one lock on a selectable channel, so
+ * that a reader waiting for the next request would stall every reply.
  */
 final class Transport implements Closeable {
   private static final int TLS_CHUNK = 64 << 10;
@@ -28,7 +29,10 @@ final class Transport implements Closeable {
   private InputStream tlsIn;
   private OutputStream tlsOut;
 
-  /** Copies through the TLS streams, which take arrays: one for the reader, one for the writer. */
+  /**
+   * Copies through the TLS streams, which take arrays: one for the reader, one for replies (written
+   * under the ReplyWriter's lock).
+   */
   private byte[] readChunk;
 
   private byte[] writeChunk;
