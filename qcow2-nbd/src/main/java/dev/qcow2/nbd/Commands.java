@@ -18,6 +18,9 @@ final class Commands {
    */
   private static final int MIN_HOLE = 4096;
 
+  /** Reads up to this long may be served by the connection's reading thread itself. */
+  static final int QUICK_READ = 64 << 10;
+
   private final Export export;
   private final boolean structured;
   private final List<MetaContext> contexts;
@@ -89,9 +92,26 @@ final class Commands {
    * back to the pool here.
    */
   Reply run(Request r) {
+    return serve(r, false);
+  }
+
+  /**
+   * The reply to a request that {@link #refusal} let through if it is a read cheap enough for the
+   * connection's reading thread: at most {@link #QUICK_READ} bytes, none of them compressed (whose
+   * decompression is a worker's job). Otherwise null: nothing was done, {@link #run} serves it.
+   */
+  Reply quick(Request r) {
+    if (r.type() != Nbd.CMD_READ || r.length() > QUICK_READ) {
+      return null;
+    }
+    return serve(r, true);
+  }
+
+  /** Runs {@code r}; if {@code quick}, a read of compressed clusters is left undone (null). */
+  private Reply serve(Request r, boolean quick) {
     try {
       return switch (r.type()) {
-        case Nbd.CMD_READ -> read(r);
+        case Nbd.CMD_READ -> read(r, quick);
         case Nbd.CMD_BLOCK_STATUS -> Reply.of(blockStatus(r));
         default -> {
           change(r);
@@ -124,17 +144,49 @@ final class Commands {
     }
   }
 
-  private Reply read(Request r) throws IOException {
+  /** The read's reply; null if {@code quick} and some of its bytes are compressed. */
+  private Reply read(Request r, boolean quick) throws IOException {
+    List<long[]> runs = null;
+    if (structured && r.length() > 0 && !r.has(Nbd.CMD_FLAG_DF)) {
+      runs = runs(r.offset(), (int) r.length());
+      if (quick && compressed(runs)) {
+        return null;
+      }
+    } else if (quick && !plain(r.offset(), r.length())) {
+      return null;
+    }
     ByteBuffer data = buffers.take((int) r.length());
     try {
-      return new Reply(read(r, data), data);
+      return new Reply(read(r, data, runs), data);
     } catch (IOException | RuntimeException e) {
       buffers.give(data);
       throw e;
     }
   }
 
-  private ByteBuffer[] read(Request r, ByteBuffer data) throws IOException {
+  /** Whether no byte of [offset, offset + length) is stored compressed. */
+  private boolean plain(long offset, long length) throws IOException {
+    for (long pos = offset, end = offset + length; pos < end; ) {
+      BlockStatus st = export.status(pos, end - pos);
+      if (st.compressed()) {
+        return false;
+      }
+      pos += st.length();
+    }
+    return true;
+  }
+
+  private static boolean compressed(List<long[]> runs) {
+    for (long[] run : runs) {
+      if (run[3] != 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The reply's buffers; {@code runs} are those of a structured read without DF, else null. */
+  private ByteBuffer[] read(Request r, ByteBuffer data, List<long[]> runs) throws IOException {
     int length = (int) r.length();
     long cookie = r.cookie();
     if (!structured) {
@@ -148,7 +200,6 @@ final class Commands {
       export.read(data, r.offset());
       return new ByteBuffer[] {Replies.offsetData(cookie, true, r.offset(), length), data.flip()};
     }
-    List<long[]> runs = runs(r.offset(), length);
     List<ByteBuffer> out = new ArrayList<>(2 * runs.size());
     for (int i = 0; i < runs.size(); i++) {
       long[] run = runs.get(i);
@@ -168,8 +219,9 @@ final class Commands {
   }
 
   /**
-   * The read's range as (offset, length, hole) runs: neighbours of one kind merged, and holes
-   * shorter than {@link #MIN_HOLE} folded into the data around them.
+   * The read's range as (offset, length, hole, compressed) runs: neighbours of one kind merged, and
+   * holes shorter than {@link #MIN_HOLE} folded into the data around them; compressed is 1 if some
+   * of a run's bytes are stored compressed.
    */
   private List<long[]> runs(long offset, int length) throws IOException {
     List<long[]> runs = new ArrayList<>();
@@ -177,11 +229,13 @@ final class Commands {
     for (long pos = offset; pos < end; ) {
       BlockStatus st = export.status(pos, end - pos);
       long hole = st.zero() && st.length() >= MIN_HOLE ? 1 : 0;
+      long compressed = st.compressed() ? 1 : 0;
       long[] last = runs.isEmpty() ? null : runs.get(runs.size() - 1);
       if (last != null && last[2] == hole) {
         last[1] += st.length();
+        last[3] |= compressed;
       } else {
-        runs.add(new long[] {pos, st.length(), hole});
+        runs.add(new long[] {pos, st.length(), hole, compressed});
       }
       pos += st.length();
     }

@@ -15,6 +15,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * as its request is done, so replies may overtake one another as the spec allows. The connection
  * stops reading while its requests and unsent replies hold {@link ServerOptions#maxBytesInFlight()}
  * bytes.
+ *
+ * <p>Small reads of data stored plainly are served by this thread itself ({@link Commands#quick}):
+ * handing a 4 KiB read to a worker and its reply to the writer costs two thread wake-ups, more than
+ * the read. Their replies wait until the requests already received are served, then go out together
+ * in one write, before this thread may wait for the client or for bytes in flight. Should such a
+ * read be slow (the data is not in the page cache, or lies behind a remote backing file), the next
+ * reads go to the workers again, which serve many at once.
  */
 final class Connection implements Runnable {
   /** What a request costs in flight beyond its data: the request, its reply headers, the task. */
@@ -22,6 +29,22 @@ final class Connection implements Runnable {
 
   /** How long a disconnecting client's outstanding replies may take to be written. */
   private static final long DRAIN_SECONDS = 30;
+
+  /**
+   * When this many of the last 16 reads this thread served were slow ({@link
+   * ServerOptions#slowReadNanos()}), or one was {@link #STALL} times that slow, the next {@link
+   * #SLOW_HOLD} small reads go to the workers.
+   */
+  private static final int SLOW_COUNT = 4;
+
+  /**
+   * A read this many times slower than slow (a millisecond by default) waited for a disk: even when
+   * few reads do (pages the kernel evicted), each such wait on this thread stalls every request
+   * behind it, where workers would wait for several at once.
+   */
+  private static final long STALL = 20;
+
+  private static final int SLOW_HOLD = 1024;
 
   private static final int HANDSHAKE = 0;
   private static final int TRANSMISSION = 1;
@@ -34,6 +57,12 @@ final class Connection implements Runnable {
   private final BufferPool buffers;
   private final Runnable onClose;
   private final AtomicInteger state = new AtomicInteger(HANDSHAKE);
+
+  /** Which of the last 16 reads this thread served were slow, one bit each. */
+  private int slowReads;
+
+  /** How many more small reads go to the workers since this thread's reads were found slow. */
+  private int slowHold;
 
   Connection(
       Transport ch,
@@ -89,9 +118,13 @@ final class Connection implements Runnable {
     writerThread.start();
     Commands commands = new Commands(export, session, buffers);
     ByteBuffer head = ByteBuffer.allocate(28);
+    ch.readAhead();
     try {
       while (true) {
         head.clear();
+        if (!ch.buffered(head.capacity())) {
+          writer.flushOwn();
+        }
         if (!readHeader(head)) {
           return;
         }
@@ -110,6 +143,7 @@ final class Connection implements Runnable {
         boolean payload = type == Nbd.CMD_WRITE;
         if (payload && length > Nbd.MAX_PAYLOAD) {
           // The payload cannot be skipped cheaply: refuse the write, then hang up.
+          writer.flushOwn();
           budget.acquireUninterruptibly(REQUEST_COST);
           writer.accepted();
           writer.send(Reply.of(Replies.simple(cookie, Nbd.EINVAL)), REQUEST_COST);
@@ -118,9 +152,16 @@ final class Connection implements Runnable {
         }
         boolean data = payload || (type == Nbd.CMD_READ && length <= Nbd.MAX_PAYLOAD);
         int cost = REQUEST_COST + (data ? (int) length : 0);
-        budget.acquireUninterruptibly(cost);
+        if (!budget.tryAcquire(cost)) {
+          // The replies this thread holds count too: they go out before it waits for the rest.
+          writer.flushOwn();
+          budget.acquireUninterruptibly(cost);
+        }
         ByteBuffer bytes = null;
         if (payload) {
+          if (!ch.buffered((int) length)) {
+            writer.flushOwn();
+          }
           bytes = buffers.take((int) length);
           try {
             ch.readFully(bytes);
@@ -131,10 +172,10 @@ final class Connection implements Runnable {
           bytes.flip();
         }
         Request r = new Request(flags, type, cookie, offset, length, bytes);
-        writer.accepted();
         dispatch(commands, writer, r, cost);
       }
     } finally {
+      writer.flushOwn();
       writer.readerDone();
       try {
         writerThread.join(TimeUnit.SECONDS.toMillis(DRAIN_SECONDS));
@@ -160,6 +201,10 @@ final class Connection implements Runnable {
 
   private void dispatch(Commands commands, ReplyWriter writer, Request r, int cost) {
     int refusal = commands.refusal(r);
+    if (refusal == 0 && serveHere(commands, writer, r, cost)) {
+      return;
+    }
+    writer.accepted();
     if (refusal != 0) {
       buffers.give(r.payload());
       writer.send(
@@ -184,5 +229,32 @@ final class Connection implements Runnable {
       buffers.give(r.payload());
       writer.send(commands.error(r, Nbd.ESHUTDOWN, "server is shutting down"), cost);
     }
+  }
+
+  /** Serves {@code r} on this thread if it is a quick read; false if a worker must. */
+  private boolean serveHere(Commands commands, ReplyWriter writer, Request r, int cost) {
+    if (r.type() != Nbd.CMD_READ || r.length() > Commands.QUICK_READ) {
+      return false;
+    }
+    if (slowHold > 0) {
+      slowHold--;
+      return false;
+    }
+    long start = System.nanoTime();
+    Reply reply = commands.quick(r);
+    long took = System.nanoTime() - start;
+    // A slow read was answered by storage, not memory (or this thread was preempted, as happens
+    // now and then on a busy machine: hence a count, not one read).
+    long slow = options.slowReadNanos();
+    slowReads = (slowReads << 1 | (took > slow ? 1 : 0)) & 0xffff;
+    if (Integer.bitCount(slowReads) >= SLOW_COUNT || took / STALL > slow) {
+      slowReads = 0;
+      slowHold = SLOW_HOLD;
+    }
+    if (reply == null) {
+      return false;
+    }
+    writer.sendOwn(reply, cost);
+    return true;
   }
 }

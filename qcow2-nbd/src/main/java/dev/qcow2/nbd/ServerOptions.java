@@ -24,8 +24,10 @@ public final class ServerOptions {
   private final int workers;
   private final SSLContext tlsContext;
   private final boolean tlsVerifyPeer;
+  private final long slowReadNanos;
 
   private ServerOptions(Builder b) {
+    this.slowReadNanos = b.slowReadNanos;
     this.tlsContext = b.tlsContext;
     this.tlsVerifyPeer = b.tlsVerifyPeer;
     this.exportName = b.exportName;
@@ -132,6 +134,15 @@ public final class ServerOptions {
     return tlsVerifyPeer;
   }
 
+  /**
+   * How long a read served by a connection's own thread may take before it counts as slow, as reads
+   * from storage rather than memory are; see {@link Connection}. Tests pin it to make that thread
+   * serve every small read, or none for long.
+   */
+  long slowReadNanos() {
+    return slowReadNanos;
+  }
+
   @Override
   public String toString() {
     return "ServerOptions[export=\""
@@ -173,6 +184,7 @@ public final class ServerOptions {
     private boolean allocationDepth;
     private List<String> bitmaps = List.of();
     private int workers = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
+    private long slowReadNanos = 50_000;
     private SSLContext tlsContext;
     private boolean tlsVerifyPeer;
 
@@ -279,6 +291,14 @@ public final class ServerOptions {
         throw new IllegalArgumentException("workers must be at least 1: " + threads);
       }
       this.workers = threads;
+      return this;
+    }
+
+    Builder slowReadNanos(long nanos) {
+      if (nanos < 0) {
+        throw new IllegalArgumentException("slowReadNanos must be at least 0: " + nanos);
+      }
+      this.slowReadNanos = nanos;
       return this;
     }
 

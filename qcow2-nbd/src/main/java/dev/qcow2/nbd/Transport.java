@@ -13,22 +13,35 @@ import javax.net.ssl.SSLSocket;
 
 /**
  * A connection's socket: plain, or TLS once NBD_OPT_STARTTLS has switched it. One thread reads (the
- * connection's) while another writes (its {@link ReplyWriter}); both go straight to the channel,
- * never through {@code Channels.newInputStream}, whose streams share one lock on a selectable
- * channel, so that a reader waiting for the next request would stall every reply.
+ * connection's) while replies are written under its {@link ReplyWriter}'s lock (by that writer, or
+ * by the reading thread for the reads it served itself); both go straight to the channel, never
+ * through {@code Channels.newInputStream}, whose streams share one lock on a selectable channel, so
+ * that a reader waiting for the next request would stall every reply.
  */
 final class Transport implements Closeable {
   private static final int TLS_CHUNK = 64 << 10;
+
+  /** The transmission phase's read buffer: many small requests arrive in one system call. */
+  private static final int IN_BUFFER = 64 << 10;
 
   private final SocketChannel ch;
   private SSLSocket tls;
   private InputStream tlsIn;
   private OutputStream tlsOut;
 
-  /** Copies through the TLS streams, which take arrays: one for the reader, one for the writer. */
+  /**
+   * Copies through the TLS streams, which take arrays: one for the reader, one for replies (written
+   * under the ReplyWriter's lock).
+   */
   private byte[] readChunk;
 
   private byte[] writeChunk;
+
+  /**
+   * Bytes read ahead of the requests parsed so far (flipped: readable), or null while reads are
+   * exact. Only the reading thread touches it.
+   */
+  private ByteBuffer in;
 
   Transport(SocketChannel ch) {
     this.ch = ch;
@@ -56,14 +69,46 @@ final class Transport implements Closeable {
     writeChunk = new byte[TLS_CHUNK];
   }
 
+  /**
+   * From now on reads take whatever the client has sent, up to a buffer's worth, and later reads
+   * are served from it. Called once the handshake is over: a STARTTLS must find no plain bytes read
+   * ahead.
+   */
+  void readAhead() {
+    in = ByteBuffer.allocateDirect(IN_BUFFER).flip();
+  }
+
+  /**
+   * Whether {@code n} bytes have been read ahead, so that reading them cannot wait for the client.
+   */
+  boolean buffered(int n) {
+    return in != null && in.remaining() >= n;
+  }
+
   /** Fills {@code b}; a client that hangs up mid-message is an {@link EOFException}. */
   void readFully(ByteBuffer b) throws IOException {
     while (b.hasRemaining()) {
-      if (read(b) < 0) {
-        throw new EOFException(
-            "client closed the connection with " + b.remaining() + " bytes of a message unread");
+      if (in != null && in.hasRemaining()) {
+        int n = Math.min(in.remaining(), b.remaining());
+        b.put(b.position(), in, in.position(), n);
+        b.position(b.position() + n);
+        in.position(in.position() + n);
+      } else if (in != null && b.remaining() < in.capacity()) {
+        in.clear();
+        int n = read(in);
+        in.flip();
+        if (n < 0) {
+          throw eof(b);
+        }
+      } else if (read(b) < 0) {
+        throw eof(b);
       }
     }
+  }
+
+  private static EOFException eof(ByteBuffer b) {
+    return new EOFException(
+        "client closed the connection with " + b.remaining() + " bytes of a message unread");
   }
 
   /** Reads {@code n} bytes into a new buffer, flipped for reading. */
