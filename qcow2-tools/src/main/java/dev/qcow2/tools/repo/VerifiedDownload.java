@@ -94,8 +94,11 @@ final class VerifiedDownload {
    */
   static void verify(ImageEntry entry, Path part) throws IOException {
     String sha = entry.sha256();
-    String fileSha = ContentHasher.hashFile(part, HashAlgorithm.SHA256).hex();
-    if (fileSha.equals(entry.fileSha256()) && fileSha.equals(sha)) {
+    // The file's own hash can only spare the content hash when the entry says the file is its
+    // content; otherwise reading the whole file once more (0.8 s for a 529 MiB image) proves
+    // nothing.
+    if (sha.equals(entry.fileSha256())
+        && ContentHasher.hashFile(part, HashAlgorithm.SHA256).hex().equals(sha)) {
       return; // a verbatim raw image: its bytes are its content
     }
     String content;
