@@ -63,7 +63,8 @@ final class PullCommand extends CangaCommand {
           }
           remote = Remote.open(repo.settings(), env);
         }
-        remote.pull(repo, found.index().image(sha), err);
+        // A progress bar on a terminal only, as push draws it; in a pipe, the messages alone.
+        remote.pull(repo, found.index().image(sha), System.console() != null ? err : null);
       }
     } finally {
       if (remote != null) {

@@ -71,7 +71,7 @@ public interface Remote extends Closeable {
   /**
    * Downloads the file of {@code entry} into {@code repo} unless it is already there, verified.
    *
-   * @param progress where the progress bar is drawn
+   * @param progress where the progress bar is drawn, or null for none
    */
   void pull(Repository repo, ImageEntry entry, PrintStream progress) throws IOException;
 

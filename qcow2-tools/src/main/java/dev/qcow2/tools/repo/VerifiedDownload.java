@@ -44,22 +44,70 @@ final class VerifiedDownload {
         Files.deleteIfExists(part);
         return; // another process pulled it while we waited
       }
+      Overlap overlap = new Overlap(part, entry);
+      OVERLAP.set(overlap);
       try {
         transfer.into(ch, progress);
       } catch (IOException | RuntimeException e) {
+        overlap.close();
         if (ch.size() == 0) {
           Files.deleteIfExists(part); // nothing to resume from
         }
         throw e;
+      } finally {
+        OVERLAP.remove();
       }
       ch.force(true);
       try {
-        verify(entry, part);
+        if (!overlap.proves()) {
+          verify(entry, part);
+        }
       } catch (IOException | RuntimeException e) {
         Files.deleteIfExists(part);
         throw e;
+      } finally {
+        overlap.close();
       }
       IndexWriter.moveDurably(part, target);
+    }
+  }
+
+  /**
+   * The pull running on this thread, for {@link #copy} to start its hash beside the download: the
+   * transfers of every remote copy through it, and only it knows when the download's length is
+   * known and its earlier bytes final.
+   */
+  private static final ThreadLocal<Overlap> OVERLAP = new ThreadLocal<>();
+
+  /** A pull's content hash while it downloads, when its image is a qcow2 hashed as content. */
+  private static final class Overlap {
+    private final Path part;
+    private final ImageEntry entry;
+    private HashWhileDownloading hash;
+
+    Overlap(Path part, ImageEntry entry) {
+      this.part = part;
+      this.entry = entry;
+    }
+
+    void downloading(long length) {
+      // A verbatim raw image is checked by its file hash; a second copy in one pull starts none.
+      if (hash == null
+          && length > 0
+          && "qcow2".equals(entry.format())
+          && !entry.sha256().equals(entry.fileSha256())) {
+        hash = HashWhileDownloading.start(part, length);
+      }
+    }
+
+    boolean proves() throws IOException {
+      return hash != null && hash.proves(entry.sha256());
+    }
+
+    void close() throws IOException {
+      if (hash != null) {
+        hash.close();
+      }
     }
   }
 
@@ -69,7 +117,11 @@ final class VerifiedDownload {
    */
   static void copy(InputStream in, FileChannel ch, long have, long total, PrintStream progress)
       throws IOException {
-    ProgressBar bar = total > 0 ? new ProgressBar(progress, total) : null;
+    Overlap overlap = OVERLAP.get();
+    if (overlap != null) {
+      overlap.downloading(total);
+    }
+    ProgressBar bar = total > 0 && progress != null ? new ProgressBar(progress, total) : null;
     OutputStream out = Channels.newOutputStream(ch);
     byte[] buf = new byte[1 << 16];
     long done = have;
