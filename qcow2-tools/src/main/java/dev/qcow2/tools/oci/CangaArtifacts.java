@@ -461,7 +461,16 @@ public final class CangaArtifacts {
    */
   public void pull(ObjectNode entry, java.io.OutputStream out, LongConsumer progress)
       throws IOException {
-    client.pullBlob(layerOf(entry), out, progress);
+    pull(entry, out, progress, size -> {});
+  }
+
+  /** As above, telling {@code size} the blob's length before its first byte. */
+  public void pull(
+      ObjectNode entry, java.io.OutputStream out, LongConsumer progress, LongConsumer size)
+      throws IOException {
+    Descriptor layer = layerOf(entry);
+    size.accept(layer.size());
+    client.pullBlob(layer, out, progress);
   }
 
   /** The layer of the image, once its manifest is checked and its parent's layer found. */

@@ -138,7 +138,8 @@ final class OciRemote implements Remote {
           ch.position(0);
           OutputStream out = Channels.newOutputStream(ch);
           try {
-            artifacts.pull(entry.node(), out, bar(p, entry.actualSize()));
+            artifacts.pull(
+                entry.node(), out, bar(p, entry.actualSize()), VerifiedDownload::downloading);
           } catch (IOException | RuntimeException e) {
             ch.truncate(0); // nothing of a failed download is kept
             throw e;

@@ -73,9 +73,20 @@ final class VerifiedDownload {
   }
 
   /**
-   * The pull running on this thread, for {@link #copy} to start its hash beside the download: the
-   * transfers of every remote copy through it, and only it knows when the download's length is
-   * known and its earlier bytes final.
+   * Tells the pull running on this thread that its file's download of {@code length} bytes in all
+   * starts now, appending to what the part file holds, which no longer changes.
+   */
+  static void downloading(long length) {
+    Overlap overlap = OVERLAP.get();
+    if (overlap != null) {
+      overlap.downloading(length);
+    }
+  }
+
+  /**
+   * The pull running on this thread, for {@link #downloading} to start its hash beside the
+   * download: only the transfer knows when the download's length is known and the bytes before it
+   * final.
    */
   private static final ThreadLocal<Overlap> OVERLAP = new ThreadLocal<>();
 
@@ -117,10 +128,7 @@ final class VerifiedDownload {
    */
   static void copy(InputStream in, FileChannel ch, long have, long total, PrintStream progress)
       throws IOException {
-    Overlap overlap = OVERLAP.get();
-    if (overlap != null) {
-      overlap.downloading(total);
-    }
+    downloading(total);
     ProgressBar bar = total > 0 && progress != null ? new ProgressBar(progress, total) : null;
     OutputStream out = Channels.newOutputStream(ch);
     byte[] buf = new byte[1 << 16];
